@@ -1,0 +1,31 @@
+# portcullis — one entry point for every suite. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: test demo test-rust lint test-c test-python bench fuzz vectors
+
+## Every suite: Rust (fmt, clippy, tests), C, Python. Installs what it needs.
+test: lint test-rust test-c test-python
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test --workspace
+
+## The C binding's suites (gcc, valgrind, sanitizers).
+test-c:
+	bash bindings/c/run-tests.sh
+
+## The Python binding's suites (venv, maturin, pytest, stubtest, example app).
+test-python:
+	bash bindings/python/run-tests.sh
+
+## The main job: issue and check keys on the embedded default store.
+demo:
+	$(CARGO) run -q -p portcullis --example quickstart
+
+## Regenerate the conformance vectors in tests/vectors/ (review the diff before committing).
+vectors:
+	PORTCULLIS_BLESS=1 $(CARGO) test -p portcullis --test vectors

@@ -1,0 +1,349 @@
+//! The checker: policy + peppers → decisions, in one call or in two phases.
+
+use crate::decision::{Decision, Outcome, Principal, Reason, Warning, Warnings};
+use crate::extract::{Source, extract};
+use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey};
+use crate::hash::{HashCheck, burn};
+use crate::lookup::{KeyLookup, LookupError};
+use crate::pepper::Peppers;
+use crate::policy::{Access, Policy, UnknownRoutes};
+use crate::record::KeyRecord;
+use crate::request::Request;
+use crate::scope::ScopeSet;
+use crate::time::Timestamp;
+use std::sync::Arc;
+
+/// Turns requests into decisions under one policy and one pepper set.
+///
+/// Immutable; share it between threads (`Arc<Checker>` or a static).
+#[derive(Debug)]
+pub struct Checker {
+    policy: Policy,
+    peppers: Peppers,
+}
+
+/// The first phase of a two-phase check.
+#[derive(Debug)]
+pub enum Prepared<'p> {
+    /// Decided without a record (public route, missing or malformed credential, …).
+    Done(Decision<'p>),
+    /// Fetch the record of [`Pending::key_id`], then call [`Checker::finish`].
+    Lookup(Pending),
+}
+
+/// A request waiting for its record. Owns a zeroizing copy of the presented key, so it
+/// outlives the request; finish it with the checker that prepared it.
+#[derive(Debug)]
+pub struct Pending {
+    key: PresentedKey,
+    route: Option<usize>,
+    warnings: Warnings,
+}
+
+impl Pending {
+    /// The key id to fetch.
+    pub fn key_id(&self) -> KeyId {
+        self.key.id()
+    }
+}
+
+/// The result of verifying a key against a record, without a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verification {
+    /// [`Reason::Allowed`] when the key is valid now; otherwise why not.
+    pub reason: Reason,
+    /// Lifecycle and hash warnings.
+    pub warnings: Warnings,
+    /// The key's effective scopes (empty unless valid).
+    pub granted: ScopeSet,
+}
+
+impl Verification {
+    /// Whether the key is valid.
+    pub fn is_valid(&self) -> bool {
+        self.reason == Reason::Allowed
+    }
+}
+
+impl Checker {
+    /// A checker for `policy` with `peppers`.
+    pub fn new(policy: Policy, peppers: Peppers) -> Self {
+        Checker { policy, peppers }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The peppers.
+    pub fn peppers(&self) -> &Peppers {
+        &self.peppers
+    }
+
+    /// Parses a presented key with this policy's kinds and environments.
+    pub fn parse<'a>(&self, key: &'a [u8]) -> Result<ParsedKey<'a>, KeyError> {
+        self.policy.format.parse(key)
+    }
+
+    /// Decides a request in one call, fetching the record through `lookup`.
+    pub fn check<L: KeyLookup + ?Sized>(
+        &self,
+        request: &Request<'_>,
+        lookup: &L,
+        now: Timestamp,
+    ) -> Decision<'_> {
+        let outcome = match self.front(request) {
+            Err(early) => early.outcome(),
+            Ok(front) => match lookup.lookup(&front.key.id()) {
+                Ok(record) => self.back(&front.key, front.route, front.warnings, record, now),
+                Err(e) => lookup_failed(front.route, e),
+            },
+        };
+        Decision::new(outcome, &self.policy)
+    }
+
+    /// Phase one: everything that needs no record.
+    pub fn prepare(&self, request: &Request<'_>) -> Prepared<'_> {
+        match self.front(request) {
+            Err(early) => Prepared::Done(Decision::new(early.outcome(), &self.policy)),
+            Ok(front) => Prepared::Lookup(Pending {
+                key: PresentedKey::from_parsed(&front.key),
+                route: front.route,
+                warnings: front.warnings,
+            }),
+        }
+    }
+
+    /// Phase two: the decision, given the record the host fetched (`None` if unknown).
+    pub fn finish(
+        &self,
+        pending: Pending,
+        record: Option<Arc<KeyRecord>>,
+        now: Timestamp,
+    ) -> Decision<'_> {
+        let key = pending.key.as_parsed();
+        let outcome = self.back(&key, pending.route, pending.warnings, record, now);
+        Decision::new(outcome, &self.policy)
+    }
+
+    /// Phase two when the host's lookup failed: a 503 decision (fail closed).
+    pub fn finish_failed(&self, pending: Pending, error: LookupError) -> Decision<'_> {
+        Decision::new(lookup_failed(pending.route, error), &self.policy)
+    }
+
+    /// Verifies a presented key against a record: parse, secret, lifecycle; no route or
+    /// transport rules.
+    pub fn verify(&self, key: &[u8], record: &KeyRecord, now: Timestamp) -> Verification {
+        let mut warnings = Warnings::default();
+        let result = self
+            .parse(key)
+            .map_err(Reason::MalformedKey)
+            .and_then(|k| self.authenticate(&k, record, now, &mut warnings));
+        match result {
+            Ok(granted) => Verification {
+                reason: Reason::Allowed,
+                warnings,
+                granted,
+            },
+            Err(reason) => Verification {
+                reason,
+                warnings,
+                granted: ScopeSet::EMPTY,
+            },
+        }
+    }
+
+    fn front<'r>(&self, request: &Request<'r>) -> Result<Front<'r>, Early> {
+        let route = self.policy.routes.find(request.method, request.path);
+        let mut early = Early {
+            reason: Reason::Public,
+            route,
+            warnings: Warnings::default(),
+        };
+        if let Some(Access::Public) = route
+            .and_then(|i| self.policy.routes.get(i))
+            .map(|r| &r.access)
+        {
+            return Err(early);
+        }
+        let t = &self.policy.transport;
+        if t.require_https && !request.https {
+            early.reason = Reason::InsecureTransport;
+            return Err(early);
+        }
+        let credential = match extract(
+            request.authorization,
+            request.query,
+            &t.query_param,
+            t.allow_query_key,
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                early.reason = Reason::Credential(e);
+                return Err(early);
+            }
+        };
+        if credential.source == Source::Query {
+            early.warnings.insert(Warning::CredentialInQuery);
+        }
+        let key = match self.parse(credential.token) {
+            Ok(k) => k,
+            Err(e) => {
+                early.reason = Reason::MalformedKey(e);
+                return Err(early);
+            }
+        };
+        if key.env() != self.policy.deployment_env {
+            early.reason = Reason::WrongEnvironment;
+            return Err(early);
+        }
+        Ok(Front {
+            key,
+            route,
+            warnings: early.warnings,
+        })
+    }
+
+    fn back(
+        &self,
+        key: &ParsedKey<'_>,
+        route: Option<usize>,
+        mut warnings: Warnings,
+        record: Option<Arc<KeyRecord>>,
+        now: Timestamp,
+    ) -> Outcome {
+        let mut outcome = with_route(Outcome::new(Reason::UnknownKey), route);
+        let Some(record) = record else {
+            burn(&self.peppers, key);
+            outcome.warnings = warnings;
+            return outcome;
+        };
+        let result = self.authenticate(key, &record, now, &mut warnings);
+        outcome.warnings = warnings;
+        match result {
+            Err(reason) => {
+                outcome.reason = reason;
+                outcome
+            }
+            Ok(granted) => {
+                outcome.reason = Reason::Allowed;
+                outcome.principal = Some(Principal { record, granted });
+                self.authorize(outcome, &granted)
+            }
+        }
+    }
+
+    /// Secret and lifecycle. Always computes exactly one MAC (or legacy digest).
+    fn authenticate(
+        &self,
+        key: &ParsedKey<'_>,
+        record: &KeyRecord,
+        now: Timestamp,
+        warnings: &mut Warnings,
+    ) -> Result<ScopeSet, Reason> {
+        let Ok(hash) = record.stored_hash() else {
+            burn(&self.peppers, key);
+            return Err(Reason::CorruptRecord);
+        };
+        match hash.check(&self.peppers, key) {
+            HashCheck::Match { needs_rehash } => {
+                if needs_rehash {
+                    warnings.insert(Warning::NeedsRehash);
+                }
+            }
+            HashCheck::Mismatch => return Err(Reason::WrongSecret),
+            HashCheck::UnknownPepper => return Err(Reason::UnknownPepper),
+        }
+        if record.id() != key.id() || record.kind() != key.kind() || record.env() != key.env() {
+            return Err(Reason::RecordMismatch);
+        }
+        self.lifecycle(record, now, warnings)?;
+        let grant = record.grant(&self.policy.catalog);
+        if grant.unknown > 0 {
+            warnings.insert(Warning::UnknownScopes);
+        }
+        Ok(grant.set)
+    }
+
+    fn lifecycle(
+        &self,
+        record: &KeyRecord,
+        now: Timestamp,
+        warnings: &mut Warnings,
+    ) -> Result<(), Reason> {
+        if record.revoked_at().is_some_and(|t| t <= now) {
+            return Err(Reason::Revoked);
+        }
+        if record.not_before().is_some_and(|t| now < t) {
+            return Err(Reason::NotYetValid);
+        }
+        if let Some(expires) = record.expires_at() {
+            if expires <= now {
+                return Err(Reason::Expired);
+            }
+            if expires.since(now) <= self.policy.lifecycle.expiring_soon {
+                warnings.insert(Warning::ExpiringSoon);
+            }
+        }
+        let age = now.since(record.created_at());
+        if self.policy.lifecycle.max_age.is_some_and(|max| age >= max) {
+            if self.policy.lifecycle.enforce_max_age {
+                return Err(Reason::MaxAgeExceeded);
+            }
+            warnings.insert(Warning::RotationDue);
+        }
+        Ok(())
+    }
+
+    fn authorize(&self, mut outcome: Outcome, granted: &ScopeSet) -> Outcome {
+        let access = outcome
+            .route
+            .and_then(|i| self.policy.routes.get(i))
+            .map(|r| &r.access);
+        match (access, self.policy.unknown_routes) {
+            (Some(Access::Requires(req)), _) => {
+                if let Err(short) = req.evaluate(granted) {
+                    outcome.reason = Reason::InsufficientScope;
+                    outcome.missing = short.missing;
+                    outcome.required = short.required;
+                }
+            }
+            (Some(Access::Public), _) | (None, UnknownRoutes::Authenticated) => {}
+            (None, UnknownRoutes::Deny) => outcome.reason = Reason::UnknownRoute,
+        }
+        outcome
+    }
+}
+
+/// A decision reached before any record is needed.
+struct Early {
+    reason: Reason,
+    route: Option<usize>,
+    warnings: Warnings,
+}
+
+impl Early {
+    fn outcome(self) -> Outcome {
+        let mut o = with_route(Outcome::new(self.reason), self.route);
+        o.warnings = self.warnings;
+        o
+    }
+}
+
+struct Front<'r> {
+    key: ParsedKey<'r>,
+    route: Option<usize>,
+    warnings: Warnings,
+}
+
+fn with_route(mut o: Outcome, route: Option<usize>) -> Outcome {
+    o.route = route;
+    o
+}
+
+fn lookup_failed(route: Option<usize>, error: LookupError) -> Outcome {
+    let mut o = with_route(Outcome::new(Reason::LookupFailed), route);
+    o.lookup_error = Some(error);
+    o
+}

@@ -1,0 +1,373 @@
+//! Decisions: data, not exceptions. Allowed or denied, the HTTP status, the RFC 6750 error
+//! code, a ready `WWW-Authenticate` value, the internal reason, the principal, the missing
+//! scopes and warnings.
+
+use crate::extract::ExtractError;
+use crate::format::{KeyError, KeyId};
+use crate::lookup::LookupError;
+use crate::policy::Policy;
+use crate::record::KeyRecord;
+use crate::scope::ScopeSet;
+use std::fmt;
+use std::sync::Arc;
+
+/// The RFC 6750 §3.1 error code sent to the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// 400: the request is malformed (bad header, credential twice, query refused, HTTP).
+    InvalidRequest,
+    /// 401: the token is unknown, wrong, revoked, expired or malformed.
+    InvalidToken,
+    /// 403: the token lacks the scopes the route needs.
+    InsufficientScope,
+}
+
+impl ErrorCode {
+    /// The wire form (`invalid_token`).
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+        }
+    }
+}
+
+/// Why a decision came out as it did: for logs and metrics, never for the client (which
+/// sees only the status and the error code; unknown key and wrong secret look the same).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A valid key with the scopes the route needs.
+    Allowed,
+    /// The route is public; no credential was needed or checked.
+    Public,
+    /// The credential could not be extracted.
+    Credential(ExtractError),
+    /// HTTPS is required and the request came over plain HTTP.
+    InsecureTransport,
+    /// The token is not a well-formed key of this deployment.
+    MalformedKey(KeyError),
+    /// The key's environment is not this deployment's (a test key on live).
+    WrongEnvironment,
+    /// No record has this key id.
+    UnknownKey,
+    /// The record exists but the secret does not match.
+    WrongSecret,
+    /// The record's id, kind or environment differs from the presented key.
+    RecordMismatch,
+    /// The record names a pepper this deployment does not hold.
+    UnknownPepper,
+    /// The record's hash string does not decode.
+    CorruptRecord,
+    /// The key was revoked.
+    Revoked,
+    /// The key expired.
+    Expired,
+    /// The key is not valid yet.
+    NotYetValid,
+    /// The key is older than the policy's enforced maximum age.
+    MaxAgeExceeded,
+    /// The key lacks scopes the route needs.
+    InsufficientScope,
+    /// No route of the policy matches and unknown routes are denied.
+    UnknownRoute,
+    /// The host's lookup failed; the request is refused (fail closed).
+    LookupFailed,
+}
+
+impl Reason {
+    /// A stable machine-readable name (`wrong_secret`, `revoked`, …).
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Reason::Allowed => "allowed",
+            Reason::Public => "public",
+            Reason::Credential(e) => e.code(),
+            Reason::InsecureTransport => "insecure_transport",
+            Reason::MalformedKey(_) => "malformed_key",
+            Reason::WrongEnvironment => "wrong_environment",
+            Reason::UnknownKey => "unknown_key",
+            Reason::WrongSecret => "wrong_secret",
+            Reason::RecordMismatch => "record_mismatch",
+            Reason::UnknownPepper => "unknown_pepper",
+            Reason::CorruptRecord => "corrupt_record",
+            Reason::Revoked => "revoked",
+            Reason::Expired => "expired",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::MaxAgeExceeded => "max_age_exceeded",
+            Reason::InsufficientScope => "insufficient_scope",
+            Reason::UnknownRoute => "unknown_route",
+            Reason::LookupFailed => "lookup_failed",
+        }
+    }
+
+    /// The HTTP status this reason maps to.
+    pub const fn status(&self) -> u16 {
+        match self {
+            Reason::Allowed | Reason::Public => 200,
+            Reason::Credential(ExtractError::Missing | ExtractError::WrongScheme) => 401,
+            Reason::Credential(_) | Reason::InsecureTransport => 400,
+            Reason::InsufficientScope | Reason::UnknownRoute => 403,
+            Reason::LookupFailed => 503,
+            _ => 401,
+        }
+    }
+
+    /// The RFC 6750 error code, if the response carries one.
+    pub const fn error(&self) -> Option<ErrorCode> {
+        match self.status() {
+            400 => Some(ErrorCode::InvalidRequest),
+            401 if matches!(self, Reason::Credential(_)) => None,
+            401 => Some(ErrorCode::InvalidToken),
+            403 => Some(ErrorCode::InsufficientScope),
+            _ => None,
+        }
+    }
+
+    /// The `error_description` sent to the client. Every invalid-token reason gets the
+    /// same text, so the client cannot tell why.
+    pub const fn description(&self) -> Option<&'static str> {
+        Some(match self {
+            Reason::Credential(ExtractError::MalformedHeader) => {
+                "The Authorization header must be 'Bearer <token>'"
+            }
+            Reason::Credential(ExtractError::BothPresent) => {
+                "Send the credential in one place only"
+            }
+            Reason::Credential(ExtractError::QueryRefused) => {
+                "Send the credential in the Authorization header, not the query string"
+            }
+            Reason::Credential(ExtractError::MalformedQuery) => {
+                "The credential query parameter is repeated or empty"
+            }
+            Reason::InsecureTransport => "HTTPS is required",
+            Reason::InsufficientScope => "The token lacks the scope this request requires",
+            Reason::UnknownRoute => "The token does not grant access to this resource",
+            _ if matches!(self.error(), Some(ErrorCode::InvalidToken)) => {
+                "The access token is invalid"
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Non-fatal observations, returned with allowed and denied decisions alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Warning {
+    /// The key is older than the policy's maximum age: rotate it.
+    RotationDue,
+    /// The key expires within the policy's warning window.
+    ExpiringSoon,
+    /// The credential came in the query string (allowed here, but it leaks into logs).
+    CredentialInQuery,
+    /// The record uses an old pepper or the legacy scheme: store a fresh hash.
+    NeedsRehash,
+    /// The record grants scopes the catalog does not know; they grant nothing.
+    UnknownScopes,
+}
+
+impl Warning {
+    const ALL: [Warning; 5] = [
+        Warning::RotationDue,
+        Warning::ExpiringSoon,
+        Warning::CredentialInQuery,
+        Warning::NeedsRehash,
+        Warning::UnknownScopes,
+    ];
+
+    /// A stable machine-readable name.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Warning::RotationDue => "rotation_due",
+            Warning::ExpiringSoon => "expiring_soon",
+            Warning::CredentialInQuery => "credential_in_query",
+            Warning::NeedsRehash => "needs_rehash",
+            Warning::UnknownScopes => "unknown_scopes",
+        }
+    }
+
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A small set of warnings (no allocation).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Warnings(u8);
+
+impl Warnings {
+    /// Adds a warning.
+    pub fn insert(&mut self, w: Warning) {
+        self.0 |= w.bit();
+    }
+    /// Whether it holds `w`.
+    pub fn contains(&self, w: Warning) -> bool {
+        self.0 & w.bit() != 0
+    }
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+    /// The warnings, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = Warning> + '_ {
+        Warning::ALL.into_iter().filter(|w| self.contains(*w))
+    }
+}
+
+impl fmt::Debug for Warnings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// Who is calling, on an authenticated decision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Principal {
+    /// The key's record.
+    pub record: Arc<KeyRecord>,
+    /// Its effective scopes under the policy's catalog.
+    pub granted: ScopeSet,
+}
+
+/// The owned, policy-independent part of a decision (what bindings keep).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// Why.
+    pub reason: Reason,
+    /// The caller, when the key was verified (also on a 403).
+    pub principal: Option<Principal>,
+    /// The matched route's number in the policy, if any.
+    pub route: Option<usize>,
+    /// Missing scopes, on a 403 for insufficient scope.
+    pub missing: ScopeSet,
+    /// On a 403, every scope of the route's alternative closest to being met (what the
+    /// `scope` attribute of `WWW-Authenticate` lists).
+    pub required: ScopeSet,
+    /// Warnings.
+    pub warnings: Warnings,
+    /// The host's lookup error, on [`Reason::LookupFailed`].
+    pub lookup_error: Option<LookupError>,
+}
+
+impl Outcome {
+    pub(crate) fn new(reason: Reason) -> Self {
+        Outcome {
+            reason,
+            principal: None,
+            route: None,
+            missing: ScopeSet::EMPTY,
+            required: ScopeSet::EMPTY,
+            warnings: Warnings::default(),
+            lookup_error: None,
+        }
+    }
+}
+
+/// A decision, read through the policy that made it (for scope names and the realm).
+#[derive(Clone, Debug)]
+pub struct Decision<'p> {
+    outcome: Outcome,
+    policy: &'p Policy,
+}
+
+impl<'p> Decision<'p> {
+    /// Pairs an outcome with the policy that produced it.
+    pub fn new(outcome: Outcome, policy: &'p Policy) -> Self {
+        Decision { outcome, policy }
+    }
+
+    /// Whether the request may proceed.
+    pub fn allowed(&self) -> bool {
+        self.status() == 200
+    }
+    /// The HTTP status: 200, 400, 401, 403 (or 503 when the lookup failed).
+    pub fn status(&self) -> u16 {
+        self.outcome.reason.status()
+    }
+    /// The RFC 6750 error code, if any.
+    pub fn error(&self) -> Option<ErrorCode> {
+        self.outcome.reason.error()
+    }
+    /// The internal reason, for logs.
+    pub fn reason(&self) -> Reason {
+        self.outcome.reason
+    }
+    /// The caller, when the key was verified.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.outcome.principal.as_ref()
+    }
+    /// The caller's key id.
+    pub fn key_id(&self) -> Option<KeyId> {
+        self.principal().map(|p| p.record.id())
+    }
+    /// The caller's owner.
+    pub fn owner(&self) -> Option<&str> {
+        self.principal().map(|p| p.record.owner())
+    }
+    /// The caller's effective scopes, in catalog order.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        let set = self.principal().map_or(&ScopeSet::EMPTY, |p| &p.granted);
+        self.policy.catalog().names(set)
+    }
+    /// Scopes missing on a 403, in catalog order.
+    pub fn missing(&self) -> impl Iterator<Item = &str> {
+        self.policy.catalog().names(&self.outcome.missing)
+    }
+    /// On a 403, the scopes of the route's closest alternative, in catalog order.
+    pub fn required(&self) -> impl Iterator<Item = &str> {
+        self.policy.catalog().names(&self.outcome.required)
+    }
+    /// Warnings.
+    pub fn warnings(&self) -> Warnings {
+        self.outcome.warnings
+    }
+    /// The matched route (method, path template), if any.
+    pub fn route(&self) -> Option<(&str, &str)> {
+        self.outcome.route.and_then(|i| self.policy.route_info(i))
+    }
+    /// The `WWW-Authenticate` value for a 400, 401 or 403; `None` otherwise.
+    pub fn www_authenticate(&self) -> Option<WwwAuthenticate<'_>> {
+        matches!(self.status(), 400 | 401 | 403).then_some(WwwAuthenticate { decision: self })
+    }
+    /// The owned outcome.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+    /// Gives up the policy borrow, keeping the owned outcome.
+    pub fn into_outcome(self) -> Outcome {
+        self.outcome
+    }
+}
+
+/// A `WWW-Authenticate` header value; format it with `to_string()` or `write!`.
+///
+/// `Bearer realm="api"` for a missing credential; with `error`, `error_description` and, on
+/// 403, `scope` (the scopes the closest alternative of the route needs) otherwise.
+#[derive(Clone, Copy, Debug)]
+pub struct WwwAuthenticate<'d> {
+    decision: &'d Decision<'d>,
+}
+
+impl fmt::Display for WwwAuthenticate<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.decision;
+        write!(f, "Bearer realm=\"{}\"", d.policy.realm())?;
+        let Some(error) = d.error() else {
+            return Ok(());
+        };
+        write!(f, ", error=\"{}\"", error.as_str())?;
+        if let Some(text) = d.reason().description() {
+            write!(f, ", error_description=\"{text}\"")?;
+        }
+        if d.reason() == Reason::InsufficientScope {
+            f.write_str(", scope=\"")?;
+            for (i, name) in d.policy.catalog().names(&d.outcome.required).enumerate() {
+                if i > 0 {
+                    f.write_str(" ")?;
+                }
+                f.write_str(name)?;
+            }
+            f.write_str("\"")?;
+        }
+        Ok(())
+    }
+}

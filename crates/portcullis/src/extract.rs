@@ -1,0 +1,243 @@
+//! Credential extraction per RFC 6750: the `Authorization: Bearer` header (§2.1) and,
+//! only when the policy allows it, a query parameter (§2.3).
+//!
+//! Decisions written down here:
+//! - Leading and trailing spaces and tabs of the header value are ignored (RFC 9110 field
+//!   values exclude them). Between the scheme and the token only spaces are allowed.
+//! - The scheme is matched case-insensitively; another scheme (`Basic …`) counts as no
+//!   bearer credential (401 without an error code, RFC 6750 §3.1).
+//! - `Bearer` with no token, a tab after it, or a token outside `b64token` is malformed.
+//! - A header and the query parameter together are refused (§2: at most one method),
+//!   whatever the header's scheme; so are a repeated or empty query parameter.
+//! - Query values are not percent-decoded: keys use only characters that never need it, so
+//!   an encoded key fails to parse rather than being silently accepted.
+
+/// Where the credential came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The `Authorization` header.
+    Header,
+    /// The query string.
+    Query,
+}
+
+/// A bearer token found in a request, borrowed from it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Credential<'a> {
+    /// The token bytes (a secret).
+    pub token: &'a [u8],
+    /// Where it was found.
+    pub source: Source,
+}
+
+impl std::fmt::Debug for Credential<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Credential({:?}, [REDACTED; {} bytes])",
+            self.source,
+            self.token.len()
+        )
+    }
+}
+
+/// Why no usable credential was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum ExtractError {
+    /// No credential at all (no header, no query parameter).
+    #[error("no credential")]
+    Missing,
+    /// The header uses another scheme than `Bearer`.
+    #[error("authorization scheme is not Bearer")]
+    WrongScheme,
+    /// The header says `Bearer` but is not `Bearer 1*SP b64token`.
+    #[error("malformed Bearer authorization header")]
+    MalformedHeader,
+    /// Both a header and the query parameter were sent.
+    #[error("credential sent in both the header and the query string")]
+    BothPresent,
+    /// The query parameter was sent but the policy refuses keys in the query string.
+    #[error("credential in the query string is not allowed")]
+    QueryRefused,
+    /// The query parameter is repeated or empty.
+    #[error("malformed credential query parameter")]
+    MalformedQuery,
+}
+
+impl ExtractError {
+    /// A stable machine-readable name.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            ExtractError::Missing => "missing_credential",
+            ExtractError::WrongScheme => "wrong_scheme",
+            ExtractError::MalformedHeader => "malformed_header",
+            ExtractError::BothPresent => "both_present",
+            ExtractError::QueryRefused => "query_refused",
+            ExtractError::MalformedQuery => "malformed_query",
+        }
+    }
+}
+
+/// Finds the bearer credential of a request.
+///
+/// `authorization` is the raw header value (`None` when absent); `query` the raw query
+/// string without `?`; `param` the query parameter name; `allow_query` whether a key there
+/// is accepted.
+pub fn extract<'a>(
+    authorization: Option<&'a [u8]>,
+    query: Option<&'a [u8]>,
+    param: &str,
+    allow_query: bool,
+) -> Result<Credential<'a>, ExtractError> {
+    let in_query = match query {
+        Some(q) => find_param(q, param.as_bytes())?,
+        None => None,
+    };
+    match (authorization, in_query) {
+        (Some(_), Some(_)) => Err(ExtractError::BothPresent),
+        (Some(header), None) => parse_header(header).map(|token| Credential {
+            token,
+            source: Source::Header,
+        }),
+        (None, Some(_)) if !allow_query => Err(ExtractError::QueryRefused),
+        (None, Some(token)) => Ok(Credential {
+            token,
+            source: Source::Query,
+        }),
+        (None, None) => Err(ExtractError::Missing),
+    }
+}
+
+/// Parses `Bearer 1*SP b64token` and returns the token.
+pub fn parse_header(value: &[u8]) -> Result<&[u8], ExtractError> {
+    let value = trim_ows(value);
+    let scheme_len = value
+        .iter()
+        .position(|&b| !is_tchar(b))
+        .unwrap_or(value.len());
+    if !value[..scheme_len].eq_ignore_ascii_case(b"bearer") {
+        return Err(ExtractError::WrongScheme);
+    }
+    let rest = &value[scheme_len..];
+    let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+    if spaces == 0 {
+        return Err(ExtractError::MalformedHeader);
+    }
+    let token = &rest[spaces..];
+    if is_b64token(token) {
+        Ok(token)
+    } else {
+        Err(ExtractError::MalformedHeader)
+    }
+}
+
+/// The value of `param` in a query string, if present exactly once and non-empty.
+fn find_param<'a>(query: &'a [u8], param: &[u8]) -> Result<Option<&'a [u8]>, ExtractError> {
+    let mut found = None;
+    for pair in query.split(|&b| b == b'&') {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        if name != param {
+            continue;
+        }
+        if found.is_some() || value.is_empty() {
+            return Err(ExtractError::MalformedQuery);
+        }
+        found = Some(value);
+    }
+    Ok(found)
+}
+
+fn trim_ows(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// RFC 9110 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// RFC 6750 `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(t: &[u8]) -> bool {
+    let body = t.iter().position(|&b| b == b'=').unwrap_or(t.len());
+    body > 0
+        && t[..body]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+        && t[body..].iter().all(|&b| b == b'=')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hdr(v: &str) -> Result<&[u8], ExtractError> {
+        parse_header(v.as_bytes())
+    }
+
+    #[test]
+    fn header_grammar() {
+        assert_eq!(hdr("Bearer abc"), Ok(&b"abc"[..]));
+        assert_eq!(hdr("bEaReR   abc=="), Ok(&b"abc=="[..]));
+        assert_eq!(hdr("  Bearer abc \t"), Ok(&b"abc"[..]));
+        assert_eq!(hdr("Bearer"), Err(ExtractError::MalformedHeader));
+        assert_eq!(hdr("Bearer "), Err(ExtractError::MalformedHeader));
+        assert_eq!(hdr("Bearer\tabc"), Err(ExtractError::MalformedHeader));
+        assert_eq!(hdr("Bearerabc"), Err(ExtractError::WrongScheme));
+        assert_eq!(hdr("Bearer a b"), Err(ExtractError::MalformedHeader));
+        assert_eq!(hdr("Bearer a=b"), Err(ExtractError::MalformedHeader));
+        assert_eq!(hdr("Bearer =="), Err(ExtractError::MalformedHeader));
+        assert_eq!(hdr("Basic dXNlcjpwYXNz"), Err(ExtractError::WrongScheme));
+        assert_eq!(hdr(""), Err(ExtractError::WrongScheme));
+        assert_eq!(
+            parse_header(b"Bearer \xff"),
+            Err(ExtractError::MalformedHeader)
+        );
+    }
+
+    #[test]
+    fn query_rules() {
+        fn q(q: &str, allow: bool) -> Result<Credential<'_>, ExtractError> {
+            extract(None, Some(q.as_bytes()), "api_key", allow)
+        }
+        assert_eq!(q("a=1&api_key=k", true).map(|c| c.token), Ok(&b"k"[..]));
+        assert_eq!(q("api_key=k", false), Err(ExtractError::QueryRefused));
+        assert_eq!(
+            q("api_key=k&api_key=k", true),
+            Err(ExtractError::MalformedQuery)
+        );
+        assert_eq!(q("api_key=", true), Err(ExtractError::MalformedQuery));
+        assert_eq!(q("api_key", true), Err(ExtractError::MalformedQuery));
+        assert_eq!(q("xapi_key=k", true), Err(ExtractError::Missing));
+        let both = extract(Some(b"Bearer k"), Some(b"api_key=k"), "api_key", true);
+        assert_eq!(both, Err(ExtractError::BothPresent));
+        assert_eq!(
+            extract(None, None, "api_key", true),
+            Err(ExtractError::Missing)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn extraction_never_panics(h in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
+                                   q in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
+                                   allow in any::<bool>()) {
+            let _ = extract(h.as_deref(), q.as_deref(), "api_key", allow);
+        }
+
+        #[test]
+        fn valid_tokens_round_trip(token in "[A-Za-z0-9._~+/-]{1,80}={0,2}", spaces in 1usize..4) {
+            let header = format!("Bearer{}{}", " ".repeat(spaces), token);
+            prop_assert_eq!(parse_header(header.as_bytes()), Ok(token.as_bytes()));
+        }
+    }
+}

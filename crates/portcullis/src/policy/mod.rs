@@ -1,0 +1,139 @@
+//! The policy: catalog, routes, transport rules, accepted key kinds and environments, and
+//! lifecycle rules — loaded from TOML once, immutable after, safe to share between threads.
+//!
+//! ```toml
+//! [service]
+//! realm = "claimport"            # WWW-Authenticate realm
+//! kinds = ["sk"]                 # accepted key kinds
+//! environments = ["live", "test"]
+//! deployment_env = "live"        # keys of other environments are refused here
+//! unknown_routes = "deny"        # or "authenticated"
+//!
+//! [transport]
+//! require_https = true           # default
+//! allow_query_key = false        # default: ?api_key= is refused
+//! query_param = "api_key"
+//!
+//! [lifecycle]
+//! max_age_days = 90              # 0 = no maximum; past it: `rotation_due` warning
+//! enforce_max_age = false        # true: refuse keys past the maximum age
+//! expiring_soon_days = 7
+//!
+//! [[scopes]]
+//! name = "claims:write"
+//! description = "Write Claims"
+//! implies = ["claims:read"]
+//!
+//! [[routes]]
+//! method = "GET"
+//! path = "/v1/claims/{id}"
+//! require = "claims:read"        # or: access = "public" / "authenticated"
+//! ```
+
+mod file;
+pub mod routes;
+
+pub use file::{MAX_POLICY_LEN, PolicyError, PolicyIssue};
+pub use routes::{Access, Route, RouteError, RouteTable};
+
+use crate::format::KeyFormat;
+use crate::scope::Catalog;
+
+/// What happens to a request no route matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownRoutes {
+    /// Refused with 403 after authentication (the default).
+    Deny,
+    /// Allowed for any valid key.
+    Authenticated,
+}
+
+/// Transport rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transport {
+    /// Refuse credentials over plain HTTP (default: true).
+    pub require_https: bool,
+    /// Accept a key in the query string (default: false).
+    pub allow_query_key: bool,
+    /// The query parameter name (default: `api_key`).
+    pub query_param: String,
+}
+
+/// Key lifecycle rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// Maximum key age in seconds (default 90 days), if any.
+    pub max_age: Option<u64>,
+    /// Refuse keys past the maximum age (default: only warn).
+    pub enforce_max_age: bool,
+    /// Warn this many seconds before expiry (default 7 days).
+    pub expiring_soon: u64,
+}
+
+/// A loaded, validated policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub(crate) realm: String,
+    pub(crate) format: KeyFormat,
+    pub(crate) deployment_env: String,
+    pub(crate) transport: Transport,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) catalog: Catalog,
+    pub(crate) routes: RouteTable,
+    pub(crate) unknown_routes: UnknownRoutes,
+}
+
+impl Policy {
+    /// Loads a policy from TOML text, reporting every problem with its location.
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        file::load(text)
+    }
+
+    /// The same policy for a deployment of another environment (e.g. a staging server
+    /// that accepts only `test` keys). `None` when the environment is not accepted.
+    pub fn for_environment(&self, env: &str) -> Option<Policy> {
+        self.format.envs().iter().any(|e| e == env).then(|| Policy {
+            deployment_env: env.to_owned(),
+            ..self.clone()
+        })
+    }
+
+    /// The realm of `WWW-Authenticate`.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+    /// Accepted kinds and environments.
+    pub fn format(&self) -> &KeyFormat {
+        &self.format
+    }
+    /// The environment this deployment accepts.
+    pub fn deployment_env(&self) -> &str {
+        &self.deployment_env
+    }
+    /// Transport rules.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+    /// Lifecycle rules.
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+    /// The compiled scope catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    /// The route table.
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+    /// The rule for unmatched routes.
+    pub fn unknown_routes(&self) -> UnknownRoutes {
+        self.unknown_routes
+    }
+    /// Method and template of route number `index`.
+    pub fn route_info(&self, index: usize) -> Option<(&str, &str)> {
+        self.routes
+            .get(index)
+            .map(|r| (r.method.as_str(), r.path.as_str()))
+    }
+}

@@ -1,0 +1,328 @@
+//! The stored form of a key: everything but the secret.
+
+use crate::format::{KeyId, is_valid_label};
+use crate::hash::{HashError, StoredHash};
+use crate::scope::{Catalog, Grant};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::OnceLock;
+
+/// Free-form host data attached to a record.
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+/// A key record, as the host stores it (serde: JSON, a database row, …).
+///
+/// Holds no secret: only the self-describing hash. Fields are read through accessors and
+/// changed through methods, so the decoded hash and compiled scopes that portcullis caches
+/// inside the record never go stale.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRecord {
+    id: KeyId,
+    name: String,
+    owner: String,
+    kind: String,
+    env: String,
+    scopes: Vec<String>,
+    hash: String,
+    created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    not_before: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rotated_from: Option<KeyId>,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    metadata: Metadata,
+    #[serde(skip)]
+    cache: Cache,
+}
+
+/// Why a record is unusable as given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// `kind` or `env` is not a valid label.
+    #[error("record {field} {value:?} is not a valid label")]
+    BadLabel {
+        /// `kind` or `env`.
+        field: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// The hash string does not decode.
+    #[error("record hash: {0}")]
+    Hash(#[from] HashError),
+    /// The JSON form does not parse.
+    #[error("record JSON: {0}")]
+    Json(String),
+}
+
+/// The parts of a new record that issuance does not decide.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeySpec {
+    /// A name for people (`Production Integration`).
+    pub name: String,
+    /// The owning organisation or user.
+    pub owner: String,
+    /// Granted scopes: names or patterns (`claims:*`).
+    pub scopes: Vec<String>,
+    /// Lifetime in seconds from creation; `None` never expires.
+    pub ttl: Option<u64>,
+    /// Not valid before this time; `None` is valid from creation.
+    pub not_before: Option<Timestamp>,
+    /// Free-form host data.
+    pub metadata: Metadata,
+}
+
+impl KeySpec {
+    /// A spec with a name, an owner and scopes; no expiry.
+    pub fn new<I, S>(name: &str, owner: &str, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        KeySpec {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            scopes: scopes.into_iter().map(Into::into).collect(),
+            ..KeySpec::default()
+        }
+    }
+
+    /// The same spec with a lifetime in seconds.
+    pub fn with_ttl(mut self, secs: u64) -> Self {
+        self.ttl = Some(secs);
+        self
+    }
+}
+
+impl KeyRecord {
+    pub(crate) fn assemble(
+        id: KeyId,
+        kind: &str,
+        env: &str,
+        spec: &KeySpec,
+        hash: &StoredHash,
+        now: Timestamp,
+        rotated_from: Option<KeyId>,
+    ) -> Self {
+        KeyRecord {
+            id,
+            name: spec.name.clone(),
+            owner: spec.owner.clone(),
+            kind: kind.to_owned(),
+            env: env.to_owned(),
+            scopes: spec.scopes.clone(),
+            hash: hash.encode(),
+            created_at: now,
+            not_before: spec.not_before,
+            expires_at: spec.ttl.map(|t| now.plus(t)),
+            revoked_at: None,
+            rotated_from,
+            metadata: spec.metadata.clone(),
+            cache: Cache::default(),
+        }
+    }
+
+    /// Builds a record for a key imported from an older system, with its existing hash
+    /// string (`sha256$…` for plain SHA-256 of the whole key, or `hmac-sha256$…`).
+    pub fn import(
+        id: KeyId,
+        kind: &str,
+        env: &str,
+        spec: &KeySpec,
+        hash: &str,
+        created_at: Timestamp,
+    ) -> Result<Self, RecordError> {
+        let stored = StoredHash::parse(hash)?;
+        check_label("kind", kind)?;
+        check_label("env", env)?;
+        Ok(Self::assemble(
+            id, kind, env, spec, &stored, created_at, None,
+        ))
+    }
+
+    /// Parses the JSON form, checking labels and the hash string.
+    pub fn from_json(text: &str) -> Result<Self, RecordError> {
+        let record: KeyRecord =
+            serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
+        record.validate()?;
+        Ok(record)
+    }
+
+    /// The JSON form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Checks what serde cannot: label grammar and the hash string.
+    pub fn validate(&self) -> Result<(), RecordError> {
+        check_label("kind", &self.kind)?;
+        check_label("env", &self.env)?;
+        StoredHash::parse(&self.hash)?;
+        Ok(())
+    }
+
+    /// The key id.
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+    /// The name given at creation.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The owning organisation or user.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+    /// The key kind (`sk`).
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+    /// The environment (`live`).
+    pub fn env(&self) -> &str {
+        &self.env
+    }
+    /// Granted scopes as stored (names or patterns).
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+    /// The self-describing hash string.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+    /// When the key was created.
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    /// Not valid before this time.
+    pub fn not_before(&self) -> Option<Timestamp> {
+        self.not_before
+    }
+    /// Expiry time.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
+    }
+    /// Revocation time.
+    pub fn revoked_at(&self) -> Option<Timestamp> {
+        self.revoked_at
+    }
+    /// The key this one replaced.
+    pub fn rotated_from(&self) -> Option<KeyId> {
+        self.rotated_from
+    }
+    /// Host data.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Revokes the key from `at` on (keeps an earlier revocation time).
+    pub fn revoke(&mut self, at: Timestamp) {
+        self.revoked_at = Some(self.revoked_at.map_or(at, |r| r.min(at)));
+    }
+
+    /// Sets or clears the expiry.
+    pub fn set_expires_at(&mut self, at: Option<Timestamp>) {
+        self.expires_at = at;
+    }
+
+    /// Replaces the granted scopes.
+    pub fn set_scopes(&mut self, scopes: Vec<String>) {
+        self.scopes = scopes;
+        self.cache = Cache::default();
+    }
+
+    /// Renames the key.
+    pub fn set_name(&mut self, name: &str) {
+        self.name = name.to_owned();
+    }
+
+    /// Replaces the host data.
+    pub fn set_metadata(&mut self, metadata: Metadata) {
+        self.metadata = metadata;
+    }
+
+    /// Replaces the hash (after a rehash under the primary pepper).
+    pub fn set_hash(&mut self, hash: &StoredHash) {
+        self.hash = hash.encode();
+        self.cache = Cache::default();
+    }
+
+    /// The decoded hash (decoded once, then cached).
+    pub fn stored_hash(&self) -> Result<&StoredHash, HashError> {
+        self.cache
+            .hash
+            .get_or_init(|| StoredHash::parse(&self.hash))
+            .as_ref()
+            .map_err(|e| *e)
+    }
+
+    /// The effective scopes under `catalog`: cached for the first catalog it is used with,
+    /// computed afresh for any other.
+    pub fn grant(&self, catalog: &Catalog) -> Grant {
+        let cached = self
+            .cache
+            .grant
+            .get_or_init(|| (catalog.id(), catalog.grant(&self.scopes)));
+        if cached.0 == catalog.id() {
+            cached.1
+        } else {
+            catalog.grant(&self.scopes)
+        }
+    }
+}
+
+fn check_label(field: &'static str, value: &str) -> Result<(), RecordError> {
+    if is_valid_label(value) {
+        Ok(())
+    } else {
+        Err(RecordError::BadLabel {
+            field,
+            value: value.to_owned(),
+        })
+    }
+}
+
+impl fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.hash.split('$').next().unwrap_or("");
+        f.debug_struct("KeyRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("owner", &self.owner)
+            .field("kind", &self.kind)
+            .field("env", &self.env)
+            .field("scopes", &self.scopes)
+            .field("hash", &format_args!("{scheme}$[REDACTED]"))
+            .field("created_at", &self.created_at)
+            .field("not_before", &self.not_before)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .field("rotated_from", &self.rotated_from)
+            .field("metadata", &self.metadata)
+            .finish()
+    }
+}
+
+/// Values derived from a record, computed at most once. Compares equal and clones as
+/// empty, so it never affects equality or serialisation.
+#[derive(Default)]
+struct Cache {
+    hash: OnceLock<Result<StoredHash, HashError>>,
+    grant: OnceLock<(u64, Grant)>,
+}
+
+impl Clone for Cache {
+    fn clone(&self) -> Self {
+        Cache::default()
+    }
+}
+
+impl PartialEq for Cache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
