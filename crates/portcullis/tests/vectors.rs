@@ -205,7 +205,8 @@ fn keys() {
 #[test]
 fn extract() {
     use portcullis::extract::{Source, extract};
-    let cases: Vec<(Option<&[u8]>, Option<&str>, bool, Option<&str>)> = vec![
+    type ExtractCase<'a> = (Option<&'a [u8]>, Option<&'a str>, bool, Option<&'a str>);
+    let cases: Vec<ExtractCase<'_>> = vec![
         (Some(b"Bearer abc"), None, false, None),
         (Some(b"bearer abc"), None, false, None),
         (
