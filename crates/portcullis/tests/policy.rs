@@ -1,0 +1,151 @@
+//! Policy loading: the product's policy, defaults, and every validation error with its
+//! location.
+
+mod common;
+
+use portcullis::policy::{Access, UnknownRoutes};
+use portcullis::{Policy, PolicyIssue};
+
+fn issues(text: &str) -> Vec<PolicyIssue> {
+    Policy::from_toml(text)
+        .expect_err("policy must be refused")
+        .issues
+}
+
+fn one(text: &str) -> PolicyIssue {
+    let all = issues(text);
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.into_iter().next().expect("one issue")
+}
+
+#[test]
+fn product_policy_loads() {
+    let p = Policy::from_toml(&common::claimport_text()).expect("loads");
+    assert_eq!(p.realm(), "claimport");
+    assert_eq!(p.deployment_env(), "live");
+    assert_eq!(p.catalog().len(), 5);
+    assert_eq!(p.routes().routes().len(), 11);
+    assert!(p.transport().require_https && !p.transport().allow_query_key);
+    assert_eq!(p.lifecycle().max_age, Some(90 * 86_400));
+    assert_eq!(p.unknown_routes(), UnknownRoutes::Deny);
+    assert!(matches!(p.routes().routes()[0].access, Access::Public));
+}
+
+#[test]
+fn defaults_are_secure() {
+    let p = Policy::from_toml("").expect("empty policy is valid");
+    assert!(p.transport().require_https);
+    assert!(!p.transport().allow_query_key);
+    assert_eq!(p.transport().query_param, "api_key");
+    assert_eq!(p.unknown_routes(), UnknownRoutes::Deny);
+    assert_eq!(p.format().kinds(), ["sk"]);
+    assert_eq!(p.format().envs(), ["live", "test"]);
+    assert_eq!(p.deployment_env(), "live");
+    assert!(!p.lifecycle().enforce_max_age);
+}
+
+#[test]
+fn syntax_errors_have_locations() {
+    let i = one("[service]\nrealm = \n");
+    assert_eq!((i.line, i.field.as_str()), (2, ""));
+    let i = one("[service]\nrealm = \"x\"\nfoo = 1\n");
+    assert_eq!(i.line, 3, "{i}");
+    assert!(i.message.contains("foo"), "{i}");
+}
+
+#[test]
+fn unknown_scope_in_route_points_into_the_expression() {
+    let text = "[[scopes]]\nname = \"a:read\"\n\n[[routes]]\nmethod = \"GET\"\npath = \"/x\"\nrequire = \"a:read b:read\"\n";
+    let i = one(text);
+    assert_eq!((i.line, i.column), (7, 19), "{i}");
+    assert_eq!(i.field, "routes[0].require");
+    assert!(i.message.contains("b:read"));
+}
+
+#[test]
+fn bad_expressions_duplicates_and_templates() {
+    let head = "[[scopes]]\nname = \"a\"\n";
+    let route = |m: &str, p: &str, extra: &str| {
+        format!("[[routes]]\nmethod = \"{m}\"\npath = \"{p}\"\n{extra}\n")
+    };
+    let text = format!(
+        "{head}{}{}{}{}{}{}{}",
+        route("GET", "/ok", "require = \"a\""),
+        route("GET", "/ok", "require = \"a\""),
+        route("GET", "/bad", "require = \"a |\""),
+        route("get", "/lower", "access = \"public\""),
+        route("GET", "no-slash", "access = \"public\""),
+        route("GET", "/both", "access = \"public\"\nrequire = \"a\""),
+        route("GET", "/neither", ""),
+    );
+    let all = issues(&text);
+    let fields: Vec<&str> = all.iter().map(|i| i.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "routes[1]",
+            "routes[2].require",
+            "routes[3]",
+            "routes[4]",
+            "routes[5]",
+            "routes[6]"
+        ],
+        "{all:?}"
+    );
+    assert!(all.iter().all(|i| i.line > 0 && i.column > 0), "{all:?}");
+    let rendered = Policy::from_toml(&text).expect_err("invalid").to_string();
+    assert!(
+        rendered.starts_with("invalid policy (6 problems)"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn catalog_errors() {
+    let i = one("[[scopes]]\nname = \"a\"\nimplies = [\"ghost\"]\n");
+    assert_eq!((i.line, i.field.as_str()), (3, "scopes[0].implies"));
+    let i = one("[[scopes]]\nname = \"a b\"\n");
+    assert_eq!((i.line, i.field.as_str()), (2, "scopes[0].name"));
+    let i = one("[[scopes]]\nname = \"a\"\n[[scopes]]\nname = \"a\"\n");
+    assert_eq!((i.line, i.field.as_str()), (4, "scopes[1].name"));
+    let cyclic = "[[scopes]]\nname = \"a\"\nimplies = [\"b\"]\n[[scopes]]\nname = \"b\"\nimplies = [\"a\"]\n";
+    let p = Policy::from_toml(cyclic).expect("cycles are allowed");
+    assert_eq!(p.catalog().grant(&["a"]).set.len(), 2);
+}
+
+#[test]
+fn service_and_transport_errors() {
+    assert_eq!(one("[service]\nkinds = [\"SK\"]\n").line, 2);
+    assert_eq!(one("[service]\nenvironments = []\n").line, 2);
+    assert_eq!(
+        one("[service]\ndeployment_env = \"prod\"\n").field,
+        "service.deployment_env"
+    );
+    assert_eq!(
+        one("[service]\nunknown_routes = \"allow\"\n").field,
+        "service.unknown_routes"
+    );
+    assert_eq!(
+        one("[service]\nrealm = \"a\\\"b\"\n").field,
+        "service.realm"
+    );
+    assert_eq!(
+        one("[transport]\nquery_param = \"a b\"\n").field,
+        "transport.query_param"
+    );
+    let i = one("[lifecycle]\nmax_age_days = -1\n");
+    assert_eq!(i.line, 2, "{i}");
+}
+
+#[test]
+fn ten_thousand_routes_load_and_match() {
+    let mut text = String::from("[[scopes]]\nname = \"r\"\n");
+    for i in 0..10_000 {
+        text.push_str(&format!(
+            "[[routes]]\nmethod = \"GET\"\npath = \"/r{i}/{{id}}\"\nrequire = \"r\"\n"
+        ));
+    }
+    let p = Policy::from_toml(&text).expect("loads");
+    assert_eq!(p.routes().find("GET", "/r9999/abc"), Some(9999));
+    assert_eq!(p.routes().find("GET", "/r10000/abc"), None);
+}
