@@ -1,3 +1,39 @@
 #!/usr/bin/env bash
-# Placeholder until the Python binding lands.
-echo "Python binding: no suites yet"
+# The Python binding's suites: builds the module into a private venv, then runs pytest
+# (API, vectors, threads, memory, README snippet, example app over real HTTP) and mypy's
+# stubtest. Installs everything it needs from PyPI; works on a fresh machine.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+venv="$here/.venv"
+python="${PYTHON:-python3}"
+
+if [ ! -x "$venv/bin/python" ]; then
+    echo "== creating venv $venv"
+    "$python" -m venv "$venv"
+fi
+py="$venv/bin/python"
+echo "== installing test tools from PyPI"
+"$py" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$py" -m pip install --quiet --disable-pip-version-check \
+    "maturin>=1.9.4,<2" "pytest>=8" "mypy>=1.10" "flask>=3"
+
+echo "== building and installing portcullis (maturin develop)"
+(cd "$here" && "$venv/bin/maturin" develop --quiet)
+
+echo "== stubtest: the .pyi stubs against the native module"
+(cd "$root" && "$venv/bin/python" -m mypy.stubtest portcullis --mypy-config-file "$here/mypy.ini")
+
+echo "== mypy: the example app and the typed-usage test against the stubs"
+(cd "$root" && "$venv/bin/python" -m mypy --config-file "$here/mypy.ini" \
+    "$here/tests/typed_usage.py" examples/python/app.py)
+
+echo "== pytest: binding suite and example app"
+cd "$root"
+status=0
+"$py" -m pytest -q -p no:cacheprovider "$here/tests" examples/python/tests || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure here" >&2
+    exit 1
+fi
+exit "$status"

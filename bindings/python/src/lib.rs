@@ -1,1 +1,73 @@
-//! Placeholder: filled in by its issue.
+//! `portcullis._portcullis`: the native half of the Python package `portcullis`.
+//!
+//! A thin translation of the core crate: every rule lives in `portcullis`; this crate
+//! converts arguments (copying them), releases the GIL for the core work, and converts
+//! results and errors. Exceptions are the pure-Python classes of `portcullis.errors`.
+//!
+//! Thread safety: the module declares itself safe without the GIL. `Policy`, `Checker`,
+//! `KeyRecord`, `Decision` and friends are immutable; `MemoryStore` is the core's
+//! concurrent store; `Peppers` and `Pending` lock internally.
+
+mod checker;
+mod decision;
+mod errors;
+mod extract;
+mod input;
+mod peppers;
+mod policy;
+mod record;
+mod store;
+mod time;
+
+use pyo3::prelude::*;
+
+/// The native module.
+#[pymodule(gil_used = false)]
+fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", portcullis::VERSION)?;
+    m.add_class::<policy::PyPolicy>()?;
+    m.add_class::<policy::PyRequirement>()?;
+    m.add_class::<policy::PyScopeCheck>()?;
+    m.add_class::<policy::PyGrant>()?;
+    m.add_class::<peppers::PyPeppers>()?;
+    m.add_class::<checker::PyChecker>()?;
+    m.add_class::<checker::PyPending>()?;
+    m.add_class::<checker::PyParsedKey>()?;
+    m.add_class::<checker::PyIssuedKey>()?;
+    m.add_class::<checker::PyRotation>()?;
+    m.add_class::<decision::PyDecision>()?;
+    m.add_class::<decision::PyVerification>()?;
+    m.add_class::<record::PyKeyRecord>()?;
+    m.add_class::<store::PyMemoryStore>()?;
+    m.add_class::<extract::PyCredential>()?;
+    m.add_function(wrap_pyfunction!(extract::extract_credential, m)?)?;
+    m.add_function(wrap_pyfunction!(extract::legacy_sha256_hash, m)?)?;
+    Ok(())
+}
+
+/// A Python-style repr of a string (`'text'`), for `__repr__` methods.
+pub(crate) fn py_str(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A Python-style repr of an optional string (`'text'` or `None`).
+pub(crate) fn py_opt(text: Option<&str>) -> String {
+    text.map_or_else(|| "None".to_owned(), py_str)
+}
+
+/// A Python-style repr of a list of strings.
+pub(crate) fn py_list<S: AsRef<str>>(items: &[S]) -> String {
+    let parts: Vec<String> = items.iter().map(|s| py_str(s.as_ref())).collect();
+    format!("[{}]", parts.join(", "))
+}

@@ -1,0 +1,135 @@
+"""The exceptions of portcullis.
+
+One base, :class:`PortcullisError`; a specific subclass per kind of failure. Classes for
+bad input also subclass :class:`ValueError`. Every exception keeps structured fields
+(``code`` and, where it applies, a location) besides its message.
+
+A *denied request* is never an exception: ``Checker.check`` returns a ``Decision``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+__all__ = [
+    "PortcullisError",
+    "MalformedKeyError",
+    "CredentialError",
+    "PolicyError",
+    "PolicyIssue",
+    "ConfigurationError",
+    "IssueError",
+    "RecordError",
+    "RequirementError",
+    "StoreError",
+    "KeyLookupError",
+]
+
+
+class PortcullisError(Exception):
+    """Base class of every portcullis exception.
+
+    ``code`` is a stable machine-readable name; ``message`` the human text.
+    """
+
+    code: str
+    message: str
+
+    def __init__(self, message: str, code: str = "error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class MalformedKeyError(PortcullisError, ValueError):
+    """A key does not parse: ``code`` is one of ``shape``, ``unknown_kind``,
+    ``unknown_env``, ``length``, ``character``, ``checksum``; ``position`` is the byte
+    offset of a bad character (``None`` otherwise)."""
+
+    position: Optional[int]
+
+    def __init__(self, message: str, code: str, position: Optional[int] = None) -> None:
+        super().__init__(message, code)
+        self.position = position
+
+
+class CredentialError(PortcullisError, ValueError):
+    """No usable bearer credential (``extract_credential``): ``code`` is one of
+    ``missing_credential``, ``wrong_scheme``, ``malformed_header``, ``both_present``,
+    ``query_refused``, ``malformed_query``."""
+
+
+@dataclass(frozen=True)
+class PolicyIssue:
+    """One problem in a policy file (line and column are 1-based; 0 when unknown)."""
+
+    line: int
+    column: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.line}:{self.column}: "
+        return where + (f"{self.field}: " if self.field else "") + self.message
+
+
+class PolicyError(PortcullisError, ValueError):
+    """The policy does not load; ``issues`` lists every problem with its location."""
+
+    issues: Tuple[PolicyIssue, ...]
+
+    def __init__(
+        self, message: str, issues: Sequence[Tuple[int, int, str, str]] = ()
+    ) -> None:
+        super().__init__(message, "invalid_policy")
+        self.issues = tuple(
+            i if isinstance(i, PolicyIssue) else PolicyIssue(*i) for i in issues
+        )
+
+
+class ConfigurationError(PortcullisError, ValueError):
+    """Bad configuration or API misuse: peppers (``bad_pepper_id``,
+    ``pepper_too_short``, ``duplicate_pepper``, ``unknown_pepper``), an unreadable
+    policy file (``io``, ``encoding``), a ``Pending`` finished twice (``pending_used``) or
+    by another checker (``foreign_pending``)."""
+
+
+class IssueError(PortcullisError, ValueError):
+    """A key cannot be issued or rotated: ``code`` is ``unknown_scope``,
+    ``unknown_kind``, ``unknown_env``, ``bad_field`` (name/owner empty or too long),
+    ``inactive`` (rotating a revoked or expired key) or ``random``."""
+
+
+class RecordError(PortcullisError, ValueError):
+    """A key record is unusable: ``bad_json``, ``bad_label`` or ``bad_hash``."""
+
+
+class RequirementError(PortcullisError, ValueError):
+    """A requirement expression does not compile; ``position`` is the byte offset."""
+
+    position: int
+
+    def __init__(self, message: str, code: str, position: int = 0) -> None:
+        super().__init__(message, code)
+        self.position = position
+
+
+class StoreError(PortcullisError):
+    """A ``MemoryStore`` write was refused: ``duplicate`` or ``not_found``;
+    ``key_id`` names the record."""
+
+    key_id: str
+
+    def __init__(self, message: str, code: str, key_id: str = "") -> None:
+        super().__init__(message, code)
+        self.key_id = key_id
+
+
+class KeyLookupError(PortcullisError):
+    """Raise this from your lookup callable when the database fails: the decision is
+    then a 503 (``reason == "lookup_failed"``; fail closed), with ``str(error)`` as its
+    ``lookup_error``. Keep secrets out of the message."""
+
+    def __init__(self, message: str, code: str = "lookup_failed") -> None:
+        super().__init__(message, code)

@@ -1,0 +1,475 @@
+//! `Checker`: decisions (one call or two phases), verification, parsing, issuance and
+//! rotation. Every hot call copies its inputs, then releases the GIL for the core work.
+
+use crate::decision::{PyDecision, PyVerification};
+use crate::errors;
+use crate::input;
+use crate::peppers::PyPeppers;
+use crate::policy::PyPolicy;
+use crate::record::{PyKeyRecord, record_of};
+use crate::store::PyMemoryStore;
+use portcullis::hash::StoredHash;
+use portcullis::{Checker, KeySpec, LookupError, Outcome, Pending, Prepared, Request, Timestamp};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::{Arc, Mutex};
+
+/// Turns requests into decisions under one policy and one pepper set. Immutable; share
+/// one instance between all threads.
+#[pyclass(frozen, module = "portcullis._portcullis", name = "Checker")]
+pub struct PyChecker {
+    inner: Arc<Checker>,
+}
+
+/// A request waiting for its record (two-phase checks): fetch `key_id`, then call
+/// `Checker.finish` (once) with the checker that prepared it.
+#[pyclass(frozen, module = "portcullis._portcullis", name = "Pending")]
+pub struct PyPending {
+    key_id: String,
+    checker: Arc<Checker>,
+    inner: Mutex<Option<Pending>>,
+}
+
+/// A parsed key (the secret stays out of it).
+#[pyclass(frozen, get_all, module = "portcullis._portcullis", name = "ParsedKey")]
+pub struct PyParsedKey {
+    /// The kind (`sk`).
+    kind: String,
+    /// The environment (`live`).
+    env: String,
+    /// The key id, to look the record up.
+    key_id: String,
+    /// A form safe to log: `sk_live_<id>_…`.
+    display: String,
+}
+
+/// A freshly issued key: show `key` to the user once, store `record`.
+#[pyclass(frozen, get_all, module = "portcullis._portcullis", name = "IssuedKey")]
+pub struct PyIssuedKey {
+    /// The plaintext key (`sk_live_…`). Show it once; never store or log it.
+    key: String,
+    /// The record to store (holds only the hash).
+    record: PyKeyRecord,
+}
+
+/// A rotation: the successor key, and the predecessor's record now expiring at the end
+/// of the grace period (store both).
+#[pyclass(frozen, get_all, module = "portcullis._portcullis", name = "Rotation")]
+pub struct PyRotation {
+    /// The new key.
+    successor: Py<PyIssuedKey>,
+    /// The old record with its new expiry.
+    predecessor: PyKeyRecord,
+}
+
+/// An owned copy of the request parts, so the GIL can be released.
+struct OwnedRequest {
+    method: String,
+    path: String,
+    authorization: Option<Vec<u8>>,
+    query: Option<Vec<u8>>,
+    https: bool,
+}
+
+impl OwnedRequest {
+    fn new(
+        method: &str,
+        path: &str,
+        authorization: Option<&Bound<'_, PyAny>>,
+        query: Option<&Bound<'_, PyAny>>,
+        https: bool,
+    ) -> PyResult<Self> {
+        Ok(OwnedRequest {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            authorization: input::opt_bytes(authorization, "authorization")?,
+            query: input::opt_bytes(query, "query")?,
+            https,
+        })
+    }
+
+    fn view(&self) -> Request<'_> {
+        Request {
+            method: &self.method,
+            path: &self.path,
+            authorization: self.authorization.as_deref(),
+            query: self.query.as_deref(),
+            https: self.https,
+        }
+    }
+}
+
+/// Phase one's result, owned (no borrow of the checker), so it can leave `detach`.
+enum Phase {
+    Done(Outcome),
+    Lookup(Pending),
+}
+
+/// Phase one, detached: the early outcome, or the pending lookup.
+fn prepare(checker: &Checker, request: &OwnedRequest) -> Phase {
+    match checker.prepare(&request.view()) {
+        Prepared::Done(d) => Phase::Done(d.into_outcome()),
+        Prepared::Lookup(p) => Phase::Lookup(p),
+    }
+}
+
+impl PyChecker {
+    fn decision(&self, outcome: Outcome) -> PyDecision {
+        PyDecision::new(outcome, self.inner.clone())
+    }
+
+    fn issued(&self, issued: portcullis::IssuedKey) -> PyIssuedKey {
+        PyIssuedKey {
+            key: issued.key.expose().to_owned(),
+            record: PyKeyRecord::new(issued.record),
+        }
+    }
+
+    /// One call with a Python lookup: prepare without the GIL, call the lookup with it,
+    /// finish without it. A `KeyLookupError` from the lookup is a 503 decision.
+    fn check_callable(
+        &self,
+        py: Python<'_>,
+        request: OwnedRequest,
+        lookup: &Bound<'_, PyAny>,
+        now: Timestamp,
+    ) -> PyResult<Outcome> {
+        let checker = self.inner.clone();
+        let pending = match py.detach(move || prepare(&checker, &request)) {
+            Phase::Done(outcome) => return Ok(outcome),
+            Phase::Lookup(pending) => pending,
+        };
+        let found = match lookup.call1((pending.key_id().to_string(),)) {
+            Ok(found) => found,
+            Err(e) if is_lookup_error(py, &e) => {
+                let message = e.value(py).str()?.to_string();
+                let checker = self.inner.clone();
+                return Ok(py.detach(move || {
+                    checker
+                        .finish_failed(pending, LookupError::new(message))
+                        .into_outcome()
+                }));
+            }
+            Err(e) => return Err(e),
+        };
+        let record = if found.is_none() {
+            None
+        } else {
+            Some(record_of(&found)?)
+        };
+        let checker = self.inner.clone();
+        Ok(py.detach(move || checker.finish(pending, record, now).into_outcome()))
+    }
+}
+
+fn is_lookup_error(py: Python<'_>, e: &PyErr) -> bool {
+    py.import("portcullis.errors")
+        .and_then(|m| m.getattr("KeyLookupError"))
+        .is_ok_and(|class| e.value(py).is_instance(&class).unwrap_or(false))
+}
+
+#[pymethods]
+impl PyChecker {
+    /// A checker for `policy` with `peppers` (a snapshot of both is taken).
+    #[new]
+    fn new(py: Python<'_>, policy: &PyPolicy, peppers: &PyPeppers) -> PyResult<Self> {
+        let peppers = peppers.build(py)?;
+        let policy = portcullis::Policy::clone(&policy.inner);
+        Ok(PyChecker {
+            inner: Arc::new(Checker::new(policy, peppers)),
+        })
+    }
+
+    /// The policy.
+    #[getter]
+    fn policy(&self) -> PyPolicy {
+        PyPolicy {
+            inner: Arc::new(self.inner.policy().clone()),
+        }
+    }
+
+    /// Decides a request. `lookup` is a `MemoryStore` or a callable `key_id -> record |
+    /// None` (a `KeyRecord`, its dict or JSON); raise `KeyLookupError` from it when the
+    /// database fails (the decision is then a 503). `now`: int seconds, aware datetime,
+    /// or `None` for the current time. `https` defaults to `False`: pass what your TLS
+    /// terminator reports.
+    #[pyo3(signature = (method, path, *, lookup, authorization=None, query=None, https=false, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        lookup: &Bound<'_, PyAny>,
+        authorization: Option<&Bound<'_, PyAny>>,
+        query: Option<&Bound<'_, PyAny>>,
+        https: bool,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyDecision> {
+        let request = OwnedRequest::new(method, path, authorization, query, https)?;
+        let now = input::timestamp(now, "now")?;
+        if let Ok(store) = lookup.cast::<PyMemoryStore>() {
+            let store = store.get().inner.clone();
+            let checker = self.inner.clone();
+            let outcome =
+                py.detach(move || checker.check(&request.view(), &*store, now).into_outcome());
+            return Ok(self.decision(outcome));
+        }
+        if !lookup.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "lookup must be a MemoryStore or a callable, not {}",
+                input::type_name(lookup)
+            )));
+        }
+        self.check_callable(py, request, lookup, now)
+            .map(|o| self.decision(o))
+    }
+
+    /// Phase one of a two-phase check: a `Decision` when no record is needed, else a
+    /// `Pending` whose `key_id` you fetch before calling `finish`.
+    #[pyo3(signature = (method, path, *, authorization=None, query=None, https=false))]
+    fn prepare(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        authorization: Option<&Bound<'_, PyAny>>,
+        query: Option<&Bound<'_, PyAny>>,
+        https: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let request = OwnedRequest::new(method, path, authorization, query, https)?;
+        let checker = self.inner.clone();
+        match py.detach(move || prepare(&checker, &request)) {
+            Phase::Done(outcome) => Ok(Py::new(py, self.decision(outcome))?.into_any()),
+            Phase::Lookup(pending) => {
+                let pending = PyPending {
+                    key_id: pending.key_id().to_string(),
+                    checker: self.inner.clone(),
+                    inner: Mutex::new(Some(pending)),
+                };
+                Ok(Py::new(py, pending)?.into_any())
+            }
+        }
+    }
+
+    /// Phase two: the decision, given the fetched record (`None` if unknown).
+    #[pyo3(signature = (pending, record, now=None))]
+    fn finish(
+        &self,
+        py: Python<'_>,
+        pending: &PyPending,
+        record: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyDecision> {
+        let record = match record {
+            Some(r) if !r.is_none() => Some(record_of(r)?),
+            _ => None,
+        };
+        let now = input::timestamp(now, "now")?;
+        let pending = self.take(py, pending)?;
+        let checker = self.inner.clone();
+        let outcome = py.detach(move || checker.finish(pending, record, now).into_outcome());
+        Ok(self.decision(outcome))
+    }
+
+    /// Phase two when your lookup failed: a 503 decision (fail closed).
+    fn finish_failed(
+        &self,
+        py: Python<'_>,
+        pending: &PyPending,
+        message: &str,
+    ) -> PyResult<PyDecision> {
+        let pending = self.take(py, pending)?;
+        let outcome = self
+            .inner
+            .finish_failed(pending, LookupError::new(message))
+            .into_outcome();
+        Ok(self.decision(outcome))
+    }
+
+    /// Verifies a presented key against a record (secret and lifecycle; no route rules).
+    #[pyo3(signature = (key, record, now=None))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        record: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyVerification> {
+        let key = zeroizing(input::bytes_of(key, "key")?);
+        let record = record_of(record)?;
+        let now = input::timestamp(now, "now")?;
+        let checker = self.inner.clone();
+        let v = py.detach(move || checker.verify(key.expose(), &record, now));
+        Ok(PyVerification::new(v, self.inner.clone()))
+    }
+
+    /// Parses a key with this policy's kinds and environments; raises `MalformedKeyError`.
+    fn parse(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyParsedKey> {
+        let key = zeroizing(input::bytes_of(key, "key")?);
+        let parsed = self
+            .inner
+            .parse(key.expose())
+            .map_err(|e| errors::malformed_key(py, e))?;
+        Ok(PyParsedKey {
+            kind: parsed.kind().to_owned(),
+            env: parsed.env().to_owned(),
+            key_id: parsed.id().to_string(),
+            display: parsed.display().to_string(),
+        })
+    }
+
+    /// The record hash string of a key under the primary pepper (for re-hashing a record
+    /// that got a `needs_rehash` warning: `record.with_hash(checker.hash_key(key))`).
+    fn hash_key(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<String> {
+        let key = zeroizing(input::bytes_of(key, "key")?);
+        let parsed = self
+            .inner
+            .parse(key.expose())
+            .map_err(|e| errors::malformed_key(py, e))?;
+        Ok(StoredHash::compute(self.inner.peppers(), &parsed).encode())
+    }
+
+    /// Issues a key: the policy's first kind for this deployment's environment unless
+    /// `kind`/`env` say otherwise. `ttl`: seconds or timedelta; `not_before`/`now`: int
+    /// seconds or aware datetime.
+    #[pyo3(signature = (name, owner, scopes, *, ttl=None, not_before=None, metadata=None, kind=None, env=None, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn issue(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        owner: &str,
+        scopes: &Bound<'_, PyAny>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        not_before: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyDict>>,
+        kind: Option<&str>,
+        env: Option<&str>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyIssuedKey> {
+        let mut spec = KeySpec::new(name, owner, input::strings(scopes, "scopes")?);
+        spec.ttl = match ttl {
+            Some(t) if !t.is_none() => Some(input::seconds(t, "ttl")?),
+            _ => None,
+        };
+        spec.not_before = match not_before {
+            Some(t) if !t.is_none() => Some(input::required_timestamp(t, "not_before")?),
+            _ => None,
+        };
+        if let Some(m) = metadata {
+            spec.metadata = crate::record::metadata_of(py, m)?;
+        }
+        let now = input::timestamp(now, "now")?;
+        let policy = self.inner.policy();
+        let kind = kind.map_or_else(
+            || policy.format().kinds().first().cloned().unwrap_or_default(),
+            str::to_owned,
+        );
+        let env = env.map_or_else(|| policy.deployment_env().to_owned(), str::to_owned);
+        let checker = self.inner.clone();
+        let issued = py
+            .detach(move || {
+                checker.issue_with(&kind, &env, &spec, now, &portcullis::OsRandom::new())
+            })
+            .map_err(|e| errors::issue(py, &e))?;
+        Ok(self.issued(issued))
+    }
+
+    /// Issues the successor of `record` and sets `record` to expire after `grace`
+    /// (seconds or timedelta). Store both records of the returned `Rotation`.
+    #[pyo3(signature = (record, grace, now=None))]
+    fn rotate(
+        &self,
+        py: Python<'_>,
+        record: &Bound<'_, PyAny>,
+        grace: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyRotation> {
+        let record = record_of(record)?;
+        let grace = input::seconds(grace, "grace")?;
+        let now = input::timestamp(now, "now")?;
+        let checker = self.inner.clone();
+        let rotation = py
+            .detach(move || checker.rotate(&record, grace, now))
+            .map_err(|e| errors::issue(py, &e))?;
+        Ok(PyRotation {
+            successor: Py::new(py, self.issued(rotation.successor))?,
+            predecessor: PyKeyRecord::new(rotation.predecessor),
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Checker(realm={}, peppers={})",
+            crate::py_str(self.inner.policy().realm()),
+            crate::py_list(&self.inner.peppers().ids().collect::<Vec<_>>())
+        )
+    }
+}
+
+impl PyChecker {
+    /// Takes the core pending out of its Python wrapper (once, same checker only).
+    fn take(&self, py: Python<'_>, pending: &PyPending) -> PyResult<Pending> {
+        if !Arc::ptr_eq(&pending.checker, &self.inner) {
+            return Err(errors::configuration(
+                py,
+                "finish a Pending with the Checker that prepared it",
+                "foreign_pending",
+            ));
+        }
+        let mut slot = pending
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.take().ok_or_else(|| {
+            errors::configuration(py, "this Pending was already finished", "pending_used")
+        })
+    }
+}
+
+/// Key bytes copied from Python are a secret: wipe them when done.
+fn zeroizing(bytes: Vec<u8>) -> portcullis::SecretBytes {
+    portcullis::SecretBytes::new(bytes)
+}
+
+#[pymethods]
+impl PyPending {
+    /// The key id to fetch from your database.
+    #[getter]
+    fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Pending(key_id={})", crate::py_str(&self.key_id))
+    }
+}
+
+#[pymethods]
+impl PyParsedKey {
+    fn __repr__(&self) -> String {
+        format!("ParsedKey({})", crate::py_str(&self.display))
+    }
+}
+
+#[pymethods]
+impl PyIssuedKey {
+    fn __repr__(&self) -> String {
+        format!(
+            "IssuedKey(key='[REDACTED]', record={})",
+            self.record.__repr__()
+        )
+    }
+}
+
+#[pymethods]
+impl PyRotation {
+    fn __repr__(&self) -> String {
+        format!(
+            "Rotation(successor=IssuedKey(...), predecessor={})",
+            self.predecessor.__repr__()
+        )
+    }
+}

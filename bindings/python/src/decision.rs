@@ -1,0 +1,193 @@
+//! `Decision` and `Verification`: data, never exceptions.
+
+use crate::record::PyKeyRecord;
+use portcullis::{Checker, Outcome, Reason, Verification};
+use pyo3::prelude::*;
+use std::sync::Arc;
+
+/// The answer to a request: allowed or denied, with everything a response needs.
+///
+/// Clients never learn why a token was invalid: send `status`, `www_authenticate` (and
+/// `error`); log `reason`.
+#[pyclass(frozen, module = "portcullis._portcullis", name = "Decision")]
+pub struct PyDecision {
+    outcome: Outcome,
+    checker: Arc<Checker>,
+}
+
+impl PyDecision {
+    pub(crate) fn new(outcome: Outcome, checker: Arc<Checker>) -> Self {
+        PyDecision { outcome, checker }
+    }
+
+    fn view(&self) -> portcullis::Decision<'_> {
+        portcullis::Decision::new(self.outcome.clone(), self.checker.policy())
+    }
+}
+
+/// The key-format error code behind a `malformed_key` reason (`checksum`, `length`, …).
+fn detail(reason: Reason) -> Option<&'static str> {
+    match reason {
+        Reason::MalformedKey(e) => Some(e.code()),
+        _ => None,
+    }
+}
+
+#[pymethods]
+impl PyDecision {
+    /// Whether the request may proceed (status 200).
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.view().allowed()
+    }
+    /// The HTTP status: 200, 400, 401, 403, or 503 when the lookup failed.
+    #[getter]
+    fn status(&self) -> u16 {
+        self.view().status()
+    }
+    /// The RFC 6750 error code (`invalid_token`, …), if the response carries one.
+    #[getter]
+    fn error(&self) -> Option<&'static str> {
+        self.view().error().map(|e| e.as_str())
+    }
+    /// The internal reason, for logs and metrics (`wrong_secret`, `revoked`, …).
+    #[getter]
+    fn reason(&self) -> &'static str {
+        self.outcome.reason.code()
+    }
+    /// For `malformed_key`, the key error code (`checksum`, `length`, …).
+    #[getter]
+    fn detail(&self) -> Option<&'static str> {
+        detail(self.outcome.reason)
+    }
+    /// The `error_description` text sent to the client, if any.
+    #[getter]
+    fn description(&self) -> Option<&'static str> {
+        self.outcome.reason.description()
+    }
+    /// The `WWW-Authenticate` header value for a 400, 401 or 403.
+    #[getter]
+    fn www_authenticate(&self) -> Option<String> {
+        self.view().www_authenticate().map(|w| w.to_string())
+    }
+    /// The caller's key id, when the key was verified (also on a 403).
+    #[getter]
+    fn key_id(&self) -> Option<String> {
+        self.view().key_id().map(|id| id.to_string())
+    }
+    /// The caller's owner, when the key was verified.
+    #[getter]
+    fn owner(&self) -> Option<String> {
+        self.view().owner().map(str::to_owned)
+    }
+    /// The caller's effective scopes, in catalog order.
+    #[getter]
+    fn scopes(&self) -> Vec<String> {
+        self.view().scopes().map(str::to_owned).collect()
+    }
+    /// Scopes missing on a 403, in catalog order.
+    #[getter]
+    fn missing(&self) -> Vec<String> {
+        self.view().missing().map(str::to_owned).collect()
+    }
+    /// On a 403, every scope of the route's closest alternative.
+    #[getter]
+    fn required(&self) -> Vec<String> {
+        self.view().required().map(str::to_owned).collect()
+    }
+    /// Warning codes (`rotation_due`, `expiring_soon`, `credential_in_query`, …).
+    #[getter]
+    fn warnings(&self) -> Vec<&'static str> {
+        self.outcome.warnings.iter().map(|w| w.code()).collect()
+    }
+    /// The matched route as `(method, path template)`, if any.
+    #[getter]
+    fn route(&self) -> Option<(String, String)> {
+        self.view()
+            .route()
+            .map(|(m, p)| (m.to_owned(), p.to_owned()))
+    }
+    /// The caller's record, when the key was verified.
+    #[getter]
+    fn record(&self) -> Option<PyKeyRecord> {
+        self.outcome.principal.as_ref().map(|p| PyKeyRecord {
+            inner: p.record.clone(),
+        })
+    }
+    /// The host's lookup error message, on `lookup_failed` (503).
+    #[getter]
+    fn lookup_error(&self) -> Option<String> {
+        self.outcome
+            .lookup_error
+            .as_ref()
+            .map(|e| e.message.clone())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Decision(allowed={}, status={}, reason={}, key_id={})",
+            if self.allowed() { "True" } else { "False" },
+            self.status(),
+            crate::py_str(self.reason()),
+            crate::py_opt(self.key_id().as_deref())
+        )
+    }
+}
+
+/// The result of `Checker.verify`: a key checked against a record, without a route.
+#[pyclass(frozen, module = "portcullis._portcullis", name = "Verification")]
+pub struct PyVerification {
+    inner: Verification,
+    checker: Arc<Checker>,
+}
+
+impl PyVerification {
+    pub(crate) fn new(inner: Verification, checker: Arc<Checker>) -> Self {
+        PyVerification { inner, checker }
+    }
+}
+
+#[pymethods]
+impl PyVerification {
+    /// Whether the key is valid now.
+    #[getter]
+    fn valid(&self) -> bool {
+        self.inner.is_valid()
+    }
+    /// `allowed`, or why not (`wrong_secret`, `expired`, `malformed_key`, …).
+    #[getter]
+    fn reason(&self) -> &'static str {
+        self.inner.reason.code()
+    }
+    /// For `malformed_key`, the key error code.
+    #[getter]
+    fn detail(&self) -> Option<&'static str> {
+        detail(self.inner.reason)
+    }
+    /// Warning codes.
+    #[getter]
+    fn warnings(&self) -> Vec<&'static str> {
+        self.inner.warnings.iter().map(|w| w.code()).collect()
+    }
+    /// The key's effective scopes (empty unless valid).
+    #[getter]
+    fn scopes(&self) -> Vec<String> {
+        let catalog = self.checker.policy().catalog();
+        catalog
+            .names(&self.inner.granted)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn __bool__(&self) -> bool {
+        self.valid()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Verification(valid={}, reason={})",
+            if self.valid() { "True" } else { "False" },
+            crate::py_str(self.reason())
+        )
+    }
+}

@@ -1,0 +1,220 @@
+//! `Policy` (loaded once, immutable, shared) and `Requirement` evaluation.
+
+use crate::errors;
+use crate::input;
+use portcullis::{Policy, Requirement};
+use pyo3::prelude::*;
+use std::sync::Arc;
+
+/// A loaded, validated policy (catalog, routes, transport, lifecycle). Immutable.
+#[pyclass(frozen, module = "portcullis._portcullis", name = "Policy")]
+pub struct PyPolicy {
+    pub(crate) inner: Arc<Policy>,
+}
+
+/// A compiled scope requirement (`claims:read & orders:read`, `a | b`).
+#[pyclass(frozen, module = "portcullis._portcullis", name = "Requirement")]
+pub struct PyRequirement {
+    policy: Arc<Policy>,
+    inner: Requirement,
+}
+
+/// The result of evaluating a requirement against granted scopes.
+#[pyclass(
+    frozen,
+    get_all,
+    module = "portcullis._portcullis",
+    name = "ScopeCheck"
+)]
+pub struct PyScopeCheck {
+    /// Whether the grants meet the requirement.
+    allowed: bool,
+    /// Scopes missing from the closest alternative (empty when allowed).
+    missing: Vec<String>,
+    /// Every scope of the closest alternative (empty when allowed).
+    required: Vec<String>,
+}
+
+/// The effective scopes of a list of grants.
+#[pyclass(frozen, get_all, module = "portcullis._portcullis", name = "Grant")]
+pub struct PyGrant {
+    /// Every scope granted, implications and wildcards expanded, in catalog order.
+    scopes: Vec<String>,
+    /// How many grant strings the catalog does not know (they grant nothing).
+    unknown: usize,
+}
+
+fn load(py: Python<'_>, text: &str) -> PyResult<PyPolicy> {
+    let owned = text.to_owned();
+    py.detach(move || Policy::from_toml(&owned))
+        .map(|p| PyPolicy { inner: Arc::new(p) })
+        .map_err(|e| errors::policy(py, &e))
+}
+
+fn names(policy: &Policy, set: &portcullis::ScopeSet) -> Vec<String> {
+    policy.catalog().names(set).map(str::to_owned).collect()
+}
+
+#[pymethods]
+impl PyPolicy {
+    /// Loads a policy from TOML text; raises `PolicyError` listing every problem.
+    #[staticmethod]
+    fn from_toml(py: Python<'_>, text: &str) -> PyResult<Self> {
+        load(py, text)
+    }
+
+    /// Loads a policy from a TOML file (`str` or path-like).
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        let text = std::fs::read(&path).map_err(|e| {
+            errors::configuration(
+                py,
+                &format!("cannot read policy {}: {e}", path.display()),
+                "io",
+            )
+        })?;
+        let text = String::from_utf8(text).map_err(|_| {
+            errors::configuration(
+                py,
+                &format!("policy {} is not UTF-8", path.display()),
+                "encoding",
+            )
+        })?;
+        load(py, &text)
+    }
+
+    /// The same policy for a deployment of another environment (`None` if not accepted).
+    fn for_environment(&self, env: &str) -> Option<Self> {
+        self.inner
+            .for_environment(env)
+            .map(|p| PyPolicy { inner: Arc::new(p) })
+    }
+
+    /// The `WWW-Authenticate` realm.
+    #[getter]
+    fn realm(&self) -> &str {
+        self.inner.realm()
+    }
+    /// The environment this deployment accepts (`live`).
+    #[getter]
+    fn deployment_env(&self) -> &str {
+        self.inner.deployment_env()
+    }
+    /// Accepted key kinds; the first is the one `Checker.issue` uses.
+    #[getter]
+    fn kinds(&self) -> Vec<String> {
+        self.inner.format().kinds().to_vec()
+    }
+    /// Accepted environments.
+    #[getter]
+    fn environments(&self) -> Vec<String> {
+        self.inner.format().envs().to_vec()
+    }
+    /// Declared scopes as `(name, description)` pairs, in catalog order.
+    #[getter]
+    fn scopes(&self) -> Vec<(String, String)> {
+        let catalog = self.inner.catalog();
+        catalog
+            .scopes()
+            .iter()
+            .map(|s| (s.name.clone(), s.description.clone()))
+            .collect()
+    }
+    /// Routes as `(method, path template)`, in policy order.
+    #[getter]
+    fn routes(&self) -> Vec<(String, String)> {
+        self.inner
+            .routes()
+            .routes()
+            .iter()
+            .map(|r| (r.method.clone(), r.path.clone()))
+            .collect()
+    }
+
+    /// Compiles a requirement expression against this policy's catalog.
+    fn requirement(&self, py: Python<'_>, text: &str) -> PyResult<PyRequirement> {
+        Requirement::parse(self.inner.catalog(), text)
+            .map(|inner| PyRequirement {
+                policy: self.inner.clone(),
+                inner,
+            })
+            .map_err(|e| errors::requirement(py, &e))
+    }
+
+    /// The effective scopes of a list of grants (names or patterns like `claims:*`).
+    fn grant(&self, grants: &Bound<'_, PyAny>) -> PyResult<PyGrant> {
+        let grants = input::strings(grants, "grants")?;
+        let g = self.inner.catalog().grant(&grants);
+        Ok(PyGrant {
+            scopes: names(&self.inner, &g.set),
+            unknown: g.unknown,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Policy(realm={}, deployment_env={}, scopes={}, routes={})",
+            crate::py_str(self.inner.realm()),
+            crate::py_str(self.inner.deployment_env()),
+            self.inner.catalog().len(),
+            self.inner.routes().routes().len()
+        )
+    }
+}
+
+#[pymethods]
+impl PyRequirement {
+    /// Evaluates the requirement against granted scopes (names or patterns).
+    fn evaluate(&self, grants: &Bound<'_, PyAny>) -> PyResult<PyScopeCheck> {
+        let grants = input::strings(grants, "grants")?;
+        let granted = self.policy.catalog().grant(&grants).set;
+        Ok(match self.inner.evaluate(&granted) {
+            Ok(()) => PyScopeCheck {
+                allowed: true,
+                missing: Vec::new(),
+                required: Vec::new(),
+            },
+            Err(short) => PyScopeCheck {
+                allowed: false,
+                missing: names(&self.policy, &short.missing),
+                required: names(&self.policy, &short.required),
+            },
+        })
+    }
+
+    /// The canonical text: alternatives joined by ` | `, names in catalog order.
+    #[getter]
+    fn canonical(&self) -> String {
+        self.inner.canonical(self.policy.catalog())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Requirement({})", crate::py_str(&self.canonical()))
+    }
+}
+
+#[pymethods]
+impl PyScopeCheck {
+    fn __bool__(&self) -> bool {
+        self.allowed
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "ScopeCheck(allowed={}, missing={}, required={})",
+            if self.allowed { "True" } else { "False" },
+            crate::py_list(&self.missing),
+            crate::py_list(&self.required)
+        )
+    }
+}
+
+#[pymethods]
+impl PyGrant {
+    fn __repr__(&self) -> String {
+        format!(
+            "Grant(scopes={}, unknown={})",
+            crate::py_list(&self.scopes),
+            self.unknown
+        )
+    }
+}
