@@ -1,0 +1,152 @@
+//! The command line, declared with clap.
+
+use crate::time_text::parse_duration;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// API keys for your service from the command line: create, list, revoke and rotate keys
+/// on an embedded store, check requests against your policy, and watch the whole story in
+/// `portcullis demo`.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 ok/allowed, 1 denied, 2 usage, 3 bad input, \
+4 store/pepper/policy file problem, 5 demo step failed."
+)]
+pub struct Cli {
+    /// The store directory (database, pepper file, policy).
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_STORE",
+        default_value = ".portcullis"
+    )]
+    pub store: PathBuf,
+
+    /// The pepper file [default: STORE/pepper].
+    #[arg(long, global = true, env = "PORTCULLIS_PEPPER_FILE")]
+    pub pepper_file: Option<PathBuf>,
+
+    /// The policy file [default: STORE/policy.toml].
+    #[arg(long, global = true, env = "PORTCULLIS_POLICY")]
+    pub policy: Option<PathBuf>,
+
+    /// Print one JSON document on stdout instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Act as if the time were this Unix time in seconds (for tests and what-ifs).
+    #[arg(long, global = true, value_name = "UNIX_SECS")]
+    pub now: Option<u64>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a store: database, pepper file (mode 0600) and a starter policy.
+    Init,
+    /// Create, list, show, revoke and rotate API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Decide a request as your API would, with the store's keys.
+    Check(CheckArgs),
+    /// Work with policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Manage the server-side peppers.
+    #[command(subcommand)]
+    Pepper(PepperCommand),
+    /// Tell the whole story on a throwaway store; exits 0 only if every step behaves.
+    Demo,
+}
+
+/// `portcullis keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and show it once.
+    Create(CreateArgs),
+    /// List every key of the store.
+    List,
+    /// Show one key.
+    Show {
+        /// The key id (or its display form `sk_live_<id>_…`).
+        id: String,
+    },
+    /// Revoke a key, effective at once.
+    Revoke {
+        /// The key id (or its display form).
+        id: String,
+    },
+    /// Issue a successor; the old key keeps working for the grace period.
+    Rotate {
+        /// The key id (or its display form).
+        id: String,
+        /// How long the old key keeps working (e.g. 7d, 12h, 0 to end it now).
+        #[arg(long, default_value = "7d", value_parser = parse_duration)]
+        grace: u64,
+    },
+}
+
+/// `portcullis keys create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// A name for people ("Production Integration").
+    #[arg(long)]
+    pub name: String,
+    /// Granted scopes, comma-separated (claims:read,claims:write; patterns like claims:*).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// The owning organisation or user.
+    #[arg(long, default_value = "default")]
+    pub owner: String,
+    /// The key's environment [default: the policy's deployment environment].
+    #[arg(long)]
+    pub env: Option<String>,
+    /// The key kind [default: the policy's first kind].
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Lifetime (e.g. 90d); without it the key does not expire.
+    #[arg(long, value_parser = parse_duration)]
+    pub ttl: Option<u64>,
+}
+
+/// `portcullis check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The HTTP method.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// The request path, without the query string.
+    #[arg(long)]
+    pub path: String,
+    /// A request header, "Name: value" (only Authorization matters; repeatable).
+    #[arg(long = "header", short = 'H', value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// The raw query string, without `?` (e.g. "api_key=sk_live_…").
+    #[arg(long)]
+    pub query: Option<String>,
+    /// The request came over plain HTTP (the default is HTTPS).
+    #[arg(long)]
+    pub http: bool,
+}
+
+/// `portcullis policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file; print its compiled catalog and routes.
+    Check {
+        /// The policy file.
+        file: PathBuf,
+    },
+}
+
+/// `portcullis pepper …`.
+#[derive(Debug, Subcommand)]
+pub enum PepperCommand {
+    /// Add a new primary pepper; keys hashed under older peppers keep verifying.
+    Rotate,
+}

@@ -1,0 +1,82 @@
+//! `portcullis check`: decides a request as the API would, with the store's keys.
+
+use crate::Report;
+use crate::cli::CheckArgs;
+use crate::context::Context;
+use crate::error::{CliError, EXIT_DENIED, EXIT_OK};
+use crate::view::{decision_json, decision_table, verdict};
+use portcullis::Request;
+
+/// Checks the request; exit code 0 when allowed, [`EXIT_DENIED`] when refused.
+pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
+    let authorization = authorization(&args.headers)?;
+    let checker = context.checker()?;
+    let store = context.store()?;
+    let mut request = Request::new(&args.method, &args.path).https(!args.http);
+    if let Some(value) = authorization {
+        request = request.authorization(value);
+    }
+    if let Some(query) = &args.query {
+        request = request.query(query.trim_start_matches('?'));
+    }
+    let decision = checker.check(&request, &store, context.now);
+    let human = format!(
+        "{}\n{}",
+        verdict(&decision),
+        decision_table(&decision).render(2)
+    );
+    Ok(Report {
+        human,
+        json: decision_json(&decision),
+        exit: if decision.allowed() {
+            EXIT_OK
+        } else {
+            EXIT_DENIED
+        },
+    })
+}
+
+/// The value of the one `Authorization` header among `headers` ("Name: value").
+fn authorization(headers: &[String]) -> Result<Option<&str>, CliError> {
+    let mut found = None;
+    for header in headers {
+        let Some((name, value)) = header.split_once(':') else {
+            return Err(CliError::input(
+                "invalid_header",
+                "a --header is not of the form \"Name: value\"",
+            )
+            .hint("write it like --header \"Authorization: Bearer sk_live_…\""));
+        };
+        if !name.trim().eq_ignore_ascii_case("authorization") {
+            continue;
+        }
+        if found.is_some() {
+            return Err(
+                CliError::input("invalid_header", "more than one Authorization header")
+                    .hint("send a single Authorization header, as a real client must"),
+            );
+        }
+        found = Some(value.trim_matches([' ', '\t']));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_one_authorization_header() {
+        let headers = [
+            "Accept: */*".to_owned(),
+            "authorization:  Bearer abc ".to_owned(),
+        ];
+        assert_eq!(authorization(&headers), Ok(Some("Bearer abc")));
+        assert_eq!(authorization(&[]), Ok(None));
+        let twice = ["Authorization: a".to_owned(), "Authorization: b".to_owned()];
+        assert!(authorization(&twice).is_err());
+        let secret = ["Bearer sk_live_secret".to_owned()];
+        let err = authorization(&secret).expect_err("no colon");
+        assert!(!err.to_string().contains("sk_live_secret"));
+    }
+}

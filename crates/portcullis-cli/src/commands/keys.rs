@@ -1,0 +1,163 @@
+//! `portcullis keys …`: create (shown once), list, show, revoke, rotate.
+
+use crate::Report;
+use crate::cli::{CreateArgs, KeysCommand};
+use crate::context::{Context, parse_key_id};
+use crate::error::CliError;
+use crate::store::not_found;
+use crate::time_text::{format_duration, format_opt};
+use crate::view::{list_table, record_json, record_table};
+use portcullis::{Checker, IssueError, IssuedKey, KeySpec, OsRandom};
+use serde_json::json;
+
+/// Runs a `keys` subcommand.
+pub fn run(command: KeysCommand, context: &Context) -> Result<Report, CliError> {
+    match command {
+        KeysCommand::Create(args) => create(&args, context),
+        KeysCommand::List => list(context),
+        KeysCommand::Show { id } => show(&id, context),
+        KeysCommand::Revoke { id } => revoke(&id, context),
+        KeysCommand::Rotate { id, grace } => rotate(&id, grace, context),
+    }
+}
+
+/// Issues a key under the store's policy and peppers and stores its record.
+pub fn issue(
+    checker: &Checker,
+    args: &CreateArgs,
+    context: &Context,
+) -> Result<IssuedKey, CliError> {
+    let policy = checker.policy();
+    let kind = args
+        .kind
+        .clone()
+        .or_else(|| policy.format().kinds().first().cloned())
+        .unwrap_or_default();
+    let env = args
+        .env
+        .clone()
+        .unwrap_or_else(|| policy.deployment_env().to_owned());
+    let mut spec = KeySpec::new(
+        &args.name,
+        &args.owner,
+        args.scopes.iter().map(|s| s.trim()),
+    );
+    spec.ttl = args.ttl;
+    checker
+        .issue_with(&kind, &env, &spec, context.now, &OsRandom::new())
+        .map_err(|e| issue_error(&e, checker))
+}
+
+fn create(args: &CreateArgs, context: &Context) -> Result<Report, CliError> {
+    let checker = context.checker()?;
+    let mut store = context.store()?;
+    let issued = issue(&checker, args, context)?;
+    store.insert(&issued.record)?;
+    let human = format!(
+        "Created key {id} \"{name}\".\n\n  {key}\n\n\
+         Copy it now: it is shown only this once (the store keeps only its hash).\n\n{table}",
+        id = issued.record.id(),
+        name = issued.record.name(),
+        key = issued.key.expose(),
+        table = record_table(&issued.record, context.now).render(2),
+    );
+    let json = json!({
+        "api_key": issued.key.expose(),
+        "record": record_json(&issued.record, context.now),
+    });
+    Ok(Report::ok(human, json))
+}
+
+fn list(context: &Context) -> Result<Report, CliError> {
+    let records = context.store()?.list()?;
+    let human = if records.is_empty() {
+        "No keys yet. Create one with `portcullis keys create --name NAME --scopes SCOPES`.\n"
+            .to_owned()
+    } else {
+        list_table(&records, context.now).render(0)
+    };
+    let json = json!({
+        "records": records.iter().map(|r| record_json(r, context.now)).collect::<Vec<_>>(),
+    });
+    Ok(Report::ok(human, json))
+}
+
+fn show(id: &str, context: &Context) -> Result<Report, CliError> {
+    let id = parse_key_id(id)?;
+    let record = context.store()?.get(&id)?.ok_or_else(|| not_found(&id))?;
+    Ok(Report::ok(
+        record_table(&record, context.now).render(0),
+        json!({ "record": record_json(&record, context.now) }),
+    ))
+}
+
+fn revoke(id: &str, context: &Context) -> Result<Report, CliError> {
+    let id = parse_key_id(id)?;
+    let (record, already) = context.store()?.revoke(&id, context.now)?;
+    let human = if already {
+        format!(
+            "Key {id} was already revoked at {}.\n",
+            format_opt(record.revoked_at())
+        )
+    } else {
+        format!(
+            "Revoked key {id} \"{}\": every request with it is refused from now on.\n",
+            record.name()
+        )
+    };
+    let json = json!({
+        "record": record_json(&record, context.now),
+        "already_revoked": already,
+    });
+    Ok(Report::ok(human, json))
+}
+
+fn rotate(id: &str, grace: u64, context: &Context) -> Result<Report, CliError> {
+    let id = parse_key_id(id)?;
+    let checker = context.checker()?;
+    let rotation = context.store()?.rotate(&id, &checker, grace, context.now)?;
+    let new = &rotation.successor;
+    let human = format!(
+        "Rotated key {id}: its successor is {new_id}.\n\n  {key}\n\n\
+         Copy it now: it is shown only this once.\n\
+         The old key keeps working for {grace} (until {until}); deploy the new one before then.\n\n{table}",
+        new_id = new.record.id(),
+        key = new.key.expose(),
+        grace = format_duration(grace),
+        until = format_opt(rotation.predecessor.expires_at()),
+        table = record_table(&new.record, context.now).render(2),
+    );
+    let json = json!({
+        "api_key": new.key.expose(),
+        "record": record_json(&new.record, context.now),
+        "predecessor": record_json(&rotation.predecessor, context.now),
+    });
+    Ok(Report::ok(human, json))
+}
+
+fn issue_error(e: &IssueError, checker: &Checker) -> CliError {
+    let policy = checker.policy();
+    let hint = match e {
+        IssueError::UnknownScope(_) => format!(
+            "use scopes of the policy: {}",
+            policy
+                .catalog()
+                .scopes()
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        IssueError::Kind(_) => format!("use one of: {}", policy.format().kinds().join(", ")),
+        IssueError::Env(_) => format!("use one of: {}", policy.format().envs().join(", ")),
+        IssueError::Field(_) => "give a non-empty --name and --owner".to_owned(),
+        _ => "retry; if it persists, check the system's random number generator".to_owned(),
+    };
+    let code = match e {
+        IssueError::UnknownScope(_) => "unknown_scope",
+        IssueError::Kind(_) | IssueError::Env(_) => "unknown_kind_or_env",
+        IssueError::Field(_) => "invalid_field",
+        _ => "issue_failed",
+    };
+    CliError::input(code, e.to_string()).hint(hint)
+}

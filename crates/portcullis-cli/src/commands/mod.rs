@@ -1,0 +1,8 @@
+//! One module per subcommand; each turns arguments into a [`crate::Report`].
+
+pub mod check;
+pub mod demo;
+pub mod init;
+pub mod keys;
+pub mod pepper;
+pub mod policy;

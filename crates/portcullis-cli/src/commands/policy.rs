@@ -1,0 +1,190 @@
+//! `portcullis policy check FILE`: validate a policy and show what it compiles to.
+
+use crate::Report;
+use crate::cli::PolicyCommand;
+use crate::error::{CliError, EXIT_INPUT};
+use crate::table::Table;
+use crate::time_text::format_duration;
+use portcullis::policy::{Access, UnknownRoutes};
+use portcullis::{Policy, PolicyError};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// Runs a `policy` subcommand.
+pub fn run(command: PolicyCommand) -> Result<Report, CliError> {
+    match command {
+        PolicyCommand::Check { file } => check(&file),
+    }
+}
+
+fn check(file: &Path) -> Result<Report, CliError> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        CliError::input(
+            "policy_missing",
+            format!("cannot read policy file {}: {e}", file.display()),
+        )
+        .hint("check the file name")
+    })?;
+    let policy = match Policy::from_toml(&text) {
+        Ok(policy) => policy,
+        Err(e) => return Ok(invalid(file, &e)),
+    };
+    let human = format!(
+        "{}: valid\n\n{}\nScopes\n{}\nRoutes\n{}",
+        file.display(),
+        settings(&policy).render(2),
+        scopes(&policy).render(2),
+        routes(&policy).render(2),
+    );
+    Ok(Report::ok(human, policy_json(&policy)))
+}
+
+/// The report for an invalid policy: every problem as `FILE:LINE:COLUMN: field: message`.
+fn invalid(file: &Path, e: &PolicyError) -> Report {
+    let mut human = format!(
+        "{}: invalid ({} problem{})\n",
+        file.display(),
+        e.issues.len(),
+        if e.issues.len() == 1 { "" } else { "s" }
+    );
+    for issue in &e.issues {
+        human.push_str(&format!("  {}:{issue}\n", file.display()));
+    }
+    let issues: Vec<Value> = e
+        .issues
+        .iter()
+        .map(
+            |i| json!({"line": i.line, "column": i.column, "field": i.field, "message": i.message}),
+        )
+        .collect();
+    Report {
+        human,
+        json: json!({"valid": false, "file": file, "issues": issues}),
+        exit: EXIT_INPUT,
+    }
+}
+
+fn settings(p: &Policy) -> Table {
+    let t = p.transport();
+    let l = p.lifecycle();
+    let mut table = Table::bare();
+    table
+        .row(["realm", p.realm()])
+        .row(["key kinds", &p.format().kinds().join(", ")])
+        .row(["environments", &p.format().envs().join(", ")])
+        .row(["deployment env", p.deployment_env()])
+        .row(["HTTPS required", yes_no(t.require_https)])
+        .row([
+            "key in query",
+            &format!(
+                "{} (parameter {})",
+                if t.allow_query_key {
+                    "allowed"
+                } else {
+                    "refused"
+                },
+                t.query_param
+            ),
+        ])
+        .row([
+            "max key age",
+            &l.max_age.map_or_else(
+                || "none".to_owned(),
+                |a| {
+                    format!(
+                        "{} ({})",
+                        format_duration(a),
+                        if l.enforce_max_age {
+                            "enforced"
+                        } else {
+                            "warning"
+                        }
+                    )
+                },
+            ),
+        ])
+        .row(["expiring soon", &format_duration(l.expiring_soon)])
+        .row(["unknown routes", unknown_routes(p.unknown_routes())]);
+    table
+}
+
+fn scopes(p: &Policy) -> Table {
+    let catalog = p.catalog();
+    let mut table = Table::new(["SCOPE", "DESCRIPTION", "IMPLIES", "EFFECTIVE"]);
+    for s in catalog.scopes() {
+        let effective = catalog
+            .expand(&s.name)
+            .map(|set| catalog.canonical(&set))
+            .unwrap_or_default();
+        let implies = if s.implies.is_empty() {
+            "-".to_owned()
+        } else {
+            s.implies.join(" ")
+        };
+        table.row([s.name.clone(), s.description.clone(), implies, effective]);
+    }
+    table
+}
+
+fn routes(p: &Policy) -> Table {
+    let mut table = Table::new(["METHOD", "PATH", "ACCESS"]);
+    for r in p.routes().routes() {
+        table.row([r.method.clone(), r.path.clone(), access(p, &r.access)]);
+    }
+    table
+}
+
+fn access(p: &Policy, access: &Access) -> String {
+    match access {
+        Access::Public => "public".to_owned(),
+        Access::Requires(req) => req.canonical(p.catalog()),
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn unknown_routes(u: UnknownRoutes) -> &'static str {
+    match u {
+        UnknownRoutes::Deny => "deny",
+        UnknownRoutes::Authenticated => "authenticated",
+    }
+}
+
+/// The JSON shape of a valid policy.
+fn policy_json(p: &Policy) -> Value {
+    let catalog = p.catalog();
+    let t = p.transport();
+    let l = p.lifecycle();
+    json!({
+        "valid": true,
+        "realm": p.realm(),
+        "kinds": p.format().kinds(),
+        "environments": p.format().envs(),
+        "deployment_env": p.deployment_env(),
+        "unknown_routes": unknown_routes(p.unknown_routes()),
+        "transport": {
+            "require_https": t.require_https,
+            "allow_query_key": t.allow_query_key,
+            "query_param": t.query_param,
+        },
+        "lifecycle": {
+            "max_age_secs": l.max_age,
+            "enforce_max_age": l.enforce_max_age,
+            "expiring_soon_secs": l.expiring_soon,
+        },
+        "scopes": catalog.scopes().iter().map(|s| json!({
+            "name": s.name,
+            "description": s.description,
+            "implies": s.implies,
+            "effective": catalog.expand(&s.name).map(|set| catalog.names(&set).map(str::to_owned).collect::<Vec<_>>()).unwrap_or_default(),
+        })).collect::<Vec<_>>(),
+        "routes": p.routes().routes().iter().map(|r| json!({
+            "method": r.method,
+            "path": r.path,
+            "access": match &r.access { Access::Public => "public", Access::Requires(_) => "key" },
+            "require": match &r.access { Access::Public => None, Access::Requires(req) => Some(req.canonical(catalog)) },
+        })).collect::<Vec<_>>(),
+    })
+}

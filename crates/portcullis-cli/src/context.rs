@@ -1,0 +1,127 @@
+//! Where a store's files are, and loading them: policy, peppers, database.
+
+use crate::error::CliError;
+use crate::pepper_file::PepperFile;
+use crate::store::Store;
+use portcullis::{Checker, KeyId, Policy, Timestamp};
+use std::path::{Path, PathBuf};
+
+/// The database's file name inside the store directory.
+pub const DATABASE_FILE: &str = "keys.sqlite3";
+/// The pepper file's name inside the store directory.
+pub const PEPPER_FILE: &str = "pepper";
+/// The policy's file name inside the store directory.
+pub const POLICY_FILE: &str = "policy.toml";
+
+/// The files of one store.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// The store directory.
+    pub dir: PathBuf,
+    /// The SQLite database.
+    pub database: PathBuf,
+    /// The pepper file.
+    pub pepper: PathBuf,
+    /// The policy file.
+    pub policy: PathBuf,
+}
+
+impl Paths {
+    /// The files of the store in `dir`, with optional overrides.
+    pub fn new(dir: &Path, pepper: Option<&Path>, policy: Option<&Path>) -> Self {
+        Paths {
+            dir: dir.to_owned(),
+            database: dir.join(DATABASE_FILE),
+            pepper: pepper.map_or_else(|| dir.join(PEPPER_FILE), Path::to_owned),
+            policy: policy.map_or_else(|| dir.join(POLICY_FILE), Path::to_owned),
+        }
+    }
+}
+
+/// What every command gets: the store's files, the time and the output mode.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The store's files.
+    pub paths: Paths,
+    /// The time decisions are made at.
+    pub now: Timestamp,
+    /// Whether output is JSON.
+    pub json: bool,
+}
+
+impl Context {
+    /// The store's checker: its policy and its peppers.
+    pub fn checker(&self) -> Result<Checker, CliError> {
+        let policy = load_policy(&self.paths.policy, true)?;
+        let peppers = PepperFile::load(&self.paths.pepper)?.peppers()?;
+        Ok(Checker::new(policy, peppers))
+    }
+
+    /// The store's database, which must exist.
+    pub fn store(&self) -> Result<Store, CliError> {
+        Store::open(&self.paths.database)
+    }
+}
+
+/// Reads and validates a policy file. `in_store`: the file belongs to the store (a
+/// missing one is a store problem, not bad input).
+pub fn load_policy(path: &Path, in_store: bool) -> Result<Policy, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let message = format!("cannot read policy file {}: {e}", path.display());
+        if in_store {
+            CliError::store("policy_missing", message)
+                .hint("run `portcullis init`, or pass --policy FILE (or set PORTCULLIS_POLICY)")
+        } else {
+            CliError::input("policy_missing", message).hint("check the file name")
+        }
+    })?;
+    Policy::from_toml(&text).map_err(|e| {
+        let details = e
+            .issues
+            .iter()
+            .map(|issue| format!("{}:{issue}", path.display()))
+            .collect();
+        CliError::input(
+            "policy_invalid",
+            format!("policy file {} is invalid", path.display()),
+        )
+        .details(details)
+        .hint("fix the problems listed above; `portcullis policy check FILE` shows them again")
+    })
+}
+
+/// Parses a key id given on the command line: the id itself or the display form
+/// `sk_live_<id>_…` (a whole key is refused, so it does not end up in shell history).
+pub fn parse_key_id(text: &str) -> Result<KeyId, CliError> {
+    let trimmed = text.trim().trim_end_matches('…').trim_end_matches('_');
+    let candidate = trimmed.rsplit('_').next().unwrap_or(trimmed);
+    let parts = trimmed.split('_').count();
+    if let (true, Ok(id)) = (parts <= 3, KeyId::parse(candidate)) {
+        return Ok(id);
+    }
+    Err(CliError::input(
+        "invalid_key_id",
+        "not a key id (expected the 16-character id shown by `portcullis keys list`)",
+    )
+    .hint("pass the id or the display form sk_live_<id>_…, never the whole secret key"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ids_and_display_forms_only() {
+        let id = "AbCdEfGh01234567";
+        assert_eq!(parse_key_id(id).map(|k| k.to_string()), Ok(id.to_owned()));
+        let shown = format!("sk_live_{id}_…");
+        assert_eq!(
+            parse_key_id(&shown).map(|k| k.to_string()),
+            Ok(id.to_owned())
+        );
+        let whole = format!("sk_live_{id}_{}", "x".repeat(34));
+        let err = parse_key_id(&whole).expect_err("whole key");
+        assert!(!err.to_string().contains("xxxx"));
+        assert!(parse_key_id("short").is_err());
+    }
+}
