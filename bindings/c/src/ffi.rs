@@ -1,0 +1,221 @@
+//! Plumbing shared by every export: panic guards, NULL-checked pointer access, argument
+//! decoding, handle boxing and the per-thread error detail.
+
+use crate::result::portcullis_result as R;
+use std::cell::RefCell;
+use std::ffi::c_char;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+thread_local! {
+    /// The detail of the last failed call on this thread.
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// A failed call: its code and, when there is more to say than the code's static message,
+/// a detail (never containing a secret).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: R,
+    pub(crate) detail: Option<String>,
+}
+
+impl From<R> for Failure {
+    fn from(code: R) -> Self {
+        Failure { code, detail: None }
+    }
+}
+
+impl Failure {
+    /// A failure with a detail.
+    pub(crate) fn new(code: R, detail: impl Into<String>) -> Self {
+        Failure {
+            code,
+            detail: Some(detail.into()),
+        }
+    }
+}
+
+/// What the internal bodies of exports return.
+pub(crate) type FfiResult<T> = Result<T, Failure>;
+
+/// Runs the body of an export that returns a result code: catches panics, records the
+/// detail of a failure for `portcullis_last_error`.
+pub(crate) fn guard(body: impl FnOnce() -> FfiResult<()>) -> R {
+    let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
+        Err(Failure::new(
+            R::PORTCULLIS_PANIC,
+            "internal error: a panic was caught at the C boundary",
+        ))
+    });
+    match result {
+        Ok(()) => R::PORTCULLIS_OK,
+        Err(failure) if failure.code == R::PORTCULLIS_BUFFER_TOO_SMALL => failure.code,
+        Err(failure) => {
+            let detail = failure
+                .detail
+                .unwrap_or_else(|| message(failure.code).to_owned());
+            LAST_ERROR.with(|e| *e.borrow_mut() = detail);
+            failure.code
+        }
+    }
+}
+
+/// Runs the body of an accessor that returns a value: a panic gives `default`.
+pub(crate) fn guard_value<T>(default: T, body: impl FnOnce() -> Option<T>) -> T {
+    catch_unwind(AssertUnwindSafe(body))
+        .ok()
+        .flatten()
+        .unwrap_or(default)
+}
+
+/// The static message of a code, as a Rust string.
+fn message(code: R) -> &'static str {
+    code.texts().0.to_str().unwrap_or("")
+}
+
+/// The detail of the last failure on this thread.
+pub(crate) fn last_error() -> String {
+    LAST_ERROR.with(|e| e.borrow().clone())
+}
+
+/// Borrows the object behind a handle pointer.
+///
+/// # Safety
+/// `p` is NULL or points to a live `T` that nobody mutates during `'a`.
+pub(crate) unsafe fn borrow<'a, T>(p: *const T) -> FfiResult<&'a T> {
+    // SAFETY: the caller guarantees `p` is NULL or valid for `'a`; NULL is checked here.
+    unsafe { p.as_ref() }.ok_or_else(|| R::PORTCULLIS_NULL_PARAMETER.into())
+}
+
+/// Borrows the object behind a handle pointer mutably.
+///
+/// # Safety
+/// `p` is NULL or points to a live `T` that nobody else uses during `'a`.
+pub(crate) unsafe fn borrow_mut<'a, T>(p: *mut T) -> FfiResult<&'a mut T> {
+    // SAFETY: as for `borrow`, with exclusive access guaranteed by the caller.
+    unsafe { p.as_mut() }.ok_or_else(|| R::PORTCULLIS_NULL_PARAMETER.into())
+}
+
+/// Borrows `len` bytes at `p`. NULL is refused even with `len == 0`; a length over
+/// `isize::MAX` cannot describe an object and is refused before touching memory.
+///
+/// # Safety
+/// When non-NULL and `len <= isize::MAX`, `p` points to `len` readable bytes for `'a`.
+pub(crate) unsafe fn bytes<'a>(p: *const c_char, len: usize) -> FfiResult<&'a [u8]> {
+    if p.is_null() {
+        return Err(R::PORTCULLIS_NULL_PARAMETER.into());
+    }
+    if len > isize::MAX as usize {
+        return Err(R::PORTCULLIS_INVALID_LENGTH.into());
+    }
+    // SAFETY: non-NULL and in range (checked above); readability is the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) })
+}
+
+/// Like [`bytes`], but NULL means "absent".
+///
+/// # Safety
+/// As for [`bytes`].
+pub(crate) unsafe fn optional_bytes<'a>(
+    p: *const c_char,
+    len: usize,
+) -> FfiResult<Option<&'a [u8]>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { bytes(p, len) }.map(Some)
+}
+
+/// Borrows UTF-8 text; other bytes give `PORTCULLIS_INVALID_UTF8`.
+///
+/// # Safety
+/// As for [`bytes`].
+pub(crate) unsafe fn text<'a>(p: *const c_char, len: usize) -> FfiResult<&'a str> {
+    // SAFETY: forwarded contract.
+    let b = unsafe { bytes(p, len) }?;
+    std::str::from_utf8(b).map_err(|_| R::PORTCULLIS_INVALID_UTF8.into())
+}
+
+/// Like [`text`], but NULL means "absent".
+///
+/// # Safety
+/// As for [`bytes`].
+pub(crate) unsafe fn optional_text<'a>(p: *const c_char, len: usize) -> FfiResult<Option<&'a str>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { text(p, len) }.map(Some)
+}
+
+/// Borrows an array of `count` items (NULL allowed only when `count == 0`).
+///
+/// # Safety
+/// When non-NULL, `p` points to `count` initialised items, readable for `'a`.
+pub(crate) unsafe fn array<'a, T>(p: *const T, count: usize) -> FfiResult<&'a [T]> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(R::PORTCULLIS_NULL_PARAMETER.into());
+    }
+    if count > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(R::PORTCULLIS_INVALID_LENGTH.into());
+    }
+    // SAFETY: non-NULL, size in range, readability is the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
+/// Checks that an out-parameter is non-NULL, before any work is done.
+pub(crate) fn out_ptr<T>(p: *mut T) -> FfiResult<OutPtr<T>> {
+    if p.is_null() {
+        Err(R::PORTCULLIS_NULL_PARAMETER.into())
+    } else {
+        Ok(OutPtr(p))
+    }
+}
+
+/// A checked, non-NULL out-parameter, written once at the end of a successful call.
+pub(crate) struct OutPtr<T>(*mut T);
+
+impl<T> OutPtr<T> {
+    /// Writes the value.
+    ///
+    /// # Safety
+    /// The pointer (non-NULL, checked) points to writable memory for a `T`.
+    pub(crate) unsafe fn write(self, value: T) {
+        // SAFETY: non-NULL by construction; writability is the caller's contract. `write`
+        // does not drop the old (possibly uninitialised) contents.
+        unsafe { self.0.write(value) }
+    }
+}
+
+/// Moves a value to the heap and hands its pointer to C.
+pub(crate) fn into_handle<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Takes back a handle made by [`into_handle`]; NULL gives `None`.
+///
+/// # Safety
+/// `p` is NULL or came from `into_handle::<T>` and has not been taken back yet.
+pub(crate) unsafe fn take_handle<T>(p: *mut T) -> Option<Box<T>> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: the pointer came from `Box::into_raw` in `into_handle` (caller's contract).
+        Some(unsafe { Box::from_raw(p) })
+    }
+}
+
+/// Frees a handle; NULL is a no-op. Panics in destructors are contained.
+///
+/// # Safety
+/// As for [`take_handle`].
+pub(crate) unsafe fn free_handle<T>(p: *mut T) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: forwarded contract.
+        drop(unsafe { take_handle(p) });
+    }));
+}

@@ -1,0 +1,104 @@
+//! `portcullis_policy`: a loaded, validated policy (catalog, routes, transport, lifecycle).
+
+use crate::ffi::{
+    Failure, borrow, bytes, free_handle, guard, guard_value, into_handle, out_ptr, text,
+};
+use crate::result::portcullis_result;
+use crate::result::portcullis_result as R;
+use crate::text::portcullis_str;
+use core_lib::Policy;
+use std::ffi::c_char;
+use std::os::unix::ffi::OsStrExt;
+
+/// A validated policy. Immutable after loading: safe to use from any number of threads at
+/// once. Free with `portcullis_policy_free` (after or before the checkers made from it:
+/// checkers keep their own copy).
+#[allow(non_camel_case_types)]
+pub struct portcullis_policy {
+    pub(crate) policy: Policy,
+}
+
+fn load(text: &str) -> Result<Policy, Failure> {
+    Policy::from_toml(text).map_err(|e| Failure::new(R::PORTCULLIS_POLICY_INVALID, e.to_string()))
+}
+
+/// Loads a policy from TOML text (`len` bytes at `toml`, UTF-8). On success writes a new
+/// policy to `*policy_out`. Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+/// `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_POLICY_INVALID` (every problem, with line
+/// and column, is in `portcullis_last_error`).
+///
+/// # Safety
+/// `toml` is readable for `len` bytes; `policy_out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_from_toml(
+    toml: *const c_char,
+    len: usize,
+    policy_out: *mut *mut portcullis_policy,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(policy_out)?;
+        // SAFETY: readable for `len` bytes (contract).
+        let policy = load(unsafe { text(toml, len) }?)?;
+        // SAFETY: `out` is non-NULL and writable (contract).
+        unsafe { out.write(into_handle(portcullis_policy { policy })) };
+        Ok(())
+    })
+}
+
+/// Loads a policy from a TOML file; `path` is `path_len` bytes (no NUL needed). Errors as
+/// for `portcullis_policy_from_toml`, plus `PORTCULLIS_IO` when the file cannot be read
+/// (the detail names the OS error).
+///
+/// # Safety
+/// `path` is readable for `path_len` bytes; `policy_out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_from_file(
+    path: *const c_char,
+    path_len: usize,
+    policy_out: *mut *mut portcullis_policy,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(policy_out)?;
+        // SAFETY: readable for `path_len` bytes (contract).
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(unsafe {
+            bytes(path, path_len)
+        }?));
+        let content = std::fs::read(path)
+            .map_err(|e| Failure::new(R::PORTCULLIS_IO, format!("{}: {e}", path.display())))?;
+        let toml = std::str::from_utf8(&content).map_err(|_| {
+            Failure::new(
+                R::PORTCULLIS_INVALID_UTF8,
+                format!("{}: not UTF-8", path.display()),
+            )
+        })?;
+        let policy = load(toml)?;
+        // SAFETY: `out` is non-NULL and writable (contract).
+        unsafe { out.write(into_handle(portcullis_policy { policy })) };
+        Ok(())
+    })
+}
+
+/// The realm named in `WWW-Authenticate`, borrowed from the policy. Absent for NULL.
+///
+/// # Safety
+/// `policy` is NULL or a live policy.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_realm(
+    policy: *const portcullis_policy,
+) -> portcullis_str {
+    guard_value(portcullis_str::NONE, || {
+        // SAFETY: NULL or live (contract).
+        let p = unsafe { borrow(policy) }.ok()?;
+        Some(portcullis_str::of(p.policy.realm()))
+    })
+}
+
+/// Frees a policy. NULL is a no-op.
+///
+/// # Safety
+/// `policy` is NULL or a policy not yet freed, not in use by another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_free(policy: *mut portcullis_policy) {
+    // SAFETY: forwarded contract.
+    unsafe { free_handle(policy) }
+}

@@ -1,0 +1,279 @@
+//! Scope requirements evaluated against granted scopes, and credential extraction.
+
+use crate::ffi::{
+    Failure, array, borrow, free_handle, guard, guard_value, into_handle, optional_bytes, out_ptr,
+    text,
+};
+use crate::policy::portcullis_policy;
+use crate::result::portcullis_result;
+use crate::result::portcullis_result as R;
+use crate::text::portcullis_str;
+use core_lib::{Requirement, ScopeSet, Source};
+use std::ffi::c_char;
+
+/// The result of evaluating a requirement against granted scopes. Immutable: safe to read
+/// from several threads. Strings it returns stay valid until it is freed.
+#[allow(non_camel_case_types)]
+pub struct portcullis_evaluation {
+    allowed: bool,
+    unknown: usize,
+    effective: Vec<String>,
+    missing: Vec<String>,
+    required: Vec<String>,
+}
+
+/// Evaluates a requirement expression (`claims:read & orders:read`, `a | b`, parentheses)
+/// against granted scopes (names or patterns, as a key record holds them) under the
+/// policy's catalog. On success writes the evaluation to `*evaluation_out`. Errors:
+/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`,
+/// `PORTCULLIS_REQUIREMENT_INVALID` (the detail names the problem and its position).
+///
+/// # Safety
+/// `policy` live; `requirement` readable; `grants` readable for `grants_len` entries
+/// (NULL allowed when 0); `evaluation_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_evaluate(
+    policy: *const portcullis_policy,
+    requirement: *const c_char,
+    requirement_len: usize,
+    grants: *const portcullis_str,
+    grants_len: usize,
+    evaluation_out: *mut *mut portcullis_evaluation,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(evaluation_out)?;
+        // SAFETY: live / readable (contract).
+        let (policy, expr, items) = unsafe {
+            (
+                borrow(policy)?,
+                text(requirement, requirement_len)?,
+                array(grants, grants_len)?,
+            )
+        };
+        let mut scopes = Vec::with_capacity(items.len());
+        for item in items {
+            // SAFETY: each entry readable (contract).
+            scopes.push(unsafe { text(item.data, item.len) }?);
+        }
+        let catalog = policy.policy.catalog();
+        let req = Requirement::parse(catalog, expr)
+            .map_err(|e| Failure::new(R::PORTCULLIS_REQUIREMENT_INVALID, e.to_string()))?;
+        let grant = catalog.grant(&scopes);
+        let names =
+            |set: &ScopeSet| -> Vec<String> { catalog.names(set).map(str::to_owned).collect() };
+        let (allowed, missing, required) = match req.evaluate(&grant.set) {
+            Ok(()) => (true, Vec::new(), Vec::new()),
+            Err(short) => (false, names(&short.missing), names(&short.required)),
+        };
+        let evaluation = portcullis_evaluation {
+            allowed,
+            unknown: grant.unknown,
+            effective: names(&grant.set),
+            missing,
+            required,
+        };
+        // SAFETY: non-NULL and writable (contract).
+        unsafe { out.write(into_handle(evaluation)) };
+        Ok(())
+    })
+}
+
+/// Reads an evaluation through `f`; `default` for NULL.
+///
+/// # Safety
+/// `e` is NULL or live.
+unsafe fn read<T>(
+    e: *const portcullis_evaluation,
+    default: T,
+    f: impl FnOnce(&portcullis_evaluation) -> T,
+) -> T {
+    guard_value(default, || {
+        // SAFETY: NULL or live (caller's contract).
+        Some(f(unsafe { borrow(e) }.ok()?))
+    })
+}
+
+fn nth(list: &[String], index: usize) -> portcullis_str {
+    portcullis_str::of_opt(list.get(index).map(String::as_str))
+}
+
+/// Whether the grants meet the requirement. False for NULL.
+///
+/// # Safety
+/// `evaluation` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_evaluation_allowed(
+    evaluation: *const portcullis_evaluation,
+) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { read(evaluation, false, |e| e.allowed) }
+}
+
+/// How many grant strings the catalog did not know (they grant nothing).
+///
+/// # Safety
+/// `evaluation` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_evaluation_unknown(
+    evaluation: *const portcullis_evaluation,
+) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { read(evaluation, 0, |e| e.unknown) }
+}
+
+/// How many scopes the grants give (implications and wildcards expanded).
+///
+/// # Safety
+/// `evaluation` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_evaluation_effective_len(
+    evaluation: *const portcullis_evaluation,
+) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { read(evaluation, 0, |e| e.effective.len()) }
+}
+
+/// The effective scope at `index`, in catalog order; absent when out of range.
+///
+/// # Safety
+/// `evaluation` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_evaluation_effective(
+    evaluation: *const portcullis_evaluation,
+    index: usize,
+) -> portcullis_str {
+    // SAFETY: forwarded contract.
+    unsafe {
+        read(evaluation, portcullis_str::NONE, |e| {
+            nth(&e.effective, index)
+        })
+    }
+}
+
+/// On a denial, how many scopes of the closest alternative are missing (else 0).
+///
+/// # Safety
+/// `evaluation` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_evaluation_missing_len(
+    evaluation: *const portcullis_evaluation,
+) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { read(evaluation, 0, |e| e.missing.len()) }
+}
+
+/// The missing scope at `index`, in catalog order; absent when out of range.
+///
+/// # Safety
+/// `evaluation` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_evaluation_missing(
+    evaluation: *const portcullis_evaluation,
+    index: usize,
+) -> portcullis_str {
+    // SAFETY: forwarded contract.
+    unsafe { read(evaluation, portcullis_str::NONE, |e| nth(&e.missing, index)) }
+}
+
+/// On a denial, how many scopes the closest alternative requires (else 0).
+///
+/// # Safety
+/// `evaluation` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_evaluation_required_len(
+    evaluation: *const portcullis_evaluation,
+) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { read(evaluation, 0, |e| e.required.len()) }
+}
+
+/// The required scope at `index`, in catalog order; absent when out of range.
+///
+/// # Safety
+/// `evaluation` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_evaluation_required(
+    evaluation: *const portcullis_evaluation,
+    index: usize,
+) -> portcullis_str {
+    // SAFETY: forwarded contract.
+    unsafe {
+        read(evaluation, portcullis_str::NONE, |e| {
+            nth(&e.required, index)
+        })
+    }
+}
+
+/// Frees an evaluation. NULL is a no-op.
+///
+/// # Safety
+/// `evaluation` is NULL or an evaluation not yet freed, not in use by another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_evaluation_free(evaluation: *mut portcullis_evaluation) {
+    // SAFETY: forwarded contract.
+    unsafe { free_handle(evaluation) }
+}
+
+/// The credential came from the `Authorization` header.
+pub const PORTCULLIS_SOURCE_HEADER: u32 = 1;
+/// The credential came from the query string.
+pub const PORTCULLIS_SOURCE_QUERY: u32 = 2;
+
+/// A bearer token found in a request: borrowed from the request's bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)]
+pub struct portcullis_credential {
+    /// The token (a secret: do not log it); points into the `authorization` or `query`
+    /// bytes passed in, valid as long as they are.
+    pub token: portcullis_str,
+    /// `PORTCULLIS_SOURCE_HEADER` or `PORTCULLIS_SOURCE_QUERY`.
+    pub source: u32,
+}
+
+/// Finds the bearer credential of a request per RFC 6750 (header grammar, query
+/// parameter `param`, accepted in the query only when `allow_query`). `authorization`
+/// and `query` may be NULL (absent). On success fills `*credential_out`. Errors:
+/// `PORTCULLIS_NULL_PARAMETER` (param, credential_out), `PORTCULLIS_INVALID_UTF8` (param),
+/// `PORTCULLIS_INVALID_LENGTH`, and `PORTCULLIS_CREDENTIAL_MISSING`, `_WRONG_SCHEME`,
+/// `_MALFORMED_HEADER`, `_BOTH_PRESENT`, `_QUERY_REFUSED`, `_MALFORMED_QUERY`.
+///
+/// # Safety
+/// Every non-NULL pointer readable for its length; `credential_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_extract(
+    authorization: *const c_char,
+    authorization_len: usize,
+    query: *const c_char,
+    query_len: usize,
+    param: *const c_char,
+    param_len: usize,
+    allow_query: bool,
+    credential_out: *mut portcullis_credential,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(credential_out)?;
+        // SAFETY: readable (contract).
+        let (auth, query, param) = unsafe {
+            (
+                optional_bytes(authorization, authorization_len)?,
+                optional_bytes(query, query_len)?,
+                text(param, param_len)?,
+            )
+        };
+        let c = core_lib::extract::extract(auth, query, param, allow_query).map_err(R::from)?;
+        let credential = portcullis_credential {
+            token: portcullis_str {
+                data: c.token.as_ptr().cast(),
+                len: c.token.len(),
+            },
+            source: match c.source {
+                Source::Header => PORTCULLIS_SOURCE_HEADER,
+                Source::Query => PORTCULLIS_SOURCE_QUERY,
+            },
+        };
+        // SAFETY: non-NULL and writable (contract).
+        unsafe { out.write(credential) };
+        Ok(())
+    })
+}
