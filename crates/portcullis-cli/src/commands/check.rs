@@ -17,7 +17,7 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
         request = request.authorization(value);
     }
     if let Some(query) = &args.query {
-        request = request.query(query.trim_start_matches('?'));
+        request = request.query(query);
     }
     let decision = checker.check(&request, &store, context.now);
     let human = format!(
