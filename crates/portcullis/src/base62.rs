@@ -7,7 +7,8 @@ pub(crate) const ALPHABET: &[u8; 62] =
 /// Whether `b` is a base62 character.
 #[inline]
 pub(crate) const fn is_base62(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
+    // Branch-free form of `is_ascii_alphanumeric` (`| 0x20` folds upper case onto lower).
+    (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 26)
 }
 
 /// The value of a base62 character, or `None`.

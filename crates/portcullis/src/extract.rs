@@ -166,13 +166,32 @@ fn is_tchar(b: u8) -> bool {
 }
 
 /// RFC 6750 `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+///
+/// One branch-free pass over the token; only tokens that contain `=` take a second look
+/// at where the padding starts.
 fn is_b64token(t: &[u8]) -> bool {
-    let body = t.iter().position(|&b| b == b'=').unwrap_or(t.len());
-    body > 0
-        && t[..body]
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
-        && t[body..].iter().all(|&b| b == b'=')
+    let chars_ok = t
+        .iter()
+        .fold(true, |ok, &b| ok & (is_b64char(b) | (b == b'=')));
+    if !chars_ok || t.is_empty() {
+        return false;
+    }
+    match t.iter().position(|&b| b == b'=') {
+        None => true,
+        Some(0) => false,
+        Some(body) => t[body..].iter().all(|&b| b == b'='),
+    }
+}
+
+#[inline]
+fn is_b64char(b: u8) -> bool {
+    crate::base62::is_base62(b)
+        | (b == b'-')
+        | (b == b'.')
+        | (b == b'_')
+        | (b == b'~')
+        | (b == b'+')
+        | (b == b'/')
 }
 
 #[cfg(test)]

@@ -222,9 +222,8 @@ impl KeyFormat {
         if found != u64::from(expected) {
             return Err(KeyError::Checksum);
         }
-        let text = std::str::from_utf8(input).map_err(|_| KeyError::Shape)?;
         Ok(ParsedKey {
-            text,
+            text: input,
             kind_len: kind_len as u8,
             env_len: env_len as u8,
             id: KeyId::from_valid(tail),
@@ -265,20 +264,24 @@ fn label_len(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Checks `{id}_{secret}{check}`: base62 everywhere except the `_` after the id.
+///
+/// The fast path is a branch-free fold that the compiler vectorises; only a failing key
+/// takes the slow path that finds the first bad byte for the error.
+#[inline]
 fn check_tail(tail: &[u8], offset: usize) -> Result<(), KeyError> {
+    let all_ok = tail.iter().enumerate().fold(true, |ok, (i, &b)| {
+        ok & ((i == ID_LEN) == (b == b'_')) & ((i == ID_LEN) | base62::is_base62(b))
+    });
+    if all_ok {
+        return Ok(());
+    }
     for (i, &b) in tail.iter().enumerate() {
-        let ok = if i == ID_LEN {
-            b == b'_'
-        } else {
-            base62::is_base62(b)
-        };
-        if !ok {
-            return Err(if i == ID_LEN {
-                KeyError::Shape
-            } else {
-                KeyError::Character {
-                    position: offset + i,
-                }
+        if i == ID_LEN && b != b'_' {
+            return Err(KeyError::Shape);
+        }
+        if i != ID_LEN && !base62::is_base62(b) {
+            return Err(KeyError::Character {
+                position: offset + i,
             });
         }
     }
@@ -290,7 +293,8 @@ fn check_tail(tail: &[u8], offset: usize) -> Result<(), KeyError> {
 /// Holds the secret: `Debug` shows only the safe display form.
 #[derive(Clone, Copy)]
 pub struct ParsedKey<'a> {
-    text: &'a str,
+    /// The whole key; ASCII (checked by the parser).
+    text: &'a [u8],
     kind_len: u8,
     env_len: u8,
     id: KeyId,
@@ -299,13 +303,13 @@ pub struct ParsedKey<'a> {
 impl<'a> ParsedKey<'a> {
     /// The kind (`sk`).
     pub fn kind(&self) -> &'a str {
-        &self.text[..usize::from(self.kind_len)]
+        ascii(&self.text[..usize::from(self.kind_len)])
     }
 
     /// The environment (`live`).
     pub fn env(&self) -> &'a str {
         let start = usize::from(self.kind_len) + 1;
-        &self.text[start..start + usize::from(self.env_len)]
+        ascii(&self.text[start..start + usize::from(self.env_len)])
     }
 
     /// The key id.
@@ -326,11 +330,11 @@ impl<'a> ParsedKey<'a> {
     /// the record binds kind and environment).
     pub(crate) fn mac_input(&self) -> &'a [u8] {
         let start = self.tail_start();
-        &self.text.as_bytes()[start..self.text.len() - CHECK_LEN]
+        &self.text[start..self.text.len() - CHECK_LEN]
     }
 
-    /// The whole key text; a secret.
-    pub(crate) fn full_text(&self) -> &'a str {
+    /// The whole key; a secret.
+    pub(crate) fn full_text(&self) -> &'a [u8] {
         self.text
     }
 
@@ -343,6 +347,11 @@ impl fmt::Debug for ParsedKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ParsedKey({})", self.display())
     }
+}
+
+/// Text of a slice the parser has checked to be ASCII.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("")
 }
 
 /// The loggable form of a key: `sk_live_<id>_…`.
@@ -372,7 +381,7 @@ pub struct PresentedKey {
 
 impl PresentedKey {
     pub(crate) fn from_parsed(key: &ParsedKey<'_>) -> Self {
-        let bytes = key.text.as_bytes();
+        let bytes = key.text;
         let mut buf = [0u8; MAX_KEY_LEN];
         buf[..bytes.len()].copy_from_slice(bytes);
         PresentedKey {
@@ -386,7 +395,7 @@ impl PresentedKey {
 
     /// Borrows this key as a [`ParsedKey`].
     pub fn as_parsed(&self) -> ParsedKey<'_> {
-        let text = std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("");
+        let text = &self.buf[..usize::from(self.len)];
         ParsedKey {
             text,
             kind_len: self.kind_len,

@@ -123,7 +123,7 @@ impl StoredHash {
                 }
             }
             StoredHash::Sha256 { digest } => {
-                let computed: [u8; 32] = sha2::Sha256::digest(key.full_text().as_bytes()).into();
+                let computed: [u8; 32] = sha2::Sha256::digest(key.full_text()).into();
                 if ct_eq(&computed, digest) {
                     HashCheck::Match { needs_rehash: true }
                 } else {

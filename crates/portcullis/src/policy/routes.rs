@@ -7,7 +7,6 @@
 //! your router dispatches on, without the query string.
 
 use crate::scope::Requirement;
-use std::collections::HashMap;
 
 /// What a route needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +47,9 @@ pub enum RouteError {
 /// A compiled route table. Immutable after building; safe to share between threads.
 #[derive(Clone, Default)]
 pub struct RouteTable {
-    by_method: HashMap<String, matchit::Router<usize>>,
+    /// One radix tree per method; a short list searched linearly is faster than hashing
+    /// the method for the handful of methods an API has.
+    by_method: Vec<(String, matchit::Router<usize>)>,
     any_method: matchit::Router<usize>,
     routes: Vec<Route>,
 }
@@ -82,7 +83,15 @@ impl RouteTable {
         let router = if route.method == "*" {
             &mut self.any_method
         } else {
-            self.by_method.entry(route.method.clone()).or_default()
+            let slot = match self.by_method.iter().position(|(m, _)| *m == route.method) {
+                Some(i) => i,
+                None => {
+                    self.by_method
+                        .push((route.method.clone(), matchit::Router::new()));
+                    self.by_method.len() - 1
+                }
+            };
+            &mut self.by_method[slot].1
         };
         router
             .insert(route.path.as_str(), index)
@@ -97,12 +106,13 @@ impl RouteTable {
     /// The number of the route matching a request, if any. No allocation.
     #[inline]
     pub fn find(&self, method: &str, path: &str) -> Option<usize> {
-        let exact = |m: &str| {
+        let router = |m: &str| {
             self.by_method
-                .get(m)
-                .and_then(|r| r.at(path).ok())
-                .map(|m| *m.value)
+                .iter()
+                .find(|(name, _)| name == m)
+                .map(|(_, r)| r)
         };
+        let exact = |m: &str| router(m).and_then(|r| r.at(path).ok()).map(|m| *m.value);
         exact(method)
             .or_else(|| if method == "HEAD" { exact("GET") } else { None })
             .or_else(|| self.any_method.at(path).ok().map(|m| *m.value))

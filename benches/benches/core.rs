@@ -1,0 +1,270 @@
+//! portcullis against the floor: one HMAC-SHA256 of the same bytes with a prebuilt key.
+//! Every group measures its subject and, where a ratio is reported, its baseline in the same
+//! run; `benches/summary.py` turns the medians into the table of `make bench`.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use hmac::{KeyInit, Mac};
+use portcullis::random::RandomSource;
+use portcullis::{
+    Catalog, Checker, KeySpec, MemoryStore, OsRandom, Peppers, Policy, Request, Requirement,
+    SeededRandom, Timestamp,
+};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const NOW: Timestamp = Timestamp(1_800_000_000);
+const PEPPER: [u8; 32] = [42; 32];
+
+fn claimport() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/claimport.toml"
+    ))
+    .expect("policy")
+}
+
+struct Fixture {
+    checker: Checker,
+    store: MemoryStore,
+    key: String,
+    header: String,
+    typo: Vec<u8>,
+    record: portcullis::KeyRecord,
+}
+
+fn fixture() -> Fixture {
+    let checker = Checker::new(
+        Policy::from_toml(&claimport()).expect("policy"),
+        Peppers::new("p1", &PEPPER).expect("pepper"),
+    );
+    let store = MemoryStore::new();
+    let rng = SeededRandom::new(b"bench");
+    // A realistic store: the key under test among 10k others.
+    for i in 0..10_000 {
+        let spec = KeySpec::new("filler", &format!("org_{i}"), ["orders:read"]);
+        store
+            .insert(
+                checker
+                    .issue_with("sk", "live", &spec, NOW, &rng)
+                    .expect("issue")
+                    .record,
+            )
+            .expect("insert");
+    }
+    let issued = checker
+        .issue_with(
+            "sk",
+            "live",
+            &KeySpec::new("bench", "org_42", ["claims:read"]),
+            NOW,
+            &rng,
+        )
+        .expect("issue");
+    let key = issued.key.expose().to_owned();
+    let header = format!("Bearer {key}");
+    let mut typo = key.clone().into_bytes();
+    typo[30] = if typo[30] == b'a' { b'b' } else { b'a' };
+    let record = issued.record.clone();
+    store.insert(issued.record).expect("insert");
+    Fixture {
+        checker,
+        store,
+        key,
+        header,
+        typo,
+        record,
+    }
+}
+
+/// The bytes portcullis MACs: `{id}_{secret}` of the key.
+fn mac_input(key: &str) -> &[u8] {
+    &key.as_bytes()[8..key.len() - 6]
+}
+
+fn floor(c: &mut Criterion, f: &Fixture) {
+    let input = mac_input(&f.key).to_vec();
+    let mut g = c.benchmark_group("floor");
+    let rc = hmac::Hmac::<sha2::Sha256>::new_from_slice(&PEPPER).expect("key");
+    g.bench_function("hmac_rustcrypto", |b| {
+        b.iter(|| {
+            let mut m = rc.clone();
+            m.update(black_box(&input));
+            black_box(m.finalize().into_bytes())
+        })
+    });
+    let rk = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &PEPPER);
+    g.bench_function("hmac_ring", |b| {
+        b.iter(|| black_box(ring::hmac::sign(&rk, black_box(&input))))
+    });
+    g.finish();
+}
+
+fn keys(c: &mut Criterion, f: &Fixture) {
+    let mut g = c.benchmark_group("key");
+    g.bench_function("parse", |b| {
+        b.iter(|| black_box(f.checker.parse(black_box(f.key.as_bytes())).is_ok()))
+    });
+    g.bench_function("reject_typo", |b| {
+        b.iter(|| black_box(f.checker.parse(black_box(&f.typo)).is_err()))
+    });
+    g.bench_function("verify", |b| {
+        b.iter(|| {
+            black_box(
+                f.checker
+                    .verify(black_box(f.key.as_bytes()), &f.record, NOW)
+                    .is_valid(),
+            )
+        })
+    });
+    g.finish();
+}
+
+fn check(c: &mut Criterion, f: &Fixture) {
+    let mut g = c.benchmark_group("check");
+    let allowed = Request::new("GET", "/v1/claims/42")
+        .authorization(&f.header)
+        .https(true);
+    let forbidden = Request::new("POST", "/v1/claims")
+        .authorization(&f.header)
+        .https(true);
+    g.bench_function("allowed", |b| {
+        b.iter(|| black_box(f.checker.check(black_box(&allowed), &f.store, NOW).status()))
+    });
+    g.bench_function("forbidden", |b| {
+        b.iter(|| {
+            black_box(
+                f.checker
+                    .check(black_box(&forbidden), &f.store, NOW)
+                    .status(),
+            )
+        })
+    });
+    g.finish();
+}
+
+fn catalog_of(n: usize) -> Catalog {
+    let mut b = portcullis::scope::CatalogBuilder::new();
+    for i in 0..n {
+        b.add(&format!("res{}:act{}", i / 4, i % 4), "", vec![])
+            .expect("scope");
+    }
+    b.build().expect("catalog")
+}
+
+fn scopes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scope");
+    for n in [8usize, 64, 256] {
+        let cat = catalog_of(n);
+        let all: Vec<String> = cat.scopes().iter().map(|s| s.name.clone()).collect();
+        let granted = cat.grant(&all[..n / 2]).set;
+        let last = &all[n / 2 - 1];
+        let single = Requirement::parse(&cat, last).expect("req");
+        g.bench_function(BenchmarkId::new("single", n), |b| {
+            b.iter(|| black_box(single.evaluate(black_box(&granted)).is_ok()))
+        });
+        let compound = format!(
+            "({} | {}) & {} & ({} | {})",
+            all[n - 1],
+            all[0],
+            all[1],
+            all[n - 2],
+            all[2]
+        );
+        let compound = Requirement::parse(&cat, &compound).expect("req");
+        g.bench_function(BenchmarkId::new("compound", n), |b| {
+            b.iter(|| black_box(compound.evaluate(black_box(&granted)).is_ok()))
+        });
+    }
+    g.finish();
+}
+
+fn routes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("route");
+    for n in [10usize, 1000] {
+        let mut text = String::from("[[scopes]]\nname = \"r\"\n");
+        for i in 0..n {
+            text.push_str(&format!("[[routes]]\nmethod = \"GET\"\npath = \"/v1/res{i}/{{id}}/items\"\nrequire = \"r\"\n"));
+        }
+        let p = Policy::from_toml(&text).expect("policy");
+        let path = format!("/v1/res{}/12345/items", n / 2);
+        g.bench_function(BenchmarkId::new("match", n), |b| {
+            b.iter(|| black_box(p.routes().find("GET", black_box(&path))))
+        });
+    }
+    g.finish();
+}
+
+fn issuance(c: &mut Criterion, f: &Fixture) {
+    let mut g = c.benchmark_group("issue");
+    let os = OsRandom::new();
+    let spec = KeySpec::new("bench", "org_42", ["claims:read"]);
+    g.bench_function("csprng_fill_64", |b| {
+        b.iter(|| {
+            let mut buf = [0u8; 64];
+            os.fill(&mut buf).expect("rng");
+            black_box(buf)
+        })
+    });
+    g.bench_function("issue", |b| {
+        b.iter(|| black_box(f.checker.issue(&spec, NOW).expect("issue")))
+    });
+    g.finish();
+}
+
+fn policy(c: &mut Criterion) {
+    let text = claimport();
+    let mut g = c.benchmark_group("policy");
+    g.bench_function("load_claimport", |b| {
+        b.iter(|| black_box(Policy::from_toml(black_box(&text)).expect("policy")))
+    });
+    g.finish();
+}
+
+/// Per-check time with `threads` threads each doing `iters` checks at once: with perfect
+/// scaling it equals the one-thread time, so throughput ratio = threads × t1 / tN.
+fn threads(c: &mut Criterion, f: &Fixture) {
+    let mut g = c.benchmark_group("threads");
+    g.measurement_time(Duration::from_secs(4));
+    let allowed = Request::new("GET", "/v1/claims/42")
+        .authorization(&f.header)
+        .https(true);
+    for n in [1usize, 2] {
+        g.bench_function(BenchmarkId::new("check", n), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..n {
+                        s.spawn(|| {
+                            for _ in 0..iters {
+                                black_box(
+                                    f.checker.check(black_box(&allowed), &f.store, NOW).status(),
+                                );
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn all(c: &mut Criterion) {
+    let f = fixture();
+    floor(c, &f);
+    keys(c, &f);
+    check(c, &f);
+    scopes(c);
+    routes(c);
+    issuance(c, &f);
+    policy(c);
+    threads(c, &f);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(50);
+    targets = all
+}
+criterion_main!(benches);
