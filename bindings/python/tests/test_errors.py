@@ -1,0 +1,147 @@
+"""Every exception class: hierarchy, structured fields, and the calls that raise it."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Type
+
+import pytest
+
+import portcullis
+from portcullis import errors
+from conftest import NOW
+
+BAD_INPUT = [
+    portcullis.MalformedKeyError,
+    portcullis.CredentialError,
+    portcullis.PolicyError,
+    portcullis.ConfigurationError,
+    portcullis.IssueError,
+    portcullis.RecordError,
+    portcullis.RequirementError,
+]
+
+
+def test_every_class_is_covered() -> None:
+    classes = {c for _, c in inspect.getmembers(errors, inspect.isclass)
+               if issubclass(c, Exception)}
+    assert classes == set(BAD_INPUT) | {
+        portcullis.PortcullisError, portcullis.StoreError, portcullis.KeyLookupError}
+
+
+@pytest.mark.parametrize("cls", BAD_INPUT)
+def test_bad_input_classes_are_value_errors(cls: Type[Exception]) -> None:
+    assert issubclass(cls, portcullis.PortcullisError) and issubclass(cls, ValueError)
+
+
+def test_other_classes_are_portcullis_errors_only() -> None:
+    for cls in (portcullis.StoreError, portcullis.KeyLookupError):
+        assert issubclass(cls, portcullis.PortcullisError) and not issubclass(cls, ValueError)
+
+
+def test_malformed_key_error(checker: portcullis.Checker) -> None:
+    with pytest.raises(portcullis.MalformedKeyError) as info:
+        checker.parse("sk_live_0123456789abcdef_" + "-" * 34)
+    e = info.value
+    assert (e.code, e.position) == ("character", 25)
+    assert "position 25" in e.message and str(e) == e.message
+    with pytest.raises(portcullis.MalformedKeyError) as info:
+        checker.parse("nope")
+    assert (info.value.code, info.value.position) == ("shape", None)
+    with pytest.raises(portcullis.MalformedKeyError):
+        portcullis.MemoryStore().get("short")
+
+
+def test_policy_error_lists_every_issue_with_location() -> None:
+    text = '[service]\nrealm = "x"\n\n[[routes]]\nmethod = "GET"\npath = "/a"\nrequire = "nope"\n'
+    with pytest.raises(portcullis.PolicyError) as info:
+        portcullis.Policy.from_toml(text)
+    e = info.value
+    assert e.code == "invalid_policy" and len(e.issues) >= 1
+    issue = e.issues[0]
+    assert isinstance(issue, portcullis.PolicyIssue)
+    assert issue.line == 7 and issue.column > 0 and issue.field.startswith("routes[0]")
+    assert "nope" in issue.message and str(issue).startswith("7:")
+    with pytest.raises(portcullis.PolicyError) as info:
+        portcullis.Policy.from_toml("[service\n")
+    assert info.value.issues[0].line == 1
+
+
+def test_configuration_errors(tmp_path: Path) -> None:
+    cases = [
+        (lambda: portcullis.Peppers("p1", b"short"), "pepper_too_short"),
+        (lambda: portcullis.Peppers("bad id!", b"x" * 32), "bad_pepper_id"),
+        (lambda: portcullis.Policy.from_file(tmp_path / "missing.toml"), "io"),
+    ]
+    peppers = portcullis.Peppers("p1", b"x" * 32)
+    cases += [
+        (lambda: peppers.add("p1", b"y" * 32), "duplicate_pepper"),
+        (lambda: peppers.set_primary("p9"), "unknown_pepper"),
+    ]
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b'[service]\nrealm = "caf\xe9"\n')
+    cases.append((lambda: portcullis.Policy.from_file(latin1), "encoding"))
+    for call, code in cases:
+        with pytest.raises(portcullis.ConfigurationError) as info:
+            call()
+        assert info.value.code == code
+    assert peppers.ids == ["p1"]  # the refused pepper was not kept
+
+
+def test_pepper_secret_never_in_error() -> None:
+    secret = b"s3cr3t-pepper"
+    with pytest.raises(portcullis.ConfigurationError) as info:
+        portcullis.Peppers("p1", secret)
+    assert "s3cr3t" not in str(info.value)
+
+
+def test_issue_errors(checker: portcullis.Checker) -> None:
+    for kwargs, code in [
+        ({"scopes": ["nope:read"]}, "unknown_scope"),
+        ({"kind": "zz"}, "unknown_kind"),
+        ({"env": "prod"}, "unknown_env"),
+        ({"name": ""}, "bad_field"),
+        ({"owner": "o" * 300}, "bad_field"),
+    ]:
+        args = {"name": "n", "owner": "o", "scopes": ["claims:read"], **kwargs}
+        with pytest.raises(portcullis.IssueError) as info:
+            checker.issue(args.pop("name"), args.pop("owner"), args.pop("scopes"),
+                          now=NOW, **args)
+        assert info.value.code == code, kwargs
+
+
+def test_record_errors(issued: portcullis.IssuedKey) -> None:
+    d = issued.record.to_dict()
+    for bad, code in [
+        ({**d, "hash": "md5$x"}, "bad_hash"),
+        ({**d, "kind": "SK"}, "bad_label"),
+        ({**d, "extra": 1}, "bad_json"),
+        ({**d, "created_at": -5}, "bad_json"),
+        ({k: v for k, v in d.items() if k != "id"}, "bad_json"),
+        ({**d, "metadata": {"x": {1, 2}}}, "bad_json"),
+    ]:
+        with pytest.raises(portcullis.RecordError) as info:
+            portcullis.KeyRecord.from_dict(bad)
+        assert info.value.code == code, bad
+    with pytest.raises(portcullis.RecordError):
+        portcullis.KeyRecord.from_json("{")
+    with pytest.raises(portcullis.RecordError):
+        issued.record.with_hash("sha256$short")
+    with pytest.raises(portcullis.RecordError):
+        issued.record.with_metadata({"x": object()})
+
+
+def test_requirement_error(policy: portcullis.Policy) -> None:
+    for text, code, position in [("", "empty", 0), ("claims:read | nope", "unknown_scope", 14),
+                                 ("claims:*", "wildcard", 0), ("(claims:read", "unexpected_end", 12)]:
+        with pytest.raises(portcullis.RequirementError) as info:
+            policy.requirement(text)
+        assert (info.value.code, info.value.position) == (code, position), text
+
+
+def test_store_and_lookup_errors_carry_fields() -> None:
+    e = portcullis.StoreError("m", "duplicate", "abc")
+    assert (e.code, e.key_id, e.message) == ("duplicate", "abc", "m")
+    k = portcullis.KeyLookupError("db down")
+    assert (k.code, str(k)) == ("lookup_failed", "db down")
