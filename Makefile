@@ -24,7 +24,7 @@ test-python:
 
 ## The main job: issue and check keys on the embedded default store.
 demo:
-	$(CARGO) run -q -p portcullis --example quickstart
+	$(CARGO) run -q -p portcullis-cli -- demo
 
 ## Regenerate the conformance vectors in tests/vectors/ (review the diff before committing).
 vectors:

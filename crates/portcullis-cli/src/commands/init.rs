@@ -32,6 +32,7 @@ pub fn run(context: &Context) -> Result<Report, CliError> {
     }
     let policy = load_policy(&paths.policy, true)?;
     drop(Store::create(&paths.database)?);
+    make_private(&paths.database)?;
 
     let mut table = Table::bare();
     table
@@ -71,6 +72,17 @@ pub fn run(context: &Context) -> Result<Report, CliError> {
         "schema_version": Store::latest_version(),
     });
     Ok(Report::ok(human, json))
+}
+
+/// Restricts the database to its owner (SQLite gives its -wal and -shm files the same mode).
+fn make_private(path: &std::path::Path) -> Result<(), CliError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .map_err(|e| CliError::io("database", path, &e))?;
+    }
+    Ok(())
 }
 
 fn create_dir(dir: &std::path::Path) -> Result<(), CliError> {
