@@ -197,6 +197,22 @@ fn lifecycle_in_human_mode() {
         assert!(!out.contains(&key), "secret echoed: {out}");
     }
 
+    let piped = common::run_with_stdin(
+        &s.store(),
+        NOW,
+        &["check", "--key-stdin", "--path", "/v1/analytics/daily"],
+        &format!("{key}\n"),
+    );
+    assert_eq!(piped.code, 0, "{piped:?}");
+    assert!(piped.stdout.starts_with("ALLOWED 200"));
+    let both = common::run_with_stdin(
+        &s.store(),
+        NOW,
+        &["check", "--key-stdin", "--path", "/", "--header", &header],
+        &key,
+    );
+    assert_eq!(both.code, 3, "one credential source only");
+
     let rotated = s.run(&["keys", "rotate", &id, "--grace", "1h"]);
     assert_eq!(rotated.code, 0);
     assert!(rotated.stdout.contains("keeps working for 1h"));

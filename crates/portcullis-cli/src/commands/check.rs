@@ -6,10 +6,26 @@ use crate::context::Context;
 use crate::error::{CliError, EXIT_DENIED, EXIT_OK};
 use crate::view::{decision_json, decision_table, verdict};
 use portcullis::Request;
+use zeroize::Zeroizing;
 
 /// Checks the request; exit code 0 when allowed, [`EXIT_DENIED`] when refused.
 pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
-    let authorization = authorization(&args.headers)?;
+    let from_stdin = if args.key_stdin {
+        Some(key_from_stdin()?)
+    } else {
+        None
+    };
+    let authorization = match (authorization(&args.headers)?, &from_stdin) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::input(
+                "invalid_header",
+                "--key-stdin and an Authorization --header were both given",
+            )
+            .hint("give the key one way only"));
+        }
+        (header, None) => header,
+        (None, Some(bearer)) => Some(bearer.as_str()),
+    };
     let checker = context.checker()?;
     let store = context.store()?;
     let mut request = Request::new(&args.method, &args.path).https(!args.http);
@@ -34,6 +50,22 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
             EXIT_DENIED
         },
     })
+}
+
+/// `Bearer KEY` with the key read from the first line of stdin (zeroized after use).
+fn key_from_stdin() -> Result<Zeroizing<String>, CliError> {
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        CliError::input(
+            "invalid_header",
+            format!("cannot read the key from stdin: {e}"),
+        )
+        .hint("pipe the key in: portcullis check --key-stdin --path … < key.txt")
+    })?;
+    Ok(Zeroizing::new(format!(
+        "Bearer {}",
+        line.trim_end_matches(['\r', '\n'])
+    )))
 }
 
 /// The value of the one `Authorization` header among `headers` ("Name: value").

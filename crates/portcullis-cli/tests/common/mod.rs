@@ -91,7 +91,14 @@ impl Sandbox {
 
 /// Runs the binary with a store directory and a fixed time.
 pub fn run_in(store: &Path, now: u64, args: &[&str]) -> Run {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    run_with_stdin(store, now, args, "")
+}
+
+/// [`run_in`] with `input` on stdin.
+pub fn run_with_stdin(store: &Path, now: u64, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("--store")
         .arg(store)
         .arg("--now")
@@ -100,8 +107,15 @@ pub fn run_in(store: &Path, now: u64, args: &[&str]) -> Run {
         .env_remove("PORTCULLIS_STORE")
         .env_remove("PORTCULLIS_PEPPER_FILE")
         .env_remove("PORTCULLIS_POLICY")
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run portcullis");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).expect("write stdin");
+    }
+    let out: Output = child.wait_with_output().expect("wait");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
