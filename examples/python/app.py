@@ -1,0 +1,341 @@
+"""ClaimPort: a small claims-management API with portcullis as its auth middleware.
+
+- Customers create API keys in "Settings > API Keys" with a name and permissions (Read
+  Claims, Write Claims, Read Orders, Read Analytics, Full Access); the key is shown once and
+  only its record (hash, scopes, lifecycle) is stored, in SQLite.
+- Every ``/v1`` call carries ``Authorization: Bearer sk_live_…``; the middleware turns the
+  request into a portcullis decision and answers 400/401/403 (with ``WWW-Authenticate``) or
+  503 itself, or lets the view run with ``g.decision`` (owner, key id, scopes).
+- Keys can be revoked and rotated (the old key keeps working for a grace period).
+
+The settings endpoints stand for the product's dashboard: here they are guarded by an
+admin token (a real deployment would use its user sessions).
+
+Run: ``python app.py`` (PORTCULLIS_PEPPER_HEX, CLAIMPORT_ADMIN_TOKEN and CLAIMPORT_DB set).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from flask import Flask, Response, g, jsonify, request
+
+import portcullis
+
+HERE = Path(__file__).resolve().parent
+POLICY_FILE = HERE.parent / "claimport.toml"
+DAY = 86_400
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id     TEXT PRIMARY KEY,       -- the key id (public handle)
+    owner  TEXT NOT NULL,
+    record TEXT NOT NULL           -- the portcullis record, JSON (hash only, no secret)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner  TEXT NOT NULL,
+    title  TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open'
+);
+CREATE TABLE IF NOT EXISTS orders (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner    TEXT NOT NULL,
+    claim_id INTEGER NOT NULL,
+    item     TEXT NOT NULL
+);
+"""
+
+
+class KeyStore:
+    """Key records in SQLite: one connection per call, so it is safe from any thread."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        with self.connect() as db:
+            db.executescript(SCHEMA)
+
+    def connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=5)
+
+    def lookup(self, key_id: str) -> Optional[str]:
+        """The portcullis lookup: the record's JSON, or None. A database failure becomes
+        a 503 decision (fail closed)."""
+        try:
+            with self.connect() as db:
+                row = db.execute("SELECT record FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+        except sqlite3.Error as e:
+            raise portcullis.KeyLookupError(f"key database: {e.__class__.__name__}") from e
+        return None if row is None else str(row[0])
+
+    def save(self, record: portcullis.KeyRecord) -> None:
+        with self.connect() as db:
+            db.execute(
+                "INSERT INTO api_keys (id, owner, record) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET record = excluded.record",
+                (record.id, record.owner, record.to_json()),
+            )
+
+    def get(self, key_id: str) -> Optional[portcullis.KeyRecord]:
+        text = self.lookup(key_id)
+        return None if text is None else portcullis.KeyRecord.from_json(text)
+
+    def list(self, owner: str) -> List[portcullis.KeyRecord]:
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT record FROM api_keys WHERE owner = ? ORDER BY rowid", (owner,)
+            ).fetchall()
+        return [portcullis.KeyRecord.from_json(r[0]) for r in rows]
+
+
+def key_view(record: portcullis.KeyRecord, labels: Dict[str, str]) -> Dict[str, Any]:
+    """A key as the dashboard lists it: never the secret, never the hash."""
+    return {
+        "id": record.id,
+        "display": record.display,
+        "name": record.name,
+        "permissions": [labels.get(s, s) for s in record.scopes],
+        "scopes": record.scopes,
+        "created_at": record.created_at.isoformat(),
+        "expires_at": record.expires_at.isoformat() if record.expires_at else None,
+        "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None,
+        "rotated_from": record.rotated_from,
+    }
+
+
+def create_app(
+    db_path: str,
+    pepper: bytes,
+    admin_token: str,
+    *,
+    policy_file: Path = POLICY_FILE,
+    trust_forwarded_proto: bool = False,
+) -> Flask:
+    """The app. `trust_forwarded_proto`: the app runs behind a TLS-terminating proxy that
+    sets `X-Forwarded-Proto` (only then is that header believed)."""
+    app = Flask(__name__)
+    policy = portcullis.Policy.from_file(policy_file)  # loaded and validated once
+    checker = portcullis.Checker(policy, portcullis.Peppers("p1", pepper))
+    keys = KeyStore(db_path)
+    permissions = {desc: name for name, desc in policy.scopes}  # "Read Claims" -> claims:read
+    labels = {name: desc for name, desc in policy.scopes}
+
+    def is_https() -> bool:
+        if request.is_secure:
+            return True
+        return trust_forwarded_proto and request.headers.get("X-Forwarded-Proto") == "https"
+
+    def deny(decision: portcullis.Decision) -> Response:
+        body = {"error": decision.error or "unauthorized",
+                "error_description": decision.description or "Authentication required"}
+        if decision.status == 503:
+            body = {"error": "temporarily_unavailable", "error_description": "Try again later"}
+        response = jsonify(body)
+        response.status_code = decision.status
+        if decision.www_authenticate:
+            response.headers["WWW-Authenticate"] = decision.www_authenticate
+        return response
+
+    @app.before_request
+    def authenticate() -> Optional[Response]:
+        """The auth middleware: every route but the dashboard goes through portcullis."""
+        if request.path.startswith("/settings/"):
+            return require_admin()
+        decision = checker.check(
+            request.method,
+            request.path,
+            lookup=keys.lookup,
+            authorization=request.headers.get("Authorization"),
+            query=request.query_string or None,
+            https=is_https(),
+        )
+        if decision.reason not in ("allowed", "public"):
+            app.logger.info("denied %s %s: %s", request.method, request.path, decision.reason)
+        if not decision.allowed:
+            return deny(decision)
+        g.decision = decision
+        return None
+
+    @app.after_request
+    def warn(response: Response) -> Response:
+        decision: Optional[portcullis.Decision] = g.get("decision")
+        if decision is not None and decision.warnings:
+            response.headers["X-Key-Warnings"] = " ".join(decision.warnings)
+        return response
+
+    def require_admin() -> Optional[Response]:
+        given = request.headers.get("X-Admin-Token", "")
+        if not hmac.compare_digest(given.encode(), admin_token.encode()):
+            response = jsonify({"error": "forbidden"})
+            response.status_code = 403
+            return response
+        return None
+
+    def owner() -> str:
+        decision: portcullis.Decision = g.decision
+        return decision.owner or ""
+
+    def db() -> sqlite3.Connection:
+        return keys.connect()
+
+    # -- Settings > API Keys (the dashboard) ------------------------------------------
+
+    @app.post("/settings/api-keys")
+    def create_key() -> Tuple[Response, int]:
+        data = request.get_json(silent=True) or {}
+        chosen = data.get("permissions", [])
+        if not isinstance(chosen, list) or not all(p in permissions for p in chosen):
+            return jsonify({"error": "unknown permission", "known": list(permissions)}), 400
+        ttl_days = data.get("ttl_days")
+        if ttl_days is not None and (not isinstance(ttl_days, int) or ttl_days <= 0):
+            return jsonify({"error": "ttl_days must be a positive integer"}), 400
+        try:
+            issued = checker.issue(str(data.get("name", "")), str(data.get("owner", "")),
+                                   [permissions[p] for p in chosen],
+                                   ttl=ttl_days * DAY if ttl_days else None)
+        except portcullis.IssueError as e:
+            return jsonify({"error": e.code, "error_description": e.message}), 400
+        keys.save(issued.record)
+        # The only time the plaintext key leaves the server.
+        return jsonify({"key": issued.key, **key_view(issued.record, labels)}), 201
+
+    @app.get("/settings/api-keys")
+    def list_keys() -> Response:
+        return jsonify([key_view(r, labels) for r in keys.list(request.args.get("owner", ""))])
+
+    @app.post("/settings/api-keys/<key_id>/revoke")
+    def revoke_key(key_id: str) -> Tuple[Response, int]:
+        record = keys.get(key_id) if len(key_id) == 16 else None
+        if record is None:
+            return jsonify({"error": "not_found"}), 404
+        record = record.revoked(int(time.time()))
+        keys.save(record)
+        return jsonify(key_view(record, labels)), 200
+
+    @app.post("/settings/api-keys/<key_id>/rotate")
+    def rotate_key(key_id: str) -> Tuple[Response, int]:
+        record = keys.get(key_id) if len(key_id) == 16 else None
+        if record is None:
+            return jsonify({"error": "not_found"}), 404
+        grace_hours = (request.get_json(silent=True) or {}).get("grace_hours", 24)
+        if not isinstance(grace_hours, int) or grace_hours < 0:
+            return jsonify({"error": "grace_hours must be a non-negative integer"}), 400
+        try:
+            rotation = checker.rotate(record, grace_hours * 3600)
+        except portcullis.IssueError as e:
+            return jsonify({"error": e.code, "error_description": e.message}), 409
+        keys.save(rotation.predecessor)
+        keys.save(rotation.successor.record)
+        new = rotation.successor
+        return jsonify({"key": new.key, **key_view(new.record, labels),
+                        "previous": key_view(rotation.predecessor, labels)}), 201
+
+    # -- The API -------------------------------------------------------------------------
+
+    @app.get("/health")
+    def health() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/v1/me")
+    def me() -> Response:
+        d: portcullis.Decision = g.decision
+        return jsonify({"owner": d.owner, "key_id": d.key_id, "scopes": d.scopes})
+
+    @app.get("/v1/claims")
+    def list_claims() -> Response:
+        with db() as c:
+            rows = c.execute("SELECT id, title, status FROM claims WHERE owner = ?",
+                             (owner(),)).fetchall()
+        return jsonify([{"id": i, "title": t, "status": s} for i, t, s in rows])
+
+    @app.post("/v1/claims")
+    def create_claim() -> Tuple[Response, int]:
+        title = str((request.get_json(silent=True) or {}).get("title", "")).strip()
+        if not title:
+            return jsonify({"error": "title is required"}), 400
+        with db() as c:
+            cur = c.execute("INSERT INTO claims (owner, title) VALUES (?, ?)", (owner(), title))
+        return jsonify({"id": cur.lastrowid, "title": title, "status": "open"}), 201
+
+    def find_claim(claim_id: int) -> Optional[Tuple[int, str, str]]:
+        with db() as c:
+            row = c.execute("SELECT id, title, status FROM claims WHERE id = ? AND owner = ?",
+                            (claim_id, owner())).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+    @app.get("/v1/claims/<int:claim_id>")
+    def get_claim(claim_id: int) -> Tuple[Response, int]:
+        row = find_claim(claim_id)
+        if row is None:
+            return jsonify({"error": "not_found"}), 404
+        return jsonify({"id": row[0], "title": row[1], "status": row[2]}), 200
+
+    @app.patch("/v1/claims/<int:claim_id>")
+    def update_claim(claim_id: int) -> Tuple[Response, int]:
+        status = str((request.get_json(silent=True) or {}).get("status", ""))
+        if find_claim(claim_id) is None:
+            return jsonify({"error": "not_found"}), 404
+        with db() as c:
+            c.execute("UPDATE claims SET status = ? WHERE id = ?", (status, claim_id))
+        return jsonify({"id": claim_id, "status": status}), 200
+
+    @app.delete("/v1/claims/<int:claim_id>")
+    def delete_claim(claim_id: int) -> Tuple[Response, int]:
+        if find_claim(claim_id) is None:
+            return jsonify({"error": "not_found"}), 404
+        with db() as c:
+            c.execute("DELETE FROM claims WHERE id = ?", (claim_id,))
+        return jsonify({"deleted": claim_id}), 200
+
+    @app.get("/v1/claims/<int:claim_id>/orders")
+    def claim_orders(claim_id: int) -> Response:
+        with db() as c:
+            rows = c.execute("SELECT id, item FROM orders WHERE owner = ? AND claim_id = ?",
+                             (owner(), claim_id)).fetchall()
+        return jsonify([{"id": i, "item": item} for i, item in rows])
+
+    @app.get("/v1/orders")
+    def list_orders() -> Response:
+        with db() as c:
+            rows = c.execute("SELECT id, claim_id, item FROM orders WHERE owner = ?",
+                             (owner(),)).fetchall()
+        return jsonify([{"id": i, "claim_id": cl, "item": item} for i, cl, item in rows])
+
+    @app.get("/v1/orders/<int:order_id>")
+    def get_order(order_id: int) -> Tuple[Response, int]:
+        with db() as c:
+            row = c.execute("SELECT id, claim_id, item FROM orders WHERE id = ? AND owner = ?",
+                            (order_id, owner())).fetchone()
+        if row is None:
+            return jsonify({"error": "not_found"}), 404
+        return jsonify({"id": row[0], "claim_id": row[1], "item": row[2]}), 200
+
+    @app.get("/v1/analytics/<report>")
+    def analytics(report: str) -> Tuple[Response, int]:
+        if report != "claims-by-status":
+            return jsonify({"error": "unknown report"}), 404
+        with db() as c:
+            rows = c.execute("SELECT status, COUNT(*) FROM claims WHERE owner = ? "
+                             "GROUP BY status", (owner(),)).fetchall()
+        return jsonify({s: n for s, n in rows}), 200
+
+    return app
+
+
+def main() -> None:
+    app = create_app(
+        os.environ.get("CLAIMPORT_DB", "claimport.sqlite3"),
+        bytes.fromhex(os.environ["PORTCULLIS_PEPPER_HEX"]),
+        os.environ["CLAIMPORT_ADMIN_TOKEN"],
+        trust_forwarded_proto=os.environ.get("CLAIMPORT_BEHIND_PROXY") == "1",
+    )
+    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
+
+
+if __name__ == "__main__":
+    main()
