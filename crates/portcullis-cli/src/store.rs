@@ -123,7 +123,8 @@ impl Store {
 
     /// Stores a new record (an existing id is an error).
     pub fn insert(&mut self, record: &KeyRecord) -> Result<(), CliError> {
-        self.write(|tx| insert_row(tx, record))
+        let path = self.path.clone();
+        self.write(|tx| insert_row(tx, &path, record))
     }
 
     /// The record with this id.
@@ -178,7 +179,7 @@ impl Store {
             let mut record = read_row(tx, &path, id)?;
             let already = record.revoked_at().is_some_and(|t| t <= now);
             record.revoke(now);
-            update_row(tx, &record)?;
+            update_row(tx, &path, &record)?;
             Ok((record, already))
         })
     }
@@ -199,8 +200,8 @@ impl Store {
                 CliError::input("key_inactive", e.to_string())
                     .hint("create a new key with `portcullis keys create` instead")
             })?;
-            update_row(tx, &rotation.predecessor)?;
-            insert_row(tx, &rotation.successor.record)?;
+            update_row(tx, &path, &rotation.predecessor)?;
+            insert_row(tx, &path, &rotation.successor.record)?;
             Ok(rotation)
         })
     }
@@ -269,7 +270,7 @@ fn check_identity(path: &Path, app_id: i64, version: i64, tables: i64) -> Result
     Ok(())
 }
 
-fn insert_row(tx: &Transaction<'_>, record: &KeyRecord) -> Result<(), CliError> {
+fn insert_row(tx: &Transaction<'_>, path: &Path, record: &KeyRecord) -> Result<(), CliError> {
     let result = tx.execute(
         "INSERT INTO keys (id, name, owner, env, pepper_id, created_at, expires_at,
                            revoked_at, rotated_from, record)
@@ -293,11 +294,11 @@ fn insert_row(tx: &Transaction<'_>, record: &KeyRecord) -> Result<(), CliError> 
             "duplicate_key",
             format!("a key with id {} already exists", record.id()),
         )),
-        Err(e) => Err(sql_error(Path::new("store"), &e)),
+        Err(e) => Err(sql_error(path, &e)),
     }
 }
 
-fn update_row(tx: &Transaction<'_>, record: &KeyRecord) -> Result<(), CliError> {
+fn update_row(tx: &Transaction<'_>, path: &Path, record: &KeyRecord) -> Result<(), CliError> {
     tx.execute(
         "UPDATE keys SET name = ?2, owner = ?3, pepper_id = ?4, expires_at = ?5,
                          revoked_at = ?6, record = ?7
@@ -313,7 +314,7 @@ fn update_row(tx: &Transaction<'_>, record: &KeyRecord) -> Result<(), CliError> 
         ],
     )
     .map(|_| ())
-    .map_err(|e| sql_error(Path::new("store"), &e))
+    .map_err(|e| sql_error(path, &e))
 }
 
 fn read_row(tx: &Transaction<'_>, path: &Path, id: &KeyId) -> Result<KeyRecord, CliError> {

@@ -241,7 +241,7 @@ fn tell(story: &mut Story, context: &Context) -> Result<(), CliError> {
 
     story.screen(
         "4. A typo in the key: caught by the checksum, before any database lookup",
-        &[],
+        &["one character of the secret mistyped; the key's last 6 characters are a CRC32".into()],
     );
     let typo = with_typo(&read.0);
     story.check(
@@ -266,7 +266,10 @@ fn tell(story: &mut Story, context: &Context) -> Result<(), CliError> {
     )?;
     story.screen(
         "5. A test key on the live deployment",
-        &[format!("created {}", display(&test.0))],
+        &[
+            format!("created {}", display(&test.0)),
+            "this deployment accepts only live keys; refused before any database lookup".into(),
+        ],
     );
     let world = World {
         store: &store,
@@ -286,7 +289,7 @@ fn tell(story: &mut Story, context: &Context) -> Result<(), CliError> {
 
     story.screen(
         "6. The key in the query string (?api_key=): refused, with the reason",
-        &[],
+        &["query strings end up in logs and browser history; the policy refuses them".into()],
     );
     story.check(
         "key in the query string",
