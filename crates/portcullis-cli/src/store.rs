@@ -414,6 +414,11 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, Store::latest_version());
+        let mode: String = again
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
 
         let other = dir.path().join("other.sqlite3");
         let conn = Connection::open(&other).expect("open");

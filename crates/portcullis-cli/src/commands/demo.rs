@@ -533,3 +533,42 @@ fn expect_json(e: &Expect) -> Value {
         "looked_up": e.lookup,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis::{MemoryStore, Peppers, Policy};
+
+    #[test]
+    fn compare_reports_every_difference() {
+        let policy = Policy::from_toml(init::STARTER_POLICY).expect("policy");
+        let checker = Checker::new(policy, Peppers::new("p1", &[7; 32]).expect("pepper"));
+        let request = Request::new("GET", "/v1/claims").https(true);
+        let decision = checker.check(&request, &MemoryStore::new(), Timestamp(0));
+        let right = Expect {
+            status: 401,
+            reason: "missing_credential",
+            ..Expect::default()
+        };
+        assert_eq!(compare(&decision, &right, false), Vec::<String>::new());
+        let wrong = Expect {
+            status: 200,
+            reason: "allowed",
+            lookup: true,
+            ..right
+        };
+        let found = compare(&decision, &wrong, false);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].starts_with("status: expected 200, got 401"));
+    }
+
+    #[test]
+    fn a_typo_changes_the_secret_only() {
+        let key = "sk_live_AbCdEfGh01234567_abcdefghijklmnopqrstuvwxyzAB123456";
+        let typo = with_typo(key);
+        assert_ne!(typo, key);
+        assert_eq!(typo.len(), key.len());
+        assert_eq!(&typo[..25], &key[..25]);
+        assert_eq!(display(key), "sk_live_AbCdEfGh01234567_…");
+    }
+}
