@@ -1,3 +1,169 @@
 #!/usr/bin/env bash
-# Placeholder until the C binding lands.
-echo "C binding: no suites yet"
+# The C binding's suites (`make test-c`): builds libportcullis, checks the committed
+# header is fresh, compiles the C tests and examples with -std=c11 -Wall -Wextra -Werror
+# against the static and the shared library, compiles the header as C++, runs everything
+# natively, under valgrind (0 errors, 0 leaks) and with ASan/UBSan, checks the README's C
+# snippet is the compiled one and that portcullis.pc works. Fails on the first problem.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+CARGO=${CARGO:-cargo}
+CC=${CC:-gcc}
+CXX=${CXX:-g++}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+LIBDIR=$TARGET/debug
+OUT=$TARGET/c-tests
+POLICY=$ROOT/examples/claimport.toml
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -I"$ROOT/include" -I"$ROOT/bindings/c/tests")
+# What rustc reports for the static library (`--print native-static-libs`).
+STATIC_LIBS=(-lpthread -ldl -lm -lrt -lutil -lgcc_s)
+VALGRIND=(valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible
+          --errors-for-leak-kinds=definite,indirect,possible)
+
+step() { printf '\n== %s\n' "$*"; }
+need() { command -v "$1" >/dev/null || { echo "missing tool: $1 ($2)" >&2; exit 1; }; }
+need "$CC" "a C compiler"; need "$CXX" "a C++ compiler"; need python3 "generates the vectors' C source"
+need valgrind "memory checks"
+
+step "build libportcullis (cargo build -p portcullis-c)"
+$CARGO build -p portcullis-c
+ls "$LIBDIR/libportcullis.a" "$LIBDIR/libportcullis.so" >/dev/null
+
+step "Rust tests of the binding, including: include/portcullis.h is what cbindgen generates"
+$CARGO test -q -p portcullis-c
+
+rm -rf "$OUT" && mkdir -p "$OUT"
+step "generate the vectors' C source from tests/vectors"
+python3 bindings/c/tests/gen_vectors.py tests/vectors "$OUT/vectors_data.c"
+
+# build NAME VARIANT EXTRA_FLAGS... -- SOURCES...: one program against one library form.
+build() {
+    local name=$1 variant=$2; shift 2
+    local flags=() srcs=()
+    while [[ $1 != -- ]]; do flags+=("$1"); shift; done; shift; srcs=("$@")
+    case $variant in
+        static|asan) "$CC" "${CFLAGS[@]}" "${flags[@]}" "${srcs[@]}" "$LIBDIR/libportcullis.a" \
+                        "${STATIC_LIBS[@]}" -o "$OUT/$name-$variant" ;;
+        shared) "$CC" "${CFLAGS[@]}" "${flags[@]}" "${srcs[@]}" -L"$LIBDIR" -lportcullis \
+                        -Wl,-rpath,"$LIBDIR" -o "$OUT/$name-$variant" ;;
+    esac
+}
+
+SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+VARIANTS=(static shared)
+if echo 'int main(void){return 0;}' | "$CC" "${SAN[@]}" -x c - -o "$OUT/san-probe" 2>/dev/null \
+        && "$OUT/san-probe"; then
+    VARIANTS+=(asan)
+else
+    echo "note: $CC cannot build ASan/UBSan programs here; sanitizer runs skipped"
+fi
+
+step "compile tests and examples (${VARIANTS[*]})"
+for v in "${VARIANTS[@]}"; do
+    extra=(); [[ $v == asan ]] && extra=("${SAN[@]}")
+    build test_api "$v" "${extra[@]}" -- bindings/c/tests/test_api.c
+    build test_vectors "$v" "${extra[@]}" -- bindings/c/tests/test_vectors.c "$OUT/vectors_data.c"
+    build test_threads "$v" "${extra[@]}" -pthread -- bindings/c/tests/test_threads.c
+    build readme "$v" "${extra[@]}" -- bindings/c/examples/readme.c
+    build host "$v" "${extra[@]}" -- bindings/c/examples/host.c
+done
+
+step "the header compiles as C++ (and a C++ program links and runs)"
+"$CXX" -x c++ -std=c++11 -Wall -Wextra -Werror -I"$ROOT/include" -fsyntax-only include/portcullis.h
+"$CXX" -std=c++11 -Wall -Wextra -Werror -I"$ROOT/include" bindings/c/tests/test_cpp.cpp \
+    "$LIBDIR/libportcullis.a" "${STATIC_LIBS[@]}" -o "$OUT/test_cpp"
+"$OUT/test_cpp"
+
+# The example host's scenario: issue, serve, revoke, serve; checks the printed decisions.
+host_scenario() {
+    local run=("$@") records="$OUT/host-records.jsonl" out="$OUT/host.out"
+    rm -f "$records"
+    export PORTCULLIS_PEPPER=example-pepper-0123456789abcdef0123 PORTCULLIS_NOW=1800000000
+    local key typo
+    key=$("${run[@]}" "$POLICY" "$records" issue "CI key" org_42 claims:read)
+    [[ $key == sk_live_* ]] || { echo "host did not print a key: $key" >&2; return 1; }
+    typo=${key%?}; if [[ ${key: -1} == x ]]; then typo+=y; else typo+=x; fi
+    printf '%s\n' "GET /v1/claims/1 Bearer $key" "POST /v1/claims Bearer $key" "GET /v1/claims/1" \
+        "GET /health" "GET /v1/claims?api_key=$key" "GET /v1/claims/1 Bearer $typo" \
+        | "${run[@]}" "$POLICY" "$records" serve >"$out"
+    local id=${key#sk_live_}; id=${id%%_*}
+    PORTCULLIS_NOW=1800000100 "${run[@]}" "$POLICY" "$records" revoke "$id"
+    echo "GET /v1/claims/1 Bearer $key" | PORTCULLIS_NOW=1800000200 "${run[@]}" "$POLICY" "$records" serve >>"$out"
+    python3 - "$out" "$id" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+key_id = sys.argv[2]
+expected = [
+    rf"^200 reason=allowed key={key_id} owner=org_42 scopes=claims:read$",
+    rf"^403 reason=insufficient_scope error=insufficient_scope key={key_id} .*missing=claims:write www-authenticate=Bearer realm=\"claimport\", error=\"insufficient_scope\".*scope=\"claims:write\"$",
+    r"^401 reason=missing_credential www-authenticate=Bearer realm=\"claimport\"$",
+    r"^200 reason=public$",
+    r"^400 reason=query_refused error=invalid_request ",
+    r"^401 reason=malformed_key error=invalid_token ",
+    r"^401 reason=revoked error=invalid_token ",
+]
+assert len(lines) == len(expected), lines
+for line, pattern in zip(lines, expected):
+    assert re.search(pattern, line), (line, pattern)
+print(f"host: {len(lines)} decisions as expected")
+PY
+    unset PORTCULLIS_PEPPER PORTCULLIS_NOW
+}
+
+run_suite() {
+    local v=$1; shift
+    local run=("$@")
+    "${run[@]}" "$OUT/test_api-$v" "$POLICY"
+    "${run[@]}" "$OUT/test_vectors-$v"
+    if [[ ${#run[@]} -gt 0 ]]; then
+        "${run[@]}" "$OUT/test_threads-$v" "$POLICY" 10
+    else
+        "$OUT/test_threads-$v" "$POLICY" 200
+    fi
+    (cd "$ROOT" && "${run[@]}" "$OUT/readme-$v" | grep -qx "200 org_42")
+    host_scenario "${run[@]}" "$OUT/host-$v"
+}
+
+for v in "${VARIANTS[@]}"; do
+    step "run against the $v library"
+    if [[ $v == asan ]]; then
+        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_suite "$v"
+    else
+        run_suite "$v"
+    fi
+done
+
+for v in static shared; do
+    step "valgrind ($v library): 0 errors, 0 leaks"
+    run_suite "$v" "${VALGRIND[@]}"
+done
+
+step "README: the 'Using from C' snippet is bindings/c/examples/readme.c, verbatim"
+python3 - <<'PY'
+import re
+readme = open("README.md", encoding="utf-8").read()
+section = readme.split("## Using from C", 1)[1].split("\n## ", 1)[0]
+blocks = re.findall(r"```c\n(.*?)```", section, re.S)
+snippet = open("bindings/c/examples/readme.c", encoding="utf-8").read()
+assert snippet in blocks, "README.md's C snippet differs from bindings/c/examples/readme.c"
+print("README snippet matches")
+PY
+
+step "portcullis.pc: a program builds with pkg-config flags"
+if ! command -v pkg-config >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq pkg-config >/dev/null
+fi
+need pkg-config "checks portcullis.pc"
+mkdir -p "$OUT/pkgconfig"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+sed -e "s|@PREFIX@|$ROOT|" -e "s|@LIBDIR@|$LIBDIR|" -e "s|@INCLUDEDIR@|$ROOT/include|" \
+    -e "s|@VERSION@|$version|" bindings/c/portcullis.pc.in >"$OUT/pkgconfig/portcullis.pc"
+export PKG_CONFIG_PATH=$OUT/pkgconfig
+[[ $(pkg-config --modversion portcullis) == "$version" ]]
+# shellcheck disable=SC2046
+"$CC" -std=c11 -Wall -Wextra -Werror bindings/c/examples/readme.c $(pkg-config --cflags --libs portcullis) \
+    -Wl,-rpath,"$LIBDIR" -o "$OUT/readme-pkgconfig"
+(cd "$ROOT" && "$OUT/readme-pkgconfig" | grep -qx "200 org_42")
+echo "pkg-config build runs"
+
+step "C binding: all suites passed"
