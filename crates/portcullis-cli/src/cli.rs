@@ -69,8 +69,15 @@ pub enum Command {
 pub enum KeysCommand {
     /// Create a key and show it once.
     Create(CreateArgs),
-    /// List every key of the store.
-    List,
+    /// List the keys of the store (all of them unless filtered).
+    List {
+        /// Only keys of this owner.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Only keys in this state now.
+        #[arg(long, value_parser = ["active", "revoked", "expired", "not_yet_valid"])]
+        status: Option<String>,
+    },
     /// Show one key.
     Show {
         /// The key id (or its display form `sk_live_<id>_…`).

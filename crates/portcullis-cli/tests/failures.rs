@@ -230,3 +230,21 @@ fn invalid_store_policy_is_reported_with_its_location() {
     let detail = v["error"]["details"][0].as_str().expect("detail");
     assert!(detail.contains("policy.toml:3:"), "{detail}");
 }
+
+#[test]
+fn init_validates_an_existing_policy_first() {
+    let s = Sandbox::new();
+    fs::create_dir_all(s.store()).expect("mkdir");
+    fs::write(
+        s.store().join("policy.toml"),
+        "[[routes]]\nmethod = \"get\"\npath = \"/\"\n",
+    )
+    .expect("write");
+    let v = s.json(3, &["init"]);
+    assert_eq!(v["error"]["code"], "policy_invalid");
+    assert!(
+        !s.store().join("pepper").exists(),
+        "nothing created for an invalid policy"
+    );
+    assert!(!s.store().join("keys.sqlite3").exists());
+}

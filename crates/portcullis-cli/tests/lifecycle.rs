@@ -131,6 +131,11 @@ fn lifecycle_in_json_mode() {
         "old key in its grace period"
     );
     assert_eq!(status_of(&new_id), Some("revoked".into()));
+    let only_revoked = s.json(0, &["keys", "list", "--status", "revoked"]);
+    assert_eq!(only_revoked["records"].as_array().map(Vec::len), Some(1));
+    assert_eq!(only_revoked["records"][0]["id"], new_id.as_str());
+    let nobody = s.json(0, &["keys", "list", "--owner", "org_nobody"]);
+    assert_eq!(nobody["records"], serde_json::json!([]));
 }
 
 #[test]

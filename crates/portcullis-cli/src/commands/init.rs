@@ -24,13 +24,14 @@ pub fn run(context: &Context) -> Result<Report, CliError> {
         .hint("use it as it is, or choose another directory with --store DIR"));
     }
     create_dir(&paths.dir)?;
-    let pepper = PepperFile::create(&paths.pepper)?;
     let policy_written = !paths.policy.exists();
     if policy_written {
         fs::write(&paths.policy, STARTER_POLICY)
             .map_err(|e| CliError::io("policy file", &paths.policy, &e))?;
     }
+    // An existing policy is validated before anything else is created.
     let policy = load_policy(&paths.policy, true)?;
+    let pepper = PepperFile::create(&paths.pepper)?;
     drop(Store::create(&paths.database)?);
     make_private(&paths.database)?;
 

@@ -6,7 +6,7 @@ use crate::context::{Context, parse_key_id};
 use crate::error::CliError;
 use crate::store::not_found;
 use crate::time_text::{format_duration, format_opt};
-use crate::view::{list_table, record_json, record_table};
+use crate::view::{list_table, record_json, record_table, status};
 use portcullis::{Checker, IssueError, IssuedKey, KeySpec, OsRandom};
 use serde_json::json;
 
@@ -14,7 +14,7 @@ use serde_json::json;
 pub fn run(command: KeysCommand, context: &Context) -> Result<Report, CliError> {
     match command {
         KeysCommand::Create(args) => create(&args, context),
-        KeysCommand::List => list(context),
+        KeysCommand::List { owner, status } => list(owner.as_deref(), status.as_deref(), context),
         KeysCommand::Show { id } => show(&id, context),
         KeysCommand::Revoke { id } => revoke(&id, context),
         KeysCommand::Rotate { id, grace } => rotate(&id, grace, context),
@@ -68,9 +68,12 @@ fn create(args: &CreateArgs, context: &Context) -> Result<Report, CliError> {
     Ok(Report::ok(human, json))
 }
 
-fn list(context: &Context) -> Result<Report, CliError> {
-    let records = context.store()?.list()?;
-    let human = if records.is_empty() {
+fn list(owner: Option<&str>, state: Option<&str>, context: &Context) -> Result<Report, CliError> {
+    let mut records = context.store()?.list()?;
+    records.retain(|r| {
+        owner.is_none_or(|o| r.owner() == o) && state.is_none_or(|s| status(r, context.now) == s)
+    });
+    let human = if records.is_empty() && owner.is_none() && state.is_none() {
         "No keys yet. Create one with `portcullis keys create --name NAME --scopes SCOPES`.\n"
             .to_owned()
     } else {
