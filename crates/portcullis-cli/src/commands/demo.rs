@@ -35,12 +35,64 @@ struct Expect {
     lookup: bool,
 }
 
-/// A request of the story.
+impl Expect {
+    /// 200, recognised as `key`.
+    fn allowed(key: KeyId) -> Self {
+        Expect {
+            status: 200,
+            reason: "allowed",
+            key: Some(key),
+            lookup: true,
+            ..Expect::default()
+        }
+    }
+
+    /// 403: recognised as `key`, lacking `missing`.
+    fn lacking(key: KeyId, missing: &'static [&'static str]) -> Self {
+        Expect {
+            status: 403,
+            reason: "insufficient_scope",
+            missing,
+            ..Expect::allowed(key)
+        }
+    }
+
+    /// Refused after looking the key up.
+    fn refused(status: u16, reason: &'static str) -> Self {
+        Expect {
+            status,
+            reason,
+            lookup: true,
+            ..Expect::default()
+        }
+    }
+
+    /// Refused before any database lookup.
+    fn refused_early(status: u16, reason: &'static str) -> Self {
+        Expect {
+            lookup: false,
+            ..Expect::refused(status, reason)
+        }
+    }
+}
+
+/// A request of the story: `GET /v1/claims/42` with a key in the header or the query.
 struct Call<'a> {
     method: &'a str,
     path: &'a str,
-    key: Option<&'a str>,
+    key: &'a str,
     in_query: bool,
+}
+
+impl<'a> Call<'a> {
+    fn header(method: &'a str, path: &'a str, key: &'a str) -> Self {
+        Call {
+            method,
+            path,
+            key,
+            in_query: false,
+        }
+    }
 }
 
 /// Counts lookups, to show that malformed and wrong-environment keys never reach the
@@ -57,7 +109,8 @@ impl KeyLookup for Counting<'_> {
     }
 }
 
-/// The story so far: its text, its steps as JSON, and whether every step matched.
+/// The story so far: its text, its steps as JSON, and how many steps did not match.
+#[derive(Default)]
 struct Story {
     text: String,
     steps: Vec<Value>,
@@ -72,28 +125,14 @@ impl Story {
         }
     }
 
-    fn check(&mut self, title: &str, call: &Call<'_>, expect: &Expect, world: &World<'_>) {
-        let counting = Counting {
-            store: world.store,
-            count: Cell::new(0),
-        };
-        let query;
-        let header;
-        let mut request = Request::new(call.method, call.path).https(true);
-        match (call.key, call.in_query) {
-            (Some(key), true) => {
-                query = format!("api_key={key}");
-                request = request.query(&query);
-            }
-            (Some(key), false) => {
-                header = format!("Bearer {key}");
-                request = request.authorization(&header);
-            }
-            (None, _) => {}
-        }
-        let decision = world.checker.check(&request, &counting, world.now);
-        let looked_up = counting.count.get() > 0;
-        let mismatches = compare(&decision, expect, looked_up);
+    /// Records a decision and its comparison with the expectation.
+    fn record(&mut self, title: &str, call: &Call<'_>, at: Timestamp, step: Step<'_, '_>) {
+        let Step {
+            decision,
+            expect,
+            looked_up,
+        } = step;
+        let mismatches = compare(decision, expect, looked_up);
         let ok = mismatches.is_empty();
         self.failures += usize::from(!ok);
         self.text.push_str(&format!(
@@ -101,8 +140,8 @@ impl Story {
             call.method,
             call.path,
             shown_credential(call),
-            format_time(world.now),
-            verdict(&decision),
+            format_time(at),
+            verdict(decision),
             if ok { "as expected" } else { "UNEXPECTED" },
         ));
         for m in &mismatches {
@@ -114,9 +153,14 @@ impl Story {
         }
         self.steps.push(json!({
             "title": title,
-            "request": {"method": call.method, "path": call.path, "credential": credential_kind(call), "at": world.now.secs()},
+            "request": {
+                "method": call.method,
+                "path": call.path,
+                "credential": if call.in_query { "query" } else { "header" },
+                "at": at.secs(),
+            },
             "expected": expect_json(expect),
-            "actual": decision_json(&decision),
+            "actual": decision_json(decision),
             "looked_up": looked_up,
             "ok": ok,
             "mismatches": mismatches,
@@ -124,11 +168,66 @@ impl Story {
     }
 }
 
-/// The store, checker and clock a step runs against.
-struct World<'a> {
-    store: &'a Store,
-    checker: &'a Checker,
-    now: Timestamp,
+/// One decision with what it should have been.
+struct Step<'d, 'p> {
+    decision: &'d Decision<'p>,
+    expect: &'d Expect,
+    looked_up: bool,
+}
+
+/// The demo's world: a real store, the store's checker, the clock, and the story told.
+struct Demo {
+    context: Context,
+    store: Store,
+    checker: Checker,
+    story: Story,
+}
+
+impl Demo {
+    fn now(&self) -> Timestamp {
+        self.context.now
+    }
+
+    /// Decides `call` at `at` and records the step.
+    fn check(&mut self, title: &str, call: &Call<'_>, at: Timestamp, expect: &Expect) {
+        let counting = Counting {
+            store: &self.store,
+            count: Cell::new(0),
+        };
+        let credential = if call.in_query {
+            format!("api_key={}", call.key)
+        } else {
+            format!("Bearer {}", call.key)
+        };
+        let base = Request::new(call.method, call.path).https(true);
+        let request = if call.in_query {
+            base.query(&credential)
+        } else {
+            base.authorization(&credential)
+        };
+        let decision = self.checker.check(&request, &counting, at);
+        let step = Step {
+            decision: &decision,
+            expect,
+            looked_up: counting.count.get() > 0,
+        };
+        self.story.record(title, call, at, step);
+    }
+
+    /// Creates a key in the store; returns its plaintext and id.
+    fn create(&mut self, name: &str, env: Option<&str>) -> Result<(String, KeyId), CliError> {
+        let args = CreateArgs {
+            name: name.to_owned(),
+            scopes: vec!["claims:read".to_owned()],
+            owner: "org_demo".to_owned(),
+            env: env.map(str::to_owned),
+            kind: None,
+            ttl: None,
+        };
+        let issued = keys::issue(&self.checker, &args, &self.context)?;
+        self.store.insert(&issued.record)?;
+        Ok((issued.key.expose().to_owned(), issued.record.id()))
+    }
 }
 
 /// Runs the story on a temporary store and reports every step.
@@ -137,317 +236,196 @@ pub fn run(outer: &Context) -> Result<Report, CliError> {
         .prefix("portcullis-demo-")
         .tempdir()
         .map_err(|e| CliError::io("temporary directory", &std::env::temp_dir(), &e))?;
-    let store_dir = dir.path().join("store");
     let context = Context {
-        paths: Paths::new(&store_dir, None, None),
+        paths: Paths::new(&dir.path().join("store"), None, None),
         now: outer.now,
         json: outer.json,
     };
-    let mut story = Story {
-        text: String::from("portcullis demo: ClaimPort's API keys, on a throwaway store\n"),
-        steps: Vec::new(),
-        failures: 0,
+    init::run(&context)?;
+    let mut demo = Demo {
+        checker: context.checker()?,
+        store: context.store()?,
+        context,
+        story: Story {
+            text: String::from("portcullis demo: ClaimPort's API keys, on a throwaway store\n"),
+            ..Story::default()
+        },
     };
-    tell(&mut story, &context)?;
-    let ok = story.failures == 0;
-    story.text.push_str(&if ok {
-        format!(
-            "\nAll {} checks behaved as the story says.\n",
-            story.steps.len()
-        )
+    tell(&mut demo)?;
+    let Story {
+        mut text,
+        steps,
+        failures,
+    } = demo.story;
+    let ok = failures == 0;
+    text.push_str(&if ok {
+        format!("\nAll {} checks behaved as the story says.\n", steps.len())
     } else {
         format!(
-            "\n{} of {} checks did NOT behave as expected.\n",
-            story.failures,
-            story.steps.len()
+            "\n{failures} of {} checks did NOT behave as expected.\n",
+            steps.len()
         )
     });
     Ok(Report {
-        human: story.text,
-        json: json!({"ok": ok, "failures": story.failures, "steps": story.steps}),
+        human: text,
+        json: json!({"ok": ok, "failures": failures, "steps": steps}),
         exit: if ok { EXIT_OK } else { EXIT_DEMO_FAILED },
     })
 }
 
-fn tell(story: &mut Story, context: &Context) -> Result<(), CliError> {
-    init::run(context)?;
-    let mut checker = context.checker()?;
-    let mut store = context.store()?;
-    let now = context.now;
-    story.screen(
+/// The chapters, in order.
+fn tell(demo: &mut Demo) -> Result<(), CliError> {
+    let read = setup_and_create(demo)?;
+    calls(demo, &read);
+    refusals(demo, &read)?;
+    let successor = rotation(demo, &read)?;
+    pepper_rotation(demo, &successor)?;
+    revocation(demo, &successor)
+}
+
+/// Screens 1 and 2: the store, and a "Read Claims" key shown once.
+fn setup_and_create(demo: &mut Demo) -> Result<(String, KeyId), CliError> {
+    let dir = demo.context.paths.dir.display().to_string();
+    demo.story.screen(
         "1. A fresh store with ClaimPort's policy",
         &[
-            format!("store {} (deleted at the end)", context.paths.dir.display()),
+            format!("store {dir} (deleted at the end)"),
             "pepper file: mode 0600, apart from the database; the database keeps only hashes"
                 .into(),
             "policy: GET /v1/claims/{id} needs claims:read, POST /v1/claims needs claims:write"
                 .into(),
         ],
     );
-
-    let read = create(
-        &checker,
-        &mut store,
-        context,
-        "Read Claims integration",
-        "claims:read",
-        None,
-    )?;
-    story.screen(
+    let read = demo.create("Read Claims integration", None)?;
+    demo.story.screen(
         "2. Settings > API Keys: create a \"Read Claims\" key",
         &[
             format!("{}   <- shown once: copy it now", read.0),
             format!("stored: id {}, scopes claims:read, hash only", read.1),
         ],
     );
+    Ok(read)
+}
 
-    story.screen("3. Calls with the key", &[]);
-    let world = World {
-        store: &store,
-        checker: &checker,
-        now,
-    };
-    let call = |method, path, key| Call {
-        method,
-        path,
-        key,
-        in_query: false,
-    };
-    story.check(
-        "read a claim",
-        &call("GET", "/v1/claims/42", Some(&read.0)),
-        &Expect {
-            status: 200,
-            reason: "allowed",
-            key: Some(read.1),
-            lookup: true,
-            ..Expect::default()
-        },
-        &world,
-    );
-    story.check(
-        "create a claim without claims:write",
-        &call("POST", "/v1/claims", Some(&read.0)),
-        &Expect {
-            status: 403,
-            reason: "insufficient_scope",
-            missing: &["claims:write"],
-            key: Some(read.1),
-            lookup: true,
-            ..Expect::default()
-        },
-        &world,
-    );
+/// Screen 3: an allowed call and a 403 naming the missing scope.
+fn calls(demo: &mut Demo, (key, id): &(String, KeyId)) {
+    let now = demo.now();
+    demo.story.screen("3. Calls with the key", &[]);
+    let read = Call::header("GET", "/v1/claims/42", key);
+    demo.check("read a claim", &read, now, &Expect::allowed(*id));
+    let write = Call::header("POST", "/v1/claims", key);
+    let lacking = Expect::lacking(*id, &["claims:write"]);
+    demo.check("create a claim without claims:write", &write, now, &lacking);
+}
 
-    story.screen(
+/// Screens 4-6: a typo, a test key on live, a key in the query string.
+fn refusals(demo: &mut Demo, (key, _): &(String, KeyId)) -> Result<(), CliError> {
+    let now = demo.now();
+    demo.story.screen(
         "4. A typo in the key: caught by the checksum, before any database lookup",
-        &["one character of the secret mistyped; the key's last 6 characters are a CRC32".into()],
+        &["one character of the secret mistyped; the key ends with a CRC32 checksum".into()],
     );
-    let typo = with_typo(&read.0);
-    story.check(
-        "typo'd key",
-        &call("GET", "/v1/claims/42", Some(&typo)),
-        &Expect {
-            status: 401,
-            reason: "malformed_key",
-            detail: Some("checksum"),
-            ..Expect::default()
-        },
-        &world,
-    );
+    let typo = with_typo(key);
+    let expect = Expect {
+        detail: Some("checksum"),
+        ..Expect::refused_early(401, "malformed_key")
+    };
+    let call = Call::header("GET", "/v1/claims/42", &typo);
+    demo.check("typo'd key", &call, now, &expect);
 
-    let test = create(
-        &checker,
-        &mut store,
-        context,
-        "CI tests",
-        "claims:read",
-        Some("test"),
-    )?;
-    story.screen(
+    let (test_key, _) = demo.create("CI tests", Some("test"))?;
+    demo.story.screen(
         "5. A test key on the live deployment",
         &[
-            format!("created {}", display(&test.0)),
+            format!("created {}", display(&test_key)),
             "this deployment accepts only live keys; refused before any database lookup".into(),
         ],
     );
-    let world = World {
-        store: &store,
-        checker: &checker,
-        now,
-    };
-    story.check(
-        "test key on live",
-        &call("GET", "/v1/claims/42", Some(&test.0)),
-        &Expect {
-            status: 401,
-            reason: "wrong_environment",
-            ..Expect::default()
-        },
-        &world,
-    );
+    let call = Call::header("GET", "/v1/claims/42", &test_key);
+    let expect = Expect::refused_early(401, "wrong_environment");
+    demo.check("test key on live", &call, now, &expect);
 
-    story.screen(
+    demo.story.screen(
         "6. The key in the query string (?api_key=): refused, with the reason",
         &["query strings end up in logs and browser history; the policy refuses them".into()],
     );
-    story.check(
-        "key in the query string",
-        &Call {
-            method: "GET",
-            path: "/v1/claims",
-            key: Some(&read.0),
-            in_query: true,
-        },
-        &Expect {
-            status: 400,
-            reason: "query_refused",
-            ..Expect::default()
-        },
-        &world,
-    );
+    let call = Call {
+        in_query: true,
+        ..Call::header("GET", "/v1/claims", key)
+    };
+    let expect = Expect::refused_early(400, "query_refused");
+    demo.check("key in the query string", &call, now, &expect);
+    Ok(())
+}
 
-    let rotation = store.rotate(&read.1, &checker, GRACE, now)?;
+/// Screen 7: rotation; both keys work during the grace period, only the new one after.
+fn rotation(demo: &mut Demo, (key, id): &(String, KeyId)) -> Result<(String, KeyId), CliError> {
+    let now = demo.now();
+    let rotated = demo.store.rotate(id, &demo.checker, GRACE, now)?;
     let new = (
-        rotation.successor.key.expose().to_owned(),
-        rotation.successor.record.id(),
+        rotated.successor.key.expose().to_owned(),
+        rotated.successor.record.id(),
     );
-    let later = now.plus(GRACE + 3_600);
-    story.screen(
+    demo.story.screen(
         "7. Rotation with a grace period",
         &[
-            format!("keys rotate {} --grace {}", read.1, format_duration(GRACE)),
+            format!("keys rotate {id} --grace {}", format_duration(GRACE)),
             format!("{}   <- the successor, shown once", new.0),
             format!("the old key works until {}", format_time(now.plus(GRACE))),
         ],
     );
-    let world = World {
-        store: &store,
-        checker: &checker,
-        now,
-    };
-    story.check(
+    let old_call = Call::header("GET", "/v1/claims/42", key);
+    let new_call = Call::header("GET", "/v1/claims/42", &new.0);
+    let later = now.plus(GRACE + 3_600);
+    demo.check(
         "old key during the grace period",
-        &call("GET", "/v1/claims/42", Some(&read.0)),
-        &Expect {
-            status: 200,
-            reason: "allowed",
-            key: Some(read.1),
-            lookup: true,
-            ..Expect::default()
-        },
-        &world,
+        &old_call,
+        now,
+        &Expect::allowed(*id),
     );
-    story.check(
-        "new key",
-        &call("GET", "/v1/claims/42", Some(&new.0)),
-        &Expect {
-            status: 200,
-            reason: "allowed",
-            key: Some(new.1),
-            lookup: true,
-            ..Expect::default()
-        },
-        &world,
-    );
-    let after = World {
-        store: &store,
-        checker: &checker,
-        now: later,
-    };
-    story.check(
-        "old key after the grace period",
-        &call("GET", "/v1/claims/42", Some(&read.0)),
-        &Expect {
-            status: 401,
-            reason: "expired",
-            lookup: true,
-            ..Expect::default()
-        },
-        &after,
-    );
-    story.check(
+    demo.check("new key", &new_call, now, &Expect::allowed(new.1));
+    let expired = Expect::refused(401, "expired");
+    demo.check("old key after the grace period", &old_call, later, &expired);
+    demo.check(
         "new key after the grace period",
-        &call("GET", "/v1/claims/42", Some(&new.0)),
-        &Expect {
-            status: 200,
-            reason: "allowed",
-            key: Some(new.1),
-            lookup: true,
-            ..Expect::default()
-        },
-        &after,
+        &new_call,
+        later,
+        &Expect::allowed(new.1),
     );
+    Ok(new)
+}
 
-    let mut peppers = PepperFile::load(&context.paths.pepper)?;
-    let pepper = peppers.rotate(&context.paths.pepper)?;
-    checker = context.checker()?;
-    story.screen(
+/// Screen 8: a new primary pepper; the existing key keeps working.
+fn pepper_rotation(demo: &mut Demo, (key, id): &(String, KeyId)) -> Result<(), CliError> {
+    let path = demo.context.paths.pepper.clone();
+    let pepper = PepperFile::load(&path)?.rotate(&path)?;
+    demo.checker = demo.context.checker()?;
+    demo.story.screen(
         "8. Pepper rotation: a new primary pepper, existing keys keep working",
         &[format!("pepper rotate -> primary {pepper}")],
     );
-    let world = World {
-        store: &store,
-        checker: &checker,
+    let call = Call::header("GET", "/v1/claims/42", key);
+    let now = demo.now();
+    demo.check(
+        "key hashed under the old pepper",
+        &call,
         now,
-    };
-    story.check(
-        "new key after the pepper rotation",
-        &call("GET", "/v1/claims/42", Some(&new.0)),
-        &Expect {
-            status: 200,
-            reason: "allowed",
-            key: Some(new.1),
-            lookup: true,
-            ..Expect::default()
-        },
-        &world,
-    );
-
-    store.revoke(&new.1, now)?;
-    story.screen(
-        "9. Revocation takes effect at once",
-        &[format!("keys revoke {}", new.1)],
-    );
-    let world = World {
-        store: &store,
-        checker: &checker,
-        now,
-    };
-    story.check(
-        "revoked key",
-        &call("GET", "/v1/claims/42", Some(&new.0)),
-        &Expect {
-            status: 401,
-            reason: "revoked",
-            lookup: true,
-            ..Expect::default()
-        },
-        &world,
+        &Expect::allowed(*id),
     );
     Ok(())
 }
 
-/// Creates a key in the demo store; returns its plaintext and id.
-fn create(
-    checker: &Checker,
-    store: &mut Store,
-    context: &Context,
-    name: &str,
-    scopes: &str,
-    env: Option<&str>,
-) -> Result<(String, KeyId), CliError> {
-    let args = CreateArgs {
-        name: name.to_owned(),
-        scopes: vec![scopes.to_owned()],
-        owner: "org_demo".to_owned(),
-        env: env.map(str::to_owned),
-        kind: None,
-        ttl: None,
-    };
-    let issued = keys::issue(checker, &args, context)?;
-    store.insert(&issued.record)?;
-    Ok((issued.key.expose().to_owned(), issued.record.id()))
+/// Screen 9: revocation takes effect on the next request.
+fn revocation(demo: &mut Demo, (key, id): &(String, KeyId)) -> Result<(), CliError> {
+    let now = demo.now();
+    demo.store.revoke(id, now)?;
+    demo.story.screen(
+        "9. Revocation takes effect at once",
+        &[format!("keys revoke {id}")],
+    );
+    let call = Call::header("GET", "/v1/claims/42", key);
+    demo.check("revoked key", &call, now, &Expect::refused(401, "revoked"));
+    Ok(())
 }
 
 /// The key with one character of its secret changed, as a person mistyping it would.
@@ -467,18 +445,10 @@ fn display(key: &str) -> String {
 }
 
 fn shown_credential(call: &Call<'_>) -> String {
-    match (call.key, call.in_query) {
-        (Some(key), true) => format!("?api_key={}", display(key)),
-        (Some(key), false) => format!("  Authorization: Bearer {}", display(key)),
-        (None, _) => String::new(),
-    }
-}
-
-fn credential_kind(call: &Call<'_>) -> &'static str {
-    match (call.key, call.in_query) {
-        (Some(_), true) => "query",
-        (Some(_), false) => "header",
-        (None, _) => "none",
+    if call.in_query {
+        format!("?api_key={}", display(call.key))
+    } else {
+        format!("  Authorization: Bearer {}", display(call.key))
     }
 }
 

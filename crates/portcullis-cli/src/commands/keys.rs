@@ -21,7 +21,7 @@ pub fn run(command: KeysCommand, context: &Context) -> Result<Report, CliError> 
     }
 }
 
-/// Issues a key under the store's policy and peppers and stores its record.
+/// Issues a key under the store's policy and peppers (the caller stores the record).
 pub fn issue(
     checker: &Checker,
     args: &CreateArgs,
