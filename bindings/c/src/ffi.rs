@@ -219,3 +219,63 @@ pub(crate) unsafe fn free_handle<T>(p: *mut T) {
         drop(unsafe { take_handle(p) });
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_a_result_code_with_a_detail() {
+        let code = guard(|| panic!("boom"));
+        assert_eq!(code, R::PORTCULLIS_PANIC);
+        assert!(last_error().contains("panic was caught"));
+        assert_eq!(guard_value(7u32, || panic!("boom")), 7);
+        assert_eq!(guard_value(7u32, || None), 7);
+        assert_eq!(guard_value(7u32, || Some(3)), 3);
+    }
+
+    #[test]
+    fn failures_record_their_detail_but_buffer_too_small_keeps_it() {
+        assert_eq!(
+            guard(|| Err(Failure::new(R::PORTCULLIS_IO, "disk on fire"))),
+            R::PORTCULLIS_IO
+        );
+        assert_eq!(last_error(), "disk on fire");
+        assert_eq!(
+            guard(|| Err(R::PORTCULLIS_BUFFER_TOO_SMALL.into())),
+            R::PORTCULLIS_BUFFER_TOO_SMALL
+        );
+        assert_eq!(last_error(), "disk on fire");
+        assert_eq!(
+            guard(|| Err(R::PORTCULLIS_NULL_PARAMETER.into())),
+            R::PORTCULLIS_NULL_PARAMETER
+        );
+        assert_eq!(last_error(), "a required pointer argument was NULL");
+        assert_eq!(guard(|| Ok(())), R::PORTCULLIS_OK);
+        assert_eq!(
+            last_error(),
+            "a required pointer argument was NULL",
+            "success keeps the detail"
+        );
+    }
+
+    #[test]
+    fn impossible_lengths_are_refused_before_reading() {
+        let p = c"x".as_ptr();
+        // SAFETY: the length check fails before any memory is read.
+        let r = unsafe { bytes(p, usize::MAX) };
+        assert_eq!(
+            r.map_err(|f| f.code).err(),
+            Some(R::PORTCULLIS_INVALID_LENGTH)
+        );
+        // SAFETY: NULL is checked first.
+        let r = unsafe { text(std::ptr::null(), 0) };
+        assert_eq!(
+            r.map_err(|f| f.code).err(),
+            Some(R::PORTCULLIS_NULL_PARAMETER)
+        );
+        // SAFETY: a count of zero never reads the pointer.
+        let r = unsafe { array::<u64>(std::ptr::null(), 0) };
+        assert_eq!(r.map(<[u64]>::len).ok(), Some(0));
+    }
+}
