@@ -39,6 +39,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "UNIX_SECS")]
     pub now: Option<u64>,
 
+    /// How long to wait for another process's lock on the store (e.g. 15s, 2m).
+    #[arg(long, global = true, env = "PORTCULLIS_BUSY_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub busy_timeout: u64,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

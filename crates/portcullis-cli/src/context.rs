@@ -5,6 +5,7 @@ use crate::pepper_file::PepperFile;
 use crate::store::Store;
 use portcullis::{Checker, KeyId, Policy, Timestamp};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The database's file name inside the store directory.
 pub const DATABASE_FILE: &str = "keys.sqlite3";
@@ -47,6 +48,8 @@ pub struct Context {
     pub now: Timestamp,
     /// Whether output is JSON.
     pub json: bool,
+    /// How long to wait for another process's lock on the database.
+    pub busy_timeout: Duration,
 }
 
 impl Context {
@@ -59,7 +62,9 @@ impl Context {
 
     /// The store's database, which must exist.
     pub fn store(&self) -> Result<Store, CliError> {
-        Store::open(&self.paths.database)
+        let store = Store::open(&self.paths.database)?;
+        store.set_busy_timeout(self.busy_timeout)?;
+        Ok(store)
     }
 }
 

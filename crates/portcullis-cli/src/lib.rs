@@ -60,6 +60,7 @@ pub fn run() -> ExitCode {
         ),
         now: cli.now.map_or_else(Timestamp::now, Timestamp),
         json: cli.json,
+        busy_timeout: std::time::Duration::from_secs(cli.busy_timeout),
     };
     let code = match dispatch(cli.command, &context) {
         Ok(report) => print_report(&report, context.json),

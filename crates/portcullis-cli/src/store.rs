@@ -22,7 +22,8 @@ use std::time::Duration;
 /// `PRAGMA application_id` of a portcullis store ("PCLS").
 pub const APPLICATION_ID: i64 = 0x5043_4C53;
 
-/// How long a command waits for another process's write lock before giving up.
+/// How long a command waits for another process's write lock before giving up, unless
+/// told otherwise ([`Store::set_busy_timeout`]).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Schema migrations; migration `n` (1-based) brings `user_version` from `n-1` to `n`.
@@ -79,6 +80,13 @@ impl Store {
         store.configure().map_err(|e| sql_error(path, &e))?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Sets how long to wait for another process's lock before failing with `store_busy`.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<(), CliError> {
+        self.conn
+            .busy_timeout(timeout)
+            .map_err(|e| sql_error(&self.path, &e))
     }
 
     fn configure(&self) -> rusqlite::Result<()> {
@@ -383,12 +391,9 @@ fn sql_error(path: &Path, e: &rusqlite::Error) -> CliError {
         .hint("restore the store from a backup, or move it away and run `portcullis init`"),
         Some(C::DatabaseBusy | C::DatabaseLocked) => CliError::store(
             "store_busy",
-            format!(
-                "{shown} stayed locked by another process for {}s",
-                BUSY_TIMEOUT.as_secs()
-            ),
+            format!("{shown} stayed locked by another process longer than the busy timeout"),
         )
-        .hint("retry when the other portcullis command has finished"),
+        .hint("retry when the other portcullis command has finished, or wait longer with --busy-timeout"),
         Some(C::ReadOnly | C::CannotOpen | C::PermissionDenied) => CliError::store(
             "store_unwritable",
             format!("cannot open {shown} for writing: {e}"),

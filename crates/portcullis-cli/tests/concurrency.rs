@@ -94,3 +94,33 @@ fn concurrent_rotations_of_one_key_issue_one_successor_each() {
     primaries.sort();
     assert_eq!(primaries, ["p2", "p3"], "pepper rotations are serialised");
 }
+
+#[test]
+fn a_store_locked_too_long_is_a_clear_error() {
+    let s = Sandbox::initialised();
+    let mut conn = rusqlite::Connection::open(s.store().join("keys.sqlite3")).expect("open store");
+    let lock = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .expect("hold the write lock");
+    let v = s.json(
+        4,
+        &[
+            "--busy-timeout",
+            "0",
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--scopes",
+            "claims:read",
+        ],
+    );
+    assert_eq!(v["error"]["code"], "store_busy");
+    // readers are not blocked by a writer
+    assert_eq!(
+        s.json(0, &["--busy-timeout", "0", "keys", "list"])["records"],
+        serde_json::json!([])
+    );
+    lock.rollback().expect("release");
+    s.create("after the lock", "claims:read");
+}

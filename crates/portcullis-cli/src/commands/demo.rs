@@ -240,6 +240,7 @@ pub fn run(outer: &Context) -> Result<Report, CliError> {
         paths: Paths::new(&dir.path().join("store"), None, None),
         now: outer.now,
         json: outer.json,
+        busy_timeout: outer.busy_timeout,
     };
     init::run(&context)?;
     let mut demo = Demo {

@@ -107,6 +107,7 @@ pub fn run_with_stdin(store: &Path, now: u64, args: &[&str], input: &str) -> Run
         .env_remove("PORTCULLIS_STORE")
         .env_remove("PORTCULLIS_PEPPER_FILE")
         .env_remove("PORTCULLIS_POLICY")
+        .env_remove("PORTCULLIS_BUSY_TIMEOUT")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
