@@ -33,10 +33,21 @@ pub(crate) fn encode_fixed<const N: usize>(mut n: u64) -> [u8; N] {
     out
 }
 
+#[cfg(test)]
 /// Decodes exactly the given digits; `None` on a non-base62 character or overflow of `u64`.
 pub(crate) fn decode_fixed(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |acc, &b| {
         acc.checked_mul(62)?.checked_add(u64::from(value(b)?))
+    })
+}
+
+/// Decodes digits already checked to be base62 (any other byte counts as 0), with no
+/// overflow checks: callers pass at most 10 digits.
+#[inline]
+pub(crate) fn decode_checked_digits(digits: &[u8]) -> u64 {
+    digits.iter().fold(0u64, |acc, &b| {
+        acc.wrapping_mul(62)
+            .wrapping_add(u64::from(value(b).unwrap_or(0)))
     })
 }
 

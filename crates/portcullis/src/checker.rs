@@ -1,7 +1,7 @@
 //! The checker: policy + peppers → decisions, in one call or in two phases.
 
 use crate::decision::{Decision, Outcome, Principal, Reason, Warning, Warnings};
-use crate::extract::{Source, extract};
+use crate::extract::{ExtractError, Source, extract_unvalidated, is_b64token};
 use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey};
 use crate::hash::{HashCheck, burn};
 use crate::lookup::{KeyLookup, LookupError};
@@ -172,7 +172,7 @@ impl Checker {
             early.reason = Reason::InsecureTransport;
             return Err(early);
         }
-        let credential = match extract(
+        let credential = match extract_unvalidated(
             request.authorization,
             request.query,
             &t.query_param,
@@ -190,11 +190,17 @@ impl Checker {
         let key = match self.parse(credential.token) {
             Ok(k) => k,
             Err(e) => {
-                early.reason = Reason::MalformedKey(e);
+                let malformed_header =
+                    credential.source == Source::Header && !is_b64token(credential.token);
+                early.reason = if malformed_header {
+                    Reason::Credential(ExtractError::MalformedHeader)
+                } else {
+                    Reason::MalformedKey(e)
+                };
                 return Err(early);
             }
         };
-        if key.env() != self.policy.deployment_env {
+        if key.env_bytes() != self.policy.deployment_env.as_bytes() {
             early.reason = Reason::WrongEnvironment;
             return Err(early);
         }
@@ -255,7 +261,10 @@ impl Checker {
             HashCheck::Mismatch => return Err(Reason::WrongSecret),
             HashCheck::UnknownPepper => return Err(Reason::UnknownPepper),
         }
-        if record.id() != key.id() || record.kind() != key.kind() || record.env() != key.env() {
+        if record.id() != key.id()
+            || record.kind().as_bytes() != key.kind_bytes()
+            || record.env().as_bytes() != key.env_bytes()
+        {
             return Err(Reason::RecordMismatch);
         }
         self.lifecycle(record, now, warnings)?;

@@ -89,13 +89,29 @@ pub fn extract<'a>(
     param: &str,
     allow_query: bool,
 ) -> Result<Credential<'a>, ExtractError> {
+    let credential = extract_unvalidated(authorization, query, param, allow_query)?;
+    if credential.source == Source::Header && !is_b64token(credential.token) {
+        return Err(ExtractError::MalformedHeader);
+    }
+    Ok(credential)
+}
+
+/// [`extract`] without the `b64token` check of a header token. The checker parses the
+/// token as a key next, and every valid key is a valid `b64token`; only when that parse
+/// fails does it run [`is_b64token`] to tell a malformed header from a malformed key.
+pub(crate) fn extract_unvalidated<'a>(
+    authorization: Option<&'a [u8]>,
+    query: Option<&'a [u8]>,
+    param: &str,
+    allow_query: bool,
+) -> Result<Credential<'a>, ExtractError> {
     let in_query = match query {
         Some(q) => find_param(q, param.as_bytes())?,
         None => None,
     };
     match (authorization, in_query) {
         (Some(_), Some(_)) => Err(ExtractError::BothPresent),
-        (Some(header), None) => parse_header(header).map(|token| Credential {
+        (Some(header), None) => split_header(header).map(|token| Credential {
             token,
             source: Source::Header,
         }),
@@ -110,7 +126,23 @@ pub fn extract<'a>(
 
 /// Parses `Bearer 1*SP b64token` and returns the token.
 pub fn parse_header(value: &[u8]) -> Result<&[u8], ExtractError> {
+    let token = split_header(value)?;
+    if is_b64token(token) {
+        Ok(token)
+    } else {
+        Err(ExtractError::MalformedHeader)
+    }
+}
+
+/// `Bearer 1*SP <rest>`: checks the scheme and the spaces, returns the rest (non-empty,
+/// not yet checked against `b64token`).
+fn split_header(value: &[u8]) -> Result<&[u8], ExtractError> {
     let value = trim_ows(value);
+    if let Some((scheme, rest)) = value.split_at_checked(7) {
+        if scheme.eq_ignore_ascii_case(b"bearer ") && rest.first().is_some_and(|&b| b != b' ') {
+            return Ok(rest);
+        }
+    }
     let scheme_len = value
         .iter()
         .position(|&b| !is_tchar(b))
@@ -169,7 +201,7 @@ fn is_tchar(b: u8) -> bool {
 ///
 /// One branch-free pass over the token; only tokens that contain `=` take a second look
 /// at where the padding starts.
-fn is_b64token(t: &[u8]) -> bool {
+pub(crate) fn is_b64token(t: &[u8]) -> bool {
     let chars_ok = t
         .iter()
         .fold(true, |ok, &b| ok & (is_b64char(b) | (b == b'=')));

@@ -151,6 +151,16 @@ impl<'de> serde::Deserialize<'de> for KeyId {
 pub struct KeyFormat {
     kinds: Vec<String>,
     envs: Vec<String>,
+    /// Every accepted `{kind}_{env}_`, for the fast path of [`KeyFormat::parse`].
+    prefixes: Vec<Prefix>,
+}
+
+/// An accepted `{kind}_{env}_` prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Prefix {
+    text: Vec<u8>,
+    kind_len: usize,
+    env_len: usize,
 }
 
 /// Why a [`KeyFormat`] could not be built.
@@ -180,7 +190,21 @@ impl KeyFormat {
     {
         let kinds = check_labels("kind", kinds)?;
         let envs = check_labels("environment", envs)?;
-        Ok(KeyFormat { kinds, envs })
+        let prefixes = kinds
+            .iter()
+            .flat_map(|k| {
+                envs.iter().map(move |e| Prefix {
+                    text: format!("{k}_{e}_").into_bytes(),
+                    kind_len: k.len(),
+                    env_len: e.len(),
+                })
+            })
+            .collect();
+        Ok(KeyFormat {
+            kinds,
+            envs,
+            prefixes,
+        })
     }
 
     /// The accepted kinds.
@@ -199,6 +223,31 @@ impl KeyFormat {
         if input.len() > MAX_KEY_LEN {
             return Err(KeyError::Length);
         }
+        let (kind_len, env_len) = match self.prefixes.iter().find(|p| input.starts_with(&p.text)) {
+            Some(p) => (p.kind_len, p.env_len),
+            None => self.labels(input)?,
+        };
+        let tail_start = kind_len + env_len + 2;
+        let tail = &input[tail_start..];
+        if tail.len() != TAIL_LEN {
+            return Err(KeyError::Length);
+        }
+        check_tail(tail, tail_start)?;
+        let body_len = input.len() - CHECK_LEN;
+        let expected = crc32fast::hash(&input[..body_len]);
+        if base62::decode_checked_digits(&input[body_len..]) != u64::from(expected) {
+            return Err(KeyError::Checksum);
+        }
+        Ok(ParsedKey {
+            text: input,
+            kind_len: kind_len as u8,
+            env_len: env_len as u8,
+            id: KeyId::from_valid(tail),
+        })
+    }
+
+    /// The slow path for inputs with no accepted prefix: which error it is.
+    fn labels(&self, input: &[u8]) -> Result<(usize, usize), KeyError> {
         let kind_len = label_len(input).ok_or(KeyError::Shape)?;
         let rest = &input[kind_len + 1..];
         let env_len = label_len(rest).ok_or(KeyError::Shape)?;
@@ -210,24 +259,7 @@ impl KeyFormat {
         if !self.envs.iter().any(|e| e.as_bytes() == env) {
             return Err(KeyError::UnknownEnv);
         }
-        let tail_start = kind_len + env_len + 2;
-        let tail = &input[tail_start..];
-        if tail.len() != TAIL_LEN {
-            return Err(KeyError::Length);
-        }
-        check_tail(tail, tail_start)?;
-        let body_len = input.len() - CHECK_LEN;
-        let expected = crc32fast::hash(&input[..body_len]);
-        let found = base62::decode_fixed(&input[body_len..]).ok_or(KeyError::Checksum)?;
-        if found != u64::from(expected) {
-            return Err(KeyError::Checksum);
-        }
-        Ok(ParsedKey {
-            text: input,
-            kind_len: kind_len as u8,
-            env_len: env_len as u8,
-            id: KeyId::from_valid(tail),
-        })
+        Ok((kind_len, env_len))
     }
 }
 
@@ -265,15 +297,19 @@ fn label_len(bytes: &[u8]) -> Option<usize> {
 
 /// Checks `{id}_{secret}{check}`: base62 everywhere except the `_` after the id.
 ///
-/// The fast path is a branch-free fold that the compiler vectorises; only a failing key
-/// takes the slow path that finds the first bad byte for the error.
+/// The fast path is two branch-free OR-reductions over fixed-size arrays, which the
+/// compiler vectorises; only a failing key takes the slow path that finds the first bad
+/// byte for the error.
 #[inline]
 fn check_tail(tail: &[u8], offset: usize) -> Result<(), KeyError> {
-    let all_ok = tail.iter().enumerate().fold(true, |ok, (i, &b)| {
-        ok & ((i == ID_LEN) == (b == b'_')) & ((i == ID_LEN) | base62::is_base62(b))
-    });
-    if all_ok {
-        return Ok(());
+    let (id, rest) = tail.split_at(ID_LEN.min(tail.len()));
+    let fixed = (<&[u8; ID_LEN]>::try_from(id), rest.split_first());
+    if let (Ok(id), Some((&b'_', secret))) = fixed {
+        if let Ok(secret) = <&[u8; SECRET_LEN + CHECK_LEN]>::try_from(secret) {
+            if all_base62(id) & all_base62(secret) {
+                return Ok(());
+            }
+        }
     }
     for (i, &b) in tail.iter().enumerate() {
         if i == ID_LEN && b != b'_' {
@@ -286,6 +322,14 @@ fn check_tail(tail: &[u8], offset: usize) -> Result<(), KeyError> {
         }
     }
     Ok(())
+}
+
+#[inline]
+fn all_base62<const N: usize>(bytes: &[u8; N]) -> bool {
+    bytes
+        .iter()
+        .fold(0u8, |bad, &b| bad | u8::from(!base62::is_base62(b)))
+        == 0
 }
 
 /// A syntactically valid key with a correct checksum, borrowed from the input.
@@ -315,6 +359,17 @@ impl<'a> ParsedKey<'a> {
     /// The key id.
     pub fn id(&self) -> KeyId {
         self.id
+    }
+
+    /// The kind as bytes (no UTF-8 pass, for hot-path comparisons).
+    pub(crate) fn kind_bytes(&self) -> &'a [u8] {
+        &self.text[..usize::from(self.kind_len)]
+    }
+
+    /// The environment as bytes (no UTF-8 pass, for hot-path comparisons).
+    pub(crate) fn env_bytes(&self) -> &'a [u8] {
+        let start = usize::from(self.kind_len) + 1;
+        &self.text[start..start + usize::from(self.env_len)]
     }
 
     /// A form safe to log and display: `sk_live_<id>_…`.

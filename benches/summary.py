@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Prints the `make bench` summary: medians from criterion's output and the C, Python and
+memory harnesses of the same run, as ratios against the baselines measured beside them.
+
+Reads target/criterion/<group>/<bench>/new/estimates.json and target/bench-results/*.json.
+Writes the table to stdout and to target/bench-results/summary.md.
+"""
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CRIT = ROOT / "target" / "criterion"
+RESULTS = ROOT / "target" / "bench-results"
+
+
+def median(group, bench):
+    path = CRIT / group / bench / "new" / "estimates.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())["median"]["point_estimate"]
+
+
+def extra(name):
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def fmt_ns(v):
+    return "n/a" if v is None else (f"{v / 1000:.2f} µs" if v >= 1000 else f"{v:.1f} ns")
+
+
+def main():
+    rows = []
+
+    def row(what, value, baseline_name, ratio, target, ok):
+        verdict = "n/a" if ok is None else ("met" if ok else "MISSED")
+        rows.append((what, value, baseline_name, ratio, target, verdict))
+
+    rc, ring = median("floor", "hmac_rustcrypto"), median("floor", "hmac_ring")
+    floor = min(v for v in (rc, ring) if v is not None) if (rc or ring) else None
+    row("floor: HMAC-SHA256, RustCrypto (used)", fmt_ns(rc), "", "", "", None)
+    row("floor: HMAC-SHA256, ring", fmt_ns(ring), "", "", "", None)
+
+    def vs_floor(what, v, limit):
+        r = v / floor if v and floor else None
+        row(what, fmt_ns(v), "floor", "n/a" if r is None else f"{r:.2f}×", f"≤ {limit}×", None if r is None else r <= limit)
+
+    vs_floor("verify (parse + HMAC + compare + lifecycle)", median("key", "verify"), 1.3)
+    vs_floor("full check, header → decision (allowed)", median("check", "allowed"), 1.6)
+    vs_floor("full check, header → decision (403)", median("check", "forbidden"), 1.6)
+    parse = median("key", "parse")
+    row("parse a valid key", fmt_ns(parse), "", "", "", None)
+    typo = median("key", "reject_typo")
+    row("reject a typo'd key (no HMAC)", fmt_ns(typo), "", "", "≤ 30 ns", None if typo is None else typo <= 30)
+    for kind in ("single", "compound"):
+        for n in (8, 64, 256):
+            v = median("scope", f"{kind}/{n}")
+            target = "≤ 5 ns" if n == 256 else ""
+            row(f"scope check, {kind}, {n}-scope catalog", fmt_ns(v), "", "", target, (v <= 5) if (v and n == 256) else None)
+    for n in (10, 1000):
+        v = median("route", f"match/{n}")
+        row(f"route match, {n} routes", fmt_ns(v), "", "", "≤ 100 ns" if n == 1000 else "", (v <= 100) if (v and n == 1000) else None)
+    fill, issue = median("issue", "csprng_fill_64"), median("issue", "issue")
+    row("issue a key", fmt_ns(issue), "CSPRNG fill 64 B", f"{issue / fill:.2f}×" if issue and fill else "n/a", "", None)
+    row("load the claimport policy", fmt_ns(median("policy", "load_claimport")), "", "", "", None)
+    t1, t2 = median("threads", "check/1"), median("threads", "check/2")
+    if t1 and t2:
+        r = 2 * t1 / t2
+        row("Rust: 2 threads vs 1, check throughput", f"{r:.2f}×", "1 thread", f"{r:.2f}×", "≥ 1.8×", r >= 1.8)
+
+    c = extra("c")
+    if c:
+        limit = 1.05 * c["rust_check_ns"] + 10
+        row("C ABI check (from C)", fmt_ns(c["c_check_ns"]), f"Rust check {fmt_ns(c['rust_check_ns'])}",
+            f"{c['c_check_ns'] / c['rust_check_ns']:.2f}×", "≤ 1.05× + 10 ns", c["c_check_ns"] <= limit)
+    py = extra("python")
+    if py:
+        for what, key, limit in (("verify", "verify", 10), ("check", "check", 6)):
+            r = py[f"stdlib_{key}_ns"] / py[f"{key}_ns"]
+            row(f"Python {what} vs stdlib-only Python", fmt_ns(py[f"{key}_ns"]), f"stdlib {fmt_ns(py[f'stdlib_{key}_ns'])}",
+                f"{r:.1f}× faster", f"≥ {limit}× faster", r >= limit)
+        if "threads_ratio" in py:
+            r = py["threads_ratio"]
+            row("Python: 2 threads vs 1, check throughput", f"{r:.2f}×", "1 thread", f"{r:.2f}×", "≥ 1.8×", r >= 1.8)
+    mem = extra("memory")
+    if mem:
+        v = mem["bytes_per_key"]
+        row(f"in-memory store, bytes per key at {mem['keys']:,} keys", f"{v:.0f} B", "", "", "≤ 200 B", v <= 200)
+
+    header = ("measure", "median", "baseline", "ratio", "target", "verdict")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(x) for x in r) + " |" for r in rows]
+    text = "\n".join(lines)
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "summary.md").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
