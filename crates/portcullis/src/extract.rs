@@ -138,10 +138,11 @@ pub fn parse_header(value: &[u8]) -> Result<&[u8], ExtractError> {
 /// not yet checked against `b64token`).
 fn split_header(value: &[u8]) -> Result<&[u8], ExtractError> {
     let value = trim_ows(value);
-    if let Some((scheme, rest)) = value.split_at_checked(7) {
-        if scheme.eq_ignore_ascii_case(b"bearer ") && rest.first().is_some_and(|&b| b != b' ') {
-            return Ok(rest);
-        }
+    if let Some((scheme, rest)) = value.split_at_checked(7)
+        && scheme.eq_ignore_ascii_case(b"bearer ")
+        && rest.first().is_some_and(|&b| b != b' ')
+    {
+        return Ok(rest);
     }
     let scheme_len = value
         .iter()

@@ -304,12 +304,11 @@ fn label_len(bytes: &[u8]) -> Option<usize> {
 fn check_tail(tail: &[u8], offset: usize) -> Result<(), KeyError> {
     let (id, rest) = tail.split_at(ID_LEN.min(tail.len()));
     let fixed = (<&[u8; ID_LEN]>::try_from(id), rest.split_first());
-    if let (Ok(id), Some((&b'_', secret))) = fixed {
-        if let Ok(secret) = <&[u8; SECRET_LEN + CHECK_LEN]>::try_from(secret) {
-            if all_base62(id) & all_base62(secret) {
-                return Ok(());
-            }
-        }
+    if let (Ok(id), Some((&b'_', secret))) = fixed
+        && let Ok(secret) = <&[u8; SECRET_LEN + CHECK_LEN]>::try_from(secret)
+        && all_base62(id) & all_base62(secret)
+    {
+        return Ok(());
     }
     for (i, &b) in tail.iter().enumerate() {
         if i == ID_LEN && b != b'_' {
