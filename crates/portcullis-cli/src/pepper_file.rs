@@ -89,7 +89,10 @@ impl PepperFile {
         };
         let mut entries = self.entries.iter();
         let Some((id, secret)) = entries.next() else {
-            return Err(invalid(portcullis::PepperError::Unknown(String::new())));
+            return Err(
+                CliError::store("pepper_corrupt", "the pepper file holds no pepper")
+                    .hint("restore the pepper file from your backup"),
+            );
         };
         let mut peppers = Peppers::new(id, secret).map_err(invalid)?;
         for (id, secret) in entries {
