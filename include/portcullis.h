@@ -344,6 +344,8 @@ typedef struct portcullis_request {
  * for cached records) or leave it NULL for "no such key", and return `PORTCULLIS_OK`.
  * Return any other code (e.g. `PORTCULLIS_LOOKUP_FAILED`) when your database fails: the
  * check then answers 503 `lookup_failed` (fail closed); a record written anyway is freed.
+ * The callback may call into the library (e.g. `portcullis_record_from_json`,
+ * `portcullis_store_get`) but must not throw C++ exceptions or `longjmp` out.
  */
 typedef uint32_t (*portcullis_lookup_callback)(void *user_data,
                                                const char *key_id,

@@ -77,6 +77,8 @@ pub struct portcullis_parsed_key {
 /// for cached records) or leave it NULL for "no such key", and return `PORTCULLIS_OK`.
 /// Return any other code (e.g. `PORTCULLIS_LOOKUP_FAILED`) when your database fails: the
 /// check then answers 503 `lookup_failed` (fail closed); a record written anyway is freed.
+/// The callback may call into the library (e.g. `portcullis_record_from_json`,
+/// `portcullis_store_get`) but must not throw C++ exceptions or `longjmp` out.
 #[allow(non_camel_case_types)]
 pub type portcullis_lookup_callback = Option<
     unsafe extern "C" fn(
