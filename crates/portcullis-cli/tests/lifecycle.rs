@@ -247,6 +247,30 @@ fn pepper_rotation_keeps_old_keys_valid() {
     assert_eq!(s.check_at(NOW, "GET", "/v1/claims", &new_key).0, 0);
     assert_eq!(s.json(0, &["pepper", "rotate"])["primary"], "p3");
     assert_eq!(s.check_at(NOW, "GET", "/v1/claims", &old_key).0, 0);
+
+    // no command ever shows a pepper
+    let file = std::fs::read_to_string(s.store().join("pepper")).expect("pepper file");
+    let secrets: Vec<&str> = file
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(secrets.len(), 3);
+    let mut outputs = Vec::new();
+    for args in [
+        &["keys", "list"][..],
+        &["--json", "keys", "list"],
+        &["keys", "show", &new_id],
+        &["pepper", "rotate"],
+        &["--json", "pepper", "rotate"],
+        &["keys", "create", "--name", "Z", "--scopes", "claims:read"],
+    ] {
+        let run = s.run(args);
+        outputs.push(run.stdout + &run.stderr);
+    }
+    for secret in secrets {
+        assert!(outputs.iter().all(|o| !o.contains(secret)), "pepper leaked");
+    }
 }
 
 #[test]
