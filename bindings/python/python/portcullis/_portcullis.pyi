@@ -4,6 +4,27 @@ import os
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, final
 
+__all__ = [
+    "__version__",
+    "Policy",
+    "Requirement",
+    "ScopeCheck",
+    "Grant",
+    "Peppers",
+    "Checker",
+    "Pending",
+    "ParsedKey",
+    "IssuedKey",
+    "Rotation",
+    "Decision",
+    "Verification",
+    "KeyRecord",
+    "MemoryStore",
+    "Credential",
+    "extract_credential",
+    "legacy_sha256_hash",
+]
+
 __version__: str
 
 #: A point in time: int seconds since the epoch, or an aware datetime.
@@ -112,7 +133,7 @@ class KeyRecord:
     def with_name(self, name: str) -> KeyRecord: ...
     def with_metadata(self, metadata: Dict[str, Any]) -> KeyRecord: ...
     def with_hash(self, hash: str) -> KeyRecord: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
 @final
 class MemoryStore:
@@ -124,7 +145,7 @@ class MemoryStore:
     def revoke(self, key_id: str, at: Optional[_Time] = None) -> None: ...
     def records(self) -> List[KeyRecord]: ...
     def __len__(self) -> int: ...
-    def __contains__(self, key_id: str) -> bool: ...
+    def __contains__(self, key_id: str, /) -> bool: ...
 
 @final
 class Decision:
