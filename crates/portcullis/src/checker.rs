@@ -154,6 +154,28 @@ impl Checker {
         }
     }
 
+    /// Moves a record to the primary pepper's HMAC once its key is presented: verifies the
+    /// key against the record first (so nobody can rehash a record without its key), then,
+    /// if the record used an older pepper or the legacy scheme, replaces its hash.
+    /// `Ok(true)`: the record changed, store it; `Ok(false)`: it was current.
+    pub fn rehash(
+        &self,
+        key: &[u8],
+        record: &mut KeyRecord,
+        now: Timestamp,
+    ) -> Result<bool, Reason> {
+        let verification = self.verify(key, record, now);
+        if !verification.is_valid() {
+            return Err(verification.reason);
+        }
+        if !verification.warnings.contains(Warning::NeedsRehash) {
+            return Ok(false);
+        }
+        let parsed = self.parse(key).map_err(Reason::MalformedKey)?;
+        record.set_hash(&crate::hash::StoredHash::compute(&self.peppers, &parsed));
+        Ok(true)
+    }
+
     fn front<'r>(&self, request: &Request<'r>) -> Result<Front<'r>, Early> {
         let route = self.policy.routes.find(request.method, request.path);
         let mut early = Early {

@@ -55,7 +55,8 @@ pub enum HashError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HashCheck {
     /// The secret matches. `needs_rehash` is set when the record uses a non-primary pepper
-    /// or the legacy scheme: store [`StoredHash::rehash`]'s string on next use.
+    /// or the legacy scheme: call [`crate::Checker::rehash`] with the presented key and
+    /// store the updated record.
     Match {
         /// The record should be rehashed under the primary pepper.
         needs_rehash: bool,

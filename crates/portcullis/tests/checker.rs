@@ -296,9 +296,30 @@ fn pepper_rotation_keeps_old_records_valid_and_flags_rehash() {
     );
     assert!(v.is_valid() && v.warnings.contains(Warning::NeedsRehash));
     let parsed = after.parse(issued.key.expose().as_bytes()).expect("parse");
+    let mut by_hand = issued.record.clone();
+    by_hand.set_hash(&StoredHash::compute(after.peppers(), &parsed));
     let mut record = issued.record.clone();
-    record.set_hash(&StoredHash::compute(after.peppers(), &parsed));
+    let other = after
+        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
+        .expect("issue");
+    assert_eq!(
+        after.rehash(other.key.expose().as_bytes(), &mut record, Timestamp(NOW)),
+        Err(Reason::WrongSecret)
+    );
+    assert_eq!(
+        record, issued.record,
+        "a failed rehash leaves the record alone"
+    );
+    assert_eq!(
+        after.rehash(issued.key.expose().as_bytes(), &mut record, Timestamp(NOW)),
+        Ok(true)
+    );
+    assert_eq!(record.hash(), by_hand.hash());
     assert!(record.hash().starts_with("hmac-sha256$2026-07$"));
+    assert_eq!(
+        after.rehash(issued.key.expose().as_bytes(), &mut record, Timestamp(NOW)),
+        Ok(false)
+    );
     let v = after.verify(issued.key.expose().as_bytes(), &record, Timestamp(NOW));
     assert!(v.is_valid() && !v.warnings.contains(Warning::NeedsRehash));
     let fresh = portcullis::Checker::new(
