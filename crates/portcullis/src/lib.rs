@@ -83,5 +83,10 @@ pub use scope::{Catalog, Requirement, ScopeSet};
 pub use secret::{SecretBytes, SecretString};
 pub use time::Timestamp;
 
+/// The README's Rust quick start, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 /// The library version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
