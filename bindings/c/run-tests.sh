@@ -64,6 +64,7 @@ for v in "${VARIANTS[@]}"; do
     build test_api "$v" "${extra[@]}" -- bindings/c/tests/test_api.c
     build test_vectors "$v" "${extra[@]}" -- bindings/c/tests/test_vectors.c "$OUT/vectors_data.c"
     build test_threads "$v" "${extra[@]}" -pthread -- bindings/c/tests/test_threads.c
+    build test_random "$v" "${extra[@]}" -- bindings/c/tests/test_random.c
     build readme "$v" "${extra[@]}" -- bindings/c/examples/readme.c
     build host "$v" "${extra[@]}" -- bindings/c/examples/host.c
 done
@@ -115,10 +116,12 @@ run_suite() {
     local run=("$@")
     "${run[@]}" "$OUT/test_api-$v" "$POLICY"
     "${run[@]}" "$OUT/test_vectors-$v"
-    if [[ ${#run[@]} -gt 0 ]]; then
+    if [[ ${#run[@]} -gt 0 ]]; then  # valgrind is slow: fewer rounds
         "${run[@]}" "$OUT/test_threads-$v" "$POLICY" 10
+        "${run[@]}" "$OUT/test_random-$v" "$POLICY" 400
     else
         "$OUT/test_threads-$v" "$POLICY" 200
+        "$OUT/test_random-$v" "$POLICY" 20000
     fi
     (cd "$ROOT" && "${run[@]}" "$OUT/readme-$v" | grep -qx "200 org_42")
     host_scenario "${run[@]}" "$OUT/host-$v"
@@ -149,21 +152,26 @@ assert snippet in blocks, "README.md's C snippet differs from bindings/c/example
 print("README snippet matches")
 PY
 
-step "portcullis.pc: a program builds with pkg-config flags"
+step "install.sh + portcullis.pc: a program builds with pkg-config flags and runs"
 if ! command -v pkg-config >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     apt-get update -qq && apt-get install -y -qq pkg-config >/dev/null
 fi
 need pkg-config "checks portcullis.pc"
-mkdir -p "$OUT/pkgconfig"
+PROFILE=dev bash bindings/c/install.sh "$OUT/prefix"
+export PKG_CONFIG_PATH=$OUT/prefix/lib/pkgconfig
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-sed -e "s|@PREFIX@|$ROOT|" -e "s|@LIBDIR@|$LIBDIR|" -e "s|@INCLUDEDIR@|$ROOT/include|" \
-    -e "s|@VERSION@|$version|" bindings/c/portcullis.pc.in >"$OUT/pkgconfig/portcullis.pc"
-export PKG_CONFIG_PATH=$OUT/pkgconfig
 [[ $(pkg-config --modversion portcullis) == "$version" ]]
 # shellcheck disable=SC2046
 "$CC" -std=c11 -Wall -Wextra -Werror bindings/c/examples/readme.c $(pkg-config --cflags --libs portcullis) \
-    -Wl,-rpath,"$LIBDIR" -o "$OUT/readme-pkgconfig"
+    -Wl,-rpath,"$(pkg-config --variable=libdir portcullis)" -o "$OUT/readme-pkgconfig"
 (cd "$ROOT" && "$OUT/readme-pkgconfig" | grep -qx "200 org_42")
-echo "pkg-config build runs"
+ldd "$OUT/readme-pkgconfig" | grep -q "libportcullis.so => $OUT/prefix/lib/libportcullis.so"
+# Static: the archive plus Libs.private.
+# shellcheck disable=SC2046
+"$CC" -std=c11 -Wall -Wextra -Werror bindings/c/examples/readme.c $(pkg-config --cflags portcullis) \
+    "$(pkg-config --variable=libdir portcullis)/libportcullis.a" \
+    $(pkg-config --static --libs-only-l portcullis | sed 's/-lportcullis//') -o "$OUT/readme-pkgconfig-static"
+(cd "$ROOT" && "$OUT/readme-pkgconfig-static" | grep -qx "200 org_42")
+echo "pkg-config builds (shared and static) run"
 
 step "C binding: all suites passed"
