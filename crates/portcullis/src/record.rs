@@ -1,6 +1,6 @@
 //! The stored form of a key: everything but the secret.
 
-use crate::format::{KeyId, is_valid_label};
+use crate::format::{KeyId, MAX_LABEL_LEN, is_valid_label};
 use crate::hash::{HashError, StoredHash};
 use crate::scope::{Catalog, Grant};
 use crate::time::Timestamp;
@@ -22,8 +22,8 @@ pub struct KeyRecord {
     id: KeyId,
     name: String,
     owner: String,
-    kind: String,
-    env: String,
+    kind: Label,
+    env: Label,
     scopes: Vec<String>,
     hash: String,
     created_at: Timestamp,
@@ -113,8 +113,8 @@ impl KeyRecord {
             id,
             name: spec.name.clone(),
             owner: spec.owner.clone(),
-            kind: kind.to_owned(),
-            env: env.to_owned(),
+            kind: Label::new(kind),
+            env: Label::new(env),
             scopes: spec.scopes.clone(),
             hash: hash.encode(),
             created_at: now,
@@ -160,8 +160,8 @@ impl KeyRecord {
 
     /// Checks what serde cannot: label grammar and the hash string.
     pub fn validate(&self) -> Result<(), RecordError> {
-        check_label("kind", &self.kind)?;
-        check_label("env", &self.env)?;
+        check_label("kind", self.kind.as_str())?;
+        check_label("env", self.env.as_str())?;
         StoredHash::parse(&self.hash)?;
         Ok(())
     }
@@ -180,11 +180,11 @@ impl KeyRecord {
     }
     /// The key kind (`sk`).
     pub fn kind(&self) -> &str {
-        &self.kind
+        self.kind.as_str()
     }
     /// The environment (`live`).
     pub fn env(&self) -> &str {
-        &self.env
+        self.env.as_str()
     }
     /// Granted scopes as stored (names or patterns).
     pub fn scopes(&self) -> &[String] {
@@ -253,11 +253,7 @@ impl KeyRecord {
 
     /// The decoded hash (decoded once, then cached).
     pub fn stored_hash(&self) -> Result<&StoredHash, HashError> {
-        self.cache
-            .hash
-            .get_or_init(|| StoredHash::parse(&self.hash))
-            .as_ref()
-            .map_err(|e| *e)
+        self.cache.get(self).hash.as_ref().map_err(|e| *e)
     }
 
     /// The effective scopes under `catalog`: cached for the first catalog it is used with,
@@ -265,6 +261,7 @@ impl KeyRecord {
     pub fn grant(&self, catalog: &Catalog) -> Grant {
         let cached = self
             .cache
+            .get(self)
             .grant
             .get_or_init(|| (catalog.id(), catalog.grant(&self.scopes)));
         if cached.0 == catalog.id() {
@@ -293,8 +290,8 @@ impl fmt::Debug for KeyRecord {
             .field("id", &self.id)
             .field("name", &self.name)
             .field("owner", &self.owner)
-            .field("kind", &self.kind)
-            .field("env", &self.env)
+            .field("kind", &self.kind.as_str())
+            .field("env", &self.env.as_str())
             .field("scopes", &self.scopes)
             .field("hash", &format_args!("{scheme}$[REDACTED]"))
             .field("created_at", &self.created_at)
@@ -307,12 +304,73 @@ impl fmt::Debug for KeyRecord {
     }
 }
 
+/// A kind or environment label stored inline (they are at most
+/// [`MAX_LABEL_LEN`](crate::format::MAX_LABEL_LEN) bytes): no heap allocation per record.
+/// Serialised as a string; a string that is not a valid label is refused when read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Label {
+    len: u8,
+    bytes: [u8; MAX_LABEL_LEN],
+}
+
+impl Label {
+    /// Stores `text`, truncated to the maximum length (callers validate first).
+    fn new(text: &str) -> Self {
+        let mut bytes = [0u8; MAX_LABEL_LEN];
+        let len = text.len().min(MAX_LABEL_LEN);
+        bytes[..len].copy_from_slice(&text.as_bytes()[..len]);
+        Label {
+            len: len as u8,
+            bytes,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl Serialize for Label {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Label {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if is_valid_label(&text) {
+            Ok(Label::new(&text))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "{text:?} is not a valid label: use 1-8 characters [a-z][a-z0-9]*"
+            )))
+        }
+    }
+}
+
 /// Values derived from a record, computed at most once. Compares equal and clones as
 /// empty, so it never affects equality or serialisation.
+///
+/// Boxed and filled on first use, so a record that is stored but never checked pays one
+/// pointer, not the whole cache (it matters for stores of millions of keys).
 #[derive(Default)]
-struct Cache {
-    hash: OnceLock<Result<StoredHash, HashError>>,
+struct Cache(OnceLock<Box<Derived>>);
+
+struct Derived {
+    hash: Result<StoredHash, HashError>,
     grant: OnceLock<(u64, Grant)>,
+}
+
+impl Cache {
+    fn get(&self, record: &KeyRecord) -> &Derived {
+        self.0.get_or_init(|| {
+            Box::new(Derived {
+                hash: StoredHash::parse(&record.hash),
+                grant: OnceLock::new(),
+            })
+        })
+    }
 }
 
 impl Clone for Cache {
