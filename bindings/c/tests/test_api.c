@@ -449,6 +449,99 @@ static void test_flow(const portcullis_policy *policy, const portcullis_peppers 
     portcullis_checker_free(checker);
 }
 
+/* NULL in every pointer position not covered above: each gives PORTCULLIS_NULL_PARAMETER
+ * and writes nothing. */
+static void test_every_null(const portcullis_policy *policy, const portcullis_peppers *peppers0) {
+    portcullis_checker *checker = NULL;
+    portcullis_store *store = NULL;
+    portcullis_peppers *peppers = NULL;
+    CHECK_OK(portcullis_checker_new(policy, peppers0, &checker));
+    CHECK_OK(portcullis_store_new(&store));
+    CHECK_OK(portcullis_peppers_new("p1", 2, PEPPER, 32, &peppers));
+    portcullis_str scope = cstr("claims:read");
+    portcullis_key_spec spec = spec_of("n", "o", &scope, 1);
+    portcullis_issued_key *issued = NULL;
+    portcullis_record *record = NULL;
+    CHECK_OK(portcullis_checker_issue(checker, &spec, NOW, &issued));
+    CHECK_OK(portcullis_issued_key_record(issued, &record));
+    const char *key = portcullis_issued_key_secret(issued).data;
+    size_t key_len = strlen(key);
+    portcullis_str id = portcullis_record_id(record);
+    portcullis_request req = make_request("GET", "/v1/claims", NULL, NULL, true);
+    const portcullis_result N = PORTCULLIS_NULL_PARAMETER;
+
+    void *out = SENTINEL;
+    portcullis_parsed_key parsed;
+    portcullis_credential cred;
+    CHECK_RC(portcullis_policy_from_file("x", 1, NULL), N);
+    CHECK_RC(portcullis_peppers_new(NULL, 2, PEPPER, 32, (portcullis_peppers **)&out), N);
+    CHECK_RC(portcullis_peppers_add(peppers, NULL, 2, PEPPER, 32), N);
+    CHECK_RC(portcullis_peppers_add(peppers, "p2", 2, NULL, 32), N);
+    CHECK_RC(portcullis_peppers_set_primary(peppers, NULL, 2), N);
+    CHECK_RC(portcullis_checker_check(NULL, &req, lookup_none, NULL, NOW, (portcullis_decision **)&out), N);
+    CHECK_RC(portcullis_checker_check(checker, NULL, lookup_none, NULL, NOW, (portcullis_decision **)&out), N);
+    CHECK_RC(portcullis_checker_check(checker, &req, lookup_none, NULL, NOW, NULL), N);
+    CHECK_RC(portcullis_checker_prepare(NULL, &req, (portcullis_decision **)&out, (portcullis_pending **)&out), N);
+    CHECK_RC(portcullis_checker_prepare(checker, NULL, (portcullis_decision **)&out, (portcullis_pending **)&out), N);
+    CHECK_RC(portcullis_pending_finish_failed(NULL, NULL, 0, (portcullis_decision **)&out), N);
+    portcullis_pending *pending = NULL;
+    portcullis_decision *d = NULL;
+    char header[160];
+    snprintf(header, sizeof header, "Bearer %s", key);
+    portcullis_request keyed = make_request("GET", "/v1/claims", header, NULL, true);
+    CHECK_OK(portcullis_checker_prepare(checker, &keyed, &d, &pending));
+    CHECK(pending != NULL, "pending");
+    CHECK_RC(portcullis_pending_finish_failed(pending, NULL, 0, NULL), N); /* consumed */
+    CHECK_RC(portcullis_checker_verify(NULL, key, key_len, record, NOW, (portcullis_decision **)&out), N);
+    CHECK_RC(portcullis_checker_verify(checker, key, key_len, record, NOW, NULL), N);
+    CHECK_RC(portcullis_checker_parse(NULL, key, key_len, &parsed), N);
+    CHECK_RC(portcullis_checker_parse(checker, NULL, key_len, &parsed), N);
+    CHECK_RC(portcullis_checker_hash_key(NULL, key, key_len, (char **)&out, NULL), N);
+    CHECK_RC(portcullis_checker_hash_key(checker, NULL, key_len, (char **)&out, NULL), N);
+    CHECK_RC(portcullis_checker_hash_key(checker, key, key_len, NULL, NULL), N);
+    CHECK_RC(portcullis_legacy_hash(NULL, key_len, (char **)&out, NULL), N);
+    CHECK_RC(portcullis_legacy_hash(key, key_len, NULL, NULL), N);
+    portcullis_key_spec bad = spec;
+    bad.owner.data = NULL;
+    CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, (portcullis_issued_key **)&out), N);
+    portcullis_str null_scope = {NULL, 3};
+    bad = spec_of("n", "o", &null_scope, 1);
+    CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, (portcullis_issued_key **)&out), N);
+    CHECK_RC(portcullis_checker_rotate(NULL, record, 1, NOW, (portcullis_issued_key **)&out, (portcullis_record **)&out), N);
+    CHECK_RC(portcullis_checker_rotate(checker, NULL, 1, NOW, (portcullis_issued_key **)&out, (portcullis_record **)&out), N);
+    CHECK_RC(portcullis_checker_rotate(checker, record, 1, NOW, (portcullis_issued_key **)&out, NULL), N);
+    CHECK_RC(portcullis_issued_key_record(NULL, (portcullis_record **)&out), N);
+    CHECK_RC(portcullis_record_from_json("{}", 2, NULL), N);
+    CHECK_RC(portcullis_record_clone(NULL, (portcullis_record **)&out), N);
+    CHECK_RC(portcullis_record_clone(record, NULL), N);
+    CHECK_RC(portcullis_record_set_expires_at(NULL, true, NOW), N);
+    CHECK_RC(portcullis_store_put(NULL, record), N);
+    CHECK_RC(portcullis_store_put(store, NULL), N);
+    CHECK_RC(portcullis_store_get(NULL, id.data, id.len, (portcullis_record **)&out), N);
+    CHECK_RC(portcullis_store_get(store, id.data, id.len, NULL), N);
+    CHECK_RC(portcullis_store_remove(NULL, id.data, id.len), N);
+    CHECK_RC(portcullis_store_remove(store, NULL, id.len), N);
+    CHECK_RC(portcullis_store_revoke(NULL, id.data, id.len, NOW), N);
+    CHECK_RC(portcullis_store_revoke(store, NULL, id.len, NOW), N);
+    CHECK_RC(portcullis_decision_record(NULL, (portcullis_record **)&out), N);
+    CHECK_OK(portcullis_checker_check_store(checker, &req, store, NOW, &d));
+    CHECK_RC(portcullis_decision_record(d, NULL), N);
+    CHECK_RC(portcullis_decision_record(d, &record), PORTCULLIS_STORE_NOT_FOUND); /* no verified key */
+    portcullis_decision_free(d);
+    CHECK_RC(portcullis_policy_evaluate(policy, NULL, 3, &scope, 1, (portcullis_evaluation **)&out), N);
+    CHECK_RC(portcullis_policy_evaluate(policy, "claims:read", 11, &scope, 1, NULL), N);
+    CHECK_RC(portcullis_policy_evaluate(policy, "claims:read", 11, &null_scope, 1, (portcullis_evaluation **)&out), N);
+    CHECK_RC(portcullis_extract("Bearer a", 8, NULL, 0, "api_key", 7, false, NULL), N);
+    CHECK_RC(portcullis_extract("Bearer a", HUGE, NULL, 0, "api_key", 7, false, &cred), PORTCULLIS_INVALID_LENGTH);
+    CHECK(out == SENTINEL, "no out-parameter was written");
+
+    portcullis_record_free(record);
+    portcullis_issued_key_free(issued);
+    portcullis_peppers_free(peppers);
+    portcullis_store_free(store);
+    portcullis_checker_free(checker);
+}
+
 static void test_null_accessors_and_frees(void) {
     CHECK(!portcullis_decision_allowed(NULL) && portcullis_decision_status(NULL) == 0, "decision NULL");
     CHECK(portcullis_decision_reason(NULL).data == NULL && portcullis_decision_owner(NULL).data == NULL, "decision NULL strs");
@@ -481,6 +574,7 @@ int main(int argc, char **argv) {
     test_policy(argv[1], &policy);
     portcullis_peppers *peppers = test_peppers();
     test_flow(policy, peppers);
+    test_every_null(policy, peppers);
     test_null_accessors_and_frees();
     portcullis_peppers_free(peppers);
     portcullis_policy_free(policy);
