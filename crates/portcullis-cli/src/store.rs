@@ -214,6 +214,25 @@ impl Store {
         })
     }
 
+    /// Moves a record to the primary pepper, atomically, once its key has been presented
+    /// (see `Checker::rehash`, which verifies the key first). Returns whether it changed.
+    pub fn rehash(
+        &mut self,
+        id: &KeyId,
+        key: &[u8],
+        checker: &Checker,
+        now: Timestamp,
+    ) -> Result<bool, CliError> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let mut record = read_row(tx, &path, id)?;
+            match checker.rehash(key, &mut record, now) {
+                Ok(true) => update_row(tx, &path, &record).map(|()| true),
+                Ok(false) | Err(_) => Ok(false),
+            }
+        })
+    }
+
     /// Runs `f` while holding the store's write lock (used to serialise pepper-file
     /// changes between processes).
     pub fn with_write_lock<T>(

@@ -244,6 +244,18 @@ fn pepper_rotation_keeps_old_keys_valid() {
     let (code, old) = s.check_at(NOW, "GET", "/v1/claims", &old_key);
     assert_eq!(code, 0, "{old}");
     assert_eq!(old["warnings"], serde_json::json!(["needs_rehash"]));
+    // That check moved the old record to the new pepper: the warning is gone next time.
+    let (code, again) = s.check_at(NOW, "GET", "/v1/claims", &old_key);
+    assert_eq!(
+        (code, again["warnings"].clone()),
+        (0, serde_json::json!([])),
+        "{again}"
+    );
+    let old_id = old["key_id"].as_str().expect("key id").to_owned();
+    assert_eq!(
+        s.json(0, &["keys", "show", &old_id])["record"]["pepper_id"],
+        "p2"
+    );
     assert_eq!(s.check_at(NOW, "GET", "/v1/claims", &new_key).0, 0);
     assert_eq!(s.json(0, &["pepper", "rotate"])["primary"], "p3");
     assert_eq!(s.check_at(NOW, "GET", "/v1/claims", &old_key).0, 0);

@@ -36,6 +36,17 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
         request = request.query(query);
     }
     let decision = checker.check(&request, &store, context.now);
+    if decision
+        .warnings()
+        .contains(portcullis::Warning::NeedsRehash)
+        && let (Some(id), Some(token)) = (decision.key_id(), authorization.and_then(bearer_token))
+    {
+        // Finish a pepper migration on use: the key was just verified, so store its hash
+        // under the primary pepper. The decision above stays as computed (with its warning).
+        context
+            .store()?
+            .rehash(&id, token.as_bytes(), &checker, context.now)?;
+    }
     let human = format!(
         "{}\n{}",
         verdict(&decision),
@@ -50,6 +61,14 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
             EXIT_DENIED
         },
     })
+}
+
+/// The token of a `Bearer <token>` header value.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start())
 }
 
 /// `Bearer KEY` with the key read from the first line of stdin (zeroized after use).

@@ -45,7 +45,7 @@ fn rotate(context: &Context) -> Result<Report, CliError> {
         .find(|(p, _)| p.is_none())
         .map_or(0, |(_, n)| *n);
     let human = format!(
-        "New primary pepper {new_id} in {}.\nKeys created from now on are hashed with it; existing keys keep verifying with their own pepper\n(their checks warn needs_rehash) and move to the new one when rotated with `keys rotate`.\nKeep the older peppers until then, and back up the pepper file again.\n\n{}",
+        "New primary pepper {new_id} in {}.\nKeys created from now on are hashed with it; existing keys keep verifying with their own pepper\n(their checks warn needs_rehash) and move to the new one at their next `check` or `keys rotate`.\nKeep the older peppers until no record uses them, and back up the pepper file again.\n\n{}",
         path.display(),
         table.render(2)
     );
