@@ -392,6 +392,21 @@ typedef struct portcullis_parsed_key {
 } portcullis_parsed_key;
 
 /**
+ * A bearer token found in a request: borrowed from the request's bytes.
+ */
+typedef struct portcullis_credential {
+  /**
+   * The token (a secret: do not log it); points into the `authorization` or `query`
+   * bytes passed in, valid as long as they are.
+   */
+  struct portcullis_str token;
+  /**
+   * `PORTCULLIS_SOURCE_HEADER` or `PORTCULLIS_SOURCE_QUERY`.
+   */
+  uint32_t source;
+} portcullis_credential;
+
+/**
  * What a new key should be. Strings are read during the call only.
  */
 typedef struct portcullis_key_spec {
@@ -432,21 +447,6 @@ typedef struct portcullis_key_spec {
    */
   struct portcullis_str metadata_json;
 } portcullis_key_spec;
-
-/**
- * A bearer token found in a request: borrowed from the request's bytes.
- */
-typedef struct portcullis_credential {
-  /**
-   * The token (a secret: do not log it); points into the `authorization` or `query`
-   * bytes passed in, valid as long as they are.
-   */
-  struct portcullis_str token;
-  /**
-   * `PORTCULLIS_SOURCE_HEADER` or `PORTCULLIS_SOURCE_QUERY`.
-   */
-  uint32_t source;
-} portcullis_credential;
 
 #ifdef __cplusplus
 extern "C" {
@@ -808,6 +808,26 @@ struct portcullis_str portcullis_decision_warning(const struct portcullis_decisi
  * `decision` is NULL or a decision not yet freed, not in use by another thread.
  */
 void portcullis_decision_free(struct portcullis_decision *decision);
+
+/**
+ * Finds the bearer credential of a request per RFC 6750 (header grammar, query
+ * parameter `param`, accepted in the query only when `allow_query`). `authorization`
+ * and `query` may be NULL (absent). On success fills `*credential_out`. Errors:
+ * `PORTCULLIS_NULL_PARAMETER` (param, credential_out), `PORTCULLIS_INVALID_UTF8` (param),
+ * `PORTCULLIS_INVALID_LENGTH`, and `PORTCULLIS_CREDENTIAL_MISSING`, `_WRONG_SCHEME`,
+ * `_MALFORMED_HEADER`, `_BOTH_PRESENT`, `_QUERY_REFUSED`, `_MALFORMED_QUERY`.
+ *
+ * # Safety
+ * Every non-NULL pointer readable for its length; `credential_out` writable.
+ */
+portcullis_result portcullis_extract(const char *authorization,
+                                     size_t authorization_len,
+                                     const char *query,
+                                     size_t query_len,
+                                     const char *param,
+                                     size_t param_len,
+                                     bool allow_query,
+                                     struct portcullis_credential *credential_out);
 
 /**
  * Issues a key from the OS CSPRNG at time `now` (Unix seconds). On success writes the
@@ -1226,26 +1246,6 @@ struct portcullis_str portcullis_evaluation_required(const struct portcullis_eva
  * `evaluation` is NULL or an evaluation not yet freed, not in use by another thread.
  */
 void portcullis_evaluation_free(struct portcullis_evaluation *evaluation);
-
-/**
- * Finds the bearer credential of a request per RFC 6750 (header grammar, query
- * parameter `param`, accepted in the query only when `allow_query`). `authorization`
- * and `query` may be NULL (absent). On success fills `*credential_out`. Errors:
- * `PORTCULLIS_NULL_PARAMETER` (param, credential_out), `PORTCULLIS_INVALID_UTF8` (param),
- * `PORTCULLIS_INVALID_LENGTH`, and `PORTCULLIS_CREDENTIAL_MISSING`, `_WRONG_SCHEME`,
- * `_MALFORMED_HEADER`, `_BOTH_PRESENT`, `_QUERY_REFUSED`, `_MALFORMED_QUERY`.
- *
- * # Safety
- * Every non-NULL pointer readable for its length; `credential_out` writable.
- */
-portcullis_result portcullis_extract(const char *authorization,
-                                     size_t authorization_len,
-                                     const char *query,
-                                     size_t query_len,
-                                     const char *param,
-                                     size_t param_len,
-                                     bool allow_query,
-                                     struct portcullis_credential *credential_out);
 
 /**
  * Creates an empty store in `*store_out`.

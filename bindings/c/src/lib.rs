@@ -27,6 +27,7 @@
 
 mod checker;
 mod decision;
+mod extract;
 mod ffi;
 mod issue;
 mod peppers;
@@ -39,6 +40,7 @@ mod text;
 
 pub use checker::*;
 pub use decision::*;
+pub use extract::*;
 pub use issue::*;
 pub use peppers::*;
 pub use policy::*;
