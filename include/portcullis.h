@@ -331,7 +331,9 @@ typedef struct portcullis_request {
    */
   size_t query_len;
   /**
-   * Whether the request arrived over HTTPS (as your TLS terminator reports it).
+   * Whether the request arrived over HTTPS (as your TLS terminator reports it). The zero
+   * value, false, is refused (400 `insecure_transport`) when the policy requires HTTPS,
+   * so a forgotten field fails loudly.
    */
   bool https;
 } portcullis_request;
@@ -970,6 +972,28 @@ portcullis_result portcullis_policy_from_file(const char *path,
  * `policy` is NULL or a live policy.
  */
 struct portcullis_str portcullis_policy_realm(const struct portcullis_policy *policy);
+
+/**
+ * How many scopes the policy's catalog declares (0 for NULL).
+ *
+ * # Safety
+ * `policy` is NULL or a live policy.
+ */
+size_t portcullis_policy_scopes_len(const struct portcullis_policy *policy);
+
+/**
+ * The declared scope at `index`, in catalog order: writes its name (`claims:read`) to
+ * `*name_out` and its description for people (`Read Claims`) to `*description_out`, both
+ * borrowed from the policy, and returns true; false (nothing written) when out of range
+ * or an argument is NULL. For listing permissions in a key-creation dialog.
+ *
+ * # Safety
+ * `policy` is NULL or live; the out-pointers NULL or writable.
+ */
+bool portcullis_policy_scope(const struct portcullis_policy *policy,
+                             size_t index,
+                             struct portcullis_str *name_out,
+                             struct portcullis_str *description_out);
 
 /**
  * Frees a policy. NULL is a no-op.

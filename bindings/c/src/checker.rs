@@ -51,7 +51,9 @@ pub struct portcullis_request {
     pub query: *const c_char,
     /// Length of `query` in bytes.
     pub query_len: usize,
-    /// Whether the request arrived over HTTPS (as your TLS terminator reports it).
+    /// Whether the request arrived over HTTPS (as your TLS terminator reports it). The zero
+    /// value, false, is refused (400 `insecure_transport`) when the policy requires HTTPS,
+    /// so a forgotten field fails loudly.
     pub https: bool,
 }
 

@@ -93,6 +93,55 @@ pub unsafe extern "C" fn portcullis_policy_realm(
     })
 }
 
+/// How many scopes the policy's catalog declares (0 for NULL).
+///
+/// # Safety
+/// `policy` is NULL or a live policy.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_scopes_len(policy: *const portcullis_policy) -> usize {
+    guard_value(0, || {
+        // SAFETY: NULL or live (contract).
+        Some(
+            unsafe { borrow(policy) }
+                .ok()?
+                .policy
+                .catalog()
+                .scopes()
+                .len(),
+        )
+    })
+}
+
+/// The declared scope at `index`, in catalog order: writes its name (`claims:read`) to
+/// `*name_out` and its description for people (`Read Claims`) to `*description_out`, both
+/// borrowed from the policy, and returns true; false (nothing written) when out of range
+/// or an argument is NULL. For listing permissions in a key-creation dialog.
+///
+/// # Safety
+/// `policy` is NULL or live; the out-pointers NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_scope(
+    policy: *const portcullis_policy,
+    index: usize,
+    name_out: *mut portcullis_str,
+    description_out: *mut portcullis_str,
+) -> bool {
+    guard_value(false, || {
+        // SAFETY: NULL or live / writable (contract).
+        let (p, name, description) = unsafe {
+            (
+                borrow(policy).ok()?,
+                name_out.as_mut()?,
+                description_out.as_mut()?,
+            )
+        };
+        let info = p.policy.catalog().scopes().get(index)?;
+        *name = portcullis_str::of(&info.name);
+        *description = portcullis_str::of(&info.description);
+        Some(true)
+    })
+}
+
 /// Frees a policy. NULL is a no-op.
 ///
 /// # Safety

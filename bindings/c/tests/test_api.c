@@ -62,6 +62,12 @@ static void test_policy(const char *path, portcullis_policy **out) {
     CHECK_OK(portcullis_policy_from_file(path, strlen(path), out));
     CHECK(str_is(portcullis_policy_realm(*out), "claimport"), "realm");
     CHECK(portcullis_policy_realm(NULL).data == NULL, "realm of NULL");
+    portcullis_str name, description;
+    CHECK(portcullis_policy_scopes_len(*out) == 5 && portcullis_policy_scopes_len(NULL) == 0, "five scopes");
+    CHECK(portcullis_policy_scope(*out, 1, &name, &description) && str_is(name, "claims:write") &&
+              str_is(description, "Write Claims"), "scope 1");
+    CHECK(!portcullis_policy_scope(*out, 5, &name, &description), "out of range");
+    CHECK(!portcullis_policy_scope(*out, 0, NULL, &description), "NULL out");
 }
 
 static portcullis_peppers *test_peppers(void) {
