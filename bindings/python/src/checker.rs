@@ -9,7 +9,9 @@ use crate::policy::PyPolicy;
 use crate::record::{PyKeyRecord, record_of};
 use crate::store::PyMemoryStore;
 use portcullis::hash::StoredHash;
-use portcullis::{Checker, KeySpec, LookupError, Outcome, Pending, Prepared, Request, Timestamp};
+use portcullis::{
+    Checker, KeySpec, LookupError, Outcome, Pending, Prepared, Request, SecretBytes, Timestamp,
+};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -63,12 +65,13 @@ pub struct PyRotation {
     predecessor: PyKeyRecord,
 }
 
-/// An owned copy of the request parts, so the GIL can be released.
+/// An owned copy of the request parts, so the GIL can be released. The header and query
+/// copies may hold a key: they are wiped on drop.
 struct OwnedRequest {
     method: String,
     path: String,
-    authorization: Option<Vec<u8>>,
-    query: Option<Vec<u8>>,
+    authorization: Option<SecretBytes>,
+    query: Option<SecretBytes>,
     https: bool,
 }
 
@@ -83,8 +86,8 @@ impl OwnedRequest {
         Ok(OwnedRequest {
             method: method.to_owned(),
             path: path.to_owned(),
-            authorization: input::opt_bytes(authorization, "authorization")?,
-            query: input::opt_bytes(query, "query")?,
+            authorization: input::opt_bytes(authorization, "authorization")?.map(SecretBytes::new),
+            query: input::opt_bytes(query, "query")?.map(SecretBytes::new),
             https,
         })
     }
@@ -93,8 +96,8 @@ impl OwnedRequest {
         Request {
             method: &self.method,
             path: &self.path,
-            authorization: self.authorization.as_deref(),
-            query: self.query.as_deref(),
+            authorization: self.authorization.as_ref().map(SecretBytes::expose),
+            query: self.query.as_ref().map(SecretBytes::expose),
             https: self.https,
         }
     }
@@ -430,8 +433,8 @@ impl PyChecker {
 }
 
 /// Key bytes copied from Python are a secret: wipe them when done.
-fn zeroizing(bytes: Vec<u8>) -> portcullis::SecretBytes {
-    portcullis::SecretBytes::new(bytes)
+fn zeroizing(bytes: Vec<u8>) -> SecretBytes {
+    SecretBytes::new(bytes)
 }
 
 #[pymethods]

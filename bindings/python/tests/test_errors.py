@@ -145,3 +145,16 @@ def test_store_and_lookup_errors_carry_fields() -> None:
     assert (e.code, e.key_id, e.message) == ("duplicate", "abc", "m")
     k = portcullis.KeyLookupError("db down")
     assert (k.code, str(k)) == ("lookup_failed", "db down")
+
+
+def test_times_out_of_range(checker: portcullis.Checker, issued: portcullis.IssuedKey) -> None:
+    far = portcullis.KeyRecord.from_dict({**issued.record.to_dict(), "created_at": 2**64 - 1})
+    with pytest.raises(portcullis.RecordError) as info:
+        _ = far.created_at
+    assert info.value.code == "time_out_of_range"
+    assert far.to_dict()["created_at"] == 2**64 - 1
+    for bad in (-1, 2**64):
+        with pytest.raises(ValueError):
+            checker.issue("n", "o", [], ttl=bad)
+        with pytest.raises(ValueError):
+            checker.rotate(issued.record, bad)

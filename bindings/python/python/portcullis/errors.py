@@ -102,7 +102,8 @@ class IssueError(PortcullisError, ValueError):
 
 
 class RecordError(PortcullisError, ValueError):
-    """A key record is unusable: ``bad_json``, ``bad_label`` or ``bad_hash``."""
+    """A key record is unusable: ``bad_json``, ``bad_label``, ``bad_hash``, or
+    ``time_out_of_range`` (a time past the year 9999 read as a ``datetime``)."""
 
 
 class RequirementError(PortcullisError, ValueError):
