@@ -27,12 +27,12 @@ demo:
 	$(CARGO) run -q -p portcullis-cli -- demo
 
 ## Benchmarks: ratios against the HMAC-SHA256 floor, one summary table (benches/README.md).
-## Run on an idle machine. The C and Python harnesses join when present.
+## Run on an idle machine. Rust (criterion), then the C and Python harnesses, then the table.
 bench:
 	$(CARGO) bench -p portcullis-benches --bench core
 	$(CARGO) bench -p portcullis-benches --bench memory
-	if [ -f bindings/c/bench/run.sh ]; then bash bindings/c/bench/run.sh; fi
-	if [ -f bindings/python/bench/run.sh ]; then bash bindings/python/bench/run.sh; fi
+	bash benches/c/run.sh
+	bash benches/python/run.sh
 	python3 benches/summary.py
 
 ## Regenerate the conformance vectors in tests/vectors/ (review the diff before committing).

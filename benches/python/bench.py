@@ -1,0 +1,203 @@
+"""Python harness of `make bench`: portcullis's verify and check against a stdlib-only
+Python implementation of the same verification and scope check (below), in the same run,
+and 1 vs 2 Python threads checking at once (portcullis releases the GIL).
+
+The stdlib implementation is checked to give the same answers as portcullis on allowed,
+wrong-secret, typo'd and insufficient-scope requests before anything is timed.
+Writes target/bench-results/python.json.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import pathlib
+import re
+import statistics
+import sys
+import threading
+import time
+import zlib
+
+import portcullis
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+NOW = 1_800_000_000
+PEPPER = bytes([42]) * 32
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+B62 = {c: i for i, c in enumerate(ALPHABET)}
+B62_SET = frozenset(ALPHABET)
+
+
+# --- the stdlib-only implementation -------------------------------------------------------
+
+class StdlibChecker:
+    """What a careful team would write with the standard library alone."""
+
+    def __init__(self, pepper_id, pepper, implications, routes):
+        self.pepper_id = pepper_id
+        self.pepper = pepper
+        self.implications = implications  # scope -> set of scopes it grants
+        self.routes = routes  # [(method, compiled regex, required set)]
+
+    def parse(self, key):
+        parts = key.split("_")
+        if len(parts) != 4 or parts[0] != "sk" or parts[1] not in ("live", "test"):
+            return None
+        key_id, rest = parts[2], parts[3]
+        if len(key_id) != 16 or len(rest) != 34:
+            return None
+        if not (set(key_id) <= B62_SET and set(rest) <= B62_SET):
+            return None
+        check = 0
+        for c in rest[28:]:
+            check = check * 62 + B62[c]
+        if zlib.crc32(key[:-6].encode()) != check:
+            return None
+        return parts[1], key_id, rest[:28]
+
+    def verify(self, key, record, now):
+        parsed = self.parse(key)
+        if parsed is None:
+            return None
+        env, key_id, secret = parsed
+        scheme, pepper_id, digest = record["hash"].split("$")
+        expected = base64.urlsafe_b64decode(digest + "=")
+        mac = hmac.digest(self.pepper, f"{key_id}_{secret}".encode(), "sha256")
+        if not hmac.compare_digest(mac, expected) or record["id"] != key_id or record["env"] != env:
+            return None
+        if record.get("revoked_at") is not None and record["revoked_at"] <= now:
+            return None
+        if record.get("expires_at") is not None and record["expires_at"] <= now:
+            return None
+        granted = set()
+        for scope in record["scopes"]:
+            granted |= self.implications.get(scope, set())
+        return granted
+
+    def check(self, method, path, authorization, records, now):
+        if not authorization or not authorization[:7].lower() == "bearer ":
+            return 401
+        key = authorization[7:].strip()
+        required = None
+        for m, pattern, needs in self.routes:
+            if m == method and pattern.fullmatch(path):
+                required = needs
+                break
+        parsed = self.parse(key)
+        if parsed is None:
+            return 401
+        record = records.get(parsed[1])
+        if record is None:
+            hmac.digest(self.pepper, key.encode(), "sha256")  # same work as a wrong secret
+            return 401
+        granted = self.verify(key, record, now)
+        if granted is None:
+            return 401
+        if required is None or not required <= granted:
+            return 403
+        return 200
+
+
+def stdlib_from_policy(policy):
+    names = [name for name, _ in policy.scopes]
+    implications = {n: set(policy.grant([n]).scopes) for n in names}
+    routes = []
+    for method, template in policy.routes:
+        regex = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
+        try:
+            needs = set(policy.requirement(_requirement_of(method, template)).evaluate([]).required)
+        except Exception:
+            needs = set()
+        routes.append((method, regex, needs))
+    return StdlibChecker("p1", PEPPER, implications, routes)
+
+
+def _requirement_of(method, template):
+    import tomllib
+    data = tomllib.loads((ROOT / "examples" / "claimport.toml").read_text())
+    for r in data.get("routes", []):
+        if r["method"] == method and r["path"] == template:
+            return r.get("require", "")
+    return ""
+
+
+# --- timing --------------------------------------------------------------------------------
+
+def per_call_ns(fn, calls=20000, rounds=7):
+    fn()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter_ns()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter_ns() - start) / calls)
+    return statistics.median(samples)
+
+
+def threads_ratio(fn, calls=100000):
+    def run(n):
+        barrier = threading.Barrier(n)
+
+        def work():
+            barrier.wait()
+            for _ in range(calls):
+                fn()
+        ts = [threading.Thread(target=work) for _ in range(n)]
+        start = time.perf_counter()
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return time.perf_counter() - start
+    one = min(run(1) for _ in range(3))
+    two = min(run(2) for _ in range(3))
+    return 2 * one / two
+
+
+def main():
+    policy = portcullis.Policy.from_file(str(ROOT / "examples" / "claimport.toml"))
+    checker = portcullis.Checker(policy, portcullis.Peppers("p1", PEPPER))
+    store = portcullis.MemoryStore()
+    records = {}
+    for i in range(2000):
+        issued = checker.issue("filler", f"org_{i}", ["orders:read"], now=NOW)
+        store.insert(issued.record)
+        records[issued.record.id] = issued.record.to_dict()
+    issued = checker.issue("bench", "org_42", ["claims:read"], now=NOW)
+    store.insert(issued.record)
+    record = issued.record
+    rdict = record.to_dict()
+    records[record.id] = rdict
+    key = issued.key
+    header = f"Bearer {key}"
+    typo = key[:30] + ("b" if key[30] == "a" else "a") + key[31:]
+    std = stdlib_from_policy(policy)
+
+    # Same answers before any timing.
+    for h, method, path in [(header, "GET", "/v1/claims/42"), (header, "POST", "/v1/claims"),
+                            (f"Bearer {typo}", "GET", "/v1/claims/42"), (None, "GET", "/v1/claims/42")]:
+        ours = checker.check(method, path, lookup=store, authorization=h, https=True, now=NOW).status
+        theirs = std.check(method, path, h, records, NOW)
+        assert ours == theirs, (method, path, ours, theirs)
+    assert bool(checker.verify(key, record, now=NOW)) and std.verify(key, rdict, NOW) is not None
+    assert not checker.verify(typo, record, now=NOW) and std.verify(typo, rdict, NOW) is None
+
+    result = {
+        "verify_ns": per_call_ns(lambda: checker.verify(key, record, now=NOW)),
+        "stdlib_verify_ns": per_call_ns(lambda: std.verify(key, rdict, NOW)),
+        "check_ns": per_call_ns(lambda: checker.check("GET", "/v1/claims/42", lookup=store,
+                                                      authorization=header, https=True, now=NOW)),
+        "stdlib_check_ns": per_call_ns(lambda: std.check("GET", "/v1/claims/42", header, records, NOW)),
+    }
+    result["threads_ratio"] = threads_ratio(
+        lambda: checker.check("GET", "/v1/claims/42", lookup=store, authorization=header, https=True, now=NOW))
+    out = ROOT / "target" / "bench-results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "python.json").write_text(json.dumps(result) + "\n")
+    for k, v in result.items():
+        print(f"python/{k} {v:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
