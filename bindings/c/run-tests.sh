@@ -69,8 +69,13 @@ for v in "${VARIANTS[@]}"; do
     build host "$v" "${extra[@]}" -- bindings/c/examples/host.c
 done
 
-step "the header compiles as C++ (and a C++ program links and runs)"
-"$CXX" -x c++ -std=c++11 -Wall -Wextra -Werror -I"$ROOT/include" -fsyntax-only include/portcullis.h
+step "the header compiles alone as C99/C11/C17 and C++11/17/20 with -Wpedantic; a C++ program runs"
+for std in c99 c11 c17; do
+    "$CC" -x c -std=$std -Wall -Wextra -Wpedantic -Werror -fsyntax-only include/portcullis.h
+done
+for std in c++11 c++17 c++20; do
+    "$CXX" -x c++ -std=$std -Wall -Wextra -Wpedantic -Werror -fsyntax-only include/portcullis.h
+done
 "$CXX" -std=c++11 -Wall -Wextra -Werror -I"$ROOT/include" bindings/c/tests/test_cpp.cpp \
     "$LIBDIR/libportcullis.a" "${STATIC_LIBS[@]}" -o "$OUT/test_cpp"
 "$OUT/test_cpp"
