@@ -128,3 +128,36 @@ def test_nul_and_control_bytes(checker: portcullis.Checker, store: portcullis.Me
         d = checker.check("GET", "/v1/claims", lookup=store, authorization=header, https=True,
                           now=NOW)
         assert not d.allowed and d.status in (400, 401)
+
+
+def test_random_bytes_never_crash(checker: portcullis.Checker, store: portcullis.MemoryStore,
+                                  issued: portcullis.IssuedKey,
+                                  policy: portcullis.Policy) -> None:
+    """Seeded random mutations of a valid key and header: a decision or a typed error,
+    never another exception (a Rust panic would surface as pyo3's PanicException)."""
+    import random
+
+    rng = random.Random(4)
+    base = f"Bearer {issued.key}".encode()
+    alphabet = b"Bearer sk_live_test_0123456789abcdefXYZ \t\x00\xff:|&()*=%"
+    for _ in range(5_000):
+        data = bytearray(base[: rng.randrange(len(base) + 1)])
+        for _ in range(rng.randrange(4)):
+            data.insert(rng.randrange(len(data) + 1), rng.choice(alphabet))
+        if data and rng.random() < 0.5:
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        blob = bytes(data)
+        d = checker.check("GET", "/v1/claims", lookup=store, authorization=blob, https=True,
+                          now=NOW)
+        assert d.status in (200, 400, 401) and (d.status == 200) == d.allowed
+        q = checker.check("GET", "/v1/claims", lookup=store, query=b"api_key=" + blob[7:],
+                          https=True, now=NOW)
+        assert q.status in (400, 401)
+        try:
+            checker.parse(blob[7:])
+        except portcullis.MalformedKeyError:
+            pass
+        try:
+            policy.requirement(blob.decode("latin-1"))
+        except portcullis.RequirementError:
+            pass
