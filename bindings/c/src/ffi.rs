@@ -54,7 +54,8 @@ pub(crate) fn guard(body: impl FnOnce() -> FfiResult<()>) -> R {
             let detail = failure
                 .detail
                 .unwrap_or_else(|| message(failure.code).to_owned());
-            LAST_ERROR.with(|e| *e.borrow_mut() = detail);
+            // `try_with`: during thread teardown the slot may be gone; the code still stands.
+            let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = detail);
             failure.code
         }
     }
@@ -75,7 +76,9 @@ fn message(code: R) -> &'static str {
 
 /// The detail of the last failure on this thread.
 pub(crate) fn last_error() -> String {
-    LAST_ERROR.with(|e| e.borrow().clone())
+    LAST_ERROR
+        .try_with(|e| e.borrow().clone())
+        .unwrap_or_default()
 }
 
 /// Borrows the object behind a handle pointer.
