@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 #[pyclass(frozen, module = "portcullis._portcullis", name = "Checker")]
 pub struct PyChecker {
     inner: Arc<Checker>,
+    /// The policy as given (the checker holds an equal copy), for the `policy` getter.
+    policy: Arc<portcullis::Policy>,
 }
 
 /// A request waiting for its record (two-phase checks): fetch `key_id`, then call
@@ -178,9 +180,10 @@ impl PyChecker {
     #[new]
     fn new(py: Python<'_>, policy: &PyPolicy, peppers: &PyPeppers) -> PyResult<Self> {
         let peppers = peppers.build(py)?;
-        let policy = portcullis::Policy::clone(&policy.inner);
+        let checker = Checker::new(portcullis::Policy::clone(&policy.inner), peppers);
         Ok(PyChecker {
-            inner: Arc::new(Checker::new(policy, peppers)),
+            inner: Arc::new(checker),
+            policy: policy.inner.clone(),
         })
     }
 
@@ -188,7 +191,7 @@ impl PyChecker {
     #[getter]
     fn policy(&self) -> PyPolicy {
         PyPolicy {
-            inner: Arc::new(self.inner.policy().clone()),
+            inner: self.policy.clone(),
         }
     }
 

@@ -3,6 +3,7 @@
 use crate::record::PyKeyRecord;
 use portcullis::{Checker, Outcome, Reason, Verification};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use std::sync::Arc;
 
 /// The answer to a request: allowed or denied, with everything a response needs.
@@ -121,6 +122,27 @@ impl PyDecision {
             .lookup_error
             .as_ref()
             .map(|e| e.message.clone())
+    }
+
+    /// The decision as a dict of plain values (for structured logs and JSON); the same
+    /// fields as the properties, `route` as a list or `None`, no record.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("allowed", self.allowed())?;
+        d.set_item("status", self.status())?;
+        d.set_item("error", self.error())?;
+        d.set_item("reason", self.reason())?;
+        d.set_item("detail", self.detail())?;
+        d.set_item("www_authenticate", self.www_authenticate())?;
+        d.set_item("key_id", self.key_id())?;
+        d.set_item("owner", self.owner())?;
+        d.set_item("scopes", self.scopes())?;
+        d.set_item("missing", self.missing())?;
+        d.set_item("required", self.required())?;
+        d.set_item("warnings", self.warnings())?;
+        d.set_item("route", self.route().map(|(m, p)| vec![m, p]))?;
+        d.set_item("lookup_error", self.lookup_error())?;
+        Ok(d)
     }
 
     fn __repr__(&self) -> String {

@@ -38,6 +38,12 @@ def test_policy_load_and_accessors(policy: portcullis.Policy) -> None:
     assert "claimport" in repr(policy)
 
 
+def test_checker_keeps_the_policy(policy: portcullis.Policy,
+                                  checker: portcullis.Checker) -> None:
+    assert checker.policy.realm == policy.realm and checker.policy.routes == policy.routes
+    assert "claimport" in repr(checker) and "p1" in repr(checker)
+
+
 def test_policy_for_environment(policy: portcullis.Policy) -> None:
     staging = policy.for_environment("test")
     assert staging is not None and staging.deployment_env == "test"
@@ -92,6 +98,13 @@ def test_check_allowed_with_store(
     assert d.warnings == [] and d.route == ("GET", "/v1/claims/{id}")
     assert d.record == issued.record and d.lookup_error is None
     assert "allowed=True" in repr(d)
+    assert d.to_dict() == {
+        "allowed": True, "status": 200, "error": None, "reason": "allowed", "detail": None,
+        "www_authenticate": None, "key_id": issued.record.id, "owner": "org_42",
+        "scopes": ["claims:read"], "missing": [], "required": [], "warnings": [],
+        "route": ["GET", "/v1/claims/{id}"], "lookup_error": None,
+    }
+    assert json.loads(json.dumps(d.to_dict())) == d.to_dict()
 
 
 def test_check_denials_are_decisions(
@@ -159,6 +172,8 @@ def test_check_with_callable_lookup(
                          authorization=bearer(issued.key), https=True, now=NOW)
     assert (down.status, down.reason, down.lookup_error) == (503, "lookup_failed",
                                                               "database unavailable")
+    assert down.to_dict()["lookup_error"] == "database unavailable"
+    assert down.www_authenticate is None and down.error is None
     assert not down.allowed
 
     def buggy(key_id: str) -> None:
