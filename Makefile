@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test demo test-rust lint test-c test-python bench fuzz vectors
+.PHONY: test demo test-rust lint test-c test-python bench fuzz fuzz-smoke vectors
 
 ## Every suite: Rust (fmt, clippy, tests), C, Python. Installs what it needs.
-test: lint test-rust test-c test-python
+test: lint test-rust test-c test-python fuzz-smoke
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -38,3 +38,12 @@ bench:
 ## Regenerate the conformance vectors in tests/vectors/ (review the diff before committing).
 vectors:
 	PORTCULLIS_BLESS=1 $(CARGO) test -p portcullis --test vectors
+
+## Fuzz every target (fuzz/, cargo-fuzz on nightly) for FUZZ_SECONDS each; see SECURITY.md.
+FUZZ_SECONDS ?= 600
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+## A short fuzz pass of every target (about 20 s each); part of `make test`.
+fuzz-smoke:
+	bash fuzz/run.sh 20
