@@ -122,3 +122,25 @@ def test_gil_is_released_during_checks(checker: portcullis.Checker,
         sys.setswitchinterval(old)
     assert (d.status, d.detail) == (401, "length")
     assert after - before > 1000, (before, after)
+
+
+def test_a_pending_is_finished_exactly_once_across_threads(
+        checker: portcullis.Checker, store: portcullis.MemoryStore) -> None:
+    issued = checker.issue("k", "org", ["claims:read"], now=NOW)
+    store.insert(issued.record)
+    for _ in range(50):
+        pending = checker.prepare("GET", "/v1/claims", authorization=f"Bearer {issued.key}",
+                                  https=True)
+        assert isinstance(pending, portcullis.Pending)
+        barrier = threading.Barrier(THREADS)
+
+        def finish(_: int) -> str:
+            barrier.wait(timeout=30)
+            try:
+                return "allowed" if checker.finish(pending, issued.record, NOW).allowed else "x"
+            except portcullis.ConfigurationError as e:
+                return e.code
+
+        with ThreadPoolExecutor(THREADS) as pool:
+            outcomes = sorted(pool.map(finish, range(THREADS)))
+        assert outcomes == ["allowed"] + ["pending_used"] * (THREADS - 1)
