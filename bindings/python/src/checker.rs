@@ -4,9 +4,10 @@
 use crate::decision::{PyDecision, PyVerification};
 use crate::errors;
 use crate::input;
+use crate::keys::{PyIssuedKey, PyParsedKey, PyRotation};
 use crate::peppers::PyPeppers;
 use crate::policy::PyPolicy;
-use crate::record::{PyKeyRecord, record_of};
+use crate::record::record_of;
 use crate::store::PyMemoryStore;
 use portcullis::hash::StoredHash;
 use portcullis::{
@@ -33,38 +34,6 @@ pub struct PyPending {
     key_id: String,
     checker: Arc<Checker>,
     inner: Mutex<Option<Pending>>,
-}
-
-/// A parsed key (the secret stays out of it).
-#[pyclass(frozen, get_all, module = "portcullis._portcullis", name = "ParsedKey")]
-pub struct PyParsedKey {
-    /// The kind (`sk`).
-    kind: String,
-    /// The environment (`live`).
-    env: String,
-    /// The key id, to look the record up.
-    key_id: String,
-    /// A form safe to log: `sk_live_<id>_…`.
-    display: String,
-}
-
-/// A freshly issued key: show `key` to the user once, store `record`.
-#[pyclass(frozen, get_all, module = "portcullis._portcullis", name = "IssuedKey")]
-pub struct PyIssuedKey {
-    /// The plaintext key (`sk_live_…`). Show it once; never store or log it.
-    key: String,
-    /// The record to store (holds only the hash).
-    record: PyKeyRecord,
-}
-
-/// A rotation: the successor key, and the predecessor's record now expiring at the end
-/// of the grace period (store both).
-#[pyclass(frozen, get_all, module = "portcullis._portcullis", name = "Rotation")]
-pub struct PyRotation {
-    /// The new key.
-    successor: Py<PyIssuedKey>,
-    /// The old record with its new expiry.
-    predecessor: PyKeyRecord,
 }
 
 /// An owned copy of the request parts, so the GIL can be released. The header and query
@@ -122,13 +91,6 @@ fn prepare(checker: &Checker, request: &OwnedRequest) -> Phase {
 impl PyChecker {
     fn decision(&self, outcome: Outcome) -> PyDecision {
         PyDecision::new(outcome, self.inner.clone())
-    }
-
-    fn issued(&self, issued: portcullis::IssuedKey) -> PyIssuedKey {
-        PyIssuedKey {
-            key: issued.key.expose().to_owned(),
-            record: PyKeyRecord::new(issued.record),
-        }
     }
 
     /// One call with a Python lookup: prepare without the GIL, call the lookup with it,
@@ -318,12 +280,7 @@ impl PyChecker {
             .inner
             .parse(key.expose())
             .map_err(|e| errors::malformed_key(py, e))?;
-        Ok(PyParsedKey {
-            kind: parsed.kind().to_owned(),
-            env: parsed.env().to_owned(),
-            key_id: parsed.id().to_string(),
-            display: parsed.display().to_string(),
-        })
+        Ok(PyParsedKey::from_core(&parsed))
     }
 
     /// The record hash string of a key under the primary pepper (for re-hashing a record
@@ -380,7 +337,7 @@ impl PyChecker {
                 checker.issue_with(&kind, &env, &spec, now, &portcullis::OsRandom::new())
             })
             .map_err(|e| errors::issue(py, &e))?;
-        Ok(self.issued(issued))
+        Ok(PyIssuedKey::from_core(issued))
     }
 
     /// Issues the successor of `record` and sets `record` to expire after `grace`
@@ -400,10 +357,7 @@ impl PyChecker {
         let rotation = py
             .detach(move || checker.rotate(&record, grace, now))
             .map_err(|e| errors::issue(py, &e))?;
-        Ok(PyRotation {
-            successor: Py::new(py, self.issued(rotation.successor))?,
-            predecessor: PyKeyRecord::new(rotation.predecessor),
-        })
+        PyRotation::from_core(py, rotation)
     }
 
     fn __repr__(&self) -> String {
@@ -450,32 +404,5 @@ impl PyPending {
 
     fn __repr__(&self) -> String {
         format!("Pending(key_id={})", crate::py_str(&self.key_id))
-    }
-}
-
-#[pymethods]
-impl PyParsedKey {
-    fn __repr__(&self) -> String {
-        format!("ParsedKey({})", crate::py_str(&self.display))
-    }
-}
-
-#[pymethods]
-impl PyIssuedKey {
-    fn __repr__(&self) -> String {
-        format!(
-            "IssuedKey(key='[REDACTED]', record={})",
-            self.record.__repr__()
-        )
-    }
-}
-
-#[pymethods]
-impl PyRotation {
-    fn __repr__(&self) -> String {
-        format!(
-            "Rotation(successor=IssuedKey(...), predecessor={})",
-            self.predecessor.__repr__()
-        )
     }
 }
