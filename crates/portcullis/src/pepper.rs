@@ -41,6 +41,7 @@ pub fn is_valid_pepper_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+#[derive(Clone)]
 struct Pepper {
     id: String,
     /// HMAC state with the key already absorbed; cloned per use, so each MAC of a short
@@ -51,7 +52,9 @@ struct Pepper {
 /// A set of named peppers; new records use the primary, old records name theirs.
 ///
 /// Keep peppers outside the database (a secrets manager, a file readable only by the
-/// service). Immutable once built and safe to share between threads.
+/// service). Immutable once built and safe to share between threads. Cloning copies the
+/// prepared HMAC states (zeroized on drop), never exposing the secrets.
+#[derive(Clone)]
 pub struct Peppers {
     peppers: Vec<Pepper>,
     primary: usize,
