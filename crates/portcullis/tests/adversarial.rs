@@ -788,3 +788,44 @@ fn known_limit_a_pending_moved_out_of_the_heap_leaves_a_copy() {
         "moved-from heap copies are now cleaned: update SECURITY.md"
     );
 }
+
+/// A known limit of the threat model (SECURITY.md): whoever can write the database can
+/// mint a working key without the pepper through a legacy `sha256$` record. Such a match
+/// always carries the `needs_rehash` warning, which hosts can alert on.
+#[test]
+fn known_limit_a_database_writer_can_mint_a_legacy_record() {
+    let (c, store, key) = world();
+    let id = c.parse(key.as_bytes()).expect("parses").id();
+    // The attacker makes up a well-formed key (the checksum is public; issue_with is used
+    // only for its text, the record it makes is thrown away)...
+    let forged = c
+        .issue_with(
+            "sk",
+            "live",
+            &KeySpec::new("x", "x", ["claims:read"]),
+            Timestamp(NOW),
+            &SeededRandom::new(b"attacker"),
+        )
+        .expect("issue")
+        .key
+        .expose()
+        .to_owned();
+    let forged_id = c.parse(forged.as_bytes()).expect("parses").id();
+    assert_ne!(forged_id, id);
+    // ...and writes an unpeppered record for it.
+    let legacy = StoredHash::legacy_sha256(&forged).encode();
+    let spec = KeySpec::new("x", "victim_org", ["full_access"]);
+    let record =
+        KeyRecord::import(forged_id, "sk", "live", &spec, &legacy, Timestamp(NOW)).expect("import");
+    store.insert(record).expect("insert");
+    let header = format!("Bearer {forged}");
+    let d = c.check(
+        &Request::new("DELETE", "/v1/claims/1")
+            .authorization(&header)
+            .https(true),
+        &store,
+        Timestamp(NOW),
+    );
+    assert_eq!(d.reason(), Reason::Allowed);
+    assert!(d.warnings().contains(Warning::NeedsRehash));
+}
