@@ -1,10 +1,11 @@
 //! The checker: policy + peppers → decisions, in one call or in two phases.
 
 use crate::decision::{Decision, Outcome, Principal, Reason, Warning, Warnings};
-use crate::extract::{ExtractError, Source, extract_unvalidated, is_b64token};
+use crate::extract::{Credential, ExtractError, Source, extract_unvalidated, is_b64token};
 use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey};
 use crate::hash::{HashCheck, burn};
 use crate::lookup::{KeyLookup, LookupError};
+use crate::oauth::{AccessVerifier, TokenError, access};
 use crate::pepper::Peppers;
 use crate::policy::{Access, Policy, UnknownRoutes};
 use crate::record::KeyRecord;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 pub struct Checker {
     policy: Policy,
     peppers: Peppers,
+    access: Option<Arc<AccessVerifier>>,
 }
 
 /// The first phase of a two-phase check.
@@ -68,7 +70,25 @@ impl Verification {
 impl Checker {
     /// A checker for `policy` with `peppers`.
     pub fn new(policy: Policy, peppers: Peppers) -> Self {
-        Checker { policy, peppers }
+        Checker {
+            policy,
+            peppers,
+            access: None,
+        }
+    }
+
+    /// The same checker, also accepting OAuth access tokens (`at.…`, see
+    /// [`crate::oauth::access`]) verified by `verifier`, in the same check path as API
+    /// keys. Keep a clone of the `Arc` to push revocations. The two-phase API needs the
+    /// time for them: use [`Checker::prepare_at`].
+    pub fn with_access_tokens(mut self, verifier: Arc<AccessVerifier>) -> Self {
+        self.access = Some(verifier);
+        self
+    }
+
+    /// The attached access-token verifier, if any.
+    pub fn access_verifier(&self) -> Option<&Arc<AccessVerifier>> {
+        self.access.as_ref()
     }
 
     /// The policy.
@@ -93,7 +113,7 @@ impl Checker {
         lookup: &L,
         now: Timestamp,
     ) -> Decision<'_> {
-        let outcome = match self.front(request) {
+        let outcome = match self.front(request, Some(now)) {
             Err(early) => early.outcome(),
             Ok(front) => match lookup.lookup(&front.key.id()) {
                 Ok(record) => self.back(&front.key, front.route, front.warnings, record, now),
@@ -104,8 +124,19 @@ impl Checker {
     }
 
     /// Phase one: everything that needs no record.
+    /// An access token cannot be decided without the time: it is refused here
+    /// ([`TokenError::TimeRequired`]); use [`Checker::prepare_at`] with access tokens.
     pub fn prepare(&self, request: &Request<'_>) -> Prepared<'_> {
-        match self.front(request) {
+        self.prepare_with(request, None)
+    }
+
+    /// Phase one, given the time: access tokens are decided here (no record needed).
+    pub fn prepare_at(&self, request: &Request<'_>, now: Timestamp) -> Prepared<'_> {
+        self.prepare_with(request, Some(now))
+    }
+
+    fn prepare_with(&self, request: &Request<'_>, now: Option<Timestamp>) -> Prepared<'_> {
+        match self.front(request, now) {
             Err(early) => Prepared::Done(Decision::new(early.outcome(), &self.policy)),
             Ok(front) => Prepared::Lookup(Pending {
                 key: PresentedKey::from_parsed(&front.key),
@@ -176,12 +207,13 @@ impl Checker {
         Ok(true)
     }
 
-    fn front<'r>(&self, request: &Request<'r>) -> Result<Front<'r>, Early> {
+    fn front<'r>(&self, request: &Request<'r>, now: Option<Timestamp>) -> Result<Front<'r>, Early> {
         let route = self.policy.routes.find(request.method, request.path);
         let mut early = Early {
             reason: Reason::Public,
             route,
             warnings: Warnings::default(),
+            done: None,
         };
         if let Some(Access::Public) = route
             .and_then(|i| self.policy.routes.get(i))
@@ -208,6 +240,11 @@ impl Checker {
         };
         if credential.source == Source::Query {
             early.warnings.insert(Warning::CredentialInQuery);
+        }
+        if let Some(mut done) = self.access_token(&credential, route, now) {
+            done.warnings = early.warnings;
+            early.done = Some(Box::new(done));
+            return Err(early);
         }
         let key = match self.parse(credential.token) {
             Ok(k) => k,
@@ -327,6 +364,42 @@ impl Checker {
         Ok(())
     }
 
+    /// The access-token branch of `front`: `None` unless a verifier is attached and the
+    /// credential has the access-token prefix. Tokens in the query string are refused
+    /// (OAuth 2.1: resource servers ignore them).
+    fn access_token(
+        &self,
+        credential: &Credential<'_>,
+        route: Option<usize>,
+        now: Option<Timestamp>,
+    ) -> Option<Outcome> {
+        let verifier = self.access.as_ref()?;
+        if !access::is_access_token(credential.token) {
+            return None;
+        }
+        let mut outcome = with_route(Outcome::new(Reason::Allowed), route);
+        let verified = match (credential.source, now) {
+            (Source::Query, _) => Err(Reason::Credential(ExtractError::QueryRefused)),
+            (_, None) => Err(Reason::AccessToken(TokenError::TimeRequired)),
+            (_, Some(now)) => verifier
+                .verify(credential.token, now)
+                .map_err(Reason::AccessToken),
+        };
+        match verified {
+            Err(reason) => outcome.reason = reason,
+            Ok(claims) => {
+                let granted = claims.scopes;
+                let record = access::principal_record(&claims, &self.policy);
+                outcome.principal = Some(Principal {
+                    record: Arc::new(record),
+                    granted,
+                });
+                outcome = self.authorize(outcome, &granted);
+            }
+        }
+        Some(outcome)
+    }
+
     fn authorize(&self, mut outcome: Outcome, granted: &ScopeSet) -> Outcome {
         let access = outcome
             .route
@@ -352,10 +425,15 @@ struct Early {
     reason: Reason,
     route: Option<usize>,
     warnings: Warnings,
+    /// A complete outcome decided early (an access token).
+    done: Option<Box<Outcome>>,
 }
 
 impl Early {
     fn outcome(self) -> Outcome {
+        if let Some(done) = self.done {
+            return *done;
+        }
         let mut o = with_route(Outcome::new(self.reason), self.route);
         o.warnings = self.warnings;
         o

@@ -5,6 +5,7 @@
 use crate::extract::ExtractError;
 use crate::format::{KeyError, KeyId};
 use crate::lookup::LookupError;
+use crate::oauth::TokenError;
 use crate::policy::Policy;
 use crate::record::KeyRecord;
 use crate::scope::ScopeSet;
@@ -73,6 +74,8 @@ pub enum Reason {
     UnknownRoute,
     /// The host's lookup failed; the request is refused (fail closed).
     LookupFailed,
+    /// An OAuth access token (`at.…`) that is not valid: why (401 `invalid_token`).
+    AccessToken(TokenError),
 }
 
 impl Reason {
@@ -97,6 +100,7 @@ impl Reason {
             Reason::InsufficientScope => "insufficient_scope",
             Reason::UnknownRoute => "unknown_route",
             Reason::LookupFailed => "lookup_failed",
+            Reason::AccessToken(e) => e.code(),
         }
     }
 

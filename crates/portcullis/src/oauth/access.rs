@@ -66,6 +66,10 @@ pub enum TokenError {
     /// Its grant family was revoked, or it predates the revocation epoch.
     #[error("access token revoked")]
     Revoked,
+    /// Presented to [`crate::Checker::prepare`], which has no time to check expiry
+    /// against: use [`crate::Checker::prepare_at`].
+    #[error("access token needs the time: use prepare_at")]
+    TimeRequired,
 }
 
 impl TokenError {
@@ -79,6 +83,7 @@ impl TokenError {
             TokenError::Expired => "access_token_expired",
             TokenError::NotYetValid => "access_token_not_yet_valid",
             TokenError::Revoked => "access_token_revoked",
+            TokenError::TimeRequired => "access_token_time_required",
         }
     }
 }
@@ -503,4 +508,40 @@ impl AccessVerifier {
         }
         Ok(claims)
     }
+}
+
+/// The principal of a decision made on an access token, as a record view (so every
+/// binding shows it like a key's): kind `at`, id = the token id, owner = the subject,
+/// name = the client id, scopes = the granted scopes, created/expires = the token's
+/// times, metadata `{"oauth": {"client_id", "family", "token_id"}}`. Its hash is a
+/// placeholder no key can match; it is never stored.
+pub(crate) fn principal_record(
+    claims: &AccessClaims,
+    policy: &crate::policy::Policy,
+) -> crate::record::KeyRecord {
+    let catalog = policy.catalog();
+    let mut spec = crate::record::KeySpec::new(
+        &claims.client_id,
+        &claims.subject,
+        catalog.names(&claims.scopes),
+    );
+    spec.ttl = Some(claims.expires_at.since(claims.issued_at));
+    spec.metadata.insert(
+        "oauth".to_owned(),
+        serde_json::json!({
+            "client_id": claims.client_id,
+            "family": claims.family.as_str(),
+            "token_id": claims.token_id.as_str(),
+        }),
+    );
+    let placeholder = crate::hash::StoredHash::Sha256 { digest: [0u8; 32] };
+    crate::record::KeyRecord::assemble(
+        claims.token_id,
+        "at",
+        policy.deployment_env(),
+        &spec,
+        &placeholder,
+        claims.issued_at,
+        None,
+    )
 }
