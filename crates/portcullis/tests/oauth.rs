@@ -309,6 +309,23 @@ fn authorize_8252_loopback_port_exception_for_native_clients_only() {
         enc("https://127.0.0.1:8443/cb")
     );
     f.shown(&q);
+    // Even a record built without validation (say, loaded from a database) gets no port
+    // exception unless it is native.
+    let web: Client = serde_json::from_value(serde_json::json!({
+        "id": "w2", "client_type": "public", "native": false,
+        "redirect_uris": ["http://127.0.0.1/callback"], "allowed_scopes": ["claims:read"],
+    }))
+    .expect("client json");
+    f.store.add_client(web);
+    let base = base.replace("client_id=cli", "client_id=w2");
+    f.valid(&format!(
+        "{base}&redirect_uri={}",
+        enc("http://127.0.0.1/callback")
+    ));
+    f.shown(&format!(
+        "{base}&redirect_uri={}",
+        enc("http://127.0.0.1:8080/callback")
+    ));
 }
 
 #[test]
