@@ -58,8 +58,10 @@ pub trait RefreshStore: Send + Sync {
     fn put_refresh(&self, hash: TokenHash, record: RefreshRecord) -> Result<(), LookupError>;
     /// The record of a refresh token (rotated ones included).
     fn refresh(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, LookupError>;
-    /// Atomically: if `old`'s `rotated_at` equals `expected`, set it to `now` and store
-    /// the successor; otherwise change nothing and answer [`Rotated::Conflict`].
+    /// Atomically: if `old`'s `rotated_at` equals `expected`, mark it rotated — at `now`
+    /// if it was not rotated yet, otherwise keeping its first rotation time, so a grace
+    /// window never extends itself — and store the successor; otherwise change nothing
+    /// and answer [`Rotated::Conflict`].
     fn rotate(
         &self,
         old: &TokenHash,
@@ -169,7 +171,7 @@ impl RefreshStore for MemoryOAuthStore {
     ) -> Result<Rotated, LookupError> {
         let mut g = self.lock();
         match g.refresh.get_mut(old) {
-            Some(r) if r.rotated_at == expected => r.rotated_at = Some(now),
+            Some(r) if r.rotated_at == expected => r.rotated_at = Some(expected.unwrap_or(now)),
             _ => return Ok(Rotated::Conflict),
         }
         g.refresh.insert(successor.0, successor.1);
