@@ -285,7 +285,14 @@ fn check_label(field: &'static str, value: &str) -> Result<(), RecordError> {
 
 impl fmt::Debug for KeyRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = self.hash.split('$').next().unwrap_or("");
+        // Only a known scheme tag is shown: a corrupted hash field may hold anything, even
+        // a plaintext key pasted into the wrong column.
+        let scheme = self
+            .hash
+            .split('$')
+            .next()
+            .filter(|s| matches!(*s, "hmac-sha256" | "sha256"))
+            .unwrap_or("?");
         f.debug_struct("KeyRecord")
             .field("id", &self.id)
             .field("name", &self.name)

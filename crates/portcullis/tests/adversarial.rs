@@ -829,3 +829,21 @@ fn known_limit_a_database_writer_can_mint_a_legacy_record() {
     assert_eq!(d.reason(), Reason::Allowed);
     assert!(d.warnings().contains(Warning::NeedsRehash));
 }
+
+/// Regression: a record whose hash field holds something other than a hash (here a
+/// plaintext key stored in the wrong column) printed that text in full in its `Debug`,
+/// which hosts log for corrupt records.
+#[test]
+fn debug_of_a_record_with_a_corrupted_hash_hides_the_field() {
+    let (c, store, key) = world();
+    let id = c.parse(key.as_bytes()).expect("parses").id();
+    let json = store.get(&id).expect("stored").to_json();
+    let hash = store.get(&id).expect("stored").hash().to_owned();
+    for bad in [key.clone(), format!("{key}$x"), format!("x{key}")] {
+        let record: KeyRecord =
+            serde_json::from_str(&json.replace(&hash, &bad)).expect("serde accepts it");
+        let shown = format!("{record:?}");
+        assert!(!shown.contains(secret_of(&key)), "{shown}");
+        assert!(shown.contains("hash: ?$[REDACTED]"), "{shown}");
+    }
+}
