@@ -21,6 +21,65 @@
 //! Refresh tokens, codes and client secrets carry 256 bits of randomness (43 base62
 //! characters), so an unsalted SHA-256 is a sufficient one-way store: a database dump
 //! yields no usable token. Time is always an input; the module does no I/O.
+//!
+//! ```
+//! use portcullis::oauth::{
+//!     AccessKeys, AccessVerifier, AuthorizeOutcome, Client, MemoryOAuthStore, OAuthConfig,
+//!     OAuthServer, PkceChallenge, Stores,
+//! };
+//! use portcullis::{Checker, MemoryStore, OsRandom, Peppers, Policy, Request, Timestamp};
+//! use std::sync::Arc;
+//!
+//! let policy = Policy::from_toml(r#"
+//!     [service]
+//!     realm = "claimport"
+//!     [[scopes]]
+//!     name = "claims:read"
+//!     description = "Read Claims"
+//!     [[routes]]
+//!     method = "GET"
+//!     path = "/v1/claims"
+//!     require = "claims:read"
+//! "#)?;
+//! let verifier = Arc::new(AccessVerifier::new(AccessKeys::new("k1", &[7u8; 32])?, policy.catalog()));
+//! let server = OAuthServer::new(OAuthConfig::default(), policy.catalog().clone(), verifier.clone(), "claimport");
+//! let checker = Checker::new(policy, Peppers::new("p1", &[9u8; 32])?).with_access_tokens(verifier);
+//! let (rng, now) = (OsRandom::new(), Timestamp(1_800_000_000));
+//!
+//! // Registration: the secret is shown once, only its hash is stored.
+//! let store = MemoryOAuthStore::new();
+//! let (client, secret) = Client::confidential("webapp", &["https://app.example/cb"], &["claims:read"], &rng)?;
+//! store.add_client(client);
+//!
+//! // GET /oauth/authorize?… → consent → redirect with a code.
+//! let verifier_text = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+//! let challenge = PkceChallenge::s256(verifier_text).challenge;
+//! let query = format!("response_type=code&client_id=webapp&redirect_uri=https%3A%2F%2Fapp.example%2Fcb\
+//!     &scope=claims:read&state=s1&code_challenge={challenge}&code_challenge_method=S256");
+//! let AuthorizeOutcome::Valid(request) = server.authorize(&query, &store) else { panic!() };
+//! let location = server.approve(&request, "user_7", None, &store, &rng, now)?;
+//! let code = location.split("code=").nth(1).and_then(|s| s.split('&').next()).unwrap_or("");
+//!
+//! // POST /oauth/token with HTTP Basic client authentication.
+//! use base64::Engine;
+//! let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD
+//!     .encode(format!("webapp:{}", secret.expose())));
+//! let body = format!("grant_type=authorization_code&code={code}\
+//!     &redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={verifier_text}");
+//! let response = server.token(Some(&basic), &body, Stores::all(&store), &rng, now);
+//! assert_eq!(response.status, 200);
+//! assert_eq!(response.header("Cache-Control"), Some("no-store"));
+//! let json: serde_json::Value = serde_json::from_str(response.body())?;
+//!
+//! // The access token works as a Bearer token in the same check as API keys.
+//! let header = format!("Bearer {}", json["access_token"].as_str().unwrap_or(""));
+//! let api = Request::new("GET", "/v1/claims").authorization(&header).https(true);
+//! let decision = checker.check(&api, &MemoryStore::new(), now);
+//! assert!(decision.allowed());
+//! assert_eq!(decision.owner(), Some("user_7"));
+//! assert_eq!(checker.check(&api, &MemoryStore::new(), now.plus(3600)).status(), 401);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod access;
 pub mod authorize;
