@@ -147,8 +147,16 @@ impl KeyRecord {
 
     /// Parses the JSON form, checking labels and the hash string.
     pub fn from_json(text: &str) -> Result<Self, RecordError> {
-        let record: KeyRecord =
+        let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
+        // Labels are checked first so that a bad one is reported as such, not as JSON.
+        for field in ["kind", "env"] {
+            if let Some(label) = value.get(field).and_then(serde_json::Value::as_str) {
+                check_label(field, label)?;
+            }
+        }
+        let record: KeyRecord =
+            serde_json::from_value(value).map_err(|e| RecordError::Json(e.to_string()))?;
         record.validate()?;
         Ok(record)
     }
