@@ -1304,3 +1304,93 @@ fn secrets_stay_out_of_debug_output() {
     let e = OAuthError::new(OAuthErrorCode::InvalidGrant, "x");
     assert_eq!(e.to_string(), "invalid_grant: x");
 }
+
+// ---------------------------------------------------------------- stores
+
+#[test]
+fn authorize_leading_question_mark_is_ignored() {
+    let f = fx();
+    f.valid(&format!("?{}", web_query("&scope=claims:read")));
+}
+
+/// A store whose every operation fails (the host's database is down).
+struct DownStore;
+
+impl portcullis::oauth::ClientStore for DownStore {
+    fn client(&self, _: &str) -> Result<Option<Arc<Client>>, portcullis::LookupError> {
+        Err(portcullis::LookupError::new("db down"))
+    }
+}
+
+#[test]
+fn server_error_when_the_store_fails() {
+    let f = fx();
+    let e = f
+        .server
+        .authorize(&web_query("&scope=claims:read"), &DownStore);
+    assert!(matches!(e, AuthorizeOutcome::ShowError(e) if e.code == OAuthErrorCode::ServerError));
+    let stores = Stores {
+        clients: &DownStore,
+        codes: &f.store,
+        refresh: &f.store,
+    };
+    let auth = basic("webapp", f.web_secret.expose());
+    let r = f.server.token(
+        Some(&auth),
+        "grant_type=authorization_code&code=x",
+        stores,
+        &f.rng,
+        Timestamp(NOW),
+    );
+    assert_eq!((r.status, error_code(&r)), (500, "server_error".to_owned()));
+    assert!(
+        !r.body().contains("db down"),
+        "store messages stay in the host's logs"
+    );
+}
+
+#[test]
+fn code_consume_is_atomic_under_concurrency() {
+    let f = fx();
+    let code = f.code();
+    let results: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| f.exchange(&code, NOW).status))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(
+        results.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(
+        results.iter().filter(|&&s| s == 400).count(),
+        7,
+        "{results:?}"
+    );
+}
+
+#[test]
+fn refresh_rotation_is_atomic_under_concurrency() {
+    let f = fx();
+    let (_, rt) = f.tokens();
+    let results: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| f.refresh(&rt, "", NOW + 1).status))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    // At most one wins; a race is reuse, which revokes the family (grace 0).
+    assert!(
+        results.iter().filter(|&&s| s == 200).count() <= 1,
+        "{results:?}"
+    );
+    assert!(results.iter().any(|&s| s == 400));
+}

@@ -63,8 +63,9 @@ pub enum AuthorizeOutcome {
 const IDENTIFYING: [&str; 2] = ["client_id", "redirect_uri"];
 
 impl OAuthServer {
-    /// Validates an authorization request's query string (without `?`).
+    /// Validates an authorization request's query string (a leading `?` is ignored).
     pub fn authorize(&self, query: &str, clients: &dyn ClientStore) -> AuthorizeOutcome {
+        let query = query.strip_prefix('?').unwrap_or(query);
         let (params, repeated) = match Params::parse(query) {
             Ok(p) => (p, None),
             Err(ParamError::Repeated(name)) if !IDENTIFYING.contains(&name.as_str()) => {
