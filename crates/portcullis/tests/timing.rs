@@ -5,7 +5,7 @@
 //! - the hash check with the correct secret vs a wrong one;
 //! - a stored digest that differs from the computed MAC in its first vs its last byte
 //!   (what a byte-wise early-exit comparison leaks);
-//! - a presented secret that differs from the right one in its first vs its last character;
+//! - stored secrets that differ from the presented one in their first vs their last character;
 //! - the second phase of a check for a known key id (wrong secret) vs an unknown one.
 //!
 //! The harness proves its own power: the same measurement, threshold and sample count run
@@ -514,7 +514,7 @@ const MAX_LONG_GAP_NS: f64 = 1.0;
 
 /// The long version (run in release; figures in SECURITY.md).
 #[test]
-#[ignore = "long: about a minute in release"]
+#[ignore = "long: about 15 s in a release build"]
 fn long_constant_time_report() {
     let f = fixture();
     let leaky = leaky_first_vs_last_byte(&f, LONG_SAMPLES);
