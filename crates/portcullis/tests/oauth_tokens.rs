@@ -249,3 +249,56 @@ proptest! {
         let _ = server.introspect(auth.as_deref(), &q, stores, Timestamp(NOW));
     }
 }
+
+/// Not a pass/fail test: prints what one `Checker::check` costs with an access token and
+/// with an API key (in-memory store), same route, same machine, same run. Run with
+/// `cargo test --release -p portcullis --test oauth_tokens -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement; run in release with --ignored --nocapture"]
+fn measure_check_access_token_vs_api_key() {
+    use portcullis::{Checker, KeySpec, MemoryStore, Peppers, Request};
+    let p = policy();
+    let verifier = Arc::new(AccessVerifier::new(
+        AccessKeys::new("k1", &[1u8; 32]).expect("keys"),
+        p.catalog(),
+    ));
+    let at = verifier.keys().sign(&claims(all_scopes(&p)), p.catalog());
+    let checker = Checker::new(p, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
+        .with_access_tokens(verifier);
+    let store = MemoryStore::new();
+    let spec = KeySpec::new("k", "org", ["claims:read"]);
+    let issued = checker.issue(&spec, Timestamp(NOW)).expect("issue");
+    store.insert(issued.record).expect("insert");
+    let time = |token: &str| {
+        let header = format!("Bearer {token}");
+        let req = Request::new("GET", "/v1/claims")
+            .authorization(&header)
+            .https(true);
+        assert!(checker.check(&req, &store, Timestamp(NOW)).allowed());
+        let n = 200_000u32;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(checker.check(&req, &store, Timestamp(NOW)).allowed());
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(n)
+    };
+    let verify_only = || {
+        let v = checker.access_verifier().expect("verifier");
+        let n = 200_000u32;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(v.verify(at.expose().as_bytes(), Timestamp(NOW)).is_ok());
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(n)
+    };
+    for _ in 0..3 {
+        let verify = verify_only();
+        println!("AccessVerifier::verify alone: {verify:.0} ns");
+        let key = time(issued.key.expose());
+        let token = time(at.expose());
+        println!(
+            "check: api key {key:.0} ns, access token {token:.0} ns, ratio {:.2}",
+            token / key
+        );
+    }
+}

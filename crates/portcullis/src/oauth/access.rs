@@ -20,7 +20,7 @@ use crate::format::{ID_LEN, KeyId};
 use crate::pepper::HmacSha256;
 use crate::random::{RandomError, RandomSource, fill_base62};
 use crate::scope::{Catalog, MAX_SCOPES, ScopeSet};
-use crate::secret::{SecretBytes, SecretString};
+use crate::secret::SecretString;
 use crate::time::Timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -128,7 +128,9 @@ pub enum AccessKeyError {
 /// primary, drop the old one an hour later).
 #[derive(Clone)]
 pub struct AccessKeys {
-    keys: Vec<(String, SecretBytes)>,
+    /// Key ids and their keyed HMAC states (the secret itself is not kept; the states are
+    /// zeroized on drop).
+    keys: Vec<(String, HmacSha256)>,
     primary: usize,
 }
 
@@ -169,8 +171,8 @@ impl AccessKeys {
         if self.index(id).is_some() {
             return Err(AccessKeyError::Duplicate);
         }
-        self.keys
-            .push((id.to_owned(), SecretBytes::new(secret.to_vec())));
+        let mac = HmacSha256::new_from_slice(secret).map_err(|_| AccessKeyError::TooShort)?;
+        self.keys.push((id.to_owned(), mac));
         Ok(())
     }
 
@@ -204,13 +206,13 @@ impl AccessKeys {
         self.keys.iter().position(|(k, _)| k == id)
     }
 
+    /// The MAC of `signed` under key `index` (an index from [`AccessKeys::index`]; an
+    /// out-of-range index gives a MAC no token carries).
     fn mac(&self, index: usize, signed: &[u8]) -> [u8; 32] {
-        let secret = self.keys.get(index).map_or(&[][..], |(_, s)| s.expose());
-        // HMAC accepts keys of any length; `add` enforced ≥ 32 bytes.
-        let mut mac = match HmacSha256::new_from_slice(secret) {
-            Ok(m) => m,
-            Err(_) => return [0u8; 32],
+        let Some((_, keyed)) = self.keys.get(index) else {
+            return [0u8; 32];
         };
+        let mut mac = keyed.clone();
         mac.update(signed);
         mac.finalize().into_bytes().into()
     }
@@ -513,7 +515,7 @@ impl AccessVerifier {
 /// The principal of a decision made on an access token, as a record view (so every
 /// binding shows it like a key's): kind `at`, id = the token id, owner = the subject,
 /// name = the client id, scopes = the granted scopes, created/expires = the token's
-/// times, metadata `{"oauth": {"client_id", "family", "token_id"}}`. Its hash is a
+/// times, metadata `{"oauth_family": family}`. Its hash is a
 /// placeholder no key can match; it is never stored.
 pub(crate) fn principal_record(
     claims: &AccessClaims,
@@ -526,14 +528,8 @@ pub(crate) fn principal_record(
         catalog.names(&claims.scopes),
     );
     spec.ttl = Some(claims.expires_at.since(claims.issued_at));
-    spec.metadata.insert(
-        "oauth".to_owned(),
-        serde_json::json!({
-            "client_id": claims.client_id,
-            "family": claims.family.as_str(),
-            "token_id": claims.token_id.as_str(),
-        }),
-    );
+    spec.metadata
+        .insert("oauth_family".to_owned(), claims.family.as_str().into());
     let placeholder = crate::hash::StoredHash::Sha256 { digest: [0u8; 32] };
     crate::record::KeyRecord::assemble(
         claims.token_id,
