@@ -156,6 +156,10 @@ fn access_token_revoked_family() {
         v.verify(token.expose().as_bytes(), Timestamp(NOW)),
         Err(TokenError::Revoked)
     );
+    assert_eq!(v.revocations().family_count(), 2);
+    v.revocations()
+        .forget_family(&KeyId::parse("Fam1ly0000000001").expect("id"));
+    assert!(v.verify(token.expose().as_bytes(), Timestamp(NOW)).is_ok());
 }
 
 #[test]

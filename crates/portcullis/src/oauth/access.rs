@@ -382,6 +382,12 @@ fn split(token: &[u8]) -> Result<Parts<'_>, TokenError> {
 
 /// Revocations the host pushes to every verifier: revoked grant families, and an epoch
 /// before which every token counts as revoked. Lock-free reads; safe to share.
+///
+/// [`crate::oauth::OAuthServer`] pushes the families it revokes into its own verifier's
+/// set; a host running several instances also records them in its
+/// [`crate::oauth::RefreshStore`] and pushes them to every instance. A family can be
+/// forgotten once its last access token has expired (the access-token lifetime after
+/// its revocation), which keeps the set small.
 pub struct Revocations {
     families: papaya::HashSet<KeyId, foldhash::fast::RandomState>,
     epoch: AtomicU64,
@@ -413,6 +419,14 @@ impl Revocations {
     /// Revokes every access token of a grant family.
     pub fn revoke_family(&self, family: KeyId) {
         self.families.pin().insert(family);
+    }
+    /// Forgets a revoked family (once all its access tokens have expired).
+    pub fn forget_family(&self, family: &KeyId) {
+        self.families.pin().remove(family);
+    }
+    /// Number of revoked families held.
+    pub fn family_count(&self) -> usize {
+        self.families.len()
     }
     /// Whether a family is revoked.
     pub fn is_family_revoked(&self, family: &KeyId) -> bool {
