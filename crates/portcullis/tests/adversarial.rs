@@ -847,3 +847,39 @@ fn debug_of_a_record_with_a_corrupted_hash_hides_the_field() {
         assert!(shown.contains("hash: ?$[REDACTED]"), "{shown}");
     }
 }
+
+/// Regression (found by the `oauth_token` fuzz target): an access-token-shaped Bearer
+/// token whose only dot is the prefix's (`at.` + anything without a dot) made the token
+/// splitter slice past its end and panic — reachable from any request's header.
+#[test]
+fn access_token_prefix_without_parts_is_malformed_not_a_panic() {
+    use portcullis::oauth::{AccessKeys, AccessVerifier, TokenError};
+    let policy = Policy::from_toml(&claimport_text()).expect("policy");
+    let verifier = std::sync::Arc::new(AccessVerifier::new(
+        AccessKeys::new("k1", &[7u8; 32]).expect("key"),
+        policy.catalog(),
+    ));
+    for token in [
+        "at.",
+        "at.x",
+        "at.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    ] {
+        assert_eq!(
+            verifier
+                .verify(token.as_bytes(), Timestamp(NOW))
+                .map(|_| ()),
+            Err(TokenError::Malformed),
+            "{token}"
+        );
+    }
+    let c = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
+        .with_access_tokens(verifier);
+    let d = c.check(
+        &Request::new("GET", "/v1/claims/1")
+            .authorization("Bearer at.x")
+            .https(true),
+        &MemoryStore::new(),
+        Timestamp(NOW),
+    );
+    assert_eq!(d.status(), 401);
+}

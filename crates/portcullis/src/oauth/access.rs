@@ -363,7 +363,8 @@ fn split(token: &[u8]) -> Result<Parts<'_>, TokenError> {
         .rposition(|&b| b == b'.')
         .ok_or(TokenError::Malformed)?;
     let (signed, mac) = (&token[..dot], &token[dot + 1..]);
-    let rest = &signed[PREFIX.len()..];
+    // The last dot may be the prefix's own (`at.xyz`): then there is no signed part.
+    let rest = signed.get(PREFIX.len()..).ok_or(TokenError::Malformed)?;
     let kid_end = rest
         .iter()
         .position(|&b| b == b'.')
