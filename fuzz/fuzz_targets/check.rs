@@ -1,9 +1,11 @@
-//! The full check on arbitrary requests and records: never panics, the one-call and
+//! The full check on arbitrary requests and records (API keys, and OAuth access tokens on
+//! the lenient checker): never panics, the one-call and
 //! two-phase paths agree, every decision is well formed, and nothing echoes the token.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use portcullis::oauth::{AccessKeys, AccessVerifier};
 use portcullis::{
     Checker, KeyRecord, KeySpec, Peppers, Policy, Prepared, Request, SeededRandom, StoredHash,
     Timestamp,
@@ -35,7 +37,13 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
             "unknown_routes = \"authenticated\"",
         );
     let strict = Checker::new(Policy::from_toml(POLICY).expect("policy"), peppers());
-    let lenient = Checker::new(Policy::from_toml(&lenient).expect("policy"), peppers());
+    // OAuth access tokens (`at.…`) go through the same check when a verifier is set.
+    let lenient_policy = Policy::from_toml(&lenient).expect("policy");
+    let verifier = Arc::new(AccessVerifier::new(
+        AccessKeys::new("k1", &[7u8; 32]).expect("key"),
+        lenient_policy.catalog(),
+    ));
+    let lenient = Checker::new(lenient_policy, peppers()).with_access_tokens(verifier);
     let rng = SeededRandom::new(b"fuzz");
     let mut keys = Vec::new();
     let specs = [
