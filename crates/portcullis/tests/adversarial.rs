@@ -883,3 +883,125 @@ fn access_token_prefix_without_parts_is_malformed_not_a_panic() {
     );
     assert_eq!(d.status(), 401);
 }
+
+/// OAuth secrets — client secret, code, access and refresh tokens — never appear in the
+/// store's `Debug` (records hold hashes), a response's `Debug`, decisions, or errors about
+/// near-miss tokens. (The token response *body* carries them by design: it is the one
+/// place they are handed out.)
+#[test]
+fn oauth_secrets_never_appear_in_printable_forms() {
+    use base64::Engine as _;
+    use portcullis::oauth::{
+        AccessKeys, AccessVerifier, AuthorizeOutcome, Client, MemoryOAuthStore, OAuthConfig,
+        OAuthServer, PkceChallenge, Stores,
+    };
+    let policy = Policy::from_toml(&claimport_text()).expect("policy");
+    let verifier = std::sync::Arc::new(AccessVerifier::new(
+        AccessKeys::new("k1", &[7u8; 32]).expect("key"),
+        policy.catalog(),
+    ));
+    let server = OAuthServer::new(
+        OAuthConfig::default(),
+        policy.catalog().clone(),
+        verifier.clone(),
+        "claimport",
+    );
+    let checker = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
+        .with_access_tokens(verifier.clone());
+    let rng = portcullis::OsRandom::new();
+    let now = Timestamp(NOW);
+    let store = MemoryOAuthStore::new();
+    let (client, secret) = Client::confidential(
+        "webapp",
+        &["https://app.example/cb"],
+        &["claims:read"],
+        &rng,
+    )
+    .expect("client");
+    store.add_client(client);
+    let pkce = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let query = format!(
+        "response_type=code&client_id=webapp&redirect_uri=https%3A%2F%2Fapp.example%2Fcb\
+         &scope=claims:read&state=s1&code_challenge={}&code_challenge_method=S256",
+        PkceChallenge::s256(pkce).challenge
+    );
+    let AuthorizeOutcome::Valid(request) = server.authorize(&query, &store) else {
+        panic!("valid request");
+    };
+    let location = server
+        .approve(&request, "user_7", None, &store, &rng, now)
+        .expect("approve");
+    let code = location
+        .split("code=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .expect("code")
+        .to_owned();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("webapp:{}", secret.expose()))
+    );
+    let body = format!(
+        "grant_type=authorization_code&code={code}\
+         &redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={pkce}"
+    );
+    let response = server.token(Some(&basic), &body, Stores::all(&store), &rng, now);
+    assert_eq!(response.status, 200);
+    let json: serde_json::Value = serde_json::from_str(response.body()).expect("json");
+    let access = json["access_token"].as_str().expect("access").to_owned();
+    let refresh = json["refresh_token"].as_str().expect("refresh").to_owned();
+    let refreshed = server.token(
+        Some(&basic),
+        &format!("grant_type=refresh_token&refresh_token={refresh}"),
+        Stores::all(&store),
+        &rng,
+        now,
+    );
+    assert_eq!(refreshed.status, 200);
+    // The old refresh token again (reuse): an error, which must not echo it.
+    let reused = server.token(
+        Some(&basic),
+        &format!("grant_type=refresh_token&refresh_token={refresh}"),
+        Stores::all(&store),
+        &rng,
+        now,
+    );
+    let header = format!("Bearer {access}");
+    let tampered = format!("Bearer {}x", &access[..access.len() - 1]);
+    let mut outputs = vec![
+        format!("{store:?}"),
+        format!("{response:?}"),
+        format!("{refreshed:?}"),
+        format!("{reused:?}"),
+        reused.body().to_owned(),
+        format!("{request:?}"),
+        format!("{:?}", verifier.verify(access.as_bytes(), now)),
+        format!("{:?}", verifier.verify(tampered[7..].as_bytes(), now)),
+    ];
+    for h in [&header, &tampered] {
+        let d = checker.check(
+            &Request::new("GET", "/v1/claims/1")
+                .authorization(h)
+                .https(true),
+            &MemoryStore::new(),
+            now,
+        );
+        outputs.push(format!("{d:?}"));
+        outputs.push(
+            d.www_authenticate()
+                .map(|w| w.to_string())
+                .unwrap_or_default(),
+        );
+    }
+    let secrets = [
+        secret.expose().to_owned(),
+        code,
+        refresh,
+        access[access.len() - 40..].to_owned(),
+    ];
+    for out in &outputs {
+        for s in &secrets {
+            assert!(!out.contains(s.as_str()), "secret {s:.8}… in: {out:.300}");
+        }
+    }
+}
