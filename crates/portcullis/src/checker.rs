@@ -294,7 +294,8 @@ impl Checker {
             Ok(granted) => {
                 outcome.reason = Reason::Allowed;
                 outcome.principal = Some(Principal { record, granted });
-                self.authorize(outcome, &granted)
+                self.authorize(&mut outcome, &granted);
+                outcome
             }
         }
     }
@@ -321,8 +322,8 @@ impl Checker {
             HashCheck::UnknownPepper => return Err(Reason::UnknownPepper),
         }
         if record.id() != key.id()
-            || record.kind().as_bytes() != key.kind_bytes()
-            || record.env().as_bytes() != key.env_bytes()
+            || record.kind_bytes() != key.kind_bytes()
+            || record.env_bytes() != key.env_bytes()
         {
             return Err(Reason::RecordMismatch);
         }
@@ -394,13 +395,13 @@ impl Checker {
                     record: Arc::new(record),
                     granted,
                 });
-                outcome = self.authorize(outcome, &granted);
+                self.authorize(&mut outcome, &granted);
             }
         }
         Some(outcome)
     }
 
-    fn authorize(&self, mut outcome: Outcome, granted: &ScopeSet) -> Outcome {
+    fn authorize(&self, outcome: &mut Outcome, granted: &ScopeSet) {
         let access = outcome
             .route
             .and_then(|i| self.policy.routes.get(i))
@@ -416,7 +417,6 @@ impl Checker {
             (Some(Access::Public), _) | (None, UnknownRoutes::Authenticated) => {}
             (None, UnknownRoutes::Deny) => outcome.reason = Reason::UnknownRoute,
         }
-        outcome
     }
 }
 

@@ -186,6 +186,14 @@ impl KeyRecord {
     pub fn owner(&self) -> &str {
         &self.owner
     }
+    /// The kind as bytes (hot-path comparisons skip the UTF-8 pass).
+    pub(crate) fn kind_bytes(&self) -> &[u8] {
+        self.kind.as_bytes()
+    }
+    /// The environment as bytes.
+    pub(crate) fn env_bytes(&self) -> &[u8] {
+        self.env.as_bytes()
+    }
     /// The key kind (`sk`).
     pub fn kind(&self) -> &str {
         self.kind.as_str()
@@ -341,7 +349,11 @@ impl Label {
     }
 
     fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len).min(MAX_LABEL_LEN)]
     }
 }
 
