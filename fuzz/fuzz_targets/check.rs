@@ -207,7 +207,8 @@ fuzz_target!(|input: Input<'_>| {
 
     let lookup = |_: &portcullis::KeyId| Ok(record.clone());
     let one = checker.check(&request, &lookup, now);
-    let two = match checker.prepare(&request) {
+    // `prepare_at`: with access tokens enabled, `prepare` (no time) answers TimeRequired.
+    let two = match checker.prepare_at(&request, now) {
         Prepared::Done(d) => d,
         Prepared::Lookup(p) => checker.finish(p, record.clone(), now),
     };
