@@ -54,6 +54,7 @@ pub mod format;
 pub mod hash;
 pub mod issue;
 pub mod lookup;
+mod mac;
 pub mod oauth;
 pub mod pepper;
 pub mod policy;
