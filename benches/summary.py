@@ -41,6 +41,7 @@ def main():
     floor = min(v for v in (rc, ring) if v is not None) if (rc or ring) else None
     row("floor: HMAC-SHA256, RustCrypto (used)", fmt_ns(rc), "", "", "", None)
     row("floor: HMAC-SHA256, ring", fmt_ns(ring), "", "", "", None)
+    row("two SHA-256 compressions (portcullis's MAC path, for reference)", fmt_ns(median("floor", "two_compressions")), "", "", "", None)
 
     def vs_floor(what, v, limit):
         r = v / floor if v and floor else None

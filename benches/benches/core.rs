@@ -92,6 +92,18 @@ fn floor(c: &mut Criterion, f: &Fixture) {
             black_box(m.finalize().into_bytes())
         })
     });
+    // The physical floor: the two SHA-256 compressions an HMAC of a one-block message
+    // needs with prepared key states (what portcullis's own MAC path does).
+    g.bench_function("two_compressions", |b| {
+        let block = [7u8; 64];
+        b.iter(|| {
+            let mut s = black_box([0x6a09e667u32; 8]);
+            sha2::block_api::compress256(&mut s, &[black_box(block)]);
+            let mut t = black_box([0x510e527fu32; 8]);
+            sha2::block_api::compress256(&mut t, &[black_box(block)]);
+            black_box((s, t))
+        })
+    });
     let rk = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &PEPPER);
     g.bench_function("hmac_ring", |b| {
         b.iter(|| black_box(ring::hmac::sign(&rk, black_box(&input))))
