@@ -340,7 +340,15 @@ def test_peppers_rotation(policy: portcullis.Policy) -> None:
 def test_legacy_import(checker: portcullis.Checker) -> None:
     issued = checker.issue("legacy", "org", ["claims:read"], now=NOW)
     legacy = issued.record.with_hash(portcullis.legacy_sha256_hash(issued.key))
-    v = checker.verify(issued.key, legacy, NOW)
+    # Refused by default: a database writer could mint such records without the pepper.
+    refused = checker.verify(issued.key, legacy, NOW)
+    assert not refused.valid and refused.reason == "legacy_hash_refused"
+    # Accepted while migrating (the policy says so), and flagged for rehash.
+    text = POLICY_FILE.read_text(encoding="utf-8")
+    migrating_policy = portcullis.Policy.from_toml(
+        text.replace("accept_legacy_sha256 = false", "accept_legacy_sha256 = true"))
+    migrating = portcullis.Checker(migrating_policy, portcullis.Peppers("p1", bytes(range(32))))
+    v = migrating.verify(issued.key, legacy, NOW)
     assert v.valid and v.warnings == ["needs_rehash"]
 
 

@@ -3,7 +3,7 @@
 use crate::decision::{Decision, Outcome, Principal, Reason, Warning, Warnings};
 use crate::extract::{Credential, ExtractError, Source, extract_unvalidated, is_b64token};
 use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey};
-use crate::hash::{HashCheck, burn};
+use crate::hash::{HashCheck, StoredHash, burn};
 use crate::lookup::{KeyLookup, LookupError};
 use crate::oauth::{AccessVerifier, TokenError, access};
 use crate::pepper::Peppers;
@@ -312,6 +312,11 @@ impl Checker {
             burn(&self.peppers, key);
             return Err(Reason::CorruptRecord);
         };
+        if matches!(hash, StoredHash::Sha256 { .. }) && !self.policy.lifecycle.accept_legacy_sha256
+        {
+            burn(&self.peppers, key);
+            return Err(Reason::LegacyHashRefused);
+        }
         match hash.check(&self.peppers, key) {
             HashCheck::Match { needs_rehash } => {
                 if needs_rehash {

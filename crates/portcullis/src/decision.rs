@@ -60,6 +60,8 @@ pub enum Reason {
     UnknownPepper,
     /// The record's hash string does not decode.
     CorruptRecord,
+    /// The record holds a legacy plain SHA-256 hash and the policy does not accept them.
+    LegacyHashRefused,
     /// The key was revoked.
     Revoked,
     /// The key expired.
@@ -93,6 +95,7 @@ impl Reason {
             Reason::RecordMismatch => "record_mismatch",
             Reason::UnknownPepper => "unknown_pepper",
             Reason::CorruptRecord => "corrupt_record",
+            Reason::LegacyHashRefused => "legacy_hash_refused",
             Reason::Revoked => "revoked",
             Reason::Expired => "expired",
             Reason::NotYetValid => "not_yet_valid",

@@ -789,11 +789,12 @@ fn known_limit_a_pending_moved_out_of_the_heap_leaves_a_copy() {
     );
 }
 
-/// A known limit of the threat model (SECURITY.md): whoever can write the database can
-/// mint a working key without the pepper through a legacy `sha256$` record. Such a match
-/// always carries the `needs_rehash` warning, which hosts can alert on.
+/// Whoever can write the database could mint a working key without the pepper through a
+/// legacy `sha256$` record. The policy refuses such records unless
+/// `accept_legacy_sha256 = true` (a migration setting); even then every use carries the
+/// `needs_rehash` warning, which hosts can alert on (SECURITY.md).
 #[test]
-fn known_limit_a_database_writer_can_mint_a_legacy_record() {
+fn a_database_writer_cannot_mint_a_legacy_record_unless_the_policy_accepts_them() {
     let (c, store, key) = world();
     let id = c.parse(key.as_bytes()).expect("parses").id();
     // The attacker makes up a well-formed key (the checksum is public; issue_with is used
@@ -820,6 +821,23 @@ fn known_limit_a_database_writer_can_mint_a_legacy_record() {
     store.insert(record).expect("insert");
     let header = format!("Bearer {forged}");
     let d = c.check(
+        &Request::new("DELETE", "/v1/claims/1")
+            .authorization(&header)
+            .https(true),
+        &store,
+        Timestamp(NOW),
+    );
+    assert_eq!(d.reason(), Reason::LegacyHashRefused);
+    assert_eq!(d.status(), 401);
+    let text = claimport_text().replace(
+        "accept_legacy_sha256 = false",
+        "accept_legacy_sha256 = true",
+    );
+    let migrating = portcullis::Checker::new(
+        Policy::from_toml(&text).expect("policy"),
+        c.peppers().clone(),
+    );
+    let d = migrating.check(
         &Request::new("DELETE", "/v1/claims/1")
             .authorization(&header)
             .https(true),

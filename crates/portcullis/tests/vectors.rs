@@ -61,6 +61,13 @@ fn claimport_query() -> String {
         .replace("allow_query_key = false", "allow_query_key = true")
 }
 
+fn claimport_legacy() -> String {
+    claimport().replace(
+        "accept_legacy_sha256 = false",
+        "accept_legacy_sha256 = true",
+    )
+}
+
 fn checker(policy: &str, primary: &str) -> Checker {
     Checker::new(Policy::from_toml(policy).expect("policy"), peppers(primary))
 }
@@ -880,10 +887,19 @@ fn cases(k: &Keys) -> Vec<Case> {
                 200,
             )
         },
+        case(
+            "legacy SHA-256 refused by default",
+            "GET",
+            "/v1/claims/42",
+            bearer("legacy"),
+            "legacy_hash_refused",
+            401,
+        ),
         Case {
             warnings: &["needs_rehash"],
+            policy: "claimport_legacy",
             ..case(
-                "legacy SHA-256 verifies",
+                "legacy SHA-256 accepted while migrating",
                 "GET",
                 "/v1/claims/42",
                 bearer("legacy"),
@@ -970,6 +986,7 @@ fn decisions() {
     let checkers = [
         ("claimport", checker(&claimport(), P1)),
         ("claimport_query", checker(&claimport_query(), P1)),
+        ("claimport_legacy", checker(&claimport_legacy(), P1)),
     ];
     let out: Vec<Value> = cases(&keys)
         .iter()
@@ -1009,8 +1026,8 @@ fn decisions() {
     settle(
         "decisions.json",
         &json!({
-            "description": "Requests against the claimport policy with the records below in a store, at time `now` (Unix seconds). `claimport_query` is the same policy with require_https=false and allow_query_key=true. Peppers: the first is primary.",
-            "policies": {"claimport": claimport(), "claimport_query": claimport_query()},
+            "description": "Requests against the claimport policy with the records below in a store, at time `now` (Unix seconds). `claimport_query` is the same policy with require_https=false and allow_query_key=true; `claimport_legacy` with accept_legacy_sha256=true. Peppers: the first is primary.",
+            "policies": {"claimport": claimport(), "claimport_query": claimport_query(), "claimport_legacy": claimport_legacy()},
             "peppers": peppers_json(),
             "records": records,
             "cases": out,

@@ -158,6 +158,8 @@ struct LifecycleSection {
     enforce_max_age: bool,
     #[serde(default = "default_soon")]
     expiring_soon_days: u32,
+    #[serde(default)]
+    accept_legacy_sha256: bool,
 }
 
 impl Default for LifecycleSection {
@@ -166,6 +168,7 @@ impl Default for LifecycleSection {
             max_age_days: default_max_age(),
             enforce_max_age: false,
             expiring_soon_days: default_soon(),
+            accept_legacy_sha256: false,
         }
     }
 }
@@ -300,6 +303,7 @@ pub(super) fn load(text: &str) -> Result<Policy, PolicyError> {
                         .then(|| u64::from(file.lifecycle.max_age_days) * DAY),
                     enforce_max_age: file.lifecycle.enforce_max_age,
                     expiring_soon: u64::from(file.lifecycle.expiring_soon_days) * DAY,
+                    accept_legacy_sha256: file.lifecycle.accept_legacy_sha256,
                 },
                 catalog,
                 routes,

@@ -18,6 +18,7 @@
 //! max_age_days = 90              # 0 = no maximum; past it: `rotation_due` warning
 //! enforce_max_age = false        # true: refuse keys past the maximum age
 //! expiring_soon_days = 7
+//! accept_legacy_sha256 = false  # true only while migrating keys imported with sha256$ hashes
 //!
 //! [[scopes]]
 //! name = "claims:write"
@@ -68,6 +69,11 @@ pub struct Lifecycle {
     pub enforce_max_age: bool,
     /// Warn this many seconds before expiry (default 7 days).
     pub expiring_soon: u64,
+    /// Accept records holding a plain SHA-256 (`sha256$…`, keys imported from an older
+    /// system). Off by default: whoever can write the database could otherwise mint a
+    /// working key without knowing the pepper. Turn it on only while migrating imported
+    /// keys (each use reports `needs_rehash`; [`crate::Checker::rehash`] moves them).
+    pub accept_legacy_sha256: bool,
 }
 
 /// A loaded, validated policy.
