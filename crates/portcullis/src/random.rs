@@ -1,7 +1,7 @@
 //! Sources of randomness for issuing keys.
 //!
 //! Production uses [`OsRandom`] (`ring::rand::SystemRandom`, the OS CSPRNG). A deterministic
-//! [`SeededRandom`] exists only behind the `test-rng` feature, for tests and conformance
+//! `SeededRandom` exists only behind the `test-rng` feature, for tests and conformance
 //! vectors; the trait is sealed so no other source can be plugged in.
 
 use crate::base62::ALPHABET;
