@@ -466,11 +466,10 @@ pub unsafe extern "C" fn portcullis_checker_hash_key(
         let out = out_ptr(hash_out)?;
         // SAFETY: live / readable (contract).
         let (checker, key) = unsafe { (borrow(checker)?, bytes(key, key_len)?) };
-        let parsed = checker
+        let hash = checker
             .inner
-            .parse(key)
+            .hash_key(key)
             .map_err(|e| Failure::new(R::from(e), e.to_string()))?;
-        let hash = StoredHash::compute(checker.inner.peppers(), &parsed).encode();
         // SAFETY: forwarded contract.
         unsafe { write_owned(out, len_out, hash) }
     })

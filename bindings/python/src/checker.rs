@@ -9,7 +9,6 @@ use crate::peppers::PyPeppers;
 use crate::policy::PyPolicy;
 use crate::record::record_of;
 use crate::store::PyMemoryStore;
-use portcullis::hash::StoredHash;
 use portcullis::{
     Checker, KeySpec, LookupError, Outcome, Pending, Prepared, Request, SecretBytes, Timestamp,
 };
@@ -289,11 +288,9 @@ impl PyChecker {
     /// that got a `needs_rehash` warning: `record.with_hash(checker.hash_key(key))`).
     fn hash_key(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<String> {
         let key = zeroizing(input::bytes_of(key, "key")?);
-        let parsed = self
-            .inner
-            .parse(key.expose())
-            .map_err(|e| errors::malformed_key(py, e))?;
-        Ok(StoredHash::compute(self.inner.peppers(), &parsed).encode())
+        self.inner
+            .hash_key(key.expose())
+            .map_err(|e| errors::malformed_key(py, e))
     }
 
     /// Issues a key: the policy's first kind for this deployment's environment unless

@@ -185,6 +185,12 @@ impl Checker {
         }
     }
 
+    /// The record hash of a presented key under the primary pepper
+    /// (`hmac-sha256$<pepper>$<digest>`): for storing keys made elsewhere in this format.
+    pub fn hash_key(&self, key: &[u8]) -> Result<String, KeyError> {
+        Ok(StoredHash::compute(&self.peppers, &self.parse(key)?).encode())
+    }
+
     /// Moves a record to the primary pepper's HMAC once its key is presented: verifies the
     /// key against the record first (so nobody can rehash a record without its key), then,
     /// if the record used an older pepper or the legacy scheme, replaces its hash.
