@@ -22,6 +22,18 @@ impl std::fmt::Debug for TokenHash {
     }
 }
 
+impl TokenHash {
+    /// The hash a store keeps for an opaque token text — a refresh token (`rt.`), an
+    /// authorization code (`ac.`) or a client secret (`cs.`) — if it has that shape
+    /// (prefix, `.`, 43 base62 characters); `None` for anything else. For hosts and
+    /// bindings that look tokens up by hash (and for the conformance vectors).
+    pub fn of_token(token: &str) -> Option<TokenHash> {
+        ["rt", "ac", "cs"]
+            .into_iter()
+            .find_map(|prefix| parse(prefix, token))
+    }
+}
+
 /// A fresh token with `prefix` (`"rt"`), and its hash.
 pub(crate) fn mint(
     prefix: &str,
@@ -52,4 +64,22 @@ fn hash_text(text: &str) -> TokenHash {
 /// Constant-time comparison of two hashes.
 pub(crate) fn hashes_equal(a: &TokenHash, b: &TokenHash) -> bool {
     crate::hash::ct_eq(&a.0, &b.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn of_token_hashes_only_opaque_token_shapes() {
+        let body = "A".repeat(BODY_LEN);
+        for prefix in ["rt", "ac", "cs"] {
+            let token = format!("{prefix}.{body}");
+            assert_eq!(TokenHash::of_token(&token), Some(hash_text(&token)));
+        }
+        assert_eq!(TokenHash::of_token(&format!("xx.{body}")), None);
+        assert_eq!(TokenHash::of_token(&format!("rt.{}", &body[1..])), None);
+        assert_eq!(TokenHash::of_token(&format!("rt.{}-", &body[1..])), None);
+        assert_eq!(TokenHash::of_token("at.k1.x.y"), None);
+    }
 }
