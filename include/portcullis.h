@@ -216,6 +216,118 @@ enum portcullis_result
    * A lookup failed (the code a lookup callback returns when its database fails).
    */
   PORTCULLIS_LOOKUP_FAILED = 180,
+  /**
+   * An access-token key id is not 1-32 characters of `[A-Za-z0-9-]`.
+   */
+  PORTCULLIS_ACCESS_KEY_BAD_ID = 190,
+  /**
+   * An access-token key secret is shorter than 32 bytes.
+   */
+  PORTCULLIS_ACCESS_KEY_TOO_SHORT = 191,
+  /**
+   * Two access-token keys share an id.
+   */
+  PORTCULLIS_ACCESS_KEY_DUPLICATE = 192,
+  /**
+   * No access-token key has this id (or it is the primary and cannot be removed).
+   */
+  PORTCULLIS_ACCESS_KEY_UNKNOWN = 193,
+  /**
+   * Not an access token of the form `at.{kid}.{payload}.{mac}`.
+   */
+  PORTCULLIS_ACCESS_TOKEN_MALFORMED = 200,
+  /**
+   * The access token names a key id the verifier does not hold.
+   */
+  PORTCULLIS_ACCESS_TOKEN_UNKNOWN_KEY = 201,
+  /**
+   * The access token's MAC does not match.
+   */
+  PORTCULLIS_ACCESS_TOKEN_BAD_SIGNATURE = 202,
+  /**
+   * The access token was minted for another scope catalog.
+   */
+  PORTCULLIS_ACCESS_TOKEN_WRONG_CATALOG = 203,
+  /**
+   * The access token has expired.
+   */
+  PORTCULLIS_ACCESS_TOKEN_EXPIRED = 204,
+  /**
+   * The access token was issued in the future (beyond the clock skew).
+   */
+  PORTCULLIS_ACCESS_TOKEN_NOT_YET_VALID = 205,
+  /**
+   * The access token's grant family is revoked, or it predates the revocation epoch.
+   */
+  PORTCULLIS_ACCESS_TOKEN_REVOKED = 206,
+  /**
+   * Verifying an access token needs the time.
+   */
+  PORTCULLIS_ACCESS_TOKEN_TIME_REQUIRED = 207,
+  /**
+   * A client id is empty, longer than 255 bytes, or has `:` or control characters.
+   */
+  PORTCULLIS_CLIENT_BAD_ID = 210,
+  /**
+   * A redirect URI of a client registration is not acceptable.
+   */
+  PORTCULLIS_CLIENT_REDIRECT = 211,
+  /**
+   * A client registration has no redirect URI.
+   */
+  PORTCULLIS_CLIENT_NO_REDIRECT = 212,
+  /**
+   * A confidential client without a secret hash, or a public client with one.
+   */
+  PORTCULLIS_CLIENT_SECRET = 213,
+  /**
+   * The client JSON does not parse or has unknown fields.
+   */
+  PORTCULLIS_CLIENT_JSON = 214,
+  /**
+   * OAuth `invalid_request`.
+   */
+  PORTCULLIS_OAUTH_INVALID_REQUEST = 220,
+  /**
+   * OAuth `invalid_client`.
+   */
+  PORTCULLIS_OAUTH_INVALID_CLIENT = 221,
+  /**
+   * OAuth `invalid_grant`.
+   */
+  PORTCULLIS_OAUTH_INVALID_GRANT = 222,
+  /**
+   * OAuth `unauthorized_client`.
+   */
+  PORTCULLIS_OAUTH_UNAUTHORIZED_CLIENT = 223,
+  /**
+   * OAuth `unsupported_grant_type`.
+   */
+  PORTCULLIS_OAUTH_UNSUPPORTED_GRANT_TYPE = 224,
+  /**
+   * OAuth `unsupported_response_type`.
+   */
+  PORTCULLIS_OAUTH_UNSUPPORTED_RESPONSE_TYPE = 225,
+  /**
+   * OAuth `invalid_scope`.
+   */
+  PORTCULLIS_OAUTH_INVALID_SCOPE = 226,
+  /**
+   * OAuth `access_denied` (e.g. no scope was approved).
+   */
+  PORTCULLIS_OAUTH_ACCESS_DENIED = 227,
+  /**
+   * OAuth `server_error` (e.g. a store callback failed).
+   */
+  PORTCULLIS_OAUTH_SERVER_ERROR = 228,
+  /**
+   * OAuth `temporarily_unavailable`.
+   */
+  PORTCULLIS_OAUTH_TEMPORARILY_UNAVAILABLE = 229,
+  /**
+   * OAuth `unsupported_token_type`.
+   */
+  PORTCULLIS_OAUTH_UNSUPPORTED_TOKEN_TYPE = 230,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -224,6 +336,67 @@ typedef enum portcullis_result portcullis_result;
 typedef uint32_t portcullis_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * What `portcullis_oauth_authorize` concluded.
+ */
+enum portcullis_oauth_authorize_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Valid: authenticate the user, ask consent, then `portcullis_oauth_approve` or
+   * `portcullis_oauth_deny`.
+   */
+  PORTCULLIS_AUTHORIZE_VALID = 0,
+  /**
+   * Invalid and safe to tell the client: answer 302 to `portcullis_authorization_location`.
+   */
+  PORTCULLIS_AUTHORIZE_REDIRECT = 1,
+  /**
+   * The client or redirect URI cannot be trusted: show the error (400), do not redirect.
+   */
+  PORTCULLIS_AUTHORIZE_SHOW_ERROR = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum portcullis_oauth_authorize_kind portcullis_oauth_authorize_kind;
+#else
+typedef uint32_t portcullis_oauth_authorize_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The claims of an access token (subject, client, scopes, times, token id, family).
+ * Immutable: safe to read from several threads at once. Strings it returns borrow from
+ * it and stay valid until `portcullis_access_claims_free`.
+ */
+typedef struct portcullis_access_claims portcullis_access_claims;
+
+/**
+ * The HMAC keys that sign access tokens (secrets of at least 32 bytes, each under a key
+ * id of 1-32 characters `[A-Za-z0-9-]`); the primary one signs, all of them verify.
+ * Secrets are zeroized when the set is freed and never printed. Not thread-safe while
+ * being changed (`_add`, `_set_primary`, `_remove`); reading it from several threads at
+ * once is safe. Verifiers keep their own copy.
+ */
+typedef struct portcullis_access_keys portcullis_access_keys;
+
+/**
+ * Verifies access tokens with no storage lookup, and holds the revocation set (revoked
+ * grant families, a revocation epoch) that servers push into and checkers consult.
+ * Thread-safe: every function may be called from any number of threads at once. Servers
+ * and checkers made with it share it (and keep it alive), so a family revoked through
+ * any of them is refused by all.
+ */
+typedef struct portcullis_access_verifier portcullis_access_verifier;
+
+/**
+ * A validated (or refused) authorization request. Immutable: safe to read from several
+ * threads at once. Strings it returns borrow from it.
+ */
+typedef struct portcullis_authorization portcullis_authorization;
 
 /**
  * Turns requests into decisions under one policy and one pepper set; also parses,
@@ -255,6 +428,41 @@ typedef struct portcullis_evaluation portcullis_evaluation;
  * threads.
  */
 typedef struct portcullis_issued_key portcullis_issued_key;
+
+/**
+ * Where a callback hands a record back: call `portcullis_oauth_answer_set_record` on it
+ * (at most once; a second call replaces the first). Valid only during the callback.
+ */
+typedef struct portcullis_oauth_answer portcullis_oauth_answer;
+
+/**
+ * A client registration: id, type, exact redirect URIs, allowed scopes, grant types and
+ * (confidential clients) the SHA-256 of the secret — never the secret. Immutable: safe
+ * to read from several threads at once. Strings it returns borrow from it.
+ */
+typedef struct portcullis_oauth_client portcullis_oauth_client;
+
+/**
+ * An HTTP response to send as is: status, headers (always `Content-Type:
+ * application/json`, `Cache-Control: no-store`, `Pragma: no-cache`; plus
+ * `WWW-Authenticate` for 401), JSON body. The body may hold tokens: send it, never log
+ * it; it is zeroized when the response is freed. Immutable: safe to read from several
+ * threads at once. Strings it returns borrow from it.
+ */
+typedef struct portcullis_oauth_response portcullis_oauth_response;
+
+/**
+ * The OAuth engine. Immutable: every endpoint may be called from any number of threads
+ * at once (as far as the store's callbacks allow). Signs access tokens with its
+ * verifier's primary key and pushes revoked families into that verifier.
+ */
+typedef struct portcullis_oauth_server portcullis_oauth_server;
+
+/**
+ * An OAuth store: in memory, or the host's callbacks. Thread-safe as far as its
+ * callbacks are (the in-memory store always is).
+ */
+typedef struct portcullis_oauth_store portcullis_oauth_store;
 
 /**
  * A check waiting for its record (two-phase API). Owns a zeroized-on-free copy of the
@@ -449,6 +657,173 @@ typedef struct portcullis_key_spec {
    */
   struct portcullis_str metadata_json;
 } portcullis_key_spec;
+
+/**
+ * The fields of claims to sign (`portcullis_access_claims_new`). Strings are read during
+ * the call only.
+ */
+typedef struct portcullis_access_claims_fields {
+  /**
+   * The resource owner (UTF-8, 1-255 bytes when signed).
+   */
+  struct portcullis_str subject;
+  /**
+   * The client the token was issued to (UTF-8).
+   */
+  struct portcullis_str client_id;
+  /**
+   * Scope names of the policy's catalog, taken exactly (implications are not
+   * expanded: list every scope the token carries). May be NULL when `scopes_len` is 0.
+   */
+  const struct portcullis_str *scopes;
+  /**
+   * Number of entries in `scopes`.
+   */
+  size_t scopes_len;
+  /**
+   * Issue time (Unix seconds).
+   */
+  uint64_t issued_at;
+  /**
+   * Expiry (Unix seconds; the token is invalid from this second on).
+   */
+  uint64_t expires_at;
+  /**
+   * The token id: 16 base62 characters.
+   */
+  struct portcullis_str token_id;
+  /**
+   * The grant family: 16 base62 characters.
+   */
+  struct portcullis_str family;
+} portcullis_access_claims_fields;
+
+/**
+ * The engine's knobs. Get the secure defaults from `portcullis_oauth_config_default`,
+ * then change fields.
+ */
+typedef struct portcullis_oauth_config {
+  /**
+   * Authorization-code lifetime in seconds (default 600; capped at 600).
+   */
+  uint64_t code_ttl;
+  /**
+   * Access-token lifetime in seconds (default 3600).
+   */
+  uint64_t access_ttl;
+  /**
+   * A refresh token unused this long expires (default 30 days).
+   */
+  uint64_t refresh_idle_ttl;
+  /**
+   * A grant family lives at most this long (default 90 days).
+   */
+  uint64_t refresh_max_ttl;
+  /**
+   * Seconds after rotation during which the previous refresh token may be used once
+   * more without revoking the family (default 0).
+   */
+  uint64_t refresh_grace;
+  /**
+   * Accept `code_challenge_method=plain` (default false).
+   */
+  bool allow_plain_pkce;
+  /**
+   * Require PKCE from confidential clients too (default true).
+   */
+  bool require_pkce_for_confidential;
+  /**
+   * Accept `client_id` / `client_secret` in the body (default false: HTTP Basic).
+   */
+  bool allow_body_credentials;
+  /**
+   * Scopes granted when an authorization request has no `scope` (UTF-8; NULL, the
+   * default, refuses such requests with `invalid_scope`). Read during
+   * `portcullis_oauth_server_new` only.
+   */
+  struct portcullis_str default_scope;
+} portcullis_oauth_config;
+
+/**
+ * The host's store, as callbacks over its database. Every callback gets `user_data`
+ * first and returns `PORTCULLIS_OK` (0) on success; any other value means "my database
+ * failed", which the endpoint turns into `server_error` (never a crash). Pointers passed
+ * to a callback are valid during the call only. Hashes are 32-byte SHA-256 digests of
+ * the opaque token (store them as the key); families are 16 base62 characters; records
+ * are JSON text (keep it as is). Callbacks run on the thread calling the endpoint: if
+ * the store is used from several threads, they must be thread-safe. They may call
+ * `portcullis_oauth_answer_set_record` but must not unwind or `longjmp` out.
+ *
+ * Atomicity (RFC 9700): `consume_code` must mark the code used and return its record in
+ * one atomic step (keep used codes until they expire, so that reuse is recognised);
+ * `rotate` must be a compare-and-swap on the old token's `rotated_at` plus the insert of
+ * the successor, in one transaction.
+ */
+typedef struct portcullis_oauth_callbacks {
+  /**
+   * Passed to every callback as is.
+   */
+  void *user_data;
+  /**
+   * Finds a client by id (`id_len` bytes, UTF-8): set its JSON (as
+   * `portcullis_oauth_client_to_json` writes it) on `answer`, or set nothing for "no
+   * such client".
+   */
+  uint32_t (*client)(void *user_data,
+                     const char *id,
+                     size_t id_len,
+                     struct portcullis_oauth_answer *answer);
+  /**
+   * Stores a new code's record (`json`, `json_len` bytes) under `hash` (32 bytes).
+   */
+  uint32_t (*put_code)(void *user_data, const uint8_t *hash, const char *json, size_t json_len);
+  /**
+   * Atomically marks the code `hash` used and hands back its record: set the JSON on
+   * `answer` and `*already_used` to whether it was used before this call (it starts
+   * false); set nothing for an unknown code.
+   */
+  uint32_t (*consume_code)(void *user_data,
+                           const uint8_t *hash,
+                           struct portcullis_oauth_answer *answer,
+                           bool *already_used);
+  /**
+   * Stores a new refresh token's record under `hash`.
+   */
+  uint32_t (*put_refresh)(void *user_data, const uint8_t *hash, const char *json, size_t json_len);
+  /**
+   * Finds a refresh token's record by `hash` (rotated ones included): set its JSON on
+   * `answer`, or nothing when unknown.
+   */
+  uint32_t (*refresh)(void *user_data, const uint8_t *hash, struct portcullis_oauth_answer *answer);
+  /**
+   * Atomically: if the record of `old_hash` exists and its `rotated_at` equals the
+   * expected value (absent when `has_expected` is false, else `expected`), set its
+   * `rotated_at` to `expected` if present, else `now`, and store the successor record
+   * (`json`) under `new_hash`; otherwise change nothing and set `*conflict` to true (it
+   * starts false).
+   */
+  uint32_t (*rotate)(void *user_data,
+                     const uint8_t *old_hash,
+                     bool has_expected,
+                     uint64_t expected,
+                     uint64_t now,
+                     const uint8_t *new_hash,
+                     const char *json,
+                     size_t json_len,
+                     bool *conflict);
+  /**
+   * Revokes a grant family (`family`, 16 characters): none of its refresh tokens may
+   * work again.
+   */
+  uint32_t (*revoke_family)(void *user_data, const char *family, size_t family_len, uint64_t now);
+  /**
+   * Sets `*revoked` (it starts false) to whether a family is revoked.
+   */
+  uint32_t (*is_family_revoked)(void *user_data,
+                                const char *family,
+                                size_t family_len,
+                                bool *revoked);
+} portcullis_oauth_callbacks;
 
 #ifdef __cplusplus
 extern "C" {
@@ -890,6 +1265,810 @@ portcullis_result portcullis_issued_key_record(const struct portcullis_issued_ke
  * `issued` is NULL or an issued key not yet freed, not in use by another thread.
  */
 void portcullis_issued_key_free(struct portcullis_issued_key *issued);
+
+/**
+ * Starts a key set whose primary (and only) key is `secret` (`secret_len` bytes, at
+ * least 32) under `id`. Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_ACCESS_KEY_BAD_ID`,
+ * `PORTCULLIS_ACCESS_KEY_TOO_SHORT`.
+ *
+ * # Safety
+ * `id` and `secret` are readable for their lengths; `keys_out` is writable.
+ */
+portcullis_result portcullis_access_keys_new(const char *id,
+                                             size_t id_len,
+                                             const uint8_t *secret,
+                                             size_t secret_len,
+                                             struct portcullis_access_keys **keys_out);
+
+/**
+ * Adds a key (verifies tokens; signs once made primary). Errors as for
+ * `portcullis_access_keys_new`, plus `PORTCULLIS_ACCESS_KEY_DUPLICATE`.
+ *
+ * # Safety
+ * `keys` is live and not used by another thread; `id`, `secret` readable.
+ */
+portcullis_result portcullis_access_keys_add(struct portcullis_access_keys *keys,
+                                             const char *id,
+                                             size_t id_len,
+                                             const uint8_t *secret,
+                                             size_t secret_len);
+
+/**
+ * Makes the key `id` the one that signs. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_ACCESS_KEY_UNKNOWN`.
+ *
+ * # Safety
+ * `keys` is live and not used by another thread; `id` readable.
+ */
+portcullis_result portcullis_access_keys_set_primary(struct portcullis_access_keys *keys,
+                                                     const char *id,
+                                                     size_t id_len);
+
+/**
+ * Removes a key that is not the primary (its tokens stop verifying). Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_ACCESS_KEY_UNKNOWN`
+ * (no such key, or it is the primary).
+ *
+ * # Safety
+ * `keys` is live and not used by another thread; `id` readable.
+ */
+portcullis_result portcullis_access_keys_remove(struct portcullis_access_keys *keys,
+                                                const char *id,
+                                                size_t id_len);
+
+/**
+ * The primary key id, borrowed from the set (valid until it is changed or freed);
+ * absent for NULL.
+ *
+ * # Safety
+ * `keys` is NULL or live.
+ */
+struct portcullis_str portcullis_access_keys_primary(const struct portcullis_access_keys *keys);
+
+/**
+ * Signs `claims` with the primary key for the catalog of `policy`, writing the token
+ * (`at.{kid}.{payload}.{mac}`, library-owned, NUL-terminated: free with
+ * `portcullis_string_free`, which zeroizes it) to `*token_out` and its length to
+ * `*len_out` (may be NULL). The OAuth server signs its own tokens; this is for tests,
+ * conformance vectors and migrations. Errors: `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `keys`, `claims`, `policy` live; `token_out` writable; `len_out` NULL or writable.
+ */
+portcullis_result portcullis_access_keys_sign(const struct portcullis_access_keys *keys,
+                                              const struct portcullis_access_claims *claims,
+                                              const struct portcullis_policy *policy,
+                                              char **token_out,
+                                              size_t *len_out);
+
+/**
+ * Frees a key set (secrets zeroized). NULL is a no-op.
+ *
+ * # Safety
+ * `keys` is NULL or a key set not yet freed, no longer in use.
+ */
+void portcullis_access_keys_free(struct portcullis_access_keys *keys);
+
+/**
+ * Makes a verifier from a copy of `keys`, for the scope catalog of `policy` (use the
+ * policy of the checker and server it will serve), with an empty revocation set and 60
+ * seconds of clock skew. Errors: `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `keys`, `policy` live; `verifier_out` writable.
+ */
+portcullis_result portcullis_access_verifier_new(const struct portcullis_access_keys *keys,
+                                                 const struct portcullis_policy *policy,
+                                                 struct portcullis_access_verifier **verifier_out);
+
+/**
+ * Revokes a grant family (16 characters): its access tokens are refused from now on by
+ * every checker and server sharing this verifier. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_KEY_LENGTH` / `PORTCULLIS_KEY_CHARACTER` (not a
+ * family id).
+ *
+ * # Safety
+ * `verifier` live; `family` readable for `family_len` bytes.
+ */
+portcullis_result portcullis_access_verifier_revoke_family(const struct portcullis_access_verifier *verifier,
+                                                           const char *family,
+                                                           size_t family_len);
+
+/**
+ * Forgets a revoked family (to prune the set once its tokens have expired). Errors as
+ * for `portcullis_access_verifier_revoke_family`.
+ *
+ * # Safety
+ * `verifier` live; `family` readable for `family_len` bytes.
+ */
+portcullis_result portcullis_access_verifier_forget_family(const struct portcullis_access_verifier *verifier,
+                                                           const char *family,
+                                                           size_t family_len);
+
+/**
+ * Whether a family is revoked (false for NULL or a malformed id).
+ *
+ * # Safety
+ * `verifier` NULL or live; `family` NULL or readable for `family_len` bytes.
+ */
+bool portcullis_access_verifier_is_family_revoked(const struct portcullis_access_verifier *verifier,
+                                                  const char *family,
+                                                  size_t family_len);
+
+/**
+ * How many families are revoked (0 for NULL).
+ *
+ * # Safety
+ * `verifier` NULL or live.
+ */
+size_t portcullis_access_verifier_family_count(const struct portcullis_access_verifier *verifier);
+
+/**
+ * Refuses every access token issued before `epoch` (Unix seconds). The epoch only moves
+ * forward: a smaller value than the current one is ignored. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `verifier` live.
+ */
+portcullis_result portcullis_access_verifier_set_epoch(const struct portcullis_access_verifier *verifier,
+                                                       uint64_t epoch);
+
+/**
+ * The revocation epoch (0: none; 0 for NULL).
+ *
+ * # Safety
+ * `verifier` NULL or live.
+ */
+uint64_t portcullis_access_verifier_epoch(const struct portcullis_access_verifier *verifier);
+
+/**
+ * Verifies an access token (`token_len` bytes, any bytes) at `now`: MAC, key, catalog,
+ * revocations, expiry (exactly `expires_at` is expired), issue time (60 s skew). On
+ * success writes its claims to `*claims_out` (free them). Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_LENGTH`, and the reason the token is
+ * refused: `PORTCULLIS_ACCESS_TOKEN_MALFORMED`, `_UNKNOWN_KEY`, `_BAD_SIGNATURE`,
+ * `_WRONG_CATALOG`, `_REVOKED`, `_EXPIRED`, `_NOT_YET_VALID`.
+ *
+ * # Safety
+ * `verifier` live; `token` readable for `token_len` bytes; `claims_out` writable.
+ */
+portcullis_result portcullis_access_verifier_verify(const struct portcullis_access_verifier *verifier,
+                                                    const char *token,
+                                                    size_t token_len,
+                                                    uint64_t now,
+                                                    struct portcullis_access_claims **claims_out);
+
+/**
+ * Decodes an access token whose MAC, key and catalog are valid, ignoring time and
+ * revocations (for introspection tools and logs). Errors as for
+ * `portcullis_access_verifier_verify`, without the time and revocation ones.
+ *
+ * # Safety
+ * As for `portcullis_access_verifier_verify`.
+ */
+portcullis_result portcullis_access_verifier_decode(const struct portcullis_access_verifier *verifier,
+                                                    const char *token,
+                                                    size_t token_len,
+                                                    struct portcullis_access_claims **claims_out);
+
+/**
+ * Frees a verifier handle. NULL is a no-op. Servers and checkers made with it keep the
+ * verifier (and its revocations) alive.
+ *
+ * # Safety
+ * `verifier` is NULL or a verifier not yet freed, no longer in use.
+ */
+void portcullis_access_verifier_free(struct portcullis_access_verifier *verifier);
+
+/**
+ * Makes a checker (as `portcullis_checker_new`) whose checks also accept
+ * `Bearer at.…` access tokens, verified by `verifier` (shared: revocations pushed into
+ * it apply at once). API keys work as before. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another scope catalog).
+ *
+ * # Safety
+ * `policy`, `peppers`, `verifier` live; `checker_out` writable.
+ */
+portcullis_result portcullis_checker_new_with_access(const struct portcullis_policy *policy,
+                                                     const struct portcullis_peppers *peppers,
+                                                     const struct portcullis_access_verifier *verifier,
+                                                     struct portcullis_checker **checker_out);
+
+/**
+ * Builds claims (for `portcullis_access_keys_sign`) from `fields`, scope names resolved
+ * exactly in the catalog of `policy`. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_KEY_LENGTH` /
+ * `PORTCULLIS_KEY_CHARACTER` (token id or family is not 16 base62 characters),
+ * `PORTCULLIS_ISSUE_UNKNOWN_SCOPE` (a name the catalog does not declare).
+ *
+ * # Safety
+ * `policy` live; `fields` readable with readable strings; `claims_out` writable.
+ */
+portcullis_result portcullis_access_claims_new(const struct portcullis_policy *policy,
+                                               const struct portcullis_access_claims_fields *fields,
+                                               struct portcullis_access_claims **claims_out);
+
+/**
+ * The subject (resource owner); absent for NULL.
+ *
+ * # Safety
+ * `claims` NULL or live.
+ */
+struct portcullis_str portcullis_access_claims_subject(const struct portcullis_access_claims *claims);
+
+/**
+ * The client id; absent for NULL.
+ *
+ * # Safety
+ * `claims` NULL or live.
+ */
+struct portcullis_str portcullis_access_claims_client_id(const struct portcullis_access_claims *claims);
+
+/**
+ * The token id (16 characters, NUL-terminated); absent for NULL.
+ *
+ * # Safety
+ * `claims` NULL or live.
+ */
+struct portcullis_str portcullis_access_claims_token_id(const struct portcullis_access_claims *claims);
+
+/**
+ * The grant family (16 characters, NUL-terminated); absent for NULL.
+ *
+ * # Safety
+ * `claims` NULL or live.
+ */
+struct portcullis_str portcullis_access_claims_family(const struct portcullis_access_claims *claims);
+
+/**
+ * The issue time (Unix seconds; 0 for NULL).
+ *
+ * # Safety
+ * `claims` NULL or live.
+ */
+uint64_t portcullis_access_claims_issued_at(const struct portcullis_access_claims *claims);
+
+/**
+ * The expiry (Unix seconds; 0 for NULL).
+ *
+ * # Safety
+ * `claims` NULL or live.
+ */
+uint64_t portcullis_access_claims_expires_at(const struct portcullis_access_claims *claims);
+
+/**
+ * How many scopes the token carries (0 for NULL).
+ *
+ * # Safety
+ * `claims` NULL or live.
+ */
+size_t portcullis_access_claims_scopes_len(const struct portcullis_access_claims *claims);
+
+/**
+ * The scope at `index`, in catalog order; absent when out of range or NULL.
+ *
+ * # Safety
+ * `claims` NULL or live.
+ */
+struct portcullis_str portcullis_access_claims_scope(const struct portcullis_access_claims *claims,
+                                                     size_t index);
+
+/**
+ * Frees claims. NULL is a no-op.
+ *
+ * # Safety
+ * `claims` is NULL or claims not yet freed, no longer in use.
+ */
+void portcullis_access_claims_free(struct portcullis_access_claims *claims);
+
+/**
+ * Registers a public client (no secret; PKCE always required). `native`: a native app
+ * (RFC 8252), which may use custom schemes and loopback redirects on any port. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`,
+ * `PORTCULLIS_CLIENT_BAD_ID`, `PORTCULLIS_CLIENT_REDIRECT` (the detail names the URI's
+ * index and the problem), `PORTCULLIS_CLIENT_NO_REDIRECT`.
+ *
+ * # Safety
+ * `id` readable for `id_len` bytes; the arrays readable for their counts (NULL allowed
+ * with a count of 0); `client_out` writable.
+ */
+portcullis_result portcullis_oauth_client_public(const char *id,
+                                                 size_t id_len,
+                                                 bool native,
+                                                 const struct portcullis_str *redirect_uris,
+                                                 size_t redirect_uris_len,
+                                                 const struct portcullis_str *allowed_scopes,
+                                                 size_t allowed_scopes_len,
+                                                 struct portcullis_oauth_client **client_out);
+
+/**
+ * Registers a confidential client with a fresh secret (`cs.` + 43 base62, from the OS
+ * random source). The secret goes to `*secret_out` (library-owned, NUL-terminated,
+ * `*secret_len_out` bytes if that is not NULL): show it once, then free it with
+ * `portcullis_string_free` (which zeroizes it); the client keeps only its hash. Errors
+ * as for `portcullis_oauth_client_public`, plus `PORTCULLIS_ISSUE_RANDOM`.
+ *
+ * # Safety
+ * As for `portcullis_oauth_client_public`; `secret_out` writable; `secret_len_out` NULL
+ * or writable.
+ */
+portcullis_result portcullis_oauth_client_confidential(const char *id,
+                                                       size_t id_len,
+                                                       const struct portcullis_str *redirect_uris,
+                                                       size_t redirect_uris_len,
+                                                       const struct portcullis_str *allowed_scopes,
+                                                       size_t allowed_scopes_len,
+                                                       struct portcullis_oauth_client **client_out,
+                                                       char **secret_out,
+                                                       size_t *secret_len_out);
+
+/**
+ * Parses a client registration from the JSON `portcullis_oauth_client_to_json` writes
+ * (fields `id`, `client_type` = `"public"`/`"confidential"`, `native`, `redirect_uris`,
+ * `allowed_scopes`, `grant_types`, `secret_hash`) and checks it. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_CLIENT_JSON`, and
+ * the registration errors of `portcullis_oauth_client_public` plus
+ * `PORTCULLIS_CLIENT_SECRET`.
+ *
+ * # Safety
+ * `json` readable for `len` bytes; `client_out` writable.
+ */
+portcullis_result portcullis_oauth_client_from_json(const char *json,
+                                                    size_t len,
+                                                    struct portcullis_oauth_client **client_out);
+
+/**
+ * Writes the client as JSON (library-owned, NUL-terminated: free with
+ * `portcullis_string_free`) to `*json_out`, its length to `*len_out` (may be NULL).
+ * Errors: `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `client` live; `json_out` writable; `len_out` NULL or writable.
+ */
+portcullis_result portcullis_oauth_client_to_json(const struct portcullis_oauth_client *client,
+                                                  char **json_out,
+                                                  size_t *len_out);
+
+/**
+ * The client id; absent for NULL.
+ *
+ * # Safety
+ * `client` NULL or live.
+ */
+struct portcullis_str portcullis_oauth_client_id(const struct portcullis_oauth_client *client);
+
+/**
+ * Whether the client is confidential (authenticates with a secret); false for NULL.
+ *
+ * # Safety
+ * `client` NULL or live.
+ */
+bool portcullis_oauth_client_is_confidential(const struct portcullis_oauth_client *client);
+
+/**
+ * Frees a client. NULL is a no-op.
+ *
+ * # Safety
+ * `client` is NULL or a client not yet freed, no longer in use.
+ */
+void portcullis_oauth_client_free(struct portcullis_oauth_client *client);
+
+/**
+ * Copies the S256 challenge of `verifier` (BASE64URL(SHA-256(verifier)), 43 characters)
+ * into `buf` with the required-length protocol (`*len_out` gets the length; the text and
+ * a NUL are written when `cap > 43`). For clients and tests. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_BUFFER_TOO_SMALL`.
+ * Thread-safe.
+ *
+ * # Safety
+ * `verifier` readable; `buf` NULL or writable for `cap` bytes; `len_out` writable.
+ */
+portcullis_result portcullis_pkce_s256(const char *verifier,
+                                       size_t verifier_len,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *len_out);
+
+/**
+ * Sets `*matches_out` to whether `verifier` (43-128 unreserved characters, else no
+ * match) answers `challenge` under `method` (`"S256"` or `"plain"`), compared in
+ * constant time. Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (unknown method). Thread-safe.
+ *
+ * # Safety
+ * The strings are readable for their lengths; `matches_out` writable.
+ */
+portcullis_result portcullis_pkce_matches(const char *method,
+                                          size_t method_len,
+                                          const char *challenge,
+                                          size_t challenge_len,
+                                          const char *verifier,
+                                          size_t verifier_len,
+                                          bool *matches_out);
+
+/**
+ * The secure defaults (RFC 9700 / OAuth 2.1 profile). Thread-safe.
+ */
+struct portcullis_oauth_config portcullis_oauth_config_default(void);
+
+/**
+ * Makes an engine for the catalog of `policy`, signing with `verifier` (shared: give the
+ * same verifier to `portcullis_checker_new_with_access`), answering `invalid_client`
+ * with `WWW-Authenticate: Basic realm="<realm>"`. Random values come from the OS.
+ * Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another catalog).
+ *
+ * # Safety
+ * `config`, `policy`, `verifier` live; `realm` readable; `server_out` writable.
+ */
+portcullis_result portcullis_oauth_server_new(const struct portcullis_oauth_config *config,
+                                              const struct portcullis_policy *policy,
+                                              const struct portcullis_access_verifier *verifier,
+                                              const char *realm,
+                                              size_t realm_len,
+                                              struct portcullis_oauth_server **server_out);
+
+/**
+ * Frees a server. NULL is a no-op. Authorization requests made by it stay valid.
+ *
+ * # Safety
+ * `server` is NULL or a server not yet freed, no longer in use.
+ */
+void portcullis_oauth_server_free(struct portcullis_oauth_server *server);
+
+/**
+ * Validates an authorization request's query string (`query_len` bytes, UTF-8; a leading
+ * `?` is ignored), finding the client in `store`. Writes the outcome to
+ * `*authorization_out` (also for refusals: that is data, not an error). Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8` (answer 400),
+ * `PORTCULLIS_INVALID_LENGTH`.
+ *
+ * # Safety
+ * `server`, `store` live; `query` readable; `authorization_out` writable.
+ */
+portcullis_result portcullis_oauth_authorize(const struct portcullis_oauth_server *server,
+                                             const char *query,
+                                             size_t query_len,
+                                             const struct portcullis_oauth_store *store,
+                                             struct portcullis_authorization **authorization_out);
+
+/**
+ * The outcome's kind (`PORTCULLIS_AUTHORIZE_SHOW_ERROR` for NULL).
+ *
+ * # Safety
+ * `authorization` NULL or live.
+ */
+portcullis_oauth_authorize_kind portcullis_authorization_kind(const struct portcullis_authorization *authorization);
+
+/**
+ * The OAuth error code (`invalid_request`, …) of a refused request; absent when valid.
+ *
+ * # Safety
+ * `authorization` NULL or live.
+ */
+struct portcullis_str portcullis_authorization_error(const struct portcullis_authorization *authorization);
+
+/**
+ * The error's description, safe to show (never contains input); absent when valid.
+ *
+ * # Safety
+ * `authorization` NULL or live.
+ */
+struct portcullis_str portcullis_authorization_error_description(const struct portcullis_authorization *authorization);
+
+/**
+ * Where to redirect (302) for `PORTCULLIS_AUTHORIZE_REDIRECT`; absent otherwise.
+ *
+ * # Safety
+ * `authorization` NULL or live.
+ */
+struct portcullis_str portcullis_authorization_location(const struct portcullis_authorization *authorization);
+
+/**
+ * The client id of a valid request (for the consent screen); absent otherwise.
+ *
+ * # Safety
+ * `authorization` NULL or live.
+ */
+struct portcullis_str portcullis_authorization_client_id(const struct portcullis_authorization *authorization);
+
+/**
+ * The client's `state` of a valid request; absent when it sent none or not valid.
+ *
+ * # Safety
+ * `authorization` NULL or live.
+ */
+struct portcullis_str portcullis_authorization_state(const struct portcullis_authorization *authorization);
+
+/**
+ * The redirect URI of a valid request; absent otherwise.
+ *
+ * # Safety
+ * `authorization` NULL or live.
+ */
+struct portcullis_str portcullis_authorization_redirect_uri(const struct portcullis_authorization *authorization);
+
+/**
+ * How many scopes a valid request asks consent for (0 otherwise).
+ *
+ * # Safety
+ * `authorization` NULL or live.
+ */
+size_t portcullis_authorization_scopes_len(const struct portcullis_authorization *authorization);
+
+/**
+ * The scope at `index` (catalog order) a valid request asks consent for; absent when
+ * out of range.
+ *
+ * # Safety
+ * `authorization` NULL or live.
+ */
+struct portcullis_str portcullis_authorization_scope(const struct portcullis_authorization *authorization,
+                                                     size_t index);
+
+/**
+ * Frees an authorization. NULL is a no-op.
+ *
+ * # Safety
+ * `authorization` is NULL or not yet freed, no longer in use.
+ */
+void portcullis_authorization_free(struct portcullis_authorization *authorization);
+
+/**
+ * The user approved a valid request as `subject` (1-255 bytes, UTF-8), for the
+ * `consented` scope names (a subset of what was asked, implications expanded; NULL with
+ * `consented_len` 0 = everything asked). Mints a code, stores it, and writes the
+ * redirect URL with `code` and `state` to `*location_out` (library-owned, holds the
+ * code: free with `portcullis_string_free`; length to `*len_out`, may be NULL). Answer
+ * 302 to it. Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (the request is not valid), `PORTCULLIS_ISSUE_UNKNOWN_SCOPE`,
+ * and the OAuth refusals `PORTCULLIS_OAUTH_ACCESS_DENIED` (no scope left),
+ * `PORTCULLIS_OAUTH_INVALID_REQUEST` (bad subject), `PORTCULLIS_OAUTH_SERVER_ERROR` (the
+ * store failed): redirect with `portcullis_oauth_error_redirect` and that code.
+ *
+ * # Safety
+ * `server`, `authorization`, `store` live; `subject` readable; `consented` readable for
+ * `consented_len` strings; `location_out` writable; `len_out` NULL or writable.
+ */
+portcullis_result portcullis_oauth_approve(const struct portcullis_oauth_server *server,
+                                           const struct portcullis_authorization *authorization,
+                                           const char *subject,
+                                           size_t subject_len,
+                                           const struct portcullis_str *consented,
+                                           size_t consented_len,
+                                           const struct portcullis_oauth_store *store,
+                                           uint64_t now,
+                                           char **location_out,
+                                           size_t *len_out);
+
+/**
+ * The user refused: writes the `access_denied` redirect URL (output as for
+ * `portcullis_oauth_approve`). Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (the request is not valid).
+ *
+ * # Safety
+ * `server`, `authorization` live; `location_out` writable; `len_out` NULL or writable.
+ */
+portcullis_result portcullis_oauth_deny(const struct portcullis_oauth_server *server,
+                                        const struct portcullis_authorization *authorization,
+                                        char **location_out,
+                                        size_t *len_out);
+
+/**
+ * Writes the redirect URL carrying the OAuth error `error` (a `PORTCULLIS_OAUTH_*` code,
+ * e.g. what `portcullis_oauth_approve` returned, or `PORTCULLIS_OAUTH_SERVER_ERROR`) for
+ * a valid request; output as for `portcullis_oauth_approve`. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (not a valid request, or
+ * `error` is not an OAuth code).
+ *
+ * # Safety
+ * `server`, `authorization` live; `location_out` writable; `len_out` NULL or writable.
+ */
+portcullis_result portcullis_oauth_error_redirect(const struct portcullis_oauth_server *server,
+                                                  const struct portcullis_authorization *authorization,
+                                                  uint32_t error,
+                                                  char **location_out,
+                                                  size_t *len_out);
+
+/**
+ * The token endpoint (RFC 6749 §4.1.3, §6): `authorization` is the request's
+ * `Authorization` header (UTF-8; NULL when absent), `body` its urlencoded body (UTF-8).
+ * Writes the response to send to `*response_out` (errors such as `invalid_grant` are
+ * responses, not failures; a failing store callback gives a 500 `server_error`
+ * response). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8` (answer 400
+ * `invalid_request`), `PORTCULLIS_INVALID_LENGTH`.
+ *
+ * # Safety
+ * `server`, `store` live; `authorization` NULL or readable; `body` readable;
+ * `response_out` writable.
+ */
+portcullis_result portcullis_oauth_token(const struct portcullis_oauth_server *server,
+                                         const char *authorization,
+                                         size_t authorization_len,
+                                         const char *body,
+                                         size_t body_len,
+                                         const struct portcullis_oauth_store *store,
+                                         uint64_t now,
+                                         struct portcullis_oauth_response **response_out);
+
+/**
+ * The revocation endpoint (RFC 7009): revokes the token's whole grant family (refresh
+ * tokens in the store, access tokens through the verifier); 200 for unknown tokens too.
+ * Arguments and errors as for `portcullis_oauth_token`.
+ *
+ * # Safety
+ * As for `portcullis_oauth_token`.
+ */
+portcullis_result portcullis_oauth_revoke(const struct portcullis_oauth_server *server,
+                                          const char *authorization,
+                                          size_t authorization_len,
+                                          const char *body,
+                                          size_t body_len,
+                                          const struct portcullis_oauth_store *store,
+                                          uint64_t now,
+                                          struct portcullis_oauth_response **response_out);
+
+/**
+ * The introspection endpoint (RFC 7662): `{"active": true, …}` for a live token of the
+ * authenticated client, else `{"active": false}`. Arguments and errors as for
+ * `portcullis_oauth_token`.
+ *
+ * # Safety
+ * As for `portcullis_oauth_token`.
+ */
+portcullis_result portcullis_oauth_introspect(const struct portcullis_oauth_server *server,
+                                              const char *authorization,
+                                              size_t authorization_len,
+                                              const char *body,
+                                              size_t body_len,
+                                              const struct portcullis_oauth_store *store,
+                                              uint64_t now,
+                                              struct portcullis_oauth_response **response_out);
+
+/**
+ * Revokes a grant family (16 characters) everywhere: the verifier's revocation set and
+ * the store (a store failure is ignored: the verifier refuses the family anyway).
+ * Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_KEY_LENGTH` / `PORTCULLIS_KEY_CHARACTER`.
+ *
+ * # Safety
+ * `server`, `store` live; `family` readable for `family_len` bytes.
+ */
+portcullis_result portcullis_oauth_revoke_family(const struct portcullis_oauth_server *server,
+                                                 const char *family,
+                                                 size_t family_len,
+                                                 const struct portcullis_oauth_store *store,
+                                                 uint64_t now);
+
+/**
+ * The HTTP status (200, 400, 401, 500, 503; 0 for NULL).
+ *
+ * # Safety
+ * `response` NULL or live.
+ */
+uint16_t portcullis_oauth_response_status(const struct portcullis_oauth_response *response);
+
+/**
+ * How many headers to send (0 for NULL).
+ *
+ * # Safety
+ * `response` NULL or live.
+ */
+size_t portcullis_oauth_response_headers_len(const struct portcullis_oauth_response *response);
+
+/**
+ * The name of header `index`; absent when out of range.
+ *
+ * # Safety
+ * `response` NULL or live.
+ */
+struct portcullis_str portcullis_oauth_response_header_name(const struct portcullis_oauth_response *response,
+                                                            size_t index);
+
+/**
+ * The value of header `index`; absent when out of range.
+ *
+ * # Safety
+ * `response` NULL or live.
+ */
+struct portcullis_str portcullis_oauth_response_header_value(const struct portcullis_oauth_response *response,
+                                                             size_t index);
+
+/**
+ * The JSON body (may hold tokens: send it, never log it); absent for NULL.
+ *
+ * # Safety
+ * `response` NULL or live.
+ */
+struct portcullis_str portcullis_oauth_response_body(const struct portcullis_oauth_response *response);
+
+/**
+ * Frees a response (the body is zeroized). NULL is a no-op.
+ *
+ * # Safety
+ * `response` is NULL or not yet freed, no longer in use.
+ */
+void portcullis_oauth_response_free(struct portcullis_oauth_response *response);
+
+/**
+ * Creates an empty in-memory store (one lock; for tests, examples and single-process
+ * servers) in `*store_out`. Errors: `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `store_out` writable.
+ */
+portcullis_result portcullis_oauth_store_new_memory(struct portcullis_oauth_store **store_out);
+
+/**
+ * Creates a store backed by the host's callbacks (copied; `user_data` is kept as is and
+ * must outlive the store). Errors: `PORTCULLIS_NULL_PARAMETER` (`callbacks`, any
+ * function pointer, `store_out`).
+ *
+ * # Safety
+ * `callbacks` readable, its functions behave as documented on
+ * `portcullis_oauth_callbacks`; `store_out` writable.
+ */
+portcullis_result portcullis_oauth_store_new_callbacks(const struct portcullis_oauth_callbacks *callbacks,
+                                                       struct portcullis_oauth_store **store_out);
+
+/**
+ * Registers (or replaces) a copy of `client` in an in-memory store. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a callback store: register
+ * clients in your database).
+ *
+ * # Safety
+ * `store`, `client` live.
+ */
+portcullis_result portcullis_oauth_store_add_client(const struct portcullis_oauth_store *store,
+                                                    const struct portcullis_oauth_client *client);
+
+/**
+ * Drops expired codes from an in-memory store (call now and then). Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a callback store).
+ *
+ * # Safety
+ * `store` live.
+ */
+portcullis_result portcullis_oauth_store_purge_codes(const struct portcullis_oauth_store *store,
+                                                     uint64_t now);
+
+/**
+ * Frees a store (an in-memory one with everything in it; a callback store does not touch
+ * `user_data`). NULL is a no-op.
+ *
+ * # Safety
+ * `store` is NULL or a store not yet freed, no longer in use.
+ */
+void portcullis_oauth_store_free(struct portcullis_oauth_store *store);
+
+/**
+ * Hands a record back from a store callback: a copy of `json` (`len` bytes, UTF-8) is
+ * taken. Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_INVALID_LENGTH`. The JSON is parsed after the callback returns; if it is
+ * invalid, the endpoint answers `server_error`.
+ *
+ * # Safety
+ * `answer` is the pointer the callback received, during the callback; `json` readable.
+ */
+portcullis_result portcullis_oauth_answer_set_record(struct portcullis_oauth_answer *answer,
+                                                     const char *json,
+                                                     size_t len);
+
+/**
+ * Writes the 32-byte hash a store keeps for an opaque token — a refresh token (`rt.`),
+ * an authorization code (`ac.`) or a client secret (`cs.`), i.e. its SHA-256 — to
+ * `hash_out` (32 bytes), for hosts that look tokens up by hash. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_ARGUMENT`
+ * (not such a token: prefix, `.`, 43 base62 characters). Thread-safe.
+ *
+ * # Safety
+ * `token` readable for `token_len` bytes; `hash_out` writable for 32 bytes.
+ */
+portcullis_result portcullis_oauth_token_hash(const char *token,
+                                              size_t token_len,
+                                              uint8_t *hash_out);
 
 /**
  * Starts a pepper set whose primary (and only) pepper is `secret` (`secret_len` bytes,

@@ -1,5 +1,6 @@
 //! The result codes every fallible call returns, with a static message for each.
 
+use core_lib::oauth::{AccessKeyError, ClientError, OAuthErrorCode, TokenError};
 use core_lib::{ExtractError, IssueError, KeyError, PepperError, RecordError, StoreError};
 use std::ffi::{CStr, c_char};
 
@@ -88,13 +89,69 @@ pub enum portcullis_result {
     PORTCULLIS_REQUIREMENT_INVALID = 170,
     /// A lookup failed (the code a lookup callback returns when its database fails).
     PORTCULLIS_LOOKUP_FAILED = 180,
+    /// An access-token key id is not 1-32 characters of `[A-Za-z0-9-]`.
+    PORTCULLIS_ACCESS_KEY_BAD_ID = 190,
+    /// An access-token key secret is shorter than 32 bytes.
+    PORTCULLIS_ACCESS_KEY_TOO_SHORT = 191,
+    /// Two access-token keys share an id.
+    PORTCULLIS_ACCESS_KEY_DUPLICATE = 192,
+    /// No access-token key has this id (or it is the primary and cannot be removed).
+    PORTCULLIS_ACCESS_KEY_UNKNOWN = 193,
+    /// Not an access token of the form `at.{kid}.{payload}.{mac}`.
+    PORTCULLIS_ACCESS_TOKEN_MALFORMED = 200,
+    /// The access token names a key id the verifier does not hold.
+    PORTCULLIS_ACCESS_TOKEN_UNKNOWN_KEY = 201,
+    /// The access token's MAC does not match.
+    PORTCULLIS_ACCESS_TOKEN_BAD_SIGNATURE = 202,
+    /// The access token was minted for another scope catalog.
+    PORTCULLIS_ACCESS_TOKEN_WRONG_CATALOG = 203,
+    /// The access token has expired.
+    PORTCULLIS_ACCESS_TOKEN_EXPIRED = 204,
+    /// The access token was issued in the future (beyond the clock skew).
+    PORTCULLIS_ACCESS_TOKEN_NOT_YET_VALID = 205,
+    /// The access token's grant family is revoked, or it predates the revocation epoch.
+    PORTCULLIS_ACCESS_TOKEN_REVOKED = 206,
+    /// Verifying an access token needs the time.
+    PORTCULLIS_ACCESS_TOKEN_TIME_REQUIRED = 207,
+    /// A client id is empty, longer than 255 bytes, or has `:` or control characters.
+    PORTCULLIS_CLIENT_BAD_ID = 210,
+    /// A redirect URI of a client registration is not acceptable.
+    PORTCULLIS_CLIENT_REDIRECT = 211,
+    /// A client registration has no redirect URI.
+    PORTCULLIS_CLIENT_NO_REDIRECT = 212,
+    /// A confidential client without a secret hash, or a public client with one.
+    PORTCULLIS_CLIENT_SECRET = 213,
+    /// The client JSON does not parse or has unknown fields.
+    PORTCULLIS_CLIENT_JSON = 214,
+    /// OAuth `invalid_request`.
+    PORTCULLIS_OAUTH_INVALID_REQUEST = 220,
+    /// OAuth `invalid_client`.
+    PORTCULLIS_OAUTH_INVALID_CLIENT = 221,
+    /// OAuth `invalid_grant`.
+    PORTCULLIS_OAUTH_INVALID_GRANT = 222,
+    /// OAuth `unauthorized_client`.
+    PORTCULLIS_OAUTH_UNAUTHORIZED_CLIENT = 223,
+    /// OAuth `unsupported_grant_type`.
+    PORTCULLIS_OAUTH_UNSUPPORTED_GRANT_TYPE = 224,
+    /// OAuth `unsupported_response_type`.
+    PORTCULLIS_OAUTH_UNSUPPORTED_RESPONSE_TYPE = 225,
+    /// OAuth `invalid_scope`.
+    PORTCULLIS_OAUTH_INVALID_SCOPE = 226,
+    /// OAuth `access_denied` (e.g. no scope was approved).
+    PORTCULLIS_OAUTH_ACCESS_DENIED = 227,
+    /// OAuth `server_error` (e.g. a store callback failed).
+    PORTCULLIS_OAUTH_SERVER_ERROR = 228,
+    /// OAuth `temporarily_unavailable`.
+    PORTCULLIS_OAUTH_TEMPORARILY_UNAVAILABLE = 229,
+    /// OAuth `unsupported_token_type`.
+    PORTCULLIS_OAUTH_UNSUPPORTED_TOKEN_TYPE = 230,
 }
 
 use portcullis_result as R;
 
 impl portcullis_result {
     /// Every code, for tables and tests.
-    pub(crate) const ALL: [R; 38] = [
+    pub(crate) const ALL: [R; 66] = [
         R::PORTCULLIS_OK,
         R::PORTCULLIS_NULL_PARAMETER,
         R::PORTCULLIS_INVALID_UTF8,
@@ -133,6 +190,34 @@ impl portcullis_result {
         R::PORTCULLIS_ISSUE_RANDOM,
         R::PORTCULLIS_REQUIREMENT_INVALID,
         R::PORTCULLIS_LOOKUP_FAILED,
+        R::PORTCULLIS_ACCESS_KEY_BAD_ID,
+        R::PORTCULLIS_ACCESS_KEY_TOO_SHORT,
+        R::PORTCULLIS_ACCESS_KEY_DUPLICATE,
+        R::PORTCULLIS_ACCESS_KEY_UNKNOWN,
+        R::PORTCULLIS_ACCESS_TOKEN_MALFORMED,
+        R::PORTCULLIS_ACCESS_TOKEN_UNKNOWN_KEY,
+        R::PORTCULLIS_ACCESS_TOKEN_BAD_SIGNATURE,
+        R::PORTCULLIS_ACCESS_TOKEN_WRONG_CATALOG,
+        R::PORTCULLIS_ACCESS_TOKEN_EXPIRED,
+        R::PORTCULLIS_ACCESS_TOKEN_NOT_YET_VALID,
+        R::PORTCULLIS_ACCESS_TOKEN_REVOKED,
+        R::PORTCULLIS_ACCESS_TOKEN_TIME_REQUIRED,
+        R::PORTCULLIS_CLIENT_BAD_ID,
+        R::PORTCULLIS_CLIENT_REDIRECT,
+        R::PORTCULLIS_CLIENT_NO_REDIRECT,
+        R::PORTCULLIS_CLIENT_SECRET,
+        R::PORTCULLIS_CLIENT_JSON,
+        R::PORTCULLIS_OAUTH_INVALID_REQUEST,
+        R::PORTCULLIS_OAUTH_INVALID_CLIENT,
+        R::PORTCULLIS_OAUTH_INVALID_GRANT,
+        R::PORTCULLIS_OAUTH_UNAUTHORIZED_CLIENT,
+        R::PORTCULLIS_OAUTH_UNSUPPORTED_GRANT_TYPE,
+        R::PORTCULLIS_OAUTH_UNSUPPORTED_RESPONSE_TYPE,
+        R::PORTCULLIS_OAUTH_INVALID_SCOPE,
+        R::PORTCULLIS_OAUTH_ACCESS_DENIED,
+        R::PORTCULLIS_OAUTH_SERVER_ERROR,
+        R::PORTCULLIS_OAUTH_TEMPORARILY_UNAVAILABLE,
+        R::PORTCULLIS_OAUTH_UNSUPPORTED_TOKEN_TYPE,
     ];
 
     /// The code for a raw number, if it is one.
@@ -266,6 +351,105 @@ impl portcullis_result {
                 c"PORTCULLIS_REQUIREMENT_INVALID",
             ),
             R::PORTCULLIS_LOOKUP_FAILED => (c"key lookup failed", c"PORTCULLIS_LOOKUP_FAILED"),
+            R::PORTCULLIS_ACCESS_KEY_BAD_ID => (
+                c"access-token key id must be 1-32 characters [A-Za-z0-9-]",
+                c"PORTCULLIS_ACCESS_KEY_BAD_ID",
+            ),
+            R::PORTCULLIS_ACCESS_KEY_TOO_SHORT => (
+                c"access-token key secret is shorter than 32 bytes",
+                c"PORTCULLIS_ACCESS_KEY_TOO_SHORT",
+            ),
+            R::PORTCULLIS_ACCESS_KEY_DUPLICATE => (
+                c"access-token key id is used twice",
+                c"PORTCULLIS_ACCESS_KEY_DUPLICATE",
+            ),
+            R::PORTCULLIS_ACCESS_KEY_UNKNOWN => (
+                c"no removable access-token key with this id",
+                c"PORTCULLIS_ACCESS_KEY_UNKNOWN",
+            ),
+            R::PORTCULLIS_ACCESS_TOKEN_MALFORMED => (
+                c"malformed access token",
+                c"PORTCULLIS_ACCESS_TOKEN_MALFORMED",
+            ),
+            R::PORTCULLIS_ACCESS_TOKEN_UNKNOWN_KEY => (
+                c"access token signed under an unknown key",
+                c"PORTCULLIS_ACCESS_TOKEN_UNKNOWN_KEY",
+            ),
+            R::PORTCULLIS_ACCESS_TOKEN_BAD_SIGNATURE => (
+                c"access token signature mismatch",
+                c"PORTCULLIS_ACCESS_TOKEN_BAD_SIGNATURE",
+            ),
+            R::PORTCULLIS_ACCESS_TOKEN_WRONG_CATALOG => (
+                c"access token from another scope catalog",
+                c"PORTCULLIS_ACCESS_TOKEN_WRONG_CATALOG",
+            ),
+            R::PORTCULLIS_ACCESS_TOKEN_EXPIRED => {
+                (c"access token expired", c"PORTCULLIS_ACCESS_TOKEN_EXPIRED")
+            }
+            R::PORTCULLIS_ACCESS_TOKEN_NOT_YET_VALID => (
+                c"access token not valid yet",
+                c"PORTCULLIS_ACCESS_TOKEN_NOT_YET_VALID",
+            ),
+            R::PORTCULLIS_ACCESS_TOKEN_REVOKED => {
+                (c"access token revoked", c"PORTCULLIS_ACCESS_TOKEN_REVOKED")
+            }
+            R::PORTCULLIS_ACCESS_TOKEN_TIME_REQUIRED => (
+                c"access token needs the time",
+                c"PORTCULLIS_ACCESS_TOKEN_TIME_REQUIRED",
+            ),
+            R::PORTCULLIS_CLIENT_BAD_ID => (
+                c"client id must be 1-255 printable characters without ':'",
+                c"PORTCULLIS_CLIENT_BAD_ID",
+            ),
+            R::PORTCULLIS_CLIENT_REDIRECT => (
+                c"a client redirect URI is not acceptable",
+                c"PORTCULLIS_CLIENT_REDIRECT",
+            ),
+            R::PORTCULLIS_CLIENT_NO_REDIRECT => (
+                c"a client needs at least one redirect URI",
+                c"PORTCULLIS_CLIENT_NO_REDIRECT",
+            ),
+            R::PORTCULLIS_CLIENT_SECRET => (
+                c"confidential clients need a secret, public clients must not have one",
+                c"PORTCULLIS_CLIENT_SECRET",
+            ),
+            R::PORTCULLIS_CLIENT_JSON => (c"client JSON is invalid", c"PORTCULLIS_CLIENT_JSON"),
+            R::PORTCULLIS_OAUTH_INVALID_REQUEST => {
+                (c"invalid_request", c"PORTCULLIS_OAUTH_INVALID_REQUEST")
+            }
+            R::PORTCULLIS_OAUTH_INVALID_CLIENT => {
+                (c"invalid_client", c"PORTCULLIS_OAUTH_INVALID_CLIENT")
+            }
+            R::PORTCULLIS_OAUTH_INVALID_GRANT => {
+                (c"invalid_grant", c"PORTCULLIS_OAUTH_INVALID_GRANT")
+            }
+            R::PORTCULLIS_OAUTH_UNAUTHORIZED_CLIENT => (
+                c"unauthorized_client",
+                c"PORTCULLIS_OAUTH_UNAUTHORIZED_CLIENT",
+            ),
+            R::PORTCULLIS_OAUTH_UNSUPPORTED_GRANT_TYPE => (
+                c"unsupported_grant_type",
+                c"PORTCULLIS_OAUTH_UNSUPPORTED_GRANT_TYPE",
+            ),
+            R::PORTCULLIS_OAUTH_UNSUPPORTED_RESPONSE_TYPE => (
+                c"unsupported_response_type",
+                c"PORTCULLIS_OAUTH_UNSUPPORTED_RESPONSE_TYPE",
+            ),
+            R::PORTCULLIS_OAUTH_INVALID_SCOPE => {
+                (c"invalid_scope", c"PORTCULLIS_OAUTH_INVALID_SCOPE")
+            }
+            R::PORTCULLIS_OAUTH_ACCESS_DENIED => {
+                (c"access_denied", c"PORTCULLIS_OAUTH_ACCESS_DENIED")
+            }
+            R::PORTCULLIS_OAUTH_SERVER_ERROR => (c"server_error", c"PORTCULLIS_OAUTH_SERVER_ERROR"),
+            R::PORTCULLIS_OAUTH_TEMPORARILY_UNAVAILABLE => (
+                c"temporarily_unavailable",
+                c"PORTCULLIS_OAUTH_TEMPORARILY_UNAVAILABLE",
+            ),
+            R::PORTCULLIS_OAUTH_UNSUPPORTED_TOKEN_TYPE => (
+                c"unsupported_token_type",
+                c"PORTCULLIS_OAUTH_UNSUPPORTED_TOKEN_TYPE",
+            ),
         }
     }
 }
@@ -358,6 +542,111 @@ impl From<&IssueError> for R {
     }
 }
 
+impl From<TokenError> for R {
+    fn from(e: TokenError) -> R {
+        match e {
+            TokenError::Malformed => R::PORTCULLIS_ACCESS_TOKEN_MALFORMED,
+            TokenError::UnknownKey => R::PORTCULLIS_ACCESS_TOKEN_UNKNOWN_KEY,
+            TokenError::BadSignature => R::PORTCULLIS_ACCESS_TOKEN_BAD_SIGNATURE,
+            TokenError::WrongCatalog => R::PORTCULLIS_ACCESS_TOKEN_WRONG_CATALOG,
+            TokenError::Expired => R::PORTCULLIS_ACCESS_TOKEN_EXPIRED,
+            TokenError::NotYetValid => R::PORTCULLIS_ACCESS_TOKEN_NOT_YET_VALID,
+            TokenError::Revoked => R::PORTCULLIS_ACCESS_TOKEN_REVOKED,
+            TokenError::TimeRequired => R::PORTCULLIS_ACCESS_TOKEN_TIME_REQUIRED,
+        }
+    }
+}
+
+impl From<&AccessKeyError> for R {
+    fn from(e: &AccessKeyError) -> R {
+        match e {
+            AccessKeyError::BadKeyId => R::PORTCULLIS_ACCESS_KEY_BAD_ID,
+            AccessKeyError::TooShort => R::PORTCULLIS_ACCESS_KEY_TOO_SHORT,
+            AccessKeyError::Duplicate => R::PORTCULLIS_ACCESS_KEY_DUPLICATE,
+            AccessKeyError::Unknown => R::PORTCULLIS_ACCESS_KEY_UNKNOWN,
+        }
+    }
+}
+
+impl From<&ClientError> for R {
+    fn from(e: &ClientError) -> R {
+        match e {
+            ClientError::BadId => R::PORTCULLIS_CLIENT_BAD_ID,
+            ClientError::Redirect { .. } => R::PORTCULLIS_CLIENT_REDIRECT,
+            ClientError::NoRedirect => R::PORTCULLIS_CLIENT_NO_REDIRECT,
+            ClientError::Secret => R::PORTCULLIS_CLIENT_SECRET,
+            ClientError::Random(_) => R::PORTCULLIS_ISSUE_RANDOM,
+        }
+    }
+}
+
+/// Every OAuth error code with its result code.
+const OAUTH_CODES: [(OAuthErrorCode, R); 11] = [
+    (
+        OAuthErrorCode::InvalidRequest,
+        R::PORTCULLIS_OAUTH_INVALID_REQUEST,
+    ),
+    (
+        OAuthErrorCode::InvalidClient,
+        R::PORTCULLIS_OAUTH_INVALID_CLIENT,
+    ),
+    (
+        OAuthErrorCode::InvalidGrant,
+        R::PORTCULLIS_OAUTH_INVALID_GRANT,
+    ),
+    (
+        OAuthErrorCode::UnauthorizedClient,
+        R::PORTCULLIS_OAUTH_UNAUTHORIZED_CLIENT,
+    ),
+    (
+        OAuthErrorCode::UnsupportedGrantType,
+        R::PORTCULLIS_OAUTH_UNSUPPORTED_GRANT_TYPE,
+    ),
+    (
+        OAuthErrorCode::UnsupportedResponseType,
+        R::PORTCULLIS_OAUTH_UNSUPPORTED_RESPONSE_TYPE,
+    ),
+    (
+        OAuthErrorCode::InvalidScope,
+        R::PORTCULLIS_OAUTH_INVALID_SCOPE,
+    ),
+    (
+        OAuthErrorCode::AccessDenied,
+        R::PORTCULLIS_OAUTH_ACCESS_DENIED,
+    ),
+    (
+        OAuthErrorCode::ServerError,
+        R::PORTCULLIS_OAUTH_SERVER_ERROR,
+    ),
+    (
+        OAuthErrorCode::TemporarilyUnavailable,
+        R::PORTCULLIS_OAUTH_TEMPORARILY_UNAVAILABLE,
+    ),
+    (
+        OAuthErrorCode::UnsupportedTokenType,
+        R::PORTCULLIS_OAUTH_UNSUPPORTED_TOKEN_TYPE,
+    ),
+];
+
+impl From<OAuthErrorCode> for R {
+    fn from(code: OAuthErrorCode) -> R {
+        OAUTH_CODES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(R::PORTCULLIS_OAUTH_SERVER_ERROR, |(_, r)| *r)
+    }
+}
+
+impl portcullis_result {
+    /// The OAuth error code a `PORTCULLIS_OAUTH_*` result stands for.
+    pub(crate) fn oauth_code(self) -> Option<OAuthErrorCode> {
+        OAUTH_CODES
+            .iter()
+            .find(|(_, r)| *r == self)
+            .map(|(c, _)| *c)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,5 +662,15 @@ mod tests {
         }
         assert_eq!(names.len(), R::ALL.len());
         assert_eq!(R::from_u32(9999), None);
+    }
+
+    #[test]
+    fn oauth_codes_round_trip_and_name_the_wire_code() {
+        for (code, r) in OAUTH_CODES {
+            assert_eq!(R::from(code), r);
+            assert_eq!(r.oauth_code(), Some(code));
+            assert_eq!(r.texts().0.to_str().expect("ascii"), code.as_str());
+        }
+        assert_eq!(R::PORTCULLIS_OK.oauth_code(), None);
     }
 }
