@@ -1,4 +1,4 @@
-/* Runs the conformance vectors (the JSON files in tests/vectors, compiled in by gen_vectors.py)
+/* Runs the conformance vectors (the JSON files in tests/vectors, oauth.json included, compiled in by gen_vectors.py)
  * through the C ABI and checks every expected field, as the Rust and Python suites do.
  * Decisions are checked three ways: with the store, with a lookup callback and with the
  * two-phase API. */
@@ -323,10 +323,263 @@ static void run_decisions(void) {
     for (size_t i = 0; i < 8; i++) portcullis_checker_free(checkers[i]);
 }
 
+/* ---- OAuth vectors (tests/vectors/oauth.json) ---- */
+
+/* The vectors' name for an access-token result code (TokenError::code). */
+static const char *token_error(portcullis_result rc) {
+    switch (rc) {
+    case PORTCULLIS_OK: return NULL;
+    case PORTCULLIS_ACCESS_TOKEN_MALFORMED: return "access_token_malformed";
+    case PORTCULLIS_ACCESS_TOKEN_UNKNOWN_KEY: return "access_token_unknown_key";
+    case PORTCULLIS_ACCESS_TOKEN_BAD_SIGNATURE: return "access_token_bad_signature";
+    case PORTCULLIS_ACCESS_TOKEN_WRONG_CATALOG: return "access_token_wrong_catalog";
+    case PORTCULLIS_ACCESS_TOKEN_EXPIRED: return "access_token_expired";
+    case PORTCULLIS_ACCESS_TOKEN_NOT_YET_VALID: return "access_token_not_yet_valid";
+    case PORTCULLIS_ACCESS_TOKEN_REVOKED: return "access_token_revoked";
+    default: return "?";
+    }
+}
+
+static int jv_is(const jv *v, const char *s) {
+    return v != NULL && v->type == JV_STRING && v->len == strlen(s) && memcmp(v->str, s, v->len) == 0;
+}
+
+/* The access keys of the vectors, first primary, then `primary` made primary. */
+static portcullis_access_keys *oauth_keys(const char *primary) {
+    const jv *list = jv_get(&VECTORS_OAUTH, "access_keys");
+    portcullis_access_keys *keys = NULL;
+    for (size_t i = 0; i < list->len; i++) {
+        const jv *k = jv_at(list, i), *kid = jv_get(k, "kid");
+        size_t n;
+        char *secret = unhex(jv_get(k, "secret_hex"), &n);
+        if (i == 0)
+            CHECK_OK(portcullis_access_keys_new(kid->str, kid->len, (const uint8_t *)secret, n, &keys));
+        else
+            CHECK_OK(portcullis_access_keys_add(keys, kid->str, kid->len, (const uint8_t *)secret, n));
+        free(secret);
+    }
+    CHECK_OK(portcullis_access_keys_set_primary(keys, primary, strlen(primary)));
+    CHECK(str_is(portcullis_access_keys_primary(keys), primary), "primary key %s", primary);
+    return keys;
+}
+
+static portcullis_policy *oauth_policy(const char *name) {
+    const jv *text = jv_get(jv_get(&VECTORS_OAUTH, "policies"), name);
+    portcullis_policy *policy = NULL;
+    CHECK_OK(portcullis_policy_from_toml(text->str, text->len, &policy));
+    return policy;
+}
+
+/* The policy the generator signed `other_catalog` with: claimport with one more scope
+ * declared first, so every scope index shifts by one. */
+static portcullis_policy *other_catalog_policy(void) {
+    const jv *text = jv_get(jv_get(&VECTORS_OAUTH, "policies"), "claimport");
+    const char *extra = "[[scopes]]\nname = \"admin:all\"\ndescription = \"Admin\"\n\n";
+    const char *at = strstr(text->str, "[[scopes]]");
+    size_t head = (size_t)(at - text->str), len = text->len + strlen(extra);
+    char *buf = malloc(len + 1);
+    memcpy(buf, text->str, head);
+    memcpy(buf + head, extra, strlen(extra));
+    memcpy(buf + head + strlen(extra), at, text->len - head);
+    portcullis_policy *policy = NULL;
+    CHECK_OK(portcullis_policy_from_toml(buf, len, &policy));
+    free(buf);
+    return policy;
+}
+
+/* Compares claims with a vector's `claims` object. */
+static void expect_claims(const portcullis_access_claims *c, const jv *want, const char *name) {
+    CHECK(str_is_jv(portcullis_access_claims_subject(c), jv_get(want, "subject")), "%s subject", name);
+    CHECK(str_is_jv(portcullis_access_claims_client_id(c), jv_get(want, "client_id")), "%s client_id", name);
+    CHECK(str_is_jv(portcullis_access_claims_token_id(c), jv_get(want, "token_id")), "%s token_id", name);
+    CHECK(str_is_jv(portcullis_access_claims_family(c), jv_get(want, "family")), "%s family", name);
+    CHECK(portcullis_access_claims_issued_at(c) == (uint64_t)jv_get(want, "issued_at")->num, "%s issued_at", name);
+    CHECK(portcullis_access_claims_expires_at(c) == (uint64_t)jv_get(want, "expires_at")->num, "%s expires_at", name);
+    CHECK(SAME_LIST(c, portcullis_access_claims_scopes_len, portcullis_access_claims_scope, jv_get(want, "scopes")), "%s scopes", name);
+}
+
+/* tokens: the claims signed with the fixed keys give exactly the token text; and the
+ * token verifies back to the same claims. */
+static void run_oauth_tokens(void) {
+    portcullis_policy *main_policy = oauth_policy("claimport"), *other = other_catalog_policy();
+    const jv *tokens = jv_get(&VECTORS_OAUTH, "tokens");
+    for (size_t i = 0; i < tokens->len; i++) {
+        const jv *t = jv_at(tokens, i), *c = jv_get(t, "claims"), *names = jv_get(c, "scopes");
+        const char *name = jv_get(t, "name")->str;
+        int is_other = jv_is(jv_get(t, "name"), "other_catalog");
+        /* The vector names the scopes by their index in claimport's catalog; for the
+         * other catalog, translate each index to that catalog's name. */
+        portcullis_str scopes[16];
+        for (size_t j = 0; j < names->len && j < 16; j++) {
+            const jv *n = jv_at(names, j);
+            scopes[j].data = n->str;
+            scopes[j].len = n->len;
+            for (size_t k = 0; is_other && k < portcullis_policy_scopes_len(main_policy); k++) {
+                portcullis_str sn, desc;
+                portcullis_policy_scope(main_policy, k, &sn, &desc);
+                if (str_is_n(sn, n->str, n->len)) portcullis_policy_scope(other, k, &scopes[j], &desc);
+            }
+        }
+        const jv *sub = jv_get(c, "subject"), *cid = jv_get(c, "client_id");
+        const jv *tid = jv_get(c, "token_id"), *fam = jv_get(c, "family");
+        portcullis_access_claims_fields f = {
+            {sub->str, sub->len}, {cid->str, cid->len}, scopes, names->len,
+            (uint64_t)jv_get(c, "issued_at")->num, (uint64_t)jv_get(c, "expires_at")->num,
+            {tid->str, tid->len}, {fam->str, fam->len},
+        };
+        portcullis_policy *policy = is_other ? other : main_policy;
+        portcullis_access_claims *claims = NULL;
+        CHECK_OK(portcullis_access_claims_new(policy, &f, &claims));
+        const jv *kid = jv_get(t, "kid");
+        char kid_text[8] = {0};
+        memcpy(kid_text, kid->str, kid->len < 7 ? kid->len : 7);
+        portcullis_access_keys *keys = oauth_keys(kid_text);
+        char *token = NULL;
+        size_t token_len = 0;
+        CHECK_OK(portcullis_access_keys_sign(keys, claims, policy, &token, &token_len));
+        const jv *want = jv_get(t, "token");
+        CHECK(token != NULL && token_len == want->len && memcmp(token, want->str, want->len) == 0,
+              "token %s: %s", name, token ? token : "(none)");
+        /* Round trip through a verifier of the signing catalog. */
+        portcullis_access_verifier *v = NULL;
+        CHECK_OK(portcullis_access_verifier_new(keys, policy, &v));
+        portcullis_access_claims *back = NULL;
+        CHECK_OK(portcullis_access_verifier_decode(v, want->str, want->len, &back));
+        CHECK(back != NULL && portcullis_access_claims_scopes_len(back) == names->len, "token %s decodes", name);
+        if (!is_other) expect_claims(back, c, name);
+        portcullis_access_claims_free(back);
+        portcullis_access_verifier_free(v);
+        portcullis_string_free(token);
+        portcullis_access_keys_free(keys);
+        portcullis_access_claims_free(claims);
+    }
+    portcullis_policy_free(other);
+    portcullis_policy_free(main_policy);
+}
+
+/* verify: token at `now` with revoked families and an epoch → claims or an error code. */
+static void run_oauth_verify(void) {
+    portcullis_policy *policy = oauth_policy("claimport");
+    const jv *cases = jv_get(&VECTORS_OAUTH, "verify");
+    for (size_t i = 0; i < cases->len; i++) {
+        const jv *c = jv_at(cases, i), *token = jv_get(c, "token"), *fams = jv_get(c, "revoked_families");
+        const char *name = jv_get(c, "name")->str;
+        portcullis_access_keys *keys = oauth_keys("k1");
+        portcullis_access_verifier *v = NULL;
+        CHECK_OK(portcullis_access_verifier_new(keys, policy, &v));
+        portcullis_access_keys_free(keys);
+        for (size_t j = 0; j < fams->len; j++) {
+            const jv *f = jv_at(fams, j);
+            CHECK_OK(portcullis_access_verifier_revoke_family(v, f->str, f->len));
+            CHECK(portcullis_access_verifier_is_family_revoked(v, f->str, f->len), "%s: family revoked", name);
+        }
+        CHECK(portcullis_access_verifier_family_count(v) == fams->len, "%s: family count", name);
+        const jv *epoch = jv_get(c, "epoch");
+        if (!jv_is_null(epoch)) {
+            CHECK_OK(portcullis_access_verifier_set_epoch(v, (uint64_t)epoch->num));
+            CHECK(portcullis_access_verifier_epoch(v) == (uint64_t)epoch->num, "%s: epoch", name);
+        }
+        portcullis_access_claims *claims = NULL;
+        portcullis_result rc = portcullis_access_verifier_verify(v, token->str, token->len, (uint64_t)jv_get(c, "now")->num, &claims);
+        CHECK(same_text(token_error(rc), jv_get(c, "error")), "verify %s: %s", name, portcullis_result_name(rc));
+        CHECK((rc == PORTCULLIS_OK) == (claims != NULL), "verify %s: claims written only on success", name);
+        if (claims != NULL) expect_claims(claims, jv_get(c, "claims"), name);
+        portcullis_access_claims_free(claims);
+        portcullis_access_verifier_free(v);
+    }
+    portcullis_policy_free(policy);
+}
+
+/* checks: requests carrying access tokens through a checker with the verifier attached;
+ * only the fields the vectors state are compared. */
+static void run_oauth_checks(void) {
+    const jv *cases = jv_get(&VECTORS_OAUTH, "checks");
+    for (size_t i = 0; i < cases->len; i++) {
+        const jv *c = jv_at(cases, i), *req = jv_get(c, "request"), *expect = jv_get(c, "expect");
+        const char *name = jv_get(c, "name")->str;
+        char pname[32] = {0};
+        const jv *pj = jv_get(c, "policy");
+        memcpy(pname, pj->str, pj->len < 31 ? pj->len : 31);
+        portcullis_policy *policy = oauth_policy(pname);
+        portcullis_access_keys *keys = oauth_keys("k1");
+        portcullis_access_verifier *v = NULL;
+        CHECK_OK(portcullis_access_verifier_new(keys, policy, &v));
+        uint8_t pepper[32];
+        memset(pepper, 42, sizeof pepper);
+        portcullis_peppers *peppers = NULL;
+        CHECK_OK(portcullis_peppers_new("p1", 2, pepper, sizeof pepper, &peppers));
+        portcullis_checker *checker = NULL;
+        CHECK_OK(portcullis_checker_new_with_access(policy, peppers, v, &checker));
+        const jv *m = jv_get(req, "method"), *path = jv_get(req, "path");
+        const jv *auth = jv_get(req, "authorization"), *query = jv_get(req, "query");
+        portcullis_request r;
+        memset(&r, 0, sizeof r);
+        r.method = m->str, r.method_len = m->len, r.path = path->str, r.path_len = path->len;
+        if (!jv_is_null(auth)) r.authorization = auth->str, r.authorization_len = auth->len;
+        if (!jv_is_null(query)) r.query = query->str, r.query_len = query->len;
+        r.https = jv_get(req, "https")->num != 0;
+        portcullis_store *store = NULL;
+        CHECK_OK(portcullis_store_new(&store));
+        portcullis_decision *d = NULL;
+        CHECK_OK(portcullis_checker_check_store(checker, &r, store, (uint64_t)jv_get(c, "now")->num, &d));
+        CHECK(portcullis_decision_allowed(d) == (jv_get(expect, "allowed")->num != 0), "%s allowed", name);
+        CHECK(portcullis_decision_status(d) == jv_get(expect, "status")->num, "%s status %u", name, portcullis_decision_status(d));
+        CHECK(str_is_jv(portcullis_decision_error(d), jv_get(expect, "error")), "%s error", name);
+        CHECK(str_is_jv(portcullis_decision_reason(d), jv_get(expect, "reason")), "%s reason", name);
+        CHECK(str_is_jv(portcullis_decision_owner(d), jv_get(expect, "owner")), "%s owner", name);
+        CHECK(SAME_LIST(d, portcullis_decision_scopes_len, portcullis_decision_scope, jv_get(expect, "scopes")), "%s scopes", name);
+        CHECK(SAME_LIST(d, portcullis_decision_missing_len, portcullis_decision_missing, jv_get(expect, "missing")), "%s missing", name);
+        char www[512];
+        size_t www_len = 0;
+        CHECK_OK(portcullis_decision_www_authenticate(d, www, sizeof www, &www_len));
+        const jv *want = jv_get(expect, "www_authenticate");
+        CHECK(jv_is_null(want) ? www_len == 0 : (www_len == want->len && memcmp(www, want->str, want->len) == 0),
+              "%s www_authenticate %s", name, www);
+        portcullis_decision_free(d);
+        portcullis_store_free(store);
+        portcullis_checker_free(checker);
+        portcullis_peppers_free(peppers);
+        portcullis_access_verifier_free(v);
+        portcullis_access_keys_free(keys);
+        portcullis_policy_free(policy);
+    }
+}
+
+/* pkce: verifier, challenge, method → matches; S256 challenges recomputed. opaque: token
+ * text → the SHA-256 stores keep. */
+static void run_oauth_pkce_opaque(void) {
+    const jv *cases = jv_get(&VECTORS_OAUTH, "pkce");
+    for (size_t i = 0; i < cases->len; i++) {
+        const jv *c = jv_at(cases, i), *m = jv_get(c, "method"), *ch = jv_get(c, "challenge"), *ver = jv_get(c, "verifier");
+        bool matches = !(jv_get(c, "matches")->num != 0);
+        CHECK_OK(portcullis_pkce_matches(m->str, m->len, ch->str, ch->len, ver->str, ver->len, &matches));
+        CHECK(matches == (jv_get(c, "matches")->num != 0), "pkce case %zu", i);
+        if (jv_is(m, "S256") && matches) {
+            char buf[64];
+            size_t len = 0;
+            CHECK_OK(portcullis_pkce_s256(ver->str, ver->len, buf, sizeof buf, &len));
+            CHECK(len == ch->len && memcmp(buf, ch->str, len) == 0, "pkce case %zu challenge %s", i, buf);
+        }
+    }
+    const jv *opaque = jv_get(&VECTORS_OAUTH, "opaque");
+    for (size_t i = 0; i < opaque->len; i++) {
+        const jv *c = jv_at(opaque, i), *token = jv_get(c, "token");
+        uint8_t hash[32];
+        CHECK_OK(portcullis_oauth_token_hash(token->str, token->len, hash));
+        char hex[65];
+        for (size_t j = 0; j < 32; j++) snprintf(hex + 2 * j, 3, "%02x", hash[j]);
+        CHECK(same_text(hex, jv_get(c, "sha256_hex")), "opaque case %zu: %s", i, hex);
+    }
+}
+
 int main(void) {
     run_keys();
     run_extract();
     run_scopes();
     run_decisions();
+    run_oauth_tokens();
+    run_oauth_verify();
+    run_oauth_checks();
+    run_oauth_pkce_opaque();
     return check_summary("vectors");
 }
