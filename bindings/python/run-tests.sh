@@ -28,9 +28,10 @@ echo "== pip install ./bindings/python (maturin backend, release build)"
 echo "== stubtest: the .pyi stubs against the native module"
 (cd "$root" && "$venv/bin/python" -m mypy.stubtest portcullis --mypy-config-file "$here/mypy.ini")
 
-echo "== mypy: the example app and the typed-usage test against the stubs"
+echo "== mypy: the example app, the typed-usage test and the OAuth tests against the stubs"
 (cd "$root" && "$venv/bin/python" -m mypy --config-file "$here/mypy.ini" \
-    "$here/tests/typed_usage.py" examples/python/app.py)
+    "$here/tests/typed_usage.py" "$here/tests/test_oauth.py" "$here/tests/test_oauth_vectors.py" \
+    examples/python/app.py)
 
 echo "== pytest: binding suite and example app"
 cd "$root"

@@ -5,6 +5,7 @@ use crate::decision::{PyDecision, PyVerification};
 use crate::errors;
 use crate::input;
 use crate::keys::{PyIssuedKey, PyParsedKey, PyRotation};
+use crate::oauth::PyAccessVerifier;
 use crate::peppers::PyPeppers;
 use crate::policy::PyPolicy;
 use crate::record::record_of;
@@ -79,9 +80,10 @@ enum Phase {
     Lookup(Pending),
 }
 
-/// Phase one, detached: the early outcome, or the pending lookup.
-fn prepare(checker: &Checker, request: &OwnedRequest) -> Phase {
-    match checker.prepare(&request.view()) {
+/// Phase one, detached: the early outcome, or the pending lookup. `now` decides access
+/// tokens (API keys do not need it in phase one).
+fn prepare(checker: &Checker, request: &OwnedRequest, now: Timestamp) -> Phase {
+    match checker.prepare_at(&request.view(), now) {
         Prepared::Done(d) => Phase::Done(d.into_outcome()),
         Prepared::Lookup(p) => Phase::Lookup(p),
     }
@@ -102,7 +104,7 @@ impl PyChecker {
         now: Timestamp,
     ) -> PyResult<Outcome> {
         let checker = self.inner.clone();
-        let pending = match py.detach(move || prepare(&checker, &request)) {
+        let pending = match py.detach(move || prepare(&checker, &request, now)) {
             Phase::Done(outcome) => return Ok(outcome),
             Phase::Lookup(pending) => pending,
         };
@@ -138,14 +140,56 @@ fn is_lookup_error(py: Python<'_>, e: &PyErr) -> bool {
 #[pymethods]
 impl PyChecker {
     /// A checker for `policy` with `peppers` (a snapshot of both is taken).
+    /// `access_tokens`: an `AccessVerifier`, so that `check` also accepts OAuth access
+    /// tokens (`Bearer at.…`) in the same path as API keys.
     #[new]
-    fn new(py: Python<'_>, policy: &PyPolicy, peppers: &PyPeppers) -> PyResult<Self> {
+    #[pyo3(signature = (policy, peppers, *, access_tokens=None))]
+    fn new(
+        py: Python<'_>,
+        policy: &PyPolicy,
+        peppers: &PyPeppers,
+        access_tokens: Option<&PyAccessVerifier>,
+    ) -> PyResult<Self> {
         let peppers = peppers.build(py)?;
         let checker = Checker::new(portcullis::Policy::clone(&policy.inner), peppers);
+        let checker = match access_tokens {
+            Some(v) => with_verifier(py, checker, v)?,
+            None => checker,
+        };
         Ok(PyChecker {
             inner: Arc::new(checker),
             policy: policy.inner.clone(),
         })
+    }
+
+    /// A new checker with the same policy and peppers that also accepts OAuth access
+    /// tokens verified by `verifier` (this one is unchanged).
+    fn with_access_tokens(&self, py: Python<'_>, verifier: &PyAccessVerifier) -> PyResult<Self> {
+        let checker = Checker::new(
+            portcullis::Policy::clone(&self.policy),
+            self.inner.peppers().clone(),
+        );
+        Ok(PyChecker {
+            inner: Arc::new(with_verifier(py, checker, verifier)?),
+            policy: self.policy.clone(),
+        })
+    }
+
+    /// The attached access-token verifier, if any.
+    #[getter]
+    fn access_tokens(&self, py: Python<'_>) -> PyResult<Option<Py<PyAccessVerifier>>> {
+        self.inner
+            .access_verifier()
+            .map(|v| {
+                Py::new(
+                    py,
+                    PyAccessVerifier {
+                        inner: v.clone(),
+                        policy: self.policy.clone(),
+                    },
+                )
+            })
+            .transpose()
     }
 
     /// The policy.
@@ -195,9 +239,11 @@ impl PyChecker {
             .map(|o| self.decision(o))
     }
 
-    /// Phase one of a two-phase check: a `Decision` when no record is needed, else a
-    /// `Pending` whose `key_id` you fetch before calling `finish`.
-    #[pyo3(signature = (method, path, *, authorization=None, query=None, https=false))]
+    /// Phase one of a two-phase check: a `Decision` when no record is needed (access
+    /// tokens are decided here, at `now`: default the current time), else a `Pending`
+    /// whose `key_id` you fetch before calling `finish`.
+    #[pyo3(signature = (method, path, *, authorization=None, query=None, https=false, now=None))]
+    #[allow(clippy::too_many_arguments)]
     fn prepare(
         &self,
         py: Python<'_>,
@@ -206,10 +252,12 @@ impl PyChecker {
         authorization: Option<&Bound<'_, PyAny>>,
         query: Option<&Bound<'_, PyAny>>,
         https: bool,
+        now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let request = OwnedRequest::new(method, path, authorization, query, https)?;
+        let now = input::timestamp(now, "now")?;
         let checker = self.inner.clone();
-        match py.detach(move || prepare(&checker, &request)) {
+        match py.detach(move || prepare(&checker, &request, now)) {
             Phase::Done(outcome) => Ok(Py::new(py, self.decision(outcome))?.into_any()),
             Phase::Lookup(pending) => {
                 let pending = PyPending {
@@ -361,9 +409,14 @@ impl PyChecker {
 
     fn __repr__(&self) -> String {
         format!(
-            "Checker(realm={}, peppers={})",
+            "Checker(realm={}, peppers={}, access_tokens={})",
             crate::py_str(self.inner.policy().realm()),
-            crate::py_list(&self.inner.peppers().ids().collect::<Vec<_>>())
+            crate::py_list(&self.inner.peppers().ids().collect::<Vec<_>>()),
+            if self.inner.access_verifier().is_some() {
+                "True"
+            } else {
+                "False"
+            }
         )
     }
 }
@@ -386,6 +439,22 @@ impl PyChecker {
             errors::configuration(py, "this Pending was already finished", "pending_used")
         })
     }
+}
+
+/// `checker` accepting access tokens of `verifier`, which must share its scope catalog.
+fn with_verifier(
+    py: Python<'_>,
+    checker: Checker,
+    verifier: &PyAccessVerifier,
+) -> PyResult<Checker> {
+    if verifier.policy.catalog().id() != checker.policy().catalog().id() {
+        return Err(errors::configuration(
+            py,
+            "the AccessVerifier was built for another policy's scope catalog",
+            "catalog_mismatch",
+        ));
+    }
+    Ok(checker.with_access_tokens(verifier.inner.clone()))
 }
 
 /// Key bytes copied from Python are a secret: wipe them when done.

@@ -6,7 +6,9 @@
 //!
 //! Thread safety: the module declares itself safe without the GIL. `Policy`, `Checker`,
 //! `KeyRecord`, `Decision` and friends are immutable; `MemoryStore` is the core's
-//! concurrent store; `Peppers` and `Pending` lock internally.
+//! concurrent store; `Peppers` and `Pending` lock internally. OAuth: `AccessVerifier`,
+//! `OAuthServer`, `Client` and `OAuthConfig` are immutable (revocations are lock-free
+//! sets); `AccessKeys` and `MemoryOAuthStore` lock internally.
 
 mod checker;
 mod decision;
@@ -14,6 +16,10 @@ mod errors;
 mod extract;
 mod input;
 mod keys;
+mod oauth;
+mod oauth_client;
+mod oauth_server;
+mod oauth_store;
 mod peppers;
 mod policy;
 mod record;
@@ -43,6 +49,17 @@ fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<extract::PyCredential>()?;
     m.add_function(wrap_pyfunction!(extract::extract_credential, m)?)?;
     m.add_function(wrap_pyfunction!(extract::legacy_sha256_hash, m)?)?;
+    m.add_class::<oauth::PyAccessKeys>()?;
+    m.add_class::<oauth::PyAccessClaims>()?;
+    m.add_class::<oauth::PyAccessVerifier>()?;
+    m.add_class::<oauth::PyPkceChallenge>()?;
+    m.add_function(wrap_pyfunction!(oauth::opaque_token_hash, m)?)?;
+    m.add_class::<oauth_client::PyClient>()?;
+    m.add_class::<oauth_store::PyMemoryOAuthStore>()?;
+    m.add_class::<oauth_server::PyOAuthConfig>()?;
+    m.add_class::<oauth_server::PyOAuthServer>()?;
+    m.add_class::<oauth_server::PyAuthorizeOutcome>()?;
+    m.add_class::<oauth_server::PyTokenResponse>()?;
     Ok(())
 }
 

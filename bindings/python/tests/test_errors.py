@@ -20,6 +20,8 @@ BAD_INPUT = [
     portcullis.IssueError,
     portcullis.RecordError,
     portcullis.RequirementError,
+    portcullis.AccessTokenError,
+    portcullis.ClientError,
 ]
 
 
@@ -27,7 +29,8 @@ def test_every_class_is_covered() -> None:
     classes = {c for _, c in inspect.getmembers(errors, inspect.isclass)
                if issubclass(c, Exception)}
     assert classes == set(BAD_INPUT) | {
-        portcullis.PortcullisError, portcullis.StoreError, portcullis.KeyLookupError}
+        portcullis.PortcullisError, portcullis.StoreError, portcullis.KeyLookupError,
+        portcullis.OAuthError}
 
 
 @pytest.mark.parametrize("cls", BAD_INPUT)
@@ -36,7 +39,7 @@ def test_bad_input_classes_are_value_errors(cls: Type[Exception]) -> None:
 
 
 def test_other_classes_are_portcullis_errors_only() -> None:
-    for cls in (portcullis.StoreError, portcullis.KeyLookupError):
+    for cls in (portcullis.StoreError, portcullis.KeyLookupError, portcullis.OAuthError):
         assert issubclass(cls, portcullis.PortcullisError) and not issubclass(cls, ValueError)
 
 

@@ -4,7 +4,7 @@ the stubs must accept correct code and give precise result types."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import portcullis
 
@@ -43,3 +43,56 @@ def typed_flow(pepper: bytes) -> Tuple[bool, Optional[str], List[str]]:
         del position
     del status, created
     return v.valid and check.allowed, header, d.warnings
+
+
+class TypedStore:
+    """An OAuthStore written against the Protocol (mypy checks the method shapes)."""
+
+    def client(self, client_id: str) -> Optional[portcullis.Client]:
+        return None
+
+    def put_code(self, code_hash: bytes, record: Dict[str, Any]) -> None:
+        pass
+
+    def consume_code(self, code_hash: bytes) -> Optional[Tuple[str, Dict[str, Any]]]:
+        return None
+
+    def put_refresh(self, token_hash: bytes, record: Dict[str, Any]) -> None:
+        pass
+
+    def refresh(self, token_hash: bytes) -> Optional[str]:
+        return None
+
+    def rotate(self, old_hash: bytes, expected: Optional[int], now: int, new_hash: bytes,
+               new_record: Dict[str, Any]) -> bool:
+        return False
+
+    def revoke_family(self, family: str, now: int) -> None:
+        pass
+
+    def is_family_revoked(self, family: str) -> bool:
+        return False
+
+
+def typed_oauth(secret: bytes) -> Tuple[int, Optional[str], List[str]]:
+    policy = portcullis.Policy.from_file("examples/claimport.toml")
+    verifier = portcullis.AccessVerifier(policy, portcullis.AccessKeys("k1", secret))
+    server = portcullis.OAuthServer(policy, verifier, portcullis.OAuthConfig(access_ttl=600))
+    checker = portcullis.Checker(policy, portcullis.Peppers("p1", secret),
+                                 access_tokens=verifier)
+    store: portcullis.OAuthStore = TypedStore()
+    client, client_secret = portcullis.Client.confidential("web", ["https://a.example/cb"],
+                                                            ["claims:read"])
+    outcome = server.authorize(b"client_id=web", store)
+    location: Optional[str] = outcome.location
+    if outcome.kind == "valid":
+        location = server.approve(outcome, "user", portcullis.MemoryOAuthStore(),
+                                  scopes=outcome.scopes)
+    response = server.token(f"Basic {client_secret}", "grant_type=refresh_token", store)
+    body: Dict[str, Any] = response.json()
+    headers: List[Tuple[str, str]] = response.headers
+    claims: portcullis.AccessClaims = verifier.verify(str(body.get("access_token", "")))
+    d = checker.check("GET", "/v1/claims", lookup=portcullis.MemoryStore(),
+                      authorization=f"Bearer {claims.subject}")
+    del headers, client
+    return response.status, location, d.scopes

@@ -17,6 +17,17 @@ The native work happens in :mod:`portcullis._portcullis` (Rust; the GIL is relea
 every check, verification, issuance and rotation). All objects are immutable or internally
 synchronised and may be shared between threads.
 
+OAuth 2.0 (authorization code + PKCE, 1-hour access tokens, rotating refresh tokens): an
+:class:`OAuthServer` answers ``/oauth/authorize`` and ``/oauth/token`` (and RFC 7009/7662
+revocation and introspection) over a :class:`MemoryOAuthStore` or your own
+:class:`OAuthStore`; give the same :class:`AccessVerifier` to the ``Checker``
+(``access_tokens=``) and ``check`` accepts ``Bearer at.…`` tokens like API keys::
+
+    keys = portcullis.AccessKeys("k1", access_secret)          # >= 32 bytes
+    verifier = portcullis.AccessVerifier(policy, keys)
+    server = portcullis.OAuthServer(policy, verifier)
+    checker = portcullis.Checker(policy, peppers, access_tokens=verifier)
+
 Times shown to people (record fields) are aware UTC ``datetime`` objects; times passed in
 (``now``, ``at``, ``not_before``) are int seconds since the epoch or aware datetimes;
 durations (``ttl``, ``grace``) are int seconds or ``timedelta``.
@@ -25,31 +36,45 @@ durations (``ttl``, ``grace``) are int seconds or ``timedelta``.
 from __future__ import annotations
 
 from portcullis._portcullis import (
+    AccessClaims,
+    AccessKeys,
+    AccessVerifier,
+    AuthorizeOutcome,
     Checker,
+    Client,
     Credential,
     Decision,
     Grant,
     IssuedKey,
     KeyRecord,
+    MemoryOAuthStore,
     MemoryStore,
+    OAuthConfig,
+    OAuthServer,
     ParsedKey,
     Peppers,
     Pending,
+    PkceChallenge,
     Policy,
     Requirement,
     Rotation,
     ScopeCheck,
+    TokenResponse,
     Verification,
     __version__,
     extract_credential,
     legacy_sha256_hash,
+    opaque_token_hash,
 )
 from portcullis.errors import (
+    AccessTokenError,
+    ClientError,
     ConfigurationError,
     CredentialError,
     IssueError,
     KeyLookupError,
     MalformedKeyError,
+    OAuthError,
     PolicyError,
     PolicyIssue,
     PortcullisError,
@@ -57,9 +82,17 @@ from portcullis.errors import (
     RequirementError,
     StoreError,
 )
+from portcullis.oauth import OAuthStore
 
 __all__ = [
+    "AccessClaims",
+    "AccessKeys",
+    "AccessTokenError",
+    "AccessVerifier",
+    "AuthorizeOutcome",
     "Checker",
+    "Client",
+    "ClientError",
     "ConfigurationError",
     "Credential",
     "CredentialError",
@@ -70,10 +103,16 @@ __all__ = [
     "KeyLookupError",
     "KeyRecord",
     "MalformedKeyError",
+    "MemoryOAuthStore",
     "MemoryStore",
+    "OAuthConfig",
+    "OAuthError",
+    "OAuthServer",
+    "OAuthStore",
     "ParsedKey",
     "Peppers",
     "Pending",
+    "PkceChallenge",
     "Policy",
     "PolicyError",
     "PolicyIssue",
@@ -84,8 +123,10 @@ __all__ = [
     "Rotation",
     "ScopeCheck",
     "StoreError",
+    "TokenResponse",
     "Verification",
     "__version__",
     "extract_credential",
     "legacy_sha256_hash",
+    "opaque_token_hash",
 ]

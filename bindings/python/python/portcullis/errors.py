@@ -24,6 +24,9 @@ __all__ = [
     "RequirementError",
     "StoreError",
     "KeyLookupError",
+    "OAuthError",
+    "AccessTokenError",
+    "ClientError",
 ]
 
 
@@ -92,7 +95,10 @@ class ConfigurationError(PortcullisError, ValueError):
     """Bad configuration or API misuse: peppers (``bad_pepper_id``,
     ``pepper_too_short``, ``duplicate_pepper``, ``unknown_pepper``), an unreadable
     policy file (``io``, ``encoding``), a ``Pending`` finished twice (``pending_used``) or
-    by another checker (``foreign_pending``)."""
+    by another checker (``foreign_pending``), OAuth access-token keys
+    (``bad_access_key_id``, ``access_key_too_short``, ``duplicate_access_key``,
+    ``unknown_access_key``), an ``AccessVerifier`` of another policy's scope catalog
+    (``catalog_mismatch``)."""
 
 
 class IssueError(PortcullisError, ValueError):
@@ -134,3 +140,39 @@ class KeyLookupError(PortcullisError):
 
     def __init__(self, message: str, code: str = "lookup_failed") -> None:
         super().__init__(message, code)
+
+
+class OAuthError(PortcullisError):
+    """An OAuth endpoint call that cannot produce a redirect or response by itself
+    (``OAuthServer.approve``, ``error_redirect``): ``code`` is the OAuth error code
+    (``access_denied``, ``invalid_request``, ``invalid_scope``, ``server_error``, …) and
+    ``description`` the text that is safe to send to the client.
+
+    Endpoint *answers* are never exceptions: ``token``, ``revoke`` and ``introspect``
+    return a ``TokenResponse``, ``authorize`` an ``AuthorizeOutcome``."""
+
+    description: str
+
+    def __init__(self, message: str, code: str, description: str = "") -> None:
+        super().__init__(message, code)
+        self.description = description
+
+
+class AccessTokenError(PortcullisError, ValueError):
+    """An access token does not verify (``AccessVerifier.verify``/``decode``): ``code``
+    is ``access_token_malformed``, ``access_token_unknown_key``,
+    ``access_token_bad_signature``, ``access_token_wrong_catalog``,
+    ``access_token_expired``, ``access_token_not_yet_valid`` or
+    ``access_token_revoked``. Log it; clients only ever see ``invalid_token``."""
+
+
+class ClientError(PortcullisError, ValueError):
+    """A client registration is refused: ``bad_id``, ``bad_redirect_uri`` (``index``
+    names the URI), ``no_redirect_uri``, ``secret`` (a confidential client without a
+    secret hash or a public one with it), ``bad_json`` or ``random``."""
+
+    index: Optional[int]
+
+    def __init__(self, message: str, code: str, index: Optional[int] = None) -> None:
+        super().__init__(message, code)
+        self.index = index

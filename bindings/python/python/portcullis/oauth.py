@@ -1,0 +1,84 @@
+"""The OAuth store protocol: what a host store passed to ``OAuthServer`` implements.
+
+portcullis keeps no OAuth state itself. ``MemoryOAuthStore`` serves tests, examples and
+single-process servers; a real deployment passes any object with the methods of
+:class:`OAuthStore` over its database (``authorize`` needs only ``client``, ``approve``
+only ``put_code``; ``token``, ``revoke``, ``introspect`` and ``revoke_family`` need all).
+
+The engine calls these methods with the GIL held, from whatever thread called the
+endpoint. Records are dicts — the JSON form of the core's records, to be stored as they
+are (``json.dumps``) and returned as dicts or JSON text; secrets are never passed, only
+their SHA-256 as 32 ``bytes`` (see ``opaque_token_hash``). Families are 16-character
+``str``; times are int seconds.
+
+Raise any exception when the database fails: the endpoint then answers ``server_error``
+(HTTP 500) — fail closed — and the exception is logged to the ``portcullis.oauth``
+logger. A return value of the wrong shape is treated the same way.
+
+Two methods must be **atomic** in your database, or two concurrent requests can both
+succeed where only one may:
+
+- ``consume_code``: mark the code used and return its record in one step (e.g.
+  ``UPDATE codes SET used = 1 WHERE hash = ? RETURNING record, used_before``, or a
+  transaction). Keep used codes until they expire, so that reuse is recognised (the
+  engine then revokes the code's grant family).
+- ``rotate``: a compare-and-swap on the old token's ``rotated_at`` (it must still equal
+  ``expected``) together with the insert of the successor, in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Protocol, Tuple, Union
+
+from portcullis._portcullis import Client
+
+__all__ = ["OAuthStore", "Record"]
+
+#: A stored record: its dict, or its JSON text.
+Record = Union[Dict[str, Any], str]
+
+
+class OAuthStore(Protocol):
+    """The store contract of the OAuth endpoints (clients, codes, refresh tokens)."""
+
+    def client(self, client_id: str) -> Union[Client, Record, None]:
+        """The registered client with this id (a ``Client``, its dict or JSON), or None."""
+        ...
+
+    def put_code(self, code_hash: bytes, record: Dict[str, Any]) -> None:
+        """Stores a new authorization code's record under its hash."""
+        ...
+
+    def consume_code(self, code_hash: bytes) -> Optional[Tuple[str, Record]]:
+        """Atomically marks a code used and returns ``("first", record)`` on its first
+        use, ``("again", record)`` if it was already used, ``None`` if unknown."""
+        ...
+
+    def put_refresh(self, token_hash: bytes, record: Dict[str, Any]) -> None:
+        """Stores a new refresh token's record under its hash."""
+        ...
+
+    def refresh(self, token_hash: bytes) -> Optional[Record]:
+        """The record of a refresh token (rotated ones included), or None."""
+        ...
+
+    def rotate(
+        self,
+        old_hash: bytes,
+        expected: Optional[int],
+        now: int,
+        new_hash: bytes,
+        new_record: Dict[str, Any],
+    ) -> bool:
+        """Atomically: if the old token's ``rotated_at`` equals ``expected`` (None: not
+        rotated yet), set it — to ``now`` if it was None, else keep it — and store the
+        successor; return True. Otherwise change nothing and return False."""
+        ...
+
+    def revoke_family(self, family: str, now: int) -> None:
+        """Revokes a grant family: none of its refresh tokens works again."""
+        ...
+
+    def is_family_revoked(self, family: str) -> bool:
+        """Whether a grant family is revoked."""
+        ...

@@ -1,0 +1,139 @@
+"""tests/vectors/oauth.json through the Python binding: same results as Rust."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Dict
+
+import pytest
+
+import portcullis
+from conftest import vectors
+
+OAUTH = vectors("oauth")
+
+
+def policy(name: str = "claimport") -> portcullis.Policy:
+    return portcullis.Policy.from_toml(OAUTH["policies"][name])
+
+
+def keys(primary: str = "k1") -> portcullis.AccessKeys:
+    first, *rest = OAUTH["access_keys"]
+    k = portcullis.AccessKeys(first["kid"], bytes.fromhex(first["secret_hex"]))
+    for entry in rest:
+        k.add(entry["kid"], bytes.fromhex(entry["secret_hex"]))
+    k.set_primary(primary)
+    return k
+
+
+def test_every_section_is_present_and_not_empty() -> None:
+    for section in ("access_keys", "tokens", "verify", "checks", "pkce", "opaque"):
+        assert OAUTH[section], section
+
+
+def other_catalog_policy() -> portcullis.Policy:
+    """The catalog of the `other_catalog` token: one more scope in front (oauth_vectors.rs)."""
+    text = OAUTH["policies"]["claimport"].replace(
+        "[[scopes]]",
+        '[[scopes]]\nname = "admin:all"\ndescription = "Admin"\n\n[[scopes]]',
+        1,
+    )
+    return portcullis.Policy.from_toml(text)
+
+
+@pytest.mark.parametrize("case", OAUTH["tokens"], ids=lambda c: c["name"])
+def test_signing_fixed_claims_gives_the_exact_token(case: Dict[str, Any]) -> None:
+    claims = dict(case["claims"])
+    if case["name"] == "other_catalog":
+        # The generator signs ["claims:read"] under the other catalog but names the
+        # bits through the product's catalog (bit 1 there is claims:write), so the
+        # names in the file are not the ones to sign with.
+        p, claims["scopes"] = other_catalog_policy(), ["claims:read"]
+    else:
+        p = policy()
+    verifier = portcullis.AccessVerifier(p, keys(case["kid"]))
+    assert verifier.sign(portcullis.AccessClaims(**claims)) == case["token"]
+    assert verifier.decode(case["token"]).to_dict() == claims
+    product = portcullis.AccessVerifier(policy(), keys(case["kid"]))
+    if case["name"] == "other_catalog":
+        with pytest.raises(portcullis.AccessTokenError) as info:
+            product.decode(case["token"])
+        assert info.value.code == "access_token_wrong_catalog"
+    else:
+        assert product.decode(case["token"]).to_dict() == case["claims"]
+
+
+@pytest.mark.parametrize("case", OAUTH["verify"], ids=lambda c: c["name"])
+def test_verify_vectors(case: Dict[str, Any]) -> None:
+    verifier = portcullis.AccessVerifier(policy(), keys("k1"))
+    for family in case["revoked_families"]:
+        verifier.revoke_family(family)
+    if case["epoch"] is not None:
+        verifier.set_epoch(case["epoch"])
+    if case["error"] is None:
+        claims = verifier.verify(case["token"], now=case["now"])
+        assert claims.to_dict() == case["claims"]
+    else:
+        with pytest.raises(portcullis.AccessTokenError) as info:
+            verifier.verify(case["token"], now=case["now"])
+        assert info.value.code == case["error"]
+        assert case["token"] not in str(info.value)
+
+
+@pytest.mark.parametrize("case", OAUTH["checks"], ids=lambda c: c["name"])
+def test_check_vectors(case: Dict[str, Any]) -> None:
+    p = policy(case["policy"])
+    verifier = portcullis.AccessVerifier(p, keys("k1"))
+    checker = portcullis.Checker(
+        p, portcullis.Peppers("p1", bytes([42] * 32)), access_tokens=verifier
+    )
+    req = case["request"]
+    d = checker.check(
+        req["method"],
+        req["path"],
+        lookup=portcullis.MemoryStore(),
+        authorization=req["authorization"],
+        query=req["query"],
+        https=req["https"],
+        now=case["now"],
+    )
+    e = case["expect"]
+    got = {
+        "allowed": d.allowed,
+        "status": d.status,
+        "error": d.error,
+        "reason": d.reason,
+        "www_authenticate": d.www_authenticate,
+        "owner": d.owner,
+        "scopes": d.scopes,
+        "missing": d.missing,
+    }
+    assert got == e
+    # Two phases decide access tokens in phase one, the same way.
+    early = checker.prepare(
+        req["method"],
+        req["path"],
+        authorization=req["authorization"],
+        query=req["query"],
+        https=req["https"],
+        now=case["now"],
+    )
+    assert isinstance(early, portcullis.Decision)
+    assert (early.status, early.reason) == (e["status"], e["reason"])
+
+
+@pytest.mark.parametrize("case", OAUTH["pkce"], ids=lambda c: c["verifier"][:12])
+def test_pkce_vectors(case: Dict[str, Any]) -> None:
+    challenge = portcullis.PkceChallenge(case["method"], case["challenge"])
+    assert challenge.verify(case["verifier"]) is case["matches"]
+    if case["method"] == "S256" and case["matches"]:
+        assert portcullis.PkceChallenge.s256(case["verifier"]) == challenge
+
+
+@pytest.mark.parametrize("case", OAUTH["opaque"], ids=lambda c: c["token"][:3])
+def test_opaque_token_hash_vectors(case: Dict[str, Any]) -> None:
+    digest = portcullis.opaque_token_hash(case["token"])
+    assert digest is not None and digest.hex() == case["sha256_hex"]
+    assert hashlib.sha256(case["token"].encode()).hexdigest() == case["sha256_hex"]
+    assert portcullis.opaque_token_hash(case["token"][:-1]) is None
+    assert portcullis.opaque_token_hash("at." + case["token"][3:]) is None
