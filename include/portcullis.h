@@ -873,7 +873,10 @@ portcullis_result portcullis_checker_check_store(const struct portcullis_checker
  * Phase one of a two-phase check: everything that needs no record. On success exactly
  * one of `*decision_out` (decided already: public route, missing or malformed
  * credential, …) and `*pending_out` (fetch the record of `portcullis_pending_key_id`,
- * then `portcullis_pending_finish`) is non-NULL; the other is set to NULL.
+ * then `portcullis_pending_finish`) is non-NULL; the other is set to NULL. An OAuth
+ * access token (`Bearer at.…`, with `portcullis_checker_new_with_access`) cannot be
+ * decided without the time: this call refuses it (401, reason
+ * `access_token_time_required`); use `portcullis_checker_prepare_at`.
  * Errors as for `portcullis_checker_check`.
  *
  * # Safety
@@ -883,6 +886,20 @@ portcullis_result portcullis_checker_prepare(const struct portcullis_checker *ch
                                              const struct portcullis_request *request,
                                              struct portcullis_decision **decision_out,
                                              struct portcullis_pending **pending_out);
+
+/**
+ * Phase one given the time `now`: as `portcullis_checker_prepare`, but OAuth access
+ * tokens are decided here (they need no record: `*decision_out` is set). Errors as for
+ * `portcullis_checker_check`.
+ *
+ * # Safety
+ * `checker`, `request` live; both out-pointers writable.
+ */
+portcullis_result portcullis_checker_prepare_at(const struct portcullis_checker *checker,
+                                                const struct portcullis_request *request,
+                                                uint64_t now,
+                                                struct portcullis_decision **decision_out,
+                                                struct portcullis_pending **pending_out);
 
 /**
  * The key id to fetch (16 characters, NUL-terminated), borrowed from the pending check;

@@ -234,7 +234,10 @@ pub unsafe extern "C" fn portcullis_checker_check_store(
 /// Phase one of a two-phase check: everything that needs no record. On success exactly
 /// one of `*decision_out` (decided already: public route, missing or malformed
 /// credential, …) and `*pending_out` (fetch the record of `portcullis_pending_key_id`,
-/// then `portcullis_pending_finish`) is non-NULL; the other is set to NULL.
+/// then `portcullis_pending_finish`) is non-NULL; the other is set to NULL. An OAuth
+/// access token (`Bearer at.…`, with `portcullis_checker_new_with_access`) cannot be
+/// decided without the time: this call refuses it (401, reason
+/// `access_token_time_required`); use `portcullis_checker_prepare_at`.
 /// Errors as for `portcullis_checker_check`.
 ///
 /// # Safety
@@ -246,11 +249,56 @@ pub unsafe extern "C" fn portcullis_checker_prepare(
     decision_out: *mut *mut portcullis_decision,
     pending_out: *mut *mut portcullis_pending,
 ) -> portcullis_result {
+    // SAFETY: forwarded contract.
+    unsafe { prepare_body(checker, request, None, decision_out, pending_out) }
+}
+
+/// Phase one given the time `now`: as `portcullis_checker_prepare`, but OAuth access
+/// tokens are decided here (they need no record: `*decision_out` is set). Errors as for
+/// `portcullis_checker_check`.
+///
+/// # Safety
+/// `checker`, `request` live; both out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_checker_prepare_at(
+    checker: *const portcullis_checker,
+    request: *const portcullis_request,
+    now: u64,
+    decision_out: *mut *mut portcullis_decision,
+    pending_out: *mut *mut portcullis_pending,
+) -> portcullis_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        prepare_body(
+            checker,
+            request,
+            Some(Timestamp(now)),
+            decision_out,
+            pending_out,
+        )
+    }
+}
+
+/// Shared body of the two phase-one calls.
+///
+/// # Safety
+/// As for `portcullis_checker_prepare`.
+unsafe fn prepare_body(
+    checker: *const portcullis_checker,
+    request: *const portcullis_request,
+    now: Option<Timestamp>,
+    decision_out: *mut *mut portcullis_decision,
+    pending_out: *mut *mut portcullis_pending,
+) -> portcullis_result {
     guard(|| {
         let (dout, pout) = (out_ptr(decision_out)?, out_ptr(pending_out)?);
         // SAFETY: live / readable (contract).
         let (checker, request) = unsafe { (borrow(checker)?, self::request(borrow(request)?)?) };
-        let (d, p) = match checker.inner.prepare(&request) {
+        let prepared = match now {
+            Some(now) => checker.inner.prepare_at(&request, now),
+            None => checker.inner.prepare(&request),
+        };
+        let (d, p) = match prepared {
             Prepared::Done(decision) => (
                 portcullis_decision::handle(&checker.inner, decision),
                 std::ptr::null_mut(),

@@ -536,6 +536,24 @@ static void run_oauth_checks(void) {
         CHECK(jv_is_null(want) ? www_len == 0 : (www_len == want->len && memcmp(www, want->str, want->len) == 0),
               "%s www_authenticate %s", name, www);
         portcullis_decision_free(d);
+        /* Two-phase with the time: access tokens are decided in phase one. */
+        d = NULL;
+        portcullis_pending *pending = NULL;
+        CHECK_OK(portcullis_checker_prepare_at(checker, &r, (uint64_t)jv_get(c, "now")->num, &d, &pending));
+        CHECK(pending == NULL && d != NULL, "%s: prepare_at decides access tokens", name);
+        CHECK(portcullis_decision_status(d) == jv_get(expect, "status")->num && str_is_jv(portcullis_decision_reason(d), jv_get(expect, "reason")) &&
+                  str_is_jv(portcullis_decision_owner(d), jv_get(expect, "owner")),
+              "%s [prepare_at] status %u", name, portcullis_decision_status(d));
+        portcullis_decision_free(d);
+        /* Without the time, a Bearer access token is refused (documented). */
+        d = NULL;
+        pending = NULL;
+        CHECK_OK(portcullis_checker_prepare(checker, &r, &d, &pending));
+        if (r.authorization != NULL)
+            CHECK(pending == NULL && portcullis_decision_status(d) == 401 && str_is(portcullis_decision_reason(d), "access_token_time_required"),
+                  "%s [prepare] needs the time", name);
+        portcullis_decision_free(d);
+        portcullis_pending_free(pending);
         portcullis_store_free(store);
         portcullis_checker_free(checker);
         portcullis_peppers_free(peppers);
