@@ -7,11 +7,16 @@
   request into a portcullis decision and answers 400/401/403 (with ``WWW-Authenticate``) or
   503 itself, or lets the view run with ``g.decision`` (owner, key id, scopes).
 - Keys can be revoked and rotated (the old key keeps working for a grace period).
+- Enterprise customers use OAuth 2.0 (``claimport_oauth.py``): ``/oauth/authorize`` with a
+  login and consent page, ``/oauth/token`` (authorization code with PKCE, refresh tokens),
+  ``/oauth/revoke`` and ``/oauth/introspect``; the access tokens (``Bearer at.…``, one
+  hour) are accepted by the ``/v1`` routes through the same portcullis check as API keys.
 
 The settings endpoints stand for the product's dashboard: here they are guarded by an
 admin token (a real deployment would use its user sessions).
 
-Run: ``python app.py`` (PORTCULLIS_PEPPER_HEX, CLAIMPORT_ADMIN_TOKEN and CLAIMPORT_DB set).
+Run: ``python app.py`` (PORTCULLIS_PEPPER_HEX, CLAIMPORT_ADMIN_TOKEN and CLAIMPORT_DB set;
+optionally CLAIMPORT_OAUTH_KEY_HEX and CLAIMPORT_DEMO_PASSWORD, see README.md).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from flask import Flask, Response, g, jsonify, request
 
 import portcullis
+from claimport_oauth import SQLiteOAuthStore, register_oauth
 
 HERE = Path(__file__).resolve().parent
 POLICY_FILE = HERE.parent / "claimport.toml"
@@ -115,12 +121,23 @@ def create_app(
     *,
     policy_file: Path = POLICY_FILE,
     trust_forwarded_proto: bool = False,
+    access_token_key: Optional[bytes] = None,
+    demo_users: Optional[Dict[str, Tuple[str, str]]] = None,
 ) -> Flask:
     """The app. `trust_forwarded_proto`: the app runs behind a TLS-terminating proxy that
-    sets `X-Forwarded-Proto` (only then is that header believed)."""
+    sets `X-Forwarded-Proto` (only then is that header believed). `access_token_key`:
+    the OAuth access-token signing key (>= 32 bytes; random per process when None, so
+    tokens do not survive a restart). `demo_users`: name → (password, owner) for the
+    OAuth login page."""
     app = Flask(__name__)
+    app.secret_key = os.urandom(32)  # signs the login session cookie
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     policy = portcullis.Policy.from_file(policy_file)  # loaded and validated once
-    checker = portcullis.Checker(policy, portcullis.Peppers("p1", pepper))
+    keys_for_tokens = portcullis.AccessKeys("k1", access_token_key or os.urandom(32))
+    verifier = portcullis.AccessVerifier(policy, keys_for_tokens)
+    # One check path for API keys and OAuth access tokens.
+    checker = portcullis.Checker(policy, portcullis.Peppers("p1", pepper),
+                                 access_tokens=verifier)
     keys = KeyStore(db_path)
     permissions = {desc: name for name, desc in policy.scopes}  # "Read Claims" -> claims:read
     labels = {name: desc for name, desc in policy.scopes}
@@ -146,6 +163,8 @@ def create_app(
         """The auth middleware: every route but the dashboard goes through portcullis."""
         if request.path.startswith("/settings/"):
             return require_admin()
+        if request.path.startswith("/oauth/") or request.path == "/login":
+            return None  # the OAuth endpoints authenticate clients and users themselves
         decision = checker.check(
             request.method,
             request.path,
@@ -234,6 +253,11 @@ def create_app(
         new = rotation.successor
         return jsonify({"key": new.key, **key_view(new.record, labels),
                         "previous": key_view(rotation.predecessor, labels)}), 201
+
+    # -- OAuth 2.0 (claimport_oauth.py) -------------------------------------------------
+
+    register_oauth(app, policy, verifier, SQLiteOAuthStore(db_path), users=demo_users or {},
+                   is_https=is_https, require_admin=require_admin)
 
     # -- The API -------------------------------------------------------------------------
 
@@ -328,11 +352,15 @@ def create_app(
 
 
 def main() -> None:
+    oauth_key = os.environ.get("CLAIMPORT_OAUTH_KEY_HEX")
+    demo_password = os.environ.get("CLAIMPORT_DEMO_PASSWORD")
     app = create_app(
         os.environ.get("CLAIMPORT_DB", "claimport.sqlite3"),
         bytes.fromhex(os.environ["PORTCULLIS_PEPPER_HEX"]),
         os.environ["CLAIMPORT_ADMIN_TOKEN"],
         trust_forwarded_proto=os.environ.get("CLAIMPORT_BEHIND_PROXY") == "1",
+        access_token_key=bytes.fromhex(oauth_key) if oauth_key else None,
+        demo_users={"demo": (demo_password, "org_demo")} if demo_password else None,
     )
     app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
 
