@@ -75,7 +75,8 @@ def base(tmp_path: Path) -> Iterator[str]:
     app = create_app(str(tmp_path / "claimport.sqlite3"), PEPPER, ADMIN,
                      trust_forwarded_proto=True, access_token_key=ACCESS_KEY, demo_users=USERS)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
