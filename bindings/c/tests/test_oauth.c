@@ -3,9 +3,12 @@
  * refresh reuse revoking the family, code reuse, revoke, introspect) run once with the
  * in-memory store and once with a callback store over a small host "database", which
  * must give the same transcript; then bad input: NULL everywhere, non-UTF-8, failing and
- * misbehaving callbacks, small buffers, wrong keys.
+ * misbehaving callbacks, small buffers, wrong keys; and races: threads presenting the same
+ * code or refresh token at once, of which exactly one may win.
  *
- * usage: test_oauth POLICY.toml */
+ * usage: test_oauth POLICY.toml [RACE_ROUNDS] */
+#define _POSIX_C_SOURCE 200809L /* pthread barriers under -std=c11 */
+#include <pthread.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -731,9 +734,68 @@ static void failing_callbacks(const char *policy_path) {
     db_free(&db);
 }
 
+/* ---- races: the same code or refresh token presented by several threads at once ---- */
+
+#define RACERS 6
+
+typedef struct {
+    flow *f;
+    const char *body;
+    pthread_barrier_t *start;
+    unsigned status;
+} racer;
+
+static void *race_one(void *arg) {
+    racer *r = arg;
+    pthread_barrier_wait(r->start);
+    portcullis_oauth_response *resp = NULL;
+    if (portcullis_oauth_token(r->f->server, r->f->basic, strlen(r->f->basic), r->body, strlen(r->body),
+                               r->f->store, NOW + 50, &resp) == PORTCULLIS_OK)
+        r->status = portcullis_oauth_response_status(resp);
+    portcullis_oauth_response_free(resp);
+    return NULL;
+}
+
+/* Runs RACERS threads posting `body`; returns how many got 200 (the rest must get 400). */
+static int race(flow *f, const char *body) {
+    pthread_t threads[RACERS];
+    racer racers[RACERS];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, RACERS);
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (racer){f, body, &start, 0};
+        pthread_create(&threads[i], NULL, race_one, &racers[i]);
+    }
+    int won = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(threads[i], NULL);
+        won += racers[i].status == 200;
+        CHECK(racers[i].status == 200 || racers[i].status == 400, "racer status %u", racers[i].status);
+    }
+    pthread_barrier_destroy(&start);
+    return won;
+}
+
+static void races(const char *policy_path, int rounds) {
+    for (int round = 0; round < rounds; round++) {
+        flow f;
+        setup(&f, policy_path, NULL);
+        char code[64], rt[64], body[1024];
+        get_code(&f, "claims:read", code);
+        snprintf(body, sizeof body, "grant_type=authorization_code&code=%s&redirect_uri=" REDIRECT_FMT "&code_verifier=" VERIFIER, code);
+        CHECK(race(&f, body) == 1, "round %d: exactly one thread exchanges a code", round);
+        get_code(&f, "claims:read", code);
+        snprintf(body, sizeof body, "grant_type=authorization_code&code=%s&redirect_uri=" REDIRECT_FMT "&code_verifier=" VERIFIER, code);
+        CHECK(post(&f, portcullis_oauth_token, body, NOW, NULL, rt, NULL) == 200, "exchange");
+        snprintf(body, sizeof body, "grant_type=refresh_token&refresh_token=%s", rt);
+        CHECK(race(&f, body) == 1, "round %d: exactly one thread rotates a refresh token", round);
+        teardown(&f);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s POLICY.toml\n", argv[0]);
+        fprintf(stderr, "usage: %s POLICY.toml [RACE_ROUNDS]\n", argv[0]);
         return 2;
     }
     static char memory[4096], host[4096];
@@ -749,5 +811,6 @@ int main(int argc, char **argv) {
     null_everywhere(argv[1]);
     wrong_input(argv[1]);
     failing_callbacks(argv[1]);
+    races(argv[1], argc > 2 ? atoi(argv[2]) : 20);
     return check_summary("oauth");
 }
