@@ -26,10 +26,13 @@
  *   absent for NULL handles.
  * - Every function catches internal panics (PORTCULLIS_PANIC) and never unwinds into C.
  * - Thread-safety is stated per type: policy, checker, store, record (unless being
- *   changed), decision, issued key and evaluation may be used from many threads at once.
+ *   changed), decision, issued key and evaluation may be used from many threads at once;
+ *   so may the OAuth server, access verifier, claims, client, authorization, response
+ *   and OAuth store (a callback store as far as the host's callbacks are thread-safe).
  * - Time is always an input: `now` is Unix seconds.
- * - Secrets (plaintext keys, peppers) are zeroized when their handle is freed and never
- *   appear in messages.
+ * - Secrets (plaintext keys, peppers, access-token keys, client secrets, codes, OAuth
+ *   tokens) are zeroized when their handle or string is freed and never appear in
+ *   messages.
  */
 
 #ifndef PORTCULLIS_H
