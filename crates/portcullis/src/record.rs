@@ -6,7 +6,9 @@ use crate::scope::{Catalog, Grant};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+mod wire;
 
 /// Free-form host data attached to a record.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
@@ -16,29 +18,66 @@ pub type Metadata = serde_json::Map<String, serde_json::Value>;
 /// Holds no secret: only the self-describing hash. Fields are read through accessors and
 /// changed through methods, so the decoded hash and compiled scopes that portcullis caches
 /// inside the record never go stale.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// The layout is compact because stores hold millions of these (the serialised form is
+/// [`wire::RecordWire`], unchanged): strings are boxed, the owner and the scope list are
+/// shared `Arc`s that [`crate::MemoryStore`] interns (keys of one organisation with the
+/// same permissions share them), the optional times are plain integers with presence bits,
+/// and metadata is boxed only when present.
+#[derive(Clone, PartialEq)]
 pub struct KeyRecord {
     id: KeyId,
-    name: String,
-    owner: String,
+    name: Box<str>,
+    owner: Arc<str>,
     kind: Label,
     env: Label,
-    scopes: Vec<String>,
-    hash: String,
-    created_at: Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    not_before: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_at: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    revoked_at: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scopes: Arc<[String]>,
+    hash: Box<str>,
+    times: Times,
     rotated_from: Option<KeyId>,
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    metadata: Metadata,
-    #[serde(skip)]
+    metadata: Option<Box<Metadata>>,
     cache: Cache,
+}
+
+/// The four times of a record: creation always, the others when their bit is set.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Times {
+    created_at: u64,
+    not_before: u64,
+    expires_at: u64,
+    revoked_at: u64,
+    present: u8,
+}
+
+const NOT_BEFORE: u8 = 1;
+const EXPIRES_AT: u8 = 2;
+const REVOKED_AT: u8 = 4;
+
+impl Times {
+    fn get(&self, bit: u8, value: u64) -> Option<Timestamp> {
+        (self.present & bit != 0).then_some(Timestamp(value))
+    }
+
+    fn slot(&mut self, bit: u8) -> &mut u64 {
+        match bit {
+            NOT_BEFORE => &mut self.not_before,
+            EXPIRES_AT => &mut self.expires_at,
+            _ => &mut self.revoked_at,
+        }
+    }
+
+    fn set(&mut self, bit: u8, value: Option<Timestamp>) {
+        match value {
+            Some(t) => {
+                *self.slot(bit) = t.0;
+                self.present |= bit;
+            }
+            None => {
+                *self.slot(bit) = 0;
+                self.present &= !bit;
+            }
+        }
+    }
 }
 
 /// Why a record is unusable as given.
@@ -109,22 +148,25 @@ impl KeyRecord {
         now: Timestamp,
         rotated_from: Option<KeyId>,
     ) -> Self {
-        KeyRecord {
+        let mut record = KeyRecord {
             id,
-            name: spec.name.clone(),
-            owner: spec.owner.clone(),
+            name: spec.name.as_str().into(),
+            owner: spec.owner.as_str().into(),
             kind: Label::new(kind),
             env: Label::new(env),
-            scopes: spec.scopes.clone(),
-            hash: hash.encode(),
-            created_at: now,
-            not_before: spec.not_before,
-            expires_at: spec.ttl.map(|t| now.plus(t)),
-            revoked_at: None,
+            scopes: spec.scopes.as_slice().into(),
+            hash: hash.encode().into_boxed_str(),
+            times: Times {
+                created_at: now.0,
+                ..Times::default()
+            },
             rotated_from,
-            metadata: spec.metadata.clone(),
+            metadata: boxed_metadata(spec.metadata.clone()),
             cache: Cache::default(),
-        }
+        };
+        record.times.set(NOT_BEFORE, spec.not_before);
+        record.times.set(EXPIRES_AT, spec.ttl.map(|t| now.plus(t)));
+        record
     }
 
     /// Builds a record for a key imported from an older system, with its existing hash
@@ -206,25 +248,39 @@ impl KeyRecord {
     pub fn scopes(&self) -> &[String] {
         &self.scopes
     }
+    /// The shared scope list (what [`crate::MemoryStore`] interns).
+    pub(crate) fn shared_scopes(&self) -> &Arc<[String]> {
+        &self.scopes
+    }
+    /// The shared owner string.
+    pub(crate) fn shared_owner(&self) -> &Arc<str> {
+        &self.owner
+    }
+    /// Replaces the owner and scope list with equal, shared values (interning).
+    pub(crate) fn share(&mut self, owner: Arc<str>, scopes: Arc<[String]>) {
+        debug_assert!(owner == self.owner && scopes == self.scopes);
+        self.owner = owner;
+        self.scopes = scopes;
+    }
     /// The self-describing hash string.
     pub fn hash(&self) -> &str {
         &self.hash
     }
     /// When the key was created.
     pub fn created_at(&self) -> Timestamp {
-        self.created_at
+        Timestamp(self.times.created_at)
     }
     /// Not valid before this time.
     pub fn not_before(&self) -> Option<Timestamp> {
-        self.not_before
+        self.times.get(NOT_BEFORE, self.times.not_before)
     }
     /// Expiry time.
     pub fn expires_at(&self) -> Option<Timestamp> {
-        self.expires_at
+        self.times.get(EXPIRES_AT, self.times.expires_at)
     }
     /// Revocation time.
     pub fn revoked_at(&self) -> Option<Timestamp> {
-        self.revoked_at
+        self.times.get(REVOKED_AT, self.times.revoked_at)
     }
     /// The key this one replaced.
     pub fn rotated_from(&self) -> Option<KeyId> {
@@ -232,38 +288,42 @@ impl KeyRecord {
     }
     /// Host data.
     pub fn metadata(&self) -> &Metadata {
-        &self.metadata
+        static EMPTY: OnceLock<Metadata> = OnceLock::new();
+        self.metadata
+            .as_deref()
+            .unwrap_or_else(|| EMPTY.get_or_init(Metadata::new))
     }
 
     /// Revokes the key from `at` on (keeps an earlier revocation time).
     pub fn revoke(&mut self, at: Timestamp) {
-        self.revoked_at = Some(self.revoked_at.map_or(at, |r| r.min(at)));
+        let at = self.revoked_at().map_or(at, |r| r.min(at));
+        self.times.set(REVOKED_AT, Some(at));
     }
 
     /// Sets or clears the expiry.
     pub fn set_expires_at(&mut self, at: Option<Timestamp>) {
-        self.expires_at = at;
+        self.times.set(EXPIRES_AT, at);
     }
 
     /// Replaces the granted scopes.
     pub fn set_scopes(&mut self, scopes: Vec<String>) {
-        self.scopes = scopes;
+        self.scopes = scopes.into();
         self.cache = Cache::default();
     }
 
     /// Renames the key.
     pub fn set_name(&mut self, name: &str) {
-        self.name = name.to_owned();
+        self.name = name.into();
     }
 
     /// Replaces the host data.
     pub fn set_metadata(&mut self, metadata: Metadata) {
-        self.metadata = metadata;
+        self.metadata = boxed_metadata(metadata);
     }
 
     /// Replaces the hash (after a rehash under the primary pepper).
     pub fn set_hash(&mut self, hash: &StoredHash) {
-        self.hash = hash.encode();
+        self.hash = hash.encode().into_boxed_str();
         self.cache = Cache::default();
     }
 
@@ -286,6 +346,11 @@ impl KeyRecord {
             catalog.grant(&self.scopes)
         }
     }
+}
+
+/// `None` for empty metadata, so records without any pay one null pointer.
+fn boxed_metadata(metadata: Metadata) -> Option<Box<Metadata>> {
+    (!metadata.is_empty()).then(|| Box::new(metadata))
 }
 
 fn check_label(field: &'static str, value: &str) -> Result<(), RecordError> {
@@ -317,12 +382,12 @@ impl fmt::Debug for KeyRecord {
             .field("env", &self.env.as_str())
             .field("scopes", &self.scopes)
             .field("hash", &format_args!("{scheme}$[REDACTED]"))
-            .field("created_at", &self.created_at)
-            .field("not_before", &self.not_before)
-            .field("expires_at", &self.expires_at)
-            .field("revoked_at", &self.revoked_at)
+            .field("created_at", &self.created_at())
+            .field("not_before", &self.not_before())
+            .field("expires_at", &self.expires_at())
+            .field("revoked_at", &self.revoked_at())
             .field("rotated_from", &self.rotated_from)
-            .field("metadata", &self.metadata)
+            .field("metadata", self.metadata())
             .finish()
     }
 }

@@ -1,0 +1,110 @@
+//! The serialised form of a [`KeyRecord`]: the stable JSON (or row) shape hosts store,
+//! separate from the compact in-memory layout.
+
+use super::{
+    Cache, EXPIRES_AT, KeyRecord, Label, Metadata, NOT_BEFORE, REVOKED_AT, Times, boxed_metadata,
+};
+use crate::format::KeyId;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// What a record reads from: every field by name, unknown fields refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RecordWire {
+    id: KeyId,
+    name: String,
+    owner: String,
+    kind: Label,
+    env: Label,
+    scopes: Vec<String>,
+    hash: String,
+    created_at: Timestamp,
+    #[serde(default)]
+    not_before: Option<Timestamp>,
+    #[serde(default)]
+    expires_at: Option<Timestamp>,
+    #[serde(default)]
+    revoked_at: Option<Timestamp>,
+    #[serde(default)]
+    rotated_from: Option<KeyId>,
+    #[serde(default)]
+    metadata: Metadata,
+}
+
+/// What a record writes: the same fields, borrowed; absent options and empty metadata
+/// are left out.
+#[derive(Serialize)]
+struct RecordWireRef<'a> {
+    id: KeyId,
+    name: &'a str,
+    owner: &'a str,
+    kind: Label,
+    env: Label,
+    scopes: &'a [String],
+    hash: &'a str,
+    created_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_before: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotated_from: Option<KeyId>,
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    metadata: &'a Metadata,
+}
+
+impl From<RecordWire> for KeyRecord {
+    fn from(w: RecordWire) -> Self {
+        let mut times = Times {
+            created_at: w.created_at.0,
+            ..Times::default()
+        };
+        times.set(NOT_BEFORE, w.not_before);
+        times.set(EXPIRES_AT, w.expires_at);
+        times.set(REVOKED_AT, w.revoked_at);
+        KeyRecord {
+            id: w.id,
+            name: w.name.into_boxed_str(),
+            owner: Arc::from(w.owner),
+            kind: w.kind,
+            env: w.env,
+            scopes: Arc::from(w.scopes),
+            hash: w.hash.into_boxed_str(),
+            times,
+            rotated_from: w.rotated_from,
+            metadata: boxed_metadata(w.metadata),
+            cache: Cache::default(),
+        }
+    }
+}
+
+impl Serialize for KeyRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RecordWireRef {
+            id: self.id,
+            name: &self.name,
+            owner: &self.owner,
+            kind: self.kind,
+            env: self.env,
+            scopes: &self.scopes,
+            hash: &self.hash,
+            created_at: self.created_at(),
+            not_before: self.not_before(),
+            expires_at: self.expires_at(),
+            revoked_at: self.revoked_at(),
+            rotated_from: self.rotated_from,
+            metadata: self.metadata(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        RecordWire::deserialize(d).map(KeyRecord::from)
+    }
+}
