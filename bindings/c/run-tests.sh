@@ -67,6 +67,7 @@ for v in "${VARIANTS[@]}"; do
     build test_threads "$v" "${extra[@]}" -pthread -- bindings/c/tests/test_threads.c
     build test_random "$v" "${extra[@]}" -- bindings/c/tests/test_random.c
     build readme "$v" "${extra[@]}" -- bindings/c/examples/readme.c
+    build oauth "$v" "${extra[@]}" -- bindings/c/examples/oauth.c
     build host "$v" "${extra[@]}" -- bindings/c/examples/host.c
 done
 
@@ -132,6 +133,7 @@ run_suite() {
         "$OUT/test_random-$v" "$POLICY" 20000
     fi
     (cd "$ROOT" && "${run[@]}" "$OUT/readme-$v" | grep -qx "200 org_42")
+    (cd "$ROOT" && "${run[@]}" "$OUT/oauth-$v" | grep -qx "200 user_7")
     host_scenario "${run[@]}" "$OUT/host-$v"
 }
 
@@ -149,15 +151,16 @@ for v in static shared; do
     run_suite "$v" "${VALGRIND[@]}"
 done
 
-step "README: the 'Using from C' snippet is bindings/c/examples/readme.c, verbatim"
+step "README: the 'Using from C' snippets are bindings/c/examples/readme.c and oauth.c, verbatim"
 python3 - <<'PY'
 import re
 readme = open("README.md", encoding="utf-8").read()
 section = readme.split("## Using from C", 1)[1].split("\n## ", 1)[0]
 blocks = re.findall(r"```c\n(.*?)```", section, re.S)
-snippet = open("bindings/c/examples/readme.c", encoding="utf-8").read()
-assert snippet in blocks, "README.md's C snippet differs from bindings/c/examples/readme.c"
-print("README snippet matches")
+for name in ("readme.c", "oauth.c"):
+    snippet = open(f"bindings/c/examples/{name}", encoding="utf-8").read()
+    assert snippet in blocks, f"README.md's C snippet differs from bindings/c/examples/{name}"
+print("README snippets match")
 PY
 
 step "install.sh + portcullis.pc: a program builds with pkg-config flags and runs"
