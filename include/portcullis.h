@@ -770,7 +770,7 @@ typedef struct portcullis_oauth_callbacks {
   /**
    * Finds a client by id (`id_len` bytes, UTF-8): set its JSON (as
    * `portcullis_oauth_client_to_json` writes it) on `answer`, or set nothing for "no
-   * such client".
+   * such client". A client with another id counts as a failure.
    */
   uint32_t (*client)(void *user_data,
                      const char *id,
@@ -795,7 +795,9 @@ typedef struct portcullis_oauth_callbacks {
   uint32_t (*put_refresh)(void *user_data, const uint8_t *hash, const char *json, size_t json_len);
   /**
    * Finds a refresh token's record by `hash` (rotated ones included): set its JSON on
-   * `answer`, or nothing when unknown.
+   * `answer`, or nothing when unknown. The JSON must carry the record's current
+   * `"rotated_at"` (Unix seconds; absent while never rotated) as `rotate` last set it:
+   * keep it as a column and merge it into the stored JSON.
    */
   uint32_t (*refresh)(void *user_data, const uint8_t *hash, struct portcullis_oauth_answer *answer);
   /**
@@ -1381,6 +1383,19 @@ void portcullis_access_keys_free(struct portcullis_access_keys *keys);
 portcullis_result portcullis_access_verifier_new(const struct portcullis_access_keys *keys,
                                                  const struct portcullis_policy *policy,
                                                  struct portcullis_access_verifier **verifier_out);
+
+/**
+ * As `portcullis_access_verifier_new`, with `max_skew` seconds of tolerated clock skew
+ * (tokens issued up to that far in the future are accepted; default 60). Errors:
+ * `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `keys`, `policy` live; `verifier_out` writable.
+ */
+portcullis_result portcullis_access_verifier_new_with_skew(const struct portcullis_access_keys *keys,
+                                                           const struct portcullis_policy *policy,
+                                                           uint64_t max_skew,
+                                                           struct portcullis_access_verifier **verifier_out);
 
 /**
  * Revokes a grant family (16 characters): its access tokens are refused from now on by

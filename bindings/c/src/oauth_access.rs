@@ -241,12 +241,47 @@ pub unsafe extern "C" fn portcullis_access_verifier_new(
     policy: *const portcullis_policy,
     verifier_out: *mut *mut portcullis_access_verifier,
 ) -> portcullis_result {
+    // SAFETY: forwarded contract.
+    unsafe { new_verifier(keys, policy, None, verifier_out) }
+}
+
+/// As `portcullis_access_verifier_new`, with `max_skew` seconds of tolerated clock skew
+/// (tokens issued up to that far in the future are accepted; default 60). Errors:
+/// `PORTCULLIS_NULL_PARAMETER`.
+///
+/// # Safety
+/// `keys`, `policy` live; `verifier_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_access_verifier_new_with_skew(
+    keys: *const portcullis_access_keys,
+    policy: *const portcullis_policy,
+    max_skew: u64,
+    verifier_out: *mut *mut portcullis_access_verifier,
+) -> portcullis_result {
+    // SAFETY: forwarded contract.
+    unsafe { new_verifier(keys, policy, Some(max_skew), verifier_out) }
+}
+
+/// Shared body of the verifier constructors (`None`: the core's default skew).
+///
+/// # Safety
+/// As for `portcullis_access_verifier_new`.
+unsafe fn new_verifier(
+    keys: *const portcullis_access_keys,
+    policy: *const portcullis_policy,
+    max_skew: Option<u64>,
+    verifier_out: *mut *mut portcullis_access_verifier,
+) -> portcullis_result {
     guard(|| {
         let out = out_ptr(verifier_out)?;
         // SAFETY: live (contract).
         let (keys, policy) = unsafe { (borrow(keys)?, borrow(policy)?) };
         let catalog = policy.policy.catalog().clone();
-        let inner = Arc::new(AccessVerifier::new(keys.inner.clone(), &catalog));
+        let mut verifier = AccessVerifier::new(keys.inner.clone(), &catalog);
+        if let Some(skew) = max_skew {
+            verifier.max_skew = skew;
+        }
+        let inner = Arc::new(verifier);
         // SAFETY: non-NULL and writable (contract).
         unsafe { out.write(into_handle(portcullis_access_verifier { inner, catalog })) };
         Ok(())

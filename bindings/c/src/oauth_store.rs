@@ -41,7 +41,7 @@ pub struct portcullis_oauth_callbacks {
     pub user_data: *mut c_void,
     /// Finds a client by id (`id_len` bytes, UTF-8): set its JSON (as
     /// `portcullis_oauth_client_to_json` writes it) on `answer`, or set nothing for "no
-    /// such client".
+    /// such client". A client with another id counts as a failure.
     pub client: Option<
         unsafe extern "C" fn(
             user_data: *mut c_void,
@@ -80,7 +80,9 @@ pub struct portcullis_oauth_callbacks {
         ) -> u32,
     >,
     /// Finds a refresh token's record by `hash` (rotated ones included): set its JSON on
-    /// `answer`, or nothing when unknown.
+    /// `answer`, or nothing when unknown. The JSON must carry the record's current
+    /// `"rotated_at"` (Unix seconds; absent while never rotated) as `rotate` last set it:
+    /// keep it as a column and merge it into the stored JSON.
     pub refresh: Option<
         unsafe extern "C" fn(
             user_data: *mut c_void,
@@ -369,9 +371,14 @@ impl ClientStore for Host {
         let Some(json) = json else { return Ok(None) };
         let text =
             std::str::from_utf8(&json).map_err(|_| LookupError::new("client JSON is not UTF-8"))?;
-        parse_client(text)
-            .map(|c| Some(Arc::new(c)))
-            .map_err(|f| LookupError::new(f.detail.unwrap_or_default()))
+        let client =
+            parse_client(text).map_err(|f| LookupError::new(f.detail.unwrap_or_default()))?;
+        if client.id != id {
+            return Err(LookupError::new(
+                "the client callback answered another client",
+            ));
+        }
+        Ok(Some(Arc::new(client)))
     }
 }
 

@@ -39,6 +39,7 @@ typedef struct {
     size_t nfamilies;
     int fail;       /* every callback fails (the database is down) */
     int bad_json;   /* lookups answer JSON that does not parse */
+    int any_client; /* the client lookup answers the first client, whatever the id */
     int calls;
 } host_db;
 
@@ -60,6 +61,8 @@ static uint32_t db_client(void *ud, const char *id, size_t id_len, portcullis_oa
     db->calls++;
     if (db->fail) return PORTCULLIS_LOOKUP_FAILED;
     if (db->bad_json) return portcullis_oauth_answer_set_record(answer, "{\"id\":", 6);
+    if (db->any_client && db->clients > 0)
+        return portcullis_oauth_answer_set_record(answer, db->client_json[0], strlen(db->client_json[0]));
     for (size_t i = 0; i < db->clients; i++)
         if (strlen(db->client_id[i]) == id_len && memcmp(db->client_id[i], id, id_len) == 0)
             return portcullis_oauth_answer_set_record(answer, db->client_json[i], strlen(db->client_json[i]));
@@ -622,6 +625,45 @@ static void wrong_input(const char *policy_path) {
     portcullis_policy_free(small);
     portcullis_access_verifier_free(other);
 
+    /* Clock skew: 60 s by default, configurable. */
+    portcullis_str read[] = {cstr("claims:read")};
+    portcullis_access_claims_fields good = {cstr("user_7"), cstr("webapp"), read, 1, NOW, NOW + 3600, cstr("tokenX0000000001"), cstr("familY0000000001")};
+    CHECK_OK(portcullis_access_claims_new(f.policy, &good, &c));
+    CHECK_OK(portcullis_access_keys_new("k1", 2, k, 32, &keys));
+    char *token = NULL;
+    size_t token_len = 0;
+    CHECK_OK(portcullis_access_keys_sign(keys, c, f.policy, &token, &token_len));
+    portcullis_access_claims_free(c);
+    c = NULL;
+    portcullis_access_verifier *strict = NULL, *lenient = NULL;
+    CHECK_OK(portcullis_access_verifier_new_with_skew(keys, f.policy, 0, &strict));
+    CHECK_OK(portcullis_access_verifier_new(keys, f.policy, &lenient));
+    portcullis_access_keys_free(keys);
+    CHECK_RC(portcullis_access_verifier_verify(strict, token, token_len, NOW - 1, &c), PORTCULLIS_ACCESS_TOKEN_NOT_YET_VALID);
+    CHECK_RC(portcullis_access_verifier_verify(lenient, token, token_len, NOW - 61, &c), PORTCULLIS_ACCESS_TOKEN_NOT_YET_VALID);
+    CHECK_OK(portcullis_access_verifier_verify(lenient, token, token_len, NOW - 60, &c));
+    portcullis_access_claims_free(c);
+    c = NULL;
+    CHECK_OK(portcullis_access_verifier_verify(strict, token, token_len, NOW, &c));
+    portcullis_access_claims_free(c);
+    c = NULL;
+    /* Revocation by epoch and family; forgetting the family lifts it. */
+    CHECK_OK(portcullis_access_verifier_revoke_family(strict, "familY0000000001", 16));
+    CHECK_RC(portcullis_access_verifier_verify(strict, token, token_len, NOW, &c), PORTCULLIS_ACCESS_TOKEN_REVOKED);
+    CHECK_OK(portcullis_access_verifier_forget_family(strict, "familY0000000001", 16));
+    CHECK(portcullis_access_verifier_family_count(strict) == 0, "family forgotten");
+    CHECK_OK(portcullis_access_verifier_set_epoch(strict, NOW + 1));
+    CHECK_OK(portcullis_access_verifier_set_epoch(strict, NOW - 100));
+    CHECK(portcullis_access_verifier_epoch(strict) == NOW + 1, "the epoch only moves forward");
+    CHECK_RC(portcullis_access_verifier_verify(strict, token, token_len, NOW, &c), PORTCULLIS_ACCESS_TOKEN_REVOKED);
+    CHECK_OK(portcullis_access_verifier_decode(strict, token, token_len, &c));
+    CHECK(str_is(portcullis_access_claims_subject(c), "user_7"), "decode ignores revocations");
+    portcullis_access_claims_free(c);
+    c = NULL;
+    portcullis_string_free(token);
+    portcullis_access_verifier_free(strict);
+    portcullis_access_verifier_free(lenient);
+
     /* Claims with a bad id or an unknown scope. */
     portcullis_str scopes[] = {cstr("nope:nope")};
     portcullis_access_claims_fields fields = {cstr("u"), cstr("c"), scopes, 1, NOW, NOW + 1, cstr("tokenX0000000001"), cstr("familY0000000001")};
@@ -712,6 +754,15 @@ static void failing_callbacks(const char *policy_path) {
     db.bad_json = 1;
     CHECK(post(&f, portcullis_oauth_token, body, NOW, NULL, NULL, NULL) == 500, "bad client JSON: 500");
     db.bad_json = 0;
+
+    /* A database answering another client than asked: refused, not authenticated. */
+    db.any_client = 1;
+    portcullis_oauth_response *resp = NULL;
+    const char *intruder = "Basic aW50cnVkZXI6eA=="; /* intruder:x */
+    CHECK_OK(portcullis_oauth_token(f.server, intruder, strlen(intruder), body, strlen(body), f.store, NOW, &resp));
+    CHECK(portcullis_oauth_response_status(resp) == 500, "another client answered: %u", portcullis_oauth_response_status(resp));
+    portcullis_oauth_response_free(resp);
+    db.any_client = 0;
 
     /* The code still works after the failures (consume was never reached). */
     CHECK(post(&f, portcullis_oauth_token, body, NOW, at, rt, NULL) == 200, "exchange after recovery");
