@@ -2,7 +2,7 @@
 
 use crate::decision::{Decision, Outcome, Principal, Reason, Warning, Warnings};
 use crate::extract::{Credential, ExtractError, Source, extract_unvalidated, is_b64token};
-use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey};
+use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey, same};
 use crate::hash::{HashCheck, StoredHash, burn};
 use crate::lookup::{KeyLookup, LookupError};
 use crate::oauth::{AccessVerifier, TokenError, access};
@@ -265,7 +265,7 @@ impl Checker {
                 return Err(early);
             }
         };
-        if key.env_bytes() != self.policy.deployment_env.as_bytes() {
+        if !same(key.env_bytes(), self.policy.deployment_env.as_bytes()) {
             early.reason = Reason::WrongEnvironment;
             return Err(early);
         }
@@ -333,8 +333,8 @@ impl Checker {
             HashCheck::UnknownPepper => return Err(Reason::UnknownPepper),
         }
         if record.id() != key.id()
-            || record.kind_bytes() != key.kind_bytes()
-            || record.env_bytes() != key.env_bytes()
+            || !same(record.kind_bytes(), key.kind_bytes())
+            || !same(record.env_bytes(), key.env_bytes())
         {
             return Err(Reason::RecordMismatch);
         }

@@ -281,6 +281,13 @@ where
     Ok(labels)
 }
 
+/// Byte equality of short, non-secret slices (labels, prefixes, path segments, ids of
+/// peppers), inline: for a few bytes a `memcmp` call costs more than the comparison.
+#[inline]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Length of the label at the start of `bytes` that is followed by `_`, if it is valid.
 fn label_len(bytes: &[u8]) -> Option<usize> {
     let first = *bytes.first()?;

@@ -104,7 +104,9 @@ impl Peppers {
     }
 
     pub(crate) fn index(&self, id: &str) -> Option<usize> {
-        self.peppers.iter().position(|p| p.id == id)
+        self.peppers
+            .iter()
+            .position(|p| crate::format::same(p.id.as_bytes(), id.as_bytes()))
     }
 
     pub(crate) fn primary_index(&self) -> usize {

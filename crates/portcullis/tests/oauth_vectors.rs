@@ -101,7 +101,6 @@ fn settle(name: &str, value: &Value) {
 
 struct Minted {
     name: &'static str,
-    claims: AccessClaims,
     /// The claims as JSON, scopes named by the catalog the token was signed under.
     claims_json: Value,
     kid: &'static str,
@@ -167,7 +166,6 @@ fn mint(p: &Policy) -> Vec<Minted> {
             Minted {
                 name,
                 claims_json: claims_json(pol, &c),
-                claims: c,
                 kid,
                 token,
             }

@@ -33,6 +33,7 @@
 
 mod file;
 pub mod routes;
+mod template;
 
 pub use file::{MAX_POLICY_LEN, PolicyError, PolicyIssue};
 pub use routes::{Access, Route, RouteError, RouteTable};

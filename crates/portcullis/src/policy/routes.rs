@@ -1,11 +1,14 @@
-//! Route matching: method + path template → access rule, through `matchit`'s radix tree.
+//! Route matching: method + path template → access rule, through a segment trie per
+//! method ([`super::template`]).
 //!
-//! Templates use matchit's syntax: `/v1/claims/{id}` (one segment), `/files/{*path}` (the
+//! Templates: `/v1/claims/{id}` (one segment), `/files/{*path}` (the
 //! rest). Methods match exactly (HTTP methods are case-sensitive); a `HEAD` request falls
 //! back to the `GET` route of the same path when no `HEAD` route is declared; a route with
 //! method `*` matches any method that has no route of its own for that path. Pass the path
 //! your router dispatches on, without the query string.
 
+use super::template::{InsertError, Trie};
+use crate::format::same;
 use crate::scope::Requirement;
 
 /// What a route needs.
@@ -34,7 +37,7 @@ pub enum RouteError {
     /// The method is not `*` or an upper-case token.
     #[error("invalid method {0:?}: use an upper-case HTTP method or *")]
     BadMethod(String),
-    /// The template is invalid or conflicts with another (matchit's message).
+    /// The template is invalid or has the shape of another route's for the same method.
     #[error("path template {path:?}: {message}")]
     BadPath {
         /// The template.
@@ -49,8 +52,8 @@ pub enum RouteError {
 pub struct RouteTable {
     /// One radix tree per method; a short list searched linearly is faster than hashing
     /// the method for the handful of methods an API has.
-    by_method: Vec<(String, matchit::Router<usize>)>,
-    any_method: matchit::Router<usize>,
+    by_method: Vec<(String, Trie)>,
+    any_method: Trie,
     routes: Vec<Route>,
 }
 
@@ -86,19 +89,25 @@ impl RouteTable {
             let slot = match self.by_method.iter().position(|(m, _)| *m == route.method) {
                 Some(i) => i,
                 None => {
-                    self.by_method
-                        .push((route.method.clone(), matchit::Router::new()));
+                    self.by_method.push((route.method.clone(), Trie::default()));
                     self.by_method.len() - 1
                 }
             };
             &mut self.by_method[slot].1
         };
-        router
-            .insert(route.path.as_str(), index)
-            .map_err(|e| RouteError::BadPath {
-                path: route.path.clone(),
-                message: e.to_string(),
-            })?;
+        if let Err(e) = router.insert(&route.path, index) {
+            let message = match e {
+                InsertError::Invalid(message) => message,
+                InsertError::Conflict(other) => format!(
+                    "conflicts with {:?} (same method, same shape)",
+                    self.routes.get(other).map_or("", |r| r.path.as_str())
+                ),
+            };
+            return Err(RouteError::BadPath {
+                path: route.path,
+                message,
+            });
+        }
         self.routes.push(route);
         Ok(())
     }
@@ -109,13 +118,13 @@ impl RouteTable {
         let router = |m: &str| {
             self.by_method
                 .iter()
-                .find(|(name, _)| name == m)
+                .find(|(name, _)| same(name.as_bytes(), m.as_bytes()))
                 .map(|(_, r)| r)
         };
-        let exact = |m: &str| router(m).and_then(|r| r.at(path).ok()).map(|m| *m.value);
+        let exact = |m: &str| router(m).and_then(|r| r.find(path));
         exact(method)
             .or_else(|| if method == "HEAD" { exact("GET") } else { None })
-            .or_else(|| self.any_method.at(path).ok().map(|m| *m.value))
+            .or_else(|| self.any_method.find(path))
     }
 
     /// The route with number `index`.

@@ -1,0 +1,324 @@
+//! Path templates and the segment trie that matches request paths against them.
+//!
+//! A template is `/`-separated segments, each one of: a literal (`claims`), a parameter
+//! `{name}` (any one non-empty segment), or, last only, a catch-all `{*name}` (the rest of
+//! the path, at least one character). Parameters are whole segments. Precedence at every
+//! segment: literal, then parameter, then catch-all, backtracking when a branch fails
+//! further on, so the most specific template wins whatever the declaration order.
+//!
+//! Matching walks the path once per tried branch with no allocation; the work is bounded
+//! by the templates' depth (backtracking happens only where a literal and a parameter
+//! share a parent), never by the request's path length.
+
+use crate::format::same;
+
+/// One segment of a template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Segment<'t> {
+    Literal(&'t str),
+    Param,
+    CatchAll,
+}
+
+/// Splits a template into segments; the error says what is wrong.
+fn segments(template: &str) -> Result<Vec<Segment<'_>>, String> {
+    let rest = template
+        .strip_prefix('/')
+        .ok_or_else(|| "must start with '/'".to_owned())?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    let last = parts.len() - 1;
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| segment(part, i == last))
+        .collect()
+}
+
+fn segment(part: &str, last: bool) -> Result<Segment<'_>, String> {
+    let Some(inner) = part.strip_prefix('{') else {
+        return if part.contains(['{', '}']) {
+            Err(format!(
+                "segment {part:?}: a parameter must be a whole segment, like {{id}}"
+            ))
+        } else {
+            Ok(Segment::Literal(part))
+        };
+    };
+    let name = inner
+        .strip_suffix('}')
+        .ok_or_else(|| format!("segment {part:?}: unclosed '{{'"))?;
+    let (catch_all, name) = match name.strip_prefix('*') {
+        Some(n) => (true, n),
+        None => (false, name),
+    };
+    if name.is_empty() || name.contains(['{', '}', '*']) {
+        return Err(format!(
+            "segment {part:?}: a parameter needs a plain name, like {{id}}"
+        ));
+    }
+    match (catch_all, last) {
+        (true, false) => Err(format!(
+            "segment {part:?}: a catch-all must be the last segment"
+        )),
+        (true, true) => Ok(Segment::CatchAll),
+        (false, _) => Ok(Segment::Param),
+    }
+}
+
+/// A trie of templates, one level per segment; values are route indexes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Trie {
+    /// Literal next segments, sorted for binary search.
+    literals: Vec<(Box<str>, Trie)>,
+    /// `{name}`: any one non-empty segment.
+    param: Option<Box<Trie>>,
+    /// `{*name}` here: the route index.
+    catch_all: Option<usize>,
+    /// The route whose template ends here.
+    route: Option<usize>,
+}
+
+impl Trie {
+    /// Adds `template` for route `index`. A template of the same shape as one already
+    /// added (same literals, parameters in the same places) is an error naming the index
+    /// of the other.
+    pub(crate) fn insert(&mut self, template: &str, index: usize) -> Result<(), InsertError> {
+        let segments = segments(template).map_err(InsertError::Invalid)?;
+        let mut node = self;
+        let last = segments.len() - 1;
+        for (i, seg) in segments.into_iter().enumerate() {
+            let slot = match seg {
+                Segment::CatchAll => &mut node.catch_all,
+                Segment::Param => {
+                    node = node.param.get_or_insert_with(Box::default);
+                    if i < last {
+                        continue;
+                    }
+                    &mut node.route
+                }
+                Segment::Literal(text) => {
+                    node = node.literal_mut(text);
+                    if i < last {
+                        continue;
+                    }
+                    &mut node.route
+                }
+            };
+            return match slot {
+                Some(existing) => Err(InsertError::Conflict(*existing)),
+                None => {
+                    *slot = Some(index);
+                    Ok(())
+                }
+            };
+        }
+        Err(InsertError::Invalid("is empty".to_owned()))
+    }
+
+    fn literal_mut(&mut self, text: &str) -> &mut Trie {
+        let at = match self
+            .literals
+            .binary_search_by(|(k, _)| k.as_ref().cmp(text))
+        {
+            Ok(at) => at,
+            Err(at) => {
+                self.literals.insert(at, (text.into(), Trie::default()));
+                at
+            }
+        };
+        &mut self.literals[at].1
+    }
+
+    /// The route matching `path` (which starts with `/`), if any.
+    #[inline]
+    pub(crate) fn find(&self, path: &str) -> Option<usize> {
+        self.find_rest(path.strip_prefix('/')?)
+    }
+
+    /// Matches `rest`, the path after a `/` (possibly empty).
+    fn find_rest(&self, rest: &str) -> Option<usize> {
+        let (segment, tail) = match rest.as_bytes().iter().position(|&b| b == b'/') {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        let next = |child: &Trie| match tail {
+            None => child.route,
+            Some(tail) => child.find_rest(tail),
+        };
+        let literal = self.literal(segment.as_bytes()).and_then(next);
+        let param = || {
+            let child = self.param.as_deref().filter(|_| !segment.is_empty())?;
+            next(child)
+        };
+        literal
+            .or_else(param)
+            .or_else(|| self.catch_all.filter(|_| !rest.is_empty()))
+    }
+}
+
+impl Trie {
+    /// The child for a literal segment: a scan with no library call for the few children
+    /// most nodes have, a binary search for wide nodes.
+    #[inline]
+    fn literal(&self, segment: &[u8]) -> Option<&Trie> {
+        if self.literals.len() <= 8 {
+            return self
+                .literals
+                .iter()
+                .find(|(k, _)| same(k.as_bytes(), segment))
+                .map(|(_, child)| child);
+        }
+        self.literals
+            .binary_search_by(|(k, _)| k.as_bytes().cmp(segment))
+            .ok()
+            .map(|at| &self.literals[at].1)
+    }
+}
+
+/// Why a template was not added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum InsertError {
+    /// The template is malformed (the text says how).
+    Invalid(String),
+    /// A template of the same shape holds this route index.
+    Conflict(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trie(templates: &[&str]) -> Trie {
+        let mut t = Trie::default();
+        for (i, p) in templates.iter().enumerate() {
+            t.insert(p, i).expect(p);
+        }
+        t
+    }
+
+    #[test]
+    fn literals_beat_parameters_beat_catch_alls_with_backtracking() {
+        let t = trie(&[
+            "/v1/claims/{id}",
+            "/v1/claims/export",
+            "/v1/{kind}/{id}/orders",
+            "/files/{*path}",
+            "/files/readme",
+            "/",
+            "/v1/claims/{id}/notes/{note}",
+        ]);
+        assert_eq!(t.find("/v1/claims/42"), Some(0));
+        assert_eq!(t.find("/v1/claims/export"), Some(1));
+        // The literal `claims` leads nowhere for this path; the parameter branch matches.
+        assert_eq!(t.find("/v1/claims/42/orders"), Some(2));
+        assert_eq!(t.find("/files/a/b/c"), Some(3));
+        assert_eq!(t.find("/files/readme"), Some(4));
+        assert_eq!(t.find("/"), Some(5));
+        assert_eq!(t.find("/v1/claims/7/notes/9"), Some(6));
+    }
+
+    #[test]
+    fn near_misses_do_not_match() {
+        let t = trie(&["/v1/claims/{id}", "/files/{*path}", "/v1/me"]);
+        for path in [
+            "/v1/claims/42/",
+            "/v1/claims/",
+            "/v1/claims",
+            "/v1/claims//",
+            "//v1/claims/42",
+            "v1/claims/42",
+            "",
+            "/files/",
+            "/files",
+            "/v1/me/",
+            "/V1/me",
+            "/v1/me?x",
+        ] {
+            assert_eq!(t.find(path), None, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn same_shapes_conflict_and_bad_templates_are_refused() {
+        let mut t = trie(&["/a/{id}", "/b/{*rest}"]);
+        assert_eq!(t.insert("/a/{other}", 9), Err(InsertError::Conflict(0)));
+        assert_eq!(t.insert("/b/{*all}", 9), Err(InsertError::Conflict(1)));
+        assert!(t.insert("/a/{id}/x", 9).is_ok());
+        for bad in [
+            "a",
+            "/c/{",
+            "/c/{}",
+            "/c/x{id}",
+            "/c/{id}x",
+            "/c/{*}",
+            "/{*a}/b",
+            "/c/{a{b}}",
+            "/c/}",
+        ] {
+            assert!(
+                matches!(t.insert(bad, 9), Err(InsertError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// The naive meaning of a template, segment by segment.
+    fn naive_match(template: &str, path: &str) -> bool {
+        let (Some(t), Some(p)) = (template.strip_prefix('/'), path.strip_prefix('/')) else {
+            return false;
+        };
+        let (t, p): (Vec<&str>, Vec<&str>) = (t.split('/').collect(), p.split('/').collect());
+        for (i, seg) in t.iter().enumerate() {
+            if seg.starts_with("{*") {
+                return p.len() > i && !p[i..].join("/").is_empty();
+            }
+            let Some(part) = p.get(i) else { return false };
+            let ok = if seg.starts_with('{') {
+                !part.is_empty()
+            } else {
+                seg == part
+            };
+            if !ok {
+                return false;
+            }
+        }
+        t.len() == p.len()
+    }
+
+    proptest::proptest! {
+        /// Whatever the templates and the path, the trie answers a route whose template
+        /// matches the path, and answers one whenever some template does.
+        #[test]
+        fn the_trie_agrees_with_the_naive_meaning(
+            templates in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec!["a", "b", "", "{x}", "{*r}"]), 1..4), 1..8),
+            path in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "", "c"]), 1..5),
+        ) {
+            let mut t = Trie::default();
+            let mut added = Vec::new();
+            for segs in &templates {
+                let template = format!("/{}", segs.join("/"));
+                if t.insert(&template, added.len()).is_ok() {
+                    added.push(template);
+                }
+            }
+            let path = format!("/{}", path.join("/"));
+            let matching: Vec<usize> = (0..added.len())
+                .filter(|&i| naive_match(&added[i], &path))
+                .collect();
+            match t.find(&path) {
+                Some(i) => proptest::prop_assert!(matching.contains(&i), "{path} -> {}", added[i]),
+                None => proptest::prop_assert!(matching.is_empty(), "{path} missed {matching:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn deep_and_long_paths_are_cheap_to_refuse() {
+        let t = trie(&["/a/{x}", "/a/b"]);
+        let long = "/a/".to_owned() + &"b/".repeat(100_000);
+        assert_eq!(t.find(&long), None);
+        assert_eq!(t.find(&"/".repeat(100_000)), None);
+    }
+}
