@@ -11,8 +11,9 @@ pub(crate) const fn is_base62(b: u8) -> bool {
     (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 26)
 }
 
-/// The value of a base62 character, or `None`.
-#[inline]
+/// The value of a base62 character, or `None` (the reference the parse path's table is
+/// tested against).
+#[cfg(test)]
 pub(crate) const fn value(b: u8) -> Option<u32> {
     match b {
         b'0'..=b'9' => Some((b - b'0') as u32),
@@ -41,13 +42,25 @@ pub(crate) fn decode_fixed(digits: &[u8]) -> Option<u64> {
     })
 }
 
+/// Each byte's base62 value, 0 for bytes outside the alphabet (a table: one load per
+/// digit on the parse path instead of a chain of range tests).
+const VALUES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// Decodes digits already checked to be base62 (any other byte counts as 0), with no
 /// overflow checks: callers pass at most 10 digits.
 #[inline]
 pub(crate) fn decode_checked_digits(digits: &[u8]) -> u64 {
     digits.iter().fold(0u64, |acc, &b| {
         acc.wrapping_mul(62)
-            .wrapping_add(u64::from(value(b).unwrap_or(0)))
+            .wrapping_add(u64::from(VALUES[usize::from(b)]))
     })
 }
 
@@ -70,6 +83,9 @@ mod tests {
             assert!(is_base62(c));
         }
         assert_eq!(value(b'_'), None);
+        for b in 0..=255u8 {
+            assert_eq!(u32::from(VALUES[usize::from(b)]), value(b).unwrap_or(0));
+        }
         assert_eq!(decode_fixed(b"0_"), None);
     }
 }
