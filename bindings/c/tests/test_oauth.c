@@ -1,10 +1,11 @@
 /* The OAuth API through C: the whole flow (register a client, authorize, approve, token
- * with HTTP Basic, the access token through portcullis_checker_check, refresh rotation,
+ * with HTTP Basic, the access token through portcullis_checker_check_store, refresh rotation,
  * refresh reuse revoking the family, code reuse, revoke, introspect) run once with the
  * in-memory store and once with a callback store over a small host "database", which
  * must give the same transcript; then bad input: NULL everywhere, non-UTF-8, failing and
  * misbehaving callbacks, small buffers, wrong keys; and races: threads presenting the same
- * code or refresh token at once, of which exactly one may win.
+ * code or refresh token at once, of which exactly one may win (with both stores; the host
+ * database serialises its callbacks with one mutex, which makes consume and rotate atomic).
  *
  * usage: test_oauth POLICY.toml [RACE_ROUNDS] */
 #define _POSIX_C_SOURCE 200809L /* pthread barriers under -std=c11 */
@@ -163,9 +164,30 @@ static void db_free(host_db *db) {
     memset(db, 0, sizeof *db);
 }
 
+/* The callbacks, each under one lock: atomic consume and rotate, safe from any thread. */
+static pthread_mutex_t db_lock = PTHREAD_MUTEX_INITIALIZER;
+#define LOCKED(call)                        \
+    do {                                    \
+        pthread_mutex_lock(&db_lock);       \
+        uint32_t rc_ = (call);              \
+        pthread_mutex_unlock(&db_lock);     \
+        return rc_;                         \
+    } while (0)
+
+static uint32_t l_client(void *u, const char *id, size_t n, portcullis_oauth_answer *a) { LOCKED(db_client(u, id, n, a)); }
+static uint32_t l_put_code(void *u, const uint8_t *h, const char *j, size_t n) { LOCKED(db_put_code(u, h, j, n)); }
+static uint32_t l_consume_code(void *u, const uint8_t *h, portcullis_oauth_answer *a, bool *used) { LOCKED(db_consume_code(u, h, a, used)); }
+static uint32_t l_put_refresh(void *u, const uint8_t *h, const char *j, size_t n) { LOCKED(db_put_refresh(u, h, j, n)); }
+static uint32_t l_refresh(void *u, const uint8_t *h, portcullis_oauth_answer *a) { LOCKED(db_refresh(u, h, a)); }
+static uint32_t l_rotate(void *u, const uint8_t *o, bool he, uint64_t e, uint64_t now, const uint8_t *nh, const char *j, size_t n, bool *c) {
+    LOCKED(db_rotate(u, o, he, e, now, nh, j, n, c));
+}
+static uint32_t l_revoke_family(void *u, const char *f, size_t n, uint64_t now) { LOCKED(db_revoke_family(u, f, n, now)); }
+static uint32_t l_is_family_revoked(void *u, const char *f, size_t n, bool *r) { LOCKED(db_is_family_revoked(u, f, n, r)); }
+
 static portcullis_oauth_callbacks db_callbacks(host_db *db) {
-    portcullis_oauth_callbacks cb = {db, db_client, db_put_code, db_consume_code, db_put_refresh,
-                                     db_refresh, db_rotate, db_revoke_family, db_is_family_revoked};
+    portcullis_oauth_callbacks cb = {db, l_client, l_put_code, l_consume_code, l_put_refresh,
+                                     l_refresh, l_rotate, l_revoke_family, l_is_family_revoked};
     return cb;
 }
 
@@ -827,20 +849,24 @@ static int race(flow *f, const char *body) {
     return won;
 }
 
-static void races(const char *policy_path, int rounds) {
+static void races(const char *policy_path, int rounds, int with_db) {
     for (int round = 0; round < rounds; round++) {
         flow f;
-        setup(&f, policy_path, NULL);
+        host_db db;
+        memset(&db, 0, sizeof db);
+        setup(&f, policy_path, with_db ? &db : NULL);
+        const char *how = with_db ? "callback store" : "memory store";
         char code[64], rt[64], body[1024];
         get_code(&f, "claims:read", code);
         snprintf(body, sizeof body, "grant_type=authorization_code&code=%s&redirect_uri=" REDIRECT_FMT "&code_verifier=" VERIFIER, code);
-        CHECK(race(&f, body) == 1, "round %d: exactly one thread exchanges a code", round);
+        CHECK(race(&f, body) == 1, "%s round %d: exactly one thread exchanges a code", how, round);
         get_code(&f, "claims:read", code);
         snprintf(body, sizeof body, "grant_type=authorization_code&code=%s&redirect_uri=" REDIRECT_FMT "&code_verifier=" VERIFIER, code);
         CHECK(post(&f, portcullis_oauth_token, body, NOW, NULL, rt, NULL) == 200, "exchange");
         snprintf(body, sizeof body, "grant_type=refresh_token&refresh_token=%s", rt);
-        CHECK(race(&f, body) == 1, "round %d: exactly one thread rotates a refresh token", round);
+        CHECK(race(&f, body) == 1, "%s round %d: exactly one thread rotates a refresh token", how, round);
         teardown(&f);
+        db_free(&db);
     }
 }
 
@@ -862,6 +888,7 @@ int main(int argc, char **argv) {
     null_everywhere(argv[1]);
     wrong_input(argv[1]);
     failing_callbacks(argv[1]);
-    races(argv[1], argc > 2 ? atoi(argv[2]) : 20);
+    races(argv[1], argc > 2 ? atoi(argv[2]) : 20, 0);
+    races(argv[1], argc > 2 ? atoi(argv[2]) : 20, 1);
     return check_summary("oauth");
 }
