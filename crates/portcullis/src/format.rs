@@ -153,6 +153,36 @@ pub struct KeyFormat {
     envs: Vec<String>,
     /// Every accepted `{kind}_{env}_`, for the fast path of [`KeyFormat::parse`].
     prefixes: Vec<Prefix>,
+    /// A fresh CRC-32 state with the CPU's implementation already chosen (cloning it skips
+    /// the feature detection `crc32fast::hash` repeats on every call).
+    crc: Crc,
+}
+
+/// A fresh CRC-32 state; compares equal to any other (it holds no data).
+#[derive(Clone, Debug)]
+struct Crc(crc32fast::Hasher);
+
+impl Default for Crc {
+    fn default() -> Self {
+        Crc(crc32fast::Hasher::new())
+    }
+}
+
+impl PartialEq for Crc {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Crc {}
+
+impl Crc {
+    #[inline]
+    fn of(&self, bytes: &[u8]) -> u32 {
+        let mut h = self.0.clone();
+        h.update(bytes);
+        h.finalize()
+    }
 }
 
 /// An accepted `{kind}_{env}_` prefix.
@@ -204,6 +234,7 @@ impl KeyFormat {
             kinds,
             envs,
             prefixes,
+            crc: Crc::default(),
         })
     }
 
@@ -234,7 +265,7 @@ impl KeyFormat {
         }
         check_tail(tail, tail_start)?;
         let body_len = input.len() - CHECK_LEN;
-        let expected = crc32fast::hash(&input[..body_len]);
+        let expected = self.crc.of(&input[..body_len]);
         if base62::decode_checked_digits(&input[body_len..]) != u64::from(expected) {
             return Err(KeyError::Checksum);
         }
