@@ -69,10 +69,16 @@ pub(crate) unsafe fn copy_out(
     Ok(())
 }
 
-/// Hands a string to C as a library-owned, NUL-terminated allocation.
+/// Hands a string to C as a library-owned, NUL-terminated allocation. The text may be a
+/// secret (a client secret, a redirect URL holding a code, an access token): it is copied
+/// into a buffer of exactly `len + 1` bytes, so `CString` neither grows nor shrinks it (no
+/// stray copy is left in freed memory), and the given `String` is zeroized.
 pub(crate) fn owned_string(text: String) -> FfiResult<(*mut c_char, usize)> {
+    let text = zeroize::Zeroizing::new(text);
     let len = text.len();
-    let c = CString::new(text).map_err(|e| {
+    let mut exact = Vec::with_capacity(len + 1);
+    exact.extend_from_slice(text.as_bytes());
+    let c = CString::new(exact).map_err(|e| {
         let mut bytes = e.into_vec();
         bytes.zeroize();
         Failure::new(R::PORTCULLIS_INVALID_ARGUMENT, "text contains a NUL byte")
