@@ -66,6 +66,10 @@ def main():
     row("issue a key", fmt_ns(issue), "CSPRNG fill 64 B", f"{issue / fill:.2f}×" if issue and fill else "n/a", "", None)
     row("load the claimport policy", fmt_ns(median("policy", "load_claimport")), "", "", "", None)
     t1, t2, t2s = median("threads", "check/1"), median("threads", "check/2"), median("threads", "check_same_key/2")
+    c1, c2 = median("threads", "compress/1"), median("threads", "compress/2")
+    if c1 and c2:
+        r = 2 * c1 / c2
+        row("platform: 2 threads vs 1, two SHA-256 compressions (nothing shared)", f"{r:.2f}×", "1 thread", f"{r:.2f}×", "", None)
     if t1 and t2:
         r = 2 * t1 / t2
         row("Rust: 2 threads vs 1, check throughput (a key each)", f"{r:.2f}×", "1 thread", f"{r:.2f}×", "≥ 1.8×", r >= 1.8)
