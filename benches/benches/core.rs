@@ -246,9 +246,12 @@ fn policy(c: &mut Criterion) {
     g.finish();
 }
 
+/// What one thread does once, given its index.
+type Work<'a> = dyn Fn(usize) + Sync + 'a;
+
 /// Runs `work(thread index)` on `n` threads at once, `iters` times each; with perfect
 /// scaling the time equals the one-thread time, so throughput ratio = n × t1 / tN.
-fn concurrently(n: usize, iters: u64, work: &(dyn Fn(usize) + Sync)) -> Duration {
+fn concurrently(n: usize, iters: u64, work: &Work<'_>) -> Duration {
     let start = Instant::now();
     std::thread::scope(|s| {
         for t in 0..n {
@@ -296,7 +299,7 @@ fn threads(c: &mut Criterion, f: &Fixture) {
         sha2::block_api::compress256(&mut s, &[black_box([7u8; 64]); 2]);
         black_box(s);
     };
-    let cases: [(&str, &(dyn Fn(usize) + Sync), &[usize]); 3] = [
+    let cases: [(&str, &Work<'_>, &[usize]); 3] = [
         ("check", &check, &[1, 2]),
         ("check_same_key", &same_key, &[2]),
         ("compress", &compress, &[1, 2]),
