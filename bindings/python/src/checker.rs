@@ -63,6 +63,13 @@ impl OwnedRequest {
         })
     }
 
+    /// Whether the request is large enough that parsing it takes long: then the call
+    /// releases the GIL (see [`Phase`]).
+    fn is_large(&self) -> bool {
+        let len = |b: &Option<SecretBytes>| b.as_ref().map_or(0, |b| b.expose().len());
+        self.path.len() + len(&self.authorization) + len(&self.query) > LARGE_REQUEST
+    }
+
     fn view(&self) -> Request<'_> {
         Request {
             method: &self.method,
@@ -74,7 +81,26 @@ impl OwnedRequest {
     }
 }
 
-/// Phase one's result, owned (no borrow of the checker), so it can leave `detach`.
+/// Requests above this many bytes (path, header and query) are checked with the GIL
+/// released: scanning them takes longer than a GIL handoff.
+const LARGE_REQUEST: usize = 16 * 1024;
+
+/// Runs `work` with the GIL released when `long`, attached otherwise.
+fn run<T: Send>(py: Python<'_>, long: bool, work: impl FnOnce() -> T + Send) -> T {
+    if long { py.detach(work) } else { work() }
+}
+
+/// Why the check, verify and two-phase calls keep the GIL for ordinary requests: each
+/// is a few hundred nanoseconds of Rust work. Releasing the GIL for that long costs more than it frees, and
+/// with two threads checking at once each release hands the GIL to the other thread and
+/// the reacquire waits for it to give it back: measured with `benches/python/bench.py`,
+/// two threads did 0.35–0.65× the throughput of one when these calls released the GIL and
+/// 0.8–1.1× when they keep it, with the same single-thread time. Longer calls (issuing,
+/// rotating, policy loading, the OAuth endpoints) still release it. On a free-threaded
+/// CPython (the module declares `gil_used = false`) attached threads run in parallel
+/// anyway.
+///
+/// Phase one's result, owned (no borrow of the checker).
 enum Phase {
     Done(Outcome),
     Lookup(Pending),
@@ -103,8 +129,9 @@ impl PyChecker {
         lookup: &Bound<'_, PyAny>,
         now: Timestamp,
     ) -> PyResult<Outcome> {
-        let checker = self.inner.clone();
-        let pending = match py.detach(move || prepare(&checker, &request, now)) {
+        let pending = match run(py, request.is_large(), || {
+            prepare(&self.inner, &request, now)
+        }) {
             Phase::Done(outcome) => return Ok(outcome),
             Phase::Lookup(pending) => pending,
         };
@@ -112,12 +139,10 @@ impl PyChecker {
             Ok(found) => found,
             Err(e) if is_lookup_error(py, &e) => {
                 let message = e.value(py).str()?.to_string();
-                let checker = self.inner.clone();
-                return Ok(py.detach(move || {
-                    checker
-                        .finish_failed(pending, LookupError::new(message))
-                        .into_outcome()
-                }));
+                return Ok(self
+                    .inner
+                    .finish_failed(pending, LookupError::new(message))
+                    .into_outcome());
             }
             Err(e) => return Err(e),
         };
@@ -126,8 +151,7 @@ impl PyChecker {
         } else {
             Some(record_of(&found)?)
         };
-        let checker = self.inner.clone();
-        Ok(py.detach(move || checker.finish(pending, record, now).into_outcome()))
+        Ok(self.inner.finish(pending, record, now).into_outcome())
     }
 }
 
@@ -224,9 +248,9 @@ impl PyChecker {
             // Borrowed, not cloned: an `Arc` clone per call is an atomic write to a
             // counter every thread shares, which serialises concurrent checks.
             let store: &portcullis::MemoryStore = &store.get().inner;
-            let checker: &Checker = &self.inner;
-            let outcome =
-                py.detach(move || checker.check(&request.view(), store, now).into_outcome());
+            let outcome = run(py, request.is_large(), || {
+                self.inner.check(&request.view(), store, now).into_outcome()
+            });
             return Ok(self.decision(outcome));
         }
         if !lookup.is_callable() {
@@ -256,8 +280,9 @@ impl PyChecker {
     ) -> PyResult<Py<PyAny>> {
         let request = OwnedRequest::new(method, path, authorization, query, https)?;
         let now = input::timestamp(now, "now")?;
-        let checker = self.inner.clone();
-        match py.detach(move || prepare(&checker, &request, now)) {
+        match run(py, request.is_large(), || {
+            prepare(&self.inner, &request, now)
+        }) {
             Phase::Done(outcome) => Ok(Py::new(py, self.decision(outcome))?.into_any()),
             Phase::Lookup(pending) => {
                 let pending = PyPending {
@@ -285,8 +310,7 @@ impl PyChecker {
         };
         let now = input::timestamp(now, "now")?;
         let pending = self.take(py, pending)?;
-        let checker = self.inner.clone();
-        let outcome = py.detach(move || checker.finish(pending, record, now).into_outcome());
+        let outcome = self.inner.finish(pending, record, now).into_outcome();
         Ok(self.decision(outcome))
     }
 
@@ -309,7 +333,6 @@ impl PyChecker {
     #[pyo3(signature = (key, record, now=None))]
     fn verify(
         &self,
-        py: Python<'_>,
         key: &Bound<'_, PyAny>,
         record: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
@@ -317,8 +340,7 @@ impl PyChecker {
         let key = zeroizing(input::bytes_of(key, "key")?);
         let record = record_of(record)?;
         let now = input::timestamp(now, "now")?;
-        let checker: &Checker = &self.inner;
-        let v = py.detach(move || checker.verify(key.expose(), &record, now));
+        let v = self.inner.verify(key.expose(), &record, now);
         Ok(PyVerification::new(v, self.inner.clone()))
     }
 

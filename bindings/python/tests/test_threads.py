@@ -1,5 +1,5 @@
 """Concurrent checks from several threads give identical results; the GIL is released
-during checks (other Python threads keep running)."""
+during long checks (other Python threads keep running)."""
 
 from __future__ import annotations
 

@@ -13,8 +13,10 @@ each request into a :class:`Decision`::
     decision = checker.check("GET", "/v1/claims/7", lookup=store,
                              authorization=f"Bearer {issued.key}", https=True)
 
-The native work happens in :mod:`portcullis._portcullis` (Rust; the GIL is released for
-every check, verification, issuance and rotation). All objects are immutable or internally
+The native work happens in :mod:`portcullis._portcullis` (Rust). Checks and verifications
+of ordinary requests keep the GIL: they take a few hundred nanoseconds, less than handing
+the GIL to another thread and getting it back. Requests over 16 KiB, issuance, rotation,
+policy loading and the OAuth endpoints release it. All objects are immutable or internally
 synchronised and may be shared between threads.
 
 OAuth 2.0 (authorization code + PKCE, 1-hour access tokens, rotating refresh tokens): an
