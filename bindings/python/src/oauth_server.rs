@@ -456,8 +456,12 @@ impl PyOAuthServer {
         let server: &OAuthServer = &self.inner;
         let outcome = match query {
             None => AuthorizeOutcome::ShowError(MALFORMED),
-            Some(q) => py.detach(move || server.authorize(q.expose(), store.stores().clients)),
+            Some(q) => {
+                let host = &store;
+                py.detach(move || server.authorize(q.expose(), host.stores().clients))
+            }
         };
+        store.reraise()?;
         let policy = self.policy.clone();
         Ok(match outcome {
             AuthorizeOutcome::Valid(request) => PyAuthorizeOutcome {
@@ -526,17 +530,19 @@ impl PyOAuthServer {
         let now = input::timestamp(now, "now")?;
         let server: &OAuthServer = &self.inner;
         let subject = subject.to_owned();
-        py.detach(move || {
+        let host = &store;
+        let location = py.detach(move || {
             server.approve(
                 request,
                 &subject,
                 consented,
-                store.stores().codes,
+                host.stores().codes,
                 &OsRandom::new(),
                 now,
             )
-        })
-        .map_err(|e| oauth_error(py, &e))
+        });
+        store.reraise()?;
+        location.map_err(|e| oauth_error(py, &e))
     }
 
     /// The user refused a `"valid"` request: the `access_denied` redirect URL.
@@ -615,8 +621,9 @@ impl PyOAuthServer {
         let store = OwnedStore::of(store, ALL_METHODS)?;
         let now = input::timestamp(now, "now")?;
         let server: &OAuthServer = &self.inner;
-        py.detach(move || server.revoke_family(&family, store.stores(), now));
-        Ok(())
+        let host = &store;
+        py.detach(move || server.revoke_family(&family, host.stores(), now));
+        store.reraise()
     }
 
     fn __repr__(&self) -> String {
@@ -653,9 +660,10 @@ impl PyOAuthServer {
         let store = OwnedStore::of(store, ALL_METHODS)?;
         let now = input::timestamp(now, "now")?;
         let server: &OAuthServer = &self.inner;
+        let host = &store;
         let response = py.detach(move || {
             let auth = authorization.as_ref().map(SecretString::expose);
-            let stores = store.stores();
+            let stores = host.stores();
             let body = body.expose();
             match which {
                 Endpoint::Token => server.token(auth, body, stores, &OsRandom::new(), now),
@@ -663,6 +671,7 @@ impl PyOAuthServer {
                 Endpoint::Introspect => server.introspect(auth, body, stores, now),
             }
         });
+        store.reraise()?;
         Ok(PyTokenResponse::from_core(&response))
     }
 }

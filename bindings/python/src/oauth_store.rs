@@ -8,7 +8,9 @@
 //! a host method (or a return value of the wrong shape) becomes the core's
 //! `LookupError`, so the endpoint answers `server_error` as it does for any store
 //! failure; the exception is logged to the `portcullis.oauth` logger (keep secrets out
-//! of your exception messages).
+//! of your exception messages). A `BaseException` that is not an `Exception`
+//! (`KeyboardInterrupt`, `SystemExit`) is not swallowed: the endpoint finishes as for any
+//! failure, then the call raises it.
 
 use crate::errors;
 use crate::input;
@@ -123,7 +125,20 @@ impl OwnedStore {
         }
         Ok(OwnedStore::Host(HostStore {
             obj: value.clone().unbind(),
+            interrupt: std::sync::Mutex::new(None),
         }))
+    }
+
+    /// Raises the first `KeyboardInterrupt`-like exception a host method raised during
+    /// the call, if any (see the module docs).
+    pub(crate) fn reraise(&self) -> PyResult<()> {
+        match self {
+            OwnedStore::Memory(_) => Ok(()),
+            OwnedStore::Host(h) => match h.interrupt.lock().map(|mut g| g.take()) {
+                Ok(Some(e)) => Err(e),
+                _ => Ok(()),
+            },
+        }
     }
 
     /// The three contracts.
@@ -138,6 +153,8 @@ impl OwnedStore {
 /// A Python object serving the store contracts.
 pub(crate) struct HostStore {
     obj: Py<PyAny>,
+    /// The first exception that must not be swallowed, raised after the endpoint returns.
+    interrupt: std::sync::Mutex<Option<PyErr>>,
 }
 
 /// Logs a failed host call to the `portcullis.oauth` logger and turns it into a
@@ -208,7 +225,15 @@ impl HostStore {
                 let value = self.obj.bind(py).call_method1(method, args)?;
                 convert(&value)
             });
-            result.map_err(|e| failed(py, method, &e))
+            result.map_err(|e| {
+                let error = failed(py, method, &e);
+                if !e.is_instance_of::<pyo3::exceptions::PyException>(py)
+                    && let Ok(mut slot) = self.interrupt.lock()
+                {
+                    slot.get_or_insert(e);
+                }
+                error
+            })
         })
     }
 }

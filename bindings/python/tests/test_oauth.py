@@ -351,15 +351,30 @@ def test_failing_put_code_makes_approve_raise_server_error(policy: portcullis.Po
         "server_error"
 
 
-def test_store_that_raises_base_exceptions_still_answers(policy: portcullis.Policy) -> None:
+def test_a_keyboard_interrupt_in_the_store_is_raised_not_swallowed(
+        policy: portcullis.Policy) -> None:
+    """An `Exception` from the store is a 500; a `KeyboardInterrupt` (a BaseException
+    only) reaches the caller once the endpoint has finished, whichever endpoint it is."""
     s = setup(policy, DictStore())
 
     class Interrupting(DictStore):
         def client(self, client_id: str) -> Optional[str]:
             raise KeyboardInterrupt
 
-    r = s.server.token(s.auth, "grant_type=authorization_code&code=x", Interrupting())
-    assert r.status == 500
+    class Failing(DictStore):
+        def client(self, client_id: str) -> Optional[str]:
+            raise RuntimeError("database down")
+
+    body = "grant_type=authorization_code&code=x"
+    assert s.server.token(s.auth, body, Failing()).status == 500
+    with pytest.raises(KeyboardInterrupt):
+        s.server.token(s.auth, body, Interrupting())
+    with pytest.raises(KeyboardInterrupt):
+        s.server.revoke(s.auth, "token=x", Interrupting())
+    with pytest.raises(KeyboardInterrupt):
+        s.server.authorize("response_type=code&client_id=web", Interrupting())
+    # The store stays usable afterwards.
+    assert s.server.token(s.auth, body, s.store).status == 400
 
 
 # -- wrong types and values ----------------------------------------------------------------
