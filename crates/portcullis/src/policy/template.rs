@@ -11,6 +11,10 @@
 //! share a parent), never by the request's path length.
 
 use crate::format::same;
+use std::collections::HashMap;
+
+/// Literal children up to this many are found by a scan; more get a hash index.
+const SCAN_LIMIT: usize = 8;
 
 /// One segment of a template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,8 +72,11 @@ fn segment(part: &str, last: bool) -> Result<Segment<'_>, String> {
 /// A trie of templates, one level per segment; values are route indexes.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Trie {
-    /// Literal next segments, sorted for binary search.
+    /// Literal next segments, in insertion order.
     literals: Vec<(Box<str>, Trie)>,
+    /// For nodes with more than [`SCAN_LIMIT`] literals: literal → position in `literals`
+    /// (a scan or a binary search over strings on the heap costs a cache miss per step).
+    index: Option<HashMap<Box<str>, usize, foldhash::fast::RandomState>>,
     /// `{name}`: any one non-empty segment.
     param: Option<Box<Trie>>,
     /// `{*name}` here: the route index.
@@ -116,17 +123,33 @@ impl Trie {
     }
 
     fn literal_mut(&mut self, text: &str) -> &mut Trie {
-        let at = match self
-            .literals
-            .binary_search_by(|(k, _)| k.as_ref().cmp(text))
-        {
-            Ok(at) => at,
-            Err(at) => {
-                self.literals.insert(at, (text.into(), Trie::default()));
+        let at = match self.position(text) {
+            Some(at) => at,
+            None => {
+                self.literals.push((text.into(), Trie::default()));
+                let at = self.literals.len() - 1;
+                if let Some(index) = &mut self.index {
+                    index.insert(text.into(), at);
+                } else if self.literals.len() > SCAN_LIMIT {
+                    let entries = self.literals.iter().enumerate();
+                    self.index = Some(entries.map(|(i, (k, _))| (k.clone(), i)).collect());
+                }
                 at
             }
         };
         &mut self.literals[at].1
+    }
+
+    /// Where the literal `segment` is in `literals`.
+    #[inline]
+    fn position(&self, segment: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(segment).copied(),
+            None => self
+                .literals
+                .iter()
+                .position(|(k, _)| same(k.as_bytes(), segment.as_bytes())),
+        }
     }
 
     /// The route matching `path` (which starts with `/`), if any.
@@ -145,7 +168,7 @@ impl Trie {
             None => child.route,
             Some(tail) => child.find_rest(tail),
         };
-        let literal = self.literal(segment.as_bytes()).and_then(next);
+        let literal = self.literal(segment).and_then(next);
         let param = || {
             let child = self.param.as_deref().filter(|_| !segment.is_empty())?;
             next(child)
@@ -158,20 +181,10 @@ impl Trie {
 
 impl Trie {
     /// The child for a literal segment: a scan with no library call for the few children
-    /// most nodes have, a binary search for wide nodes.
+    /// most nodes have, a hash lookup for wide nodes.
     #[inline]
-    fn literal(&self, segment: &[u8]) -> Option<&Trie> {
-        if self.literals.len() <= 8 {
-            return self
-                .literals
-                .iter()
-                .find(|(k, _)| same(k.as_bytes(), segment))
-                .map(|(_, child)| child);
-        }
-        self.literals
-            .binary_search_by(|(k, _)| k.as_bytes().cmp(segment))
-            .ok()
-            .map(|at| &self.literals[at].1)
+    fn literal(&self, segment: &str) -> Option<&Trie> {
+        self.position(segment).map(|at| &self.literals[at].1)
     }
 }
 
@@ -312,6 +325,21 @@ mod tests {
                 None => proptest::prop_assert!(matching.is_empty(), "{path} missed {matching:?}"),
             }
         }
+    }
+
+    #[test]
+    fn wide_nodes_find_every_literal_through_their_index() {
+        let mut templates: Vec<String> = (0..50).map(|i| format!("/v1/r{i}/{{id}}")).collect();
+        templates.push("/v1/{kind}/{id}/x".to_owned());
+        let refs: Vec<&str> = templates.iter().map(String::as_str).collect();
+        let t = trie(&refs);
+        for i in 0..50 {
+            assert_eq!(t.find(&format!("/v1/r{i}/7")), Some(i));
+            assert_eq!(t.find(&format!("/v1/r{i}/7/x")), Some(50));
+        }
+        assert_eq!(t.find("/v1/r50/7"), None);
+        assert_eq!(t.find("/v1/r50/7/x"), Some(50));
+        assert_eq!(t.find("/v1/r1"), None);
     }
 
     #[test]
