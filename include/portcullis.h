@@ -875,6 +875,24 @@ portcullis_result portcullis_checker_check_store(const struct portcullis_checker
                                                  struct portcullis_decision **decision_out);
 
 /**
+ * Decides a request like `portcullis_checker_check_store`, writing the decision into
+ * `decision`, a handle from an earlier check, instead of allocating a new one: the way to
+ * check on a hot path (one handle per thread, freed once at the end). The handle's
+ * previous contents are replaced, so strings read from it before this call are no longer
+ * valid; it must not be read by another thread during the call. On error `decision` is
+ * left unchanged. Errors as for `portcullis_checker_check_store`.
+ *
+ * # Safety
+ * `checker`, `request`, `store` live; `decision` a live decision not used by another
+ * thread during the call.
+ */
+portcullis_result portcullis_checker_check_store_into(const struct portcullis_checker *checker,
+                                                      const struct portcullis_request *request,
+                                                      const struct portcullis_store *store,
+                                                      uint64_t now,
+                                                      struct portcullis_decision *decision);
+
+/**
  * Phase one of a two-phase check: everything that needs no record. On success exactly
  * one of `*decision_out` (decided already: public route, missing or malformed
  * credential, …) and `*pending_out` (fetch the record of `portcullis_pending_key_id`,

@@ -2,7 +2,7 @@
 
 use crate::decision::portcullis_decision;
 use crate::ffi::{
-    Failure, FfiResult, borrow, bytes, free_handle, guard, into_handle, optional_bytes,
+    Failure, FfiResult, borrow, borrow_mut, bytes, free_handle, guard, into_handle, optional_bytes,
     optional_text, out_ptr, take_handle, text,
 };
 use crate::peppers::portcullis_peppers;
@@ -227,6 +227,40 @@ pub unsafe extern "C" fn portcullis_checker_check_store(
         let decision = checker.inner.check(&request, &store.inner, Timestamp(now));
         // SAFETY: non-NULL and writable (contract).
         unsafe { out.write(portcullis_decision::handle(&checker.inner, decision)) };
+        Ok(())
+    })
+}
+
+/// Decides a request like `portcullis_checker_check_store`, writing the decision into
+/// `decision`, a handle from an earlier check, instead of allocating a new one: the way to
+/// check on a hot path (one handle per thread, freed once at the end). The handle's
+/// previous contents are replaced, so strings read from it before this call are no longer
+/// valid; it must not be read by another thread during the call. On error `decision` is
+/// left unchanged. Errors as for `portcullis_checker_check_store`.
+///
+/// # Safety
+/// `checker`, `request`, `store` live; `decision` a live decision not used by another
+/// thread during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_checker_check_store_into(
+    checker: *const portcullis_checker,
+    request: *const portcullis_request,
+    store: *const portcullis_store,
+    now: u64,
+    decision: *mut portcullis_decision,
+) -> portcullis_result {
+    guard(|| {
+        // SAFETY: live / readable, and the decision exclusively ours (contract).
+        let (checker, request, store, target) = unsafe {
+            (
+                borrow(checker)?,
+                self::request(borrow(request)?)?,
+                borrow(store)?,
+                borrow_mut(decision)?,
+            )
+        };
+        let decided = checker.inner.check(&request, &store.inner, Timestamp(now));
+        target.replace(&checker.inner, decided);
         Ok(())
     })
 }

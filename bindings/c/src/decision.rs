@@ -32,6 +32,20 @@ impl portcullis_decision {
         }
     }
 
+    /// Replaces this handle's contents with `decision` (reached by `checker`), keeping
+    /// the allocation, and the checker reference when it is the same checker.
+    pub(crate) fn replace(&mut self, checker: &Arc<Checker>, decision: Decision<'_>) {
+        if !Arc::ptr_eq(&self.checker, checker) {
+            self.checker = checker.clone();
+        }
+        self.outcome = decision.into_outcome();
+        self.key_id = self
+            .outcome
+            .principal
+            .as_ref()
+            .map(|p| id_text(p.record.id()));
+    }
+
     /// Moves a decision to a C handle.
     pub(crate) fn handle(checker: &Arc<Checker>, decision: Decision<'_>) -> *mut Self {
         into_handle(Self::new(checker.clone(), decision.into_outcome()))

@@ -281,6 +281,31 @@ static void test_flow(const portcullis_policy *policy, const portcullis_peppers 
     CHECK_OK(portcullis_decision_record(d, &who));
     CHECK(str_is(portcullis_record_name(who), "Production Integration"), "principal record");
     portcullis_record_free(who);
+
+    /* The same handle reused: contents replaced, unchanged on error. */
+    portcullis_request forbidden = make_request("POST", "/v1/claims", header, NULL, true);
+    CHECK_RC(portcullis_checker_check_store_into(NULL, &forbidden, store, NOW, d), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_checker_check_store_into(checker, NULL, store, NOW, d), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_checker_check_store_into(checker, &forbidden, NULL, NOW, d), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_checker_check_store_into(checker, &forbidden, store, NOW, NULL), PORTCULLIS_NULL_PARAMETER);
+    broken = forbidden;
+    broken.path = BAD_UTF8;
+    broken.path_len = strlen(BAD_UTF8);
+    CHECK_RC(portcullis_checker_check_store_into(checker, &broken, store, NOW, d), PORTCULLIS_INVALID_UTF8);
+    check_status(d, 200, "allowed"); /* an error leaves the reused handle unchanged */
+    CHECK_OK(portcullis_checker_check_store_into(checker, &forbidden, store, NOW, d));
+    check_status(d, 403, "insufficient_scope");
+    CHECK(str_is(portcullis_decision_missing(d, 0), "claims:write"), "reused: missing");
+    portcullis_request anonymous = make_request("GET", "/v1/claims/42", NULL, NULL, true);
+    CHECK_OK(portcullis_checker_check_store_into(checker, &anonymous, store, NOW, d));
+    check_status(d, 401, "missing_credential");
+    CHECK(portcullis_decision_owner(d).data == NULL && portcullis_decision_key_id(d).data == NULL,
+          "reused: no principal left over");
+    for (int i = 0; i < 1000; i++) {
+        CHECK_OK(portcullis_checker_check_store_into(checker, i % 2 ? &req : &forbidden, store, NOW, d));
+    }
+    check_status(d, 200, "allowed"); /* after 1000 reuses */
+    CHECK(str_is(portcullis_decision_owner(d), "org_42"), "reused: owner");
     portcullis_decision_free(d);
 
     /* Insufficient scope, with the header through the required-length protocol. */
