@@ -89,7 +89,7 @@ def main():
     py = extra("python")
     if py:
         for what, key, limit in (("verify", "verify", 10), ("check", "check", 6)):
-            r = py[f"stdlib_{key}_ns"] / py[f"{key}_ns"]
+            r = py.get(f"{key}_speedup", py[f"stdlib_{key}_ns"] / py[f"{key}_ns"])
             row(f"Python {what} vs stdlib-only Python", fmt_ns(py[f"{key}_ns"]), f"stdlib {fmt_ns(py[f'stdlib_{key}_ns'])}",
                 f"{r:.1f}× faster", f"≥ {limit}× faster", r >= limit)
         if "threads_ratio" in py:

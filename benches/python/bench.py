@@ -123,15 +123,24 @@ def _requirement_of(method, template):
 
 # --- timing --------------------------------------------------------------------------------
 
-def per_call_ns(fn, calls=20000, rounds=7):
-    fn()
-    samples = []
+def per_call_ns(fn, calls):
+    start = time.perf_counter_ns()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter_ns() - start) / calls
+
+
+def paired(ours, theirs, calls=20000, rounds=9):
+    """Times `ours` and `theirs` in alternating rounds (this VM's speed drifts between
+    seconds); returns the median time of each and the median of the per-round ratios."""
+    ours(), theirs()
+    a, b, ratios = [], [], []
     for _ in range(rounds):
-        start = time.perf_counter_ns()
-        for _ in range(calls):
-            fn()
-        samples.append((time.perf_counter_ns() - start) / calls)
-    return statistics.median(samples)
+        x, y = per_call_ns(ours, calls), per_call_ns(theirs, calls)
+        a.append(x)
+        b.append(y)
+        ratios.append(y / x)
+    return statistics.median(a), statistics.median(b), statistics.median(ratios)
 
 
 def threads_ratio(fn, calls=100000):
@@ -149,9 +158,8 @@ def threads_ratio(fn, calls=100000):
         for t in ts:
             t.join()
         return time.perf_counter() - start
-    one = min(run(1) for _ in range(3))
-    two = min(run(2) for _ in range(3))
-    return 2 * one / two
+    ratios = [2 * run(1) / run(2) for _ in range(5)]  # alternating, as in `paired`
+    return statistics.median(ratios)
 
 
 def main():
@@ -182,13 +190,15 @@ def main():
     assert bool(checker.verify(key, record, now=NOW)) and std.verify(key, rdict, NOW) is not None
     assert not checker.verify(typo, record, now=NOW) and std.verify(typo, rdict, NOW) is None
 
-    result = {
-        "verify_ns": per_call_ns(lambda: checker.verify(key, record, now=NOW)),
-        "stdlib_verify_ns": per_call_ns(lambda: std.verify(key, rdict, NOW)),
-        "check_ns": per_call_ns(lambda: checker.check("GET", "/v1/claims/42", lookup=store,
-                                                      authorization=header, https=True, now=NOW)),
-        "stdlib_check_ns": per_call_ns(lambda: std.check("GET", "/v1/claims/42", header, records, NOW)),
-    }
+    result = {}
+    for name, ours, theirs in (
+        ("verify", lambda: checker.verify(key, record, now=NOW), lambda: std.verify(key, rdict, NOW)),
+        ("check", lambda: checker.check("GET", "/v1/claims/42", lookup=store, authorization=header,
+                                        https=True, now=NOW),
+         lambda: std.check("GET", "/v1/claims/42", header, records, NOW)),
+    ):
+        mine, stdlib, ratio = paired(ours, theirs)
+        result[f"{name}_ns"], result[f"stdlib_{name}_ns"], result[f"{name}_speedup"] = mine, stdlib, ratio
     result["threads_ratio"] = threads_ratio(
         lambda: checker.check("GET", "/v1/claims/42", lookup=store, authorization=header, https=True, now=NOW))
     out = ROOT / "target" / "bench-results"
