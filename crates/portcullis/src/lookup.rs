@@ -64,8 +64,8 @@ pub enum StoreError {
 /// (they are small beside the records; a store that outlives many owners can be rebuilt).
 pub struct MemoryStore {
     map: papaya::HashMap<KeyId, Arc<KeyRecord>, foldhash::fast::RandomState>,
-    owners: papaya::HashSet<Arc<str>, foldhash::fast::RandomState>,
-    scope_lists: papaya::HashSet<Arc<[String]>, foldhash::fast::RandomState>,
+    owners: papaya::HashSet<Arc<String>, foldhash::fast::RandomState>,
+    scope_lists: papaya::HashSet<Arc<Vec<String>>, foldhash::fast::RandomState>,
 }
 
 impl Default for MemoryStore {

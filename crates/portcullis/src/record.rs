@@ -22,34 +22,48 @@ pub type Metadata = serde_json::Map<String, serde_json::Value>;
 /// The layout is compact because stores hold millions of these (the serialised form is
 /// [`wire::RecordWire`], unchanged): strings are boxed, the owner and the scope list are
 /// shared `Arc`s that [`crate::MemoryStore`] interns (keys of one organisation with the
-/// same permissions share them), the optional times are plain integers with presence bits,
-/// and metadata is boxed only when present.
+/// same permissions share them), expiry and revocation are plain integers with presence
+/// bits, and what few keys have (not-before, predecessor, metadata) is boxed only when
+/// present.
 #[derive(Clone, PartialEq)]
 pub struct KeyRecord {
     id: KeyId,
     name: Box<str>,
-    owner: Arc<str>,
+    owner: Arc<String>,
     kind: Label,
     env: Label,
-    scopes: Arc<[String]>,
+    scopes: Arc<Vec<String>>,
     hash: Box<str>,
     times: Times,
-    rotated_from: Option<KeyId>,
-    metadata: Option<Box<Metadata>>,
+    extras: Option<Box<Extras>>,
     cache: Cache,
 }
 
-/// The four times of a record: creation always, the others when their bit is set.
+/// The fields most keys leave empty.
+#[derive(Clone, Default, PartialEq)]
+struct Extras {
+    not_before: Option<Timestamp>,
+    rotated_from: Option<KeyId>,
+    metadata: Metadata,
+}
+
+impl Extras {
+    /// `None` when every field is empty, so most records pay one null pointer.
+    fn boxed(self) -> Option<Box<Extras>> {
+        (self != Extras::default()).then(|| Box::new(self))
+    }
+}
+
+/// The times every check reads: creation always, expiry and revocation when their bit is
+/// set.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Times {
     created_at: u64,
-    not_before: u64,
     expires_at: u64,
     revoked_at: u64,
     present: u8,
 }
 
-const NOT_BEFORE: u8 = 1;
 const EXPIRES_AT: u8 = 2;
 const REVOKED_AT: u8 = 4;
 
@@ -60,7 +74,6 @@ impl Times {
 
     fn slot(&mut self, bit: u8) -> &mut u64 {
         match bit {
-            NOT_BEFORE => &mut self.not_before,
             EXPIRES_AT => &mut self.expires_at,
             _ => &mut self.revoked_at,
         }
@@ -151,20 +164,23 @@ impl KeyRecord {
         let mut record = KeyRecord {
             id,
             name: spec.name.as_str().into(),
-            owner: spec.owner.as_str().into(),
+            owner: Arc::new(spec.owner.clone()),
             kind: Label::new(kind),
             env: Label::new(env),
-            scopes: spec.scopes.as_slice().into(),
+            scopes: Arc::new(spec.scopes.clone()),
             hash: hash.encode().into_boxed_str(),
             times: Times {
                 created_at: now.0,
                 ..Times::default()
             },
-            rotated_from,
-            metadata: boxed_metadata(spec.metadata.clone()),
+            extras: Extras {
+                not_before: spec.not_before,
+                rotated_from,
+                metadata: spec.metadata.clone(),
+            }
+            .boxed(),
             cache: Cache::default(),
         };
-        record.times.set(NOT_BEFORE, spec.not_before);
         record.times.set(EXPIRES_AT, spec.ttl.map(|t| now.plus(t)));
         record
     }
@@ -249,15 +265,15 @@ impl KeyRecord {
         &self.scopes
     }
     /// The shared scope list (what [`crate::MemoryStore`] interns).
-    pub(crate) fn shared_scopes(&self) -> &Arc<[String]> {
+    pub(crate) fn shared_scopes(&self) -> &Arc<Vec<String>> {
         &self.scopes
     }
     /// The shared owner string.
-    pub(crate) fn shared_owner(&self) -> &Arc<str> {
+    pub(crate) fn shared_owner(&self) -> &Arc<String> {
         &self.owner
     }
     /// Replaces the owner and scope list with equal, shared values (interning).
-    pub(crate) fn share(&mut self, owner: Arc<str>, scopes: Arc<[String]>) {
+    pub(crate) fn share(&mut self, owner: Arc<String>, scopes: Arc<Vec<String>>) {
         debug_assert!(owner == self.owner && scopes == self.scopes);
         self.owner = owner;
         self.scopes = scopes;
@@ -272,7 +288,7 @@ impl KeyRecord {
     }
     /// Not valid before this time.
     pub fn not_before(&self) -> Option<Timestamp> {
-        self.times.get(NOT_BEFORE, self.times.not_before)
+        self.extras.as_ref().and_then(|e| e.not_before)
     }
     /// Expiry time.
     pub fn expires_at(&self) -> Option<Timestamp> {
@@ -284,14 +300,14 @@ impl KeyRecord {
     }
     /// The key this one replaced.
     pub fn rotated_from(&self) -> Option<KeyId> {
-        self.rotated_from
+        self.extras.as_ref().and_then(|e| e.rotated_from)
     }
     /// Host data.
     pub fn metadata(&self) -> &Metadata {
         static EMPTY: OnceLock<Metadata> = OnceLock::new();
-        self.metadata
-            .as_deref()
-            .unwrap_or_else(|| EMPTY.get_or_init(Metadata::new))
+        self.extras
+            .as_ref()
+            .map_or_else(|| EMPTY.get_or_init(Metadata::new), |e| &e.metadata)
     }
 
     /// Revokes the key from `at` on (keeps an earlier revocation time).
@@ -307,7 +323,7 @@ impl KeyRecord {
 
     /// Replaces the granted scopes.
     pub fn set_scopes(&mut self, scopes: Vec<String>) {
-        self.scopes = scopes.into();
+        self.scopes = Arc::new(scopes);
         self.cache = Cache::default();
     }
 
@@ -318,7 +334,9 @@ impl KeyRecord {
 
     /// Replaces the host data.
     pub fn set_metadata(&mut self, metadata: Metadata) {
-        self.metadata = boxed_metadata(metadata);
+        let mut extras = self.extras.take().map(|e| *e).unwrap_or_default();
+        extras.metadata = metadata;
+        self.extras = extras.boxed();
     }
 
     /// Replaces the hash (after a rehash under the primary pepper).
@@ -346,11 +364,6 @@ impl KeyRecord {
             catalog.grant(&self.scopes)
         }
     }
-}
-
-/// `None` for empty metadata, so records without any pay one null pointer.
-fn boxed_metadata(metadata: Metadata) -> Option<Box<Metadata>> {
-    (!metadata.is_empty()).then(|| Box::new(metadata))
 }
 
 fn check_label(field: &'static str, value: &str) -> Result<(), RecordError> {
@@ -386,7 +399,7 @@ impl fmt::Debug for KeyRecord {
             .field("not_before", &self.not_before())
             .field("expires_at", &self.expires_at())
             .field("revoked_at", &self.revoked_at())
-            .field("rotated_from", &self.rotated_from)
+            .field("rotated_from", &self.rotated_from())
             .field("metadata", self.metadata())
             .finish()
     }

@@ -1,9 +1,7 @@
 //! The serialised form of a [`KeyRecord`]: the stable JSON (or row) shape hosts store,
 //! separate from the compact in-memory layout.
 
-use super::{
-    Cache, EXPIRES_AT, KeyRecord, Label, Metadata, NOT_BEFORE, REVOKED_AT, Times, boxed_metadata,
-};
+use super::{Cache, EXPIRES_AT, Extras, KeyRecord, Label, Metadata, REVOKED_AT, Times};
 use crate::format::KeyId;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -63,20 +61,23 @@ impl From<RecordWire> for KeyRecord {
             created_at: w.created_at.0,
             ..Times::default()
         };
-        times.set(NOT_BEFORE, w.not_before);
         times.set(EXPIRES_AT, w.expires_at);
         times.set(REVOKED_AT, w.revoked_at);
         KeyRecord {
             id: w.id,
             name: w.name.into_boxed_str(),
-            owner: Arc::from(w.owner),
+            owner: Arc::new(w.owner),
             kind: w.kind,
             env: w.env,
-            scopes: Arc::from(w.scopes),
+            scopes: Arc::new(w.scopes),
             hash: w.hash.into_boxed_str(),
             times,
-            rotated_from: w.rotated_from,
-            metadata: boxed_metadata(w.metadata),
+            extras: Extras {
+                not_before: w.not_before,
+                rotated_from: w.rotated_from,
+                metadata: w.metadata,
+            }
+            .boxed(),
             cache: Cache::default(),
         }
     }
@@ -96,7 +97,7 @@ impl Serialize for KeyRecord {
             not_before: self.not_before(),
             expires_at: self.expires_at(),
             revoked_at: self.revoked_at(),
-            rotated_from: self.rotated_from,
+            rotated_from: self.rotated_from(),
             metadata: self.metadata(),
         }
         .serialize(s)
