@@ -138,8 +138,8 @@ pub fn parse_header(value: &[u8]) -> Result<&[u8], ExtractError> {
 /// not yet checked against `b64token`).
 fn split_header(value: &[u8]) -> Result<&[u8], ExtractError> {
     let value = trim_ows(value);
-    if let Some((scheme, rest)) = value.split_at_checked(7)
-        && scheme.eq_ignore_ascii_case(b"bearer ")
+    if let Some((scheme, rest)) = value.split_first_chunk::<7>()
+        && is_bearer_space(scheme)
         && rest.first().is_some_and(|&b| b != b' ')
     {
         return Ok(rest);
@@ -193,6 +193,16 @@ fn trim_ows(mut v: &[u8]) -> &[u8] {
     v
 }
 
+/// Whether 7 bytes are `bearer ` in any letter case: one word compare. Bit 5 is set in
+/// the six letter bytes only, which folds upper case onto lower case and nothing else onto
+/// a letter; the space byte is compared as is (folding it would let NUL pass).
+#[inline]
+fn is_bearer_space(scheme: &[u8; 7]) -> bool {
+    let mut word = [0u8; 8];
+    word[..7].copy_from_slice(scheme);
+    u64::from_le_bytes(word) | 0x0000_2020_2020_2020 == u64::from_le_bytes(*b"bearer \0")
+}
+
 /// RFC 9110 `tchar`.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -230,6 +240,19 @@ fn is_b64char(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_compare_of_the_scheme_is_exactly_case_insensitive_bearer_space() {
+        for candidate in 0..=255u8 {
+            for i in 0..7 {
+                let mut scheme = *b"bearer ";
+                scheme[i] = candidate;
+                let expected = scheme.eq_ignore_ascii_case(b"bearer ");
+                assert_eq!(is_bearer_space(&scheme), expected, "{scheme:?}");
+            }
+        }
+        assert!(is_bearer_space(b"BeArEr "));
+    }
     use proptest::prelude::*;
 
     fn hdr(v: &str) -> Result<&[u8], ExtractError> {
