@@ -10,6 +10,7 @@ test: lint test-rust test-c test-python fuzz-smoke
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p portcullis -p portcullis-cli --no-deps
 
 test-rust:
 	$(CARGO) test --workspace

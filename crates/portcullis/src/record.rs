@@ -20,7 +20,7 @@ pub type Metadata = serde_json::Map<String, serde_json::Value>;
 /// inside the record never go stale.
 ///
 /// The layout is compact because stores hold millions of these (the serialised form is
-/// [`wire::RecordWire`], unchanged): strings are boxed, the owner and the scope list are
+/// `record/wire.rs`, unchanged): strings are boxed, the owner and the scope list are
 /// shared `Arc`s that [`crate::MemoryStore`] interns (keys of one organisation with the
 /// same permissions share them), expiry and revocation are plain integers with presence
 /// bits, and what few keys have (not-before, predecessor, metadata) is boxed only when

@@ -1,5 +1,5 @@
 //! Route matching: method + path template → access rule, through a segment trie per
-//! method ([`super::template`]).
+//! method (`policy/template.rs`).
 //!
 //! Templates: `/v1/claims/{id}` (one segment), `/files/{*path}` (the
 //! rest). Methods match exactly (HTTP methods are case-sensitive); a `HEAD` request falls
