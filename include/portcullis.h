@@ -1926,12 +1926,28 @@ portcullis_result portcullis_oauth_error_redirect(const struct portcullis_oauth_
                                                   size_t *len_out);
 
 /**
+ * Writes the token-endpoint response (RFC 6749 §5.2: JSON body, `Cache-Control:
+ * no-store`; 401 with `WWW-Authenticate` for `invalid_client`) for an OAuth error the host
+ * found itself, before the engine could read the request: typically
+ * `PORTCULLIS_OAUTH_INVALID_REQUEST` after `portcullis_oauth_token` answered
+ * `PORTCULLIS_INVALID_UTF8`. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (`error` is not an OAuth code).
+ *
+ * # Safety
+ * `server` live; `response_out` writable.
+ */
+portcullis_result portcullis_oauth_error_response(const struct portcullis_oauth_server *server,
+                                                  uint32_t error,
+                                                  struct portcullis_oauth_response **response_out);
+
+/**
  * The token endpoint (RFC 6749 §4.1.3, §6): `authorization` is the request's
  * `Authorization` header (UTF-8; NULL when absent), `body` its urlencoded body (UTF-8).
  * Writes the response to send to `*response_out` (errors such as `invalid_grant` are
  * responses, not failures; a failing store callback gives a 500 `server_error`
- * response). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8` (answer 400
- * `invalid_request`), `PORTCULLIS_INVALID_LENGTH`.
+ * response). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8` (answer with
+ * `portcullis_oauth_error_response(server, PORTCULLIS_OAUTH_INVALID_REQUEST, …)`),
+ * `PORTCULLIS_INVALID_LENGTH`.
  *
  * # Safety
  * `server`, `store` live; `authorization` NULL or readable; `body` readable;

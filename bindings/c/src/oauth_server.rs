@@ -534,10 +534,42 @@ pub unsafe extern "C" fn portcullis_oauth_error_redirect(
     })
 }
 
-/// A fixed description for an error redirect the host asks for.
+/// Writes the token-endpoint response (RFC 6749 §5.2: JSON body, `Cache-Control:
+/// no-store`; 401 with `WWW-Authenticate` for `invalid_client`) for an OAuth error the host
+/// found itself, before the engine could read the request: typically
+/// `PORTCULLIS_OAUTH_INVALID_REQUEST` after `portcullis_oauth_token` answered
+/// `PORTCULLIS_INVALID_UTF8`. Errors: `PORTCULLIS_NULL_PARAMETER`,
+/// `PORTCULLIS_INVALID_ARGUMENT` (`error` is not an OAuth code).
+///
+/// # Safety
+/// `server` live; `response_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_oauth_error_response(
+    server: *const portcullis_oauth_server,
+    error: u32,
+    response_out: *mut *mut portcullis_oauth_response,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(response_out)?;
+        // SAFETY: live (contract).
+        let server = unsafe { borrow(server)? };
+        let code = R::from_u32(error).and_then(R::oauth_code).ok_or_else(|| {
+            Failure::new(R::PORTCULLIS_INVALID_ARGUMENT, "not an OAuth error code")
+        })?;
+        let inner = server
+            .inner
+            .error_response(OAuthError::new(code, description(code)));
+        // SAFETY: non-NULL and writable (contract).
+        unsafe { out.write(into_handle(portcullis_oauth_response { inner })) };
+        Ok(())
+    })
+}
+
+/// A fixed description for an error the host asks for.
 fn description(code: core_lib::oauth::OAuthErrorCode) -> &'static str {
     use core_lib::oauth::OAuthErrorCode as C;
     match code {
+        C::InvalidRequest => "The request is malformed",
         C::ServerError => "The server could not complete the request",
         C::TemporarilyUnavailable => "The server is temporarily unavailable",
         C::AccessDenied => "The request was denied",
@@ -607,8 +639,9 @@ unsafe fn answer(
 /// `Authorization` header (UTF-8; NULL when absent), `body` its urlencoded body (UTF-8).
 /// Writes the response to send to `*response_out` (errors such as `invalid_grant` are
 /// responses, not failures; a failing store callback gives a 500 `server_error`
-/// response). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8` (answer 400
-/// `invalid_request`), `PORTCULLIS_INVALID_LENGTH`.
+/// response). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8` (answer with
+/// `portcullis_oauth_error_response(server, PORTCULLIS_OAUTH_INVALID_REQUEST, …)`),
+/// `PORTCULLIS_INVALID_LENGTH`.
 ///
 /// # Safety
 /// `server`, `store` live; `authorization` NULL or readable; `body` readable;

@@ -600,6 +600,23 @@ static void wrong_input(const char *policy_path) {
     CHECK_RC(portcullis_oauth_token(f.server, bad_utf8, sizeof bad_utf8 - 1, "", 0, f.store, NOW, &r), PORTCULLIS_INVALID_UTF8);
     CHECK_RC(portcullis_oauth_authorize(f.server, bad_utf8, sizeof bad_utf8 - 1, f.store, &a), PORTCULLIS_INVALID_UTF8);
     CHECK_RC(portcullis_oauth_token(f.server, NULL, 0, "x", SIZE_MAX, f.store, NOW, &r), PORTCULLIS_INVALID_LENGTH);
+    /* The host answers what the engine could not read with the engine's own 400. */
+    CHECK_OK(portcullis_oauth_error_response(f.server, PORTCULLIS_OAUTH_INVALID_REQUEST, &r));
+    char field[64];
+    json_field(portcullis_oauth_response_body(r), "error", field, sizeof field);
+    CHECK(portcullis_oauth_response_status(r) == 400 && strcmp(field, "invalid_request") == 0 &&
+              str_is(header(r, "Cache-Control"), "no-store"),
+          "error response: %u %s", portcullis_oauth_response_status(r), field);
+    portcullis_oauth_response_free(r);
+    CHECK_OK(portcullis_oauth_error_response(f.server, PORTCULLIS_OAUTH_INVALID_CLIENT, &r));
+    CHECK(portcullis_oauth_response_status(r) == 401 && header(r, "WWW-Authenticate").data != NULL,
+          "invalid_client: %u", portcullis_oauth_response_status(r));
+    portcullis_oauth_response_free(r);
+    r = NULL;
+    CHECK_RC(portcullis_oauth_error_response(f.server, PORTCULLIS_INVALID_UTF8, &r), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK_RC(portcullis_oauth_error_response(NULL, PORTCULLIS_OAUTH_INVALID_REQUEST, &r), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_error_response(f.server, PORTCULLIS_OAUTH_INVALID_REQUEST, NULL), PORTCULLIS_NULL_PARAMETER);
+    CHECK(r == NULL, "untouched on error");
     /* Garbage bodies are responses, not crashes. */
     const char *garbage[] = {"", "&&&", "grant_type=authorization_code&grant_type=refresh_token", "%zz", "grant_type=password"};
     for (size_t i = 0; i < sizeof garbage / sizeof *garbage; i++) {

@@ -592,6 +592,26 @@ fn token_5_1_scope_returned_when_it_differs_from_the_request() {
 }
 
 #[test]
+fn token_5_2_error_response_for_errors_the_host_finds_itself() {
+    let f = fx();
+    let r = f.server.error_response(OAuthError::new(
+        OAuthErrorCode::InvalidRequest,
+        "The request body is not UTF-8",
+    ));
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "invalid_request");
+    assert_eq!(json(&r)["error_description"], "The request body is not UTF-8");
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("www-authenticate"), None);
+    let r = f.server.error_response(OAuthError::new(OAuthErrorCode::InvalidClient, "x"));
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"claimport\"")
+    );
+}
+
+#[test]
 fn token_5_2_invalid_client_is_401_with_www_authenticate() {
     let f = fx();
     let code = f.code();

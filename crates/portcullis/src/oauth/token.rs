@@ -101,6 +101,14 @@ struct Grant<'a> {
 type Outcome = Result<TokenResponse, OAuthError>;
 
 impl OAuthServer {
+    /// The RFC 6749 §5.2 response for an error the host found before the engine could
+    /// read the request: a body or header that is not UTF-8, a body over the host's size
+    /// limit. For example `OAuthError::new(OAuthErrorCode::InvalidRequest, "The request
+    /// body is not UTF-8")`; `invalid_client` gets its 401 and `WWW-Authenticate`.
+    pub fn error_response(&self, error: OAuthError) -> TokenResponse {
+        TokenResponse::error(error, &self.realm)
+    }
+
     /// Answers a token request: `authorization` is the request's `Authorization` header,
     /// `body` its urlencoded body.
     pub fn token(
