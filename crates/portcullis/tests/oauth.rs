@@ -600,10 +600,15 @@ fn token_5_2_error_response_for_errors_the_host_finds_itself() {
     ));
     assert_eq!(r.status, 400);
     assert_eq!(error_code(&r), "invalid_request");
-    assert_eq!(json(&r)["error_description"], "The request body is not UTF-8");
+    assert_eq!(
+        json(&r)["error_description"],
+        "The request body is not UTF-8"
+    );
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.header("www-authenticate"), None);
-    let r = f.server.error_response(OAuthError::new(OAuthErrorCode::InvalidClient, "x"));
+    let r = f
+        .server
+        .error_response(OAuthError::new(OAuthErrorCode::InvalidClient, "x"));
     assert_eq!(r.status, 401);
     assert_eq!(
         r.header("www-authenticate"),
