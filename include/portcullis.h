@@ -1914,7 +1914,8 @@ portcullis_result portcullis_oauth_deny(const struct portcullis_oauth_server *se
  * e.g. what `portcullis_oauth_approve` returned, or `PORTCULLIS_OAUTH_SERVER_ERROR`) for
  * a valid request; output as for `portcullis_oauth_approve`. Errors:
  * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (not a valid request, or
- * `error` is not an OAuth code).
+ * `error` is not a code an authorization error may carry, RFC 6749 §4.1.2.1: not
+ * `invalid_grant`, `invalid_client`, …).
  *
  * # Safety
  * `server`, `authorization` live; `location_out` writable; `len_out` NULL or writable.

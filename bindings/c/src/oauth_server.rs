@@ -508,7 +508,8 @@ pub unsafe extern "C" fn portcullis_oauth_deny(
 /// e.g. what `portcullis_oauth_approve` returned, or `PORTCULLIS_OAUTH_SERVER_ERROR`) for
 /// a valid request; output as for `portcullis_oauth_approve`. Errors:
 /// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (not a valid request, or
-/// `error` is not an OAuth code).
+/// `error` is not a code an authorization error may carry, RFC 6749 §4.1.2.1: not
+/// `invalid_grant`, `invalid_client`, …).
 ///
 /// # Safety
 /// `server`, `authorization` live; `location_out` writable; `len_out` NULL or writable.
@@ -524,11 +525,16 @@ pub unsafe extern "C" fn portcullis_oauth_error_redirect(
         let out = out_ptr(location_out)?;
         // SAFETY: live (contract).
         let (server, a) = unsafe { (borrow(server)?, borrow(authorization)?) };
-        let code = R::from_u32(error).and_then(R::oauth_code).ok_or_else(|| {
-            Failure::new(R::PORTCULLIS_INVALID_ARGUMENT, "not an OAuth error code")
-        })?;
-        let error = OAuthError::new(code, description(code));
-        let location = server.inner.error_redirect(a.valid()?, error);
+        let code = oauth_code(error)?;
+        if !code.is_authorization_error() {
+            return Err(Failure::new(
+                R::PORTCULLIS_INVALID_ARGUMENT,
+                "not an authorization error code (RFC 6749 4.1.2.1)",
+            ));
+        }
+        let location = server
+            .inner
+            .error_redirect(a.valid()?, OAuthError::of(code));
         // SAFETY: forwarded contract.
         unsafe { write_owned(out, len_out, location) }
     })
@@ -553,28 +559,19 @@ pub unsafe extern "C" fn portcullis_oauth_error_response(
         let out = out_ptr(response_out)?;
         // SAFETY: live (contract).
         let server = unsafe { borrow(server)? };
-        let code = R::from_u32(error).and_then(R::oauth_code).ok_or_else(|| {
-            Failure::new(R::PORTCULLIS_INVALID_ARGUMENT, "not an OAuth error code")
-        })?;
-        let inner = server
-            .inner
-            .error_response(OAuthError::new(code, description(code)));
+        let code = oauth_code(error)?;
+        let inner = server.inner.error_response(OAuthError::of(code));
         // SAFETY: non-NULL and writable (contract).
         unsafe { out.write(into_handle(portcullis_oauth_response { inner })) };
         Ok(())
     })
 }
 
-/// A fixed description for an error the host asks for.
-fn description(code: core_lib::oauth::OAuthErrorCode) -> &'static str {
-    use core_lib::oauth::OAuthErrorCode as C;
-    match code {
-        C::InvalidRequest => "The request is malformed",
-        C::ServerError => "The server could not complete the request",
-        C::TemporarilyUnavailable => "The server is temporarily unavailable",
-        C::AccessDenied => "The request was denied",
-        _ => "The request was refused",
-    }
+/// The OAuth error code a `PORTCULLIS_OAUTH_*` result stands for.
+fn oauth_code(error: u32) -> FfiResult<core_lib::oauth::OAuthErrorCode> {
+    R::from_u32(error)
+        .and_then(R::oauth_code)
+        .ok_or_else(|| Failure::new(R::PORTCULLIS_INVALID_ARGUMENT, "not an OAuth error code"))
 }
 
 /// An HTTP response to send as is: status, headers (always `Content-Type:

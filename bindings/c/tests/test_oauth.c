@@ -786,6 +786,9 @@ static void failing_callbacks(const char *policy_path) {
     CHECK(location != NULL && strstr(location, "error=server_error") != NULL, "server_error redirect");
     portcullis_string_free(location);
     CHECK_RC(portcullis_oauth_error_redirect(f.server, a, PORTCULLIS_KEY_SHAPE, &location, NULL), PORTCULLIS_INVALID_ARGUMENT);
+    /* Token-endpoint codes are not authorization errors (RFC 6749 4.1.2.1). */
+    CHECK_RC(portcullis_oauth_error_redirect(f.server, a, PORTCULLIS_OAUTH_INVALID_GRANT, &location, NULL), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK_RC(portcullis_oauth_error_redirect(f.server, a, PORTCULLIS_OAUTH_INVALID_CLIENT, &location, NULL), PORTCULLIS_INVALID_ARGUMENT);
     portcullis_authorization_free(a);
     db.fail = 0;
 

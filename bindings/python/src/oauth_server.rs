@@ -368,33 +368,21 @@ fn opt_header(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SecretString>
     }
 }
 
-/// The description sent with an error redirect the host asks for.
+/// The error of an error redirect the host asks for: an authorization-endpoint code
+/// (RFC 6749 §4.1.2.1) with the core's generic description.
 fn redirect_error(py: Python<'_>, code: &str) -> PyResult<OAuthError> {
-    let (code, text) = match code {
-        "server_error" => (
-            OAuthErrorCode::ServerError,
-            "The server could not complete the request",
-        ),
-        "temporarily_unavailable" => (
-            OAuthErrorCode::TemporarilyUnavailable,
-            "The server is temporarily unable to answer",
-        ),
-        "access_denied" => (OAuthErrorCode::AccessDenied, "The request was denied"),
-        "invalid_request" => (OAuthErrorCode::InvalidRequest, "The request is invalid"),
-        "invalid_scope" => (OAuthErrorCode::InvalidScope, "The scope is invalid"),
-        other => {
-            return Err(errors::raise(
-                py,
-                "OAuthError",
-                (
-                    format!("error_redirect cannot send {}", crate::py_str(other)),
-                    "invalid_request",
-                    "unsupported error code",
-                ),
-            ));
-        }
-    };
-    Ok(OAuthError::new(code, text))
+    match OAuthErrorCode::parse(code).filter(OAuthErrorCode::is_authorization_error) {
+        Some(code) => Ok(OAuthError::of(code)),
+        None => Err(errors::raise(
+            py,
+            "OAuthError",
+            (
+                format!("error_redirect cannot send {}", crate::py_str(code)),
+                "invalid_request",
+                "unsupported error code",
+            ),
+        )),
+    }
 }
 
 const MALFORMED: OAuthError = OAuthError::new(
@@ -550,8 +538,10 @@ impl PyOAuthServer {
         Ok(self.inner.deny(outcome.request()?))
     }
 
-    /// The redirect URL carrying `error` (`server_error`, `temporarily_unavailable`,
-    /// `access_denied`, `invalid_request` or `invalid_scope`) for a `"valid"` request.
+    /// The redirect URL carrying `error`, an authorization error code of RFC 6749
+    /// §4.1.2.1 (`access_denied`, `server_error`, `temporarily_unavailable`,
+    /// `invalid_request`, `invalid_scope`, `unauthorized_client`,
+    /// `unsupported_response_type`), for a `"valid"` request.
     fn error_redirect(
         &self,
         py: Python<'_>,

@@ -131,9 +131,13 @@ def test_approve_deny_and_error_redirects(env: Setup) -> None:
     assert denied["error"] == "access_denied" and denied["state"] == "s1"
     failed = query_params(env.server.error_redirect(outcome, "temporarily_unavailable"))
     assert failed["error"] == "temporarily_unavailable"
-    with pytest.raises(portcullis.OAuthError) as info:
-        env.server.error_redirect(outcome, "made_up")
-    assert info.value.code == "invalid_request"
+    for code in ("made_up", "invalid_grant", "invalid_client", "", "Access_Denied"):
+        with pytest.raises(portcullis.OAuthError) as info:
+            env.server.error_redirect(outcome, code)
+        assert info.value.code == "invalid_request"
+    for code in ("invalid_request", "unauthorized_client", "unsupported_response_type",
+                 "invalid_scope", "server_error"):
+        assert query_params(env.server.error_redirect(outcome, code))["error"] == code
 
     # Consent narrowed to one scope: the token says so.
     location = env.server.approve(outcome, "user_7", env.store, scopes=["claims:read"], now=NOW)

@@ -81,7 +81,7 @@ impl Default for MemoryStore {
 /// The canonical shared copy of `value` in `set` (inserted if new).
 fn intern<T>(set: &papaya::HashSet<Arc<T>, foldhash::fast::RandomState>, value: &Arc<T>) -> Arc<T>
 where
-    T: ?Sized + std::hash::Hash + Eq,
+    T: std::hash::Hash + Eq,
 {
     let set = set.pin();
     if let Some(shared) = set.get(&**value) {

@@ -48,6 +48,59 @@ impl OAuthErrorCode {
         }
     }
 
+    /// Every code, in declaration order.
+    pub const ALL: [OAuthErrorCode; 11] = [
+        OAuthErrorCode::InvalidRequest,
+        OAuthErrorCode::InvalidClient,
+        OAuthErrorCode::InvalidGrant,
+        OAuthErrorCode::UnauthorizedClient,
+        OAuthErrorCode::UnsupportedGrantType,
+        OAuthErrorCode::UnsupportedResponseType,
+        OAuthErrorCode::InvalidScope,
+        OAuthErrorCode::AccessDenied,
+        OAuthErrorCode::ServerError,
+        OAuthErrorCode::TemporarilyUnavailable,
+        OAuthErrorCode::UnsupportedTokenType,
+    ];
+
+    /// The code with this wire form, if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    /// Whether an authorization-endpoint error redirect may carry this code
+    /// (RFC 6749 §4.1.2.1).
+    pub const fn is_authorization_error(&self) -> bool {
+        matches!(
+            self,
+            OAuthErrorCode::InvalidRequest
+                | OAuthErrorCode::UnauthorizedClient
+                | OAuthErrorCode::AccessDenied
+                | OAuthErrorCode::UnsupportedResponseType
+                | OAuthErrorCode::InvalidScope
+                | OAuthErrorCode::ServerError
+                | OAuthErrorCode::TemporarilyUnavailable
+        )
+    }
+
+    /// A generic, secret-free `error_description` for errors the host raises itself
+    /// (the engine's own errors carry more precise texts).
+    pub const fn default_description(&self) -> &'static str {
+        match self {
+            OAuthErrorCode::InvalidRequest => "The request is malformed",
+            OAuthErrorCode::InvalidClient => "Client authentication failed",
+            OAuthErrorCode::InvalidGrant => "The grant is invalid",
+            OAuthErrorCode::UnauthorizedClient => "The client may not use this grant",
+            OAuthErrorCode::UnsupportedGrantType => "The grant type is not supported",
+            OAuthErrorCode::UnsupportedResponseType => "The response type is not supported",
+            OAuthErrorCode::InvalidScope => "The scope is invalid",
+            OAuthErrorCode::AccessDenied => "The request was denied",
+            OAuthErrorCode::ServerError => "The server could not complete the request",
+            OAuthErrorCode::TemporarilyUnavailable => "The server is temporarily unavailable",
+            OAuthErrorCode::UnsupportedTokenType => "The token type is not supported",
+        }
+    }
+
     /// The HTTP status of a token-endpoint error response (RFC 6749 §5.2).
     pub const fn status(&self) -> u16 {
         match self {
@@ -81,6 +134,11 @@ impl OAuthError {
         OAuthError { code, description }
     }
 
+    /// An error with the code's [`OAuthErrorCode::default_description`].
+    pub const fn of(code: OAuthErrorCode) -> Self {
+        Self::new(code, code.default_description())
+    }
+
     pub(crate) const fn request(description: &'static str) -> Self {
         Self::new(OAuthErrorCode::InvalidRequest, description)
     }
@@ -94,9 +152,25 @@ impl OAuthError {
     }
 
     pub(crate) const fn server() -> Self {
-        Self::new(
-            OAuthErrorCode::ServerError,
-            "The server could not complete the request",
-        )
+        Self::of(OAuthErrorCode::ServerError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_parse_from_their_wire_form_only() {
+        for code in OAuthErrorCode::ALL {
+            assert_eq!(OAuthErrorCode::parse(code.as_str()), Some(code));
+            assert!(!code.default_description().is_empty());
+        }
+        for text in ["", "Invalid_Request", "invalid_request ", "made_up"] {
+            assert_eq!(OAuthErrorCode::parse(text), None, "{text:?}");
+        }
+        assert!(OAuthErrorCode::AccessDenied.is_authorization_error());
+        assert!(!OAuthErrorCode::InvalidGrant.is_authorization_error());
+        assert!(!OAuthErrorCode::InvalidClient.is_authorization_error());
     }
 }
