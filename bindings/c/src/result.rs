@@ -525,6 +525,8 @@ impl From<&StoreError> for R {
         match e {
             StoreError::Duplicate(_) => R::PORTCULLIS_STORE_DUPLICATE,
             StoreError::NotFound(_) => R::PORTCULLIS_STORE_NOT_FOUND,
+            // The C API offers no update with a caller's closure, so this cannot arise.
+            StoreError::IdChanged(_) => R::PORTCULLIS_INVALID_ARGUMENT,
         }
     }
 }

@@ -118,6 +118,7 @@ pub(crate) fn store(py: Python<'_>, e: &StoreError) -> PyErr {
     let (code, id) = match e {
         StoreError::Duplicate(id) => ("duplicate", id),
         StoreError::NotFound(id) => ("not_found", id),
+        StoreError::IdChanged(id) => ("id_changed", id),
     };
     raise(py, "StoreError", (e.to_string(), code, id.to_string()))
 }

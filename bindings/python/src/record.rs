@@ -126,7 +126,7 @@ impl PyKeyRecord {
     }
     /// The self-describing hash string (not a secret, but keep it in your database).
     #[getter]
-    fn hash(&self) -> &str {
+    fn hash(&self) -> String {
         self.inner.hash()
     }
     /// The display form, safe to log: `sk_live_<id>_…`.

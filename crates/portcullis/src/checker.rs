@@ -3,12 +3,12 @@
 use crate::decision::{Decision, Outcome, Principal, Reason, Warning, Warnings};
 use crate::extract::{Credential, ExtractError, Source, extract_unvalidated, is_b64token};
 use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey, same};
-use crate::hash::{HashCheck, StoredHash, burn};
+use crate::hash::{HashCheck, StoredHash, burn, check_digest};
 use crate::lookup::{KeyLookup, LookupError};
 use crate::oauth::{AccessVerifier, TokenError, access};
 use crate::pepper::Peppers;
 use crate::policy::{Access, Policy, UnknownRoutes};
-use crate::record::KeyRecord;
+use crate::record::{KeyRecord, Scheme};
 use crate::request::Request;
 use crate::scope::ScopeSet;
 use crate::time::Timestamp;
@@ -314,16 +314,20 @@ impl Checker {
         now: Timestamp,
         warnings: &mut Warnings,
     ) -> Result<ScopeSet, Reason> {
-        let Ok(hash) = record.stored_hash() else {
-            burn(&self.peppers, key);
-            return Err(Reason::CorruptRecord);
+        let (scheme, digest) = record.scheme_and_digest();
+        let pepper_id = match scheme {
+            Scheme::Hmac(pepper_id) => Some(&**pepper_id),
+            Scheme::Sha256 if self.policy.lifecycle.accept_legacy_sha256 => None,
+            Scheme::Sha256 => {
+                burn(&self.peppers, key);
+                return Err(Reason::LegacyHashRefused);
+            }
+            Scheme::Corrupt(..) => {
+                burn(&self.peppers, key);
+                return Err(Reason::CorruptRecord);
+            }
         };
-        if matches!(hash, StoredHash::Sha256 { .. }) && !self.policy.lifecycle.accept_legacy_sha256
-        {
-            burn(&self.peppers, key);
-            return Err(Reason::LegacyHashRefused);
-        }
-        match hash.check(&self.peppers, key) {
+        match check_digest(pepper_id, digest, &self.peppers, key) {
             HashCheck::Match { needs_rehash } => {
                 if needs_rehash {
                     warnings.insert(Warning::NeedsRehash);

@@ -38,7 +38,7 @@ pub enum StoredHash {
 }
 
 /// Why a stored hash string could not be decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum HashError {
     /// The scheme tag is neither `hmac-sha256$` nor `sha256$`.
     #[error("unknown hash scheme")]
@@ -110,27 +110,9 @@ impl StoredHash {
     pub fn check(&self, peppers: &Peppers, key: &ParsedKey<'_>) -> HashCheck {
         match self {
             StoredHash::Hmac { pepper_id, digest } => {
-                let Some(index) = peppers.index(pepper_id) else {
-                    burn(peppers, key);
-                    return HashCheck::UnknownPepper;
-                };
-                let mac = peppers.mac(index, key.mac_input());
-                if ct_eq(&mac, digest) {
-                    HashCheck::Match {
-                        needs_rehash: index != peppers.primary_index(),
-                    }
-                } else {
-                    HashCheck::Mismatch
-                }
+                check_digest(Some(pepper_id), digest, peppers, key)
             }
-            StoredHash::Sha256 { digest } => {
-                let computed: [u8; 32] = sha2::Sha256::digest(key.full_text()).into();
-                if ct_eq(&computed, digest) {
-                    HashCheck::Match { needs_rehash: true }
-                } else {
-                    HashCheck::Mismatch
-                }
-            }
+            StoredHash::Sha256 { digest } => check_digest(None, digest, peppers, key),
         }
     }
 
@@ -150,6 +132,37 @@ impl StoredHash {
             StoredHash::Hmac { pepper_id, .. } => Some(pepper_id),
             StoredHash::Sha256 { .. } => None,
         }
+    }
+}
+
+/// Checks a presented key against a digest made under `pepper_id` (HMAC) or, with `None`,
+/// by plain SHA-256 of the whole key. Computes exactly one MAC or digest and compares in
+/// constant time.
+pub(crate) fn check_digest(
+    pepper_id: Option<&str>,
+    digest: &[u8; 32],
+    peppers: &Peppers,
+    key: &ParsedKey<'_>,
+) -> HashCheck {
+    let Some(pepper_id) = pepper_id else {
+        let computed: [u8; 32] = sha2::Sha256::digest(key.full_text()).into();
+        return if ct_eq(&computed, digest) {
+            HashCheck::Match { needs_rehash: true }
+        } else {
+            HashCheck::Mismatch
+        };
+    };
+    let Some(index) = peppers.index(pepper_id) else {
+        burn(peppers, key);
+        return HashCheck::UnknownPepper;
+    };
+    let mac = peppers.mac(index, key.mac_input());
+    if ct_eq(&mac, digest) {
+        HashCheck::Match {
+            needs_rehash: index != peppers.primary_index(),
+        }
+    } else {
+        HashCheck::Mismatch
     }
 }
 

@@ -2,8 +2,11 @@
 
 use crate::format::KeyId;
 use crate::record::KeyRecord;
+use crate::record::Profile;
 use crate::time::Timestamp;
-use std::sync::Arc;
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The host's lookup failed (database down, timeout). The request is refused with 503:
 /// portcullis fails closed.
@@ -50,47 +53,69 @@ pub enum StoreError {
     /// No record has this id.
     #[error("no record with id {0}")]
     NotFound(KeyId),
+    /// An update replaced the record with one of another id (a store keeps every record
+    /// under its own id; change ids by inserting the new record and removing the old).
+    #[error("the update of record {0} changed its id")]
+    IdChanged(KeyId),
 }
 
 /// A concurrent in-memory store of records keyed by id.
 ///
-/// Reads take no lock (a lock-free hash map, `papaya`); writes from any thread are safe and
-/// become visible to later reads at once. Records are immutable once stored: changes
-/// replace the record. Share it between threads by reference or in an `Arc`.
+/// Reads take no lock (a lock-free hash set, `papaya`, of shared records found by their
+/// id); writes from any thread are safe, are applied one at a time, and become visible to
+/// later reads at once. Records are immutable once stored: changes replace the record.
+/// Share it between threads by reference or in an `Arc`.
 ///
-/// Stored records share equal owners and scope lists (interned on every write), so a
-/// million keys of a few thousand organisations and permission sets hold each of those
-/// strings once. The intern tables keep every distinct owner and scope list ever stored
-/// (they are small beside the records; a store that outlives many owners can be rebuilt).
+/// Records share equal profiles (owner, scopes, kind, environment and hash scheme,
+/// interned on every write), so a million keys of a few thousand organisations and
+/// permission sets hold each of those once, and compile each permission set once. The
+/// intern table keeps every distinct profile ever stored (it is small beside the records;
+/// a store that outlives many owners can be rebuilt).
 pub struct MemoryStore {
-    map: papaya::HashMap<KeyId, Arc<KeyRecord>, foldhash::fast::RandomState>,
-    owners: papaya::HashSet<Arc<String>, foldhash::fast::RandomState>,
-    scope_lists: papaya::HashSet<Arc<Vec<String>>, foldhash::fast::RandomState>,
+    records: papaya::HashSet<Stored, foldhash::fast::RandomState>,
+    profiles: papaya::HashSet<Arc<Profile>, foldhash::fast::RandomState>,
+    /// Taken by every write, so that read-modify-write changes are atomic.
+    writer: Mutex<()>,
 }
+
+/// A stored record, found in the set by its id. The set holds the record itself rather
+/// than an id → record map: the id is in the record, and an entry is one pointer.
+#[derive(Clone)]
+struct Stored(Arc<KeyRecord>);
+
+impl PartialEq for Stored {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id() == other.0.id()
+    }
+}
+
+impl Eq for Stored {}
+
+impl Hash for Stored {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Must hash exactly as `KeyId` does: lookups hash a borrowed `KeyId`.
+        self.0.id_ref().hash(state);
+    }
+}
+
+impl Borrow<KeyId> for Stored {
+    fn borrow(&self) -> &KeyId {
+        self.0.id_ref()
+    }
+}
+
+/// The pinned set a write works on.
+type Records<'a> =
+    papaya::HashSetRef<'a, Stored, foldhash::fast::RandomState, papaya::LocalGuard<'a>>;
 
 impl Default for MemoryStore {
     fn default() -> Self {
         MemoryStore {
-            map: papaya::HashMap::with_hasher(foldhash::fast::RandomState::default()),
-            owners: papaya::HashSet::with_hasher(foldhash::fast::RandomState::default()),
-            scope_lists: papaya::HashSet::with_hasher(foldhash::fast::RandomState::default()),
+            records: papaya::HashSet::with_hasher(foldhash::fast::RandomState::default()),
+            profiles: papaya::HashSet::with_hasher(foldhash::fast::RandomState::default()),
+            writer: Mutex::new(()),
         }
     }
-}
-
-/// The canonical shared copy of `value` in `set` (inserted if new).
-fn intern<T>(set: &papaya::HashSet<Arc<T>, foldhash::fast::RandomState>, value: &Arc<T>) -> Arc<T>
-where
-    T: std::hash::Hash + Eq,
-{
-    let set = set.pin();
-    if let Some(shared) = set.get(&**value) {
-        return Arc::clone(shared);
-    }
-    set.insert(Arc::clone(value));
-    // Another writer may have interned an equal value first: use whichever is in the set.
-    set.get(&**value)
-        .map_or_else(|| Arc::clone(value), Arc::clone)
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -107,48 +132,60 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Shares the record's owner and scope list with equal ones already stored.
-    fn interned(&self, mut record: KeyRecord) -> KeyRecord {
-        let owner = intern(&self.owners, record.shared_owner());
-        let scopes = intern(&self.scope_lists, record.shared_scopes());
-        record.share(owner, scopes);
-        record
+    /// Shares the record's profile with an equal one already stored (or stores it).
+    fn interned(&self, mut record: KeyRecord) -> Arc<KeyRecord> {
+        let profiles = self.profiles.pin();
+        match profiles.get(&**record.profile()) {
+            Some(shared) => record.share(Arc::clone(shared)),
+            None => {
+                profiles.insert(Arc::clone(record.profile()));
+            }
+        }
+        Arc::new(record)
+    }
+
+    /// Runs one write with the writer lock held. A writer that panicked left the set
+    /// consistent (each set operation is atomic), so a poisoned lock is taken over.
+    fn write<T>(&self, f: impl FnOnce(&Records<'_>) -> T) -> T {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&self.records.pin())
     }
 
     /// Adds a new record; an existing id is an error.
     pub fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
         let id = record.id();
-        match self
-            .map
-            .pin()
-            .try_insert(id, Arc::new(self.interned(record)))
-        {
-            Ok(_) => Ok(()),
-            Err(_) => Err(StoreError::Duplicate(id)),
-        }
+        self.write(|records| {
+            if records.contains(&id) {
+                return Err(StoreError::Duplicate(id));
+            }
+            records.insert(Stored(self.interned(record)));
+            Ok(())
+        })
     }
 
     /// Adds or replaces a record.
     pub fn put(&self, record: KeyRecord) {
-        self.map
-            .pin()
-            .insert(record.id(), Arc::new(self.interned(record)));
+        self.write(|records| records.insert(Stored(self.interned(record))));
     }
 
     /// The record with this id.
     pub fn get(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
-        self.map.pin().get(id).cloned()
+        self.records.pin().get(id).map(|s| Arc::clone(&s.0))
     }
 
     /// Removes a record, returning it.
     ///
     /// To change a record, use [`MemoryStore::put`] or [`MemoryStore::update`], not a
-    /// removal and a new insert of the same id: the map (`papaya` 0.2.5) leaves a
+    /// removal and a new insert of the same id: the set (`papaya` 0.2.5) leaves a
     /// tombstone per removal, and removing and re-inserting one id over and over made its
     /// table grow without bound in our measurement (about 180 KB per cycle at a million
     /// keys). Removing keys and inserting new ones (new ids) stays flat.
     pub fn remove(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
-        self.map.pin().remove(id).cloned()
+        self.write(|records| {
+            let removed = records.get(id).map(|s| Arc::clone(&s.0))?;
+            records.remove(id);
+            Some(removed)
+        })
     }
 
     /// Revokes a record from `at` on; effective for every later check.
@@ -156,30 +193,38 @@ impl MemoryStore {
         self.update(id, |r| r.revoke(at))
     }
 
-    /// Applies a change to a record atomically (retried if another writer raced it).
+    /// Applies a change to a record atomically (no other write comes between the read and
+    /// the replacement).
     pub fn update(&self, id: &KeyId, change: impl Fn(&mut KeyRecord)) -> Result<(), StoreError> {
-        let map = self.map.pin();
-        let result = map.update(*id, |old| {
-            let mut next = KeyRecord::clone(old);
+        self.write(|records| {
+            let old = records.get(id).ok_or(StoreError::NotFound(*id))?;
+            let mut next = KeyRecord::clone(&old.0);
             change(&mut next);
-            Arc::new(self.interned(next))
-        });
-        result.map(|_| ()).ok_or(StoreError::NotFound(*id))
+            if next.id() != *id {
+                return Err(StoreError::IdChanged(*id));
+            }
+            records.insert(Stored(self.interned(next)));
+            Ok(())
+        })
     }
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.records.len()
     }
 
     /// Whether the store is empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.records.is_empty()
     }
 
     /// A snapshot of every record (in no particular order).
     pub fn records(&self) -> Vec<Arc<KeyRecord>> {
-        self.map.pin().values().cloned().collect()
+        self.records
+            .pin()
+            .iter()
+            .map(|s| Arc::clone(&s.0))
+            .collect()
     }
 }
 
@@ -204,27 +249,60 @@ mod tests {
     }
 
     #[test]
-    fn equal_owners_and_scope_lists_are_stored_once() {
+    fn equal_profiles_are_stored_once() {
         let store = MemoryStore::new();
         let a = record("AAAAAAAAAAAAAAAA", "org_1", &["claims:read"]);
         let b = record("BBBBBBBBBBBBBBBB", "org_1", &["claims:read"]);
         let c = record("CCCCCCCCCCCCCCCC", "org_2", &["claims:write"]);
-        assert!(!Arc::ptr_eq(a.shared_owner(), b.shared_owner()));
+        assert!(!Arc::ptr_eq(a.profile(), b.profile()));
         let (ida, idb, idc) = (a.id(), b.id(), c.id());
         store.insert(a).expect("a");
         store.put(b);
         store.insert(c).expect("c");
         let (a, b, c) = (store.get(&ida), store.get(&idb), store.get(&idc));
         let (a, b, c) = (a.expect("a"), b.expect("b"), c.expect("c"));
-        assert!(Arc::ptr_eq(a.shared_owner(), b.shared_owner()));
-        assert!(Arc::ptr_eq(a.shared_scopes(), b.shared_scopes()));
-        assert!(!Arc::ptr_eq(a.shared_owner(), c.shared_owner()));
+        assert!(Arc::ptr_eq(a.profile(), b.profile()));
+        assert!(!Arc::ptr_eq(a.profile(), c.profile()));
         assert_eq!(c.owner(), "org_2");
         assert_eq!(c.scopes(), ["claims:write"]);
         store.revoke(&idb, Timestamp(9)).expect("revoke");
         let b = store.get(&idb).expect("b");
-        assert!(Arc::ptr_eq(a.shared_scopes(), b.shared_scopes()));
+        assert!(Arc::ptr_eq(a.profile(), b.profile()));
         assert_eq!(b.revoked_at(), Some(Timestamp(9)));
+        store
+            .update(&idb, |r| r.set_scopes(vec!["claims:write".into()]))
+            .expect("update");
+        let b = store.get(&idb).expect("b");
+        assert!(!Arc::ptr_eq(a.profile(), b.profile()));
+        assert_eq!(b.scopes(), ["claims:write"]);
+    }
+
+    #[test]
+    fn writes_keep_every_record_under_its_own_id() {
+        let store = MemoryStore::new();
+        let a = record("AAAAAAAAAAAAAAAA", "o", &["a"]);
+        let b = record("BBBBBBBBBBBBBBBB", "o", &["b"]);
+        let (ida, idb) = (a.id(), b.id());
+        store.insert(a.clone()).expect("a");
+        assert_eq!(store.insert(a), Err(StoreError::Duplicate(ida)));
+        assert_eq!(
+            store.update(&idb, |r| r.revoke(Timestamp(1))),
+            Err(StoreError::NotFound(idb))
+        );
+        let swapped = b.clone();
+        assert_eq!(
+            store.update(&ida, |r| *r = swapped.clone()),
+            Err(StoreError::IdChanged(ida))
+        );
+        assert_eq!(store.get(&ida).expect("a").scopes(), ["a"]);
+        let mut renamed = record("AAAAAAAAAAAAAAAA", "o", &["a"]);
+        renamed.set_name("again");
+        store.put(renamed);
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.get(&ida).expect("a").name(), "again");
+        assert_eq!(store.remove(&ida).map(|r| r.id()), Some(ida));
+        assert_eq!(store.remove(&ida), None);
+        assert!(store.is_empty() && store.get(&ida).is_none());
     }
 
     #[test]

@@ -8,35 +8,35 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+mod profile;
 mod wire;
+
+pub(crate) use profile::{Profile, Scheme};
 
 /// Free-form host data attached to a record.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
 
 /// A key record, as the host stores it (serde: JSON, a database row, …).
 ///
-/// Holds no secret: only the self-describing hash. Fields are read through accessors and
-/// changed through methods, so the decoded hash and compiled scopes that portcullis caches
-/// inside the record never go stale.
+/// Holds no secret: only the digest of the key under a pepper. Fields are read through
+/// accessors and changed through methods, so the compiled scopes that portcullis caches
+/// never go stale.
 ///
 /// The layout is compact because stores hold millions of these (the serialised form is
-/// `record/wire.rs`, unchanged): strings are boxed, the owner and the scope list are
-/// shared `Arc`s that [`crate::MemoryStore`] interns (keys of one organisation with the
-/// same permissions share them), expiry and revocation are plain integers with presence
-/// bits, and what few keys have (not-before, predecessor, metadata) is boxed only when
-/// present.
+/// `record/wire.rs`, unchanged): the hash is kept decoded (32 bytes inline, not its
+/// 58-character text); owner, scopes, kind, environment and hash scheme live in one shared
+/// profile that [`crate::MemoryStore`] interns (keys of one organisation with the same
+/// permissions share it, and its compiled grant); expiry and revocation are plain integers
+/// with presence bits; and what few keys have (not-before, predecessor, metadata) is boxed
+/// only when present.
 #[derive(Clone, PartialEq)]
 pub struct KeyRecord {
     id: KeyId,
     name: Box<str>,
-    owner: Arc<String>,
-    kind: Label,
-    env: Label,
-    scopes: Arc<Vec<String>>,
-    hash: Box<str>,
+    profile: Arc<Profile>,
+    digest: [u8; 32],
     times: Times,
     extras: Option<Box<Extras>>,
-    cache: Cache,
 }
 
 /// The fields most keys leave empty.
@@ -161,14 +161,19 @@ impl KeyRecord {
         now: Timestamp,
         rotated_from: Option<KeyId>,
     ) -> Self {
+        let (scheme, digest) = Scheme::of(hash);
+        let profile = Profile::new(
+            spec.owner.clone(),
+            spec.scopes.clone(),
+            Label::new(kind),
+            Label::new(env),
+            scheme,
+        );
         let mut record = KeyRecord {
             id,
             name: spec.name.as_str().into(),
-            owner: Arc::new(spec.owner.clone()),
-            kind: Label::new(kind),
-            env: Label::new(env),
-            scopes: Arc::new(spec.scopes.clone()),
-            hash: hash.encode().into_boxed_str(),
+            profile: Arc::new(profile),
+            digest,
             times: Times {
                 created_at: now.0,
                 ..Times::default()
@@ -179,7 +184,6 @@ impl KeyRecord {
                 metadata: spec.metadata.clone(),
             }
             .boxed(),
-            cache: Cache::default(),
         };
         record.times.set(EXPIRES_AT, spec.ttl.map(|t| now.plus(t)));
         record
@@ -226,9 +230,9 @@ impl KeyRecord {
 
     /// Checks what serde cannot: label grammar and the hash string.
     pub fn validate(&self) -> Result<(), RecordError> {
-        check_label("kind", self.kind.as_str())?;
-        check_label("env", self.env.as_str())?;
-        StoredHash::parse(&self.hash)?;
+        check_label("kind", self.profile.kind.as_str())?;
+        check_label("env", self.profile.env.as_str())?;
+        self.stored_hash()?;
         Ok(())
     }
 
@@ -236,51 +240,60 @@ impl KeyRecord {
     pub fn id(&self) -> KeyId {
         self.id
     }
+    /// The key id, borrowed (what [`crate::MemoryStore`] finds records by).
+    pub(crate) fn id_ref(&self) -> &KeyId {
+        &self.id
+    }
     /// The name given at creation.
     pub fn name(&self) -> &str {
         &self.name
     }
     /// The owning organisation or user.
     pub fn owner(&self) -> &str {
-        &self.owner
+        &self.profile.owner
     }
     /// The kind as bytes (hot-path comparisons skip the UTF-8 pass).
     pub(crate) fn kind_bytes(&self) -> &[u8] {
-        self.kind.as_bytes()
+        self.profile.kind.as_bytes()
     }
     /// The environment as bytes.
     pub(crate) fn env_bytes(&self) -> &[u8] {
-        self.env.as_bytes()
+        self.profile.env.as_bytes()
     }
     /// The key kind (`sk`).
     pub fn kind(&self) -> &str {
-        self.kind.as_str()
+        self.profile.kind.as_str()
     }
     /// The environment (`live`).
     pub fn env(&self) -> &str {
-        self.env.as_str()
+        self.profile.env.as_str()
     }
     /// Granted scopes as stored (names or patterns).
     pub fn scopes(&self) -> &[String] {
-        &self.scopes
+        &self.profile.scopes
     }
-    /// The shared scope list (what [`crate::MemoryStore`] interns).
-    pub(crate) fn shared_scopes(&self) -> &Arc<Vec<String>> {
-        &self.scopes
+    /// The shared profile (what [`crate::MemoryStore`] interns).
+    pub(crate) fn profile(&self) -> &Arc<Profile> {
+        &self.profile
     }
-    /// The shared owner string.
-    pub(crate) fn shared_owner(&self) -> &Arc<String> {
-        &self.owner
+    /// Replaces the profile with an equal, shared one (interning).
+    pub(crate) fn share(&mut self, profile: Arc<Profile>) {
+        debug_assert!(profile == self.profile);
+        self.profile = profile;
     }
-    /// Replaces the owner and scope list with equal, shared values (interning).
-    pub(crate) fn share(&mut self, owner: Arc<String>, scopes: Arc<Vec<String>>) {
-        debug_assert!(owner == self.owner && scopes == self.scopes);
-        self.owner = owner;
-        self.scopes = scopes;
+    /// The hash scheme and the stored digest (zero for a corrupt hash string).
+    pub(crate) fn scheme_and_digest(&self) -> (&Scheme, &[u8; 32]) {
+        (&self.profile.scheme, &self.digest)
     }
-    /// The self-describing hash string.
-    pub fn hash(&self) -> &str {
-        &self.hash
+    /// The self-describing hash string (`hmac-sha256$<pepper-id>$<digest>`), encoded from
+    /// the decoded form the record keeps; a hash string that did not decode is returned as
+    /// it was read.
+    pub fn hash(&self) -> String {
+        match (&self.profile.scheme, self.stored_hash()) {
+            (Scheme::Corrupt(text, _), _) => text.to_string(),
+            (_, Ok(hash)) => hash.encode(),
+            (_, Err(_)) => String::new(),
+        }
     }
     /// When the key was created.
     pub fn created_at(&self) -> Timestamp {
@@ -323,8 +336,7 @@ impl KeyRecord {
 
     /// Replaces the granted scopes.
     pub fn set_scopes(&mut self, scopes: Vec<String>) {
-        self.scopes = Arc::new(scopes);
-        self.cache = Cache::default();
+        self.profile = Arc::new(self.profile.changed(|p| p.scopes = scopes));
     }
 
     /// Renames the key.
@@ -341,28 +353,23 @@ impl KeyRecord {
 
     /// Replaces the hash (after a rehash under the primary pepper).
     pub fn set_hash(&mut self, hash: &StoredHash) {
-        self.hash = hash.encode().into_boxed_str();
-        self.cache = Cache::default();
-    }
-
-    /// The decoded hash (decoded once, then cached).
-    pub fn stored_hash(&self) -> Result<&StoredHash, HashError> {
-        self.cache.get(self).hash.as_ref().map_err(|e| *e)
-    }
-
-    /// The effective scopes under `catalog`: cached for the first catalog it is used with,
-    /// computed afresh for any other.
-    pub fn grant(&self, catalog: &Catalog) -> Grant {
-        let cached = self
-            .cache
-            .get(self)
-            .grant
-            .get_or_init(|| (catalog.id(), catalog.grant(&self.scopes)));
-        if cached.0 == catalog.id() {
-            cached.1
-        } else {
-            catalog.grant(&self.scopes)
+        let (scheme, digest) = Scheme::of(hash);
+        if scheme != self.profile.scheme {
+            self.profile = Arc::new(self.profile.changed(|p| p.scheme = scheme));
         }
+        self.digest = digest;
+    }
+
+    /// The decoded hash, or why the hash string the record was read with does not decode.
+    pub fn stored_hash(&self) -> Result<StoredHash, HashError> {
+        self.profile.scheme.with_digest(self.digest)
+    }
+
+    /// The effective scopes under `catalog`: compiled once per profile for the first
+    /// catalog it is used with (keys sharing a profile share it), computed afresh for any
+    /// other.
+    pub fn grant(&self, catalog: &Catalog) -> Grant {
+        self.profile.grant(catalog)
     }
 }
 
@@ -381,19 +388,14 @@ impl fmt::Debug for KeyRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Only a known scheme tag is shown: a corrupted hash field may hold anything, even
         // a plaintext key pasted into the wrong column.
-        let scheme = self
-            .hash
-            .split('$')
-            .next()
-            .filter(|s| matches!(*s, "hmac-sha256" | "sha256"))
-            .unwrap_or("?");
+        let scheme = self.profile.scheme.tag();
         f.debug_struct("KeyRecord")
             .field("id", &self.id)
             .field("name", &self.name)
-            .field("owner", &self.owner)
-            .field("kind", &self.kind.as_str())
-            .field("env", &self.env.as_str())
-            .field("scopes", &self.scopes)
+            .field("owner", &self.owner())
+            .field("kind", &self.kind())
+            .field("env", &self.env())
+            .field("scopes", &self.scopes())
             .field("hash", &format_args!("{scheme}$[REDACTED]"))
             .field("created_at", &self.created_at())
             .field("not_before", &self.not_before())
@@ -408,8 +410,8 @@ impl fmt::Debug for KeyRecord {
 /// A kind or environment label stored inline (they are at most
 /// [`MAX_LABEL_LEN`](crate::format::MAX_LABEL_LEN) bytes): no heap allocation per record.
 /// Serialised as a string; a string that is not a valid label is refused when read.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Label {
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Label {
     len: u8,
     bytes: [u8; MAX_LABEL_LEN],
 }
@@ -451,41 +453,5 @@ impl<'de> Deserialize<'de> for Label {
                 "{text:?} is not a valid label: use 1-8 characters [a-z][a-z0-9]*"
             )))
         }
-    }
-}
-
-/// Values derived from a record, computed at most once. Compares equal and clones as
-/// empty, so it never affects equality or serialisation.
-///
-/// Boxed and filled on first use, so a record that is stored but never checked pays one
-/// pointer, not the whole cache (it matters for stores of millions of keys).
-#[derive(Default)]
-struct Cache(OnceLock<Box<Derived>>);
-
-struct Derived {
-    hash: Result<StoredHash, HashError>,
-    grant: OnceLock<(u64, Grant)>,
-}
-
-impl Cache {
-    fn get(&self, record: &KeyRecord) -> &Derived {
-        self.0.get_or_init(|| {
-            Box::new(Derived {
-                hash: StoredHash::parse(&record.hash),
-                grant: OnceLock::new(),
-            })
-        })
-    }
-}
-
-impl Clone for Cache {
-    fn clone(&self) -> Self {
-        Cache::default()
-    }
-}
-
-impl PartialEq for Cache {
-    fn eq(&self, _: &Self) -> bool {
-        true
     }
 }

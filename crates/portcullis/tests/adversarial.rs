@@ -759,7 +759,7 @@ fn hash_strings_of_issued_keys_round_trip() {
     let issued = c
         .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
         .expect("issue");
-    let h = StoredHash::parse(issued.record.hash()).expect("decodes");
+    let h = StoredHash::parse(&issued.record.hash()).expect("decodes");
     assert_eq!(h.encode(), issued.record.hash());
 }
 

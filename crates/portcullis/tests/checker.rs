@@ -317,7 +317,7 @@ fn pepper_rotation_keeps_old_records_valid_and_flags_rehash() {
     assert_eq!(record.hash(), by_hand.hash());
     assert_eq!(
         after.hash_key(issued.key.expose().as_bytes()).as_deref(),
-        Ok(by_hand.hash())
+        Ok(by_hand.hash().as_str())
     );
     assert!(after.hash_key(b"sk_live_nope").is_err());
     assert!(record.hash().starts_with("hmac-sha256$2026-07$"));

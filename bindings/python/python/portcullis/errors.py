@@ -123,8 +123,8 @@ class RequirementError(PortcullisError, ValueError):
 
 
 class StoreError(PortcullisError):
-    """A ``MemoryStore`` write was refused: ``duplicate`` or ``not_found``;
-    ``key_id`` names the record."""
+    """A ``MemoryStore`` write was refused: ``duplicate``, ``not_found`` or
+    ``id_changed``; ``key_id`` names the record."""
 
     key_id: str
 

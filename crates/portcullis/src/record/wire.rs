@@ -1,7 +1,7 @@
 //! The serialised form of a [`KeyRecord`]: the stable JSON (or row) shape hosts store,
 //! separate from the compact in-memory layout.
 
-use super::{Cache, EXPIRES_AT, Extras, KeyRecord, Label, Metadata, REVOKED_AT, Times};
+use super::{EXPIRES_AT, Extras, KeyRecord, Label, Metadata, Profile, REVOKED_AT, Scheme, Times};
 use crate::format::KeyId;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,7 @@ struct RecordWireRef<'a> {
     kind: Label,
     env: Label,
     scopes: &'a [String],
-    hash: &'a str,
+    hash: String,
     created_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     not_before: Option<Timestamp>,
@@ -63,14 +63,12 @@ impl From<RecordWire> for KeyRecord {
         };
         times.set(EXPIRES_AT, w.expires_at);
         times.set(REVOKED_AT, w.revoked_at);
+        let (scheme, digest) = Scheme::decode(&w.hash);
         KeyRecord {
             id: w.id,
             name: w.name.into_boxed_str(),
-            owner: Arc::new(w.owner),
-            kind: w.kind,
-            env: w.env,
-            scopes: Arc::new(w.scopes),
-            hash: w.hash.into_boxed_str(),
+            profile: Arc::new(Profile::new(w.owner, w.scopes, w.kind, w.env, scheme)),
+            digest,
             times,
             extras: Extras {
                 not_before: w.not_before,
@@ -78,7 +76,6 @@ impl From<RecordWire> for KeyRecord {
                 metadata: w.metadata,
             }
             .boxed(),
-            cache: Cache::default(),
         }
     }
 }
@@ -88,11 +85,11 @@ impl Serialize for KeyRecord {
         RecordWireRef {
             id: self.id,
             name: &self.name,
-            owner: &self.owner,
-            kind: self.kind,
-            env: self.env,
-            scopes: &self.scopes,
-            hash: &self.hash,
+            owner: self.owner(),
+            kind: self.profile.kind,
+            env: self.profile.env,
+            scopes: self.scopes(),
+            hash: self.hash(),
             created_at: self.created_at(),
             not_before: self.not_before(),
             expires_at: self.expires_at(),
