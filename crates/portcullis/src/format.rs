@@ -254,7 +254,8 @@ impl KeyFormat {
         if input.len() > MAX_KEY_LEN {
             return Err(KeyError::Length);
         }
-        let (kind_len, env_len) = match self.prefixes.iter().find(|p| input.starts_with(&p.text)) {
+        let prefix = |p: &&Prefix| input.get(..p.text.len()).is_some_and(|h| same(h, &p.text));
+        let (kind_len, env_len) = match self.prefixes.iter().find(prefix) {
             Some(p) => (p.kind_len, p.env_len),
             None => self.labels(input)?,
         };
@@ -284,10 +285,10 @@ impl KeyFormat {
         let env_len = label_len(rest).ok_or(KeyError::Shape)?;
         let kind = &input[..kind_len];
         let env = &rest[..env_len];
-        if !self.kinds.iter().any(|k| k.as_bytes() == kind) {
+        if !self.kinds.iter().any(|k| same(k.as_bytes(), kind)) {
             return Err(KeyError::UnknownKind);
         }
-        if !self.envs.iter().any(|e| e.as_bytes() == env) {
+        if !self.envs.iter().any(|e| same(e.as_bytes(), env)) {
             return Err(KeyError::UnknownEnv);
         }
         Ok((kind_len, env_len))
@@ -314,9 +315,28 @@ where
 
 /// Byte equality of short, non-secret slices (labels, prefixes, path segments, ids of
 /// peppers), inline: for a few bytes a `memcmp` call costs more than the comparison.
+///
+/// Slices of 4 to 16 bytes are compared as two overlapping words (the first and the last
+/// 4 or 8 bytes), a few instructions whatever the length; shorter ones byte by byte and
+/// longer ones by the library.
 #[inline]
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..8 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        _ => a == b,
+    }
+}
+
+/// The `N` bytes of `s` at `at` (`None` past the end, which callers rule out).
+#[inline(always)]
+fn word<const N: usize>(s: &[u8], at: usize) -> Option<[u8; N]> {
+    s.get(at..at + N).and_then(|w| w.try_into().ok())
 }
 
 /// Length of the label at the start of `bytes` that is followed by `_`, if it is valid.

@@ -33,6 +33,7 @@
 
 mod file;
 pub mod routes;
+mod segment;
 mod template;
 
 pub use file::{MAX_POLICY_LEN, PolicyError, PolicyIssue};

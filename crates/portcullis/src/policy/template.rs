@@ -10,7 +10,7 @@
 //! by the templates' depth (backtracking happens only where a literal and a parameter
 //! share a parent), never by the request's path length.
 
-use crate::format::same;
+use super::segment::{Head, split};
 use std::collections::HashMap;
 
 /// Literal children up to this many are found by a scan; more get a hash index.
@@ -74,9 +74,11 @@ fn segment(part: &str, last: bool) -> Result<Segment<'_>, String> {
 pub(crate) struct Trie {
     /// Literal next segments, in insertion order.
     literals: Vec<(Box<str>, Trie)>,
+    /// The heads of `literals`, in the same order: a scan compares these first.
+    heads: Vec<Head>,
     /// For nodes with more than [`SCAN_LIMIT`] literals: literal → position in `literals`
     /// (a scan or a binary search over strings on the heap costs a cache miss per step).
-    index: Option<HashMap<Box<str>, usize, foldhash::fast::RandomState>>,
+    index: Option<HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>>,
     /// `{name}`: any one non-empty segment.
     param: Option<Box<Trie>>,
     /// `{*name}` here: the route index.
@@ -123,16 +125,22 @@ impl Trie {
     }
 
     fn literal_mut(&mut self, text: &str) -> &mut Trie {
-        let at = match self.position(text) {
+        let head = Head::of(text.as_bytes());
+        let at = match self.position(text.as_bytes(), head) {
             Some(at) => at,
             None => {
                 self.literals.push((text.into(), Trie::default()));
+                self.heads.push(head);
                 let at = self.literals.len() - 1;
                 if let Some(index) = &mut self.index {
-                    index.insert(text.into(), at);
+                    index.insert(text.as_bytes().into(), at);
                 } else if self.literals.len() > SCAN_LIMIT {
                     let entries = self.literals.iter().enumerate();
-                    self.index = Some(entries.map(|(i, (k, _))| (k.clone(), i)).collect());
+                    self.index = Some(
+                        entries
+                            .map(|(i, (k, _))| (k.as_bytes().into(), i))
+                            .collect(),
+                    );
                 }
                 at
             }
@@ -140,42 +148,79 @@ impl Trie {
         &mut self.literals[at].1
     }
 
-    /// Where the literal `segment` is in `literals`.
-    #[inline]
-    fn position(&self, segment: &str) -> Option<usize> {
-        match &self.index {
-            Some(index) => index.get(segment).copied(),
-            None => self
-                .literals
-                .iter()
-                .position(|(k, _)| same(k.as_bytes(), segment.as_bytes())),
+    /// Where the literal `segment` (whose head is `head`) is in `literals`.
+    #[inline(always)]
+    fn position(&self, segment: &[u8], head: Head) -> Option<usize> {
+        if let Some(index) = &self.index {
+            return find_indexed(index, segment);
         }
+        for (at, candidate) in self.heads.iter().enumerate() {
+            if head.may_match(*candidate) && (head.is_whole() || self.literal_is(at, segment)) {
+                return Some(at);
+            }
+        }
+        None
+    }
+
+    /// Whether literal number `at` is `segment` (for segments longer than a head).
+    #[inline(never)]
+    fn literal_is(&self, at: usize, segment: &[u8]) -> bool {
+        self.literals
+            .get(at)
+            .is_some_and(|(k, _)| k.as_bytes() == segment)
     }
 
     /// The route matching `path` (which starts with `/`), if any.
     #[inline]
     pub(crate) fn find(&self, path: &str) -> Option<usize> {
-        self.find_rest(path.strip_prefix('/')?)
+        self.find_rest(path.strip_prefix('/')?.as_bytes())
     }
 
-    /// Matches `rest`, the path after a `/` (possibly empty).
-    fn find_rest(&self, rest: &str) -> Option<usize> {
-        let (segment, tail) = match rest.as_bytes().iter().position(|&b| b == b'/') {
-            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-            None => (rest, None),
-        };
-        let next = |child: &Trie| match tail {
-            None => child.route,
-            Some(tail) => child.find_rest(tail),
-        };
-        let literal = self.literal(segment).and_then(next);
-        let param = || {
-            let child = self.param.as_deref().filter(|_| !segment.is_empty())?;
-            next(child)
-        };
-        literal
-            .or_else(param)
-            .or_else(|| self.catch_all.filter(|_| !rest.is_empty()))
+    /// Matches `rest`, the path after a `/` (possibly empty): a literal child first, then
+    /// the parameter, then the catch-all. The walk loops down the trie and recurses only
+    /// at nodes where a later alternative remains to try if the earlier one fails deeper
+    /// (backtracking), so most lookups make no call at all.
+    fn find_rest(&self, mut rest: &[u8]) -> Option<usize> {
+        let mut node = self;
+        loop {
+            let (segment, head, tail) = split(rest);
+            let catch_all = node.catch_all.filter(|_| !rest.is_empty());
+            let param = node.param.as_deref().filter(|_| !segment.is_empty());
+            let mut next = node.literal(segment, head);
+            if let Some(literal) = next
+                && (param.is_some() || catch_all.is_some())
+            {
+                if let Some(found) = literal.finish(tail) {
+                    return Some(found);
+                }
+                next = None;
+            }
+            if next.is_none()
+                && let Some(param) = param
+            {
+                if catch_all.is_none() {
+                    next = Some(param);
+                } else if let Some(found) = param.finish(tail) {
+                    return Some(found);
+                }
+            }
+            match (next, tail) {
+                (Some(child), None) => return child.route,
+                (Some(child), Some(tail)) => {
+                    node = child;
+                    rest = tail;
+                }
+                (None, _) => return catch_all,
+            }
+        }
+    }
+
+    /// Matches what is left after this node's segment: nothing (`None`) ends here.
+    fn finish(&self, tail: Option<&[u8]>) -> Option<usize> {
+        match tail {
+            None => self.route,
+            Some(tail) => self.find_rest(tail),
+        }
     }
 }
 
@@ -183,9 +228,19 @@ impl Trie {
     /// The child for a literal segment: a scan with no library call for the few children
     /// most nodes have, a hash lookup for wide nodes.
     #[inline]
-    fn literal(&self, segment: &str) -> Option<&Trie> {
-        self.position(segment).map(|at| &self.literals[at].1)
+    fn literal(&self, segment: &[u8], head: Head) -> Option<&Trie> {
+        self.position(segment, head).map(|at| &self.literals[at].1)
     }
+}
+
+/// The position of `segment` in a wide node's index. Kept out of line: inlined, the
+/// hashing's register and stack use taxed the scan that nearly every node takes.
+#[inline(never)]
+fn find_indexed(
+    index: &HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
+    segment: &[u8],
+) -> Option<usize> {
+    index.get(segment).copied()
 }
 
 /// Why a template was not added.
