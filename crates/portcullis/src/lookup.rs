@@ -195,6 +195,9 @@ impl MemoryStore {
 
     /// Applies a change to a record atomically (no other write comes between the read and
     /// the replacement).
+    ///
+    /// `change` runs while the store's writes wait: it may read the store but must not
+    /// write to it (that would wait for itself).
     pub fn update(&self, id: &KeyId, change: impl Fn(&mut KeyRecord)) -> Result<(), StoreError> {
         self.write(|records| {
             let old = records.get(id).ok_or(StoreError::NotFound(*id))?;
