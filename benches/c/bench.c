@@ -1,19 +1,38 @@
-/* The C ABI check as a C host calls it: portcullis_checker_check_store(_into) on the same
- * policy, pepper, store size and request as the Rust criterion bench `check/allowed`, so
- * `benches/summary.py` can set the two side by side. Prints and writes
- * target/bench-results/c.json: {"c_check_ns": <median ns per call>}. */
+/* The C ABI check as a C host calls it, against the Rust check, in one process and one run.
+ *
+ * Three subjects on the same policy, pepper, 10k-key store and request as the Rust criterion
+ * bench `check/allowed`, timed in alternating rounds (their order rotating round by round):
+ *   (a) portcullis_checker_check_store_into + portcullis_decision_status, one decision
+ *       handle reused: the hot-path call, the one with the target;
+ *   (b) portcullis_checker_check_store + status + portcullis_decision_free: a handle per check;
+ *   (c) the Rust Checker::check + status, looped inside libportcullis_bench_shim.so
+ *       (benches/c/shim), on a checker and store rebuilt from the same policy file, pepper
+ *       and records (their JSON), with the same request bytes.
+ * Each round times CALLS calls of each; the figures are medians over ROUNDS rounds, and the
+ * C/Rust ratio and difference are medians of the per-round values (each round's three
+ * subjects ran within ~50 ms of each other, so slow drift of the machine cancels out).
+ * Prints them and writes target/bench-results/c.json. Target (issue 5): (a) <= 1.05 x (c) + 10 ns. */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "portcullis.h"
+#include "portcullis_bench_shim.h"
 
 #define NOW 1800000000ULL
+#define STORE_KEYS 10000
 
 static void must(portcullis_result r, const char *what) {
     if (r != PORTCULLIS_OK) {
         fprintf(stderr, "%s: %s\n", what, portcullis_result_message(r));
+        exit(1);
+    }
+}
+
+static void must_shim(int r, const char *what) {
+    if (r != 0) {
+        fprintf(stderr, "%s: bench shim error %d\n", what, r);
         exit(1);
     }
 }
@@ -29,7 +48,16 @@ static int cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static char *issue(portcullis_checker *checker, portcullis_store *store, const char *owner, const char *scope) {
+/* The median of n values (sorts them in place). */
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof v[0], cmp);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Issues a key with one scope, adds its record to the C store and (as JSON) to the Rust
+ * baseline's store; returns the plaintext key (malloc'd). */
+static char *issue(portcullis_checker *checker, portcullis_store *store, portcullis_bench_rust *rust,
+                   const char *owner, const char *scope) {
     portcullis_str scopes[1] = {{scope, strlen(scope)}};
     portcullis_key_spec spec;
     memset(&spec, 0, sizeof spec);
@@ -42,13 +70,55 @@ static char *issue(portcullis_checker *checker, portcullis_store *store, const c
     portcullis_record *record = NULL;
     must(portcullis_issued_key_record(issued, &record), "record");
     must(portcullis_store_insert(store, record), "insert");
+    char *json = NULL;
+    size_t json_len = 0;
+    must(portcullis_record_to_json(record, &json, &json_len), "record json");
+    must_shim(portcullis_bench_rust_insert(rust, json, json_len), "rust insert");
+    portcullis_string_free(json);
     portcullis_str secret = portcullis_issued_key_secret(issued);
     char *key = malloc(secret.len + 1);
+    if (!key) { perror("malloc"); exit(1); }
     memcpy(key, secret.data, secret.len);
     key[secret.len] = 0;
     portcullis_record_free(record);
     portcullis_issued_key_free(issued);
     return key;
+}
+
+static void expect_200(unsigned status, const char *what) {
+    if (status != 200) {
+        fprintf(stderr, "%s: unexpected status %u\n", what, status);
+        exit(1);
+    }
+}
+
+struct subjects {
+    portcullis_checker *checker;
+    portcullis_store *store;
+    portcullis_bench_rust *rust;
+    portcullis_decision *kept;
+    const portcullis_request *req;
+};
+
+/* Times `calls` runs of subject `which` (0 = a, 1 = b, 2 = c); ns per call. */
+static double time_subject(const struct subjects *s, int which, int calls) {
+    double start = now_ns();
+    if (which == 0) {
+        for (int i = 0; i < calls; i++) {
+            must(portcullis_checker_check_store_into(s->checker, s->req, s->store, NOW, s->kept), "check");
+            expect_200(portcullis_decision_status(s->kept), "check_store_into");
+        }
+    } else if (which == 1) {
+        for (int i = 0; i < calls; i++) {
+            portcullis_decision *d = NULL;
+            must(portcullis_checker_check_store(s->checker, s->req, s->store, NOW, &d), "check");
+            expect_200(portcullis_decision_status(d), "check_store");
+            portcullis_decision_free(d);
+        }
+    } else {
+        expect_200(portcullis_bench_rust_check(s->rust, s->req, NOW, (uint64_t)calls), "rust check");
+    }
+    return (now_ns() - start) / calls;
 }
 
 int main(int argc, char **argv) {
@@ -66,12 +136,15 @@ int main(int argc, char **argv) {
     must(portcullis_checker_new(policy, peppers, &checker), "checker");
     portcullis_store *store = NULL;
     must(portcullis_store_new(&store), "store");
+    portcullis_bench_rust *rust = NULL;
+    must_shim(portcullis_bench_rust_new(argv[1], strlen(argv[1]), "p1", 2, pepper, sizeof pepper, &rust),
+              "rust baseline");
     char owner[32];
-    for (int i = 0; i < 10000; i++) {
+    for (int i = 0; i < STORE_KEYS; i++) {
         snprintf(owner, sizeof owner, "org_%d", i);
-        free(issue(checker, store, owner, "orders:read"));
+        free(issue(checker, store, rust, owner, "orders:read"));
     }
-    char *key = issue(checker, store, "org_42", "claims:read");
+    char *key = issue(checker, store, rust, "org_42", "claims:read");
     char header[128];
     snprintf(header, sizeof header, "Bearer %s", key);
     portcullis_request req;
@@ -84,50 +157,41 @@ int main(int argc, char **argv) {
     req.authorization_len = strlen(header);
     req.https = true;
 
-    /* Two ways a host calls it, interleaved round by round: a new decision handle per
-     * check (check + status + free), and one handle reused by every check
-     * (portcullis_checker_check_store_into, the hot-path call). */
-    enum { ROUNDS = 9, CALLS = 200000 };
-    double fresh[ROUNDS], reused[ROUNDS];
-    portcullis_decision *kept = NULL;
-    must(portcullis_checker_check_store(checker, &req, store, NOW, &kept), "check");
-    for (int round = -1; round < ROUNDS; round++) {
-        double start = now_ns();
-        for (int i = 0; i < CALLS; i++) {
-            portcullis_decision *d = NULL;
-            must(portcullis_checker_check_store(checker, &req, store, NOW, &d), "check");
-            if (portcullis_decision_status(d) != 200) {
-                fprintf(stderr, "unexpected status %u\n", portcullis_decision_status(d));
-                return 1;
-            }
-            portcullis_decision_free(d);
+    enum { ROUNDS = 41, CALLS = 40000 };
+    static double t[3][ROUNDS], ratio[ROUNDS], diff[ROUNDS];
+    struct subjects s = {checker, store, rust, NULL, &req};
+    must(portcullis_checker_check_store(checker, &req, store, NOW, &s.kept), "check");
+    for (int which = 0; which < 3; which++) time_subject(&s, which, CALLS); /* warm-up */
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int k = 0; k < 3; k++) {
+            int which = (round + k) % 3;
+            t[which][round] = time_subject(&s, which, CALLS);
         }
-        double middle = now_ns();
-        for (int i = 0; i < CALLS; i++) {
-            must(portcullis_checker_check_store_into(checker, &req, store, NOW, kept), "check");
-            if (portcullis_decision_status(kept) != 200) {
-                fprintf(stderr, "unexpected status %u\n", portcullis_decision_status(kept));
-                return 1;
-            }
-        }
-        if (round >= 0) {
-            fresh[round] = (middle - start) / CALLS;
-            reused[round] = (now_ns() - middle) / CALLS;
-        }
+        ratio[round] = t[0][round] / t[2][round];
+        diff[round] = t[0][round] - t[2][round];
     }
-    portcullis_decision_free(kept);
-    qsort(fresh, ROUNDS, sizeof fresh[0], cmp);
-    qsort(reused, ROUNDS, sizeof reused[0], cmp);
-    double fresh_median = fresh[ROUNDS / 2], reused_median = reused[ROUNDS / 2];
-    printf("C ABI check, one handle reused (portcullis_checker_check_store_into + status): %.1f ns median of %d rounds\n",
-           reused_median, ROUNDS);
-    printf("C ABI check, a handle per check (portcullis_checker_check_store + status + free): %.1f ns median of %d rounds\n",
-           fresh_median, ROUNDS);
+    portcullis_decision_free(s.kept);
+
+    double reused = median(t[0], ROUNDS), fresh = median(t[1], ROUNDS), rust_ns = median(t[2], ROUNDS);
+    double r = median(ratio, ROUNDS), d = median(diff, ROUNDS);
+    double r_lo = ratio[ROUNDS / 4], r_hi = ratio[ROUNDS - 1 - ROUNDS / 4]; /* sorted by median() */
+    int met = reused <= 1.05 * rust_ns + 10;
+    printf("C harness: medians of %d alternating rounds of %d calls each, one process\n", ROUNDS, CALLS);
+    printf("  (a) C ABI check, one handle reused (check_store_into + status): %.1f ns\n", reused);
+    printf("  (b) C ABI check, a handle per check (check_store + status + free): %.1f ns\n", fresh);
+    printf("  (c) Rust Checker::check + status (bench shim, same run):            %.1f ns\n", rust_ns);
+    printf("  (a)/(c) = %.3fx (per-round median; quartiles %.3f..%.3f), (a)-(c) = %.1f ns\n", r, r_lo, r_hi, d);
+    printf("  target (a) <= 1.05 x (c) + 10 ns = %.1f ns: %s\n", 1.05 * rust_ns + 10, met ? "met" : "MISSED");
     FILE *out = fopen(argv[2], "w");
     if (!out) { perror(argv[2]); return 1; }
-    fprintf(out, "{\"c_check_ns\": %.2f, \"c_check_new_handle_ns\": %.2f}\n", reused_median, fresh_median);
+    fprintf(out,
+            "{\"c_check_ns\": %.2f, \"c_check_new_handle_ns\": %.2f, \"rust_check_ns\": %.2f, "
+            "\"c_vs_rust_ratio\": %.4f, \"c_vs_rust_ratio_q1\": %.4f, \"c_vs_rust_ratio_q3\": %.4f, "
+            "\"c_minus_rust_ns\": %.2f, \"rounds\": %d, \"calls_per_round\": %d}\n",
+            reused, fresh, rust_ns, r, r_lo, r_hi, d, ROUNDS, CALLS);
     fclose(out);
     free(key);
+    portcullis_bench_rust_free(rust);
     portcullis_store_free(store);
     portcullis_checker_free(checker);
     portcullis_peppers_free(peppers);
