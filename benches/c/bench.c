@@ -11,7 +11,11 @@
  * Each round times CALLS calls of each; the figures are medians over ROUNDS rounds, and the
  * C/Rust ratio and difference are medians of the per-round values (each round's three
  * subjects ran within ~50 ms of each other, so slow drift of the machine cancels out).
- * Prints them and writes target/bench-results/c.json. Target (issue 5): (a) <= 1.05 x (c) + 10 ns. */
+ * Prints them and writes target/bench-results/c.json. Target (issue 5): (a) <= 1.05 x (c) + 10 ns.
+ *
+ * `c-bench POLICY.toml OUT.json a|b|c CALLS` runs only subject a, b or c CALLS times and
+ * writes nothing: for `valgrind --tool=callgrind` (benches/c/callgrind.sh), where the
+ * difference between two CALLS counts gives the instructions per call. */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +105,7 @@ struct subjects {
 };
 
 /* Times `calls` runs of subject `which` (0 = a, 1 = b, 2 = c); ns per call. */
-static double time_subject(const struct subjects *s, int which, int calls) {
+__attribute__((noinline)) static double time_subject(const struct subjects *s, int which, int calls) {
     double start = now_ns();
     if (which == 0) {
         for (int i = 0; i < calls; i++) {
@@ -121,9 +125,45 @@ static double time_subject(const struct subjects *s, int which, int calls) {
     return (now_ns() - start) / calls;
 }
 
+enum { ROUNDS = 41, CALLS = 40000 };
+
+/* Times the three subjects in ROUNDS rotating rounds; prints the medians and writes them
+ * to `out_path` as JSON. Returns the exit status. */
+static int rounds_and_report(const struct subjects *s, const char *out_path) {
+    static double t[3][ROUNDS], ratio[ROUNDS], diff[ROUNDS];
+    for (int which = 0; which < 3; which++) time_subject(s, which, CALLS); /* warm-up */
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int k = 0; k < 3; k++) {
+            int which = (round + k) % 3;
+            t[which][round] = time_subject(s, which, CALLS);
+        }
+        ratio[round] = t[0][round] / t[2][round];
+        diff[round] = t[0][round] - t[2][round];
+    }
+    double reused = median(t[0], ROUNDS), fresh = median(t[1], ROUNDS), rust_ns = median(t[2], ROUNDS);
+    double r = median(ratio, ROUNDS), d = median(diff, ROUNDS);
+    double r_lo = ratio[ROUNDS / 4], r_hi = ratio[ROUNDS - 1 - ROUNDS / 4]; /* sorted by median() */
+    int met = reused <= 1.05 * rust_ns + 10;
+    printf("C harness: medians of %d alternating rounds of %d calls each, one process\n", ROUNDS, CALLS);
+    printf("  (a) C ABI check, one handle reused (check_store_into + status): %.1f ns\n", reused);
+    printf("  (b) C ABI check, a handle per check (check_store + status + free): %.1f ns\n", fresh);
+    printf("  (c) Rust Checker::check + status (bench shim, same run):            %.1f ns\n", rust_ns);
+    printf("  (a)/(c) = %.3fx (per-round median; quartiles %.3f..%.3f), (a)-(c) = %.1f ns\n", r, r_lo, r_hi, d);
+    printf("  target (a) <= 1.05 x (c) + 10 ns = %.1f ns: %s\n", 1.05 * rust_ns + 10, met ? "met" : "MISSED");
+    FILE *out = fopen(out_path, "w");
+    if (!out) { perror(out_path); return 1; }
+    fprintf(out,
+            "{\"c_check_ns\": %.2f, \"c_check_new_handle_ns\": %.2f, \"rust_check_ns\": %.2f, "
+            "\"c_vs_rust_ratio\": %.4f, \"c_vs_rust_ratio_q1\": %.4f, \"c_vs_rust_ratio_q3\": %.4f, "
+            "\"c_minus_rust_ns\": %.2f, \"rounds\": %d, \"calls_per_round\": %d}\n",
+            reused, fresh, rust_ns, r, r_lo, r_hi, d, ROUNDS, CALLS);
+    return fclose(out) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s POLICY.toml OUT.json\n", argv[0]);
+    int only = argc == 5 ? (int)(strchr("abc", argv[3][0]) ? argv[3][0] - 'a' : -1) : 3;
+    if ((argc != 3 && argc != 5) || only < 0 || (argc == 5 && (argv[3][1] || atoi(argv[4]) <= 0))) {
+        fprintf(stderr, "usage: %s POLICY.toml OUT.json [a|b|c CALLS]\n", argv[0]);
         return 2;
     }
     portcullis_policy *policy = NULL;
@@ -157,44 +197,20 @@ int main(int argc, char **argv) {
     req.authorization_len = strlen(header);
     req.https = true;
 
-    enum { ROUNDS = 41, CALLS = 40000 };
-    static double t[3][ROUNDS], ratio[ROUNDS], diff[ROUNDS];
     struct subjects s = {checker, store, rust, NULL, &req};
     must(portcullis_checker_check_store(checker, &req, store, NOW, &s.kept), "check");
-    for (int which = 0; which < 3; which++) time_subject(&s, which, CALLS); /* warm-up */
-    for (int round = 0; round < ROUNDS; round++) {
-        for (int k = 0; k < 3; k++) {
-            int which = (round + k) % 3;
-            t[which][round] = time_subject(&s, which, CALLS);
-        }
-        ratio[round] = t[0][round] / t[2][round];
-        diff[round] = t[0][round] - t[2][round];
+    int status = 0;
+    if (only < 3) {
+        time_subject(&s, only, atoi(argv[4]));
+    } else {
+        status = rounds_and_report(&s, argv[2]);
     }
     portcullis_decision_free(s.kept);
-
-    double reused = median(t[0], ROUNDS), fresh = median(t[1], ROUNDS), rust_ns = median(t[2], ROUNDS);
-    double r = median(ratio, ROUNDS), d = median(diff, ROUNDS);
-    double r_lo = ratio[ROUNDS / 4], r_hi = ratio[ROUNDS - 1 - ROUNDS / 4]; /* sorted by median() */
-    int met = reused <= 1.05 * rust_ns + 10;
-    printf("C harness: medians of %d alternating rounds of %d calls each, one process\n", ROUNDS, CALLS);
-    printf("  (a) C ABI check, one handle reused (check_store_into + status): %.1f ns\n", reused);
-    printf("  (b) C ABI check, a handle per check (check_store + status + free): %.1f ns\n", fresh);
-    printf("  (c) Rust Checker::check + status (bench shim, same run):            %.1f ns\n", rust_ns);
-    printf("  (a)/(c) = %.3fx (per-round median; quartiles %.3f..%.3f), (a)-(c) = %.1f ns\n", r, r_lo, r_hi, d);
-    printf("  target (a) <= 1.05 x (c) + 10 ns = %.1f ns: %s\n", 1.05 * rust_ns + 10, met ? "met" : "MISSED");
-    FILE *out = fopen(argv[2], "w");
-    if (!out) { perror(argv[2]); return 1; }
-    fprintf(out,
-            "{\"c_check_ns\": %.2f, \"c_check_new_handle_ns\": %.2f, \"rust_check_ns\": %.2f, "
-            "\"c_vs_rust_ratio\": %.4f, \"c_vs_rust_ratio_q1\": %.4f, \"c_vs_rust_ratio_q3\": %.4f, "
-            "\"c_minus_rust_ns\": %.2f, \"rounds\": %d, \"calls_per_round\": %d}\n",
-            reused, fresh, rust_ns, r, r_lo, r_hi, d, ROUNDS, CALLS);
-    fclose(out);
     free(key);
     portcullis_bench_rust_free(rust);
     portcullis_store_free(store);
     portcullis_checker_free(checker);
     portcullis_peppers_free(peppers);
     portcullis_policy_free(policy);
-    return 0;
+    return status;
 }
