@@ -1,13 +1,17 @@
 /* The C ABI check as a C host calls it, against the Rust check, in one process and one run.
  *
- * Three subjects on the same policy, pepper, 10k-key store and request as the Rust criterion
- * bench `check/allowed`, timed in alternating rounds (their order rotating round by round):
+ * Three subjects on the same policy, pepper, 10k-key store and kind of request as the Rust
+ * criterion bench `check/allowed` (an allowed GET with a claims:read key), timed in
+ * alternating rounds (their order rotating round by round):
  *   (a) portcullis_checker_check_store_into + portcullis_decision_status, one decision
  *       handle reused: the hot-path call, the one with the target;
  *   (b) portcullis_checker_check_store + status + portcullis_decision_free: a handle per check;
  *   (c) the Rust Checker::check + status, looped inside libportcullis_bench_shim.so
  *       (benches/c/shim), on a checker and store rebuilt from the same policy file, pepper
  *       and records (their JSON), with the same request bytes.
+ * Every subject checks the same KEYS keys in turn (request i & (KEYS - 1)): the store's hash
+ * set is seeded at random per store, so the lookup of one key may probe further in one store
+ * than in the other (seen: 110 vs 210 instructions); over several keys that luck averages out.
  * Each round times CALLS calls of each; the figures are medians over ROUNDS rounds, and the
  * C/Rust ratio and difference are medians of the per-round values (each round's three
  * subjects ran within ~50 ms of each other, so slow drift of the machine cancels out).
@@ -26,6 +30,7 @@
 
 #define NOW 1800000000ULL
 #define STORE_KEYS 10000
+#define KEYS 16 /* keys checked in turn; a power of two */
 
 static void must(portcullis_result r, const char *what) {
     if (r != PORTCULLIS_OK) {
@@ -101,7 +106,7 @@ struct subjects {
     portcullis_store *store;
     portcullis_bench_rust *rust;
     portcullis_decision *kept;
-    const portcullis_request *req;
+    const portcullis_request *req; /* KEYS requests */
 };
 
 /* Times `calls` runs of subject `which` (0 = a, 1 = b, 2 = c); ns per call. */
@@ -109,18 +114,18 @@ __attribute__((noinline)) static double time_subject(const struct subjects *s, i
     double start = now_ns();
     if (which == 0) {
         for (int i = 0; i < calls; i++) {
-            must(portcullis_checker_check_store_into(s->checker, s->req, s->store, NOW, s->kept), "check");
+            must(portcullis_checker_check_store_into(s->checker, &s->req[i & (KEYS - 1)], s->store, NOW, s->kept), "check");
             expect_200(portcullis_decision_status(s->kept), "check_store_into");
         }
     } else if (which == 1) {
         for (int i = 0; i < calls; i++) {
             portcullis_decision *d = NULL;
-            must(portcullis_checker_check_store(s->checker, s->req, s->store, NOW, &d), "check");
+            must(portcullis_checker_check_store(s->checker, &s->req[i & (KEYS - 1)], s->store, NOW, &d), "check");
             expect_200(portcullis_decision_status(d), "check_store");
             portcullis_decision_free(d);
         }
     } else {
-        expect_200(portcullis_bench_rust_check(s->rust, s->req, NOW, (uint64_t)calls), "rust check");
+        expect_200(portcullis_bench_rust_check(s->rust, s->req, KEYS, NOW, (uint64_t)calls), "rust check");
     }
     return (now_ns() - start) / calls;
 }
@@ -184,21 +189,25 @@ int main(int argc, char **argv) {
         snprintf(owner, sizeof owner, "org_%d", i);
         free(issue(checker, store, rust, owner, "orders:read"));
     }
-    char *key = issue(checker, store, rust, "org_42", "claims:read");
-    char header[128];
-    snprintf(header, sizeof header, "Bearer %s", key);
-    portcullis_request req;
-    memset(&req, 0, sizeof req);
-    req.method = "GET";
-    req.method_len = 3;
-    req.path = "/v1/claims/42";
-    req.path_len = strlen(req.path);
-    req.authorization = header;
-    req.authorization_len = strlen(header);
-    req.https = true;
+    static char headers[KEYS][128];
+    portcullis_request req[KEYS];
+    memset(req, 0, sizeof req);
+    for (int k = 0; k < KEYS; k++) {
+        snprintf(owner, sizeof owner, "org_%d", 42 + k);
+        char *key = issue(checker, store, rust, owner, "claims:read");
+        snprintf(headers[k], sizeof headers[k], "Bearer %s", key);
+        free(key);
+        req[k].method = "GET";
+        req[k].method_len = 3;
+        req[k].path = "/v1/claims/42";
+        req[k].path_len = strlen(req[k].path);
+        req[k].authorization = headers[k];
+        req[k].authorization_len = strlen(headers[k]);
+        req[k].https = true;
+    }
 
-    struct subjects s = {checker, store, rust, NULL, &req};
-    must(portcullis_checker_check_store(checker, &req, store, NOW, &s.kept), "check");
+    struct subjects s = {checker, store, rust, NULL, req};
+    must(portcullis_checker_check_store(checker, &req[0], store, NOW, &s.kept), "check");
     int status = 0;
     if (only < 3) {
         time_subject(&s, only, atoi(argv[4]));
@@ -206,7 +215,6 @@ int main(int argc, char **argv) {
         status = rounds_and_report(&s, argv[2]);
     }
     portcullis_decision_free(s.kept);
-    free(key);
     portcullis_bench_rust_free(rust);
     portcullis_store_free(store);
     portcullis_checker_free(checker);

@@ -15,9 +15,10 @@ int portcullis_bench_rust_new(const char *policy_path, size_t policy_path_len, c
                               portcullis_bench_rust **out);
 /* Adds a record given as the JSON portcullis_record_to_json writes; 0 on success. */
 int portcullis_bench_rust_insert(const portcullis_bench_rust *bench, const char *json, size_t len);
-/* The Rust Checker::check of `request`, `iterations` times; the last HTTP status (0 on bad input). */
-uint32_t portcullis_bench_rust_check(const portcullis_bench_rust *bench, const portcullis_request *request,
-                                     uint64_t now, uint64_t iterations);
+/* The Rust Checker::check of requests[i & (count - 1)] for i in 0..iterations (count a power
+ * of two); the last HTTP status (0 on bad input). */
+uint32_t portcullis_bench_rust_check(const portcullis_bench_rust *bench, const portcullis_request *requests,
+                                     size_t count, uint64_t now, uint64_t iterations);
 /* Frees it; NULL is a no-op. */
 void portcullis_bench_rust_free(portcullis_bench_rust *bench);
 #endif

@@ -14,9 +14,9 @@
 //! `portcullis_record_to_json` writes) and the same request, so the Rust check runs on an
 //! equivalent checker and store: same routes, same ids, same hashes, same 10k records.
 //!
-//! The timed loop is the criterion bench `check/allowed`: a `Request` built once from the
-//! request's bytes, then `check(black_box(&request), &store, now).status()` under
-//! `black_box`, `iterations` times.
+//! The timed loop is the criterion bench `check/allowed` over a few keys in turn: each
+//! `Request` built once from the C request's bytes, then
+//! `check(black_box(&request), &store, now).status()` under `black_box`, `iterations` times.
 
 use portcullis::{Checker, KeyRecord, MemoryStore, Peppers, Policy, Request, Timestamp};
 use std::ffi::c_char;
@@ -181,53 +181,69 @@ pub unsafe extern "C" fn portcullis_bench_rust_insert(
     }
 }
 
-/// Runs the Rust check of `request` against the store `iterations` times (each status
-/// through `black_box`) and returns the last status; 0 when an argument is NULL or the
-/// method or path is not UTF-8, or when `iterations` is 0.
+/// Runs the Rust check of the `count` requests at `requests` in turn, `iterations` checks
+/// in all (each status through `black_box`), and returns the last status; 0 when an
+/// argument is NULL, `count` is 0 or not a power of two, a method or path is not UTF-8, or
+/// `iterations` is 0.
 ///
 /// # Safety
-/// `bench` is NULL or from `portcullis_bench_rust_new`, not freed; `request` is NULL or a
-/// request whose pointers are readable for their lengths during the call.
+/// `bench` is NULL or from `portcullis_bench_rust_new`, not freed; `requests` is NULL or
+/// `count` requests whose pointers are readable for their lengths during the call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_bench_rust_check(
     bench: *const portcullis_bench_rust,
-    request: *const portcullis_bench_request,
+    requests: *const portcullis_bench_request,
+    count: usize,
     now: u64,
     iterations: u64,
 ) -> u32 {
+    if requests.is_null() || !count.is_power_of_two() {
+        return 0;
+    }
     // SAFETY: NULL or live (contract).
-    let (Some(bench), Some(r)) = (unsafe { bench.as_ref() }, unsafe { request.as_ref() }) else {
+    let Some(bench) = (unsafe { bench.as_ref() }) else {
         return 0;
     };
-    // SAFETY: the request's pointers are readable for their lengths (contract).
-    let (method, path, authorization, query) = unsafe {
-        (
-            text(r.method, r.method_len),
-            text(r.path, r.path_len),
-            bytes(r.authorization, r.authorization_len),
-            bytes(r.query, r.query_len),
-        )
-    };
-    let (Ok(method), Ok(path)) = (method, path) else {
+    // SAFETY: non-NULL, `count` requests (contract).
+    let raw = unsafe { std::slice::from_raw_parts(requests, count) };
+    // SAFETY: each request's pointers are readable for their lengths (contract).
+    let Some(converted) = raw
+        .iter()
+        .map(|r| unsafe { request(r) })
+        .collect::<Option<Vec<_>>>()
+    else {
         return 0;
     };
-    let request = Request {
-        method,
-        path,
-        authorization,
-        query,
-        https: r.https,
-    };
+    let mask = count - 1;
     let mut status = 0;
-    for _ in 0..iterations {
+    for i in 0..iterations {
+        // `i & mask` < count: the index is in range (the C loop indexes the same way).
+        let request = &converted[i as usize & mask];
         status = black_box(
             bench
                 .checker
-                .check(black_box(&request), &bench.store, Timestamp(now))
+                .check(black_box(request), &bench.store, Timestamp(now))
                 .status(),
         );
     }
     u32::from(status)
+}
+
+/// A `Request` borrowing the C request's bytes; `None` for a NULL or non-UTF-8 method or path.
+///
+/// # Safety
+/// The request's pointers are readable for their lengths while the result is used.
+unsafe fn request<'a>(r: &portcullis_bench_request) -> Option<Request<'a>> {
+    // SAFETY: readable for their lengths (contract).
+    unsafe {
+        Some(Request {
+            method: text(r.method, r.method_len).ok()?,
+            path: text(r.path, r.path_len).ok()?,
+            authorization: bytes(r.authorization, r.authorization_len),
+            query: bytes(r.query, r.query_len),
+            https: r.https,
+        })
+    }
 }
 
 /// Frees what `portcullis_bench_rust_new` made; NULL is a no-op.
