@@ -15,7 +15,7 @@ use portcullis::{
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
 
 /// Turns requests into decisions under one policy and one pepper set. Immutable; share
@@ -155,7 +155,7 @@ impl PyChecker {
     }
 }
 
-fn is_lookup_error(py: Python<'_>, e: &PyErr) -> bool {
+pub(crate) fn is_lookup_error(py: Python<'_>, e: &PyErr) -> bool {
     py.import("portcullis.errors")
         .and_then(|m| m.getattr("KeyLookupError"))
         .is_ok_and(|class| e.value(py).is_instance(&class).unwrap_or(false))
@@ -261,6 +261,39 @@ impl PyChecker {
         }
         self.check_callable(py, request, lookup, now)
             .map(|o| self.decision(o))
+    }
+
+    /// Decides many requests at once: a list of `Decision`, in request order, equal to
+    /// calling `check` on each. `requests`: an iterable of `Request` objects or tuples
+    /// `(method, path[, authorization[, query[, https]]])` (the parts `check` takes;
+    /// `https` defaults to `False`). `lookup` and `now` (one time for the whole batch) as
+    /// in `check`.
+    ///
+    /// The GIL is released once for the whole batch with a `MemoryStore` (so threads
+    /// deciding batches run in parallel), and twice with a lookup callable: once to
+    /// prepare every request, then the lookups run with the GIL, in order, then once to
+    /// verify every request. A bad element raises `TypeError`/`ValueError` naming its
+    /// index before anything is decided; denials are decisions, never exceptions.
+    #[pyo3(signature = (requests, *, lookup, now=None))]
+    fn check_many<'py>(
+        &self,
+        py: Python<'py>,
+        requests: &Bound<'py, PyAny>,
+        lookup: &Bound<'py, PyAny>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let now = input::timestamp(now, "now")?;
+        let outcomes = if let Ok(store) = lookup.cast::<PyMemoryStore>() {
+            crate::batch::check_store(py, &self.inner, requests, &store.get().inner, now)?
+        } else if lookup.is_callable() {
+            crate::batch::check_callable(py, &self.inner, requests, lookup, now)?
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "lookup must be a MemoryStore or a callable, not {}",
+                input::type_name(lookup)
+            )));
+        };
+        PyList::new(py, outcomes.into_iter().map(|o| self.decision(o)))
     }
 
     /// Phase one of a two-phase check: a `Decision` when no record is needed (access

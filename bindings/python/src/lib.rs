@@ -10,6 +10,7 @@
 //! `OAuthServer`, `Client` and `OAuthConfig` are immutable (revocations are lock-free
 //! sets); `AccessKeys` and `MemoryOAuthStore` lock internally.
 
+mod batch;
 mod checker;
 mod decision;
 mod errors;
@@ -39,6 +40,7 @@ fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<peppers::PyPeppers>()?;
     m.add_class::<checker::PyChecker>()?;
     m.add_class::<checker::PyPending>()?;
+    m.add_class::<batch::PyRequest>()?;
     m.add_class::<keys::PyParsedKey>()?;
     m.add_class::<keys::PyIssuedKey>()?;
     m.add_class::<keys::PyRotation>()?;

@@ -28,6 +28,12 @@ def typed_flow(pepper: bytes) -> Tuple[bool, Optional[str], List[str]]:
     d: portcullis.Decision = checker.check("GET", "/v1/claims", lookup=lookup,
                                            authorization=f"Bearer {key}", https=True)
     status: int = d.status
+    batch: List[portcullis.Decision] = checker.check_many(
+        [("GET", "/health"), ("GET", "/v1/claims", f"Bearer {key}", None, True),
+         portcullis.Request("GET", "/v1/claims", authorization=key.encode(), https=True)],
+        lookup=store, now=datetime.now(timezone.utc))
+    statuses: List[int] = [b.status for b in checker.check_many(iter([]), lookup=lookup)]
+    del batch, statuses
     header: Optional[str] = d.www_authenticate
     first = checker.prepare("GET", "/v1/claims", authorization=key.encode(), https=True)
     if isinstance(first, portcullis.Pending):

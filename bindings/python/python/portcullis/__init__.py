@@ -19,6 +19,15 @@ the GIL to another thread and getting it back. Requests over 16 KiB, issuance, r
 policy loading and the OAuth endpoints release it. All objects are immutable or internally
 synchronised and may be shared between threads.
 
+To decide many requests from several threads (a gateway batching, a log re-verifier), use
+:meth:`Checker.check_many`: it releases the GIL once for a whole batch, so threads deciding
+their own batches run in parallel::
+
+    decisions = checker.check_many(
+        [("GET", "/v1/claims/7", f"Bearer {issued.key}", None, True),   # (method, path,
+         portcullis.Request("GET", "/health", https=True)],              #  auth, query, https)
+        lookup=store)
+
 OAuth 2.0 (authorization code + PKCE, 1-hour access tokens, rotating refresh tokens): an
 :class:`OAuthServer` answers ``/oauth/authorize`` and ``/oauth/token`` (and RFC 7009/7662
 revocation and introspection) over a :class:`MemoryOAuthStore` or your own
@@ -58,6 +67,7 @@ from portcullis._portcullis import (
     Pending,
     PkceChallenge,
     Policy,
+    Request,
     Requirement,
     Rotation,
     ScopeCheck,
@@ -120,6 +130,7 @@ __all__ = [
     "PolicyIssue",
     "PortcullisError",
     "RecordError",
+    "Request",
     "Requirement",
     "RequirementError",
     "Rotation",

@@ -2,7 +2,19 @@
 
 import os
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, final
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    final,
+)
 
 __all__ = [
     "__version__",
@@ -13,6 +25,7 @@ __all__ = [
     "Peppers",
     "Checker",
     "Pending",
+    "Request",
     "ParsedKey",
     "IssuedKey",
     "Rotation",
@@ -214,6 +227,40 @@ class Pending:
     def key_id(self) -> str: ...
 
 @final
+class Request:
+    """A request for ``Checker.check_many``: the parts ``Checker.check`` takes."""
+
+    def __new__(
+        cls,
+        method: str,
+        path: str,
+        *,
+        authorization: Optional[_Text] = None,
+        query: Optional[_Text] = None,
+        https: bool = False,
+    ) -> Request: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def authorization(self) -> Optional[bytes]: ...
+    @property
+    def query(self) -> Optional[bytes]: ...
+    @property
+    def https(self) -> bool: ...
+
+#: An element of ``Checker.check_many``: a ``Request``, or a tuple
+#: ``(method, path[, authorization[, query[, https]]])``.
+_RequestLike = Union[
+    Request,
+    Tuple[str, str],
+    Tuple[str, str, Optional[_Text]],
+    Tuple[str, str, Optional[_Text], Optional[_Text]],
+    Tuple[str, str, Optional[_Text], Optional[_Text], bool],
+]
+
+@final
 class ParsedKey:
     @property
     def kind(self) -> str: ...
@@ -266,6 +313,13 @@ class Checker:
         https: bool = False,
         now: Optional[_Time] = None,
     ) -> Decision: ...
+    def check_many(
+        self,
+        requests: Iterable[_RequestLike],
+        *,
+        lookup: Union[MemoryStore, Callable[[str], Optional[_RecordLike]]],
+        now: Optional[_Time] = None,
+    ) -> List[Decision]: ...
     def prepare(
         self,
         method: str,
