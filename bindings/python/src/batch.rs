@@ -292,18 +292,17 @@ impl Batch {
 
     /// Adds element `index` of the Python batch.
     fn push(&mut self, item: &Bound<'_, PyAny>, index: usize) -> PyResult<()> {
-        if let Ok(request) = item.cast::<PyRequest>() {
-            self.entries.push(Entry::Object(request.clone().unbind()));
-            return Ok(());
-        }
-        let Ok(tuple) = item.cast::<PyTuple>() else {
+        let entry = if let Ok(tuple) = item.cast::<PyTuple>() {
+            Entry::Parts(self.parts(tuple, index)?)
+        } else if let Ok(request) = item.cast::<PyRequest>() {
+            Entry::Object(request.clone().unbind())
+        } else {
             return Err(PyTypeError::new_err(format!(
                 "requests[{index}] must be {ELEMENT}, not {}",
                 input::type_name(item)
             )));
         };
-        let parts = self.parts(tuple, index)?;
-        self.entries.push(Entry::Parts(parts));
+        self.entries.push(entry);
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! `Decision` and `Verification`: data, never exceptions.
 
+use crate::checker::SharedChecker;
 use crate::record::PyKeyRecord;
-use portcullis::{Checker, Outcome, Reason, Verification};
+use portcullis::{Outcome, Reason, Verification};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::Arc;
@@ -13,11 +14,11 @@ use std::sync::Arc;
 #[pyclass(frozen, module = "portcullis._portcullis", name = "Decision")]
 pub struct PyDecision {
     outcome: Outcome,
-    checker: Arc<Checker>,
+    checker: Arc<SharedChecker>,
 }
 
 impl PyDecision {
-    pub(crate) fn new(outcome: Outcome, checker: Arc<Checker>) -> Self {
+    pub(crate) fn new(outcome: Outcome, checker: Arc<SharedChecker>) -> Self {
         PyDecision { outcome, checker }
     }
 
@@ -160,11 +161,11 @@ impl PyDecision {
 #[pyclass(frozen, module = "portcullis._portcullis", name = "Verification")]
 pub struct PyVerification {
     inner: Verification,
-    checker: Arc<Checker>,
+    checker: Arc<SharedChecker>,
 }
 
 impl PyVerification {
-    pub(crate) fn new(inner: Verification, checker: Arc<Checker>) -> Self {
+    pub(crate) fn new(inner: Verification, checker: Arc<SharedChecker>) -> Self {
         PyVerification { inner, checker }
     }
 }
