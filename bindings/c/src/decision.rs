@@ -34,6 +34,7 @@ impl portcullis_decision {
 
     /// Replaces this handle's contents with `decision` (reached by `checker`), keeping
     /// the allocation, and the checker reference when it is the same checker.
+    #[inline]
     pub(crate) fn replace(&mut self, checker: &Arc<Checker>, decision: Decision<'_>) {
         if !Arc::ptr_eq(&self.checker, checker) {
             self.checker = checker.clone();
