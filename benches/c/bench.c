@@ -15,7 +15,8 @@
  * Each round times CALLS calls of each; the figures are medians over ROUNDS rounds, and the
  * C/Rust ratio and difference are medians of the per-round values (each round's three
  * subjects ran within ~50 ms of each other, so slow drift of the machine cancels out).
- * Prints them and writes target/bench-results/c.json. Target (issue 5): (a) <= 1.05 x (c) + 10 ns.
+ * Target (issue 5): (a) <= 1.05 x (c) + 10 ns, judged the same way: the median over rounds
+ * of (a) - (1.05 x (c) + 10) must be <= 0. Prints them and writes target/bench-results/c.json.
  *
  * `c-bench POLICY.toml OUT.json a|b|c CALLS` runs only subject a, b or c CALLS times and
  * writes nothing: for `valgrind --tool=callgrind` (benches/c/callgrind.sh), where the
@@ -132,10 +133,24 @@ __attribute__((noinline)) static double time_subject(const struct subjects *s, i
 
 enum { ROUNDS = 41, CALLS = 40000 };
 
+/* The 1-minute load average before the bench starts (other processes), or -1. Extra
+ * instructions slow down more than the SHA work when another process shares the cores: on
+ * this 2-vCPU VM, (a)/(c) read about 1.06 idle and 1.10-1.16 with a compiler running. */
+static double load_average(void) {
+    double load = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1) load = -1;
+        fclose(f);
+    }
+    return load;
+}
+
 /* Times the three subjects in ROUNDS rotating rounds; prints the medians and writes them
  * to `out_path` as JSON. Returns the exit status. */
 static int rounds_and_report(const struct subjects *s, const char *out_path) {
-    static double t[3][ROUNDS], ratio[ROUNDS], diff[ROUNDS];
+    static double t[3][ROUNDS], ratio[ROUNDS], diff[ROUNDS], excess[ROUNDS];
+    double load = load_average();
     for (int which = 0; which < 3; which++) time_subject(s, which, CALLS); /* warm-up */
     for (int round = 0; round < ROUNDS; round++) {
         for (int k = 0; k < 3; k++) {
@@ -144,24 +159,29 @@ static int rounds_and_report(const struct subjects *s, const char *out_path) {
         }
         ratio[round] = t[0][round] / t[2][round];
         diff[round] = t[0][round] - t[2][round];
+        excess[round] = t[0][round] - (1.05 * t[2][round] + 10);
     }
     double reused = median(t[0], ROUNDS), fresh = median(t[1], ROUNDS), rust_ns = median(t[2], ROUNDS);
-    double r = median(ratio, ROUNDS), d = median(diff, ROUNDS);
+    double r = median(ratio, ROUNDS), d = median(diff, ROUNDS), over = median(excess, ROUNDS);
     double r_lo = ratio[ROUNDS / 4], r_hi = ratio[ROUNDS - 1 - ROUNDS / 4]; /* sorted by median() */
-    int met = reused <= 1.05 * rust_ns + 10;
+    int met = over <= 0;
     printf("C harness: medians of %d alternating rounds of %d calls each, one process\n", ROUNDS, CALLS);
     printf("  (a) C ABI check, one handle reused (check_store_into + status): %.1f ns\n", reused);
     printf("  (b) C ABI check, a handle per check (check_store + status + free): %.1f ns\n", fresh);
     printf("  (c) Rust Checker::check + status (bench shim, same run):            %.1f ns\n", rust_ns);
     printf("  (a)/(c) = %.3fx (per-round median; quartiles %.3f..%.3f), (a)-(c) = %.1f ns\n", r, r_lo, r_hi, d);
-    printf("  target (a) <= 1.05 x (c) + 10 ns = %.1f ns: %s\n", 1.05 * rust_ns + 10, met ? "met" : "MISSED");
+    printf("  target (a) <= 1.05 x (c) + 10 ns, judged round by round: (a) - (1.05 x (c) + 10) = %+.1f ns (median): %s\n",
+           over, met ? "met" : "MISSED");
+    if (load > 0.7)
+        printf("  warning: load average %.2f before the run: other processes share the cores, (a)/(c) reads high\n", load);
     FILE *out = fopen(out_path, "w");
     if (!out) { perror(out_path); return 1; }
     fprintf(out,
             "{\"c_check_ns\": %.2f, \"c_check_new_handle_ns\": %.2f, \"rust_check_ns\": %.2f, "
             "\"c_vs_rust_ratio\": %.4f, \"c_vs_rust_ratio_q1\": %.4f, \"c_vs_rust_ratio_q3\": %.4f, "
-            "\"c_minus_rust_ns\": %.2f, \"rounds\": %d, \"calls_per_round\": %d}\n",
-            reused, fresh, rust_ns, r, r_lo, r_hi, d, ROUNDS, CALLS);
+            "\"c_minus_rust_ns\": %.2f, \"c_target_excess_ns\": %.2f, \"rounds\": %d, \"calls_per_round\": %d, "
+            "\"load_average\": %.2f}\n",
+            reused, fresh, rust_ns, r, r_lo, r_hi, d, over, ROUNDS, CALLS, load);
     return fclose(out) == 0 ? 0 : 1;
 }
 
