@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import pathlib
 import re
 import statistics
@@ -146,10 +147,23 @@ def paired(ours, theirs, calls=20000, rounds=9):
     return statistics.median(a), statistics.median(b), statistics.median(ratios)
 
 
+def busy_ticks():
+    """Busy CPU time of the whole machine so far, in seconds (Linux /proc/stat), or None."""
+    try:
+        fields = pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(f) for f in fields]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+
+
 def threads_ratio(fns, calls, rounds=5):
     """Throughput of 2 threads against 1: thread i calls `fns[i]` `calls` times; the one-
-    and two-thread runs alternate (as in `paired`); the median of the per-round ratios
-    2 * t(1 thread) / t(2 threads)."""
+    and two-thread runs alternate (as in `paired`); returns the median of the per-round
+    ratios 2 * t(1 thread) / t(2 threads), and the median share of a core that *other*
+    processes used during the two-thread runs (machine busy time minus this process's CPU
+    time, over the wall time; None off Linux): above ~0.1 the ratio measures the
+    neighbours, not portcullis."""
     def run(n):
         barrier = threading.Barrier(n)
 
@@ -158,15 +172,23 @@ def threads_ratio(fns, calls, rounds=5):
             for _ in range(calls):
                 fn()
         ts = [threading.Thread(target=work, args=(fn,)) for fn in fns[:n]]
-        start = time.perf_counter()
+        busy, cpu, start = busy_ticks(), time.process_time(), time.perf_counter()
         for t in ts:
             t.start()
         for t in ts:
             t.join()
-        return time.perf_counter() - start
+        wall = time.perf_counter() - start
+        others = None if busy is None else (busy_ticks() - busy - (time.process_time() - cpu)) / wall
+        return wall, others
     fns[0](), fns[1]()
-    ratios = [2 * run(1) / run(2) for _ in range(rounds)]
-    return statistics.median(ratios)
+    ratios, others = [], []
+    for _ in range(rounds):
+        one, _ = run(1)
+        two, busy = run(2)
+        ratios.append(2 * one / two)
+        others.append(busy)
+    others = None if None in others else max(0.0, statistics.median(others))
+    return statistics.median(ratios), others
 
 
 BATCH = 256
@@ -205,7 +227,10 @@ def batch_rows(checker, store):
     per_batch, per_call, ratio = paired(many(one), each(one), calls=200)
     result = {"check_many_ns": per_batch / BATCH, "check_each_ns": per_call / BATCH,
               "check_many_speedup": ratio, "batch_size": BATCH}
-    result["threads_ratio_batched"] = threads_ratio([many(one), many(two)], calls=2000, rounds=7)
+    ratio, others = threads_ratio([many(one), many(two)], calls=2000, rounds=7)
+    result["threads_ratio_batched"] = ratio
+    if others is not None:
+        result["threads_batched_others_busy"] = others
     return result
 
 
@@ -248,7 +273,7 @@ def main():
         result[f"{name}_ns"], result[f"stdlib_{name}_ns"], result[f"{name}_speedup"] = mine, stdlib, ratio
     per_call = lambda: checker.check("GET", "/v1/claims/42", lookup=store, authorization=header,  # noqa: E731
                                      https=True, now=NOW)
-    result["threads_ratio"] = threads_ratio([per_call, per_call], calls=100000)
+    result["threads_ratio"], _ = threads_ratio([per_call, per_call], calls=100000)
     result.update(batch_rows(checker, store))
     out = ROOT / "target" / "bench-results"
     out.mkdir(parents=True, exist_ok=True)
