@@ -281,8 +281,9 @@ impl PyChecker {
     /// Decides many requests at once: a list of `Decision`, in request order, equal to
     /// calling `check` on each. `requests`: an iterable of `Request` objects or tuples
     /// `(method, path[, authorization[, query[, https]]])` (the parts `check` takes;
-    /// `https` defaults to `False`). `lookup` and `now` (one time for the whole batch) as
-    /// in `check`.
+    /// `https` defaults to `False`; named tuples too). `lookup` and `now` (one time for the
+    /// whole batch) as in `check`. Batches of a few hundred requests amortise the GIL
+    /// handoffs; a batch is not interruptible (Ctrl-C waits for it).
     ///
     /// The GIL is released once for the whole batch with a `MemoryStore` (so threads
     /// deciding batches run in parallel), and twice with a lookup callable: once to

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import pytest
 
@@ -113,6 +113,23 @@ def test_short_tuples_and_request_objects(checker: portcullis.Checker,
         summary(checker.check("GET", "/v1/claims", lookup=store, authorization=bearer, now=NOW)),
     ]
     assert short[1].reason == "insecure_transport"
+
+
+class Row(NamedTuple):
+    """A log line's request, as a re-verifier might keep it: a tuple subclass works too."""
+    method: str
+    path: str
+    authorization: Optional[str]
+    query: Optional[str]
+    https: bool
+
+
+def test_named_tuples(checker: portcullis.Checker, store: portcullis.MemoryStore,
+                      keys: Dict[str, str]) -> None:
+    rows = [Row("GET", "/v1/claims/7", f"Bearer {keys['reader']}", None, True),
+            Row("POST", "/v1/claims", f"Bearer {keys['reader']}", None, True)]
+    got = checker.check_many(rows, lookup=store, now=NOW)
+    assert [(d.status, d.reason) for d in got] == [(200, "allowed"), (403, "insufficient_scope")]
 
 
 def test_any_iterable_and_the_empty_batch(checker: portcullis.Checker,
