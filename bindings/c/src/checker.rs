@@ -2,8 +2,8 @@
 
 use crate::decision::portcullis_decision;
 use crate::ffi::{
-    Failure, FfiResult, borrow, borrow_mut, bytes, free_handle, guard, into_handle, optional_bytes,
-    optional_text, out_ptr, take_handle, text,
+    Failure, FfiResult, borrow, borrow_mut, bytes, free_handle, guard, hot_guard, into_handle,
+    optional_bytes, optional_text, out_ptr, take_handle, text,
 };
 use crate::peppers::portcullis_peppers;
 use crate::policy::portcullis_policy;
@@ -161,7 +161,7 @@ pub unsafe extern "C" fn portcullis_checker_check(
     now: u64,
     decision_out: *mut *mut portcullis_decision,
 ) -> portcullis_result {
-    guard(|| {
+    hot_guard(|| {
         let out = out_ptr(decision_out)?;
         // SAFETY: live / readable (contract).
         let (checker, request) = unsafe { (borrow(checker)?, self::request(borrow(request)?)?) };
@@ -216,7 +216,7 @@ pub unsafe extern "C" fn portcullis_checker_check_store(
     now: u64,
     decision_out: *mut *mut portcullis_decision,
 ) -> portcullis_result {
-    guard(|| {
+    hot_guard(|| {
         let out = out_ptr(decision_out)?;
         // SAFETY: live / readable (contract).
         let (checker, request, store) = unsafe {
@@ -251,7 +251,7 @@ pub unsafe extern "C" fn portcullis_checker_check_store_into(
     now: u64,
     decision: *mut portcullis_decision,
 ) -> portcullis_result {
-    guard(|| {
+    hot_guard(|| {
         // SAFETY: live / readable, and the decision exclusively ours (contract).
         let (checker, request, store, target) = unsafe {
             (

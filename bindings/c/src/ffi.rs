@@ -39,11 +39,25 @@ impl Failure {
 pub(crate) type FfiResult<T> = Result<T, Failure>;
 
 /// Runs the body of an export that returns a result code: catches panics, records the
-/// detail of a failure for `portcullis_last_error`. Always inlined: each export is its
-/// only caller (one instance per body), and the call with its spilled arguments cost
-/// about 25 instructions per check (callgrind, benches/c/callgrind.sh).
-#[inline(always)]
+/// detail of a failure for `portcullis_last_error`. Not inlined (as the compiler chose
+/// before [`hot_guard`] existed): one out-of-line instance per export keeps the library
+/// 24 KB smaller.
+#[inline(never)]
 pub(crate) fn guard(body: impl FnOnce() -> FfiResult<()>) -> R {
+    guarded(body)
+}
+
+/// [`guard`] for the per-request check calls, always inlined into its export: that saves
+/// the call and its spilled arguments, about 25 instructions per check (callgrind,
+/// benches/c/callgrind.sh). Only there: inlining every export's guard added 24 KB of code.
+#[inline(always)]
+pub(crate) fn hot_guard(body: impl FnOnce() -> FfiResult<()>) -> R {
+    guarded(body)
+}
+
+/// The body of [`guard`] and [`hot_guard`].
+#[inline(always)]
+fn guarded(body: impl FnOnce() -> FfiResult<()>) -> R {
     let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
         Err(Failure::new(
             R::PORTCULLIS_PANIC,
