@@ -142,7 +142,8 @@ static double machine_busy_s(void) {
                    &v[6], &v[7]);
     fclose(f);
     if (n != 8) return -1;
-    /* user nice system [idle iowait] irq softirq steal, in USER_HZ ticks */
+    /* user nice system [idle iowait] irq softirq steal, in USER_HZ ticks: steal (the
+     * hypervisor running something else) counts as busy, it slows the rounds too */
     return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / 100.0;
 }
 
