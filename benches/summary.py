@@ -122,13 +122,16 @@ def main():
                 f"check per request {fmt_ns(py['check_each_ns'])}", f"{r:.2f}× faster", "", None)
         if "threads_ratio_batched" in py:
             r, n = py["threads_ratio_batched"], py.get("batch_size", 256)
-            others = py.get("threads_batched_others_busy")
-            base = "1 thread" if others is None else f"1 thread (other processes: {others:.0%} of a core)"
+            others, cores = py.get("threads_batched_others_busy"), py.get("threads_batched_cores")
+            base = "1 thread" + ("" if cores is None else f"; 2 threads kept {cores:.2f} cores busy")
+            base += "" if others is None else f"; other processes: {others:.0%} of a core"
             row(f"Python: 2 threads vs 1, batched: check_many of {n} per call, GIL released once per batch",
                 f"{r:.2f}×", base, f"{r:.2f}×", "≥ 1.8×", r >= 1.8)
         if "threads_ratio" in py:
             r = py["threads_ratio"]
-            row("Python: 2 threads vs 1, check per call (keeps the GIL; informational)", f"{r:.2f}×", "1 thread",
+            cores = py.get("threads_per_call_cores")
+            base = "1 thread" + ("" if cores is None else f"; 2 threads kept {cores:.2f} cores busy")
+            row("Python: 2 threads vs 1, check per call (keeps the GIL; informational)", f"{r:.2f}×", base,
                 f"{r:.2f}×", "", None)
     mem = extra("memory")
     if mem:

@@ -160,10 +160,11 @@ def busy_ticks():
 def threads_ratio(fns, calls, rounds=5):
     """Throughput of 2 threads against 1: thread i calls `fns[i]` `calls` times; the one-
     and two-thread runs alternate (as in `paired`); returns the median of the per-round
-    ratios 2 * t(1 thread) / t(2 threads), and the median share of a core that *other*
-    processes used during the two-thread runs (machine busy time minus this process's CPU
-    time, over the wall time; None off Linux): above ~0.1 the ratio measures the
-    neighbours, not portcullis."""
+    ratios 2 * t(1 thread) / t(2 threads); the median number of cores this process kept
+    busy during the two-thread runs (its CPU time over the wall time: 2.0 when the threads
+    never wait for the GIL); and the median share of a core that *other* processes used
+    meanwhile (machine busy time minus this process's CPU time, over the wall time; None
+    off Linux): above ~0.1 the ratio measures the neighbours, not portcullis."""
     def run(n):
         barrier = threading.Barrier(n)
 
@@ -178,17 +179,19 @@ def threads_ratio(fns, calls, rounds=5):
         for t in ts:
             t.join()
         wall = time.perf_counter() - start
-        others = None if busy is None else (busy_ticks() - busy - (time.process_time() - cpu)) / wall
-        return wall, others
+        cpu = time.process_time() - cpu
+        others = None if busy is None else (busy_ticks() - busy - cpu) / wall
+        return wall, cpu / wall, others
     fns[0](), fns[1]()
-    ratios, others = [], []
+    ratios, cores, others = [], [], []
     for _ in range(rounds):
-        one, _ = run(1)
-        two, busy = run(2)
+        one, _, _ = run(1)
+        two, ours, busy = run(2)
         ratios.append(2 * one / two)
+        cores.append(ours)
         others.append(busy)
     others = None if None in others else max(0.0, statistics.median(others))
-    return statistics.median(ratios), others
+    return statistics.median(ratios), statistics.median(cores), others
 
 
 BATCH = 256
@@ -227,8 +230,9 @@ def batch_rows(checker, store):
     per_batch, per_call, ratio = paired(many(one), each(one), calls=200)
     result = {"check_many_ns": per_batch / BATCH, "check_each_ns": per_call / BATCH,
               "check_many_speedup": ratio, "batch_size": BATCH}
-    ratio, others = threads_ratio([many(one), many(two)], calls=2000, rounds=7)
+    ratio, cores, others = threads_ratio([many(one), many(two)], calls=2000, rounds=7)
     result["threads_ratio_batched"] = ratio
+    result["threads_batched_cores"] = cores
     if others is not None:
         result["threads_batched_others_busy"] = others
     return result
@@ -273,7 +277,8 @@ def main():
         result[f"{name}_ns"], result[f"stdlib_{name}_ns"], result[f"{name}_speedup"] = mine, stdlib, ratio
     per_call = lambda: checker.check("GET", "/v1/claims/42", lookup=store, authorization=header,  # noqa: E731
                                      https=True, now=NOW)
-    result["threads_ratio"], _ = threads_ratio([per_call, per_call], calls=100000)
+    result["threads_ratio"], result["threads_per_call_cores"], _ = threads_ratio(
+        [per_call, per_call], calls=100000)
     result.update(batch_rows(checker, store))
     out = ROOT / "target" / "bench-results"
     out.mkdir(parents=True, exist_ok=True)
