@@ -261,8 +261,11 @@ pub unsafe extern "C" fn portcullis_checker_check_store_into(
                 borrow_mut(decision)?,
             )
         };
-        let decided = checker.inner.check(&request, &store.inner, Timestamp(now));
-        target.replace(&checker.inner, decided);
+        target.refill(&checker.inner, |out| {
+            checker
+                .inner
+                .check_into(&request, &store.inner, Timestamp(now), out)
+        });
         Ok(())
     })
 }

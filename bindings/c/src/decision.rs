@@ -32,14 +32,15 @@ impl portcullis_decision {
         }
     }
 
-    /// Replaces this handle's contents with `decision` (reached by `checker`), keeping
-    /// the allocation, and the checker reference when it is the same checker.
+    /// Decides anew into this handle through `decide`, which fills the kept outcome in
+    /// place (`Checker::check_into`), and keeps the checker reference when it is the same
+    /// checker.
     #[inline]
-    pub(crate) fn replace(&mut self, checker: &Arc<Checker>, decision: Decision<'_>) {
+    pub(crate) fn refill(&mut self, checker: &Arc<Checker>, decide: impl FnOnce(&mut Outcome)) {
         if !Arc::ptr_eq(&self.checker, checker) {
             self.checker = checker.clone();
         }
-        self.outcome = decision.into_outcome();
+        decide(&mut self.outcome);
         self.key_id = self
             .outcome
             .principal

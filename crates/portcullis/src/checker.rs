@@ -113,14 +113,40 @@ impl Checker {
         lookup: &L,
         now: Timestamp,
     ) -> Decision<'_> {
+        // The same steps as `check_into`, but each branch builds the decision where the
+        // caller receives it: written through `check_into`, the compiler copied the whole
+        // decision into place on every call.
         let front = match self.front(request, Some(now)) {
             Err(early) => return Decision::new(early.outcome(), &self.policy),
             Ok(front) => front,
         };
         match lookup.lookup(&front.key.id()) {
-            Ok(record) => self.back(&front.key, front.route, front.warnings, record, now),
+            Ok(record) => self.back_decision(&front, record, now),
             Err(e) => Decision::new(lookup_failed(front.route, e), &self.policy),
         }
+    }
+
+    /// [`Checker::check`] into an outcome the caller keeps (what it held before is
+    /// replaced): the same decision, without moving a new outcome into place. For hosts
+    /// and bindings that reuse one outcome per thread or per handle; read it through
+    /// [`Decision::new`]`(outcome, checker.policy())` or its fields.
+    pub fn check_into<L: KeyLookup + ?Sized>(
+        &self,
+        request: &Request<'_>,
+        lookup: &L,
+        now: Timestamp,
+        out: &mut Outcome,
+    ) {
+        *out = match self.front(request, Some(now)) {
+            Err(early) => early.outcome(),
+            Ok(front) => match lookup.lookup(&front.key.id()) {
+                Ok(record) => {
+                    *out = Outcome::new(Reason::UnknownKey);
+                    return self.back(&front.key, front.route, front.warnings, record, now, out);
+                }
+                Err(e) => lookup_failed(front.route, e),
+            },
+        };
     }
 
     /// Phase one: everything that needs no record.
@@ -154,7 +180,12 @@ impl Checker {
         now: Timestamp,
     ) -> Decision<'_> {
         let key = pending.key.as_parsed();
-        self.back(&key, pending.route, pending.warnings, record, now)
+        let front = Front {
+            key,
+            route: pending.route,
+            warnings: pending.warnings,
+        };
+        self.back_decision(&front, record, now)
     }
 
     /// Phase two when the host's lookup failed: a 503 decision (fail closed).
@@ -275,6 +306,23 @@ impl Checker {
         })
     }
 
+    /// `back` into a new decision.
+    fn back_decision(
+        &self,
+        front: &Front<'_>,
+        record: Option<Arc<KeyRecord>>,
+        now: Timestamp,
+    ) -> Decision<'_> {
+        let mut decision = Decision::new(Outcome::new(Reason::UnknownKey), &self.policy);
+        let (key, route, warnings) = (&front.key, front.route, front.warnings);
+        self.back(key, route, warnings, record, now, decision.outcome_mut());
+        decision
+    }
+
+    /// Everything after the lookup, into a fresh `outcome`. Always inlined: called
+    /// through a reference to a local decision, the compiler then copied that decision
+    /// into the caller's slot instead of building it there.
+    #[inline(always)]
     fn back(
         &self,
         key: &ParsedKey<'_>,
@@ -282,16 +330,15 @@ impl Checker {
         mut warnings: Warnings,
         record: Option<Arc<KeyRecord>>,
         now: Timestamp,
-    ) -> Decision<'_> {
-        // Built in place: the outcome is large, and moving it between helpers cost a
-        // measurable share of a check.
-        let mut decision = Decision::new(Outcome::new(Reason::UnknownKey), &self.policy);
-        let outcome = decision.outcome_mut();
+        outcome: &mut Outcome,
+    ) {
+        // `outcome` is fresh (`Outcome::new(Reason::UnknownKey)`) and filled in place: it
+        // is large, and moving it between helpers cost a measurable share of a check.
         outcome.route = route;
         let Some(record) = record else {
             burn(&self.peppers, key);
             outcome.warnings = warnings;
-            return decision;
+            return;
         };
         let result = self.authenticate(key, &record, now, &mut warnings);
         outcome.warnings = warnings;
@@ -303,7 +350,6 @@ impl Checker {
                 self.authorize(outcome, &granted);
             }
         }
-        decision
     }
 
     /// Secret and lifecycle. Always computes exactly one MAC (or legacy digest).

@@ -63,6 +63,49 @@ fn two_phase_matches_one_call() {
 }
 
 #[test]
+fn check_into_matches_check_whatever_the_outcome_held() {
+    let c = checker();
+    let store = MemoryStore::new();
+    let issued = c
+        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
+        .expect("issue");
+    let header = format!("Bearer {}", issued.key.expose());
+    let typo = header.replace(
+        &header[20..21],
+        if &header[20..21] == "a" { "b" } else { "a" },
+    );
+    store.insert(issued.record).expect("insert");
+    let failing = |_: &portcullis::KeyId| -> Result<Option<Arc<KeyRecord>>, LookupError> {
+        Err(LookupError::new("down"))
+    };
+    let requests = [
+        get("/v1/claims/1", &header),
+        Request::new("POST", "/v1/claims")
+            .authorization(&header)
+            .https(true),
+        get("/health", &header),
+        get("/v1/claims/1", &typo),
+        get("/nope", &header),
+        Request::new("GET", "/v1/claims/1").https(true),
+        get("/v1/claims/1", &header),
+    ];
+    // One outcome reused across every kind of result, in both lookups: a principal, a
+    // shortfall or a lookup error left from the previous request must not leak into the
+    // next.
+    let mut kept = c.check(&requests[0], &store, Timestamp(NOW)).into_outcome();
+    for _ in 0..2 {
+        for req in &requests {
+            let expected = c.check(req, &store, Timestamp(NOW)).into_outcome();
+            c.check_into(req, &store, Timestamp(NOW), &mut kept);
+            assert_eq!(kept, expected, "{} {}", req.method, req.path);
+            let expected = c.check(req, &failing, Timestamp(NOW)).into_outcome();
+            c.check_into(req, &failing, Timestamp(NOW), &mut kept);
+            assert_eq!(kept, expected, "{} {} (lookup fails)", req.method, req.path);
+        }
+    }
+}
+
+#[test]
 fn lookup_failure_fails_closed_with_503() {
     let c = checker();
     let issued = c
