@@ -71,9 +71,9 @@ def main():
 
     rc, ring = median("floor", "hmac_rustcrypto"), median("floor", "hmac_ring")
     floor = min(v for v in (rc, ring) if v is not None) if (rc or ring) else None
-    row("floor: HMAC-SHA256, RustCrypto (used)", fmt_ns(rc), "", "", "", None)
-    row("floor: HMAC-SHA256, ring", fmt_ns(ring), "", "", "", None)
-    row("two SHA-256 compressions (portcullis's MAC path, for reference)", fmt_ns(median("floor", "two_compressions")), "", "", "", None)
+    row("floor: HMAC-SHA256, RustCrypto `hmac` crate, prebuilt key", fmt_ns(rc), "", "", "", None)
+    row("floor: HMAC-SHA256, ring, prebuilt key", fmt_ns(ring), "", "", "", None)
+    row("two SHA-256 compressions (the work of portcullis's own MAC path; for reference, not the floor)", fmt_ns(median("floor", "two_compressions")), "", "", "", None)
 
     def vs_floor(what, v, limit):
         r = v / floor if v and floor else None
