@@ -9,6 +9,7 @@
 //! objects are serialised by the GIL; everything per request is kept small there (no
 //! allocation or reference count per tuple, error texts formatted only on error).
 
+use crate::checker::OwnedRequest;
 use crate::input;
 use crate::record::record_of;
 use portcullis::{
@@ -102,23 +103,7 @@ struct Parts {
 /// header and query are copies wiped when the object is freed, and shown redacted.
 #[pyclass(frozen, module = "portcullis._portcullis", name = "Request")]
 pub struct PyRequest {
-    method: String,
-    path: String,
-    authorization: Option<SecretBytes>,
-    query: Option<SecretBytes>,
-    https: bool,
-}
-
-impl PyRequest {
-    fn view(&self) -> Request<'_> {
-        Request {
-            method: &self.method,
-            path: &self.path,
-            authorization: self.authorization.as_ref().map(SecretBytes::expose),
-            query: self.query.as_ref().map(SecretBytes::expose),
-            https: self.https,
-        }
-    }
+    inner: OwnedRequest,
 }
 
 #[pymethods]
@@ -138,52 +123,57 @@ impl PyRequest {
         let secret = |v, what| -> PyResult<Option<SecretBytes>> {
             Ok(opt_text(v, arg(what))?.map(|b| SecretBytes::new(b.to_vec())))
         };
-        Ok(PyRequest {
+        let inner = OwnedRequest {
             method: text_str(method, arg("method"))?.to_owned(),
             path: text_str(path, arg("path"))?.to_owned(),
             authorization: secret(authorization, "authorization")?,
             query: secret(query, "query")?,
             https,
-        })
+        };
+        Ok(PyRequest { inner })
     }
 
     /// The HTTP method.
     #[getter]
     fn method(&self) -> &str {
-        &self.method
+        &self.inner.method
     }
     /// The request path.
     #[getter]
     fn path(&self) -> &str {
-        &self.path
+        &self.inner.path
     }
     /// The `Authorization` header value, as bytes (may hold a key: do not log).
     #[getter]
     fn authorization<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        self.authorization
+        self.inner
+            .authorization
             .as_ref()
             .map(|b| PyBytes::new(py, b.expose()))
     }
     /// The query string, as bytes (may hold a key: do not log).
     #[getter]
     fn query<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        self.query.as_ref().map(|b| PyBytes::new(py, b.expose()))
+        self.inner
+            .query
+            .as_ref()
+            .map(|b| PyBytes::new(py, b.expose()))
     }
     /// Whether the request came over TLS.
     #[getter]
     fn https(&self) -> bool {
-        self.https
+        self.inner.https
     }
 
     fn __repr__(&self) -> String {
         let redacted = |t: &Option<SecretBytes>| if t.is_some() { "[REDACTED]" } else { "None" };
         format!(
             "Request(method={}, path={}, authorization={}, query={}, https={})",
-            crate::py_str(&self.method),
-            crate::py_str(&self.path),
-            redacted(&self.authorization),
-            redacted(&self.query),
-            if self.https { "True" } else { "False" }
+            crate::py_str(&self.inner.method),
+            crate::py_str(&self.inner.path),
+            redacted(&self.inner.authorization),
+            redacted(&self.inner.query),
+            if self.inner.https { "True" } else { "False" }
         )
     }
 }
@@ -266,7 +256,7 @@ struct Batch {
 /// An element as a core request.
 fn view<'a>(buffers: &'a Buffers, entry: &'a Entry) -> Request<'a> {
     match entry {
-        Entry::Object(r) => r.get().view(),
+        Entry::Object(r) => r.get().inner.view(),
         Entry::Parts(p) => Request {
             method: buffers.text(p.method),
             path: buffers.text(p.path),

@@ -51,14 +51,15 @@ pub struct PyPending {
     inner: Mutex<Option<Pending>>,
 }
 
-/// An owned copy of the request parts, so the GIL can be released. The header and query
-/// copies may hold a key: they are wiped on drop.
-struct OwnedRequest {
-    method: String,
-    path: String,
-    authorization: Option<SecretBytes>,
-    query: Option<SecretBytes>,
-    https: bool,
+/// An owned copy of the request parts, so the GIL can be released (also what a
+/// `portcullis.Request` holds). The header and query copies may hold a key: they are
+/// wiped on drop.
+pub(crate) struct OwnedRequest {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) authorization: Option<SecretBytes>,
+    pub(crate) query: Option<SecretBytes>,
+    pub(crate) https: bool,
 }
 
 impl OwnedRequest {
@@ -85,7 +86,7 @@ impl OwnedRequest {
         self.path.len() + len(&self.authorization) + len(&self.query) > LARGE_REQUEST
     }
 
-    fn view(&self) -> Request<'_> {
+    pub(crate) fn view(&self) -> Request<'_> {
         Request {
             method: &self.method,
             path: &self.path,

@@ -286,6 +286,21 @@ mod tests {
     }
 
     #[test]
+    fn literals_longer_than_a_head_word_are_compared_whole() {
+        // Same length and same first 8 bytes: only the full comparison tells them apart.
+        let t = trie(&[
+            "/v1/invoices-archive",
+            "/v1/invoices-archivf",
+            "/v1/{other}",
+        ]);
+        assert_eq!(t.find("/v1/invoices-archive"), Some(0));
+        assert_eq!(t.find("/v1/invoices-archivf"), Some(1));
+        assert_eq!(t.find("/v1/invoices-archivg"), Some(2));
+        assert_eq!(t.find("/v1/invoices-archiv"), Some(2));
+        assert_eq!(t.find("/v1/invoices"), Some(2));
+    }
+
+    #[test]
     fn near_misses_do_not_match() {
         let t = trie(&["/v1/claims/{id}", "/files/{*path}", "/v1/me"]);
         for path in [
