@@ -26,7 +26,12 @@ pub const CHECK_LEN: usize = 6;
 /// Longest kind or environment label.
 pub const MAX_LABEL_LEN: usize = 8;
 /// Characters after `{kind}_{env}_`: `{id}_{secret}{check}`.
-const TAIL_LEN: usize = ID_LEN + 1 + SECRET_LEN + CHECK_LEN;
+const TAIL_LEN: usize = MAC_INPUT_LEN + CHECK_LEN;
+/// Length of `{id}_{secret}`, the bytes the MAC covers.
+pub(crate) const MAC_INPUT_LEN: usize = ID_LEN + 1 + SECRET_LEN;
+/// The MAC input and the checksum bytes after it up to a whole 16-byte lane.
+pub(crate) const MAC_WINDOW: usize = crate::mac::window_len(MAC_INPUT_LEN);
+const _: () = assert!(MAC_WINDOW <= TAIL_LEN);
 /// Longest possible key.
 pub const MAX_KEY_LEN: usize = 2 * (MAX_LABEL_LEN + 1) + TAIL_LEN;
 
@@ -438,11 +443,17 @@ impl<'a> ParsedKey<'a> {
         }
     }
 
-    /// The bytes the MAC covers: `{id}_{secret}` (the checksum and labels are excluded;
-    /// the record binds kind and environment).
-    pub(crate) fn mac_input(&self) -> &'a [u8] {
+    /// The bytes the MAC covers, `{id}_{secret}` (the checksum and labels are excluded;
+    /// the record binds kind and environment), followed by the first checksum bytes up to
+    /// the window [`crate::mac`] reads: its first [`MAC_INPUT_LEN`] bytes count.
+    pub(crate) fn mac_window(&self) -> &'a [u8; MAC_WINDOW] {
         let start = self.tail_start();
-        &self.text[start..self.text.len() - CHECK_LEN]
+        // The tail after the labels is `MAC_INPUT_LEN + CHECK_LEN` bytes, so this is in
+        // bounds for every parsed key; the empty fallback keeps it total.
+        self.text
+            .get(start..start + MAC_WINDOW)
+            .and_then(|w| w.try_into().ok())
+            .unwrap_or(&[0; MAC_WINDOW])
     }
 
     /// The whole key; a secret.

@@ -93,7 +93,7 @@ impl StoredHash {
         let index = peppers.primary_index();
         StoredHash::Hmac {
             pepper_id: peppers.primary_id().to_owned(),
-            digest: peppers.mac(index, key.mac_input()),
+            digest: peppers.mac(index, key),
         }
     }
 
@@ -156,7 +156,7 @@ pub(crate) fn check_digest(
         burn(peppers, key);
         return HashCheck::UnknownPepper;
     };
-    let mac = peppers.mac(index, key.mac_input());
+    let mac = peppers.mac(index, key);
     if ct_eq(&mac, digest) {
         HashCheck::Match {
             needs_rehash: index != peppers.primary_index(),
@@ -169,7 +169,7 @@ pub(crate) fn check_digest(
 /// Does the work of one MAC and one comparison whose result is thrown away, so that a
 /// request for an unknown key id costs what a wrong secret costs.
 pub(crate) fn burn(peppers: &Peppers, key: &ParsedKey<'_>) {
-    let mac = peppers.mac(peppers.primary_index(), key.mac_input());
+    let mac = peppers.mac(peppers.primary_index(), key);
     std::hint::black_box(ct_eq(&mac, &[0u8; 32]));
 }
 

@@ -1,5 +1,6 @@
 //! Server-side peppers: named HMAC keys, several live at once so they can rotate.
 
+use crate::format::{MAC_INPUT_LEN, MAC_WINDOW, ParsedKey};
 use crate::mac::PreparedHmac;
 use std::fmt;
 
@@ -113,9 +114,11 @@ impl Peppers {
         self.primary
     }
 
-    /// HMAC-SHA256 of `input` under the pepper at `index`.
-    pub(crate) fn mac(&self, index: usize, input: &[u8]) -> [u8; 32] {
-        self.peppers[index].mac.mac(input)
+    /// HMAC-SHA256 of a key's `{id}_{secret}` under the pepper at `index`.
+    pub(crate) fn mac(&self, index: usize, key: &ParsedKey<'_>) -> [u8; 32] {
+        self.peppers[index]
+            .mac
+            .mac_window::<MAC_INPUT_LEN, MAC_WINDOW>(key.mac_window())
     }
 }
 
