@@ -116,13 +116,16 @@ impl Checker {
         // The same steps as `check_into`, written to return the decision: going through
         // `check_into` into a new decision cost about 40 instructions more per call
         // (callgrind), in copies of the decision.
-        let front = match self.front(request, Some(now)) {
-            Err(early) => return Decision::new(early.outcome(), &self.policy),
-            Ok(front) => front,
-        };
-        match lookup.lookup(&front.key.id()) {
-            Ok(record) => self.back_decision(&front, record, now),
-            Err(e) => Decision::new(lookup_failed(front.route, e), &self.policy),
+        // `front` is used where it was returned, not moved out first: the move read it
+        // back 16 bytes at a time right after `front` wrote it 8 bytes at a time, reads
+        // that wait for the writes to reach the cache (sampled at a third of the
+        // caller's own time).
+        match self.front(request, Some(now)) {
+            Err(early) => Decision::new(early.outcome(), &self.policy),
+            Ok(ref front) => match lookup.lookup(&front.key.id()) {
+                Ok(record) => self.back_decision(front, record, now),
+                Err(e) => Decision::new(lookup_failed(front.route, e), &self.policy),
+            },
         }
     }
 
