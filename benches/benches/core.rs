@@ -335,11 +335,116 @@ fn threads(c: &mut Criterion, f: &Fixture) {
     g.finish();
 }
 
+/// The floor, verify and the check timed in alternating rounds, for ratios that hold when
+/// the VM changes speed between criterion's groups (it runs at two speeds, unannounced,
+/// and criterion times the floor and the check seconds apart). Each round times every
+/// subject for `ITERS` calls, starting with a different one each round; a round's ratios
+/// use that round's floor; the results are the medians over rounds. The same method as the
+/// C harness (benches/README.md). Writes target/bench-results/paired.json.
+fn paired(f: &Fixture) {
+    const ROUNDS: usize = 41;
+    const ITERS: u32 = 20_000;
+    let input = mac_input(&f.key).to_vec();
+    let rc = hmac::Hmac::<sha2::Sha256>::new_from_slice(&PEPPER).expect("key");
+    let rk = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &PEPPER);
+    let requests = |method, path| -> Vec<Request<'_>> {
+        f.rotation
+            .iter()
+            .map(|h| Request::new(method, path).authorization(h).https(true))
+            .collect()
+    };
+    let (allowed, forbidden) = (
+        requests("GET", "/v1/claims/42"),
+        requests("POST", "/v1/claims"),
+    );
+    let check_all = |batch: &[Request<'_>], status: u16| {
+        let mut i = 0;
+        for _ in 0..ITERS {
+            i = if i + 1 == batch.len() { 0 } else { i + 1 };
+            let got = f.checker.check(black_box(&batch[i]), &f.store, NOW).status();
+            assert_eq!(black_box(got), status);
+        }
+    };
+    let subjects: [(&str, &dyn Fn()); 5] = [
+        ("hmac_rustcrypto", &|| {
+            for _ in 0..ITERS {
+                let mut m = rc.clone();
+                m.update(black_box(&input));
+                black_box(m.finalize().into_bytes());
+            }
+        }),
+        ("hmac_ring", &|| {
+            for _ in 0..ITERS {
+                black_box(ring::hmac::sign(&rk, black_box(&input)));
+            }
+        }),
+        ("verify", &|| {
+            for _ in 0..ITERS {
+                let v = f.checker.verify(black_box(f.key.as_bytes()), &f.record, NOW);
+                assert!(black_box(v.is_valid()));
+            }
+        }),
+        ("check_allowed", &|| check_all(&allowed, 200)),
+        ("check_forbidden", &|| check_all(&forbidden, 403)),
+    ];
+    let n = subjects.len();
+    let mut ns = vec![Vec::with_capacity(ROUNDS); n];
+    for round in 0..=ROUNDS {
+        let mut this = vec![0.0; n];
+        for k in 0..n {
+            let j = (round + k) % n;
+            let start = Instant::now();
+            (subjects[j].1)();
+            this[j] = start.elapsed().as_nanos() as f64 / f64::from(ITERS);
+        }
+        if round > 0 {
+            // Round 0 warms up.
+            for (all, v) in ns.iter_mut().zip(this) {
+                all.push(v);
+            }
+        }
+    }
+    let quartiles = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (at(0.25), at(0.5), at(0.75))
+    };
+    let floor: Vec<f64> = (0..ROUNDS).map(|r| ns[0][r].min(ns[1][r])).collect();
+    let mut json = vec![format!("\"rounds\": {ROUNDS}, \"iters\": {ITERS}")];
+    for (j, (name, _)) in subjects.iter().enumerate() {
+        let (_, median, _) = quartiles(ns[j].clone());
+        json.push(format!("\"{name}_ns\": {median:.2}"));
+        if j >= 2 {
+            let ratios = ns[j].iter().zip(&floor).map(|(v, fl)| v / fl).collect();
+            let (q1, r, q3) = quartiles(ratios);
+            println!("paired/{name}: {median:.1} ns, {r:.3}x the floor (rounds q1-q3 {q1:.3}-{q3:.3})");
+            json.push(format!(
+                "\"{name}_ratio\": {r:.4}, \"{name}_ratio_q1\": {q1:.4}, \"{name}_ratio_q3\": {q3:.4}"
+            ));
+        }
+    }
+    let (_, fl, _) = quartiles(floor);
+    println!("paired/floor: {fl:.1} ns (the faster vetted HMAC of each round)");
+    json.push(format!("\"floor_ns\": {fl:.2}"));
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results");
+    std::fs::create_dir_all(&out).expect("results dir");
+    std::fs::write(out.join("paired.json"), format!("{{{}}}\n", json.join(", ")))
+        .expect("write paired.json");
+}
+
 fn all(c: &mut Criterion) {
     let f = fixture();
     floor(c, &f);
     keys(c, &f);
     check(c, &f);
+    // Skipped when criterion is given a filter that does not name it.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if filters.is_empty() || filters.iter().any(|a| "paired".contains(a.as_str())) {
+        paired(&f);
+    }
     scopes(c);
     routes(c);
     issuance(c, &f);
