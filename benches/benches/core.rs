@@ -361,7 +361,10 @@ fn paired(f: &Fixture) {
         let mut i = 0;
         for _ in 0..ITERS {
             i = if i + 1 == batch.len() { 0 } else { i + 1 };
-            let got = f.checker.check(black_box(&batch[i]), &f.store, NOW).status();
+            let got = f
+                .checker
+                .check(black_box(&batch[i]), &f.store, NOW)
+                .status();
             assert_eq!(black_box(got), status);
         }
     };
@@ -380,7 +383,9 @@ fn paired(f: &Fixture) {
         }),
         ("verify", &|| {
             for _ in 0..ITERS {
-                let v = f.checker.verify(black_box(f.key.as_bytes()), &f.record, NOW);
+                let v = f
+                    .checker
+                    .verify(black_box(f.key.as_bytes()), &f.record, NOW);
                 assert!(black_box(v.is_valid()));
             }
         }),
@@ -417,7 +422,9 @@ fn paired(f: &Fixture) {
         if j >= 2 {
             let ratios = ns[j].iter().zip(&floor).map(|(v, fl)| v / fl).collect();
             let (q1, r, q3) = quartiles(ratios);
-            println!("paired/{name}: {median:.1} ns, {r:.3}x the floor (rounds q1-q3 {q1:.3}-{q3:.3})");
+            println!(
+                "paired/{name}: {median:.1} ns, {r:.3}x the floor (rounds q1-q3 {q1:.3}-{q3:.3})"
+            );
             json.push(format!(
                 "\"{name}_ratio\": {r:.4}, \"{name}_ratio_q1\": {q1:.4}, \"{name}_ratio_q3\": {q3:.4}"
             ));
@@ -428,8 +435,11 @@ fn paired(f: &Fixture) {
     json.push(format!("\"floor_ns\": {fl:.2}"));
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results");
     std::fs::create_dir_all(&out).expect("results dir");
-    std::fs::write(out.join("paired.json"), format!("{{{}}}\n", json.join(", ")))
-        .expect("write paired.json");
+    std::fs::write(
+        out.join("paired.json"),
+        format!("{{{}}}\n", json.join(", ")),
+    )
+    .expect("write paired.json");
 }
 
 fn all(c: &mut Criterion) {

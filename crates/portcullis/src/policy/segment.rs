@@ -49,15 +49,16 @@ const SLASHES: u64 = ONES * b'/' as u64;
 /// follows that `/` (`None` when `rest` has no `/`: this is the last segment).
 #[inline(always)]
 pub(crate) fn split(rest: &[u8]) -> (&[u8], Head, Option<&[u8]>) {
-    let Some(word) = rest.first_chunk::<8>().map(|w| u64::from_le_bytes(*w)) else {
-        return split_short(rest);
-    };
+    let (word, avail) = first_word(rest);
     // A zero byte of `word ^ SLASHES` is a `/`; the lowest flagged byte is the first one
-    // (the borrow of the subtraction can only flag bytes above a true zero).
+    // (the borrow of the subtraction can only flag bytes above a true zero). Bytes past
+    // the end of a short `rest` are zero, never a `/`.
     let x = word ^ SLASHES;
     let flags = x.wrapping_sub(ONES) & !x & HIGHS;
     let len = if flags != 0 {
         (flags.trailing_zeros() / 8) as usize
+    } else if avail < 8 {
+        avail
     } else {
         8 + position_of_slash(rest.get(8..).unwrap_or_default()).unwrap_or(rest.len() - 8)
     };
@@ -67,19 +68,34 @@ pub(crate) fn split(rest: &[u8]) -> (&[u8], Head, Option<&[u8]>) {
         word & ((1u64 << (8 * len)) - 1)
     };
     let head = Head { len, word: kept };
-    match rest.get(len + 1..) {
-        Some(tail) => (&rest[..len], head, Some(tail)),
-        None => (rest, head, None),
+    match (rest.get(..len), rest.get(len + 1..)) {
+        (Some(segment), Some(tail)) => (segment, head, Some(tail)),
+        _ => (rest, head, None),
     }
 }
 
-/// `split` for fewer than 8 bytes.
-#[cold]
-fn split_short(rest: &[u8]) -> (&[u8], Head, Option<&[u8]>) {
-    match position_of_slash(rest) {
-        Some(i) => (&rest[..i], Head::of(&rest[..i]), rest.get(i + 1..)),
-        None => (rest, Head::of(rest), None),
+/// The first 8 bytes of `rest` as a little-endian word, zero-padded when `rest` is
+/// shorter, and how many are real. A short `rest` (the last segment of most paths, like
+/// `42`) is read with at most three loads and no loop or call: two overlapping 4-byte
+/// words from 4 bytes on, the first, middle and last byte below that.
+#[inline(always)]
+fn first_word(rest: &[u8]) -> (u64, usize) {
+    if let Some(w) = rest.first_chunk::<8>() {
+        return (u64::from_le_bytes(*w), 8);
     }
+    let n = rest.len();
+    let word = match (rest.first_chunk::<4>(), rest.last_chunk::<4>()) {
+        (Some(lo), Some(hi)) => {
+            u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4))
+        }
+        _ => match (rest.first(), rest.get(n / 2), rest.last()) {
+            (Some(&a), Some(&b), Some(&c)) => {
+                u64::from(a) | u64::from(b) << (8 * (n / 2)) | u64::from(c) << (8 * (n - 1))
+            }
+            _ => 0,
+        },
+    };
+    (word, n)
 }
 
 fn position_of_slash(bytes: &[u8]) -> Option<usize> {
