@@ -142,11 +142,8 @@ impl Checker {
     ) {
         *out = match self.front(request, Some(now)) {
             Err(early) => early.outcome(),
-            Ok(front) => match lookup.lookup(&front.key.id()) {
-                Ok(record) => {
-                    *out = Outcome::new(Reason::UnknownKey);
-                    return self.back(&front.key, front.route, front.warnings, record, now, out);
-                }
+            Ok(ref front) => match lookup.lookup(&front.key.id()) {
+                Ok(record) => self.back(&front.key, front.route, front.warnings, record, now),
                 Err(e) => lookup_failed(front.route, e),
             },
         };
@@ -316,15 +313,15 @@ impl Checker {
         record: Option<Arc<KeyRecord>>,
         now: Timestamp,
     ) -> Decision<'_> {
-        let mut decision = Decision::new(Outcome::new(Reason::UnknownKey), &self.policy);
         let (key, route, warnings) = (&front.key, front.route, front.warnings);
-        self.back(key, route, warnings, record, now, decision.outcome_mut());
-        decision
+        Decision::new(self.back(key, route, warnings, record, now), &self.policy)
     }
 
-    /// Everything after the lookup, into a fresh `outcome`. Always inlined (into
-    /// `back_decision` and `check_into`): out of line it cost about 35 instructions more
-    /// per check (callgrind).
+    /// Everything after the lookup. Always inlined (into `back_decision` and
+    /// `check_into`): out of line it cost about 35 instructions more per check
+    /// (callgrind). The outcome is put together at the end, from values, after the last
+    /// call: built earlier and filled in, it had to live on the stack (the unwinding path
+    /// drops it), and the decision holding it was copied out whole (176 bytes) on return.
     #[inline(always)]
     fn back(
         &self,
@@ -333,25 +330,33 @@ impl Checker {
         mut warnings: Warnings,
         record: Option<Arc<KeyRecord>>,
         now: Timestamp,
-        outcome: &mut Outcome,
-    ) {
-        // `outcome` is fresh (`Outcome::new(Reason::UnknownKey)`) and filled in place: it
-        // is large, and moving it between helpers cost a measurable share of a check.
-        outcome.route = route;
+    ) -> Outcome {
+        let outcome = |reason, principal, refusal: Option<Refusal>, warnings| {
+            let (missing, required) = refusal.map_or((ScopeSet::EMPTY, ScopeSet::EMPTY), |r| {
+                (r.missing, r.required)
+            });
+            Outcome {
+                reason,
+                principal,
+                route,
+                missing,
+                required,
+                warnings,
+                lookup_error: None,
+            }
+        };
         let Some(record) = record else {
             burn(&self.peppers, key);
-            outcome.warnings = warnings;
-            return;
+            return outcome(Reason::UnknownKey, None, None, warnings);
         };
-        let result = self.authenticate(key, &record, now, &mut warnings);
-        outcome.warnings = warnings;
-        match result {
-            Err(reason) => outcome.reason = reason,
-            Ok(granted) => {
-                outcome.reason = Reason::Allowed;
-                outcome.principal = Some(Principal { record, granted });
-                self.authorize(outcome, &granted);
-            }
+        let granted = match self.authenticate(key, &record, now, &mut warnings) {
+            Err(reason) => return outcome(reason, None, None, warnings),
+            Ok(granted) => granted,
+        };
+        let principal = Some(Principal { record, granted });
+        match self.authorize(route, &granted) {
+            Ok(()) => outcome(Reason::Allowed, principal, None, warnings),
+            Err(refusal) => outcome(refusal.reason, principal, Some(refusal), warnings),
         }
     }
 
@@ -459,28 +464,49 @@ impl Checker {
                     record: Arc::new(record),
                     granted,
                 });
-                self.authorize(&mut outcome, &granted);
+                if let Err(refusal) = self.authorize(route, &granted) {
+                    refusal.apply(&mut outcome);
+                }
             }
         }
         Some(outcome)
     }
 
-    fn authorize(&self, outcome: &mut Outcome, granted: &ScopeSet) {
-        let access = outcome
-            .route
+    /// The route's verdict on `granted`. It answers rather than writing into the outcome:
+    /// an outcome passed to a call that is not inlined has to live in memory, and the
+    /// decision holding it was then built on the stack and copied out whole (176 bytes).
+    fn authorize(&self, route: Option<usize>, granted: &ScopeSet) -> Result<(), Refusal> {
+        let access = route
             .and_then(|i| self.policy.routes.get(i))
             .map(|r| &r.access);
         match (access, self.policy.unknown_routes) {
-            (Some(Access::Requires(req)), _) => {
-                if let Err(short) = req.evaluate(granted) {
-                    outcome.reason = Reason::InsufficientScope;
-                    outcome.missing = short.missing;
-                    outcome.required = short.required;
-                }
-            }
-            (Some(Access::Public), _) | (None, UnknownRoutes::Authenticated) => {}
-            (None, UnknownRoutes::Deny) => outcome.reason = Reason::UnknownRoute,
+            (Some(Access::Requires(req)), _) => req.evaluate(granted).map_err(|short| Refusal {
+                reason: Reason::InsufficientScope,
+                missing: short.missing,
+                required: short.required,
+            }),
+            (Some(Access::Public), _) | (None, UnknownRoutes::Authenticated) => Ok(()),
+            (None, UnknownRoutes::Deny) => Err(Refusal {
+                reason: Reason::UnknownRoute,
+                missing: ScopeSet::EMPTY,
+                required: ScopeSet::EMPTY,
+            }),
         }
+    }
+}
+
+/// Why a verified caller may not use the route.
+struct Refusal {
+    reason: Reason,
+    missing: ScopeSet,
+    required: ScopeSet,
+}
+
+impl Refusal {
+    fn apply(self, outcome: &mut Outcome) {
+        outcome.reason = self.reason;
+        outcome.missing = self.missing;
+        outcome.required = self.required;
     }
 }
 

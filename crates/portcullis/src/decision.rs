@@ -282,11 +282,6 @@ impl<'p> Decision<'p> {
         Decision { outcome, policy }
     }
 
-    /// The outcome, to fill in place.
-    pub(crate) fn outcome_mut(&mut self) -> &mut Outcome {
-        &mut self.outcome
-    }
-
     /// Whether the request may proceed.
     pub fn allowed(&self) -> bool {
         self.status() == 200
