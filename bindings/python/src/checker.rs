@@ -1,7 +1,7 @@
 //! `Checker`: decisions (one call or two phases), verification, parsing, issuance and
 //! rotation. Every hot call copies its inputs, then releases the GIL for the core work.
 
-use crate::decision::{PyDecision, PyVerification};
+use crate::decision::{BatchChecker, CheckerRef, PyDecision, PyVerification};
 use crate::errors;
 use crate::input;
 use crate::keys::{PyIssuedKey, PyParsedKey, PyRotation};
@@ -133,7 +133,7 @@ fn prepare(checker: &Checker, request: &OwnedRequest, now: Timestamp) -> Phase {
 
 impl PyChecker {
     fn decision(&self, outcome: Outcome) -> PyDecision {
-        PyDecision::new(outcome, self.inner.clone())
+        PyDecision::new(outcome, CheckerRef::Own(self.inner.clone()))
     }
 
     /// One call with a Python lookup: prepare without the GIL, call the lookup with it,
@@ -310,7 +310,9 @@ impl PyChecker {
                 input::type_name(lookup)
             )));
         };
-        PyList::new(py, outcomes.into_iter().map(|o| self.decision(o)))
+        let batch = Arc::new(BatchChecker(self.inner.clone()));
+        let decision = |o| PyDecision::new(o, CheckerRef::Batch(batch.clone()));
+        PyList::new(py, outcomes.into_iter().map(decision))
     }
 
     /// Phase one of a two-phase check: a `Decision` when no record is needed (access

@@ -14,11 +14,40 @@ use std::sync::Arc;
 #[pyclass(frozen, module = "portcullis._portcullis", name = "Decision")]
 pub struct PyDecision {
     outcome: Outcome,
-    checker: Arc<SharedChecker>,
+    checker: CheckerRef,
+}
+
+/// How a decision holds the checker whose policy it reads (route, scope names, realm).
+pub(crate) enum CheckerRef {
+    /// The checker itself: one write to its shared reference count per decision.
+    Own(Arc<SharedChecker>),
+    /// The decisions of one `check_many` batch share a handle of their own. With every
+    /// decision taking a reference to the checker, two threads deciding batches through
+    /// one checker wrote its one count at every decision built and freed, and the cache
+    /// line holding it moved between their cores each time: the two threads did 1.3–1.6×
+    /// the work of one while keeping 1.8 cores busy. A batch's handle is written only by
+    /// the thread that made the batch.
+    Batch(Arc<BatchChecker>),
+}
+
+/// A batch's handle on its checker (see [`CheckerRef::Batch`]). Aligned so that its
+/// reference count has a cache line to itself, whatever the allocator puts beside it
+/// (another thread's handle, say).
+#[repr(align(128))]
+pub(crate) struct BatchChecker(pub(crate) Arc<SharedChecker>);
+
+impl std::ops::Deref for CheckerRef {
+    type Target = SharedChecker;
+    fn deref(&self) -> &SharedChecker {
+        match self {
+            CheckerRef::Own(c) => c,
+            CheckerRef::Batch(b) => &b.0,
+        }
+    }
 }
 
 impl PyDecision {
-    pub(crate) fn new(outcome: Outcome, checker: Arc<SharedChecker>) -> Self {
+    pub(crate) fn new(outcome: Outcome, checker: CheckerRef) -> Self {
         PyDecision { outcome, checker }
     }
 
