@@ -24,9 +24,10 @@ pub(crate) enum CheckerRef {
     /// The decisions of one `check_many` batch share a handle of their own. With every
     /// decision taking a reference to the checker, two threads deciding batches through
     /// one checker wrote its one count at every decision built and freed, and the cache
-    /// line holding it moved between their cores each time: the two threads did 1.3–1.6×
-    /// the work of one while keeping 1.8 cores busy. A batch's handle is written only by
-    /// the thread that made the batch.
+    /// line holding it moved between their cores each time. A batch's handle is written
+    /// only by the thread that made the batch. In ten alternating pairs of runs, two
+    /// threads did about 1.72× the work of one with it (median) and 1.55× without; the
+    /// VM's noise is as large as the difference (see `benches/README.md`).
     Batch(Arc<BatchChecker>),
 }
 
