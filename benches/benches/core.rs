@@ -415,8 +415,10 @@ fn paired(f: &Fixture) {
         (at(0.25), at(0.5), at(0.75))
     };
     let floor: Vec<f64> = (0..ROUNDS).map(|r| ns[0][r].min(ns[1][r])).collect();
-    // The rounds in which the floor ran within 5 % of its best round: the VM at its
-    // normal speed (in its slow mode the floor reads 10-20 % slower, our code 50-100 %).
+    // The rounds in which the floor ran within 5 % of its best round of this run. When
+    // the VM changed speed during the run these are its faster stretch (in the slow mode
+    // the floor reads 10-20 % slower and our code 50-100 %); in a run wholly in one mode,
+    // most rounds.
     let best = floor.iter().copied().fold(f64::INFINITY, f64::min);
     let normal: Vec<usize> = (0..ROUNDS).filter(|&r| floor[r] <= 1.05 * best).collect();
     let mut json = vec![format!(
@@ -432,7 +434,7 @@ fn paired(f: &Fixture) {
             let (q1, r, q3) = quartiles(ratios);
             println!(
                 "paired/{name}: {median:.1} ns, {r:.3}x the floor (rounds q1-q3 {q1:.3}-{q3:.3}; \
-                 {at_normal:.3}x in the {} rounds at normal speed)",
+                 {at_normal:.3}x in the {} rounds with the fastest floor)",
                 normal.len()
             );
             json.push(format!(
