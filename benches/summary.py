@@ -88,9 +88,9 @@ def main():
                 None if r is None else r <= limit)
             return
         crit = "" if r is None else f"; criterion's medians {r:.2f}×"
-        normal = paired.get(f"{key}_ratio_normal")
-        if normal is not None:
-            crit += f"; {normal:.2f}× in the {paired['normal_rounds']} rounds whose floor was within 5 % of the run's fastest"
+        fast = paired.get(f"{key}_ratio_fast")
+        if fast is not None:
+            crit += f"; {fast:.2f}× in the {paired['fast_rounds']} rounds whose floor was within 5 % of the run's fastest"
         row(what, fmt_ns(paired[f"{key}_ns"]), f"floor in the same rounds {fmt_ns(paired['floor_ns'])}",
             f"{p:.2f}× (rounds q1–q3 {paired[f'{key}_ratio_q1']:.2f}–{paired[f'{key}_ratio_q3']:.2f}×{crit})",
             f"≤ {limit}×", p <= limit)
