@@ -20,7 +20,7 @@ install -d "$PREFIX/lib/pkgconfig" "$PREFIX/include"
 install -m 644 "$dir/libportcullis.a" "$PREFIX/lib/"
 install -m 755 "$dir/libportcullis.so" "$PREFIX/lib/"
 install -m 644 include/portcullis.h "$PREFIX/include/"
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+version=$(grep -m1 '^version = ' Cargo.toml | sed 's/^version = "\(.*\)"/\1/')
 sed -e "s|@PREFIX@|$PREFIX|" -e "s|@LIBDIR@|$PREFIX/lib|" -e "s|@INCLUDEDIR@|$PREFIX/include|" \
     -e "s|@VERSION@|$version|" bindings/c/portcullis.pc.in >"$PREFIX/lib/pkgconfig/portcullis.pc"
 echo "installed libportcullis $version ($PROFILE) in $PREFIX"

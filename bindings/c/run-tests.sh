@@ -22,6 +22,18 @@ VALGRIND=(valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=def
 
 step() { printf '\n== %s\n' "$*"; }
 need() { command -v "$1" >/dev/null || { echo "missing tool: $1 ($2)" >&2; exit 1; }; }
+# prints LINE CMD...: CMD succeeds and one line of what it prints is exactly LINE. The output
+# is taken whole before it is searched: `CMD | grep -q` under pipefail fails at random when
+# grep exits at its first match and CMD's later writes meet the closed pipe (SIGPIPE; CI
+# failed so once on `ldd | grep -q`).
+prints() {
+    local line=$1 out; shift
+    out=$("$@") || { echo "failed: $*" >&2; return 1; }
+    grep -qxF -- "$line" <<<"$out" && return
+    printf 'expected the line "%s" from %s; it printed:\n%s\n' "$line" "$*" "$out" >&2
+    return 1
+}
+trap 'echo "run-tests.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 need "$CC" "a C compiler"; need "$CXX" "a C++ compiler"; need python3 "generates the vectors' C source"
 need valgrind "memory checks"
 
@@ -132,8 +144,8 @@ run_suite() {
         "$OUT/test_oauth-$v" "$POLICY" 50
         "$OUT/test_random-$v" "$POLICY" 20000
     fi
-    (cd "$ROOT" && "${run[@]}" "$OUT/readme-$v" | grep -qx "200 org_42")
-    (cd "$ROOT" && "${run[@]}" "$OUT/oauth-$v" | grep -qx "200 user_7")
+    (cd "$ROOT" && prints "200 org_42" "${run[@]}" "$OUT/readme-$v")
+    (cd "$ROOT" && prints "200 user_7" "${run[@]}" "$OUT/oauth-$v")
     host_scenario "${run[@]}" "$OUT/host-$v"
 }
 
@@ -170,19 +182,21 @@ fi
 need pkg-config "checks portcullis.pc"
 PROFILE=dev bash bindings/c/install.sh "$OUT/prefix"
 export PKG_CONFIG_PATH=$OUT/prefix/lib/pkgconfig
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+version=$(grep -m1 '^version = ' Cargo.toml | sed 's/^version = "\(.*\)"/\1/')
 [[ $(pkg-config --modversion portcullis) == "$version" ]]
 # shellcheck disable=SC2046
 "$CC" -std=c11 -Wall -Wextra -Werror bindings/c/examples/readme.c $(pkg-config --cflags --libs portcullis) \
     -Wl,-rpath,"$(pkg-config --variable=libdir portcullis)" -o "$OUT/readme-pkgconfig"
-(cd "$ROOT" && "$OUT/readme-pkgconfig" | grep -qx "200 org_42")
-ldd "$OUT/readme-pkgconfig" | grep -q "libportcullis.so => $OUT/prefix/lib/libportcullis.so"
+(cd "$ROOT" && prints "200 org_42" "$OUT/readme-pkgconfig")
+libs=$(ldd "$OUT/readme-pkgconfig")
+grep -qF "libportcullis.so => $OUT/prefix/lib/libportcullis.so" <<<"$libs" \
+    || { printf 'readme-pkgconfig does not load the installed library:\n%s\n' "$libs" >&2; exit 1; }
 # Static: the archive plus Libs.private.
 # shellcheck disable=SC2046
 "$CC" -std=c11 -Wall -Wextra -Werror bindings/c/examples/readme.c $(pkg-config --cflags portcullis) \
     "$(pkg-config --variable=libdir portcullis)/libportcullis.a" \
     $(pkg-config --static --libs-only-l portcullis | sed 's/-lportcullis//') -o "$OUT/readme-pkgconfig-static"
-(cd "$ROOT" && "$OUT/readme-pkgconfig-static" | grep -qx "200 org_42")
+(cd "$ROOT" && prints "200 org_42" "$OUT/readme-pkgconfig-static")
 echo "pkg-config builds (shared and static) run"
 
 step "C binding: all suites passed"
