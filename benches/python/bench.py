@@ -157,14 +157,17 @@ def busy_ticks():
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
 
 
-def threads_ratio(fns, calls, rounds=5):
+def threads_ratio(fns, calls, rounds=5, ceiling=None):
     """Throughput of 2 threads against 1: thread i calls `fns[i]` `calls` times; the one-
     and two-thread runs alternate (as in `paired`); returns the median of the per-round
     ratios 2 * t(1 thread) / t(2 threads); the median number of cores this process kept
     busy during the two-thread runs (its CPU time over the wall time: 2.0 when the threads
-    never wait for the GIL); and the median share of a core that *other* processes used
+    never wait for the GIL); the median share of a core that *other* processes used
     meanwhile (machine busy time minus this process's CPU time, over the wall time; None
-    off Linux): above ~0.1 the ratio measures the neighbours, not portcullis."""
+    off Linux): above ~0.1 the ratio measures the neighbours, not portcullis; and, given
+    `ceiling` = (fn, calls) of work that holds no lock, timed the same way in the same
+    rounds, (its median ratio, the median of the per-round ratio of ours to it), else
+    None."""
     def run(n):
         barrier = threading.Barrier(n)
 
@@ -183,15 +186,19 @@ def threads_ratio(fns, calls, rounds=5):
         others = None if busy is None else (busy_ticks() - busy - cpu) / wall
         return wall, cpu / wall, others
     fns[0](), fns[1]()
-    ratios, cores, others = [], [], []
+    ratios, cores, others, ceilings = [], [], [], []
     for _ in range(rounds):
         one, _, _ = run(1)
         two, ours, busy = run(2)
         ratios.append(2 * one / two)
         cores.append(ours)
         others.append(busy)
+        if ceiling is not None:
+            ceilings.append(threads_ratio([ceiling[0]] * 2, ceiling[1], rounds=1)[0])
     others = None if None in others else max(0.0, statistics.median(others))
-    return statistics.median(ratios), statistics.median(cores), others
+    of = None if not ceilings else (statistics.median(ceilings),
+                                    statistics.median(r / c for r, c in zip(ratios, ceilings)))
+    return statistics.median(ratios), statistics.median(cores), others, of
 
 
 BATCH = 256
@@ -230,9 +237,16 @@ def batch_rows(checker, store):
     per_batch, per_call, ratio = paired(many(one), each(one), calls=200)
     result = {"check_many_ns": per_batch / BATCH, "check_each_ns": per_call / BATCH,
               "check_many_speedup": ratio, "batch_size": BATCH}
-    ratio, cores, others = threads_ratio([many(one), many(two)], calls=2000, rounds=7)
+    # The VM's ceiling in the same rounds: hashing 16 KiB, which releases the GIL (hashlib
+    # does above 2 KiB) and shares nothing between the threads.
+    data = bytes(16384)
+    ceiling = (lambda: hashlib.sha256(data).digest(), 20000)
+    ratio, cores, others, (platform, of_ceiling) = threads_ratio(
+        [many(one), many(two)], calls=2000, rounds=7, ceiling=ceiling)
     result["threads_ratio_batched"] = ratio
     result["threads_batched_cores"] = cores
+    result["threads_platform_ratio"] = platform
+    result["threads_batched_of_ceiling"] = of_ceiling
     if others is not None:
         result["threads_batched_others_busy"] = others
     return result
@@ -277,7 +291,7 @@ def main():
         result[f"{name}_ns"], result[f"stdlib_{name}_ns"], result[f"{name}_speedup"] = mine, stdlib, ratio
     per_call = lambda: checker.check("GET", "/v1/claims/42", lookup=store, authorization=header,  # noqa: E731
                                      https=True, now=NOW)
-    result["threads_ratio"], result["threads_per_call_cores"], _ = threads_ratio(
+    result["threads_ratio"], result["threads_per_call_cores"], _, _ = threads_ratio(
         [per_call, per_call], calls=100000)
     result.update(batch_rows(checker, store))
     out = ROOT / "target" / "bench-results"
