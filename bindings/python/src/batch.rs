@@ -146,18 +146,12 @@ impl PyRequest {
     /// The `Authorization` header value, as bytes (may hold a key: do not log).
     #[getter]
     fn authorization<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        self.inner
-            .authorization
-            .as_ref()
-            .map(|b| PyBytes::new(py, b.expose()))
+        secret_bytes(py, &self.inner.authorization)
     }
     /// The query string, as bytes (may hold a key: do not log).
     #[getter]
     fn query<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        self.inner
-            .query
-            .as_ref()
-            .map(|b| PyBytes::new(py, b.expose()))
+        secret_bytes(py, &self.inner.query)
     }
     /// Whether the request came over TLS.
     #[getter]
@@ -176,6 +170,11 @@ impl PyRequest {
             if self.inner.https { "True" } else { "False" }
         )
     }
+}
+
+/// A copy of a request's secret part as Python bytes, if it has one.
+fn secret_bytes<'py>(py: Python<'py>, part: &Option<SecretBytes>) -> Option<Bound<'py, PyBytes>> {
+    part.as_ref().map(|b| PyBytes::new(py, b.expose()))
 }
 
 /// The name of a part in error messages: `authorization` for a `Request` argument,
