@@ -4,13 +4,19 @@ mod common;
 
 use common::{NOW, checker};
 use portcullis::{
-    KeyLookup, KeyRecord, KeySpec, LookupError, MemoryStore, Peppers, Policy, Prepared, Reason,
-    Request, StoredHash, Timestamp, Warning,
+    Checker, IssuedKey, KeyLookup, KeyRecord, KeySpec, LookupError, MemoryStore, Peppers, Policy,
+    Prepared, Reason, Request, StoredHash, Timestamp, Warning,
 };
 use std::sync::Arc;
 
 fn get<'a>(path: &'a str, header: &'a str) -> Request<'a> {
     Request::new("GET", path).authorization(header).https(true)
+}
+
+/// A `claims:read` key issued by `c` at `NOW`.
+fn reader(c: &Checker) -> IssuedKey {
+    c.issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
+        .expect("issue")
 }
 
 #[test]
@@ -43,9 +49,7 @@ fn issue_store_check_allowed_with_principal() {
 fn two_phase_matches_one_call() {
     let c = checker();
     let store = MemoryStore::new();
-    let issued = c
-        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
+    let issued = reader(&c);
     let header = format!("Bearer {}", issued.key.expose());
     store.insert(issued.record).expect("insert");
     for path in ["/v1/claims/1", "/v1/orders", "/health", "/nope"] {
@@ -66,9 +70,7 @@ fn two_phase_matches_one_call() {
 fn check_into_matches_check_whatever_the_outcome_held() {
     let c = checker();
     let store = MemoryStore::new();
-    let issued = c
-        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
+    let issued = reader(&c);
     let header = format!("Bearer {}", issued.key.expose());
     let typo = header.replace(
         &header[20..21],
@@ -108,9 +110,7 @@ fn check_into_matches_check_whatever_the_outcome_held() {
 #[test]
 fn lookup_failure_fails_closed_with_503() {
     let c = checker();
-    let issued = c
-        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
+    let issued = reader(&c);
     let header = format!("Bearer {}", issued.key.expose());
     let failing = |_: &portcullis::KeyId| -> Result<Option<Arc<KeyRecord>>, LookupError> {
         Err(LookupError::new("db down"))
@@ -159,12 +159,8 @@ fn closures_are_lookups() {
 fn unknown_key_and_wrong_secret_look_the_same_outside() {
     let c = checker();
     let store = MemoryStore::new();
-    let issued = c
-        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
-    let other = c
-        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
+    let issued = reader(&c);
+    let other = reader(&c);
     // Same id as the issued key but another key's hash: the presented secret is "wrong".
     let mut json: serde_json::Value = serde_json::from_str(&issued.record.to_json()).expect("json");
     json["hash"] = serde_json::Value::String(other.record.hash().to_owned());
@@ -324,9 +320,7 @@ fn pepper_rotation_keeps_old_records_valid_and_flags_rehash() {
         policy.clone(),
         Peppers::new("2026-01", &[1; 32]).expect("p"),
     );
-    let issued = before
-        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
+    let issued = reader(&before);
     let mut peppers = Peppers::new("2026-01", &[1; 32]).expect("p");
     peppers.add("2026-07", &[2; 32]).expect("add");
     peppers.set_primary("2026-07").expect("primary");
@@ -342,9 +336,7 @@ fn pepper_rotation_keeps_old_records_valid_and_flags_rehash() {
     let mut by_hand = issued.record.clone();
     by_hand.set_hash(&StoredHash::compute(after.peppers(), &parsed));
     let mut record = issued.record.clone();
-    let other = after
-        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
+    let other = reader(&after);
     assert_eq!(
         after.rehash(other.key.expose().as_bytes(), &mut record, Timestamp(NOW)),
         Err(Reason::WrongSecret)
@@ -389,9 +381,7 @@ fn pepper_rotation_keeps_old_records_valid_and_flags_rehash() {
 #[test]
 fn records_round_trip_json_and_reject_corruption() {
     let c = checker();
-    let issued = c
-        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
+    let issued = reader(&c);
     let json = issued.record.to_json();
     assert_eq!(KeyRecord::from_json(&json).expect("parse"), issued.record);
     assert!(!json.contains(issued.key.expose()));
@@ -488,9 +478,7 @@ fn test_deployment_accepts_only_test_keys() {
 #[test]
 fn secrets_stay_out_of_debug_and_errors() {
     let c = checker();
-    let issued = c
-        .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
+    let issued = reader(&c);
     let key = issued.key.expose().to_owned();
     let secret_part = &key[25..50];
     let texts = [
