@@ -5,7 +5,7 @@ use crate::record::{id_str, id_text, portcullis_record};
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::{copy_out, portcullis_str};
-use core_lib::{Checker, Decision, Outcome, Reason, ScopeSet};
+use core_lib::{Checker, Decision, DecisionRef, Outcome, Reason, ScopeSet};
 use std::ffi::c_char;
 use std::sync::Arc;
 
@@ -189,8 +189,7 @@ pub unsafe extern "C" fn portcullis_decision_www_authenticate(
         out_ptr(len_out)?;
         // SAFETY: live (contract).
         let d = unsafe { borrow(decision) }?;
-        let view = Decision::new(d.outcome.clone(), d.checker.policy());
-        let value = view
+        let value = DecisionRef::new(&d.outcome, d.checker.policy())
             .www_authenticate()
             .map(|w| w.to_string())
             .unwrap_or_default();

@@ -2,7 +2,7 @@
 
 use crate::checker::SharedChecker;
 use crate::record::PyKeyRecord;
-use portcullis::{Outcome, Reason, Verification};
+use portcullis::{DecisionRef, Outcome, Reason, Verification};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::Arc;
@@ -52,8 +52,10 @@ impl PyDecision {
         PyDecision { outcome, checker }
     }
 
-    fn view(&self) -> portcullis::Decision<'_> {
-        portcullis::Decision::new(self.outcome.clone(), self.checker.policy())
+    /// Reads the outcome in place: a copy would write the count of the caller's record
+    /// (shared with every thread checking that key) at each property read.
+    fn view(&self) -> DecisionRef<'_> {
+        DecisionRef::new(&self.outcome, self.checker.policy())
     }
 }
 

@@ -282,17 +282,21 @@ impl<'p> Decision<'p> {
         Decision { outcome, policy }
     }
 
+    /// The same accessors over a borrow of this decision.
+    pub fn view(&self) -> DecisionRef<'_> {
+        DecisionRef::new(&self.outcome, self.policy)
+    }
     /// Whether the request may proceed.
     pub fn allowed(&self) -> bool {
-        self.status() == 200
+        self.view().allowed()
     }
     /// The HTTP status: 200, 400, 401, 403 (or 503 when the lookup failed).
     pub fn status(&self) -> u16 {
-        self.outcome.reason.status()
+        self.view().status()
     }
     /// The RFC 6750 error code, if any.
     pub fn error(&self) -> Option<ErrorCode> {
-        self.outcome.reason.error()
+        self.view().error()
     }
     /// The internal reason, for logs.
     pub fn reason(&self) -> Reason {
@@ -304,24 +308,23 @@ impl<'p> Decision<'p> {
     }
     /// The caller's key id.
     pub fn key_id(&self) -> Option<KeyId> {
-        self.principal().map(|p| p.record.id())
+        self.view().key_id()
     }
     /// The caller's owner.
     pub fn owner(&self) -> Option<&str> {
-        self.principal().map(|p| p.record.owner())
+        self.view().owner()
     }
     /// The caller's effective scopes, in catalog order.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        let set = self.principal().map_or(&ScopeSet::EMPTY, |p| &p.granted);
-        self.policy.catalog().names(set)
+        self.view().scopes()
     }
     /// Scopes missing on a 403, in catalog order.
     pub fn missing(&self) -> impl Iterator<Item = &str> {
-        self.policy.catalog().names(&self.outcome.missing)
+        self.view().missing()
     }
     /// On a 403, the scopes of the route's closest alternative, in catalog order.
     pub fn required(&self) -> impl Iterator<Item = &str> {
-        self.policy.catalog().names(&self.outcome.required)
+        self.view().required()
     }
     /// Warnings.
     pub fn warnings(&self) -> Warnings {
@@ -329,11 +332,11 @@ impl<'p> Decision<'p> {
     }
     /// The matched route (method, path template), if any.
     pub fn route(&self) -> Option<(&str, &str)> {
-        self.outcome.route.and_then(|i| self.policy.route_info(i))
+        self.view().route()
     }
     /// The `WWW-Authenticate` value for a 400, 401 or 403; `None` otherwise.
     pub fn www_authenticate(&self) -> Option<WwwAuthenticate<'_>> {
-        matches!(self.status(), 400 | 401 | 403).then_some(WwwAuthenticate { decision: self })
+        self.view().www_authenticate()
     }
     /// The owned outcome.
     pub fn outcome(&self) -> &Outcome {
@@ -345,13 +348,88 @@ impl<'p> Decision<'p> {
     }
 }
 
+/// A decision over a borrowed outcome: [`Decision`]'s accessors for an outcome kept
+/// elsewhere (a binding's decision object, say), without copying it. A copy would take
+/// a reference to the caller's record (an atomic write to a count that every thread
+/// checking that key also writes) at each read.
+#[derive(Clone, Copy, Debug)]
+pub struct DecisionRef<'a> {
+    outcome: &'a Outcome,
+    policy: &'a Policy,
+}
+
+impl<'a> DecisionRef<'a> {
+    /// Reads `outcome` through the policy that produced it.
+    pub fn new(outcome: &'a Outcome, policy: &'a Policy) -> Self {
+        DecisionRef { outcome, policy }
+    }
+
+    /// Whether the request may proceed.
+    pub fn allowed(self) -> bool {
+        self.status() == 200
+    }
+    /// The HTTP status: 200, 400, 401, 403 (or 503 when the lookup failed).
+    pub fn status(self) -> u16 {
+        self.outcome.reason.status()
+    }
+    /// The RFC 6750 error code, if any.
+    pub fn error(self) -> Option<ErrorCode> {
+        self.outcome.reason.error()
+    }
+    /// The internal reason, for logs.
+    pub fn reason(self) -> Reason {
+        self.outcome.reason
+    }
+    /// The caller, when the key was verified.
+    pub fn principal(self) -> Option<&'a Principal> {
+        self.outcome.principal.as_ref()
+    }
+    /// The caller's key id.
+    pub fn key_id(self) -> Option<KeyId> {
+        self.principal().map(|p| p.record.id())
+    }
+    /// The caller's owner.
+    pub fn owner(self) -> Option<&'a str> {
+        self.principal().map(|p| p.record.owner())
+    }
+    /// The caller's effective scopes, in catalog order.
+    pub fn scopes(self) -> impl Iterator<Item = &'a str> {
+        let set = self.principal().map_or(&ScopeSet::EMPTY, |p| &p.granted);
+        self.policy.catalog().names(set)
+    }
+    /// Scopes missing on a 403, in catalog order.
+    pub fn missing(self) -> impl Iterator<Item = &'a str> {
+        self.policy.catalog().names(&self.outcome.missing)
+    }
+    /// On a 403, the scopes of the route's closest alternative, in catalog order.
+    pub fn required(self) -> impl Iterator<Item = &'a str> {
+        self.policy.catalog().names(&self.outcome.required)
+    }
+    /// Warnings.
+    pub fn warnings(self) -> Warnings {
+        self.outcome.warnings
+    }
+    /// The matched route (method, path template), if any.
+    pub fn route(self) -> Option<(&'a str, &'a str)> {
+        self.outcome.route.and_then(|i| self.policy.route_info(i))
+    }
+    /// The `WWW-Authenticate` value for a 400, 401 or 403; `None` otherwise.
+    pub fn www_authenticate(self) -> Option<WwwAuthenticate<'a>> {
+        matches!(self.status(), 400 | 401 | 403).then_some(WwwAuthenticate { decision: self })
+    }
+    /// The outcome.
+    pub fn outcome(self) -> &'a Outcome {
+        self.outcome
+    }
+}
+
 /// A `WWW-Authenticate` header value; format it with `to_string()` or `write!`.
 ///
 /// `Bearer realm="api"` for a missing credential; with `error`, `error_description` and, on
 /// 403, `scope` (the scopes the closest alternative of the route needs) otherwise.
 #[derive(Clone, Copy, Debug)]
 pub struct WwwAuthenticate<'d> {
-    decision: &'d Decision<'d>,
+    decision: DecisionRef<'d>,
 }
 
 impl fmt::Display for WwwAuthenticate<'_> {

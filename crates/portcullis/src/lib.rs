@@ -67,7 +67,8 @@ pub mod time;
 
 pub use checker::{Checker, Pending, Prepared, Verification};
 pub use decision::{
-    Decision, ErrorCode, Outcome, Principal, Reason, Warning, Warnings, WwwAuthenticate,
+    Decision, DecisionRef, ErrorCode, Outcome, Principal, Reason, Warning, Warnings,
+    WwwAuthenticate,
 };
 pub use extract::{Credential, ExtractError, Source};
 pub use format::{DisplayKey, KeyError, KeyFormat, KeyId, ParsedKey};

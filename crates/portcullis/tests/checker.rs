@@ -67,6 +67,46 @@ fn two_phase_matches_one_call() {
 }
 
 #[test]
+fn a_decision_ref_reads_like_its_decision() {
+    let c = checker();
+    let store = MemoryStore::new();
+    let issued = reader(&c);
+    let header = format!("Bearer {}", issued.key.expose());
+    store.insert(issued.record).expect("insert");
+    let requests = [
+        get("/v1/claims/1", &header),
+        Request::new("POST", "/v1/claims")
+            .authorization(&header)
+            .https(true),
+        get("/v1/claims/1", "Bearer sk_live_nope"),
+        get("/health", ""),
+        get("/nope", &header),
+    ];
+    let mut statuses = Vec::new();
+    for req in &requests {
+        let d = c.check(req, &store, Timestamp(NOW));
+        let r = portcullis::DecisionRef::new(d.outcome(), c.policy());
+        let shown = |w: Option<portcullis::WwwAuthenticate<'_>>| w.map(|w| w.to_string());
+        assert_eq!(
+            (r.allowed(), r.status(), r.error()),
+            (d.allowed(), d.status(), d.error())
+        );
+        assert_eq!(
+            (r.reason(), r.key_id(), r.owner()),
+            (d.reason(), d.key_id(), d.owner())
+        );
+        assert!(r.scopes().eq(d.scopes()) && r.missing().eq(d.missing()));
+        assert!(r.required().eq(d.required()));
+        assert_eq!((r.warnings(), r.route()), (d.warnings(), d.route()));
+        assert_eq!(shown(r.www_authenticate()), shown(d.www_authenticate()));
+        assert!(std::ptr::eq(r.outcome(), d.outcome()));
+        statuses.push(d.status());
+    }
+    // The cases above differ where it matters: allowed, 403 (missing scopes), 401.
+    assert_eq!(&statuses[..3], [200, 403, 401]);
+}
+
+#[test]
 fn check_into_matches_check_whatever_the_outcome_held() {
     let c = checker();
     let store = MemoryStore::new();
