@@ -5,6 +5,7 @@ use crate::record::KeyRecord;
 use crate::record::Profile;
 use crate::time::Timestamp;
 use std::borrow::Borrow;
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -68,14 +69,54 @@ pub enum StoreError {
 ///
 /// Records share equal profiles (owner, scopes, kind, environment and hash scheme,
 /// interned on every write), so a million keys of a few thousand organisations and
-/// permission sets hold each of those once, and compile each permission set once. The
-/// intern table keeps every distinct profile ever stored (it is small beside the records;
-/// a store that outlives many owners can be rebuilt).
+/// permission sets hold each of those once, and compile each permission set once.
+/// Profiles no record uses any more are dropped from the intern table as writes go on
+/// (see [`Profiles`]), so a long-lived store whose owners and permission sets change
+/// does not grow with its history.
 pub struct MemoryStore {
     records: papaya::HashSet<Stored, foldhash::fast::RandomState>,
-    profiles: papaya::HashSet<Arc<Profile>, foldhash::fast::RandomState>,
-    /// Taken by every write, so that read-modify-write changes are atomic.
-    writer: Mutex<()>,
+    /// Taken by every write, so that read-modify-write changes are atomic; it holds the
+    /// intern table, which only writes use.
+    writer: Mutex<Profiles>,
+}
+
+/// The intern table of a [`MemoryStore`]: one shared copy of each profile in use.
+///
+/// A profile the table alone holds (no stored record, and no record a reader still has,
+/// refers to it) is dead. Dead profiles are swept out when the table has doubled since
+/// the last sweep (and holds at least [`Profiles::SWEEP_FROM`]), so a write costs O(1)
+/// amortized and the table holds at most about twice the profiles in use. Counting
+/// references is exact here: a profile's count can only rise through the table, and the
+/// table is only used under the writer lock.
+#[derive(Default)]
+struct Profiles {
+    set: HashSet<Arc<Profile>, foldhash::fast::RandomState>,
+    /// The table's size after the last sweep.
+    swept: usize,
+}
+
+impl Profiles {
+    /// No sweep below this size: a small table costs little, and sweeping it on every
+    /// few writes would cost more.
+    const SWEEP_FROM: usize = 64;
+
+    /// Shares the record's profile with an equal one already held (or holds it).
+    fn intern(&mut self, record: &mut KeyRecord) {
+        match self.set.get(&**record.profile()) {
+            Some(shared) => record.share(Arc::clone(shared)),
+            None => {
+                self.set.insert(Arc::clone(record.profile()));
+                self.sweep_if_grown();
+            }
+        }
+    }
+
+    fn sweep_if_grown(&mut self) {
+        if self.set.len() >= Self::SWEEP_FROM.max(2 * self.swept) {
+            self.set.retain(|p| Arc::strong_count(p) > 1);
+            self.swept = self.set.len();
+        }
+    }
 }
 
 /// A stored record, found in the set by its id. The set holds the record itself rather
@@ -112,8 +153,7 @@ impl Default for MemoryStore {
     fn default() -> Self {
         MemoryStore {
             records: papaya::HashSet::with_hasher(foldhash::fast::RandomState::default()),
-            profiles: papaya::HashSet::with_hasher(foldhash::fast::RandomState::default()),
-            writer: Mutex::new(()),
+            writer: Mutex::new(Profiles::default()),
         }
     }
 }
@@ -132,40 +172,34 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Shares the record's profile with an equal one already stored (or stores it).
-    fn interned(&self, mut record: KeyRecord) -> Arc<KeyRecord> {
-        let profiles = self.profiles.pin();
-        match profiles.get(&**record.profile()) {
-            Some(shared) => record.share(Arc::clone(shared)),
-            None => {
-                profiles.insert(Arc::clone(record.profile()));
-            }
-        }
-        Arc::new(record)
+    /// Runs one write with the writer lock held. A writer that panicked left the sets
+    /// consistent (each set operation is atomic), so a poisoned lock is taken over.
+    fn write<T>(&self, f: impl FnOnce(&Records<'_>, &mut Profiles) -> T) -> T {
+        let mut profiles = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&self.records.pin(), &mut profiles)
     }
 
-    /// Runs one write with the writer lock held. A writer that panicked left the set
-    /// consistent (each set operation is atomic), so a poisoned lock is taken over.
-    fn write<T>(&self, f: impl FnOnce(&Records<'_>) -> T) -> T {
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&self.records.pin())
+    /// Stores a record (new or replacing one of its id) with its profile interned.
+    fn store(records: &Records<'_>, profiles: &mut Profiles, mut record: KeyRecord) {
+        profiles.intern(&mut record);
+        records.insert(Stored(Arc::new(record)));
     }
 
     /// Adds a new record; an existing id is an error.
     pub fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
         let id = record.id();
-        self.write(|records| {
+        self.write(|records, profiles| {
             if records.contains(&id) {
                 return Err(StoreError::Duplicate(id));
             }
-            records.insert(Stored(self.interned(record)));
+            Self::store(records, profiles, record);
             Ok(())
         })
     }
 
     /// Adds or replaces a record.
     pub fn put(&self, record: KeyRecord) {
-        self.write(|records| records.insert(Stored(self.interned(record))));
+        self.write(|records, profiles| Self::store(records, profiles, record));
     }
 
     /// The record with this id.
@@ -181,7 +215,7 @@ impl MemoryStore {
     /// table grow without bound in our measurement (about 180 KB per cycle at a million
     /// keys). Removing keys and inserting new ones (new ids) stays flat.
     pub fn remove(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
-        self.write(|records| {
+        self.write(|records, _| {
             let removed = records.get(id).map(|s| Arc::clone(&s.0))?;
             records.remove(id);
             Some(removed)
@@ -199,14 +233,14 @@ impl MemoryStore {
     /// `change` runs while the store's writes wait: it may read the store but must not
     /// write to it (that would wait for itself).
     pub fn update(&self, id: &KeyId, change: impl Fn(&mut KeyRecord)) -> Result<(), StoreError> {
-        self.write(|records| {
+        self.write(|records, profiles| {
             let old = records.get(id).ok_or(StoreError::NotFound(*id))?;
             let mut next = KeyRecord::clone(&old.0);
             change(&mut next);
             if next.id() != *id {
                 return Err(StoreError::IdChanged(*id));
             }
-            records.insert(Stored(self.interned(next)));
+            Self::store(records, profiles, next);
             Ok(())
         })
     }
@@ -278,6 +312,53 @@ mod tests {
         let b = store.get(&idb).expect("b");
         assert!(!Arc::ptr_eq(a.profile(), b.profile()));
         assert_eq!(b.scopes(), ["claims:write"]);
+    }
+
+    fn interned(store: &MemoryStore) -> usize {
+        store.writer.lock().expect("lock").set.len()
+    }
+
+    #[test]
+    fn profiles_no_record_uses_are_swept_and_live_ones_stay_shared() {
+        let store = MemoryStore::new();
+        let kept: Vec<KeyRecord> = (0..100)
+            .map(|i| record(&format!("K{i:0>15}"), &format!("org_{i}"), &["a"]))
+            .collect();
+        for r in &kept {
+            store.insert(r.clone()).expect("insert");
+        }
+        let churned = KeyId::parse("CHURNCHURNCHURN0").expect("id");
+        store
+            .insert(record("CHURNCHURNCHURN0", "o", &["a"]))
+            .expect("insert");
+        for i in 0..10_000 {
+            let scope = format!("s{i}");
+            store
+                .update(&churned, |r| r.set_scopes(vec![scope.clone()]))
+                .expect("update");
+            let gone = format!("G{i:0>15}");
+            store
+                .insert(record(&gone, &format!("gone_{i}"), &["a"]))
+                .expect("insert");
+            store.remove(&KeyId::parse(&gone).expect("id"));
+        }
+        // 20,101 distinct profiles were stored; about 101 are in use. Records a reader or
+        // the set's deferred reclamation still holds keep theirs alive until a later sweep.
+        let held = interned(&store);
+        assert!((101..1_000).contains(&held), "{held} profiles held");
+        for (i, r) in kept.iter().enumerate() {
+            let again = record(&format!("N{i:0>15}"), &format!("org_{i}"), &["a"]);
+            let id = again.id();
+            store.insert(again).expect("insert");
+            let (old, new) = (
+                store.get(&r.id()).expect("old"),
+                store.get(&id).expect("new"),
+            );
+            assert!(
+                Arc::ptr_eq(old.profile(), new.profile()),
+                "org_{i} is shared"
+            );
+        }
     }
 
     #[test]
