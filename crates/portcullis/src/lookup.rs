@@ -70,9 +70,9 @@ pub enum StoreError {
 /// Records share equal profiles (owner, scopes, kind, environment and hash scheme,
 /// interned on every write), so a million keys of a few thousand organisations and
 /// permission sets hold each of those once, and compile each permission set once.
-/// Profiles no record uses any more are dropped from the intern table as writes go on
-/// (see [`Profiles`]), so a long-lived store whose owners and permission sets change
-/// does not grow with its history.
+/// Profiles no record uses any more are dropped from the intern table as writes go on,
+/// so a long-lived store whose owners and permission sets change does not grow with its
+/// history.
 pub struct MemoryStore {
     records: papaya::HashSet<Stored, foldhash::fast::RandomState>,
     /// Taken by every write, so that read-modify-write changes are atomic; it holds the
