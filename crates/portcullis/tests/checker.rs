@@ -19,6 +19,15 @@ fn reader(c: &Checker) -> IssuedKey {
         .expect("issue")
 }
 
+/// A `claims:read` key issued by `c` at `NOW` and inserted into `store`: its
+/// `Authorization` header.
+fn stored_reader(c: &Checker, store: &MemoryStore) -> String {
+    let issued = reader(c);
+    let header = format!("Bearer {}", issued.key.expose());
+    store.insert(issued.record).expect("insert");
+    header
+}
+
 #[test]
 fn issue_store_check_allowed_with_principal() {
     let c = checker();
@@ -49,9 +58,7 @@ fn issue_store_check_allowed_with_principal() {
 fn two_phase_matches_one_call() {
     let c = checker();
     let store = MemoryStore::new();
-    let issued = reader(&c);
-    let header = format!("Bearer {}", issued.key.expose());
-    store.insert(issued.record).expect("insert");
+    let header = stored_reader(&c, &store);
     for path in ["/v1/claims/1", "/v1/orders", "/health", "/nope"] {
         let req = get(path, &header);
         let one = c.check(&req, &store, Timestamp(NOW)).into_outcome();
@@ -70,9 +77,7 @@ fn two_phase_matches_one_call() {
 fn a_decision_ref_reads_like_its_decision() {
     let c = checker();
     let store = MemoryStore::new();
-    let issued = reader(&c);
-    let header = format!("Bearer {}", issued.key.expose());
-    store.insert(issued.record).expect("insert");
+    let header = stored_reader(&c, &store);
     let requests = [
         get("/v1/claims/1", &header),
         Request::new("POST", "/v1/claims")
@@ -110,13 +115,11 @@ fn a_decision_ref_reads_like_its_decision() {
 fn check_into_matches_check_whatever_the_outcome_held() {
     let c = checker();
     let store = MemoryStore::new();
-    let issued = reader(&c);
-    let header = format!("Bearer {}", issued.key.expose());
+    let header = stored_reader(&c, &store);
     let typo = header.replace(
         &header[20..21],
         if &header[20..21] == "a" { "b" } else { "a" },
     );
-    store.insert(issued.record).expect("insert");
     let failing = |_: &portcullis::KeyId| -> Result<Option<Arc<KeyRecord>>, LookupError> {
         Err(LookupError::new("down"))
     };
