@@ -86,8 +86,8 @@ pub struct MemoryStore {
 /// refers to it) is dead. Dead profiles are swept out when the table has doubled since
 /// the last sweep (and holds at least [`Profiles::SWEEP_FROM`]), so a write costs O(1)
 /// amortized and the table holds at most about twice the profiles in use. Counting
-/// references is exact here: a profile's count can only rise through the table, and the
-/// table is only used under the writer lock.
+/// references cannot race here: a profile that only the table holds can gain a holder
+/// only through the table, and the table is only used under the writer lock.
 #[derive(Default)]
 struct Profiles {
     set: HashSet<Arc<Profile>, foldhash::fast::RandomState>,
