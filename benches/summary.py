@@ -171,6 +171,12 @@ def main():
     if mem:
         v = mem["bytes_per_key"]
         row(f"in-memory store, bytes per key at {mem['keys']:,} keys", f"{v:.0f} B", "", "", "≤ 200 B", v <= 200)
+        allocs = mem.get("allocations_per_check")
+        if allocs:
+            shapes = ", ".join(allocs)
+            most = max(allocs.values())
+            row(f"Rust check, heap allocations per check ({shapes}; {mem['keys']:,}-key store)",
+                " / ".join(f"{n:g}" for n in allocs.values()), "", "", "0", most == 0)
 
     header = ("measure", "median", "baseline", "ratio", "target", "verdict")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

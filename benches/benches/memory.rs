@@ -1,19 +1,25 @@
 //! Bytes per key in the in-memory store at 1M keys, counted by a global allocator that
-//! tracks live heap bytes (inline struct sizes included, allocator overhead not).
-//! Writes target/bench-results/memory.json for `benches/summary.py`.
+//! tracks live heap bytes (inline struct sizes included, allocator overhead not), and heap
+//! allocations per full check (header → decision) on that store, counted by the same
+//! allocator. Writes target/bench-results/memory.json for `benches/summary.py`.
 
-use portcullis::{Checker, KeySpec, MemoryStore, Peppers, Policy, SeededRandom, Timestamp};
+use portcullis::{
+    Checker, KeySpec, MemoryStore, Peppers, Policy, Request, SeededRandom, Timestamp,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// Calls that allocate (`alloc` and `realloc`).
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: forwards every call to the system allocator unchanged and only keeps a count of
-// live bytes (bench code; the library itself forbids unsafe).
+// live bytes and allocating calls (bench code; the library itself forbids unsafe).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
         unsafe { System.alloc(layout) }
     }
@@ -23,6 +29,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         LIVE.fetch_add(
             new_size as isize - layout.size() as isize,
             Ordering::Relaxed,
@@ -67,10 +74,70 @@ fn main() {
     let per_key = (after - before) as f64 / keys as f64;
     let inline = std::mem::size_of::<portcullis::KeyRecord>();
     println!("memory/bytes_per_key {per_key:.0} (KeyRecord inline size {inline} B, {keys} keys)");
+    let allocations = allocations_per_check(&checker, &store, &rng, &spec);
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results");
     std::fs::create_dir_all(&out).expect("results dir");
     let json = format!(
-        "{{\"bytes_per_key\": {per_key:.1}, \"keys\": {keys}, \"record_inline\": {inline}}}\n"
+        "{{\"bytes_per_key\": {per_key:.1}, \"keys\": {keys}, \"record_inline\": {inline}, \"allocations_per_check\": {{{allocations}}}}}\n"
     );
     std::fs::write(out.join("memory.json"), json).expect("write memory.json");
+}
+
+/// Checks this many times per request shape when counting allocations.
+const CHECKS: usize = 10_000;
+
+/// Heap allocations per full check on `store`, for the request shapes of the hot path: a key
+/// allowed, a key refused by scope (403), a key with a typo (no HMAC), and a well-formed key
+/// that is not stored. Each shape is checked once first (its status asserted), so that
+/// one-time setup does not count. Returns the JSON members `"shape": allocations per check`.
+fn allocations_per_check(
+    checker: &Checker,
+    store: &MemoryStore,
+    rng: &SeededRandom,
+    spec: &KeySpec,
+) -> String {
+    let now = Timestamp(1_800_000_000);
+    let issue = || {
+        checker
+            .issue_with("sk", "live", spec, now, rng)
+            .expect("issue")
+    };
+    let (stored, unknown) = (issue(), issue());
+    let header = format!("Bearer {}", stored.key.expose());
+    let stranger = format!("Bearer {}", unknown.key.expose());
+    let mut typo = header.clone().into_bytes();
+    typo[40] = if typo[40] == b'a' { b'b' } else { b'a' };
+    store.insert(stored.record).expect("insert");
+    fn request<'a>(method: &'a str, header: &'a [u8]) -> Request<'a> {
+        Request {
+            method,
+            path: "/v1/claims/42",
+            authorization: Some(header),
+            query: None,
+            https: true,
+        }
+    }
+    let shapes = [
+        ("allowed", request("GET", header.as_bytes()), 200),
+        ("forbidden", request("PATCH", header.as_bytes()), 403),
+        ("typo", request("GET", &typo), 401),
+        ("unknown_key", request("GET", stranger.as_bytes()), 401),
+    ];
+    let mut members = Vec::new();
+    for (name, request, status) in shapes {
+        let warm = checker.check(&request, store, now).status();
+        assert_eq!(warm, status, "{name}");
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for _ in 0..CHECKS {
+            std::hint::black_box(
+                checker
+                    .check(std::hint::black_box(&request), store, now)
+                    .status(),
+            );
+        }
+        let per_check = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / CHECKS as f64;
+        println!("memory/allocations_per_check/{name} {per_check}");
+        members.push(format!("\"{name}\": {per_check}"));
+    }
+    members.join(", ")
 }
