@@ -9,6 +9,7 @@ use portcullis::{
     Catalog, Checker, KeySpec, MemoryStore, OsRandom, Peppers, Policy, Request, Requirement,
     SeededRandom, Timestamp,
 };
+use portcullis_benches::write_results;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -617,14 +618,6 @@ fn threads_paired(f: &Fixture) {
         ));
     }
     write_results("threads.json", &json);
-}
-
-/// Writes `{fields}` to target/bench-results/NAME for `benches/summary.py`.
-fn write_results(name: &str, fields: &[String]) {
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results");
-    std::fs::create_dir_all(&out).expect("results dir");
-    std::fs::write(out.join(name), format!("{{{}}}\n", fields.join(", ")))
-        .unwrap_or_else(|e| panic!("write {name}: {e}"));
 }
 
 fn all(c: &mut Criterion) {

@@ -75,12 +75,12 @@ fn main() {
     let inline = std::mem::size_of::<portcullis::KeyRecord>();
     println!("memory/bytes_per_key {per_key:.0} (KeyRecord inline size {inline} B, {keys} keys)");
     let allocations = allocations_per_check(&checker, &store, &rng, &spec);
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results");
-    std::fs::create_dir_all(&out).expect("results dir");
-    let json = format!(
-        "{{\"bytes_per_key\": {per_key:.1}, \"keys\": {keys}, \"record_inline\": {inline}, \"allocations_per_check\": {{{allocations}}}}}\n"
-    );
-    std::fs::write(out.join("memory.json"), json).expect("write memory.json");
+    let fields = [
+        format!("\"bytes_per_key\": {per_key:.1}, \"keys\": {keys}"),
+        format!("\"record_inline\": {inline}"),
+        format!("\"allocations_per_check\": {{{allocations}}}"),
+    ];
+    portcullis_benches::write_results("memory.json", &fields);
 }
 
 /// Checks this many times per request shape when counting allocations.
