@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod base62;
+pub mod bounded;
 pub mod checker;
 pub mod decision;
 pub mod extract;
