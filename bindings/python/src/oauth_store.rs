@@ -157,15 +157,16 @@ pub(crate) struct HostStore {
     interrupt: std::sync::Mutex<Option<PyErr>>,
 }
 
-/// Logs a failed host call to the `portcullis.oauth` logger and turns it into a
-/// `LookupError` (whose text names the method only).
+/// Logs a failed host call to the `portcullis.oauth` logger at ERROR (a store failure
+/// fails the request: it is an error, not a warning) and turns it into a `LookupError`
+/// (whose text names the method only).
 fn failed(py: Python<'_>, method: &str, err: &PyErr) -> LookupError {
     let logged = py.import("logging").and_then(|logging| {
         let logger = logging.call_method1("getLogger", ("portcullis.oauth",))?;
         let kwargs = PyDict::new(py);
         kwargs.set_item("exc_info", err.value(py))?;
         logger.call_method(
-            "warning",
+            "error",
             ("OAuth store method %s() failed", method),
             Some(&kwargs),
         )

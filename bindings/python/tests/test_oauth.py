@@ -315,6 +315,18 @@ def test_failing_store_at_code_exchange_is_server_error(
     assert code not in caplog.text and s.secret not in caplog.text
 
 
+def test_store_failure_is_logged_at_error_not_warning(
+    policy: portcullis.Policy, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A store failure fails the request (500): an error for the host's alerting.
+    s = setup(policy, Failing("consume_code"))
+    code = s.code()
+    with caplog.at_level(logging.DEBUG, logger="portcullis.oauth"):
+        assert s.exchange(code).status == 500
+    levels = [r.levelno for r in caplog.records if r.name == "portcullis.oauth"]
+    assert levels and all(level == logging.ERROR for level in levels), levels
+
+
 @pytest.mark.parametrize("method,value", [
     ("refresh", Failing.SENTINEL),
     ("refresh", 7),
