@@ -193,6 +193,19 @@ impl Checker {
         Decision::new(lookup_failed(pending.route, error), &self.policy)
     }
 
+    /// Phase two when the host found a record but cannot read it (a row that does not
+    /// deserialise, a bad label or hash string): 401 `corrupt_record`, the decision
+    /// [`Checker::finish`] gives a record whose hash string does not decode, after the
+    /// same MAC work. For bindings that parse the host's record themselves.
+    pub fn finish_corrupt(&self, pending: Pending) -> Decision<'_> {
+        let key = pending.key.as_parsed();
+        // The same work as a corrupt hash in `authenticate`: nothing to tell by timing.
+        burn(&self.peppers, &key);
+        let mut outcome = with_route(Outcome::new(Reason::CorruptRecord), pending.route);
+        outcome.warnings = pending.warnings;
+        Decision::new(outcome, &self.policy)
+    }
+
     /// Verifies a presented key against a record: parse, secret, lifecycle; no route or
     /// transport rules.
     pub fn verify(&self, key: &[u8], record: &KeyRecord, now: Timestamp) -> Verification {

@@ -553,3 +553,35 @@ fn secrets_stay_out_of_debug_and_errors() {
     let err = c.parse(&typo).expect_err("typo");
     assert!(!err.to_string().contains(secret_part));
 }
+
+#[test]
+fn finish_corrupt_decides_as_a_record_whose_hash_does_not_decode() {
+    let text =
+        common::claimport_text().replace("allow_query_key = false", "allow_query_key = true");
+    let policy = Policy::from_toml(&text).expect("policy");
+    let c = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"));
+    let issued = reader(&c);
+    let json = issued.record.to_json();
+    let corrupt = json.replace("hmac-sha256$p1$", "hmac-sha256$p1$%%");
+    let corrupt: KeyRecord = serde_json::from_str(&corrupt).expect("serde alone accepts it");
+    let header = format!("Bearer {}", issued.key.expose());
+    let query = format!("api_key={}", issued.key.expose());
+    // A matched route, and a credential in the query (a warning the decision keeps).
+    let requests = [
+        get("/v1/claims/1", &header),
+        Request::new("GET", "/v1/orders").query(&query).https(true),
+    ];
+    for request in &requests {
+        let pending = || match c.prepare(request) {
+            Prepared::Lookup(p) => p,
+            Prepared::Done(d) => panic!("decided without a record: {:?}", d.reason()),
+        };
+        let via_record = c
+            .finish(pending(), Some(Arc::new(corrupt.clone())), Timestamp(NOW))
+            .into_outcome();
+        let d = c.finish_corrupt(pending());
+        assert_eq!((d.status(), d.reason()), (401, Reason::CorruptRecord));
+        assert!(d.route().is_some() && d.www_authenticate().is_some());
+        assert_eq!(d.into_outcome(), via_record);
+    }
+}
