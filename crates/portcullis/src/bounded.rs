@@ -23,41 +23,45 @@ pub enum BoundedReadError {
     Io(#[from] std::io::Error),
 }
 
-/// Reads all of `reader` if it holds at most `limit` bytes.
-pub fn read_to_limit<R: Read>(reader: R, limit: usize) -> Result<Vec<u8>, BoundedReadError> {
-    let mut out = Vec::new();
-    reader
-        .take(cap(limit))
-        .read_to_end(&mut out)
-        .map_err(BoundedReadError::Io)?;
-    if out.len() > limit {
+/// Appends all of `reader` to `out` if it holds at most `limit` bytes. The caller owns
+/// the buffer, so a secret input can go into a zeroizing one, sized up front; on an error
+/// `out` holds what was read.
+pub fn read_to_limit<R: Read>(
+    reader: R,
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), BoundedReadError> {
+    let start = out.len();
+    reader.take(cap(limit)).read_to_end(out)?;
+    if out.len() - start > limit {
         return Err(BoundedReadError::TooLarge { limit });
     }
-    Ok(out)
+    Ok(())
 }
 
-/// Reads the first line of `reader` (without its `\n` or `\r\n`) if it holds at most
-/// `limit` bytes; the rest of the input is left unread.
+/// Appends the first line of `reader` (without its `\n` or `\r\n`) to `out` if it holds
+/// at most `limit` bytes; the rest of the input is left unread. Buffer as for
+/// [`read_to_limit`].
 pub fn read_line_to_limit<R: BufRead>(
     reader: R,
     limit: usize,
-) -> Result<Vec<u8>, BoundedReadError> {
-    let mut out = Vec::new();
-    // The newline may be byte `limit + 1`.
+    out: &mut Vec<u8>,
+) -> Result<(), BoundedReadError> {
+    let start = out.len();
+    // The newline may be byte `limit + 1`, after a `\r` at byte `limit`.
     reader
         .take(cap(limit).saturating_add(1))
-        .read_until(b'\n', &mut out)
-        .map_err(BoundedReadError::Io)?;
-    if out.last() == Some(&b'\n') {
+        .read_until(b'\n', out)?;
+    if out.len() > start && out.last() == Some(&b'\n') {
         out.pop();
-        if out.last() == Some(&b'\r') {
+        if out.len() > start && out.last() == Some(&b'\r') {
             out.pop();
         }
     }
-    if out.len() > limit {
+    if out.len() - start > limit {
         return Err(BoundedReadError::TooLarge { limit });
     }
-    Ok(out)
+    Ok(())
 }
 
 fn cap(limit: usize) -> u64 {
@@ -68,36 +72,53 @@ fn cap(limit: usize) -> u64 {
 mod tests {
     use super::*;
 
+    fn all(input: impl Read, limit: usize) -> Result<Vec<u8>, BoundedReadError> {
+        let mut out = Vec::new();
+        read_to_limit(input, limit, &mut out).map(|()| out)
+    }
+
+    fn line(input: impl BufRead, limit: usize) -> Result<Vec<u8>, BoundedReadError> {
+        let mut out = Vec::new();
+        read_line_to_limit(input, limit, &mut out).map(|()| out)
+    }
+
     #[test]
     fn an_input_at_the_limit_is_read_and_one_byte_more_is_refused() {
-        assert_eq!(read_to_limit(&[7u8; 10][..], 10).ok(), Some(vec![7u8; 10]));
+        assert_eq!(all(&[7u8; 10][..], 10).ok(), Some(vec![7u8; 10]));
         assert!(matches!(
-            read_to_limit(&[7u8; 11][..], 10),
+            all(&[7u8; 11][..], 10),
             Err(BoundedReadError::TooLarge { limit: 10 })
         ));
     }
 
     #[test]
     fn an_endless_reader_is_refused_after_limit_plus_one_bytes() {
-        let endless = std::io::repeat(0);
         assert!(matches!(
-            read_to_limit(endless, 1 << 20),
+            all(std::io::repeat(0), 1 << 20),
             Err(BoundedReadError::TooLarge { limit }) if limit == 1 << 20
         ));
         let endless = std::io::BufReader::new(std::io::repeat(b'x'));
         assert!(matches!(
-            read_line_to_limit(endless, 4096),
+            line(endless, 4096),
             Err(BoundedReadError::TooLarge { limit: 4096 })
         ));
     }
 
     #[test]
     fn a_line_is_read_without_its_newline_and_its_newline_does_not_count() {
-        let line = |input: &[u8], limit| read_line_to_limit(input, limit).ok();
-        assert_eq!(line(b"abc\nrest", 3), Some(b"abc".to_vec()));
-        assert_eq!(line(b"abc\r\n", 5), Some(b"abc".to_vec()));
-        assert_eq!(line(b"abc", 3), Some(b"abc".to_vec()));
-        assert_eq!(line(b"", 3), Some(Vec::new()));
-        assert!(line(b"abcd\n", 3).is_none());
+        let ok = |input: &[u8], limit| line(input, limit).ok();
+        assert_eq!(ok(b"abc\nrest", 3), Some(b"abc".to_vec()));
+        assert_eq!(ok(b"abc\r\n", 3), Some(b"abc".to_vec()));
+        assert_eq!(ok(b"abc", 3), Some(b"abc".to_vec()));
+        assert_eq!(ok(b"", 3), Some(Vec::new()));
+        assert!(ok(b"abcd\n", 3).is_none());
+    }
+
+    #[test]
+    fn reads_append_to_the_callers_buffer() {
+        let mut out = b"x".to_vec();
+        assert!(read_to_limit(&b"abc"[..], 3, &mut out).is_ok());
+        assert!(read_line_to_limit(&b"\n"[..], 0, &mut out).is_ok());
+        assert_eq!(out, b"xabc");
     }
 }
