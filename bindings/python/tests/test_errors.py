@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
+import pickle
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Type
+from typing import Any, Dict, List, Type
 
 import pytest
 
@@ -52,8 +56,6 @@ def test_malformed_key_error(checker: portcullis.Checker) -> None:
     with pytest.raises(portcullis.MalformedKeyError) as info:
         checker.parse("nope")
     assert (info.value.code, info.value.position) == ("shape", None)
-    with pytest.raises(portcullis.MalformedKeyError):
-        portcullis.MemoryStore().get("short")
 
 
 def test_policy_error_lists_every_issue_with_location() -> None:
@@ -166,3 +168,88 @@ def test_times_out_of_range(checker: portcullis.Checker, issued: portcullis.Issu
             checker.issue("n", "o", [], ttl=bad)
         with pytest.raises(ValueError):
             checker.rotate(issued.record, bad)
+
+
+def exception_classes() -> List[Type[BaseException]]:
+    """Every exception class the package defines, found by walking it (not a list)."""
+    found = set()
+    for module in (portcullis, errors, portcullis.oauth, portcullis._portcullis):
+        for _, value in inspect.getmembers(module, inspect.isclass):
+            if issubclass(value, BaseException) and value.__module__.startswith("portcullis"):
+                found.add(value)
+    return sorted(found, key=lambda c: c.__name__)
+
+
+#: A distinctive value for each constructor parameter an exception class has.
+FIELD_VALUES: Dict[str, Any] = {
+    "message": "the message",
+    "code": "the_code",
+    "position": 7,
+    "index": 2,
+    "key_id": "0123456789abcdef",
+    "description": "text safe for the client",
+    "issues": [(3, 4, "routes[0].require", "unknown scope")],
+}
+
+
+def instance_with_every_field(cls: Type[BaseException]) -> BaseException:
+    """`cls` built with a non-default value for every constructor parameter, and a note."""
+    params = [p for p in inspect.signature(cls.__init__).parameters.values()
+              if p.name != "self"]
+    unknown = [p.name for p in params if p.name not in FIELD_VALUES]
+    assert not unknown, f"{cls.__name__}: give FIELD_VALUES a value for {unknown}"
+    e = cls(**{p.name: FIELD_VALUES[p.name] for p in params})
+    if sys.version_info >= (3, 11):
+        e.add_note("a note")
+    return e
+
+
+def assert_same_exception(got: BaseException, want: BaseException) -> None:
+    assert type(got) is type(want)
+    assert got.args == want.args and str(got) == str(want)
+    assert vars(got) == vars(want)  # every structured field, and the notes
+
+
+def test_the_package_defines_the_exceptions_listed_in_errors() -> None:
+    assert {c.__name__ for c in exception_classes()} == {
+        name for name, c in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(c, BaseException)}
+
+
+@pytest.mark.parametrize("cls", exception_classes(), ids=lambda c: c.__name__)
+def test_every_exception_survives_pickle_and_copy_with_its_fields(
+        cls: Type[BaseException]) -> None:
+    e = instance_with_every_field(cls)
+    assert getattr(e, "code") != "error"  # the fields are set, not their defaults
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        assert_same_exception(pickle.loads(pickle.dumps(e, protocol)), e)
+    assert_same_exception(copy.deepcopy(e), e)
+    assert_same_exception(copy.copy(e), e)
+    if isinstance(e, portcullis.PolicyError):
+        assert isinstance(copy.deepcopy(e).issues[0], portcullis.PolicyIssue)
+
+
+def test_raised_exceptions_survive_pickle_with_their_fields(
+        checker: portcullis.Checker, policy: portcullis.Policy,
+        issued: portcullis.IssuedKey, store: portcullis.MemoryStore) -> None:
+    calls = [
+        lambda: checker.parse("sk_live_0123456789abcdef_" + "-" * 34),
+        lambda: policy.requirement("claims:read | nope"),
+        lambda: store.insert(issued.record),
+        lambda: portcullis.Policy.from_toml("[service\n"),
+    ]
+    for call in calls:
+        with pytest.raises(portcullis.PortcullisError) as info:
+            call()
+        assert_same_exception(pickle.loads(pickle.dumps(info.value)), info.value)
+
+
+def raise_store_error(key_id: str) -> None:
+    raise portcullis.StoreError(f"no record with id {key_id}", "not_found", key_id)
+
+
+def test_an_exception_crosses_a_process_pool_with_its_fields() -> None:
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        error = pool.submit(raise_store_error, "0123456789abcdef").exception(timeout=60)
+    assert isinstance(error, portcullis.StoreError)
+    assert (error.code, error.key_id) == ("not_found", "0123456789abcdef")

@@ -4,13 +4,18 @@ One base, :class:`PortcullisError`; a specific subclass per kind of failure. Cla
 bad input also subclass :class:`ValueError`. Every exception keeps structured fields
 (``code`` and, where it applies, a location) besides its message.
 
+Every exception survives ``pickle`` (so ``ProcessPoolExecutor`` and task queues can carry
+it) and ``copy.deepcopy`` with its class, message and every field intact (notes too):
+:meth:`PortcullisError.__reduce__` rebuilds it from its state, not through ``__init__``,
+whose arguments differ from class to class.
+
 A *denied request* is never an exception: ``Checker.check`` returns a ``Decision``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple, Type
 
 __all__ = [
     "PortcullisError",
@@ -43,6 +48,18 @@ class PortcullisError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+    def __reduce__(
+        self,
+    ) -> Tuple[Any, Tuple[Type[PortcullisError], Tuple[Any, ...]], Dict[str, Any]]:
+        # The default, ``cls(*self.args)``, would call ``__init__`` with the message only.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
+
+def _rebuild(cls: Type[PortcullisError], args: Tuple[Any, ...]) -> PortcullisError:
+    """An exception of ``cls`` with ``args``, not initialised: unpickling then sets its
+    fields from the pickled state."""
+    return cls.__new__(cls, *args)
 
 
 class MalformedKeyError(PortcullisError, ValueError):
