@@ -157,8 +157,9 @@ impl PyDecision {
             .map(|e| e.message.clone())
     }
 
-    /// The decision as a dict of plain values (for structured logs and JSON); the same
-    /// fields as the properties, `route` as a list or `None`, no record.
+    /// The decision as a dict of plain values (for structured logs and JSON): one key per
+    /// property, with the property's value, except `record` (left out: read it from the
+    /// decision); `route` as a list or `None`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("allowed", self.allowed())?;
@@ -166,6 +167,7 @@ impl PyDecision {
         d.set_item("error", self.error())?;
         d.set_item("reason", self.reason())?;
         d.set_item("detail", self.detail())?;
+        d.set_item("description", self.description())?;
         d.set_item("www_authenticate", self.www_authenticate())?;
         d.set_item("key_id", self.key_id())?;
         d.set_item("owner", self.owner())?;

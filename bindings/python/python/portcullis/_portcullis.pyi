@@ -205,7 +205,10 @@ class Decision:
     def record(self) -> Optional[KeyRecord]: ...
     @property
     def lookup_error(self) -> Optional[str]: ...
-    def to_dict(self) -> Dict[str, Any]: ...
+    def to_dict(self) -> Dict[str, Any]:
+        """The decision as a dict of plain values (for structured logs and JSON): one key
+        per property, with its value, except ``record``; ``route`` as a list or
+        ``None``."""
 
 @final
 class Verification:
