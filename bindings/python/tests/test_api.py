@@ -101,11 +101,45 @@ def test_check_allowed_with_store(
     assert "allowed=True" in repr(d)
     assert d.to_dict() == {
         "allowed": True, "status": 200, "error": None, "reason": "allowed", "detail": None,
-        "www_authenticate": None, "key_id": issued.record.id, "owner": "org_42",
-        "scopes": ["claims:read"], "missing": [], "required": [], "warnings": [],
-        "route": ["GET", "/v1/claims/{id}"], "lookup_error": None,
+        "description": None, "www_authenticate": None, "key_id": issued.record.id,
+        "owner": "org_42", "scopes": ["claims:read"], "missing": [], "required": [],
+        "warnings": [], "route": ["GET", "/v1/claims/{id}"], "lookup_error": None,
     }
     assert json.loads(json.dumps(d.to_dict())) == d.to_dict()
+
+
+def decision_properties() -> List[str]:
+    """The public properties of ``Decision``, found by introspection."""
+    return sorted(name for name, value in inspect.getmembers(portcullis.Decision)
+                  if not name.startswith("_") and inspect.isdatadescriptor(value))
+
+
+def test_decision_to_dict_has_every_property_but_the_record(
+    checker: portcullis.Checker, store: portcullis.MemoryStore, issued: portcullis.IssuedKey
+) -> None:
+    properties = decision_properties()
+    assert {"allowed", "status", "description", "lookup_error", "record"} <= set(properties)
+
+    def failing(key_id: str) -> None:
+        raise portcullis.KeyLookupError("db down")
+
+    decisions = [
+        checker.check("GET", "/v1/claims/7", lookup=store, authorization=bearer(issued.key),
+                      https=True, now=NOW),
+        checker.check("GET", "/v1/orders", lookup=store, authorization=bearer(issued.key),
+                      https=True, now=NOW),
+        checker.check("GET", "/v1/claims/7", lookup=store, authorization="Bearer sk_live_x",
+                      https=True, now=NOW),
+        checker.check("GET", "/v1/claims/7", lookup=failing, authorization=bearer(issued.key),
+                      https=True, now=NOW),
+    ]
+    assert any(d.description for d in decisions)
+    for d in decisions:
+        as_dict = d.to_dict()
+        assert sorted(as_dict) == [p for p in properties if p != "record"]
+        for name, value in as_dict.items():
+            want = getattr(d, name)
+            assert value == (list(want) if name == "route" and want else want), name
 
 
 def test_check_denials_are_decisions(
