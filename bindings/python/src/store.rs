@@ -1,9 +1,17 @@
 //! `MemoryStore`: the core's concurrent in-memory store (lock-free reads).
+//!
+//! Decisions made here:
+//! - An id is looked up as the text it is: one that is not a key id (wrong length or
+//!   characters, say from a URL) names no stored record. `get` and `remove` return
+//!   `None` for it, `in` is `False`, and `revoke` raises `StoreError` `not_found`, as for
+//!   any absent id, never `MalformedKeyError`.
+//! - A `StoreError` for such an id does not repeat it (`key_id` is empty): the text may
+//!   be anything, even a whole key pasted where its id belonged.
 
 use crate::errors;
 use crate::input;
 use crate::record::{PyKeyRecord, record_of};
-use portcullis::MemoryStore;
+use portcullis::{KeyId, MemoryStore};
 use pyo3::prelude::*;
 use std::sync::Arc;
 
@@ -38,23 +46,35 @@ impl PyMemoryStore {
         Ok(())
     }
 
-    /// The record with this id, or `None`.
-    fn get(&self, py: Python<'_>, key_id: &str) -> PyResult<Option<PyKeyRecord>> {
-        let id = input::key_id(py, key_id)?;
-        Ok(self.inner.get(&id).map(|inner| PyKeyRecord { inner }))
+    /// The record with this id, or `None` (also for any text that is not a key id).
+    fn get(&self, key_id: &str) -> Option<PyKeyRecord> {
+        let id = KeyId::parse(key_id).ok()?;
+        self.inner.get(&id).map(|inner| PyKeyRecord { inner })
     }
 
-    /// Removes a record and returns it (`None` if absent).
-    fn remove(&self, py: Python<'_>, key_id: &str) -> PyResult<Option<PyKeyRecord>> {
-        let id = input::key_id(py, key_id)?;
-        Ok(self.inner.remove(&id).map(|inner| PyKeyRecord { inner }))
+    /// Removes a record and returns it (`None` if absent, also for any text that is not
+    /// a key id).
+    fn remove(&self, key_id: &str) -> Option<PyKeyRecord> {
+        let id = KeyId::parse(key_id).ok()?;
+        self.inner.remove(&id).map(|inner| PyKeyRecord { inner })
     }
 
-    /// Revokes a record from `at` on (default: now); raises `StoreError` if absent.
+    /// Revokes a record from `at` on (default: now); raises `StoreError` (`not_found`) if
+    /// absent, also for any text that is not a key id (then with an empty `key_id`).
     #[pyo3(signature = (key_id, at=None))]
     fn revoke(&self, py: Python<'_>, key_id: &str, at: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let id = input::key_id(py, key_id)?;
         let at = input::timestamp(at, "at")?;
+        let Ok(id) = KeyId::parse(key_id) else {
+            return Err(errors::raise(
+                py,
+                "StoreError",
+                (
+                    "no record with that id (it is not a key id)",
+                    "not_found",
+                    "",
+                ),
+            ));
+        };
         self.inner
             .revoke(&id, at)
             .map_err(|e| errors::store(py, &e))
@@ -74,7 +94,7 @@ impl PyMemoryStore {
     }
 
     fn __contains__(&self, key_id: &str) -> bool {
-        portcullis::KeyId::parse(key_id).is_ok_and(|id| self.inner.get(&id).is_some())
+        KeyId::parse(key_id).is_ok_and(|id| self.inner.get(&id).is_some())
     }
 
     fn __repr__(&self) -> String {

@@ -321,6 +321,22 @@ def test_memory_store(issued: portcullis.IssuedKey, store: portcullis.MemoryStor
     assert repr(store) == "MemoryStore(len=1)"
 
 
+def test_memory_store_reads_any_text_that_is_not_a_key_id_as_absent(
+    issued: portcullis.IssuedKey, store: portcullis.MemoryStore
+) -> None:
+    rid = issued.record.id
+    not_ids = ["nope", "", rid[:-1], rid + "x", rid.replace(rid[0], "-", 1), "é" * 16,
+               issued.key, "../" + rid]
+    for text in not_ids:
+        assert store.get(text) is None and text not in store, text
+        assert store.remove(text) is None, text
+        with pytest.raises(portcullis.StoreError) as info:
+            store.revoke(text, NOW)
+        assert (info.value.code, info.value.key_id) == ("not_found", ""), text
+        assert text == "" or text not in str(info.value), text
+    assert store.get(rid) == issued.record and len(store) == 1
+
+
 def test_record_round_trips_and_copies(issued: portcullis.IssuedKey) -> None:
     r = issued.record
     as_dict: Dict[str, Any] = r.to_dict()
