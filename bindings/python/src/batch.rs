@@ -11,15 +11,13 @@
 
 use crate::checker::OwnedRequest;
 use crate::input;
-use crate::record::record_of;
+use crate::lookup::Fetched;
 use portcullis::{
-    Checker, KeyRecord, LookupError, MemoryStore, Outcome, Pending, Prepared, Request, SecretBytes,
-    Timestamp,
+    Checker, MemoryStore, Outcome, Pending, Prepared, Request, SecretBytes, Timestamp,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyString, PyTuple};
-use std::sync::Arc;
 
 /// A run of bytes in one of a batch's buffers.
 #[derive(Clone, Copy)]
@@ -382,15 +380,16 @@ enum Step {
     Done(Outcome),
     /// Waiting for its record.
     Lookup(Pending),
-    /// Record fetched (or known absent): the secret is verified next.
-    Finish(Pending, Option<Arc<KeyRecord>>),
+    /// The lookup answered (a record, none, a failure or a corrupt record): decided next.
+    Finish(Pending, Fetched),
 }
 
 /// Decides every request of `requests` with a Python lookup callable: phase one for the
 /// whole batch detached, the lookups attached (they are Python code), in order, then
 /// phase two for the whole batch detached: two releases per batch, not two per request.
-/// A `KeyLookupError` from the lookup is a 503 decision for that request; any other
-/// exception propagates, with a note naming the element.
+/// What the lookup raises or returns is that request's decision, as in `check` (see
+/// `lookup.rs`); a `KeyboardInterrupt`-like exception propagates, with a note naming the
+/// element.
 pub(crate) fn check_callable(
     py: Python<'_>,
     checker: &Checker,
@@ -409,7 +408,7 @@ pub(crate) fn check_callable(
     let mut steps = Vec::with_capacity(prepared.len());
     for (index, step) in prepared.into_iter().enumerate() {
         steps.push(match step {
-            Step::Lookup(pending) => fetch(py, checker, pending, lookup, index)?,
+            Step::Lookup(pending) => fetch(py, pending, lookup, index)?,
             decided => decided,
         });
     }
@@ -418,7 +417,7 @@ pub(crate) fn check_callable(
             .into_iter()
             .map(|step| match step {
                 Step::Done(outcome) => outcome,
-                Step::Finish(p, record) => checker.finish(p, record, now).into_outcome(),
+                Step::Finish(p, fetched) => fetched.finish(checker, p, now),
                 // `fetch` replaced every lookup; deciding it as unfetched stays closed.
                 Step::Lookup(p) => checker.finish(p, None, now).into_outcome(),
             })
@@ -429,28 +428,17 @@ pub(crate) fn check_callable(
 /// Calls the lookup for a request waiting for its record (attached): the next step.
 fn fetch(
     py: Python<'_>,
-    checker: &Checker,
     pending: Pending,
     lookup: &Bound<'_, PyAny>,
     index: usize,
 ) -> PyResult<Step> {
-    let noted = |e: PyErr| {
-        // Python 3.11+: the traceback names the element (older versions: no note).
-        let note = format!("raised by the lookup for requests[{index}]");
-        let _ = e.value(py).call_method1("add_note", (note,));
-        e
-    };
-    match lookup.call1((pending.key_id().to_string(),)) {
-        Ok(found) if found.is_none() => Ok(Step::Finish(pending, None)),
-        Ok(found) => Ok(Step::Finish(
-            pending,
-            Some(record_of(&found).map_err(noted)?),
-        )),
-        Err(e) if crate::checker::is_lookup_error(py, &e) => {
-            let message = e.value(py).str()?.to_string();
-            let failed = checker.finish_failed(pending, LookupError::new(message));
-            Ok(Step::Done(failed.into_outcome()))
+    match crate::lookup::fetch(lookup, pending.key_id().as_str()) {
+        Ok(fetched) => Ok(Step::Finish(pending, fetched)),
+        Err(e) => {
+            // Python 3.11+: the traceback names the element (older versions: no note).
+            let note = format!("raised by the lookup for requests[{index}]");
+            let _ = e.value(py).call_method1("add_note", (note,));
+            Err(e)
         }
-        Err(e) => Err(noted(e)),
     }
 }

@@ -137,7 +137,8 @@ impl PyChecker {
     }
 
     /// One call with a Python lookup: prepare without the GIL, call the lookup with it,
-    /// finish without it. A `KeyLookupError` from the lookup is a 503 decision.
+    /// finish without it. What the lookup raises or returns is a decision (see
+    /// `lookup.rs`); only a `KeyboardInterrupt`-like exception propagates.
     fn check_callable(
         &self,
         py: Python<'_>,
@@ -151,30 +152,9 @@ impl PyChecker {
             Phase::Done(outcome) => return Ok(outcome),
             Phase::Lookup(pending) => pending,
         };
-        let found = match lookup.call1((pending.key_id().to_string(),)) {
-            Ok(found) => found,
-            Err(e) if is_lookup_error(py, &e) => {
-                let message = e.value(py).str()?.to_string();
-                return Ok(self
-                    .inner
-                    .finish_failed(pending, LookupError::new(message))
-                    .into_outcome());
-            }
-            Err(e) => return Err(e),
-        };
-        let record = if found.is_none() {
-            None
-        } else {
-            Some(record_of(&found)?)
-        };
-        Ok(self.inner.finish(pending, record, now).into_outcome())
+        let fetched = crate::lookup::fetch(lookup, pending.key_id().as_str())?;
+        Ok(fetched.finish(&self.inner, pending, now))
     }
-}
-
-pub(crate) fn is_lookup_error(py: Python<'_>, e: &PyErr) -> bool {
-    py.import("portcullis.errors")
-        .and_then(|m| m.getattr("KeyLookupError"))
-        .is_ok_and(|class| e.value(py).is_instance(&class).unwrap_or(false))
 }
 
 #[pymethods]
@@ -242,9 +222,12 @@ impl PyChecker {
 
     /// Decides a request. `lookup` is a `MemoryStore` or a callable `key_id -> record |
     /// None` (a `KeyRecord`, its dict or JSON); raise `KeyLookupError` from it when the
-    /// database fails (the decision is then a 503). `now`: int seconds, aware datetime,
-    /// or `None` for the current time. `https` defaults to `False`: pass what your TLS
-    /// terminator reports.
+    /// database fails (the decision is then a 503 with your message as `lookup_error`).
+    /// Any other `Exception` from the lookup is a 503 too, and a return value that makes
+    /// no record a 401 `corrupt_record`; both are logged to the `portcullis.lookup`
+    /// logger. A `KeyboardInterrupt` or `SystemExit` propagates. `now`: int seconds,
+    /// aware datetime, or `None` for the current time. `https` defaults to `False`: pass
+    /// what your TLS terminator reports.
     #[pyo3(signature = (method, path, *, lookup, authorization=None, query=None, https=false, now=None))]
     #[allow(clippy::too_many_arguments)]
     fn check(
@@ -290,7 +273,9 @@ impl PyChecker {
     /// deciding batches run in parallel), and twice with a lookup callable: once to
     /// prepare every request, then the lookups run with the GIL, in order, then once to
     /// verify every request. A bad element raises `TypeError`/`ValueError` naming its
-    /// index before anything is decided; denials are decisions, never exceptions.
+    /// index before anything is decided; denials are decisions, never exceptions, and so
+    /// is what a lookup callable raises or returns, as in `check` (a `KeyboardInterrupt`
+    /// or `SystemExit` from it stops the batch, with a note naming the element).
     #[pyo3(signature = (requests, *, lookup, now=None))]
     fn check_many<'py>(
         &self,

@@ -17,6 +17,7 @@ mod errors;
 mod extract;
 mod input;
 mod keys;
+mod lookup;
 mod oauth;
 mod oauth_client;
 mod oauth_server;

@@ -211,12 +211,82 @@ def test_check_with_callable_lookup(
     assert down.www_authenticate is None and down.error is None
     assert not down.allowed
 
-    def buggy(key_id: str) -> None:
-        raise RuntimeError("bug in host code")
 
-    with pytest.raises(RuntimeError, match="bug in host code"):
-        checker.check("GET", "/v1/claims", lookup=buggy,
+class DatabaseError(Exception):
+    """A host's database driver error."""
+
+
+def test_a_lookup_raising_any_exception_gives_a_503_naming_only_its_type_and_logs_it(
+    checker: portcullis.Checker, issued: portcullis.IssuedKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    def buggy(key_id: str) -> None:
+        raise DatabaseError("connect to postgres://app:hunter2@db failed")
+
+    for lookup, name in ((buggy, "test_api.DatabaseError"), ({}.__getitem__, "KeyError")):
+        caplog.clear()
+        with caplog.at_level("ERROR", logger="portcullis.lookup"):
+            d = checker.check("GET", "/v1/claims", lookup=lookup,
+                              authorization=bearer(issued.key), https=True, now=NOW)
+        assert (d.status, d.reason, d.error, d.allowed) == (503, "lookup_failed", None, False)
+        assert d.lookup_error == f"the lookup raised {name}"
+        assert d.route == ("GET", "/v1/claims") and d.www_authenticate is None
+        [logged] = caplog.records
+        assert logged.levelname == "ERROR" and issued.record.id in logged.getMessage()
+        assert logged.exc_info is not None and logged.exc_info[0] is not None
+        assert logged.exc_info[0].__name__ == name.rsplit(".", 1)[-1]
+    assert "hunter2" not in d.to_dict().__repr__()
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+def test_a_keyboard_interrupt_or_system_exit_from_a_lookup_propagates(
+    checker: portcullis.Checker, issued: portcullis.IssuedKey, interrupt: type
+) -> None:
+    def lookup(key_id: str) -> None:
+        raise interrupt()
+
+    with pytest.raises(interrupt):
+        checker.check("GET", "/v1/claims", lookup=lookup,
                       authorization=bearer(issued.key), https=True, now=NOW)
+
+
+def unusable_records(issued: portcullis.IssuedKey) -> List[Any]:
+    """What a lookup might return from a damaged row: none of it makes a record."""
+    d = issued.record.to_dict()
+    return [
+        {"not": "a record"},
+        "{",
+        json.dumps({**d, "hash": "md5$abc"}),
+        {**d, "hash": issued.key},  # a plaintext key misfiled as the hash
+        {**d, "env": "LIVE"},
+        {**d, "metadata": {"x": object()}},
+        {k: v for k, v in d.items() if k != "id"},
+        42,
+        issued.record.to_json().encode(),
+        [issued.record],
+    ]
+
+
+def test_a_lookup_returning_no_usable_record_gives_401_corrupt_record(
+    checker: portcullis.Checker, issued: portcullis.IssuedKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    unknown = checker.check("GET", "/v1/claims", lookup=lambda key_id: None,
+                            authorization=bearer(issued.key), https=True, now=NOW)
+    for value in unusable_records(issued):
+        caplog.clear()
+        with caplog.at_level("ERROR", logger="portcullis.lookup"):
+            d = checker.check("GET", "/v1/claims", lookup=lambda key_id: value,
+                              authorization=bearer(issued.key), https=True, now=NOW)
+        # The Rust checker's decision for a record whose hash does not decode.
+        assert (d.status, d.reason, d.error, d.allowed) == (401, "corrupt_record",
+                                                            "invalid_token", False), value
+        assert d.route == ("GET", "/v1/claims") and d.key_id is None and d.record is None
+        assert d.www_authenticate == unknown.www_authenticate
+        assert d.description == unknown.description and d.lookup_error is None
+        [logged] = caplog.records
+        assert logged.levelname == "ERROR" and issued.record.id in logged.getMessage()
+        secret = issued.key.rsplit("_", 1)[-1]
+        assert secret not in logged.getMessage() and logged.exc_info is None
+        assert secret not in repr(d.to_dict())
 
 
 def test_two_phase(

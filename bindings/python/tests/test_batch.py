@@ -176,22 +176,41 @@ def test_lookup_errors(checker: portcullis.Checker, store: portcullis.MemoryStor
     assert [summary(d) for d in got] == expected
     assert got[0].status == 503 and got[0].lookup_error == "db down"
 
+
+
+def test_a_lookup_raising_or_returning_no_record_gives_the_decisions_check_gives(
+        checker: portcullis.Checker, keys: Dict[str, str]) -> None:
+    batch = mixed(keys)
+
     def broken(key_id: str) -> None:
         raise RuntimeError("bug in the host")
 
-    with pytest.raises(RuntimeError, match="bug in the host") as info:
-        checker.check_many(batch, lookup=broken, now=NOW)
-    if sys.version_info >= (3, 11):
-        assert "raised by the lookup for requests[0]" in info.value.__notes__
+    expected = one_by_one(checker, batch, broken)
+    got = checker.check_many(batch, lookup=broken, now=NOW)
+    assert [summary(d) for d in got] == expected
+    assert (got[0].status, got[0].reason) == (503, "lookup_failed")
+    assert got[0].lookup_error == "the lookup raised RuntimeError"
 
     def bad_record(key_id: str) -> Dict[str, Any]:
         return {"not": "a record"}
 
-    with_public: List[Any] = [("GET", "/health"), *batch]
-    with pytest.raises(portcullis.RecordError) as err:
-        checker.check_many(with_public, lookup=bad_record, now=NOW)
+    expected = one_by_one(checker, batch, bad_record)
+    got = checker.check_many(batch, lookup=bad_record, now=NOW)
+    assert [summary(d) for d in got] == expected
+    assert (got[0].status, got[0].reason, got[0].error) == (401, "corrupt_record",
+                                                            "invalid_token")
+
+
+def test_a_keyboard_interrupt_from_a_lookup_stops_the_batch_naming_the_element(
+        checker: portcullis.Checker, keys: Dict[str, str]) -> None:
+    def interrupted(key_id: str) -> None:
+        raise KeyboardInterrupt
+
+    with_public: List[Any] = [("GET", "/health"), *mixed(keys)]
+    with pytest.raises(KeyboardInterrupt) as info:
+        checker.check_many(with_public, lookup=interrupted, now=NOW)
     if sys.version_info >= (3, 11):
-        assert "raised by the lookup for requests[1]" in err.value.__notes__
+        assert "raised by the lookup for requests[1]" in info.value.__notes__
 
 
 @pytest.mark.parametrize(("element", "error", "message"), [

@@ -325,14 +325,28 @@ class Checker:
         query: Optional[_Text] = None,
         https: bool = False,
         now: Optional[_Time] = None,
-    ) -> Decision: ...
+    ) -> Decision:
+        """Decides a request.
+
+        ``lookup``: a ``MemoryStore``, or a callable ``key_id -> record | None`` (a
+        ``KeyRecord``, its dict or JSON text). Raise ``KeyLookupError`` from it when the
+        database fails: 503 ``lookup_failed``, your message as ``lookup_error``. Any other
+        ``Exception`` is a 503 too (``lookup_error`` names only its type) and a return
+        value that makes no record is 401 ``corrupt_record``; both are logged at ERROR to
+        the ``portcullis.lookup`` logger, and neither raises out of ``check``. A
+        ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``,
+        ``SystemExit``) propagates."""
     def check_many(
         self,
         requests: Iterable[_RequestLike],
         *,
         lookup: Union[MemoryStore, Callable[[str], Optional[_RecordLike]]],
         now: Optional[_Time] = None,
-    ) -> List[Decision]: ...
+    ) -> List[Decision]:
+        """The decisions ``check`` gives one by one, in request order. A lookup callable
+        is called as in ``check``: what it raises or returns is that request's decision;
+        a ``KeyboardInterrupt`` or ``SystemExit`` stops the batch (its note names the
+        element)."""
     def prepare(
         self,
         method: str,

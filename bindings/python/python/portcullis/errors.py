@@ -153,7 +153,16 @@ class StoreError(PortcullisError):
 class KeyLookupError(PortcullisError):
     """Raise this from your lookup callable when the database fails: the decision is
     then a 503 (``reason == "lookup_failed"``; fail closed), with ``str(error)`` as its
-    ``lookup_error``. Keep secrets out of the message."""
+    ``lookup_error``. Keep secrets out of the message.
+
+    Any other ``Exception`` from the lookup is a 503 as well, but its text may hold
+    anything, so ``lookup_error`` names only its type (``"the lookup raised
+    sqlite3.OperationalError"``) and the exception is logged, with its traceback, at
+    ERROR to the ``portcullis.lookup`` logger. A return value that makes no record
+    (another type, JSON that does not parse, a bad label or hash) is a 401
+    ``corrupt_record``, logged there with the error code only. ``KeyboardInterrupt``,
+    ``SystemExit`` and other ``BaseException``s that are not ``Exception``s propagate
+    out of ``check``: nothing is decided."""
 
     def __init__(self, message: str, code: str = "lookup_failed") -> None:
         super().__init__(message, code)
