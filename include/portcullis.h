@@ -723,8 +723,8 @@ typedef struct portcullis_oauth_config {
    */
   uint64_t refresh_max_ttl;
   /**
-   * Seconds after rotation during which the previous refresh token may be used once
-   * more without revoking the family (default 0).
+   * Seconds after rotation during which the previous refresh token may be redeemed
+   * once more without revoking the family; a further use is reuse (default 0).
    */
   uint64_t refresh_grace;
   /**
@@ -760,7 +760,9 @@ typedef struct portcullis_oauth_config {
  * Atomicity (RFC 9700): `consume_code` must mark the code used and return its record in
  * one atomic step (keep used codes until they expire, so that reuse is recognised);
  * `rotate` must be a compare-and-swap on the old token's `rotated_at` plus the insert of
- * the successor, in one transaction.
+ * the successor, in one transaction. The token endpoint reads a code with `code` and
+ * checks client, redirect URI and PKCE verifier before calling `consume_code`, so a
+ * request failing them leaves the code redeemable.
  */
 typedef struct portcullis_oauth_callbacks {
   /**
@@ -803,15 +805,16 @@ typedef struct portcullis_oauth_callbacks {
   /**
    * Atomically: if the record of `old_hash` exists and its `rotated_at` equals the
    * expected value (absent when `has_expected` is false, else `expected`), set its
-   * `rotated_at` to `expected` if present, else `now`, and store the successor record
-   * (`json`) under `new_hash`; otherwise change nothing and set `*conflict` to true (it
-   * starts false).
+   * `rotated_at` to `rotated_at` (a plain compare-and-swap: the value is the engine's
+   * choice; 0 marks a token whose one grace redemption is spent) and store the
+   * successor record (`json`) under `new_hash`; otherwise change nothing and set
+   * `*conflict` to true (it starts false).
    */
   uint32_t (*rotate)(void *user_data,
                      const uint8_t *old_hash,
                      bool has_expected,
                      uint64_t expected,
-                     uint64_t now,
+                     uint64_t rotated_at,
                      const uint8_t *new_hash,
                      const char *json,
                      size_t json_len,
@@ -828,6 +831,11 @@ typedef struct portcullis_oauth_callbacks {
                                 const char *family,
                                 size_t family_len,
                                 bool *revoked);
+  /**
+   * Finds a code's record by `hash` (used ones included) without changing anything:
+   * set its JSON on `answer`, or nothing when unknown.
+   */
+  uint32_t (*code)(void *user_data, const uint8_t *hash, struct portcullis_oauth_answer *answer);
 } portcullis_oauth_callbacks;
 
 #ifdef __cplusplus
@@ -1965,8 +1973,9 @@ portcullis_result portcullis_oauth_token(const struct portcullis_oauth_server *s
 
 /**
  * The revocation endpoint (RFC 7009): revokes the token's whole grant family (refresh
- * tokens in the store, access tokens through the verifier); 200 for unknown tokens too.
- * Arguments and errors as for `portcullis_oauth_token`.
+ * tokens in the store, access tokens through the verifier); 200 for unknown, expired or
+ * revoked tokens too; 400 `unauthorized_client` for a token issued to another client,
+ * which is left alone. Arguments and errors as for `portcullis_oauth_token`.
  *
  * # Safety
  * As for `portcullis_oauth_token`.
@@ -1982,8 +1991,9 @@ portcullis_result portcullis_oauth_revoke(const struct portcullis_oauth_server *
 
 /**
  * The introspection endpoint (RFC 7662): `{"active": true, …}` for a live token of the
- * authenticated client, else `{"active": false}`. Arguments and errors as for
- * `portcullis_oauth_token`.
+ * authenticated client, else `{"active": false}`. The caller must be a confidential
+ * client authenticating with its secret: a public client (a `client_id` alone) gets 401
+ * `invalid_client`. Arguments and errors as for `portcullis_oauth_token`.
  *
  * # Safety
  * As for `portcullis_oauth_token`.

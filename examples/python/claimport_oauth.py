@@ -102,6 +102,12 @@ class SQLiteOAuthStore:
             db.execute("INSERT INTO oauth_codes (hash, record, expires_at) VALUES (?, ?, ?)",
                        (code_hash, json.dumps(record), int(record["expires_at"])))
 
+    def code(self, code_hash: bytes) -> Optional[str]:
+        with self.connect() as db:
+            row = db.execute("SELECT record FROM oauth_codes WHERE hash = ?",
+                             (code_hash,)).fetchone()
+        return None if row is None else str(row[0])
+
     def consume_code(self, code_hash: bytes) -> Optional[Tuple[str, str]]:
         # One statement: mark used and read the use count atomically.
         with self.connect() as db:
@@ -128,13 +134,13 @@ class SQLiteOAuthStore:
             record["rotated_at"] = int(row[1])
         return record
 
-    def rotate(self, old_hash: bytes, expected: Optional[int], now: int, new_hash: bytes,
-               new_record: Dict[str, Any]) -> bool:
+    def rotate(self, old_hash: bytes, expected: Optional[int], rotated_at: int,
+               new_hash: bytes, new_record: Dict[str, Any]) -> bool:
         db = self.connect()
         try:
             db.execute("BEGIN IMMEDIATE")  # compare-and-swap + insert in one transaction
-            cur = db.execute("UPDATE oauth_refresh_tokens SET rotated_at = COALESCE(rotated_at, ?) "
-                             "WHERE hash = ? AND rotated_at IS ?", (now, old_hash, expected))
+            cur = db.execute("UPDATE oauth_refresh_tokens SET rotated_at = ? "
+                             "WHERE hash = ? AND rotated_at IS ?", (rotated_at, old_hash, expected))
             if cur.rowcount != 1:
                 db.execute("ROLLBACK")
                 return False

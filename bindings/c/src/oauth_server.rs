@@ -33,8 +33,8 @@ pub struct portcullis_oauth_config {
     pub refresh_idle_ttl: u64,
     /// A grant family lives at most this long (default 90 days).
     pub refresh_max_ttl: u64,
-    /// Seconds after rotation during which the previous refresh token may be used once
-    /// more without revoking the family (default 0).
+    /// Seconds after rotation during which the previous refresh token may be redeemed
+    /// once more without revoking the family; a further use is reuse (default 0).
     pub refresh_grace: u64,
     /// Accept `code_challenge_method=plain` (default false).
     pub allow_plain_pkce: bool,
@@ -671,8 +671,9 @@ pub unsafe extern "C" fn portcullis_oauth_token(
 }
 
 /// The revocation endpoint (RFC 7009): revokes the token's whole grant family (refresh
-/// tokens in the store, access tokens through the verifier); 200 for unknown tokens too.
-/// Arguments and errors as for `portcullis_oauth_token`.
+/// tokens in the store, access tokens through the verifier); 200 for unknown, expired or
+/// revoked tokens too; 400 `unauthorized_client` for a token issued to another client,
+/// which is left alone. Arguments and errors as for `portcullis_oauth_token`.
 ///
 /// # Safety
 /// As for `portcullis_oauth_token`.
@@ -704,8 +705,9 @@ pub unsafe extern "C" fn portcullis_oauth_revoke(
 }
 
 /// The introspection endpoint (RFC 7662): `{"active": true, …}` for a live token of the
-/// authenticated client, else `{"active": false}`. Arguments and errors as for
-/// `portcullis_oauth_token`.
+/// authenticated client, else `{"active": false}`. The caller must be a confidential
+/// client authenticating with its secret: a public client (a `client_id` alone) gets 401
+/// `invalid_client`. Arguments and errors as for `portcullis_oauth_token`.
 ///
 /// # Safety
 /// As for `portcullis_oauth_token`.

@@ -32,7 +32,9 @@ pub struct portcullis_oauth_answer {
 /// Atomicity (RFC 9700): `consume_code` must mark the code used and return its record in
 /// one atomic step (keep used codes until they expire, so that reuse is recognised);
 /// `rotate` must be a compare-and-swap on the old token's `rotated_at` plus the insert of
-/// the successor, in one transaction.
+/// the successor, in one transaction. The token endpoint reads a code with `code` and
+/// checks client, redirect URI and PKCE verifier before calling `consume_code`, so a
+/// request failing them leaves the code redeemable.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 #[allow(non_camel_case_types)]
@@ -92,16 +94,17 @@ pub struct portcullis_oauth_callbacks {
     >,
     /// Atomically: if the record of `old_hash` exists and its `rotated_at` equals the
     /// expected value (absent when `has_expected` is false, else `expected`), set its
-    /// `rotated_at` to `expected` if present, else `now`, and store the successor record
-    /// (`json`) under `new_hash`; otherwise change nothing and set `*conflict` to true (it
-    /// starts false).
+    /// `rotated_at` to `rotated_at` (a plain compare-and-swap: the value is the engine's
+    /// choice; 0 marks a token whose one grace redemption is spent) and store the
+    /// successor record (`json`) under `new_hash`; otherwise change nothing and set
+    /// `*conflict` to true (it starts false).
     pub rotate: Option<
         unsafe extern "C" fn(
             user_data: *mut c_void,
             old_hash: *const u8,
             has_expected: bool,
             expected: u64,
-            now: u64,
+            rotated_at: u64,
             new_hash: *const u8,
             json: *const c_char,
             json_len: usize,
@@ -125,6 +128,15 @@ pub struct portcullis_oauth_callbacks {
             family: *const c_char,
             family_len: usize,
             revoked: *mut bool,
+        ) -> u32,
+    >,
+    /// Finds a code's record by `hash` (used ones included) without changing anything:
+    /// set its JSON on `answer`, or nothing when unknown.
+    pub code: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            hash: *const u8,
+            answer: *mut portcullis_oauth_answer,
         ) -> u32,
     >,
 }
@@ -161,6 +173,7 @@ struct Host {
     ) -> u32,
     revoke_family: unsafe extern "C" fn(*mut c_void, *const c_char, usize, u64) -> u32,
     is_family_revoked: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut bool) -> u32,
+    code: unsafe extern "C" fn(*mut c_void, *const u8, *mut portcullis_oauth_answer) -> u32,
 }
 
 // SAFETY: the host promises (documented on `portcullis_oauth_callbacks` and
@@ -237,6 +250,7 @@ pub unsafe extern "C" fn portcullis_oauth_store_new_callbacks(
             rotate: c.rotate.ok_or_else(null)?,
             revoke_family: c.revoke_family.ok_or_else(null)?,
             is_family_revoked: c.is_family_revoked.ok_or_else(null)?,
+            code: c.code.ok_or_else(null)?,
         };
         let kind = Kind::Host(host);
         // SAFETY: non-NULL and writable (contract).
@@ -397,6 +411,14 @@ impl CodeStore for Host {
         done("put_code", code)
     }
 
+    fn code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, LookupError> {
+        // SAFETY: the callback's contract; the buffers live for the call.
+        let json = self.ask("code", |a| unsafe {
+            (self.code)(self.user_data, hash.0.as_ptr(), a)
+        })?;
+        json.map(|j| parse("code", &j)).transpose()
+    }
+
     fn consume_code(&self, hash: &TokenHash) -> Result<Consumed, LookupError> {
         let mut used = false;
         // SAFETY: the callback's contract; the buffers live for the call.
@@ -438,7 +460,7 @@ impl RefreshStore for Host {
         &self,
         old: &TokenHash,
         expected: Option<Timestamp>,
-        now: Timestamp,
+        rotated_at: Timestamp,
         successor: (TokenHash, RefreshRecord),
     ) -> Result<Rotated, LookupError> {
         let json = to_json(&successor.1)?;
@@ -450,7 +472,7 @@ impl RefreshStore for Host {
                 old.0.as_ptr(),
                 expected.is_some(),
                 expected.map_or(0, |t| t.0),
-                now.0,
+                rotated_at.0,
                 successor.0.0.as_ptr(),
                 json.as_ptr().cast(),
                 json.len(),

@@ -85,6 +85,15 @@ static uint32_t db_put_code(void *ud, const uint8_t *hash, const char *json, siz
     return db->fail ? PORTCULLIS_LOOKUP_FAILED : db_put(db->codes, &db->ncodes, hash, json, len);
 }
 
+static uint32_t db_code(void *ud, const uint8_t *hash, portcullis_oauth_answer *answer) {
+    host_db *db = ud;
+    db->calls++;
+    if (db->fail) return PORTCULLIS_LOOKUP_FAILED;
+    if (db->bad_json) return portcullis_oauth_answer_set_record(answer, "[]", 2);
+    entry *e = find(db->codes, db->ncodes, hash);
+    return e == NULL ? PORTCULLIS_OK : portcullis_oauth_answer_set_record(answer, e->json, strlen(e->json));
+}
+
 static uint32_t db_consume_code(void *ud, const uint8_t *hash, portcullis_oauth_answer *answer, bool *used) {
     host_db *db = ud;
     db->calls++;
@@ -122,7 +131,7 @@ static uint32_t db_refresh(void *ud, const uint8_t *hash, portcullis_oauth_answe
 }
 
 static uint32_t db_rotate(void *ud, const uint8_t *old_hash, bool has_expected, uint64_t expected,
-                          uint64_t now, const uint8_t *new_hash, const char *json, size_t len,
+                          uint64_t rotated_at, const uint8_t *new_hash, const char *json, size_t len,
                           bool *conflict) {
     host_db *db = ud;
     db->calls++;
@@ -132,7 +141,7 @@ static uint32_t db_rotate(void *ud, const uint8_t *old_hash, bool has_expected, 
         *conflict = true;
         return PORTCULLIS_OK;
     }
-    e->rotated_at = has_expected ? expected : now;
+    e->rotated_at = rotated_at; /* a plain compare-and-swap */
     e->rotated = true;
     return db_put(db->refresh, &db->nrefresh, new_hash, json, len);
 }
@@ -179,15 +188,16 @@ static uint32_t l_put_code(void *u, const uint8_t *h, const char *j, size_t n) {
 static uint32_t l_consume_code(void *u, const uint8_t *h, portcullis_oauth_answer *a, bool *used) { LOCKED(db_consume_code(u, h, a, used)); }
 static uint32_t l_put_refresh(void *u, const uint8_t *h, const char *j, size_t n) { LOCKED(db_put_refresh(u, h, j, n)); }
 static uint32_t l_refresh(void *u, const uint8_t *h, portcullis_oauth_answer *a) { LOCKED(db_refresh(u, h, a)); }
-static uint32_t l_rotate(void *u, const uint8_t *o, bool he, uint64_t e, uint64_t now, const uint8_t *nh, const char *j, size_t n, bool *c) {
-    LOCKED(db_rotate(u, o, he, e, now, nh, j, n, c));
+static uint32_t l_rotate(void *u, const uint8_t *o, bool he, uint64_t e, uint64_t at, const uint8_t *nh, const char *j, size_t n, bool *c) {
+    LOCKED(db_rotate(u, o, he, e, at, nh, j, n, c));
 }
 static uint32_t l_revoke_family(void *u, const char *f, size_t n, uint64_t now) { LOCKED(db_revoke_family(u, f, n, now)); }
 static uint32_t l_is_family_revoked(void *u, const char *f, size_t n, bool *r) { LOCKED(db_is_family_revoked(u, f, n, r)); }
+static uint32_t l_code(void *u, const uint8_t *h, portcullis_oauth_answer *a) { LOCKED(db_code(u, h, a)); }
 
 static portcullis_oauth_callbacks db_callbacks(host_db *db) {
     portcullis_oauth_callbacks cb = {db, l_client, l_put_code, l_consume_code, l_put_refresh,
-                                     l_refresh, l_rotate, l_revoke_family, l_is_family_revoked};
+                                     l_refresh, l_rotate, l_revoke_family, l_is_family_revoked, l_code};
     return cb;
 }
 
@@ -457,6 +467,9 @@ static void run_flow(const char *policy_path, host_db *db, char *transcript_out)
     snprintf(body, sizeof body, "grant_type=authorization_code&code=%s&redirect_uri=" REDIRECT_FMT
              "&code_verifier=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", code);
     CHECK(post(&f, portcullis_oauth_token, body, NOW + 500, NULL, NULL, NULL) == 400, "wrong verifier");
+    /* The failed attempt did not burn the code: the right verifier still redeems it. */
+    snprintf(body, sizeof body, "grant_type=authorization_code&code=%s&redirect_uri=" REDIRECT_FMT "&code_verifier=" VERIFIER, code);
+    CHECK(post(&f, portcullis_oauth_token, body, NOW + 501, NULL, NULL, NULL) == 200, "code redeemable after a wrong verifier");
 
     /* Client authentication failure: 401 with WWW-Authenticate. */
     portcullis_oauth_response *r = NULL;

@@ -38,8 +38,8 @@ pub struct PyOAuthConfig {
     refresh_idle_ttl: u64,
     /// A grant family lives at most this long (default 90 days).
     refresh_max_ttl: u64,
-    /// Seconds after rotation during which the previous refresh token may be used once
-    /// more without revoking the family (default 0).
+    /// Seconds after rotation during which the previous refresh token may be redeemed
+    /// once more without revoking the family; a further use is reuse (default 0).
     refresh_grace: u64,
     /// Accept `code_challenge_method=plain` (default False).
     allow_plain_pkce: bool,
@@ -570,7 +570,8 @@ impl PyOAuthServer {
     }
 
     /// The revocation endpoint (RFC 7009): revokes the token's whole grant family; 200
-    /// for unknown tokens too.
+    /// for unknown, expired or revoked tokens too; 400 `unauthorized_client` for a token
+    /// issued to another client, which is left alone.
     #[pyo3(signature = (authorization, body, store, *, now=None))]
     fn revoke(
         &self,
@@ -584,7 +585,9 @@ impl PyOAuthServer {
     }
 
     /// The introspection endpoint (RFC 7662): `{"active": true, …}` for a live token of
-    /// the authenticated client, otherwise `{"active": false}`.
+    /// the authenticated client, otherwise `{"active": false}`. The caller must be a
+    /// confidential client authenticating with its secret: a public client (a
+    /// `client_id` alone) gets 401 `invalid_client`.
     #[pyo3(signature = (authorization, body, store, *, now=None))]
     fn introspect(
         &self,

@@ -89,6 +89,7 @@ pub(crate) const CODE_METHODS: &[&str] = &["put_code"];
 pub(crate) const ALL_METHODS: &[&str] = &[
     "client",
     "put_code",
+    "code",
     "consume_code",
     "put_refresh",
     "refresh",
@@ -286,6 +287,22 @@ impl CodeStore for HostStore {
         )
     }
 
+    fn code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, LookupError> {
+        self.call(
+            "code",
+            |py| (hash_bytes(py, hash),).into_pyobject(py),
+            |v| {
+                if v.is_none() {
+                    Ok(None)
+                } else {
+                    serde_json::from_str(&json_of(v, "code record")?)
+                        .map(Some)
+                        .map_err(|e| bad("code record", &e))
+                }
+            },
+        )
+    }
+
     fn consume_code(&self, hash: &TokenHash) -> Result<Consumed, LookupError> {
         self.call(
             "consume_code",
@@ -348,7 +365,7 @@ impl RefreshStore for HostStore {
         &self,
         old: &TokenHash,
         expected: Option<Timestamp>,
-        now: Timestamp,
+        rotated_at: Timestamp,
         successor: (TokenHash, RefreshRecord),
     ) -> Result<Rotated, LookupError> {
         self.call(
@@ -357,7 +374,7 @@ impl RefreshStore for HostStore {
                 (
                     hash_bytes(py, old),
                     time_arg(expected),
-                    now.0,
+                    rotated_at.0,
                     hash_bytes(py, &successor.0),
                     to_dict(py, serde_json::to_string(&successor.1))?,
                 )

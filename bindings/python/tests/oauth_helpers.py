@@ -40,6 +40,11 @@ class DictStore:
         assert isinstance(code_hash, bytes) and len(code_hash) == 32
         self.codes[code_hash] = (json.dumps(record), False)
 
+    def code(self, code_hash: bytes) -> Optional[str]:
+        self.calls.append("code")
+        found = self.codes.get(code_hash)
+        return None if found is None else found[0]
+
     def consume_code(self, code_hash: bytes) -> Optional[Tuple[str, Dict[str, Any]]]:
         self.calls.append("consume_code")
         with self.lock:
@@ -62,7 +67,7 @@ class DictStore:
         self,
         old_hash: bytes,
         expected: Optional[int],
-        now: int,
+        rotated_at: int,
         new_hash: bytes,
         new_record: Dict[str, Any],
     ) -> bool:
@@ -74,7 +79,7 @@ class DictStore:
             old = json.loads(text)
             if old.get("rotated_at") != expected:
                 return False
-            old["rotated_at"] = expected if expected is not None else now
+            old["rotated_at"] = rotated_at
             self.refresh_tokens[old_hash] = json.dumps(old)
             self.refresh_tokens[new_hash] = json.dumps(new_record)
         return True

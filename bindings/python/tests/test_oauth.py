@@ -214,6 +214,42 @@ def test_revoke_and_introspect(env: Setup) -> None:
     assert env.server.revoke(None, "token=x", env.store).status == 401
 
 
+def test_a_wrong_verifier_does_not_burn_the_code(env: Setup) -> None:
+    code = env.code()
+    assert env.exchange(code, code_verifier="x" * 43).json()["error"] == "invalid_grant"
+    first = env.exchange(code, now=NOW + 1)
+    assert first.status == 200
+    # Single use stays strict for correct attempts; the replay revokes the grant.
+    assert env.exchange(code, now=NOW + 2).json()["error"] == "invalid_grant"
+    assert env.api(first.json()["access_token"], NOW + 3).reason == "access_token_revoked"
+
+
+def test_introspection_refuses_a_public_client_id_alone(env: Setup) -> None:
+    spa = portcullis.Client.public("spa", False, ["https://spa.example/cb"], ["claims:read"])
+    env.store.add_client(spa)
+    tokens = env.exchange(env.code()).json()
+    body = urllib.parse.urlencode({"token": tokens["access_token"], "client_id": "spa"})
+    r = env.server.introspect(None, body, env.store, now=NOW + 1)
+    assert (r.status, r.json()["error"]) == (401, "invalid_client")
+    assert "active" not in r.json()
+
+
+def test_revoking_another_clients_token_is_refused_and_it_stays_valid(env: Setup) -> None:
+    other, secret = portcullis.Client.confidential(
+        "partner", ["https://partner.example/cb"], ["claims:read"])
+    env.store.add_client(other)
+    tokens = env.exchange(env.code()).json()
+    for token in (tokens["access_token"], tokens["refresh_token"]):
+        r = env.server.revoke(basic("partner", secret), urllib.parse.urlencode(
+            {"token": token}), env.store, now=NOW + 1)
+        assert (r.status, r.json()["error"]) == (400, "unauthorized_client")
+        looked = env.server.introspect(basic("partner", secret), urllib.parse.urlencode(
+            {"token": token}), env.store, now=NOW + 1)
+        assert looked.json() == {"active": False}
+    assert env.api(tokens["access_token"], NOW + 2).allowed
+    assert env.refresh(tokens["refresh_token"], NOW + 2).status == 200
+
+
 def test_revoke_family_and_verifier_revocations(env: Setup) -> None:
     access = env.exchange(env.code()).json()["access_token"]
     family = env.verifier.verify(access, now=NOW).family
@@ -528,6 +564,23 @@ def test_config_changes_the_engine(policy: portcullis.Policy) -> None:
     assert s.server.token(None, body, s.store, now=NOW + 1).status == 200
     # Within the grace window the old token may rotate once more.
     assert s.refresh(tokens["refresh_token"], NOW + 10).status == 200
+
+
+@pytest.mark.parametrize("kind", ["memory", "host"])
+def test_grace_redeems_a_rotated_token_once_and_a_second_time_revokes(
+    policy: portcullis.Policy, kind: str
+) -> None:
+    store: Any = portcullis.MemoryOAuthStore() if kind == "memory" else DictStore()
+    s = setup(policy, store, portcullis.OAuthConfig(refresh_grace=30))
+    tokens = s.exchange(s.code()).json()
+    first = s.refresh(tokens["refresh_token"], NOW + 10)
+    retry = s.refresh(tokens["refresh_token"], NOW + 12)
+    assert (first.status, retry.status) == (200, 200)
+    third = s.refresh(tokens["refresh_token"], NOW + 14)  # still inside the window
+    assert (third.status, third.json()["error"]) == (400, "invalid_grant")
+    for r in (first, retry):
+        assert s.refresh(r.json()["refresh_token"], NOW + 15).json()["error"] == "invalid_grant"
+        assert s.api(r.json()["access_token"], NOW + 15).reason == "access_token_revoked"
 
 
 def test_checker_with_access_tokens(policy: portcullis.Policy, env: Setup) -> None:

@@ -60,6 +60,9 @@ class TypedStore:
     def put_code(self, code_hash: bytes, record: Dict[str, Any]) -> None:
         pass
 
+    def code(self, code_hash: bytes) -> Optional[Dict[str, Any]]:
+        return None
+
     def consume_code(self, code_hash: bytes) -> Optional[Tuple[str, Dict[str, Any]]]:
         return None
 
@@ -69,7 +72,7 @@ class TypedStore:
     def refresh(self, token_hash: bytes) -> Optional[str]:
         return None
 
-    def rotate(self, old_hash: bytes, expected: Optional[int], now: int, new_hash: bytes,
+    def rotate(self, old_hash: bytes, expected: Optional[int], rotated_at: int, new_hash: bytes,
                new_record: Dict[str, Any]) -> bool:
         return False
 

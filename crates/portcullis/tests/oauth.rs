@@ -842,6 +842,41 @@ fn code_4_1_2_reuse_is_invalid_grant_and_revokes_the_family() {
 }
 
 #[test]
+fn code_a_request_failing_client_redirect_or_pkce_checks_does_not_burn_the_code() {
+    let f = fx();
+    let code = f.code();
+    let body = |redirect: &str, verifier: &str| {
+        format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={verifier}",
+            enc(redirect)
+        )
+    };
+    let wrong_verifier = f.web_token(&body(WEB_CB, &"x".repeat(43)), NOW);
+    assert_eq!(error_code(&wrong_verifier), "invalid_grant");
+    let wrong_redirect = f.web_token(&body("https://app.example.com/other?x=1", VERIFIER), NOW);
+    assert_eq!(error_code(&wrong_redirect), "invalid_grant");
+    let wrong_client = f.token_at(
+        None,
+        &format!("{}&client_id=spa", body(WEB_CB, VERIFIER)),
+        NOW,
+    );
+    assert_eq!(error_code(&wrong_client), "invalid_grant");
+    // The code is still redeemable, once, by its client with the right verifier.
+    let first = f.exchange(&code, NOW + 1);
+    assert_eq!(first.status, 200, "{}", first.body());
+    let at = json(&first)["access_token"]
+        .as_str()
+        .expect("at")
+        .to_owned();
+    // Single use stays strict for correct attempts, and a replay revokes the grant.
+    assert_eq!(error_code(&f.exchange(&code, NOW + 2)), "invalid_grant");
+    assert_eq!(
+        f.api(&at, NOW + 3).reason(),
+        Reason::AccessToken(TokenError::Revoked)
+    );
+}
+
+#[test]
 fn code_4_1_3_bound_to_the_client() {
     let f = fx();
     let code = f.code();
@@ -987,14 +1022,46 @@ fn refresh_grace_window_allows_a_retry_then_reuse_revokes() {
         200,
         "within 30 s of the rotation"
     );
-    // The window counts from the first rotation (+10); the retry did not extend it.
-    let late = f.refresh(&rt1, "", NOW + 40);
+    // The window counts from the first rotation (+10) and closes at +40.
+    let (_, rt2) = f.tokens();
+    assert_eq!(f.refresh(&rt2, "", NOW + 10).status, 200);
+    let late = f.refresh(&rt2, "", NOW + 40);
     assert_eq!(error_code(&late), "invalid_grant");
     // Default grace is 0: an immediate second use is already reuse.
     let g = fx();
     let (_, rt) = g.tokens();
     assert_eq!(g.refresh(&rt, "", NOW).status, 200);
     assert_eq!(error_code(&g.refresh(&rt, "", NOW)), "invalid_grant");
+}
+
+#[test]
+fn refresh_grace_redeems_a_rotated_token_once_and_a_second_redemption_revokes_the_family() {
+    let f = fx_with(OAuthConfig {
+        refresh_grace: 30,
+        ..OAuthConfig::default()
+    });
+    let (at0, rt0) = f.tokens();
+    let first = json(&f.refresh(&rt0, "", NOW + 10));
+    let retry = json(&f.refresh(&rt0, "", NOW + 12));
+    let (at1, rt1) = (&first["access_token"], &first["refresh_token"]);
+    let (at2, rt2) = (&retry["access_token"], &retry["refresh_token"]);
+    assert!(rt2.is_string(), "the one retry within the window succeeds");
+    // A third redemption, still inside the window, is reuse (RFC 9700 §4.14.2).
+    let third = f.refresh(&rt0, "", NOW + 14);
+    assert_eq!(
+        (third.status, error_code(&third)),
+        (400, "invalid_grant".to_owned())
+    );
+    for rt in [rt1, rt2] {
+        let rt = rt.as_str().expect("rt");
+        assert_eq!(error_code(&f.refresh(rt, "", NOW + 15)), "invalid_grant");
+    }
+    for at in [&at0, at1.as_str().expect("at1"), at2.as_str().expect("at2")] {
+        assert_eq!(
+            f.api(at, NOW + 15).reason(),
+            Reason::AccessToken(TokenError::Revoked)
+        );
+    }
 }
 
 #[test]
@@ -1223,14 +1290,17 @@ fn revoke_7009_access_token_revokes_its_family_and_needs_its_client() {
     let f = fx();
     let (at, rt) = f.tokens();
     let stores = Stores::all(&f.store);
-    // Another client cannot revoke it (answer still 200).
+    // Another client cannot revoke it (RFC 7009 §2.1: refused, and the token stays valid).
     let spa = f.server.revoke(
         None,
         &format!("token={at}&client_id=spa"),
         stores,
         Timestamp(NOW),
     );
-    assert_eq!(spa.status, 200);
+    assert_eq!(
+        (spa.status, error_code(&spa)),
+        (400, "unauthorized_client".to_owned())
+    );
     assert!(f.api(&at, NOW + 1).allowed());
     let auth = basic("webapp", f.web_secret.expose());
     f.server.revoke(
@@ -1296,17 +1366,94 @@ fn introspect_7662_2_2_active_and_inactive() {
         look(&at, None, NOW).get("error").and_then(Value::as_str),
         Some("invalid_client")
     );
-    // Another client's token is not revealed.
-    let spa = f.server.introspect(
-        None,
-        &format!("token={at}&client_id=spa"),
-        stores,
-        Timestamp(NOW),
-    );
-    assert_eq!(json(&spa), inactive);
     // A rotated refresh token is inactive.
     f.refresh(&rt, "", NOW + 6);
     assert_eq!(look(&rt, Some(&auth), NOW + 7), inactive);
+}
+
+/// A second confidential client, "partner", and its Basic header.
+fn partner(f: &Fx) -> String {
+    let (client, secret) = Client::confidential(
+        "partner",
+        &["https://partner.example/cb"],
+        &["claims:read"],
+        &f.rng,
+    )
+    .expect("partner");
+    f.store.add_client(client);
+    basic("partner", secret.expose())
+}
+
+#[test]
+fn introspect_7662_2_1_a_public_client_id_alone_is_401_invalid_client() {
+    let f = fx();
+    let (at, rt) = f.tokens();
+    let stores = Stores::all(&f.store);
+    for token in [&at, &rt] {
+        // Its own client's id, or any other public one: an id proves nothing.
+        for id in ["spa", "cli"] {
+            let r = f.server.introspect(
+                None,
+                &format!("token={token}&client_id={id}"),
+                stores,
+                Timestamp(NOW + 1),
+            );
+            assert_eq!(
+                (r.status, error_code(&r)),
+                (401, "invalid_client".to_owned())
+            );
+            assert!(r.header("WWW-Authenticate").is_some());
+            assert!(json(&r).get("active").is_none(), "no token data");
+        }
+    }
+}
+
+#[test]
+fn introspect_7662_2_2_another_confidential_clients_token_is_inactive() {
+    let f = fx();
+    let (at, rt) = f.tokens();
+    let stores = Stores::all(&f.store);
+    let auth = partner(&f);
+    for token in [&at, &rt] {
+        let r = f.server.introspect(
+            Some(&auth),
+            &format!("token={token}"),
+            stores,
+            Timestamp(NOW + 1),
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(json(&r), serde_json::json!({"active": false}));
+    }
+}
+
+#[test]
+fn revoke_7009_2_1_another_clients_token_is_refused_and_stays_valid() {
+    let f = fx();
+    let (at, rt) = f.tokens();
+    let stores = Stores::all(&f.store);
+    let auth = partner(&f);
+    for token in [&at, &rt] {
+        let r = f.server.revoke(
+            Some(&auth),
+            &format!("token={token}"),
+            stores,
+            Timestamp(NOW + 1),
+        );
+        assert_eq!(
+            (r.status, error_code(&r)),
+            (400, "unauthorized_client".to_owned())
+        );
+    }
+    // Expired, the access token is still attributable to its client: still refused.
+    let r = f.server.revoke(
+        Some(&auth),
+        &format!("token={at}"),
+        stores,
+        Timestamp(NOW + 7200),
+    );
+    assert_eq!(error_code(&r), "unauthorized_client");
+    assert!(f.api(&at, NOW + 2).allowed());
+    assert_eq!(f.refresh(&rt, "", NOW + 2).status, 200);
 }
 
 // ---------------------------------------------------------------- secrets

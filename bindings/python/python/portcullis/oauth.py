@@ -25,7 +25,12 @@ succeed where only one may:
   transaction). Keep used codes until they expire, so that reuse is recognised (the
   engine then revokes the code's grant family).
 - ``rotate``: a compare-and-swap on the old token's ``rotated_at`` (it must still equal
-  ``expected``) together with the insert of the successor, in one transaction.
+  ``expected``; it is then set to the value given) together with the insert of the
+  successor, in one transaction.
+
+The token endpoint reads a code with ``code`` and checks the client, the redirect URI and
+the PKCE verifier before it calls ``consume_code``, so a request failing those checks
+leaves the code redeemable.
 """
 
 from __future__ import annotations
@@ -51,6 +56,11 @@ class OAuthStore(Protocol):
         """Stores a new authorization code's record under its hash."""
         ...
 
+    def code(self, code_hash: bytes) -> Optional[Record]:
+        """The record of an authorization code (used ones included), or None; changes
+        nothing."""
+        ...
+
     def consume_code(self, code_hash: bytes) -> Optional[Tuple[str, Record]]:
         """Atomically marks a code used and returns ``("first", record)`` on its first
         use, ``("again", record)`` if it was already used, ``None`` if unknown."""
@@ -68,13 +78,15 @@ class OAuthStore(Protocol):
         self,
         old_hash: bytes,
         expected: Optional[int],
-        now: int,
+        rotated_at: int,
         new_hash: bytes,
         new_record: Dict[str, Any],
     ) -> bool:
         """Atomically: if the old token's ``rotated_at`` equals ``expected`` (None: not
-        rotated yet), set it — to ``now`` if it was None, else keep it — and store the
-        successor; return True. Otherwise change nothing and return False."""
+        rotated yet), set it to ``rotated_at`` and store the successor; return True.
+        Otherwise change nothing and return False. A plain compare-and-swap: the engine
+        picks the value (the time of a first rotation, or 0 once the token's one grace
+        redemption is spent)."""
         ...
 
     def revoke_family(self, family: str, now: int) -> None:

@@ -11,9 +11,10 @@ pub struct OAuthConfig {
     pub refresh_idle_ttl: u64,
     /// A grant family lives at most this long, however often it is refreshed (default 90 days).
     pub refresh_max_ttl: u64,
-    /// Seconds after rotation during which the previous refresh token may still be used
-    /// once more without revoking the family (default 0: no grace; concurrent refreshes
-    /// of a client then look like reuse).
+    /// Seconds after rotation during which the previous refresh token may be redeemed
+    /// once more without revoking the family — once: a further use, inside the window or
+    /// after it, is reuse and revokes the family (default 0: no grace; concurrent
+    /// refreshes of a client then look like reuse).
     pub refresh_grace: u64,
     /// Accept `code_challenge_method=plain` (default false: S256 only).
     pub allow_plain_pkce: bool,

@@ -1,15 +1,25 @@
 //! Token revocation (RFC 7009) and introspection (RFC 7662) endpoints.
 //!
-//! Both require client authentication. A client may only revoke or introspect its own
-//! tokens: anything else — unknown, malformed, expired, revoked, another client's — is
-//! answered exactly like an unknown token (revocation: 200 with an empty body;
-//! introspection: `{"active": false}`), so the endpoints reveal nothing.
+//! Decisions:
+//! - Introspection requires an authenticated caller (RFC 7662 §2.1): a confidential
+//!   client with its secret. A public client names itself with a `client_id` anyone can
+//!   read, which proves nothing, so it gets 401 `invalid_client`.
+//! - Revocation accepts public clients too (RFC 7009 §2.1, §5: the token itself is the
+//!   proof of possession), after the usual client authentication.
+//! - A client may only introspect its own tokens: another client's token, and anything
+//!   unknown, malformed, expired, rotated or revoked, is `{"active": false}` (RFC 7662
+//!   §2.2), so introspection reveals nothing about other clients.
+//! - A client may only revoke its own tokens: an authentic token issued to another client
+//!   (an access token with a valid MAC, expired or not, or a refresh token in the store)
+//!   is refused with 400 `unauthorized_client` and left alone (RFC 7009 §2.1); unknown,
+//!   malformed, expired or already revoked tokens are 200 with an empty body (§2.2).
 //!
 //! Revoking either token of a grant revokes the whole family: its refresh tokens in the
 //! store, its access tokens through the verifier's revocation set (a self-contained
 //! access token cannot be revoked alone).
 
 use super::access::is_access_token;
+use super::client::{Client, ClientType};
 use super::error::{OAuthError, OAuthErrorCode};
 use super::opaque;
 use super::params::Params;
@@ -19,16 +29,24 @@ use super::token::TokenResponse;
 use crate::format::KeyId;
 use crate::time::Timestamp;
 use serde_json::json;
+use std::sync::Arc;
 
 /// What a presented token turned out to be, for this client.
 enum Found {
+    /// A live access token of this client.
     Access(super::access::AccessClaims),
+    /// A live refresh token of this client.
     Refresh(RefreshRecord),
+    /// An authentic token issued to another client.
+    Other,
+    /// Nothing this client may act on: unknown, malformed, expired, rotated or revoked.
     Nothing,
 }
 
 impl OAuthServer {
-    /// RFC 7009: revokes `token` (and its grant family). 200 for unknown tokens too.
+    /// RFC 7009: revokes `token` (and its grant family). 200 for unknown, expired or
+    /// revoked tokens too; 400 `unauthorized_client` for a token issued to another client,
+    /// which stays valid.
     pub fn revoke(
         &self,
         authorization: Option<&str>,
@@ -36,7 +54,7 @@ impl OAuthServer {
         stores: Stores<'_>,
         now: Timestamp,
     ) -> TokenResponse {
-        let (client_id, params) = match self.endpoint_client(authorization, body, stores) {
+        let (client, params) = match self.endpoint_client(authorization, body, stores) {
             Ok(v) => v,
             Err(r) => return r,
         };
@@ -46,9 +64,16 @@ impl OAuthServer {
         if let Err(e) = check_hint(params.get("token_type_hint")) {
             return TokenResponse::error(e, &self.realm);
         }
-        let family: Option<KeyId> = match self.find(token, &client_id, stores, now) {
+        let family: Option<KeyId> = match self.find(token, &client.id, stores, now) {
             Found::Access(c) => Some(c.family),
             Found::Refresh(r) => Some(r.family),
+            Found::Other => {
+                let e = OAuthError::new(
+                    OAuthErrorCode::UnauthorizedClient,
+                    "The token was issued to another client",
+                );
+                return TokenResponse::error(e, &self.realm);
+            }
             Found::Nothing => None,
         };
         if let Some(f) = family {
@@ -58,7 +83,8 @@ impl OAuthServer {
     }
 
     /// RFC 7662: `{"active": true, …}` for a live token of this client, otherwise only
-    /// `{"active": false}`.
+    /// `{"active": false}`. The caller must be a confidential client authenticating with
+    /// its secret; a public client gets 401 `invalid_client`.
     pub fn introspect(
         &self,
         authorization: Option<&str>,
@@ -66,14 +92,21 @@ impl OAuthServer {
         stores: Stores<'_>,
         now: Timestamp,
     ) -> TokenResponse {
-        let (client_id, params) = match self.endpoint_client(authorization, body, stores) {
+        let (client, params) = match self.endpoint_client(authorization, body, stores) {
             Ok(v) => v,
             Err(r) => return r,
         };
+        if client.client_type != ClientType::Confidential {
+            let e = OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "Introspection requires client authentication with a secret",
+            );
+            return TokenResponse::error(e, &self.realm);
+        }
         let Some(token) = params.get("token") else {
             return TokenResponse::error(OAuthError::request("token is missing"), &self.realm);
         };
-        let body = match self.find(token, &client_id, stores, now) {
+        let body = match self.find(token, &client.id, stores, now) {
             Found::Access(c) => json!({
                 "active": true,
                 "token_type": "Bearer",
@@ -94,7 +127,7 @@ impl OAuthServer {
                 "exp": r.issued_at.plus(self.config.refresh_idle_ttl).0
                     .min(r.family_started_at.plus(self.config.refresh_max_ttl).0),
             }),
-            Found::Nothing => json!({"active": false}),
+            Found::Other | Found::Nothing => json!({"active": false}),
         };
         TokenResponse::json(200, &body)
     }
@@ -104,7 +137,7 @@ impl OAuthServer {
         authorization: Option<&str>,
         body: &str,
         stores: Stores<'_>,
-    ) -> Result<(String, Params), TokenResponse> {
+    ) -> Result<(Arc<Client>, Params), TokenResponse> {
         let params = Params::parse(body).map_err(|_| {
             TokenResponse::error(
                 OAuthError::request("The request body is malformed"),
@@ -114,14 +147,15 @@ impl OAuthServer {
         let client = self
             .authenticate_client(authorization, &params, stores)
             .map_err(|e| TokenResponse::error(e.error, &self.realm))?;
-        Ok((client.id.clone(), params))
+        Ok((client, params))
     }
 
-    /// A live token of `client_id`, or nothing.
+    /// A live token of `client_id`, an authentic token of another client, or nothing.
     fn find(&self, token: &str, client_id: &str, stores: Stores<'_>, now: Timestamp) -> Found {
         if is_access_token(token.as_bytes()) {
-            return match self.verifier.verify(token.as_bytes(), now) {
-                Ok(c) if c.client_id == client_id => Found::Access(c),
+            return match self.verifier.decode(token.as_bytes()) {
+                Ok(c) if c.client_id != client_id => Found::Other,
+                Ok(c) if self.verifier.check_live(&c, now).is_ok() => Found::Access(c),
                 _ => Found::Nothing,
             };
         }
@@ -129,9 +163,8 @@ impl OAuthServer {
             return Found::Nothing;
         };
         match stores.refresh.refresh(&hash) {
-            Ok(Some(r)) if r.client_id == client_id && self.refresh_live(&r, stores, now) => {
-                Found::Refresh(r)
-            }
+            Ok(Some(r)) if r.client_id != client_id => Found::Other,
+            Ok(Some(r)) if self.refresh_live(&r, stores, now) => Found::Refresh(r),
             _ => Found::Nothing,
         }
     }

@@ -110,7 +110,7 @@ pub use opaque::TokenHash;
 pub use params::{ParamError, Params};
 pub use pkce::{ChallengeMethod, PkceChallenge};
 pub use redirect::RedirectError;
-pub use refresh::RefreshRecord;
+pub use refresh::{GRACE_SPENT, RefreshRecord};
 pub use server::{OAuthServer, Stores};
 pub use store::{ClientStore, CodeStore, Consumed, MemoryOAuthStore, RefreshStore, Rotated};
 pub use token::TokenResponse;

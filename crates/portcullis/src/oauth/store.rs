@@ -5,6 +5,10 @@
 //! atomic in the host's database are [`CodeStore::consume_code`] (mark used and return
 //! the record, in one step) and [`RefreshStore::rotate`] (a compare-and-swap on the old
 //! token's `rotated_at`, plus the insert of its successor).
+//!
+//! The token endpoint reads a code with [`CodeStore::code`] and checks the client, the
+//! redirect URI and the PKCE verifier before it consumes the code, so a request failing
+//! those checks leaves the code redeemable.
 
 use super::client::Client;
 use super::code::CodeRecord;
@@ -47,6 +51,8 @@ pub trait ClientStore: Send + Sync {
 pub trait CodeStore: Send + Sync {
     /// Stores a new code's record.
     fn put_code(&self, hash: TokenHash, record: CodeRecord) -> Result<(), LookupError>;
+    /// The record of a code (used ones included), without changing anything.
+    fn code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, LookupError>;
     /// Atomically marks a code used and returns its record (keep used codes until they
     /// expire, so reuse is recognised).
     fn consume_code(&self, hash: &TokenHash) -> Result<Consumed, LookupError>;
@@ -58,15 +64,15 @@ pub trait RefreshStore: Send + Sync {
     fn put_refresh(&self, hash: TokenHash, record: RefreshRecord) -> Result<(), LookupError>;
     /// The record of a refresh token (rotated ones included).
     fn refresh(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, LookupError>;
-    /// Atomically: if `old`'s `rotated_at` equals `expected`, mark it rotated — at `now`
-    /// if it was not rotated yet, otherwise keeping its first rotation time, so a grace
-    /// window never extends itself — and store the successor; otherwise change nothing
-    /// and answer [`Rotated::Conflict`].
+    /// Atomically: if `old`'s `rotated_at` equals `expected`, set it to `rotated_at`
+    /// and store the successor; otherwise change nothing and answer
+    /// [`Rotated::Conflict`]. A plain compare-and-swap: the engine picks the new value
+    /// (the time of a first rotation, or [`super::refresh::GRACE_SPENT`]).
     fn rotate(
         &self,
         old: &TokenHash,
         expected: Option<Timestamp>,
-        now: Timestamp,
+        rotated_at: Timestamp,
         successor: (TokenHash, RefreshRecord),
     ) -> Result<Rotated, LookupError>;
     /// Revokes a grant family: none of its refresh tokens works again.
@@ -139,6 +145,14 @@ impl CodeStore for MemoryOAuthStore {
         Ok(())
     }
 
+    fn code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, LookupError> {
+        Ok(self
+            .lock()
+            .codes
+            .get(hash)
+            .map(|(record, _)| record.clone()))
+    }
+
     fn consume_code(&self, hash: &TokenHash) -> Result<Consumed, LookupError> {
         let mut g = self.lock();
         Ok(match g.codes.get_mut(hash) {
@@ -166,12 +180,12 @@ impl RefreshStore for MemoryOAuthStore {
         &self,
         old: &TokenHash,
         expected: Option<Timestamp>,
-        now: Timestamp,
+        rotated_at: Timestamp,
         successor: (TokenHash, RefreshRecord),
     ) -> Result<Rotated, LookupError> {
         let mut g = self.lock();
         match g.refresh.get_mut(old) {
-            Some(r) if r.rotated_at == expected => r.rotated_at = Some(expected.unwrap_or(now)),
+            Some(r) if r.rotated_at == expected => r.rotated_at = Some(rotated_at),
             _ => return Ok(Rotated::Conflict),
         }
         g.refresh.insert(successor.0, successor.1);

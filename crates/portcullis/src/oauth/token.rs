@@ -10,7 +10,7 @@ use super::code::{CODE_PREFIX, CodeRecord};
 use super::error::{OAuthError, OAuthErrorCode};
 use super::opaque::{self, TokenHash};
 use super::params::Params;
-use super::refresh::{REFRESH_PREFIX, RefreshRecord};
+use super::refresh::{GRACE_SPENT, REFRESH_PREFIX, RefreshRecord};
 use super::server::{OAuthServer, Stores};
 use super::store::{Consumed, Rotated};
 use crate::format::KeyId;
@@ -186,6 +186,13 @@ impl OAuthServer {
             .ok_or(OAuthError::request("code is missing"))?;
         let invalid = OAuthError::grant("The authorization code is invalid");
         let hash = opaque::parse(CODE_PREFIX, code).ok_or(invalid)?;
+        // Client, redirect URI and PKCE are checked before the code is consumed, so a
+        // request that fails them (a stolen code with a guessed verifier) cannot burn it.
+        match stores.codes.code(&hash) {
+            Err(_) => return Err(OAuthError::server()),
+            Ok(None) => return Err(invalid),
+            Ok(Some(record)) => check_code(&record, client, params, now)?,
+        }
         let record = match stores.codes.consume_code(&hash) {
             Err(_) => return Err(OAuthError::server()),
             Ok(Consumed::Unknown) => return Err(invalid),
@@ -195,7 +202,6 @@ impl OAuthServer {
             }
             Ok(Consumed::First(record)) => record,
         };
-        check_code(&record, client, params, now)?;
         let scope = self.stored_scope(&record.scope);
         self.issue(
             Grant {
@@ -241,7 +247,7 @@ impl OAuthServer {
         {
             return Err(invalid);
         }
-        self.check_refresh_reuse(&record, stores, now)?;
+        let rotated_at = self.check_refresh_reuse(&record, stores, now)?;
         self.check_refresh_age(&record, now)?;
         let grant_scope = self.stored_scope(&record.scope);
         let scope = match params.get("scope") {
@@ -263,20 +269,30 @@ impl OAuthServer {
             family_started_at: record.family_started_at,
             echo_scope: false,
         };
-        self.rotate(grant, &hash, record.rotated_at, stores, rng, now)
+        self.rotate(
+            grant,
+            &hash,
+            (record.rotated_at, rotated_at),
+            stores,
+            rng,
+            now,
+        )
     }
 
-    /// A rotated token used again: within the grace window it may rotate once more;
-    /// otherwise the family is revoked (RFC 9700 §4.14.2).
+    /// The `rotated_at` a redemption sets: `now` for the current token; for a rotated
+    /// token within the grace window, once, [`GRACE_SPENT`]; otherwise the use is reuse
+    /// and the family is revoked (RFC 9700 §4.14.2).
     fn check_refresh_reuse(
         &self,
         record: &RefreshRecord,
         stores: Stores<'_>,
         now: Timestamp,
-    ) -> Result<(), OAuthError> {
+    ) -> Result<Timestamp, OAuthError> {
         match record.rotated_at {
-            None => Ok(()),
-            Some(at) if now < at.plus(self.config.refresh_grace) => Ok(()),
+            None => Ok(now),
+            Some(at) if at != GRACE_SPENT && now < at.plus(self.config.refresh_grace) => {
+                Ok(GRACE_SPENT)
+            }
             Some(_) => {
                 self.revoke_family(&record.family, stores, now);
                 Err(OAuthError::grant("The refresh token was already used"))
@@ -293,11 +309,12 @@ impl OAuthServer {
         Ok(())
     }
 
+    /// Swaps `old`'s `rotated_at` from `swap.0` to `swap.1` and stores a successor.
     fn rotate(
         &self,
         grant: Grant<'_>,
         old: &TokenHash,
-        expected: Option<Timestamp>,
+        swap: (Option<Timestamp>, Timestamp),
         stores: Stores<'_>,
         rng: &dyn RandomSource,
         now: Timestamp,
@@ -305,7 +322,7 @@ impl OAuthServer {
         let (refresh, hash) =
             opaque::mint(REFRESH_PREFIX, rng).map_err(|_| OAuthError::server())?;
         let record = self.refresh_record(&grant, now);
-        match stores.refresh.rotate(old, expected, now, (hash, record)) {
+        match stores.refresh.rotate(old, swap.0, swap.1, (hash, record)) {
             Err(_) => Err(OAuthError::server()),
             Ok(Rotated::Conflict) => {
                 // Someone else used this token at the same moment: that is reuse.
@@ -393,7 +410,7 @@ impl OAuthServer {
     }
 }
 
-/// The checks of §4.1.3 and RFC 7636 §4.6 on a consumed code.
+/// The checks of §4.1.3 and RFC 7636 §4.6 on a code, before it is consumed.
 fn check_code(
     record: &CodeRecord,
     client: &Client,
