@@ -1,8 +1,10 @@
 //! Where a store's files are, and loading them: policy, peppers, database.
 
 use crate::error::CliError;
+use crate::files::{self, Accept};
 use crate::pepper_file::PepperFile;
 use crate::store::Store;
+use portcullis::policy::MAX_POLICY_LEN;
 use portcullis::{Checker, KeyId, Policy, Timestamp};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -60,26 +62,38 @@ impl Context {
         Ok(Checker::new(policy, peppers))
     }
 
-    /// The store's database, which must exist.
+    /// The store's database, which must exist, opened to change it.
     pub fn store(&self) -> Result<Store, CliError> {
+        self.initialised_database()?;
         let store = Store::open(&self.paths.database)?;
         store.set_busy_timeout(self.busy_timeout)?;
         Ok(store)
     }
+
+    /// The store's database, which must exist, opened read-only: commands that only read
+    /// (`keys list`, `keys show`, `check`) never create or upgrade a schema.
+    pub fn store_read_only(&self) -> Result<Store, CliError> {
+        self.initialised_database()?;
+        let store = Store::open_read_only(&self.paths.database)?;
+        store.set_busy_timeout(self.busy_timeout)?;
+        Ok(store)
+    }
+
+    /// A missing database next to an existing pepper file is a store that lost its keys
+    /// (`store_corrupt`), not one that was never created: `init` itself counts a pepper
+    /// file as a store.
+    fn initialised_database(&self) -> Result<(), CliError> {
+        if !self.paths.database.exists() && self.paths.pepper.exists() {
+            return Err(crate::store::emptied(&self.paths.database, "is missing"));
+        }
+        Ok(())
+    }
 }
 
-/// Reads and validates a policy file. `in_store`: the file belongs to the store (a
-/// missing one is a store problem, not bad input).
+/// Reads and validates a policy file. `in_store`: the file belongs to the store (the fix
+/// hint names `init`).
 pub fn load_policy(path: &Path, in_store: bool) -> Result<Policy, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let message = format!("cannot read policy file {}: {e}", path.display());
-        if in_store {
-            CliError::store("policy_missing", message)
-                .hint("run `portcullis init`, or pass --policy FILE (or set PORTCULLIS_POLICY)")
-        } else {
-            CliError::input("policy_missing", message).hint("check the file name")
-        }
-    })?;
+    let text = read_policy(path, in_store)?;
     Policy::from_toml(&text).map_err(|e| {
         let details = e
             .issues
@@ -92,6 +106,33 @@ pub fn load_policy(path: &Path, in_store: bool) -> Result<Policy, CliError> {
         )
         .details(details)
         .hint("fix the problems listed above; `portcullis policy check FILE` shows them again")
+    })
+}
+
+/// Reads a policy file's text: a regular file or a pipe, at most
+/// [`portcullis::policy::MAX_POLICY_LEN`] bytes of UTF-8. A file that cannot be read is
+/// `policy_missing` (exit 4) for every command.
+pub fn read_policy(path: &Path, in_store: bool) -> Result<String, CliError> {
+    let bytes = files::read(path, Accept::RegularOrPipe, MAX_POLICY_LEN).map_err(|e| {
+        e.into_cli("policy file", path, |e| {
+            let error = CliError::store(
+                "policy_missing",
+                format!("cannot read policy file {}: {e}", path.display()),
+            );
+            if in_store {
+                error
+                    .hint("run `portcullis init`, or pass --policy FILE (or set PORTCULLIS_POLICY)")
+            } else {
+                error.hint("check the file name")
+            }
+        })
+    })?;
+    String::from_utf8(bytes).map_err(|_| {
+        CliError::input(
+            "policy_invalid",
+            format!("policy file {} is not UTF-8 text", path.display()),
+        )
+        .hint("save the policy as UTF-8")
     })
 }
 

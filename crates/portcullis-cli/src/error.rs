@@ -3,6 +3,7 @@
 //!
 //! Messages and hints never contain a plaintext key or a pepper.
 
+use crate::view::printable;
 use serde_json::json;
 use std::fmt;
 use std::path::Path;
@@ -109,12 +110,13 @@ impl CliError {
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.message)?;
+        // Messages carry file names and the like: no control character reaches the terminal.
+        write!(f, "error: {}", printable(&self.message))?;
         for line in &self.details {
-            write!(f, "\n  {line}")?;
+            write!(f, "\n  {}", printable(line))?;
         }
         if let Some(hint) = &self.hint {
-            write!(f, "\n  fix: {hint}")?;
+            write!(f, "\n  fix: {}", printable(hint))?;
         }
         Ok(())
     }

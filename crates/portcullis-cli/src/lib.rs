@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod error;
+pub mod files;
 pub mod pepper_file;
 pub mod store;
 pub mod table;

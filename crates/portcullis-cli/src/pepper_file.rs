@@ -6,11 +6,13 @@
 //! p2 <64 hex digits>
 //! p1 <64 hex digits>
 //! ```
-//! The file must be readable by its owner only (mode 0600): the command refuses to use a
-//! file that group or others can read or write. It is replaced atomically (write a new
+//! The file must be a regular file readable by its owner only (mode 0600): the command
+//! refuses anything else (`/dev/null`, a directory) and a file that group or others can
+//! read or write. It is read up to [`PEPPER_FILE_LIMIT`] bytes. It is replaced atomically (write a new
 //! file, then rename), so a reader never sees half a file.
 
 use crate::error::CliError;
+use crate::files::{self, Accept, FileError, PEPPER_FILE_LIMIT};
 use portcullis::Peppers;
 use ring::rand::{SecureRandom, SystemRandom};
 use std::fs;
@@ -41,21 +43,20 @@ impl std::fmt::Debug for PepperFile {
 }
 
 impl PepperFile {
-    /// Reads and checks the file at `path`.
+    /// Reads and checks the file at `path`: a regular file (anything else is refused
+    /// before its mode is looked at), private to its owner, at most
+    /// [`PEPPER_FILE_LIMIT`] bytes of UTF-8 text.
     pub fn load(path: &Path) -> Result<Self, CliError> {
-        let meta = fs::metadata(path).map_err(|e| missing_or_io(path, &e))?;
+        let read_error =
+            |e: FileError| e.into_cli("pepper file", path, |e| missing_or_io(path, &e));
+        let (file, meta) = files::open(path, Accept::Regular).map_err(read_error)?;
         check_private(path, &meta)?;
-        let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| {
-            CliError::io("pepper file", path, &e)
-                .hint("the pepper file must be UTF-8 text; restore it from your backup")
-        })?);
-        parse(&text).map_err(|why| {
-            CliError::store(
-                "pepper_corrupt",
-                format!("pepper file {} is corrupt: {why}", path.display()),
-            )
-            .hint("restore the pepper file from your backup (without it stored keys cannot be verified)")
-        })
+        // Sized up front, so the secret is never left behind in a reallocated buffer.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(PEPPER_FILE_LIMIT + 1));
+        files::read_opened(file, PEPPER_FILE_LIMIT, &mut bytes).map_err(read_error)?;
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| corrupt(path, "it is not UTF-8 text"))?;
+        parse(text).map_err(|why| corrupt(path, &why))
     }
 
     /// Creates a new file with one fresh pepper; refuses to overwrite an existing one.
@@ -164,6 +165,14 @@ fn fresh_secret() -> Result<Zeroizing<Vec<u8>>, CliError> {
             .hint("retry; if it persists, check the operating system's entropy source")
     })?;
     Ok(secret)
+}
+
+fn corrupt(path: &Path, why: &str) -> CliError {
+    CliError::store(
+        "pepper_corrupt",
+        format!("pepper file {} is corrupt: {why}", path.display()),
+    )
+    .hint("restore the pepper file from your backup (without it stored keys cannot be verified)")
 }
 
 fn missing_or_io(path: &Path, e: &std::io::Error) -> CliError {

@@ -11,6 +11,16 @@
 //!   the write lock), so concurrent revocations and rotations never lose an update.
 //! - [`Store`] implements the core's [`KeyLookup`], so a checker reads records straight
 //!   from the database; a lookup failure becomes a fail-closed 503 decision.
+//! - Only `init` creates a database ([`Store::create`]). A zero-length database is
+//!   `store_corrupt`: its keys are gone, and turning it into a new empty store would make
+//!   every key fail as unknown with no error for the operator.
+//! - Commands that only read open the database read-only ([`Store::open_read_only`]): they
+//!   never create, upgrade or otherwise write it (nor switch its journal mode).
+//! - One record that cannot be decoded does not hide the others: [`Store::list`] returns
+//!   it as a [`CorruptRow`] beside the good records, and [`Store::revoke`] works on it by
+//!   setting the row's `revoked_at` column (its JSON cannot be rewritten). A lookup of a
+//!   corrupt row fails closed (503) until it is revoked; then it finds no key (401), so a
+//!   revoked key stays refused.
 
 use crate::error::CliError;
 use portcullis::{Checker, KeyId, KeyLookup, KeyRecord, LookupError, Rotation, Timestamp};
@@ -58,18 +68,45 @@ impl Store {
         Self::open_with(path, OpenFlags::SQLITE_OPEN_CREATE)
     }
 
-    /// Opens an existing store; a missing file is an error that says to run `init`.
+    /// Opens an existing store to change it (upgrading an older schema); a missing file is
+    /// an error that says to run `init`, a zero-length one is `store_corrupt`.
     pub fn open(path: &Path) -> Result<Self, CliError> {
-        if !path.exists() {
-            return Err(CliError::store(
-                "store_missing",
-                format!("no store database at {}", path.display()),
-            )
-            .hint("run `portcullis init` first, or point --store (or PORTCULLIS_STORE) at an existing store directory"));
-        }
+        check_file(path)?;
         Self::open_with(path, OpenFlags::empty())
     }
 
+    /// Opens an existing store to read it. The file is never written: no schema is
+    /// created or upgraded (a store without one is `store_corrupt`, an older one
+    /// `store_outdated`), and the journal mode is left as it is.
+    pub fn open_read_only(path: &Path) -> Result<Self, CliError> {
+        check_file(path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let err = |e: rusqlite::Error| sql_error(path, &e);
+        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        let (app_id, version, tables) = schema_state(&conn).map_err(err)?;
+        check_identity(path, app_id, version, tables)?;
+        if app_id == 0 && version == 0 && tables == 0 {
+            return Err(emptied(path, "holds no portcullis schema"));
+        }
+        if version < Self::latest_version() {
+            return Err(CliError::store(
+                "store_outdated",
+                format!(
+                    "store schema version {version} of {} is older than this portcullis writes ({})",
+                    path.display(),
+                    Self::latest_version()
+                ),
+            )
+            .hint("run a command that changes the store (`portcullis pepper rotate` or `keys revoke`, `create`, `rotate`) to upgrade it"));
+        }
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Opens read-write; `extra` is empty or CREATE (only `init` creates a database).
     fn open_with(path: &Path, extra: OpenFlags) -> Result<Self, CliError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, &e))?;
@@ -80,6 +117,11 @@ impl Store {
         store.configure().map_err(|e| sql_error(path, &e))?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Sets how long to wait for another process's lock before failing with `store_busy`.
@@ -135,33 +177,50 @@ impl Store {
         self.write(|tx| insert_row(tx, &path, record))
     }
 
-    /// The record with this id.
+    /// The record with this id; a row that cannot be decoded is a `corrupt_record` error.
     pub fn get(&self, id: &KeyId) -> Result<Option<KeyRecord>, CliError> {
-        let json: Option<String> = self
-            .conn
-            .prepare_cached("SELECT record FROM keys WHERE id = ?1")
-            .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
-            .map_err(|e| sql_error(&self.path, &e))?;
-        json.map(|j| decode(&self.path, id.as_str(), &j))
-            .transpose()
+        match self.get_row(id)? {
+            None => Ok(None),
+            Some(Row::Record(record)) => Ok(Some(record)),
+            Some(Row::Corrupt(row)) => Err(row.error(&self.path)),
+        }
     }
 
-    /// Every record, oldest first.
-    pub fn list(&self) -> Result<Vec<KeyRecord>, CliError> {
+    /// The row with this id, decoded or not.
+    pub fn get_row(&self, id: &KeyId) -> Result<Option<Row>, CliError> {
+        let row: Option<(String, Option<i64>)> = self
+            .conn
+            .prepare_cached("SELECT record, revoked_at FROM keys WHERE id = ?1")
+            .and_then(|mut s| {
+                s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| sql_error(&self.path, &e))?;
+        Ok(row.map(|(json, revoked_at)| Row::decode(id.as_str(), &json, revoked_at)))
+    }
+
+    /// Every row, oldest first: the records, and the rows that cannot be decoded.
+    pub fn list(&self) -> Result<Vec<Row>, CliError> {
         let err = |e: rusqlite::Error| sql_error(&self.path, &e);
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, record FROM keys ORDER BY created_at, id")
+            .prepare_cached("SELECT id, record, revoked_at FROM keys ORDER BY created_at, id")
             .map_err(err)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })
             .map_err(err)?;
-        let mut records = Vec::new();
+        let mut out = Vec::new();
         for row in rows {
-            let (id, json) = row.map_err(err)?;
-            records.push(decode(&self.path, &id, &json)?);
+            let (id, json, revoked_at) = row.map_err(err)?;
+            out.push(Row::decode(&id, &json, revoked_at));
         }
-        Ok(records)
+        Ok(out)
     }
 
     /// How many records use each pepper (`None`: legacy SHA-256 records).
@@ -179,16 +238,30 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
-    /// Revokes a key from `now` on, atomically. Returns the record and whether it was
-    /// already revoked (the earlier revocation time is kept).
-    pub fn revoke(&mut self, id: &KeyId, now: Timestamp) -> Result<(KeyRecord, bool), CliError> {
+    /// Revokes a key from `now` on, atomically. Returns what was revoked and whether it
+    /// already was (the earlier revocation time is kept). A corrupt row is revoked by its
+    /// `revoked_at` column.
+    pub fn revoke(&mut self, id: &KeyId, now: Timestamp) -> Result<(Row, bool), CliError> {
         let path = self.path.clone();
-        self.write(|tx| {
-            let mut record = read_row(tx, &path, id)?;
-            let already = record.revoked_at().is_some_and(|t| t <= now);
-            record.revoke(now);
-            update_row(tx, &path, &record)?;
-            Ok((record, already))
+        self.write(|tx| match read_row(tx, &path, id)? {
+            Row::Record(mut record) => {
+                let already = record.revoked_at().is_some_and(|t| t <= now);
+                record.revoke(now);
+                update_row(tx, &path, &record)?;
+                Ok((Row::Record(record), already))
+            }
+            Row::Corrupt(mut row) => {
+                let already = row.revoked_at.is_some_and(|t| t <= now);
+                if !already {
+                    tx.execute(
+                        "UPDATE keys SET revoked_at = ?2 WHERE id = ?1",
+                        rusqlite::params![id.as_str(), secs(now)],
+                    )
+                    .map_err(|e| sql_error(&path, &e))?;
+                    row.revoked_at = Some(now);
+                }
+                Ok((Row::Corrupt(row), already))
+            }
         })
     }
 
@@ -203,7 +276,7 @@ impl Store {
     ) -> Result<Rotation, CliError> {
         let path = self.path.clone();
         self.write(|tx| {
-            let old = read_row(tx, &path, id)?;
+            let old = read_row(tx, &path, id)?.into_record(&path)?;
             let rotation = checker.rotate(&old, grace, now).map_err(|e| {
                 CliError::input("key_inactive", e.to_string())
                     .hint("create a new key with `portcullis keys create` instead")
@@ -225,7 +298,7 @@ impl Store {
     ) -> Result<bool, CliError> {
         let path = self.path.clone();
         self.write(|tx| {
-            let mut record = read_row(tx, &path, id)?;
+            let mut record = read_row(tx, &path, id)?.into_record(&path)?;
             match checker.rehash(key, &mut record, now) {
                 Ok(true) => update_row(tx, &path, &record).map(|()| true),
                 Ok(false) | Err(_) => Ok(false),
@@ -258,10 +331,85 @@ impl Store {
 
 impl KeyLookup for Store {
     fn lookup(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, LookupError> {
-        self.get(id)
-            .map(|r| r.map(Arc::new))
-            .map_err(|e| LookupError::new(e.message))
+        match self.get_row(id) {
+            Ok(None) => Ok(None),
+            Ok(Some(Row::Record(record))) => Ok(Some(Arc::new(record))),
+            // Revoked by its column: no key answers to it any more.
+            Ok(Some(Row::Corrupt(row))) if row.revoked_at.is_some() => Ok(None),
+            Ok(Some(Row::Corrupt(row))) => Err(LookupError::new(row.error(&self.path).message)),
+            Err(e) => Err(LookupError::new(e.message)),
+        }
     }
+}
+
+/// One row of the store: a record, or a row whose record cannot be decoded.
+#[derive(Debug)]
+pub enum Row {
+    /// A decoded record.
+    Record(KeyRecord),
+    /// A row whose record JSON is damaged.
+    Corrupt(CorruptRow),
+}
+
+impl Row {
+    fn decode(id: &str, json: &str, revoked_at: Option<i64>) -> Row {
+        let corrupt = |why: String| {
+            Row::Corrupt(CorruptRow {
+                id: id.to_owned(),
+                why,
+                revoked_at: revoked_at.map(|t| Timestamp(u64::try_from(t).unwrap_or(0))),
+            })
+        };
+        match KeyRecord::from_json(json) {
+            Ok(record) if record.id().as_str() == id => Row::Record(record),
+            Ok(_) => corrupt("its id does not match its row".to_owned()),
+            Err(e) => corrupt(e.to_string()),
+        }
+    }
+
+    /// The record, or the row's `corrupt_record` error.
+    pub fn into_record(self, path: &Path) -> Result<KeyRecord, CliError> {
+        match self {
+            Row::Record(record) => Ok(record),
+            Row::Corrupt(row) => Err(row.error(path)),
+        }
+    }
+}
+
+/// A row whose record cannot be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorruptRow {
+    /// The row's key id (as stored; it may not be a valid id).
+    pub id: String,
+    /// Why the record cannot be decoded (never its content).
+    pub why: String,
+    /// The row's `revoked_at` column: set by `keys revoke` (or before the damage).
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl CorruptRow {
+    /// The message of the `corrupt_record` code.
+    pub fn message(&self, path: &Path) -> String {
+        format!(
+            "record {} in {} is corrupt: {}",
+            self.id,
+            path.display(),
+            self.why
+        )
+    }
+
+    /// The `corrupt_record` error (exit 4), with the fix.
+    pub fn error(&self, path: &Path) -> CliError {
+        CliError::store("corrupt_record", self.message(path)).hint(corrupt_hint(&self.id))
+    }
+}
+
+/// How to fix a corrupt record.
+pub fn corrupt_hint(id: &str) -> String {
+    format!(
+        "restore the store from a backup, or revoke the key with `portcullis keys revoke {id}` \
+         (it is then refused as an unknown key) and create a new one for its owner"
+    )
 }
 
 fn schema_state(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
@@ -344,17 +492,17 @@ fn update_row(tx: &Transaction<'_>, path: &Path, record: &KeyRecord) -> Result<(
     .map_err(|e| sql_error(path, &e))
 }
 
-fn read_row(tx: &Transaction<'_>, path: &Path, id: &KeyId) -> Result<KeyRecord, CliError> {
-    let json: Option<String> = tx
+fn read_row(tx: &Transaction<'_>, path: &Path, id: &KeyId) -> Result<Row, CliError> {
+    let row: Option<(String, Option<i64>)> = tx
         .query_row(
-            "SELECT record FROM keys WHERE id = ?1",
+            "SELECT record, revoked_at FROM keys WHERE id = ?1",
             [id.as_str()],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
         .map_err(|e| sql_error(path, &e))?;
-    match json {
-        Some(j) => decode(path, id.as_str(), &j),
+    match row {
+        Some((json, revoked_at)) => Ok(Row::decode(id.as_str(), &json, revoked_at)),
         None => Err(not_found(id)),
     }
 }
@@ -368,19 +516,41 @@ pub fn not_found(id: &KeyId) -> CliError {
     .hint("list the keys with `portcullis keys list`")
 }
 
-fn decode(path: &Path, id: &str, json: &str) -> Result<KeyRecord, CliError> {
-    let corrupt = |why: String| {
-        CliError::store(
-            "store_corrupt",
-            format!("record {id} in {} is corrupt: {why}", path.display()),
-        )
-        .hint("restore the store from a backup, or revoke and re-create the key")
+/// Refuses a missing database (`store_missing`) and a zero-length one (`store_corrupt`)
+/// before SQLite sees it: SQLite would take an empty file for a new database.
+fn check_file(path: &Path) -> Result<(), CliError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CliError::store(
+                "store_missing",
+                format!("no store database at {}", path.display()),
+            )
+            .hint("run `portcullis init` first, or point --store (or PORTCULLIS_STORE) at an existing store directory"));
+        }
+        Err(e) => return Err(CliError::io("database", path, &e)),
     };
-    let record = KeyRecord::from_json(json).map_err(|e| corrupt(e.to_string()))?;
-    if record.id().as_str() != id {
-        return Err(corrupt("its id does not match its row".to_owned()));
+    // A database in WAL mode keeps its first page in the main file, so an empty main file
+    // with a non-empty write-ahead log is left to SQLite.
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    if meta.is_file() && meta.len() == 0 && wal_len == 0 {
+        return Err(emptied(path, "is empty (0 bytes)"));
     }
-    Ok(record)
+    Ok(())
+}
+
+/// The error for a store database that lost its contents.
+pub fn emptied(path: &Path, what: &str) -> CliError {
+    CliError::store(
+        "store_corrupt",
+        format!(
+            "the store database {} {what}: its keys are gone",
+            path.display()
+        ),
+    )
+    .hint("restore the database from a backup (the pepper file and the policy are still there; `portcullis init` will not replace them)")
 }
 
 fn pepper_of(record: &KeyRecord) -> Option<String> {

@@ -1,5 +1,8 @@
 //! Aligned text tables for human output.
 
+use crate::view::printable;
+use std::borrow::Cow;
+
 /// A table: a header row and data rows, rendered with columns padded to their widest cell.
 #[derive(Debug, Default)]
 pub struct Table {
@@ -19,13 +22,25 @@ impl Table {
         Table::default()
     }
 
-    /// Adds a row.
+    /// Adds a row; each cell is shown through [`printable`] (no control characters reach
+    /// the terminal).
     pub fn row<I, S>(&mut self, cells: I) -> &mut Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.rows.push(cells.into_iter().map(Into::into).collect());
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|cell| {
+                    let cell: String = cell.into();
+                    match printable(&cell) {
+                        Cow::Borrowed(_) => cell,
+                        Cow::Owned(escaped) => escaped,
+                    }
+                })
+                .collect(),
+        );
         self
     }
 

@@ -1,11 +1,51 @@
 //! How records and decisions are shown: the `--json` shapes and the human tables.
 //!
-//! The JSON shapes are a stable interface, documented in the crate's README.
+//! - The JSON shapes are a stable interface, documented in the crate's README; JSON
+//!   escapes every control character itself.
+//! - Human output shows text from outside (key names, owners, policy descriptions, file
+//!   names) through [`printable`]: control characters (C0, DEL, C1) and the Unicode
+//!   bidirectional controls are shown as escapes (`\x1b`, `\n`, `\u{202e}`), so a key
+//!   named `evil\e[31m` cannot colour the terminal, fake a line or reorder a table.
+//!   Backslashes are left alone: the output is for people, not to be parsed back.
 
+use crate::store::CorruptRow;
 use crate::table::Table;
 use crate::time_text::{format_opt, format_time};
-use portcullis::{Decision, KeyRecord, Reason, Timestamp};
+use portcullis::{Decision, KeyRecord, Timestamp};
 use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::path::Path;
+
+/// `text` safe to print on a terminal: every control character and bidirectional
+/// control escaped, everything else as it is (borrowed when nothing needs escaping).
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) && u32::from(c) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", u32::from(c)));
+            }
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// C0, DEL, C1, and the bidirectional marks, embeddings, overrides and isolates.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
 
 /// A record's state at `now`: `active`, `revoked`, `expired` or `not_yet_valid`.
 pub fn status(record: &KeyRecord, now: Timestamp) -> &'static str {
@@ -45,8 +85,20 @@ pub fn record_json(record: &KeyRecord, now: Timestamp) -> Value {
     })
 }
 
-/// The columns of `keys list`.
-pub fn list_table(records: &[KeyRecord], now: Timestamp) -> Table {
+/// The JSON shape of a row that cannot be decoded: `{"id", "code": "corrupt_record",
+/// "message", "revoked_at"}`.
+pub fn corrupt_json(row: &CorruptRow, database: &Path) -> Value {
+    json!({
+        "id": row.id,
+        "code": "corrupt_record",
+        "message": row.message(database),
+        "revoked_at": row.revoked_at.map(Timestamp::secs),
+    })
+}
+
+/// The columns of `keys list`; a corrupt row shows its id and status `corrupt` (or
+/// `revoked (corrupt)`), `?` elsewhere.
+pub fn list_table(records: &[KeyRecord], corrupt: &[CorruptRow], now: Timestamp) -> Table {
     let mut table = Table::new([
         "ID", "NAME", "OWNER", "ENV", "SCOPES", "STATUS", "CREATED", "EXPIRES",
     ]);
@@ -61,6 +113,14 @@ pub fn list_table(records: &[KeyRecord], now: Timestamp) -> Table {
             format_time(r.created_at()),
             format_opt(r.expires_at()),
         ]);
+    }
+    for c in corrupt {
+        let state = if c.revoked_at.is_some() {
+            "revoked (corrupt)"
+        } else {
+            "corrupt"
+        };
+        table.row([c.id.as_str(), "?", "?", "?", "?", state, "?", "?"]);
     }
     table
 }
@@ -83,12 +143,10 @@ pub fn record_table(record: &KeyRecord, now: Timestamp) -> Table {
     t
 }
 
-/// The key-error code of a malformed-key decision (`checksum`, `length`, …).
+/// The key-error code of a malformed-key decision (`checksum`, `length`, …), the path
+/// error code of an ambiguous-path one (`dot_segment`, …).
 pub fn detail(decision: &Decision<'_>) -> Option<&'static str> {
-    match decision.reason() {
-        Reason::MalformedKey(e) => Some(e.code()),
-        _ => None,
-    }
+    decision.reason().detail()
 }
 
 /// The JSON shape of a decision (the same fields as the conformance vectors' `expect`,
@@ -152,4 +210,23 @@ pub fn decision_table(d: &Decision<'_>) -> Table {
         t.row(["warnings", &warnings.join(" ")]);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped_and_the_rest_is_kept() {
+        assert_eq!(
+            printable("evil\u{1b}[31mRED\nline2"),
+            "evil\\x1b[31mRED\\nline2"
+        );
+        assert_eq!(printable("a\u{7f}b\u{9b}c\td"), "a\\x7fb\\x9bc\\td");
+        assert_eq!(printable("x\u{202e}y\u{2066}"), "x\\u{202e}y\\u{2066}");
+        assert!(matches!(
+            printable("Production Integration — 生产 ✓"),
+            Cow::Borrowed(_)
+        ));
+    }
 }

@@ -4,8 +4,10 @@ use crate::Report;
 use crate::cli::CheckArgs;
 use crate::context::Context;
 use crate::error::{CliError, EXIT_DENIED, EXIT_OK};
+use crate::files::KEY_STDIN_LIMIT;
 use crate::view::{decision_json, decision_table, verdict};
 use portcullis::Request;
+use portcullis::bounded::{BoundedReadError, read_line_to_limit};
 use zeroize::Zeroizing;
 
 /// Checks the request; exit code 0 when allowed, [`EXIT_DENIED`] when refused.
@@ -27,7 +29,7 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
         (None, Some(bearer)) => Some(bearer.as_str()),
     };
     let checker = context.checker()?;
-    let store = context.store()?;
+    let store = context.store_read_only()?;
     let mut request = Request::new(&args.method, &args.path).https(!args.http);
     if let Some(value) = authorization {
         request = request.authorization(value);
@@ -71,20 +73,35 @@ fn bearer_token(value: &str) -> Option<&str> {
         .then(|| token.trim_start())
 }
 
-/// `Bearer KEY` with the key read from the first line of stdin (zeroized after use).
+/// `Bearer KEY` with the key read from the first line of stdin, at most
+/// [`KEY_STDIN_LIMIT`] bytes (zeroized after use).
 fn key_from_stdin() -> Result<Zeroizing<String>, CliError> {
-    let mut line = Zeroizing::new(String::new());
-    std::io::stdin().read_line(&mut line).map_err(|e| {
-        CliError::input(
-            "invalid_header",
-            format!("cannot read the key from stdin: {e}"),
-        )
-        .hint("pipe the key in: portcullis check --key-stdin --path … < key.txt")
+    // Sized up front, so the key is never left behind in a reallocated buffer.
+    let mut line = Zeroizing::new(Vec::with_capacity(KEY_STDIN_LIMIT + 2));
+    let hint = "pipe the key in: portcullis check --key-stdin --path … < key.txt";
+    read_line_to_limit(std::io::stdin().lock(), KEY_STDIN_LIMIT, &mut line).map_err(
+        |e| match e {
+            BoundedReadError::TooLarge { limit } => CliError::input(
+                "invalid_header",
+                format!(
+                    "the first line of stdin is longer than the limit of {limit} bytes for a key"
+                ),
+            )
+            .hint(hint),
+            BoundedReadError::Io(e) => CliError::input(
+                "invalid_header",
+                format!("cannot read the key from stdin: {e}"),
+            )
+            .hint(hint),
+        },
+    )?;
+    let key = std::str::from_utf8(&line).map_err(|_| {
+        CliError::input("invalid_header", "the key on stdin is not UTF-8 text").hint(hint)
     })?;
-    Ok(Zeroizing::new(format!(
-        "Bearer {}",
-        line.trim_end_matches(['\r', '\n'])
-    )))
+    let mut header = Zeroizing::new(String::with_capacity(7 + key.len()));
+    header.push_str("Bearer ");
+    header.push_str(key);
+    Ok(header)
 }
 
 /// The value of the one `Authorization` header among `headers` ("Name: value").

@@ -3,12 +3,12 @@
 use crate::Report;
 use crate::cli::{CreateArgs, KeysCommand};
 use crate::context::{Context, parse_key_id};
-use crate::error::CliError;
-use crate::store::not_found;
+use crate::error::{CliError, EXIT_OK, EXIT_STORE};
+use crate::store::{Row, corrupt_hint, not_found};
 use crate::time_text::{format_duration, format_opt};
-use crate::view::{list_table, record_json, record_table, status};
+use crate::view::{corrupt_json, list_table, printable, record_json, record_table, status};
 use portcullis::{Checker, IssueError, IssuedKey, KeySpec, OsRandom};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Runs a `keys` subcommand.
 pub fn run(command: KeysCommand, context: &Context) -> Result<Report, CliError> {
@@ -57,7 +57,7 @@ fn create(args: &CreateArgs, context: &Context) -> Result<Report, CliError> {
         "Created key {id} \"{name}\".\n\n  {key}\n\n\
          Copy it now: it is shown only this once (the store keeps only its hash).\n\n{table}",
         id = issued.record.id(),
-        name = issued.record.name(),
+        name = printable(issued.record.name()),
         key = issued.key.expose(),
         table = record_table(&issued.record, context.now).render(2),
     );
@@ -68,26 +68,53 @@ fn create(args: &CreateArgs, context: &Context) -> Result<Report, CliError> {
     Ok(Report::ok(human, json))
 }
 
+/// Lists the readable records and reports the corrupt rows beside them (whatever the
+/// filters: their fields are unknown); exit 4 while a corrupt row is not revoked.
 fn list(owner: Option<&str>, state: Option<&str>, context: &Context) -> Result<Report, CliError> {
-    let mut records = context.store()?.list()?;
+    let store = context.store_read_only()?;
+    let mut records = Vec::new();
+    let mut corrupt = Vec::new();
+    for row in store.list()? {
+        match row {
+            Row::Record(r) => records.push(r),
+            Row::Corrupt(c) => corrupt.push(c),
+        }
+    }
     records.retain(|r| {
         owner.is_none_or(|o| r.owner() == o) && state.is_none_or(|s| status(r, context.now) == s)
     });
-    let human = if records.is_empty() && owner.is_none() && state.is_none() {
-        "No keys yet. Create one with `portcullis keys create --name NAME --scopes SCOPES`.\n"
-            .to_owned()
-    } else {
-        list_table(&records, context.now).render(0)
-    };
+    let mut human =
+        if records.is_empty() && corrupt.is_empty() && owner.is_none() && state.is_none() {
+            "No keys yet. Create one with `portcullis keys create --name NAME --scopes SCOPES`.\n"
+                .to_owned()
+        } else {
+            list_table(&records, &corrupt, context.now).render(0)
+        };
+    let unrevoked = corrupt.iter().filter(|c| c.revoked_at.is_none()).count();
+    for row in corrupt.iter().filter(|c| c.revoked_at.is_none()) {
+        human.push_str(&format!(
+            "\ncorrupt_record: {}\n  fix: {}\n",
+            printable(&row.message(store.path())),
+            printable(&corrupt_hint(&row.id))
+        ));
+    }
     let json = json!({
         "records": records.iter().map(|r| record_json(r, context.now)).collect::<Vec<_>>(),
+        "corrupt": corrupt.iter().map(|c| corrupt_json(c, store.path())).collect::<Vec<_>>(),
     });
-    Ok(Report::ok(human, json))
+    Ok(Report {
+        human,
+        json,
+        exit: if unrevoked > 0 { EXIT_STORE } else { EXIT_OK },
+    })
 }
 
 fn show(id: &str, context: &Context) -> Result<Report, CliError> {
     let id = parse_key_id(id)?;
-    let record = context.store()?.get(&id)?.ok_or_else(|| not_found(&id))?;
+    let record = context
+        .store_read_only()?
+        .get(&id)?
+        .ok_or_else(|| not_found(&id))?;
     Ok(Report::ok(
         record_table(&record, context.now).render(0),
         json!({ "record": record_json(&record, context.now) }),
@@ -96,20 +123,29 @@ fn show(id: &str, context: &Context) -> Result<Report, CliError> {
 
 fn revoke(id: &str, context: &Context) -> Result<Report, CliError> {
     let id = parse_key_id(id)?;
-    let (record, already) = context.store()?.revoke(&id, context.now)?;
-    let human = if already {
-        format!(
+    let mut store = context.store()?;
+    let (row, already) = store.revoke(&id, context.now)?;
+    let (revoked_at, name) = match &row {
+        Row::Record(r) => (r.revoked_at(), Some(r.name())),
+        Row::Corrupt(c) => (c.revoked_at, None),
+    };
+    let human = match (already, name) {
+        (true, _) => format!(
             "Key {id} was already revoked at {}.\n",
-            format_opt(record.revoked_at())
-        )
-    } else {
-        format!(
+            format_opt(revoked_at)
+        ),
+        (false, Some(name)) => format!(
             "Revoked key {id} \"{}\": every request with it is refused from now on.\n",
-            record.name()
-        )
+            printable(name)
+        ),
+        (false, None) => format!(
+            "Revoked key {id}, whose record is corrupt: every request with it is refused \
+             (as an unknown key) from now on.\n"
+        ),
     };
     let json = json!({
-        "record": record_json(&record, context.now),
+        "record": match &row { Row::Record(r) => record_json(r, context.now), Row::Corrupt(_) => Value::Null },
+        "corrupt": match &row { Row::Record(_) => Value::Null, Row::Corrupt(c) => corrupt_json(c, store.path()) },
         "already_revoked": already,
     });
     Ok(Report::ok(human, json))
@@ -154,12 +190,16 @@ fn issue_error(e: &IssueError, checker: &Checker) -> CliError {
         IssueError::Kind(_) => format!("use one of: {}", policy.format().kinds().join(", ")),
         IssueError::Env(_) => format!("use one of: {}", policy.format().envs().join(", ")),
         IssueError::Field(_) => "give a non-empty --name and --owner".to_owned(),
+        IssueError::ZeroTtl => {
+            "give a lifetime of at least 1s, or none for a key that never expires".to_owned()
+        }
         _ => "retry; if it persists, check the system's random number generator".to_owned(),
     };
     let code = match e {
         IssueError::UnknownScope(_) => "unknown_scope",
         IssueError::Kind(_) | IssueError::Env(_) => "unknown_kind_or_env",
         IssueError::Field(_) => "invalid_field",
+        IssueError::ZeroTtl => "invalid_ttl",
         _ => "issue_failed",
     };
     CliError::input(code, e.to_string()).hint(hint)

@@ -6,6 +6,7 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::pepper_file::PepperFile;
 use crate::table::Table;
+use crate::view::printable;
 use serde_json::json;
 
 /// Runs a `pepper` subcommand.
@@ -46,7 +47,7 @@ fn rotate(context: &Context) -> Result<Report, CliError> {
         .map_or(0, |(_, n)| *n);
     let human = format!(
         "New primary pepper {new_id} in {}.\nKeys created from now on are hashed with it; existing keys keep verifying with their own pepper\n(their checks warn needs_rehash) and move to the new one at their next `check` or `keys rotate`.\nKeep the older peppers until no record uses them, and back up the pepper file again.\n\n{}",
-        path.display(),
+        printable(&path.display().to_string()),
         table.render(2)
     );
     let json = json!({

@@ -2,9 +2,11 @@
 
 use crate::Report;
 use crate::cli::PolicyCommand;
+use crate::context::read_policy;
 use crate::error::{CliError, EXIT_INPUT};
 use crate::table::Table;
 use crate::time_text::format_duration;
+use crate::view::printable;
 use portcullis::policy::{Access, UnknownRoutes};
 use portcullis::{Policy, PolicyError};
 use serde_json::{Value, json};
@@ -18,20 +20,14 @@ pub fn run(command: PolicyCommand) -> Result<Report, CliError> {
 }
 
 fn check(file: &Path) -> Result<Report, CliError> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        CliError::input(
-            "policy_missing",
-            format!("cannot read policy file {}: {e}", file.display()),
-        )
-        .hint("check the file name")
-    })?;
+    let text = read_policy(file, false)?;
     let policy = match Policy::from_toml(&text) {
         Ok(policy) => policy,
         Err(e) => return Ok(invalid(file, &e)),
     };
     let human = format!(
         "{}: valid\n\n{}\nScopes\n{}\nRoutes\n{}",
-        file.display(),
+        printable(&file.display().to_string()),
         settings(&policy).render(2),
         scopes(&policy).render(2),
         routes(&policy).render(2),
@@ -41,14 +37,15 @@ fn check(file: &Path) -> Result<Report, CliError> {
 
 /// The report for an invalid policy: every problem as `FILE:LINE:COLUMN: field: message`.
 fn invalid(file: &Path, e: &PolicyError) -> Report {
+    let shown = file.display().to_string();
+    let shown = printable(&shown);
     let mut human = format!(
-        "{}: invalid ({} problem{})\n",
-        file.display(),
+        "{shown}: invalid ({} problem{})\n",
         e.issues.len(),
         if e.issues.len() == 1 { "" } else { "s" }
     );
     for issue in &e.issues {
-        human.push_str(&format!("  {}:{issue}\n", file.display()));
+        human.push_str(&format!("  {shown}:{}\n", printable(&issue.to_string())));
     }
     let issues: Vec<Value> = e
         .issues
