@@ -2213,9 +2213,13 @@ portcullis_result portcullis_policy_from_toml(const char *toml,
                                               struct portcullis_policy **policy_out);
 
 /**
- * Loads a policy from a TOML file; `path` is `path_len` bytes (no NUL needed). Errors as
- * for `portcullis_policy_from_toml`, plus `PORTCULLIS_IO` when the file cannot be read
- * (the detail names the OS error).
+ * Loads a policy from a TOML file; `path` is `path_len` bytes (no NUL needed). The file
+ * must be a regular file or a pipe, and is read up to its limit of 4 MiB (4194304 bytes,
+ * the core's `MAX_POLICY_LEN`), never further. Errors as for
+ * `portcullis_policy_from_toml` (a larger file is `PORTCULLIS_POLICY_INVALID`, as the same
+ * text would be), plus `PORTCULLIS_IO` when the file cannot be read or is of another kind
+ * — a directory, or a device such as `/dev/zero`, refused before anything is read (the
+ * detail names the OS error or the kind).
  *
  * # Safety
  * `path` is readable for `path_len` bytes; `policy_out` is writable.

@@ -7,8 +7,12 @@ use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::portcullis_str;
 use core_lib::Policy;
+use core_lib::bounded::{BoundedReadError, read_to_limit};
+use core_lib::policy::MAX_POLICY_LEN;
 use std::ffi::c_char;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
 
 /// A validated policy. Immutable after loading: safe to use from any number of threads at
 /// once. Free with `portcullis_policy_free` (after or before the checkers made from it:
@@ -45,9 +49,13 @@ pub unsafe extern "C" fn portcullis_policy_from_toml(
     })
 }
 
-/// Loads a policy from a TOML file; `path` is `path_len` bytes (no NUL needed). Errors as
-/// for `portcullis_policy_from_toml`, plus `PORTCULLIS_IO` when the file cannot be read
-/// (the detail names the OS error).
+/// Loads a policy from a TOML file; `path` is `path_len` bytes (no NUL needed). The file
+/// must be a regular file or a pipe, and is read up to its limit of 4 MiB (4194304 bytes,
+/// the core's `MAX_POLICY_LEN`), never further. Errors as for
+/// `portcullis_policy_from_toml` (a larger file is `PORTCULLIS_POLICY_INVALID`, as the same
+/// text would be), plus `PORTCULLIS_IO` when the file cannot be read or is of another kind
+/// — a directory, or a device such as `/dev/zero`, refused before anything is read (the
+/// detail names the OS error or the kind).
 ///
 /// # Safety
 /// `path` is readable for `path_len` bytes; `policy_out` is writable.
@@ -63,8 +71,7 @@ pub unsafe extern "C" fn portcullis_policy_from_file(
         let path = std::path::Path::new(std::ffi::OsStr::from_bytes(unsafe {
             bytes(path, path_len)
         }?));
-        let content = std::fs::read(path)
-            .map_err(|e| Failure::new(R::PORTCULLIS_IO, format!("{}: {e}", path.display())))?;
+        let content = read_policy_file(path)?;
         let toml = std::str::from_utf8(&content).map_err(|_| {
             Failure::new(
                 R::PORTCULLIS_INVALID_UTF8,
@@ -76,6 +83,47 @@ pub unsafe extern "C" fn portcullis_policy_from_file(
         unsafe { out.write(into_handle(portcullis_policy { policy })) };
         Ok(())
     })
+}
+
+/// Reads a policy file (a regular file or a pipe) up to [`MAX_POLICY_LEN`] bytes. The kind
+/// is checked on the path before opening (opening a pipe waits for a writer) and again on
+/// the opened file.
+fn read_policy_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    let io = |e: std::io::Error| Failure::new(R::PORTCULLIS_IO, format!("{}: {e}", path.display()));
+    let kind = |meta: &std::fs::Metadata| {
+        let t = meta.file_type();
+        if t.is_file() || t.is_fifo() {
+            return Ok(());
+        }
+        let what = if t.is_dir() {
+            "a directory"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else {
+            "of another kind"
+        };
+        Err(Failure::new(
+            R::PORTCULLIS_IO,
+            format!(
+                "{}: not a regular file or a pipe (it is {what})",
+                path.display()
+            ),
+        ))
+    };
+    kind(&std::fs::metadata(path).map_err(io)?)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    kind(&file.metadata().map_err(io)?)?;
+    let mut content = Vec::new();
+    read_to_limit(file, MAX_POLICY_LEN, &mut content).map_err(|e| match e {
+        BoundedReadError::TooLarge { limit } => Failure::new(
+            R::PORTCULLIS_POLICY_INVALID,
+            format!("{}: policy is larger than {limit} bytes", path.display()),
+        ),
+        BoundedReadError::Io(e) => io(e),
+    })?;
+    Ok(content)
 }
 
 /// The realm named in `WWW-Authenticate`, borrowed from the policy. Absent for NULL.

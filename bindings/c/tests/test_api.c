@@ -2,7 +2,10 @@
  * impossible lengths, non-UTF-8 text, failing callbacks, small buffers. Each must give its
  * documented result code, leave out-parameters untouched, and leak nothing (valgrind).
  * usage: test_api POLICY.toml */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, ftruncate */
 #include <stdint.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -59,6 +62,27 @@ static void test_policy(const char *path, portcullis_policy **out) {
     size_t n;
     CHECK_OK(portcullis_last_error(detail, sizeof detail, &n));
     CHECK(strstr(detail, "/nonexistent/p.toml") != NULL, "IO detail names the file: %s", detail);
+    /* Issue #15: every read stops at its limit; a device or a directory is refused by kind,
+     * before it is read (/dev/zero used to be read until memory ran out). */
+    const char *devices[] = {"/dev/zero", "/dev/null", "/tmp"};
+    for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
+        time_t started = time(NULL);
+        CHECK_RC(portcullis_policy_from_file(devices[i], strlen(devices[i]), &p), PORTCULLIS_IO);
+        CHECK(time(NULL) - started < 5, "%s refused quickly", devices[i]);
+        CHECK(p == SENTINEL, "untouched");
+        CHECK_OK(portcullis_last_error(detail, sizeof detail, &n));
+        CHECK(strstr(detail, "not a regular file") != NULL, "detail says why: %s", detail);
+    }
+    char big_path[] = "/tmp/portcullis-big-policy-XXXXXX";
+    int fd = mkstemp(big_path);
+    CHECK(fd >= 0, "mkstemp");
+    CHECK(ftruncate(fd, 4 * 1024 * 1024 + 1) == 0, "a policy one byte over the 4 MiB limit");
+    close(fd);
+    CHECK_RC(portcullis_policy_from_file(big_path, strlen(big_path), &p), PORTCULLIS_POLICY_INVALID);
+    CHECK(p == SENTINEL, "untouched");
+    CHECK_OK(portcullis_last_error(detail, sizeof detail, &n));
+    CHECK(strstr(detail, "larger than 4194304 bytes") != NULL, "detail names the limit: %s", detail);
+    unlink(big_path);
     CHECK_OK(portcullis_policy_from_file(path, strlen(path), out));
     CHECK(str_is(portcullis_policy_realm(*out), "claimport"), "realm");
     CHECK(portcullis_policy_realm(NULL).data == NULL, "realm of NULL");
