@@ -257,7 +257,18 @@ impl Checker {
     }
 
     fn front<'r>(&self, request: &Request<'r>, now: Option<Timestamp>) -> Result<Front<'r>, Early> {
-        let route = self.policy.routes.find(request.method, request.path);
+        let route = match self.policy.routes.find(request.method, request.path) {
+            Ok(route) => route,
+            // Refused before matching: no route may judge an ambiguous path (path.rs).
+            Err(e) => {
+                return Err(Early {
+                    reason: Reason::AmbiguousPath(e),
+                    route: None,
+                    warnings: Warnings::default(),
+                    done: None,
+                });
+            }
+        };
         let mut early = Early {
             reason: Reason::Public,
             route,

@@ -6,6 +6,7 @@ use crate::extract::ExtractError;
 use crate::format::{KeyError, KeyId};
 use crate::lookup::LookupError;
 use crate::oauth::TokenError;
+use crate::path::PathError;
 use crate::policy::Policy;
 use crate::record::KeyRecord;
 use crate::scope::ScopeSet;
@@ -15,7 +16,8 @@ use std::sync::Arc;
 /// The RFC 6750 §3.1 error code sent to the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
-    /// 400: the request is malformed (bad header, credential twice, query refused, HTTP).
+    /// 400: the request is malformed (bad header, credential twice, query refused, HTTP,
+    /// ambiguous path).
     InvalidRequest,
     /// 401: the token is unknown, wrong, revoked, expired or malformed.
     InvalidToken,
@@ -46,6 +48,9 @@ pub enum Reason {
     Credential(ExtractError),
     /// HTTPS is required and the request came over plain HTTP.
     InsecureTransport,
+    /// The request path is ambiguous (a dot segment, an encoded `/`, `//`, …: see
+    /// [`crate::path`]); refused before any route is matched (400 `invalid_request`).
+    AmbiguousPath(PathError),
     /// The token is not a well-formed key of this deployment.
     MalformedKey(KeyError),
     /// The key's environment is not this deployment's (a test key on live).
@@ -88,6 +93,7 @@ impl Reason {
             Reason::Public => "public",
             Reason::Credential(e) => e.code(),
             Reason::InsecureTransport => "insecure_transport",
+            Reason::AmbiguousPath(_) => "ambiguous_path",
             Reason::MalformedKey(_) => "malformed_key",
             Reason::WrongEnvironment => "wrong_environment",
             Reason::UnknownKey => "unknown_key",
@@ -107,12 +113,22 @@ impl Reason {
         }
     }
 
+    /// The code of what is wrong underneath, for logs: the key error of `malformed_key`
+    /// (`checksum`, `length`, …), the path error of `ambiguous_path` (`dot_segment`, …).
+    pub const fn detail(&self) -> Option<&'static str> {
+        match self {
+            Reason::MalformedKey(e) => Some(e.code()),
+            Reason::AmbiguousPath(e) => Some(e.code()),
+            _ => None,
+        }
+    }
+
     /// The HTTP status this reason maps to.
     pub const fn status(&self) -> u16 {
         match self {
             Reason::Allowed | Reason::Public => 200,
             Reason::Credential(ExtractError::Missing | ExtractError::WrongScheme) => 401,
-            Reason::Credential(_) | Reason::InsecureTransport => 400,
+            Reason::Credential(_) | Reason::InsecureTransport | Reason::AmbiguousPath(_) => 400,
             Reason::InsufficientScope | Reason::UnknownRoute => 403,
             Reason::LookupFailed => 503,
             _ => 401,
@@ -147,6 +163,7 @@ impl Reason {
                 "The credential query parameter is repeated or empty"
             }
             Reason::InsecureTransport => "HTTPS is required",
+            Reason::AmbiguousPath(_) => "The request path is ambiguous",
             Reason::InsufficientScope => "The token lacks the scope this request requires",
             Reason::UnknownRoute => "The token does not grant access to this resource",
             _ if matches!(self.error(), Some(ErrorCode::InvalidToken)) => {

@@ -57,6 +57,7 @@ pub mod issue;
 pub mod lookup;
 mod mac;
 pub mod oauth;
+pub mod path;
 pub mod pepper;
 pub mod policy;
 pub mod random;
@@ -76,6 +77,7 @@ pub use format::{DisplayKey, KeyError, KeyFormat, KeyId, ParsedKey};
 pub use hash::{HashCheck, HashError, StoredHash};
 pub use issue::{IssueError, IssuedKey, Rotation};
 pub use lookup::{KeyLookup, LookupError, MemoryStore, StoreError};
+pub use path::{PathError, PathParams, PathRules};
 pub use pepper::{PepperError, Peppers};
 pub use policy::{Policy, PolicyError, PolicyIssue};
 #[cfg(feature = "test-rng")]

@@ -4,7 +4,7 @@
 mod common;
 
 use portcullis::policy::{Access, UnknownRoutes};
-use portcullis::{Policy, PolicyIssue};
+use portcullis::{PathParams, PathRules, Policy, PolicyIssue};
 
 fn issues(text: &str) -> Vec<PolicyIssue> {
     Policy::from_toml(text)
@@ -146,6 +146,129 @@ fn ten_thousand_routes_load_and_match() {
         ));
     }
     let p = Policy::from_toml(&text).expect("loads");
-    assert_eq!(p.routes().find("GET", "/r9999/abc"), Some(9999));
-    assert_eq!(p.routes().find("GET", "/r10000/abc"), None);
+    assert_eq!(p.routes().find("GET", "/r9999/abc"), Ok(Some(9999)));
+    assert_eq!(p.routes().find("GET", "/r10000/abc"), Ok(None));
+}
+
+#[test]
+fn a_duplicate_scope_an_unknown_route_scope_and_a_truncated_requirement_are_all_reported() {
+    let text = r#"
+[[scopes]]
+name = "claims:read"
+[[scopes]]
+name = "claims:read"
+[[scopes]]
+name = "orders:read"
+implies = ["ghost"]
+
+[[routes]]
+method = "GET"
+path = "/v1/claims/{id}"
+require = "claims:raed"
+
+[[routes]]
+method = "GET"
+path = "/v1/orders/{id}"
+require = "orders:read &"
+
+[[routes]]
+method = "GET"
+path = "/v1/claims/../x"
+access = "public"
+"#;
+    let all = issues(text);
+    let found: Vec<(usize, &str)> = all.iter().map(|i| (i.line, i.field.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (5, "scopes[1].name"),
+            (8, "scopes[2].implies"),
+            (13, "routes[0].require"),
+            (18, "routes[1].require"),
+            (22, "routes[2]"),
+        ],
+        "{all:?}"
+    );
+    assert!(all[2].message.contains("claims:raed"), "{}", all[2]);
+    let rendered = Policy::from_toml(text).expect_err("invalid").to_string();
+    assert!(
+        rendered.starts_with("invalid policy (5 problems)"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn path_rules_are_a_policy_setting_with_secure_defaults() {
+    let p = Policy::from_toml("").expect("loads");
+    assert_eq!(p.paths(), PathRules::default());
+    assert!(p.paths().case_sensitive);
+    assert_eq!(p.paths().params, PathParams::Refuse);
+    let p = Policy::from_toml(
+        "[paths]
+case_sensitive = false
+params = \"ignore\"
+",
+    )
+    .expect("loads");
+    assert!(!p.paths().case_sensitive);
+    assert_eq!(p.paths().params, PathParams::Ignore);
+    let i = one("[paths]
+params = \"strip\"
+");
+    assert_eq!((i.line, i.field.as_str()), (2, "paths.params"));
+    // Templates that differ only in case are the same route when case is ignored.
+    let i = one("[paths]
+case_sensitive = false
+[[routes]]
+method = \"GET\"
+path = \"/a\"
+access = \"public\"
+[[routes]]
+method = \"GET\"
+path = \"/A\"
+access = \"public\"
+");
+    assert_eq!((i.line, i.field.as_str()), (9, "routes[1]"), "{i}");
+}
+
+#[test]
+fn the_loader_warns_of_a_route_a_more_specific_route_of_another_method_partly_decides() {
+    let text = r#"
+[[scopes]]
+name = "admin"
+
+[[routes]]
+method = "GET"
+path = "/v1/{*rest}"
+access = "public"
+
+[[routes]]
+method = "POST"
+path = "/v1/{*rest}"
+access = "authenticated"
+
+[[routes]]
+method = "*"
+path = "/v1/admin/reset"
+require = "admin"
+"#;
+    let p = Policy::from_toml(text).expect("a warning does not refuse the policy");
+    let fields: Vec<(usize, &str)> = p
+        .warnings()
+        .iter()
+        .map(|w| (w.line, w.field.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [(7, "routes[0]"), (12, "routes[1]")],
+        "{:?}",
+        p.warnings()
+    );
+    assert!(
+        p.warnings()[1].message.contains("routes[2]"),
+        "{}",
+        p.warnings()[1]
+    );
+    let quiet = Policy::from_toml(&common::claimport_text()).expect("loads");
+    assert_eq!(quiet.warnings(), []);
 }

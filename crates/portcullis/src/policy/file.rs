@@ -1,9 +1,16 @@
 //! Loading a policy from TOML, validating everything and reporting each error with its
 //! line and column.
+//!
+//! Every problem is reported in one pass: a scope that cannot be declared (a duplicate, a
+//! bad name) or an implication that matches nothing is reported and left out, and the
+//! routes are still checked against the scopes that remain. Only a TOML syntax or schema
+//! error (an unknown field, a wrong type) stops the loading at the first one, as the TOML
+//! reader does. Warnings (the policy loads, but deserves a look) are kept on the policy.
 
 use super::routes::{Access, Route, RouteTable};
 use super::{Lifecycle, Policy, Transport, UnknownRoutes};
 use crate::format::KeyFormat;
+use crate::path::{PathParams, PathRules};
 use crate::scope::{Catalog, CatalogBuilder, Requirement};
 use crate::time::DAY;
 use serde::Deserialize;
@@ -70,6 +77,8 @@ struct File {
     transport: TransportSection,
     #[serde(default)]
     lifecycle: LifecycleSection,
+    #[serde(default)]
+    paths: PathsSection,
     #[serde(default)]
     scopes: Vec<ScopeEntry>,
     #[serde(default)]
@@ -182,6 +191,28 @@ fn default_soon() -> u32 {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct PathsSection {
+    #[serde(default = "yes")]
+    case_sensitive: bool,
+    #[serde(default = "default_params")]
+    params: Spanned<String>,
+}
+
+impl Default for PathsSection {
+    fn default() -> Self {
+        PathsSection {
+            case_sensitive: true,
+            params: default_params(),
+        }
+    }
+}
+
+fn default_params() -> Spanned<String> {
+    unspanned("refuse".into())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ScopeEntry {
     name: Spanned<String>,
     #[serde(default)]
@@ -207,17 +238,27 @@ struct Issues<'t> {
 
 impl Issues<'_> {
     fn push(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) {
+        let issue = self.issue(span, field, message);
+        self.issues.push(issue);
+    }
+
+    fn issue(
+        &self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> PolicyIssue {
         let (line, column) = if span.is_empty() && span.start == 0 {
             (0, 0)
         } else {
             line_col(self.text, span.start)
         };
-        self.issues.push(PolicyIssue {
+        PolicyIssue {
             line,
             column,
             field: field.into(),
             message: message.into(),
-        });
+        }
     }
 }
 
@@ -281,14 +322,20 @@ pub(super) fn load(text: &str) -> Result<Policy, PolicyError> {
             "use letters, digits, '-', '_' or '.'",
         );
     }
+    let rules = path_rules(&file.paths, &mut issues);
     let catalog = catalog(&file.scopes, &mut issues);
     let routes = catalog
         .as_ref()
-        .map(|c| routes(c, &file.routes, &mut issues));
+        .map(|c| routes(c, rules, &file.routes, &mut issues));
     match (format, deployment_env, unknown_routes, catalog, routes) {
-        (Some(format), Some(deployment_env), Some(unknown_routes), Some(catalog), Some(routes))
-            if issues.issues.is_empty() =>
-        {
+        (
+            Some(format),
+            Some(deployment_env),
+            Some(unknown_routes),
+            Some(catalog),
+            Some((routes, entries)),
+        ) if issues.issues.is_empty() => {
+            let warnings = overrides(&routes, &entries, &file.routes, &issues);
             Ok(Policy {
                 realm,
                 format,
@@ -308,6 +355,7 @@ pub(super) fn load(text: &str) -> Result<Policy, PolicyError> {
                 catalog,
                 routes,
                 unknown_routes,
+                warnings,
             })
         }
         _ => Err(PolicyError {
@@ -370,43 +418,80 @@ fn unknown_routes(service: &Service, issues: &mut Issues<'_>) -> Option<UnknownR
     }
 }
 
+/// The catalog of the scopes that can be declared, every problem reported. A scope that
+/// cannot be declared is left out; an implication that matches nothing is dropped, so the
+/// routes can still be checked (the policy is refused anyway).
 fn catalog(entries: &[ScopeEntry], issues: &mut Issues<'_>) -> Option<Catalog> {
     let mut builder = CatalogBuilder::new();
-    let mut spans = Vec::new();
-    let mut ok = true;
+    // The entry number of each scope the builder holds.
+    let mut added = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         match builder.add(
             e.name.get_ref(),
             &e.description,
             e.implies.get_ref().clone(),
         ) {
-            Ok(()) => spans.push(e.implies.span()),
-            Err(err) => {
-                issues.push(e.name.span(), format!("scopes[{i}].name"), err.to_string());
-                ok = false;
-            }
+            Ok(()) => added.push(i),
+            Err(err) => issues.push(e.name.span(), format!("scopes[{i}].name"), err.to_string()),
         }
     }
-    if !ok {
-        return None;
-    }
-    match builder.build() {
-        Ok(c) => Some(c),
-        Err(errors) => {
-            for (i, err) in errors {
+    let errors = match builder.clone().build() {
+        Ok(c) => return Some(c),
+        Err(errors) => errors,
+    };
+    let mut fallback = CatalogBuilder::new();
+    for (n, &i) in added.iter().enumerate() {
+        let e = entries.get(i)?;
+        let broken = errors.iter().any(|(at, _)| *at == n);
+        if broken {
+            for (_, err) in errors.iter().filter(|(at, _)| *at == n) {
                 issues.push(
-                    spans.get(i).cloned().unwrap_or(0..0),
+                    e.implies.span(),
                     format!("scopes[{i}].implies"),
                     err.to_string(),
                 );
             }
-            None
         }
+        let implies = if broken {
+            Vec::new()
+        } else {
+            e.implies.get_ref().clone()
+        };
+        fallback
+            .add(e.name.get_ref(), &e.description, implies)
+            .ok()?;
+    }
+    fallback.build().ok()
+}
+
+fn path_rules(section: &PathsSection, issues: &mut Issues<'_>) -> PathRules {
+    let params = match section.params.get_ref().as_str() {
+        "refuse" => PathParams::Refuse,
+        "ignore" => PathParams::Ignore,
+        other => {
+            issues.push(
+                section.params.span(),
+                "paths.params",
+                format!("{other:?} is not \"refuse\" or \"ignore\""),
+            );
+            PathParams::Refuse
+        }
+    };
+    PathRules {
+        case_sensitive: section.case_sensitive,
+        params,
     }
 }
 
-fn routes(catalog: &Catalog, entries: &[RouteEntry], issues: &mut Issues<'_>) -> RouteTable {
-    let mut table = RouteTable::new();
+/// The route table and, for each route in it, its entry number in the file.
+fn routes(
+    catalog: &Catalog,
+    rules: PathRules,
+    entries: &[RouteEntry],
+    issues: &mut Issues<'_>,
+) -> (RouteTable, Vec<usize>) {
+    let mut table = RouteTable::with_rules(rules);
+    let mut added = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let Some(access) = access(catalog, i, e, issues) else {
             continue;
@@ -416,15 +501,52 @@ fn routes(catalog: &Catalog, entries: &[RouteEntry], issues: &mut Issues<'_>) ->
             path: e.path.get_ref().clone(),
             access,
         };
-        if let Err(err) = table.add(route) {
-            let span = match err {
-                super::routes::RouteError::BadMethod(_) => e.method.span(),
-                super::routes::RouteError::BadPath { .. } => e.path.span(),
-            };
-            issues.push(span, format!("routes[{i}]"), err.to_string());
+        match table.add(route) {
+            Ok(()) => added.push(i),
+            Err(err) => {
+                let span = match err {
+                    super::routes::RouteError::BadMethod(_) => e.method.span(),
+                    super::routes::RouteError::BadPath { .. } => e.path.span(),
+                };
+                issues.push(span, format!("routes[{i}]"), err.to_string());
+            }
         }
     }
+    (table, added)
+}
+
+/// A warning for each route that a more specific route of another method partly decides
+/// with different access ([`RouteTable::overrides`]).
+fn overrides(
+    table: &RouteTable,
+    added: &[usize],
+    entries: &[RouteEntry],
+    issues: &Issues<'_>,
+) -> Vec<PolicyIssue> {
+    let describe = |n: usize| {
+        let entry = added.get(n).copied().unwrap_or(n);
+        let (method, path) = table
+            .get(n)
+            .map_or(("", ""), |r| (r.method.as_str(), r.path.as_str()));
+        (entry, format!("{method} {path}"))
+    };
     table
+        .overrides()
+        .into_iter()
+        .map(|o| {
+            let (entry, this) = describe(o.route);
+            let (other, by) = describe(o.by);
+            let span = entries.get(entry).map_or(0..0, |e| e.path.span());
+            issues.issue(
+                span,
+                format!("routes[{entry}]"),
+                format!(
+                    "`{this}` does not decide every request it matches: routes[{other}] \
+                     (`{by}`, more specific, other access) decides the requests both match"
+                ),
+            )
+        })
+        .collect()
 }
 
 fn access(catalog: &Catalog, i: usize, e: &RouteEntry, issues: &mut Issues<'_>) -> Option<Access> {

@@ -20,6 +20,10 @@
 //! expiring_soon_days = 7
 //! accept_legacy_sha256 = false  # true only while migrating keys imported with sha256$ hashes
 //!
+//! [paths]                        # how request paths are matched (see `crate::path`)
+//! case_sensitive = true          # default, as RFC 3986 paths are; false: ASCII letters fold
+//! params = "refuse"              # default: 400 for `;` path parameters; "ignore": drop them
+//!
 //! [[scopes]]
 //! name = "claims:write"
 //! description = "Write Claims"
@@ -30,14 +34,27 @@
 //! path = "/v1/claims/{id}"
 //! require = "claims:read"        # or: access = "public" / "authenticated"
 //! ```
+//!
+//! Routes: `method` is an upper-case HTTP method or `*` (any method); `path` a template of
+//! literal segments, `{name}` (one segment) and a last `{*name}` (the rest). A request is
+//! decided by the most specific template among the routes of its method, of `GET` (for
+//! `HEAD`) and of `*` — the path first, then the method; at equal specificity the
+//! request's own method beats `GET`, which beats `*` (see [`routes`]). The host passes the
+//! raw path as received, without the query string; ambiguous paths (`..`, `%2F`, `//`, …)
+//! are refused with 400 before matching (see [`crate::path`]).
+//!
+//! Loading reports every problem with its line and column ([`PolicyError`]), and keeps
+//! warnings on the policy ([`Policy::warnings`]): routes of which a more specific route of
+//! another method (`*`, or `GET` for `HEAD`) decides some requests, with other access.
 
 mod file;
 pub mod routes;
 mod segment;
 mod template;
 
+pub use crate::path::{PathParams, PathRules};
 pub use file::{MAX_POLICY_LEN, PolicyError, PolicyIssue};
-pub use routes::{Access, Route, RouteError, RouteTable};
+pub use routes::{Access, Override, Route, RouteError, RouteTable};
 
 use crate::format::KeyFormat;
 use crate::scope::Catalog;
@@ -89,6 +106,7 @@ pub struct Policy {
     pub(crate) catalog: Catalog,
     pub(crate) routes: RouteTable,
     pub(crate) unknown_routes: UnknownRoutes,
+    pub(crate) warnings: Vec<PolicyIssue>,
 }
 
 impl Policy {
@@ -137,6 +155,16 @@ impl Policy {
     /// The rule for unmatched routes.
     pub fn unknown_routes(&self) -> UnknownRoutes {
         self.unknown_routes
+    }
+    /// How request paths are matched (`[paths]`).
+    pub fn paths(&self) -> PathRules {
+        self.routes.rules()
+    }
+    /// What deserves a look in a policy that loaded, with locations (`policy check` shows
+    /// them): routes of which a more specific route of another method decides some
+    /// requests with other access.
+    pub fn warnings(&self) -> &[PolicyIssue] {
+        &self.warnings
     }
     /// Method and template of route number `index`.
     pub fn route_info(&self, index: usize) -> Option<(&str, &str)> {

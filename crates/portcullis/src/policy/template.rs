@@ -91,37 +91,36 @@ impl Trie {
     /// Adds `template` for route `index`. A template of the same shape as one already
     /// added (same literals, parameters in the same places) is an error naming the index
     /// of the other.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, template: &str, index: usize) -> Result<(), InsertError> {
-        let segments = segments(template).map_err(InsertError::Invalid)?;
+        let slot = self.slot(template).map_err(InsertError::Invalid)?;
+        match slot {
+            Some(existing) => Err(InsertError::Conflict(*existing)),
+            None => {
+                *slot = Some(index);
+                Ok(())
+            }
+        }
+    }
+
+    /// The value slot of `template`, created empty if no template of its shape is in the
+    /// trie yet; templates of the same shape share it. The error says what is wrong with
+    /// the template.
+    pub(crate) fn slot(&mut self, template: &str) -> Result<&mut Option<usize>, String> {
+        let segments = segments(template)?;
         let mut node = self;
         let last = segments.len() - 1;
         for (i, seg) in segments.into_iter().enumerate() {
-            let slot = match seg {
-                Segment::CatchAll => &mut node.catch_all,
-                Segment::Param => {
-                    node = node.param.get_or_insert_with(Box::default);
-                    if i < last {
-                        continue;
-                    }
-                    &mut node.route
-                }
-                Segment::Literal(text) => {
-                    node = node.literal_mut(text);
-                    if i < last {
-                        continue;
-                    }
-                    &mut node.route
-                }
-            };
-            return match slot {
-                Some(existing) => Err(InsertError::Conflict(*existing)),
-                None => {
-                    *slot = Some(index);
-                    Ok(())
-                }
-            };
+            match seg {
+                Segment::CatchAll => return Ok(&mut node.catch_all),
+                Segment::Param => node = node.param.get_or_insert_with(Box::default),
+                Segment::Literal(text) => node = node.literal_mut(text),
+            }
+            if i == last {
+                return Ok(&mut node.route);
+            }
         }
-        Err(InsertError::Invalid("is empty".to_owned()))
+        Err("is empty".to_owned())
     }
 
     fn literal_mut(&mut self, text: &str) -> &mut Trie {
@@ -170,27 +169,39 @@ impl Trie {
             .is_some_and(|(k, _)| k.as_bytes() == segment)
     }
 
-    /// The route matching `path` (which starts with `/`), if any.
-    #[inline]
+    /// The value of the template matching `path` (which starts with `/`), if any.
+    #[cfg(test)]
     pub(crate) fn find(&self, path: &str) -> Option<usize> {
-        self.find_rest(path.strip_prefix('/')?.as_bytes())
+        self.find_by(path.as_bytes(), &Some)
+    }
+
+    /// The most specific template matching `path` (which starts with `/`) whose value
+    /// `pick` accepts: `pick` maps a value to the answer, or to `None` to pass over it as
+    /// if no template ended there.
+    #[inline]
+    pub(crate) fn find_by<F: Fn(usize) -> Option<usize>>(
+        &self,
+        path: &[u8],
+        pick: &F,
+    ) -> Option<usize> {
+        self.find_rest(path.strip_prefix(b"/")?, pick)
     }
 
     /// Matches `rest`, the path after a `/` (possibly empty): a literal child first, then
     /// the parameter, then the catch-all. The walk loops down the trie and recurses only
     /// at nodes where a later alternative remains to try if the earlier one fails deeper
     /// (backtracking), so most lookups make no call at all.
-    fn find_rest(&self, mut rest: &[u8]) -> Option<usize> {
+    fn find_rest<F: Fn(usize) -> Option<usize>>(&self, mut rest: &[u8], pick: &F) -> Option<usize> {
         let mut node = self;
         loop {
             let (segment, head, tail) = split(rest);
-            let catch_all = node.catch_all.filter(|_| !rest.is_empty());
+            let catch_all = node.catch_all.filter(|_| !rest.is_empty()).and_then(pick);
             let param = node.param.as_deref().filter(|_| !segment.is_empty());
             let mut next = node.literal(segment, head);
             if let Some(literal) = next
                 && (param.is_some() || catch_all.is_some())
             {
-                if let Some(found) = literal.finish(tail) {
+                if let Some(found) = literal.finish(tail, pick) {
                     return Some(found);
                 }
                 next = None;
@@ -200,12 +211,12 @@ impl Trie {
             {
                 if catch_all.is_none() {
                     next = Some(param);
-                } else if let Some(found) = param.finish(tail) {
+                } else if let Some(found) = param.finish(tail, pick) {
                     return Some(found);
                 }
             }
             match (next, tail) {
-                (Some(child), None) => return child.route,
+                (Some(child), None) => return child.route.and_then(pick),
                 (Some(child), Some(tail)) => {
                     node = child;
                     rest = tail;
@@ -216,10 +227,14 @@ impl Trie {
     }
 
     /// Matches what is left after this node's segment: nothing (`None`) ends here.
-    fn finish(&self, tail: Option<&[u8]>) -> Option<usize> {
+    fn finish<F: Fn(usize) -> Option<usize>>(
+        &self,
+        tail: Option<&[u8]>,
+        pick: &F,
+    ) -> Option<usize> {
         match tail {
-            None => self.route,
-            Some(tail) => self.find_rest(tail),
+            None => self.route.and_then(pick),
+            Some(tail) => self.find_rest(tail, pick),
         }
     }
 }
@@ -244,6 +259,7 @@ fn find_indexed(
 }
 
 /// Why a template was not added.
+#[cfg(test)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum InsertError {
     /// The template is malformed (the text says how).
