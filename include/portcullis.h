@@ -5,6 +5,11 @@
  * Link: -lportcullis (static: libportcullis.a plus -lpthread -ldl -lm; or `pkg-config
  * --libs portcullis`).
  *
+ * Keys look like `sk_live_<id>_<secret><check>`. Their format is a public contract,
+ * written down byte by byte in docs/key-format.md: grammar, base62, what the CRC-32
+ * covers, the stored hash (HMAC input, digest encoding), and how to recognise a leaked
+ * key offline.
+ *
  * Conventions
  * - Objects are opaque handles: made by _new / _from_* / checker calls, released by
  *   their _free function. Every _free accepts NULL (no-op).
