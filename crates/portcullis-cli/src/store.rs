@@ -550,7 +550,7 @@ pub fn emptied(path: &Path, what: &str) -> CliError {
             path.display()
         ),
     )
-    .hint("restore the database from a backup (the pepper file and the policy are still there; `portcullis init` will not replace them)")
+    .hint("restore the database from a backup; keep the pepper file, the restored keys need it (`portcullis init` refuses to replace a store that has one)")
 }
 
 fn pepper_of(record: &KeyRecord) -> Option<String> {
