@@ -346,9 +346,16 @@ fn policy_check_prints_the_catalog_and_routes() {
             "unknown_routes",
             "transport",
             "lifecycle",
+            "paths",
+            "warnings",
             "scopes",
             "routes",
         ],
+    );
+    assert_eq!(v["warnings"], serde_json::json!([]));
+    assert_eq!(
+        v["paths"],
+        serde_json::json!({"case_sensitive": true, "params": "refuse"})
     );
     assert_shape(
         &v["scopes"][0],
@@ -382,6 +389,46 @@ fn policy_check_prints_the_catalog_and_routes() {
     assert_shape(&v["issues"][0], &["line", "column", "field", "message"]);
     assert_eq!(v["issues"][0]["line"], 7);
     assert_eq!(v["issues"][0]["field"], "routes[0].require");
+}
+
+#[test]
+fn policy_check_shows_every_problem_and_the_warnings_of_a_valid_policy() {
+    let s = Sandbox::new();
+    let bad = s.dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[scopes]]\nname = \"a\"\n[[scopes]]\nname = \"a\"\n[[routes]]\nmethod = \"GET\"\npath = \"/x\"\nrequire = \"b\"\n[[routes]]\nmethod = \"GET\"\npath = \"/y\"\nrequire = \"a &\"\n",
+    )
+    .expect("write");
+    let v = s.json(3, &["policy", "check", &bad.display().to_string()]);
+    let fields: Vec<&str> = v["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .filter_map(|i| i["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        ["scopes[1].name", "routes[0].require", "routes[1].require"],
+        "{v}"
+    );
+
+    let shadowed = s.dir.path().join("shadowed.toml");
+    std::fs::write(
+        &shadowed,
+        "[[scopes]]\nname = \"admin\"\n[[routes]]\nmethod = \"POST\"\npath = \"/v1/{*rest}\"\naccess = \"authenticated\"\n[[routes]]\nmethod = \"*\"\npath = \"/v1/admin/reset\"\nrequire = \"admin\"\n",
+    )
+    .expect("write");
+    let path = shadowed.display().to_string();
+    let human = s.run(&["policy", "check", &path]);
+    assert_eq!(human.code, 0, "{human:?}");
+    assert!(
+        human.stdout.contains("Warnings (1)") && human.stdout.contains(&format!("{path}:5:")),
+        "{}",
+        human.stdout
+    );
+    let v = s.json(0, &["policy", "check", &path]);
+    assert_eq!(v["warnings"][0]["field"], "routes[0]", "{v}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::error::{CliError, EXIT_INPUT};
 use crate::table::Table;
 use crate::time_text::format_duration;
 use crate::view::printable;
-use portcullis::policy::{Access, UnknownRoutes};
+use portcullis::policy::{Access, PathParams, UnknownRoutes};
 use portcullis::{Policy, PolicyError};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -25,13 +25,22 @@ fn check(file: &Path) -> Result<Report, CliError> {
         Ok(policy) => policy,
         Err(e) => return Ok(invalid(file, &e)),
     };
-    let human = format!(
+    let mut human = format!(
         "{}: valid\n\n{}\nScopes\n{}\nRoutes\n{}",
         printable(&file.display().to_string()),
         settings(&policy).render(2),
         scopes(&policy).render(2),
         routes(&policy).render(2),
     );
+    let warnings = policy.warnings();
+    if !warnings.is_empty() {
+        human.push_str(&format!("\nWarnings ({})\n", warnings.len()));
+        let shown = file.display().to_string();
+        for w in warnings {
+            let line = format!("{shown}:{w}");
+            human.push_str(&format!("  {}\n", printable(&line)));
+        }
+    }
     Ok(Report::ok(human, policy_json(&policy)))
 }
 
@@ -71,6 +80,21 @@ fn settings(p: &Policy) -> Table {
         .row(["environments", &p.format().envs().join(", ")])
         .row(["deployment env", p.deployment_env()])
         .row(["HTTPS required", yes_no(t.require_https)])
+        .row([
+            "paths",
+            &format!(
+                "{}, ';' parameters {}",
+                if p.paths().case_sensitive {
+                    "case-sensitive"
+                } else {
+                    "case-insensitive"
+                },
+                match p.paths().params {
+                    PathParams::Refuse => "refused",
+                    PathParams::Ignore => "ignored",
+                }
+            ),
+        ])
         .row([
             "key in query",
             &format!(
@@ -171,6 +195,11 @@ fn policy_json(p: &Policy) -> Value {
             "enforce_max_age": l.enforce_max_age,
             "expiring_soon_secs": l.expiring_soon,
         },
+        "paths": {
+            "case_sensitive": p.paths().case_sensitive,
+            "params": match p.paths().params { PathParams::Refuse => "refuse", PathParams::Ignore => "ignore" },
+        },
+        "warnings": p.warnings().iter().map(|w| json!({"line": w.line, "column": w.column, "field": w.field, "message": w.message})).collect::<Vec<_>>(),
         "scopes": catalog.scopes().iter().map(|s| json!({
             "name": s.name,
             "description": s.description,
