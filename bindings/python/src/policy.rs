@@ -2,8 +2,11 @@
 
 use crate::errors;
 use crate::input;
-use portcullis::{Policy, Requirement};
+use portcullis::bounded::{BoundedReadError, read_to_limit};
+use portcullis::policy::MAX_POLICY_LEN;
+use portcullis::{Policy, PolicyError, PolicyIssue, Requirement};
 use pyo3::prelude::*;
+use std::path::Path;
 use std::sync::Arc;
 
 /// A loaded, validated policy (catalog, routes, transport, lifecycle). Immutable.
@@ -51,6 +54,71 @@ fn load(py: Python<'_>, text: &str) -> PyResult<PyPolicy> {
         .map_err(|e| errors::policy(py, &e))
 }
 
+/// Why a policy file could not be read.
+enum ReadFailure {
+    /// Not readable, or not a regular file or a pipe: the message.
+    Io(String),
+    /// Over [`MAX_POLICY_LEN`]: the error `Policy.from_toml` gives for such a text.
+    TooLarge(PolicyError),
+}
+
+/// Reads a policy file (a regular file or a pipe) up to [`MAX_POLICY_LEN`] bytes. The kind
+/// is checked on the path before opening (opening a pipe waits for a writer) and again on
+/// the opened file.
+fn read_policy_file(path: &Path) -> Result<Vec<u8>, ReadFailure> {
+    let io =
+        |e: std::io::Error| ReadFailure::Io(format!("cannot read policy {}: {e}", path.display()));
+    let kind = |meta: &std::fs::Metadata| {
+        accepted_kind(&meta.file_type()).map_err(|what| {
+            ReadFailure::Io(format!(
+                "cannot read policy {}: not a regular file or a pipe (it is {what})",
+                path.display()
+            ))
+        })
+    };
+    kind(&std::fs::metadata(path).map_err(io)?)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    kind(&file.metadata().map_err(io)?)?;
+    let mut content = Vec::new();
+    read_to_limit(file, MAX_POLICY_LEN, &mut content).map_err(|e| match e {
+        BoundedReadError::TooLarge { limit } => ReadFailure::TooLarge(PolicyError {
+            issues: vec![PolicyIssue {
+                line: 0,
+                column: 0,
+                field: String::new(),
+                message: format!("policy is larger than {limit} bytes"),
+            }],
+        }),
+        BoundedReadError::Io(e) => io(e),
+    })?;
+    Ok(content)
+}
+
+/// Accepts a regular file or a pipe; otherwise says what the file is.
+fn accepted_kind(t: &std::fs::FileType) -> Result<(), &'static str> {
+    if t.is_file() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Ok(());
+        }
+        if t.is_char_device() {
+            return Err("a character device");
+        }
+        if t.is_block_device() {
+            return Err("a block device");
+        }
+    }
+    Err(if t.is_dir() {
+        "a directory"
+    } else {
+        "of another kind"
+    })
+}
+
 fn names(policy: &Policy, set: &portcullis::ScopeSet) -> Vec<String> {
     policy.catalog().names(set).map(str::to_owned).collect()
 }
@@ -63,15 +131,15 @@ impl PyPolicy {
         load(py, text)
     }
 
-    /// Loads a policy from a TOML file (`str` or path-like).
+    /// Loads a policy from a TOML file (`str` or path-like): a regular file or a pipe,
+    /// read up to its 4 MiB limit and never further (a larger one raises `PolicyError`, as
+    /// the same text would); a directory or a device such as `/dev/zero` is refused before
+    /// it is read (`ConfigurationError`, code `io`).
     #[staticmethod]
     fn from_file(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
-        let text = std::fs::read(&path).map_err(|e| {
-            errors::configuration(
-                py,
-                &format!("cannot read policy {}: {e}", path.display()),
-                "io",
-            )
+        let text = read_policy_file(&path).map_err(|failure| match failure {
+            ReadFailure::Io(message) => errors::configuration(py, &message, "io"),
+            ReadFailure::TooLarge(e) => errors::policy(py, &e),
         })?;
         let text = String::from_utf8(text).map_err(|_| {
             errors::configuration(

@@ -94,6 +94,28 @@ def test_configuration_errors(tmp_path: Path) -> None:
     assert peppers.ids == ["p1"]  # the refused pepper was not kept
 
 
+def test_policy_from_file_refuses_dev_zero_quickly_and_reads_no_more_than_its_limit(
+    tmp_path: Path,
+) -> None:
+    """Issue #15: /dev/zero used to be read until memory ran out; a device or a directory
+    is refused by kind before it is read, and a file is read up to the 4 MiB limit only."""
+    import time
+
+    for path in ["/dev/zero", "/dev/null", str(tmp_path)]:
+        started = time.monotonic()
+        with pytest.raises(portcullis.ConfigurationError) as info:
+            portcullis.Policy.from_file(path)
+        assert time.monotonic() - started < 5, path
+        assert info.value.code == "io"
+        assert "not a regular file" in str(info.value)
+    big = tmp_path / "big.toml"
+    with open(big, "wb") as f:
+        f.truncate(4 * 1024 * 1024 + 1)
+    with pytest.raises(portcullis.PolicyError) as policy_info:
+        portcullis.Policy.from_file(big)
+    assert "larger than 4194304 bytes" in policy_info.value.issues[0].message
+
+
 def test_pepper_secret_never_in_error() -> None:
     secret = b"s3cr3t-pepper"
     with pytest.raises(portcullis.ConfigurationError) as info:

@@ -111,7 +111,8 @@ class PolicyError(PortcullisError, ValueError):
 class ConfigurationError(PortcullisError, ValueError):
     """Bad configuration or API misuse: peppers (``bad_pepper_id``,
     ``pepper_too_short``, ``duplicate_pepper``, ``unknown_pepper``), an unreadable
-    policy file (``io``, ``encoding``), a ``Pending`` finished twice (``pending_used``) or
+    policy file (``io``, also for a directory or a device such as ``/dev/zero``,
+    refused before it is read; ``encoding``), a ``Pending`` finished twice (``pending_used``) or
     by another checker (``foreign_pending``), OAuth access-token keys
     (``bad_access_key_id``, ``access_key_too_short``, ``duplicate_access_key``,
     ``unknown_access_key``), an ``AccessVerifier`` of another policy's scope catalog
