@@ -523,7 +523,9 @@ typedef struct portcullis_request {
    */
   size_t method_len;
   /**
-   * The path your router dispatches on, without the query string. Required, UTF-8.
+   * The raw path as received on the request line, before your router decodes or
+   * normalises it, without the query string. Required, UTF-8. Ambiguous paths (`..`,
+   * `%2F`, `//`, …) are refused: 400, reason `ambiguous_path`.
    */
   const char *path;
   /**
@@ -1081,7 +1083,8 @@ struct portcullis_str portcullis_decision_error(const struct portcullis_decision
 
 /**
  * The internal reason, for logs only (`allowed`, `public`, `unknown_key`,
- * `wrong_secret`, `revoked`, `expired`, `malformed_key`, `missing_credential`, …).
+ * `wrong_secret`, `revoked`, `expired`, `malformed_key`, `missing_credential`,
+ * `ambiguous_path`, …).
  * Never show it to the client. Static text; absent for NULL.
  *
  * # Safety
@@ -1091,7 +1094,10 @@ struct portcullis_str portcullis_decision_reason(const struct portcullis_decisio
 
 /**
  * For reason `malformed_key`, why the key did not parse (`shape`, `unknown_kind`,
- * `unknown_env`, `length`, `character`, `checksum`); absent otherwise. Static text.
+ * `unknown_env`, `length`, `character`, `checksum`); for reason `ambiguous_path`, why
+ * the path was refused (`dot_segment`, `encoded_separator`, `empty_segment`,
+ * `path_params`, `bad_escape`, `invalid_byte`, `not_absolute`); absent otherwise.
+ * Static text.
  *
  * # Safety
  * `decision` is NULL or live.

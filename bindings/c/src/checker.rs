@@ -39,7 +39,9 @@ pub struct portcullis_request {
     pub method: *const c_char,
     /// Length of `method` in bytes.
     pub method_len: usize,
-    /// The path your router dispatches on, without the query string. Required, UTF-8.
+    /// The raw path as received on the request line, before your router decodes or
+    /// normalises it, without the query string. Required, UTF-8. Ambiguous paths (`..`,
+    /// `%2F`, `//`, …) are refused: 400, reason `ambiguous_path`.
     pub path: *const c_char,
     /// Length of `path` in bytes.
     pub path_len: usize,

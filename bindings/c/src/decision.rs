@@ -5,7 +5,7 @@ use crate::record::{id_str, id_text, portcullis_record};
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::{copy_out, portcullis_str};
-use core_lib::{Checker, Decision, DecisionRef, Outcome, Reason, ScopeSet};
+use core_lib::{Checker, Decision, DecisionRef, Outcome, ScopeSet};
 use std::ffi::c_char;
 use std::sync::Arc;
 
@@ -118,7 +118,8 @@ pub unsafe extern "C" fn portcullis_decision_error(
 }
 
 /// The internal reason, for logs only (`allowed`, `public`, `unknown_key`,
-/// `wrong_secret`, `revoked`, `expired`, `malformed_key`, `missing_credential`, …).
+/// `wrong_secret`, `revoked`, `expired`, `malformed_key`, `missing_credential`,
+/// `ambiguous_path`, …).
 /// Never show it to the client. Static text; absent for NULL.
 ///
 /// # Safety
@@ -136,7 +137,10 @@ pub unsafe extern "C" fn portcullis_decision_reason(
 }
 
 /// For reason `malformed_key`, why the key did not parse (`shape`, `unknown_kind`,
-/// `unknown_env`, `length`, `character`, `checksum`); absent otherwise. Static text.
+/// `unknown_env`, `length`, `character`, `checksum`); for reason `ambiguous_path`, why
+/// the path was refused (`dot_segment`, `encoded_separator`, `empty_segment`,
+/// `path_params`, `bad_escape`, `invalid_byte`, `not_absolute`); absent otherwise.
+/// Static text.
 ///
 /// # Safety
 /// `decision` is NULL or live.
@@ -146,9 +150,8 @@ pub unsafe extern "C" fn portcullis_decision_detail(
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
     unsafe {
-        read(decision, portcullis_str::NONE, |d| match d.outcome.reason {
-            Reason::MalformedKey(e) => portcullis_str::of(e.code()),
-            _ => portcullis_str::NONE,
+        read(decision, portcullis_str::NONE, |d| {
+            portcullis_str::of_opt(d.outcome.reason.detail())
         })
     }
 }

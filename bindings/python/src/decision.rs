@@ -59,12 +59,10 @@ impl PyDecision {
     }
 }
 
-/// The key-format error code behind a `malformed_key` reason (`checksum`, `length`, …).
+/// The key-format error code behind a `malformed_key` reason (`checksum`, `length`, …), or
+/// the path error code behind an `ambiguous_path` reason (`dot_segment`, …).
 fn detail(reason: Reason) -> Option<&'static str> {
-    match reason {
-        Reason::MalformedKey(e) => Some(e.code()),
-        _ => None,
-    }
+    reason.detail()
 }
 
 #[pymethods]
@@ -89,7 +87,8 @@ impl PyDecision {
     fn reason(&self) -> &'static str {
         self.outcome.reason.code()
     }
-    /// For `malformed_key`, the key error code (`checksum`, `length`, …).
+    /// For `malformed_key`, the key error code (`checksum`, `length`, …); for
+    /// `ambiguous_path`, the path error code (`dot_segment`, `encoded_separator`, …).
     #[getter]
     fn detail(&self) -> Option<&'static str> {
         detail(self.outcome.reason)

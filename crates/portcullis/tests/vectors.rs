@@ -798,6 +798,54 @@ fn cases(k: &Keys) -> Vec<Case> {
             401,
         ),
         case(
+            "a dot segment under a public route is refused, not public",
+            "GET",
+            "/health/../v1/admin",
+            None,
+            "ambiguous_path",
+            400,
+        ),
+        case(
+            "a dot segment is refused before the key is looked at",
+            "GET",
+            "/v1/claims/../admin",
+            bearer("read"),
+            "ambiguous_path",
+            400,
+        ),
+        case(
+            "an encoded slash in a parameter is refused",
+            "GET",
+            "/v1/claims/..%2Fadmin",
+            bearer("read"),
+            "ambiguous_path",
+            400,
+        ),
+        case(
+            "an empty segment is refused",
+            "GET",
+            "/v1//claims/42",
+            bearer("read"),
+            "ambiguous_path",
+            400,
+        ),
+        case(
+            "a semicolon path parameter is refused by default",
+            "GET",
+            "/v1/claims/42;v=1",
+            bearer("read"),
+            "ambiguous_path",
+            400,
+        ),
+        case(
+            "an escaped unreserved character is decoded before matching",
+            "GET",
+            "/v1/claim%73/42",
+            bearer("read"),
+            "allowed",
+            200,
+        ),
+        case(
             "typo caught by the checksum",
             "GET",
             "/v1/claims/42",
@@ -964,10 +1012,7 @@ fn expect(c: &Checker, store: &MemoryStore, case: &Case) -> Value {
         case.name
     );
     assert_eq!(warnings, case.warnings, "warnings of {:?}", case.name);
-    let detail = match d.reason() {
-        portcullis::Reason::MalformedKey(e) => Some(e.code()),
-        _ => None,
-    };
+    let detail = d.reason().detail();
     json!({
         "allowed": d.allowed(), "status": d.status(), "error": d.error().map(|e| e.as_str()),
         "reason": d.reason().code(), "detail": detail,

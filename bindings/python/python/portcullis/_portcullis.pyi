@@ -326,7 +326,10 @@ class Checker:
         https: bool = False,
         now: Optional[_Time] = None,
     ) -> Decision:
-        """Decides a request.
+        """Decides a request. ``path`` is the raw path as received (ASGI
+        ``scope["raw_path"]``, not the decoded ``scope["path"]``), without the query
+        string: ambiguous paths (``..``, ``%2F``, ``//``, …) are refused with 400, reason
+        ``ambiguous_path`` (``detail`` says why).
 
         ``lookup``: a ``MemoryStore``, or a callable ``key_id -> record | None`` (a
         ``KeyRecord``, its dict or JSON text). Raise ``KeyLookupError`` from it when the
