@@ -7,11 +7,10 @@ use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::portcullis_str;
 use core_lib::Policy;
-use core_lib::bounded::{BoundedReadError, read_to_limit};
+use core_lib::bounded::{Accept, BoundedReadError, check_file_type, read_to_limit};
 use core_lib::policy::MAX_POLICY_LEN;
 use std::ffi::c_char;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 /// A validated policy. Immutable after loading: safe to use from any number of threads at
@@ -91,26 +90,15 @@ pub unsafe extern "C" fn portcullis_policy_from_file(
 fn read_policy_file(path: &Path) -> Result<Vec<u8>, Failure> {
     let io = |e: std::io::Error| Failure::new(R::PORTCULLIS_IO, format!("{}: {e}", path.display()));
     let kind = |meta: &std::fs::Metadata| {
-        let t = meta.file_type();
-        if t.is_file() || t.is_fifo() {
-            return Ok(());
-        }
-        let what = if t.is_dir() {
-            "a directory"
-        } else if t.is_char_device() {
-            "a character device"
-        } else if t.is_block_device() {
-            "a block device"
-        } else {
-            "of another kind"
-        };
-        Err(Failure::new(
-            R::PORTCULLIS_IO,
-            format!(
-                "{}: not a regular file or a pipe (it is {what})",
-                path.display()
-            ),
-        ))
+        check_file_type(&meta.file_type(), Accept::RegularOrPipe).map_err(|what| {
+            Failure::new(
+                R::PORTCULLIS_IO,
+                format!(
+                    "{}: not a regular file or a pipe (it is {what})",
+                    path.display()
+                ),
+            )
+        })
     };
     kind(&std::fs::metadata(path).map_err(io)?)?;
     let file = std::fs::File::open(path).map_err(io)?;

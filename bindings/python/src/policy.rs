@@ -2,7 +2,7 @@
 
 use crate::errors;
 use crate::input;
-use portcullis::bounded::{BoundedReadError, read_to_limit};
+use portcullis::bounded::{Accept, BoundedReadError, check_file_type, read_to_limit};
 use portcullis::policy::MAX_POLICY_LEN;
 use portcullis::{Policy, PolicyError, PolicyIssue, Requirement};
 use pyo3::prelude::*;
@@ -69,7 +69,7 @@ fn read_policy_file(path: &Path) -> Result<Vec<u8>, ReadFailure> {
     let io =
         |e: std::io::Error| ReadFailure::Io(format!("cannot read policy {}: {e}", path.display()));
     let kind = |meta: &std::fs::Metadata| {
-        accepted_kind(&meta.file_type()).map_err(|what| {
+        check_file_type(&meta.file_type(), Accept::RegularOrPipe).map_err(|what| {
             ReadFailure::Io(format!(
                 "cannot read policy {}: not a regular file or a pipe (it is {what})",
                 path.display()
@@ -92,31 +92,6 @@ fn read_policy_file(path: &Path) -> Result<Vec<u8>, ReadFailure> {
         BoundedReadError::Io(e) => io(e),
     })?;
     Ok(content)
-}
-
-/// Accepts a regular file or a pipe; otherwise says what the file is.
-fn accepted_kind(t: &std::fs::FileType) -> Result<(), &'static str> {
-    if t.is_file() {
-        return Ok(());
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return Ok(());
-        }
-        if t.is_char_device() {
-            return Err("a character device");
-        }
-        if t.is_block_device() {
-            return Err("a block device");
-        }
-    }
-    Err(if t.is_dir() {
-        "a directory"
-    } else {
-        "of another kind"
-    })
 }
 
 fn names(policy: &Policy, set: &portcullis::ScopeSet) -> Vec<String> {

@@ -6,12 +6,13 @@
 //!   endless pipe is refused after the limit, never read into memory.
 //! - The pepper file must be a regular file: its mode is what keeps it private. A policy
 //!   may also be a pipe (`--policy <(…)`). Directories, devices and sockets are refused,
-//!   by type, before anything is read from them.
+//!   by type (the core's [`check_file_type`]), before anything is read from them.
 //! - The type is checked on the path before opening (opening a pipe would wait for a
 //!   writer) and again on the opened file, so a file swapped in between is caught.
 
 use crate::error::CliError;
-use portcullis::bounded::{BoundedReadError, read_to_limit};
+pub use portcullis::bounded::Accept;
+use portcullis::bounded::{BoundedReadError, check_file_type, read_to_limit};
 use std::fs::{File, Metadata};
 use std::io;
 use std::path::Path;
@@ -20,15 +21,6 @@ use std::path::Path;
 pub const PEPPER_FILE_LIMIT: usize = 64 << 10;
 /// Longest key line read from stdin by `check --key-stdin`, in bytes (without its newline).
 pub const KEY_STDIN_LIMIT: usize = 4096;
-
-/// Which kinds of file a read accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Accept {
-    /// Only a regular file.
-    Regular,
-    /// A regular file or a pipe.
-    RegularOrPipe,
-}
 
 /// Why a file could not be read.
 #[derive(Debug)]
@@ -100,49 +92,7 @@ pub fn read(path: &Path, accept: Accept, limit: usize) -> Result<Vec<u8>, FileEr
 }
 
 fn check_type(meta: &Metadata, accept: Accept) -> Result<(), FileError> {
-    let kind = meta.file_type();
-    if kind.is_file() || (accept == Accept::RegularOrPipe && is_pipe(&kind)) {
-        return Ok(());
-    }
-    Err(FileError::NotRegular(describe(&kind)))
-}
-
-#[cfg(unix)]
-fn is_pipe(kind: &std::fs::FileType) -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    kind.is_fifo()
-}
-
-#[cfg(not(unix))]
-fn is_pipe(_: &std::fs::FileType) -> bool {
-    false
-}
-
-#[cfg(unix)]
-fn describe(kind: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_fifo() {
-        "a pipe"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "of another kind"
-    }
-}
-
-#[cfg(not(unix))]
-fn describe(kind: &std::fs::FileType) -> &'static str {
-    if kind.is_dir() {
-        "a directory"
-    } else {
-        "of another kind"
-    }
+    check_file_type(&meta.file_type(), accept).map_err(FileError::NotRegular)
 }
 
 #[cfg(test)]

@@ -4,8 +4,11 @@
 //! - At most `limit + 1` bytes are read (through [`Read::take`]), so an endless source
 //!   (`/dev/zero`, a pipe that never closes) costs at most the limit in memory and time.
 //! - More than `limit` bytes is a typed error naming the limit, never a truncated value.
-//! - The crate itself still does no I/O: the caller opens the file or stdin (and decides
-//!   which kinds of file it accepts) and hands the reader in.
+//! - The crate itself still does no I/O: the caller opens the file or stdin and hands the
+//!   reader in. Which kinds of file a read accepts is decided here, once, by
+//!   [`check_file_type`] over the type the caller looked up: a regular file, and a pipe
+//!   where asked (`--policy <(…)`); never a directory or a device such as `/dev/zero`,
+//!   so the caller can refuse one before opening it.
 
 use std::io::{BufRead, Read};
 
@@ -64,6 +67,48 @@ pub fn read_line_to_limit<R: BufRead>(
     Ok(())
 }
 
+/// Which kinds of file a read accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accept {
+    /// Only a regular file (a secret file whose mode protects it, like a pepper file).
+    Regular,
+    /// A regular file or a pipe (a policy).
+    RegularOrPipe,
+}
+
+/// Whether a file of type `kind` may be read under `accept`; otherwise what it is
+/// (`"a character device"`, `"a directory"`, …), for the error message.
+pub fn check_file_type(kind: &std::fs::FileType, accept: Accept) -> Result<(), &'static str> {
+    if kind.is_file() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return match accept {
+                Accept::RegularOrPipe => Ok(()),
+                Accept::Regular => Err("a pipe"),
+            };
+        }
+        if kind.is_char_device() {
+            return Err("a character device");
+        }
+        if kind.is_block_device() {
+            return Err("a block device");
+        }
+        if kind.is_socket() {
+            return Err("a socket");
+        }
+    }
+    let _ = accept;
+    Err(if kind.is_dir() {
+        "a directory"
+    } else {
+        "of another kind"
+    })
+}
+
 fn cap(limit: usize) -> u64 {
     u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1)
 }
@@ -112,6 +157,24 @@ mod tests {
         assert_eq!(ok(b"abc", 3), Some(b"abc".to_vec()));
         assert_eq!(ok(b"", 3), Some(Vec::new()));
         assert!(ok(b"abcd\n", 3).is_none());
+    }
+
+    #[test]
+    fn a_regular_file_is_accepted_and_a_directory_or_device_is_named() {
+        let kind = |path: &str| std::fs::metadata(path).expect("metadata").file_type();
+        assert_eq!(
+            check_file_type(&kind("Cargo.toml"), Accept::Regular),
+            Ok(())
+        );
+        assert_eq!(
+            check_file_type(&kind("src"), Accept::RegularOrPipe),
+            Err("a directory")
+        );
+        #[cfg(unix)]
+        assert_eq!(
+            check_file_type(&kind("/dev/zero"), Accept::RegularOrPipe),
+            Err("a character device")
+        );
     }
 
     #[test]
