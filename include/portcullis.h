@@ -217,6 +217,11 @@ enum portcullis_result
    */
   PORTCULLIS_ISSUE_RANDOM = 165,
   /**
+   * A key lifetime of zero seconds (a rotated record whose lifetime ends at its
+   * creation): the key would be expired when issued.
+   */
+  PORTCULLIS_ISSUE_TTL = 166,
+  /**
    * The requirement expression is invalid (unknown scope, syntax, limits).
    */
   PORTCULLIS_REQUIREMENT_INVALID = 170,
@@ -475,7 +480,9 @@ typedef struct portcullis_oauth_store portcullis_oauth_store;
 /**
  * A check waiting for its record (two-phase API). Owns a zeroized-on-free copy of the
  * presented key and keeps its checker alive. Finish it exactly once (that frees it), or
- * free it. Not for use by two threads at once; may move between threads.
+ * free it. It is always finished by the checker that prepared it, so a policy reload
+ * between the phases (a new checker) does not apply to it: the decision is the preparing
+ * checker's. Not for use by two threads at once; may move between threads.
  */
 typedef struct portcullis_pending portcullis_pending;
 
@@ -647,7 +654,10 @@ typedef struct portcullis_key_spec {
    */
   size_t scopes_len;
   /**
-   * Lifetime in seconds from creation; 0 never expires.
+   * Lifetime in seconds from creation; 0 (the zero value) means absent: the key never
+   * expires. A zero-length lifetime cannot be requested: 0 is this field's spelling of
+   * "none", like `not_before` 0 and NULL strings, and a key expired at issuance is
+   * useless (the Rust and Python APIs refuse a zero `ttl` for the same reason).
    */
   uint64_t ttl_secs;
   /**
@@ -987,10 +997,11 @@ void portcullis_pending_free(struct portcullis_pending *pending);
 
 /**
  * Verifies a presented key (`key_len` bytes) against a record, with no route or
- * transport rules: parse, secret (constant time), lifecycle at `now`. The result is a
- * decision: status 200 and reason `allowed` with the key id, owner and effective scopes
- * when valid; otherwise status 401 with the reason (`wrong_secret`, `revoked`,
- * `malformed_key` with its detail, …). Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * transport rules: parse, deployment environment (as `portcullis_checker_check`: a key of
+ * another environment is `wrong_environment`), secret (constant time), lifecycle at
+ * `now`. The result is a decision: status 200 and reason `allowed` with the key id, owner
+ * and effective scopes when valid; otherwise status 401 with the reason (`wrong_secret`,
+ * `revoked`, `wrong_environment`, `malformed_key` with its detail, …). Errors: `PORTCULLIS_NULL_PARAMETER`,
  * `PORTCULLIS_INVALID_LENGTH`.
  *
  * # Safety
@@ -1283,10 +1294,14 @@ portcullis_result portcullis_checker_issue(const struct portcullis_checker *chec
 
 /**
  * Rotates a key at `now`: issues its successor (same name, owner, scopes, kind,
- * environment, metadata and lifetime length) into `*successor_out`, and writes the
- * predecessor's updated record (now expiring after `grace_secs`, or at its own earlier
- * expiry) into `*predecessor_out`: store both. Errors: `PORTCULLIS_NULL_PARAMETER`,
- * `PORTCULLIS_ISSUE_INACTIVE` (revoked or expired), the issue errors.
+ * environment, metadata, lifetime length and `not_before`, and a revocation scheduled for
+ * the future) into `*successor_out`, and writes the predecessor's updated record (now
+ * expiring after `grace_secs`, or at its own earlier expiry) into `*predecessor_out`:
+ * store both. The record goes through the checks of `portcullis_checker_issue`: a scope,
+ * kind or environment the policy no longer accepts is refused with the same code.
+ * Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_ISSUE_INACTIVE` (revoked or expired),
+ * `PORTCULLIS_ISSUE_TTL` (a record whose lifetime ends at its creation), the issue
+ * errors.
  *
  * # Safety
  * `checker`, `record` live; both out-pointers writable.

@@ -95,7 +95,9 @@ pub type portcullis_lookup_callback = Option<
 
 /// A check waiting for its record (two-phase API). Owns a zeroized-on-free copy of the
 /// presented key and keeps its checker alive. Finish it exactly once (that frees it), or
-/// free it. Not for use by two threads at once; may move between threads.
+/// free it. It is always finished by the checker that prepared it, so a policy reload
+/// between the phases (a new checker) does not apply to it: the decision is the preparing
+/// checker's. Not for use by two threads at once; may move between threads.
 #[allow(non_camel_case_types)]
 pub struct portcullis_pending {
     checker: Arc<Checker>,
@@ -446,10 +448,11 @@ pub unsafe extern "C" fn portcullis_pending_free(pending: *mut portcullis_pendin
 }
 
 /// Verifies a presented key (`key_len` bytes) against a record, with no route or
-/// transport rules: parse, secret (constant time), lifecycle at `now`. The result is a
-/// decision: status 200 and reason `allowed` with the key id, owner and effective scopes
-/// when valid; otherwise status 401 with the reason (`wrong_secret`, `revoked`,
-/// `malformed_key` with its detail, …). Errors: `PORTCULLIS_NULL_PARAMETER`,
+/// transport rules: parse, deployment environment (as `portcullis_checker_check`: a key of
+/// another environment is `wrong_environment`), secret (constant time), lifecycle at
+/// `now`. The result is a decision: status 200 and reason `allowed` with the key id, owner
+/// and effective scopes when valid; otherwise status 401 with the reason (`wrong_secret`,
+/// `revoked`, `wrong_environment`, `malformed_key` with its detail, …). Errors: `PORTCULLIS_NULL_PARAMETER`,
 /// `PORTCULLIS_INVALID_LENGTH`.
 ///
 /// # Safety

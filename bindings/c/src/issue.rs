@@ -26,7 +26,10 @@ pub struct portcullis_key_spec {
     pub scopes: *const portcullis_str,
     /// Number of entries in `scopes`.
     pub scopes_len: usize,
-    /// Lifetime in seconds from creation; 0 never expires.
+    /// Lifetime in seconds from creation; 0 (the zero value) means absent: the key never
+    /// expires. A zero-length lifetime cannot be requested: 0 is this field's spelling of
+    /// "none", like `not_before` 0 and NULL strings, and a key expired at issuance is
+    /// useless (the Rust and Python APIs refuse a zero `ttl` for the same reason).
     pub ttl_secs: u64,
     /// Not valid before this time (Unix seconds); 0 valid from creation.
     pub not_before: u64,
@@ -145,10 +148,14 @@ pub unsafe extern "C" fn portcullis_checker_issue(
 }
 
 /// Rotates a key at `now`: issues its successor (same name, owner, scopes, kind,
-/// environment, metadata and lifetime length) into `*successor_out`, and writes the
-/// predecessor's updated record (now expiring after `grace_secs`, or at its own earlier
-/// expiry) into `*predecessor_out`: store both. Errors: `PORTCULLIS_NULL_PARAMETER`,
-/// `PORTCULLIS_ISSUE_INACTIVE` (revoked or expired), the issue errors.
+/// environment, metadata, lifetime length and `not_before`, and a revocation scheduled for
+/// the future) into `*successor_out`, and writes the predecessor's updated record (now
+/// expiring after `grace_secs`, or at its own earlier expiry) into `*predecessor_out`:
+/// store both. The record goes through the checks of `portcullis_checker_issue`: a scope,
+/// kind or environment the policy no longer accepts is refused with the same code.
+/// Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_ISSUE_INACTIVE` (revoked or expired),
+/// `PORTCULLIS_ISSUE_TTL` (a record whose lifetime ends at its creation), the issue
+/// errors.
 ///
 /// # Safety
 /// `checker`, `record` live; both out-pointers writable.

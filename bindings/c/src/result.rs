@@ -85,6 +85,9 @@ pub enum portcullis_result {
     PORTCULLIS_ISSUE_INACTIVE = 164,
     /// The operating system's random source failed.
     PORTCULLIS_ISSUE_RANDOM = 165,
+    /// A key lifetime of zero seconds (a rotated record whose lifetime ends at its
+    /// creation): the key would be expired when issued.
+    PORTCULLIS_ISSUE_TTL = 166,
     /// The requirement expression is invalid (unknown scope, syntax, limits).
     PORTCULLIS_REQUIREMENT_INVALID = 170,
     /// A lookup failed (the code a lookup callback returns when its database fails).
@@ -151,7 +154,7 @@ use portcullis_result as R;
 
 impl portcullis_result {
     /// Every code, for tables and tests.
-    pub(crate) const ALL: [R; 66] = [
+    pub(crate) const ALL: [R; 67] = [
         R::PORTCULLIS_OK,
         R::PORTCULLIS_NULL_PARAMETER,
         R::PORTCULLIS_INVALID_UTF8,
@@ -188,6 +191,7 @@ impl portcullis_result {
         R::PORTCULLIS_ISSUE_FIELD,
         R::PORTCULLIS_ISSUE_INACTIVE,
         R::PORTCULLIS_ISSUE_RANDOM,
+        R::PORTCULLIS_ISSUE_TTL,
         R::PORTCULLIS_REQUIREMENT_INVALID,
         R::PORTCULLIS_LOOKUP_FAILED,
         R::PORTCULLIS_ACCESS_KEY_BAD_ID,
@@ -346,6 +350,10 @@ impl portcullis_result {
                 c"PORTCULLIS_ISSUE_INACTIVE",
             ),
             R::PORTCULLIS_ISSUE_RANDOM => (c"the random source failed", c"PORTCULLIS_ISSUE_RANDOM"),
+            R::PORTCULLIS_ISSUE_TTL => (
+                c"key lifetime must be at least 1 second",
+                c"PORTCULLIS_ISSUE_TTL",
+            ),
             R::PORTCULLIS_REQUIREMENT_INVALID => (
                 c"invalid requirement expression",
                 c"PORTCULLIS_REQUIREMENT_INVALID",
@@ -540,6 +548,7 @@ impl From<&IssueError> for R {
             IssueError::Field(_) => R::PORTCULLIS_ISSUE_FIELD,
             IssueError::Inactive(_) => R::PORTCULLIS_ISSUE_INACTIVE,
             IssueError::Random(_) => R::PORTCULLIS_ISSUE_RANDOM,
+            IssueError::ZeroTtl => R::PORTCULLIS_ISSUE_TTL,
         }
     }
 }

@@ -504,6 +504,70 @@ static void test_flow(const portcullis_policy *policy, const portcullis_peppers 
     portcullis_checker_free(checker);
 }
 
+/* Issue #15: verify applies the deployment-environment rule as check does; a pending check
+ * is finished by the checker that prepared it, whatever checker exists by then; rotation
+ * keeps not_before and a scheduled revocation; ttl_secs 0 is "no expiry". */
+static void test_environment_pending_and_rotation(const portcullis_policy *policy,
+                                                  const portcullis_peppers *peppers) {
+    portcullis_checker *checker = NULL;
+    CHECK_OK(portcullis_checker_new(policy, peppers, &checker));
+    portcullis_str scopes[] = {cstr("claims:read")};
+
+    /* A test key on the live deployment: check and verify both say wrong_environment. */
+    portcullis_key_spec spec = spec_of("t", "o", scopes, 1);
+    spec.env = cstr("test");
+    portcullis_issued_key *test_key = NULL;
+    CHECK_OK(portcullis_checker_issue(checker, &spec, NOW, &test_key));
+    portcullis_record *test_record = NULL;
+    CHECK_OK(portcullis_issued_key_record(test_key, &test_record));
+    portcullis_str test_secret = portcullis_issued_key_secret(test_key);
+    portcullis_decision *d = NULL;
+    CHECK_OK(portcullis_checker_verify(checker, test_secret.data, test_secret.len, test_record, NOW, &d));
+    check_status(d, 401, "wrong_environment");
+    CHECK(portcullis_decision_owner(d).data == NULL, "no principal");
+    portcullis_decision_free(d);
+    portcullis_record_free(test_record);
+    portcullis_issued_key_free(test_key);
+
+    /* ttl_secs 0 is the absent lifetime; not_before and a future revocation survive rotation. */
+    spec = spec_of("l", "o", scopes, 1);
+    spec.not_before = NOW + 3600;
+    portcullis_issued_key *issued = NULL;
+    CHECK_OK(portcullis_checker_issue(checker, &spec, NOW, &issued));
+    portcullis_record *record = NULL;
+    CHECK_OK(portcullis_issued_key_record(issued, &record));
+    uint64_t at = 0;
+    CHECK(!portcullis_record_expires_at(record, &at), "ttl_secs 0: no expiry");
+    CHECK_OK(portcullis_record_revoke(record, NOW + 86400));
+    portcullis_issued_key *successor = NULL;
+    portcullis_record *predecessor = NULL;
+    CHECK_OK(portcullis_checker_rotate(checker, record, 600, NOW + 10, &successor, &predecessor));
+    portcullis_record *succ = NULL;
+    CHECK_OK(portcullis_issued_key_record(successor, &succ));
+    CHECK(portcullis_record_not_before(succ, &at) && at == NOW + 3600, "successor keeps not_before");
+    CHECK(portcullis_record_revoked_at(succ, &at) && at == NOW + 86400, "successor keeps the revocation");
+    portcullis_record_free(succ);
+    portcullis_issued_key_free(successor);
+    portcullis_record_free(predecessor);
+
+    /* Prepare, "reload" (free the checker, make another), finish: the pending keeps the
+     * checker that prepared it, which decides; nothing leaks. */
+    char header[128];
+    snprintf(header, sizeof header, "Bearer %s", portcullis_issued_key_secret(issued).data);
+    portcullis_request req = make_request("GET", "/v1/claims", header, NULL, true);
+    portcullis_pending *pending = NULL;
+    CHECK_OK(portcullis_checker_prepare(checker, &req, &d, &pending));
+    CHECK(d == NULL && pending != NULL, "pending");
+    portcullis_checker_free(checker);
+    checker = NULL;
+    CHECK_OK(portcullis_checker_new(policy, peppers, &checker));
+    CHECK_OK(portcullis_pending_finish(pending, record, NOW + 3600, &d));
+    check_status(d, 200, "allowed");
+    portcullis_decision_free(d);
+    portcullis_issued_key_free(issued);
+    portcullis_checker_free(checker);
+}
+
 /* NULL in every pointer position not covered above: each gives PORTCULLIS_NULL_PARAMETER
  * and writes nothing. */
 static void test_every_null(const portcullis_policy *policy, const portcullis_peppers *peppers0) {
@@ -629,6 +693,7 @@ int main(int argc, char **argv) {
     test_policy(argv[1], &policy);
     portcullis_peppers *peppers = test_peppers();
     test_flow(policy, peppers);
+    test_environment_pending_and_rotation(policy, peppers);
     test_every_null(policy, peppers);
     test_null_accessors_and_frees();
     portcullis_peppers_free(peppers);

@@ -366,7 +366,9 @@ impl PyChecker {
         Ok(self.decision(outcome))
     }
 
-    /// Verifies a presented key against a record (secret and lifecycle; no route rules).
+    /// Verifies a presented key against a record: deployment environment (a key of another
+    /// environment is `wrong_environment`, as in `check`), secret and lifecycle; no route
+    /// rules.
     #[pyo3(signature = (key, record, now=None))]
     fn verify(
         &self,
@@ -401,8 +403,9 @@ impl PyChecker {
     }
 
     /// Issues a key: the policy's first kind for this deployment's environment unless
-    /// `kind`/`env` say otherwise. `ttl`: seconds or timedelta; `not_before`/`now`: int
-    /// seconds or aware datetime.
+    /// `kind`/`env` say otherwise. `ttl`: seconds or timedelta, at least 1 second (`None`
+    /// never expires; zero raises `IssueError` with code `bad_ttl`); `not_before`/`now`:
+    /// int seconds or aware datetime.
     #[pyo3(signature = (name, owner, scopes, *, ttl=None, not_before=None, metadata=None, kind=None, env=None, now=None))]
     #[allow(clippy::too_many_arguments)]
     fn issue(
@@ -447,7 +450,10 @@ impl PyChecker {
     }
 
     /// Issues the successor of `record` and sets `record` to expire after `grace`
-    /// (seconds or timedelta). Store both records of the returned `Rotation`.
+    /// (seconds or timedelta). Store both records of the returned `Rotation`. The
+    /// successor keeps the lifetime length, `not_before` and a revocation scheduled for
+    /// the future; a scope, kind or environment the policy no longer accepts raises
+    /// `IssueError` as `issue` does.
     #[pyo3(signature = (record, grace, now=None))]
     fn rotate(
         &self,

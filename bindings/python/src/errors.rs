@@ -76,6 +76,7 @@ pub(crate) fn issue(py: Python<'_>, e: &IssueError) -> PyErr {
         IssueError::Kind(_) => "unknown_kind",
         IssueError::Env(_) => "unknown_env",
         IssueError::Field(_) => "bad_field",
+        IssueError::ZeroTtl => "bad_ttl",
         IssueError::Inactive(_) => "inactive",
         IssueError::Random(_) => "random",
     };

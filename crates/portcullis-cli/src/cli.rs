@@ -137,8 +137,8 @@ pub struct CheckArgs {
     /// A request header, "Name: value" (only Authorization matters; repeatable).
     #[arg(long = "header", short = 'H', value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// Read the key from the first line of stdin and send it as "Authorization: Bearer
-    /// KEY" (keeps it out of the process list and shell history).
+    /// Read the key from the first line of stdin (at most 4096 bytes) and send it as
+    /// "Authorization: Bearer KEY" (keeps it out of the process list and shell history).
     #[arg(long)]
     pub key_stdin: bool,
     /// The raw query string, without `?` (e.g. "api_key=sk_live_…").

@@ -24,6 +24,20 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("duration {text:?} is too long"))
 }
 
+/// Parses a key lifetime (`--ttl`): a duration of at least one second. Zero is a usage
+/// error, as in the core ([`portcullis::IssueError::ZeroTtl`]): the key would be expired
+/// when issued, and "never expires" is spelled by leaving `--ttl` out.
+pub fn parse_ttl(text: &str) -> Result<u64, String> {
+    match parse_duration(text)? {
+        0 => Err(format!(
+            "a lifetime of {:?} would issue a key that is already expired: use at least 1s, \
+             or leave --ttl out for a key that never expires",
+            text.trim()
+        )),
+        secs => Ok(secs),
+    }
+}
+
 /// A duration for people: the largest exact unit (`7d`, `36h`, `90s`).
 pub fn format_duration(secs: u64) -> String {
     for (unit, scale) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
@@ -80,6 +94,17 @@ mod tests {
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("-1d").is_err());
         assert!(parse_duration("99999999999999999999w").is_err());
+    }
+
+    #[test]
+    fn a_ttl_of_zero_is_refused_in_any_unit_and_one_second_is_accepted() {
+        for zero in ["0", "0s", "0d", " 0w "] {
+            let message = parse_ttl(zero).expect_err(zero);
+            assert!(message.contains("already expired"), "{message}");
+        }
+        assert_eq!(parse_ttl("1"), Ok(1));
+        assert_eq!(parse_ttl("90d"), Ok(7_776_000));
+        assert!(parse_ttl("7 days").is_err());
     }
 
     #[test]

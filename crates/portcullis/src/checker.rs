@@ -1,4 +1,14 @@
 //! The checker: policy + peppers → decisions, in one call or in two phases.
+//!
+//! Decisions made here:
+//! - A [`Pending`] is bound to the checker that prepared it (it holds that checker's
+//!   identity, not only a route index): [`Checker::finish`] on any other checker — another
+//!   policy, or the same policy after a reload — answers 503 [`Reason::ForeignPending`]
+//!   (fail closed, and retrying the request prepares it afresh), never a decision against
+//!   whatever route now has that index.
+//! - The deployment-environment rule (a `sk_test_…` key is refused on a live deployment)
+//!   is one function, applied by [`Checker::check`], [`Checker::prepare`] and
+//!   [`Checker::verify`] alike.
 
 use crate::decision::{Decision, Outcome, Principal, Reason, Warning, Warnings};
 use crate::extract::{Credential, ExtractError, Source, extract_unvalidated, is_b64token};
@@ -22,7 +32,14 @@ pub struct Checker {
     policy: Policy,
     peppers: Peppers,
     access: Option<Arc<AccessVerifier>>,
+    /// Who made a [`Pending`]: compared by address, and held by every pending check so the
+    /// address cannot be reused while one is outstanding.
+    identity: Arc<Identity>,
 }
+
+/// A checker's identity (see [`Checker::finish`]).
+#[derive(Debug)]
+struct Identity;
 
 /// The first phase of a two-phase check.
 #[derive(Debug)]
@@ -34,12 +51,14 @@ pub enum Prepared<'p> {
 }
 
 /// A request waiting for its record. Owns a zeroizing copy of the presented key, so it
-/// outlives the request; finish it with the checker that prepared it.
+/// outlives the request; finish it with the checker that prepared it (any other checker
+/// answers 503 [`Reason::ForeignPending`]).
 #[derive(Debug)]
 pub struct Pending {
     key: PresentedKey,
     route: Option<usize>,
     warnings: Warnings,
+    checker: Arc<Identity>,
 }
 
 impl Pending {
@@ -74,6 +93,7 @@ impl Checker {
             policy,
             peppers,
             access: None,
+            identity: Arc::new(Identity),
         }
     }
 
@@ -168,17 +188,24 @@ impl Checker {
                 key: PresentedKey::from_parsed(&front.key),
                 route: front.route,
                 warnings: front.warnings,
+                checker: self.identity.clone(),
             }),
         }
     }
 
     /// Phase two: the decision, given the record the host fetched (`None` if unknown).
+    ///
+    /// A `pending` prepared by another checker (another policy, or this policy before a
+    /// reload) gets 503 [`Reason::ForeignPending`]: its route index means nothing here.
     pub fn finish(
         &self,
         pending: Pending,
         record: Option<Arc<KeyRecord>>,
         now: Timestamp,
     ) -> Decision<'_> {
+        if let Some(foreign) = self.foreign(&pending) {
+            return foreign;
+        }
         let key = pending.key.as_parsed();
         let front = Front {
             key,
@@ -188,16 +215,26 @@ impl Checker {
         self.back_decision(&front, record, now)
     }
 
-    /// Phase two when the host's lookup failed: a 503 decision (fail closed).
+    /// Phase two when the host's lookup failed: a 503 decision (fail closed); 503
+    /// [`Reason::ForeignPending`] for a `pending` of another checker, as in
+    /// [`Checker::finish`].
     pub fn finish_failed(&self, pending: Pending, error: LookupError) -> Decision<'_> {
+        if let Some(foreign) = self.foreign(&pending) {
+            return foreign;
+        }
         Decision::new(lookup_failed(pending.route, error), &self.policy)
     }
 
     /// Phase two when the host found a record but cannot read it (a row that does not
     /// deserialise, a bad label or hash string): 401 `corrupt_record`, the decision
     /// [`Checker::finish`] gives a record whose hash string does not decode, after the
-    /// same MAC work. For bindings that parse the host's record themselves.
+    /// same MAC work. For bindings that parse the host's record themselves. 503
+    /// [`Reason::ForeignPending`] for a `pending` of another checker, as in
+    /// [`Checker::finish`].
     pub fn finish_corrupt(&self, pending: Pending) -> Decision<'_> {
+        if let Some(foreign) = self.foreign(&pending) {
+            return foreign;
+        }
         let key = pending.key.as_parsed();
         // The same work as a corrupt hash in `authenticate`: nothing to tell by timing.
         burn(&self.peppers, &key);
@@ -206,13 +243,22 @@ impl Checker {
         Decision::new(outcome, &self.policy)
     }
 
-    /// Verifies a presented key against a record: parse, secret, lifecycle; no route or
-    /// transport rules.
+    /// The refusal of a pending check this checker did not prepare (no route: its index
+    /// belongs to another policy).
+    fn foreign(&self, pending: &Pending) -> Option<Decision<'_>> {
+        (!Arc::ptr_eq(&pending.checker, &self.identity))
+            .then(|| Decision::new(Outcome::new(Reason::ForeignPending), &self.policy))
+    }
+
+    /// Verifies a presented key against a record: parse, deployment environment (a key of
+    /// another environment is [`Reason::WrongEnvironment`], as in [`Checker::check`]),
+    /// secret, lifecycle; no route or transport rules.
     pub fn verify(&self, key: &[u8], record: &KeyRecord, now: Timestamp) -> Verification {
         let mut warnings = Warnings::default();
         let result = self
             .parse(key)
             .map_err(Reason::MalformedKey)
+            .and_then(|k| self.deployment_env(&k).map(|()| k))
             .and_then(|k| self.authenticate(&k, record, now, &mut warnings));
         match result {
             Ok(granted) => Verification {
@@ -319,8 +365,8 @@ impl Checker {
                 return Err(early);
             }
         };
-        if !same(key.env_bytes(), self.policy.deployment_env.as_bytes()) {
-            early.reason = Reason::WrongEnvironment;
+        if let Err(reason) = self.deployment_env(&key) {
+            early.reason = reason;
             return Err(early);
         }
         Ok(Front {
@@ -328,6 +374,17 @@ impl Checker {
             route,
             warnings: early.warnings,
         })
+    }
+
+    /// The deployment-environment rule, for `check`, `prepare` and `verify` alike: only keys
+    /// of this deployment's environment are accepted.
+    #[inline(always)]
+    fn deployment_env(&self, key: &ParsedKey<'_>) -> Result<(), Reason> {
+        if same(key.env_bytes(), self.policy.deployment_env.as_bytes()) {
+            Ok(())
+        } else {
+            Err(Reason::WrongEnvironment)
+        }
     }
 
     /// `back` into a new decision.

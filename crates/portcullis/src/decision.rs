@@ -81,6 +81,10 @@ pub enum Reason {
     UnknownRoute,
     /// The host's lookup failed; the request is refused (fail closed).
     LookupFailed,
+    /// Phase two was called on a checker other than the one that prepared the pending
+    /// check (another policy, or a reload in between): refused with 503 (fail closed);
+    /// retrying prepares the request afresh.
+    ForeignPending,
     /// An OAuth access token (`at.…`) that is not valid: why (401 `invalid_token`).
     AccessToken(TokenError),
 }
@@ -109,6 +113,7 @@ impl Reason {
             Reason::InsufficientScope => "insufficient_scope",
             Reason::UnknownRoute => "unknown_route",
             Reason::LookupFailed => "lookup_failed",
+            Reason::ForeignPending => "foreign_pending",
             Reason::AccessToken(e) => e.code(),
         }
     }
@@ -130,7 +135,7 @@ impl Reason {
             Reason::Credential(ExtractError::Missing | ExtractError::WrongScheme) => 401,
             Reason::Credential(_) | Reason::InsecureTransport | Reason::AmbiguousPath(_) => 400,
             Reason::InsufficientScope | Reason::UnknownRoute => 403,
-            Reason::LookupFailed => 503,
+            Reason::LookupFailed | Reason::ForeignPending => 503,
             _ => 401,
         }
     }
@@ -307,7 +312,8 @@ impl<'p> Decision<'p> {
     pub fn allowed(&self) -> bool {
         self.view().allowed()
     }
-    /// The HTTP status: 200, 400, 401, 403 (or 503 when the lookup failed).
+    /// The HTTP status: 200, 400, 401, 403 (or 503 when the lookup failed or a pending
+    /// check was finished by another checker).
     pub fn status(&self) -> u16 {
         self.view().status()
     }
@@ -385,7 +391,8 @@ impl<'a> DecisionRef<'a> {
     pub fn allowed(self) -> bool {
         self.status() == 200
     }
-    /// The HTTP status: 200, 400, 401, 403 (or 503 when the lookup failed).
+    /// The HTTP status: 200, 400, 401, 403 (or 503 when the lookup failed or a pending
+    /// check was finished by another checker).
     pub fn status(self) -> u16 {
         self.outcome.reason.status()
     }

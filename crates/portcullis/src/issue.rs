@@ -1,4 +1,14 @@
 //! Issuing and rotating keys. The plaintext exists once, in the returned [`IssuedKey`].
+//!
+//! Decisions made here:
+//! - A lifetime (`ttl`) of zero is refused ([`IssueError::ZeroTtl`]): such a key would be
+//!   expired the moment it is issued. "Never expires" is spelled `None`, never `0`.
+//! - Rotation goes through the same spec checks as issuing: a scope the catalog no longer
+//!   knows, or a kind or environment the policy no longer accepts, is refused with the
+//!   same typed error instead of being copied to the successor.
+//! - The successor inherits the predecessor's constraints in time: its `not_before`, its
+//!   lifetime length and a revocation scheduled for the future (a rotation must not be a
+//!   way around a revocation that is already decided).
 
 use crate::checker::Checker;
 use crate::format::{ID_LEN, KeyId, SECRET_LEN, assemble, is_valid_label};
@@ -45,6 +55,10 @@ pub enum IssueError {
     /// Name or owner empty or longer than [`MAX_NAME_LEN`].
     #[error("{0} must be 1-{MAX_NAME_LEN} bytes")]
     Field(&'static str),
+    /// A lifetime of zero seconds: the key would be expired when issued. Leave the
+    /// lifetime out (`None`) for a key that never expires.
+    #[error("ttl must be at least 1 second (leave it out for a key that never expires)")]
+    ZeroTtl,
     /// Rotating a key that is revoked or expired would bring it back to life.
     #[error("key {0} is revoked or expired and cannot be rotated")]
     Inactive(KeyId),
@@ -83,7 +97,12 @@ impl Checker {
 
     /// Issues the successor of `old` and sets `old` to expire after `grace` seconds (or at
     /// its own earlier expiry). The successor keeps the predecessor's lifetime length when
-    /// it had one, so rotation never turns an expiring key into a permanent one.
+    /// it had one, so rotation never turns an expiring key into a permanent one; it keeps
+    /// its `not_before` (not valid before the predecessor was) and a revocation scheduled
+    /// for the future (revoked at the same time). The predecessor's name, owner, scopes,
+    /// kind and environment go through the same checks as [`Checker::issue_with`]: a scope
+    /// the catalog no longer knows, or a kind or environment the policy no longer accepts,
+    /// is refused with the same [`IssueError`].
     pub fn rotate(
         &self,
         old: &KeyRecord,
@@ -111,10 +130,15 @@ impl Checker {
             owner: old.owner().to_owned(),
             scopes: old.scopes().to_vec(),
             ttl: old.expires_at().map(|e| e.since(old.created_at())),
-            not_before: None,
+            not_before: old.not_before(),
             metadata: old.metadata().clone(),
         };
-        let successor = self.mint(old.kind(), old.env(), &spec, now, rng, Some(old.id()))?;
+        self.check_spec(old.kind(), old.env(), &spec)?;
+        let mut successor = self.mint(old.kind(), old.env(), &spec, now, rng, Some(old.id()))?;
+        // Not dead, so any revocation is scheduled after `now`: the successor shares it.
+        if let Some(at) = old.revoked_at() {
+            successor.record.revoke(at);
+        }
         let mut predecessor = old.clone();
         let end = now.plus(grace);
         predecessor.set_expires_at(Some(old.expires_at().map_or(end, |e| e.min(end))));
@@ -136,6 +160,9 @@ impl Checker {
             if value.is_empty() || value.len() > MAX_NAME_LEN {
                 return Err(IssueError::Field(field));
             }
+        }
+        if spec.ttl == Some(0) {
+            return Err(IssueError::ZeroTtl);
         }
         let catalog = self.policy().catalog();
         match spec.scopes.iter().find(|s| catalog.pattern(s).is_none()) {

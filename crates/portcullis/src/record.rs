@@ -121,7 +121,9 @@ pub struct KeySpec {
     pub owner: String,
     /// Granted scopes: names or patterns (`claims:*`).
     pub scopes: Vec<String>,
-    /// Lifetime in seconds from creation; `None` never expires.
+    /// Lifetime in seconds from creation, at least 1; `None` never expires. `Some(0)` is
+    /// refused at issue time ([`crate::IssueError::ZeroTtl`]): the key would be expired
+    /// when issued.
     pub ttl: Option<u64>,
     /// Not valid before this time; `None` is valid from creation.
     pub not_before: Option<Timestamp>,
@@ -144,7 +146,7 @@ impl KeySpec {
         }
     }
 
-    /// The same spec with a lifetime in seconds.
+    /// The same spec with a lifetime in seconds (at least 1: see [`KeySpec::ttl`]).
     pub fn with_ttl(mut self, secs: u64) -> Self {
         self.ttl = Some(secs);
         self

@@ -41,7 +41,8 @@ revocation and introspection) over a :class:`MemoryOAuthStore` or your own
 
 Times shown to people (record fields) are aware UTC ``datetime`` objects; times passed in
 (``now``, ``at``, ``not_before``) are int seconds since the epoch or aware datetimes;
-durations (``ttl``, ``grace``) are int seconds or ``timedelta``.
+durations (``ttl``, ``grace``) are int seconds or ``timedelta``; a ``ttl`` is at least one
+second (``None`` never expires; zero raises ``IssueError``, code ``bad_ttl``).
 """
 
 from __future__ import annotations

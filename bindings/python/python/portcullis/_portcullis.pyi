@@ -362,11 +362,17 @@ class Checker:
     ) -> Union[Decision, Pending]: ...
     def finish(
         self, pending: Pending, record: Optional[_RecordLike], now: Optional[_Time] = None
-    ) -> Decision: ...
+    ) -> Decision:
+        """Phase two: the decision, given the fetched record (``None`` if unknown). Only
+        the checker that prepared ``pending`` may finish it (another one, e.g. after a
+        policy reload, raises ``ConfigurationError`` with code ``foreign_pending``)."""
     def finish_failed(self, pending: Pending, message: str) -> Decision: ...
     def verify(
         self, key: _Text, record: _RecordLike, now: Optional[_Time] = None
-    ) -> Verification: ...
+    ) -> Verification:
+        """Verifies a key against a record: deployment environment (a key of another
+        environment is ``wrong_environment``, as in ``check``), secret and lifecycle; no
+        route rules."""
     def parse(self, key: _Text) -> ParsedKey: ...
     def hash_key(self, key: _Text) -> str: ...
     def issue(
@@ -381,10 +387,17 @@ class Checker:
         kind: Optional[str] = None,
         env: Optional[str] = None,
         now: Optional[_Time] = None,
-    ) -> IssuedKey: ...
+    ) -> IssuedKey:
+        """Issues a key. ``ttl`` is at least 1 second; ``None`` never expires, and zero
+        raises ``IssueError`` with code ``bad_ttl`` (the key would be expired when
+        issued)."""
     def rotate(
         self, record: _RecordLike, grace: _Duration, now: Optional[_Time] = None
-    ) -> Rotation: ...
+    ) -> Rotation:
+        """Issues the successor of ``record`` (same lifetime length, ``not_before`` and
+        a revocation scheduled for the future) and sets ``record`` to expire after
+        ``grace``. A scope, kind or environment the policy no longer accepts raises
+        ``IssueError`` as ``issue`` does."""
 
 def extract_credential(
     authorization: Optional[_Text],

@@ -122,7 +122,9 @@ class ConfigurationError(PortcullisError, ValueError):
 class IssueError(PortcullisError, ValueError):
     """A key cannot be issued or rotated: ``code`` is ``unknown_scope``,
     ``unknown_kind``, ``unknown_env``, ``bad_field`` (name/owner empty or too long),
-    ``inactive`` (rotating a revoked or expired key) or ``random``."""
+    ``bad_ttl`` (a ``ttl`` of zero: the key would be expired when issued; leave it out
+    for a key that never expires), ``inactive`` (rotating a revoked or expired key) or
+    ``random``."""
 
 
 class RecordError(PortcullisError, ValueError):
