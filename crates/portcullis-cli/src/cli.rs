@@ -1,6 +1,6 @@
 //! The command line, declared with clap.
 
-use crate::time_text::parse_duration;
+use crate::time_text::{parse_duration, parse_ttl};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -120,8 +120,8 @@ pub struct CreateArgs {
     /// The key kind [default: the policy's first kind].
     #[arg(long)]
     pub kind: Option<String>,
-    /// Lifetime (e.g. 90d); without it the key does not expire.
-    #[arg(long, value_parser = parse_duration)]
+    /// Lifetime (e.g. 90d; at least 1s); without it the key does not expire.
+    #[arg(long, value_parser = parse_ttl)]
     pub ttl: Option<u64>,
 }
 
