@@ -11,9 +11,10 @@
 //!   the write lock), so concurrent revocations and rotations never lose an update.
 //! - [`Store`] implements the core's [`KeyLookup`], so a checker reads records straight
 //!   from the database; a lookup failure becomes a fail-closed 503 decision.
-//! - Only `init` creates a database ([`Store::create`]). A zero-length database is
-//!   `store_corrupt`: its keys are gone, and turning it into a new empty store would make
-//!   every key fail as unknown with no error for the operator.
+//! - Only `init` creates a database ([`Store::create`]). A zero-length database, or one
+//!   without any schema, is `store_corrupt` for every other command: its keys are gone,
+//!   and turning it into a new empty store would make every key fail as unknown with no
+//!   error for the operator.
 //! - Commands that only read open the database read-only ([`Store::open_read_only`]): they
 //!   never create, upgrade or otherwise write it (nor switch its journal mode).
 //! - One record that cannot be decoded does not hide the others: [`Store::list`] returns
@@ -86,9 +87,7 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         let (app_id, version, tables) = schema_state(&conn).map_err(err)?;
         check_identity(path, app_id, version, tables)?;
-        if app_id == 0 && version == 0 && tables == 0 {
-            return Err(emptied(path, "holds no portcullis schema"));
-        }
+        refuse_schemaless(path, app_id, version, tables)?;
         if version < Self::latest_version() {
             return Err(CliError::store(
                 "store_outdated",
@@ -106,10 +105,16 @@ impl Store {
         })
     }
 
-    /// Opens read-write; `extra` is empty or CREATE (only `init` creates a database).
+    /// Opens read-write; `extra` is empty or CREATE (only `init` creates a database, so
+    /// only then may the file hold no schema yet).
     fn open_with(path: &Path, extra: OpenFlags) -> Result<Self, CliError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, &e))?;
+        if !extra.contains(OpenFlags::SQLITE_OPEN_CREATE) {
+            // Checked before anything is written (the journal mode included).
+            let (app_id, version, tables) = schema_state(&conn).map_err(|e| sql_error(path, &e))?;
+            refuse_schemaless(path, app_id, version, tables)?;
+        }
         let mut store = Store {
             conn,
             path: path.to_owned(),
@@ -537,6 +542,15 @@ fn check_file(path: &Path) -> Result<(), CliError> {
     let wal_len = std::fs::metadata(&wal).map_or(0, |m| m.len());
     if meta.is_file() && meta.len() == 0 && wal_len == 0 {
         return Err(emptied(path, "is empty (0 bytes)"));
+    }
+    Ok(())
+}
+
+/// A database of an initialised store without any schema lost its keys: `store_corrupt`,
+/// never a new empty store.
+fn refuse_schemaless(path: &Path, app_id: i64, version: i64, tables: i64) -> Result<(), CliError> {
+    if app_id == 0 && version == 0 && tables == 0 {
+        return Err(emptied(path, "holds no portcullis schema"));
     }
     Ok(())
 }

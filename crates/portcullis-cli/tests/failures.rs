@@ -457,6 +457,32 @@ fn an_emptied_database_is_store_corrupt_for_every_command_and_is_never_rewritten
 }
 
 #[test]
+fn a_database_without_a_schema_is_store_corrupt_even_for_commands_that_write() {
+    let s = Sandbox::initialised();
+    let db = s.store().join("keys.sqlite3");
+    fs::remove_file(&db).expect("remove");
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    conn.execute_batch("CREATE TABLE t (x); DROP TABLE t;")
+        .expect("an empty, valid SQLite file");
+    drop(conn);
+    let schema = || {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .expect("count")
+    };
+    for args in [
+        &["keys", "create", "--name", "x", "--scopes", "claims:read"][..],
+        &["pepper", "rotate"],
+        &["keys", "list"],
+    ] {
+        assert_eq!(error_code(&s, 4, args), "store_corrupt", "{args:?}");
+        assert_eq!(schema(), 0, "{args:?} wrote a schema");
+    }
+}
+
+#[test]
 fn a_deleted_database_beside_its_pepper_file_is_store_corrupt_and_is_not_recreated() {
     let s = Sandbox::initialised();
     let db = s.store().join("keys.sqlite3");
