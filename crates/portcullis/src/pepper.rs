@@ -54,7 +54,8 @@ struct Pepper {
 ///
 /// Keep peppers outside the database (a secrets manager, a file readable only by the
 /// service). Immutable once built and safe to share between threads. Cloning copies the
-/// prepared HMAC states (zeroized on drop), never exposing the secrets.
+/// prepared HMAC states (zeroized on drop), never exposing the secrets; adding a pepper
+/// never leaves an unwiped copy of the others' states in freed memory.
 #[derive(Clone)]
 pub struct Peppers {
     peppers: Vec<Pepper>,
@@ -75,7 +76,15 @@ impl Peppers {
         if self.index(id).is_some() {
             return Err(PepperError::Duplicate(id.to_owned()));
         }
-        self.peppers.push(make(id, secret)?);
+        let pepper = make(id, secret)?;
+        if self.peppers.len() == self.peppers.capacity() {
+            // A reallocation would move the HMAC states and free the old buffer unwiped:
+            // copy them instead, and drop the old buffer's peppers in place (which wipes them).
+            let mut grown = Vec::with_capacity(2 * self.peppers.len() + 1);
+            grown.extend(self.peppers.iter().cloned());
+            self.peppers = grown;
+        }
+        self.peppers.push(pepper);
         Ok(())
     }
 

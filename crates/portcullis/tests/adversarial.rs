@@ -16,7 +16,7 @@ use portcullis::{
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
@@ -605,22 +605,35 @@ fn the_pepper_never_appears_in_printable_forms_or_errors() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Zeroization, observed through the allocator: while armed, every freed heap block is
-// scanned for the needle before it goes back to the system.
+// Zeroization, observed through the allocator: while armed, every heap block freed by any
+// thread is scanned for the needle before it goes back to the system.
+//
+// The scanner is exact: the needle lives in fixed atomics written only while disarmed, so
+// a scan takes no lock, allocates nothing and never skips a block, however many threads
+// free at once (a `try_lock` here once skipped blocks freed during another thread's scan).
 
 struct Scanning;
 
+/// Longest needle the scanner holds.
+const MAX_NEEDLE: usize = 64;
+
 static ARMED: AtomicBool = AtomicBool::new(false);
 static FOUND: AtomicBool = AtomicBool::new(false);
-static NEEDLE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static NEEDLE: [AtomicU8; MAX_NEEDLE] = [const { AtomicU8::new(0) }; MAX_NEEDLE];
+static NEEDLE_LEN: AtomicUsize = AtomicUsize::new(0);
 /// Tests that arm the scanner run one at a time.
 static SCAN: Mutex<()> = Mutex::new(());
 
 fn scan(block: &[u8]) {
-    let Ok(needle) = NEEDLE.try_lock() else {
-        return; // the scanner itself is freeing; its needle is not a leak
-    };
-    if !needle.is_empty() && block.windows(needle.len()).any(|w| w == needle.as_slice()) {
+    let len = NEEDLE_LEN.load(Ordering::SeqCst);
+    if len == 0 || block.len() < len {
+        return;
+    }
+    let mut needle = [0u8; MAX_NEEDLE];
+    for (b, a) in needle.iter_mut().zip(&NEEDLE[..len]) {
+        *b = a.load(Ordering::Relaxed);
+    }
+    if block.windows(len).any(|w| w == &needle[..len]) {
         FOUND.store(true, Ordering::SeqCst);
     }
 }
@@ -654,15 +667,23 @@ unsafe impl GlobalAlloc for Scanning {
 #[global_allocator]
 static GLOBAL: Scanning = Scanning;
 
-/// Whether any heap block freed while `f` ran contained `needle`.
+/// Whether any heap block freed while `f` ran (by this thread or any other) contained
+/// `needle` (at most [`MAX_NEEDLE`] bytes).
 fn freed_blocks_contain(needle: &[u8], f: impl FnOnce()) -> bool {
+    assert!(
+        !needle.is_empty() && needle.len() <= MAX_NEEDLE,
+        "needle length"
+    );
     let _one_at_a_time = SCAN.lock().unwrap_or_else(|e| e.into_inner());
-    *NEEDLE.lock().unwrap_or_else(|e| e.into_inner()) = needle.to_vec();
+    for (a, &b) in NEEDLE.iter().zip(needle) {
+        a.store(b, Ordering::Relaxed);
+    }
+    NEEDLE_LEN.store(needle.len(), Ordering::SeqCst);
     FOUND.store(false, Ordering::SeqCst);
     ARMED.store(true, Ordering::SeqCst);
     f();
     ARMED.store(false, Ordering::SeqCst);
-    NEEDLE.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    NEEDLE_LEN.store(0, Ordering::SeqCst);
     FOUND.load(Ordering::SeqCst)
 }
 
@@ -677,6 +698,44 @@ fn the_scanner_sees_a_secret_that_is_not_zeroized() {
             String::from_utf8_lossy(needle).into_owned(),
         ));
     }));
+}
+
+/// Regression: the scanner skipped blocks freed while another thread was scanning, and so
+/// missed a definite leak in a few runs out of hundreds. Two threads free blocks as fast
+/// as they can while each of 500 deliberate leaks is armed: every one is seen.
+#[test]
+fn the_scanner_sees_every_leak_while_other_threads_free_memory() {
+    let needle = b"needle-8d3e5a1f0b-while-others-free";
+    let stop = AtomicBool::new(false);
+    let started = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for size in [64usize, 4096] {
+            let (stop, started) = (&stop, &started);
+            s.spawn(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                while !stop.load(Ordering::Relaxed) {
+                    drop(std::hint::black_box(vec![7u8; size]));
+                }
+            });
+        }
+        while started.load(Ordering::SeqCst) < 2 {
+            std::thread::yield_now();
+        }
+        let seen = (0..500)
+            .filter(|_| {
+                freed_blocks_contain(needle, || {
+                    // Armed long enough for the other threads to be scanning their blocks.
+                    let armed = Instant::now();
+                    while armed.elapsed() < Duration::from_micros(200) {
+                        std::hint::spin_loop();
+                    }
+                    drop(std::hint::black_box(needle.to_vec()));
+                })
+            })
+            .count();
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(seen, 500, "leaks seen out of 500");
+    });
 }
 
 #[test]
@@ -751,6 +810,47 @@ fn dropping_peppers_leaves_no_raw_pepper_on_the_heap() {
         drop(c);
     });
     assert!(!leaked, "a freed heap block held the raw pepper");
+}
+
+/// HMAC's inner state for `key` (at most a block): the SHA-256 state after `key ⊕ ipad`,
+/// as its eight words lie in memory. It is as good as the pepper (SECURITY.md).
+fn hmac_inner_state(key: &[u8]) -> [u8; 32] {
+    const H0: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut block = [0x36u8; 64];
+    for (b, k) in block.iter_mut().zip(key) {
+        *b ^= k;
+    }
+    let mut state = H0;
+    sha2::block_api::compress256(&mut state, &[block]);
+    let mut bytes = [0u8; 32];
+    for (chunk, word) in bytes.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
+    bytes
+}
+
+/// Regression: `Peppers::add` grew its vector by reallocation, which moved the earlier
+/// peppers' HMAC states and freed the old buffer without wiping them.
+#[test]
+fn adding_peppers_frees_no_hmac_state_unwiped() {
+    let first = b"first-pepper-0123456789abcdef-0123";
+    let state = hmac_inner_state(first);
+    let leaked = freed_blocks_contain(&state, || {
+        let mut peppers = Peppers::new("p1", first).expect("pepper");
+        for i in 2..10u8 {
+            peppers.add(&format!("p{i}"), &[i; 32]).expect("pepper");
+        }
+        let copy = peppers.clone();
+        drop(peppers);
+        drop(copy);
+    });
+    assert!(
+        !leaked,
+        "a freed heap block held the first pepper's HMAC state"
+    );
 }
 
 #[test]
