@@ -1,4 +1,19 @@
 //! Where records come from: a trait the host implements, and an in-memory store.
+//!
+//! Decisions made here ([`MemoryStore`]):
+//! - Reads take no lock and allocate nothing; writes are serialised by one lock.
+//! - The store's memory is bounded by the records it holds, whatever the order of writes.
+//!   A removal does not remove the set's entry: it replaces it with a *vacancy* (the id and
+//!   nothing else a read can see), so removing and re-inserting an id replaces one entry.
+//!   Removing entries from the lock-free set leaves a tombstone per removal, and one id
+//!   removed and re-inserted over and over lined its tombstones up on one probe sequence,
+//!   starting table copies faster than they finished: the set grew without bound.
+//! - Vacancies are purged (real removals) when they outnumber half the records, so they
+//!   cost at most about half as much as the records themselves, and a purge is amortised
+//!   over at least as many removals as it removes.
+//! - A vacancy is a record under a per-store sentinel profile (so that an entry stays one
+//!   pointer, which the memory budget per key counts), revoked, with no scopes and an
+//!   unmatchable hash; only this module sees it, through [`Stored::live`].
 
 use crate::format::KeyId;
 use crate::record::KeyRecord;
@@ -7,6 +22,7 @@ use crate::time::Timestamp;
 use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The host's lookup failed (database down, timeout). The request is refused with 503:
@@ -72,12 +88,30 @@ pub enum StoreError {
 /// permission sets hold each of those once, and compile each permission set once.
 /// Profiles no record uses any more are dropped from the intern table as writes go on,
 /// so a long-lived store whose owners and permission sets change does not grow with its
-/// history.
+/// history; and its memory stays bounded by the records it holds whatever the order of
+/// writes (removing and re-inserting the same id over and over included).
 pub struct MemoryStore {
     records: papaya::HashSet<Stored, foldhash::fast::RandomState>,
+    /// The profile that marks a vacancy (see the module's decisions).
+    vacant: Arc<Profile>,
+    /// Records stored (vacancies not counted); changed only under the writer lock.
+    live: AtomicUsize,
     /// Taken by every write, so that read-modify-write changes are atomic; it holds the
-    /// intern table, which only writes use.
-    writer: Mutex<Profiles>,
+    /// intern table and the vacancy count, which only writes use.
+    writer: Mutex<Writes>,
+}
+
+/// What only writes use, behind the writer lock.
+#[derive(Default)]
+struct Writes {
+    profiles: Profiles,
+    /// Vacancies in the set.
+    vacancies: usize,
+}
+
+impl Writes {
+    /// No purge below this many vacancies: a few cost little.
+    const PURGE_FROM: usize = 64;
 }
 
 /// The intern table of a [`MemoryStore`]: one shared copy of each profile in use.
@@ -120,9 +154,32 @@ impl Profiles {
 }
 
 /// A stored record, found in the set by its id. The set holds the record itself rather
-/// than an id → record map: the id is in the record, and an entry is one pointer.
+/// than an id → record map: the id is in the record, and an entry is one pointer. It may
+/// be a vacancy (a removed id): read it through [`Stored::live`].
 #[derive(Clone)]
 struct Stored(Arc<KeyRecord>);
+
+impl Stored {
+    /// The record, unless this entry is a vacancy of the store whose sentinel is `vacant`.
+    #[inline]
+    fn live(&self, vacant: &Arc<Profile>) -> Option<&Arc<KeyRecord>> {
+        (!Arc::ptr_eq(self.0.profile(), vacant)).then_some(&self.0)
+    }
+}
+
+/// The sentinel profile of a new store's vacancies and a vacancy for `id` under it:
+/// revoked since the epoch, no owner, kind, environment or scopes, and a plain SHA-256
+/// digest of zeros, which no key hashes to.
+fn vacancy(id: KeyId, vacant: Option<&Arc<Profile>>) -> KeyRecord {
+    let spec = crate::record::KeySpec::new("", "", std::iter::empty::<String>());
+    let hash = crate::hash::StoredHash::Sha256 { digest: [0; 32] };
+    let mut record = KeyRecord::assemble(id, "", "", &spec, &hash, Timestamp(0), None);
+    record.revoke(Timestamp(0));
+    if let Some(vacant) = vacant {
+        record.share(Arc::clone(vacant));
+    }
+    record
+}
 
 impl PartialEq for Stored {
     fn eq(&self, other: &Self) -> bool {
@@ -151,9 +208,12 @@ type Records<'a> =
 
 impl Default for MemoryStore {
     fn default() -> Self {
+        let sentinel = vacancy(KeyId::from_valid(&[b'0'; crate::format::ID_LEN]), None);
         MemoryStore {
             records: papaya::HashSet::with_hasher(foldhash::fast::RandomState::default()),
-            writer: Mutex::new(Profiles::default()),
+            vacant: Arc::clone(sentinel.profile()),
+            live: AtomicUsize::new(0),
+            writer: Mutex::new(Writes::default()),
         }
     }
 }
@@ -172,52 +232,78 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Runs one write with the writer lock held. A writer that panicked left the sets
-    /// consistent (each set operation is atomic), so a poisoned lock is taken over.
-    fn write<T>(&self, f: impl FnOnce(&Records<'_>, &mut Profiles) -> T) -> T {
-        let mut profiles = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&self.records.pin(), &mut profiles)
+    /// Runs one write with the writer lock held. A writer that panicked left the set
+    /// consistent (each set operation is atomic; the counts are updated after it), so a
+    /// poisoned lock is taken over.
+    fn write<T>(&self, f: impl FnOnce(&Records<'_>, &mut Writes) -> T) -> T {
+        let mut writes = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&self.records.pin(), &mut writes)
     }
 
-    /// Stores a record (new or replacing one of its id) with its profile interned.
-    fn store(records: &Records<'_>, profiles: &mut Profiles, mut record: KeyRecord) {
-        profiles.intern(&mut record);
+    /// The record of `id` in `records`, unless absent or vacant.
+    fn live_in<'g>(&self, records: &'g Records<'_>, id: &KeyId) -> Option<&'g Arc<KeyRecord>> {
+        records.get(id)?.live(&self.vacant)
+    }
+
+    /// Stores a record (new, or replacing a record or vacancy of its id) with its profile
+    /// interned.
+    fn store(&self, records: &Records<'_>, writes: &mut Writes, mut record: KeyRecord) {
+        // `None`: a new id; `Some(false)`: a vacancy.
+        let was_live = records
+            .get(record.id_ref())
+            .map(|s| s.live(&self.vacant).is_some());
+        writes.profiles.intern(&mut record);
         records.insert(Stored(Arc::new(record)));
+        if was_live == Some(false) {
+            writes.vacancies -= 1;
+        }
+        if was_live != Some(true) {
+            self.live.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Adds a new record; an existing id is an error.
     pub fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
         let id = record.id();
-        self.write(|records, profiles| {
-            if records.contains(&id) {
+        self.write(|records, writes| {
+            if self.live_in(records, &id).is_some() {
                 return Err(StoreError::Duplicate(id));
             }
-            Self::store(records, profiles, record);
+            self.store(records, writes, record);
             Ok(())
         })
     }
 
     /// Adds or replaces a record.
     pub fn put(&self, record: KeyRecord) {
-        self.write(|records, profiles| Self::store(records, profiles, record));
+        self.write(|records, writes| self.store(records, writes, record));
     }
 
     /// The record with this id.
+    #[inline]
     pub fn get(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
-        self.records.pin().get(id).map(|s| Arc::clone(&s.0))
+        self.records
+            .pin()
+            .get(id)?
+            .live(&self.vacant)
+            .map(Arc::clone)
     }
 
-    /// Removes a record, returning it.
-    ///
-    /// To change a record, use [`MemoryStore::put`] or [`MemoryStore::update`], not a
-    /// removal and a new insert of the same id: the set (`papaya` 0.2.5) leaves a
-    /// tombstone per removal, and removing and re-inserting one id over and over made its
-    /// table grow without bound in our measurement (about 180 KB per cycle at a million
-    /// keys). Removing keys and inserting new ones (new ids) stays flat.
+    /// Removes a record, returning it. Any order of removals and inserts, the same id
+    /// removed and re-inserted over and over included, keeps the store's memory bounded by
+    /// the records it holds.
     pub fn remove(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
-        self.write(|records, _| {
-            let removed = records.get(id).map(|s| Arc::clone(&s.0))?;
-            records.remove(id);
+        self.write(|records, writes| {
+            let removed = Arc::clone(self.live_in(records, id)?);
+            records.insert(Stored(Arc::new(vacancy(*id, Some(&self.vacant)))));
+            writes.vacancies += 1;
+            let live = self.live.fetch_sub(1, Ordering::Relaxed) - 1;
+            if writes.vacancies > (live / 2).max(Writes::PURGE_FROM) {
+                // Real removals now: at most one per id per purge, each purge paid for by
+                // as many removals as it removes.
+                records.retain(|s| s.live(&self.vacant).is_some());
+                writes.vacancies = 0;
+            }
             Some(removed)
         })
     }
@@ -233,26 +319,26 @@ impl MemoryStore {
     /// `change` runs while the store's writes wait: it may read the store but must not
     /// write to it (that would wait for itself).
     pub fn update(&self, id: &KeyId, change: impl Fn(&mut KeyRecord)) -> Result<(), StoreError> {
-        self.write(|records, profiles| {
-            let old = records.get(id).ok_or(StoreError::NotFound(*id))?;
-            let mut next = KeyRecord::clone(&old.0);
+        self.write(|records, writes| {
+            let old = self.live_in(records, id).ok_or(StoreError::NotFound(*id))?;
+            let mut next = KeyRecord::clone(old);
             change(&mut next);
             if next.id() != *id {
                 return Err(StoreError::IdChanged(*id));
             }
-            Self::store(records, profiles, next);
+            self.store(records, writes, next);
             Ok(())
         })
     }
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.live.load(Ordering::Relaxed)
     }
 
     /// Whether the store is empty.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len() == 0
     }
 
     /// A snapshot of every record (in no particular order).
@@ -260,7 +346,7 @@ impl MemoryStore {
         self.records
             .pin()
             .iter()
-            .map(|s| Arc::clone(&s.0))
+            .filter_map(|s| s.live(&self.vacant).map(Arc::clone))
             .collect()
     }
 }
@@ -315,7 +401,7 @@ mod tests {
     }
 
     fn interned(store: &MemoryStore) -> usize {
-        store.writer.lock().expect("lock").set.len()
+        store.writer.lock().expect("lock").profiles.set.len()
     }
 
     #[test]
