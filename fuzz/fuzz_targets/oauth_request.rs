@@ -3,16 +3,24 @@
 //! real request with one parameter replaced), against a store with a confidential and a
 //! public client, a live code and a live refresh token. Every response is well formed,
 //! uncacheable and never echoes the client secret.
+//!
+//! Everything that does not depend on the input — policy, catalog, keys, clients, the
+//! code and refresh token and their records — is built once (`WORLD`). What a request
+//! can change is made fresh per input, cheaply: a store filled with those records (a few
+//! map inserts) and a server whose verifier starts with no revoked family. A revocation
+//! set shared across inputs would carry state from one input to the next, and its
+//! deferred frees would make every revoking input look like a leak to libFuzzer, which
+//! then runs LeakSanitizer over the whole heap.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use portcullis::oauth::{
-    AccessKeys, AccessVerifier, AuthorizeOutcome, Client, MemoryOAuthStore, OAuthConfig,
-    OAuthServer, PkceChallenge, Stores,
+    AccessKeys, AccessVerifier, AuthorizeOutcome, Client, CodeRecord, CodeStore, MemoryOAuthStore,
+    OAuthConfig, OAuthServer, PkceChallenge, RefreshRecord, RefreshStore, Stores, TokenHash,
 };
-use portcullis::{Policy, SeededRandom, Timestamp};
+use portcullis::{Catalog, Policy, SeededRandom, Timestamp};
 use std::sync::{Arc, LazyLock};
 
 const NOW: u64 = 1_800_000_000;
@@ -20,32 +28,114 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const REDIRECT: &str = "https%3A%2F%2Fapp.example%2Fcb";
 
 struct World {
-    server: OAuthServer,
+    catalog: Catalog,
+    keys: AccessKeys,
     clients: Vec<Client>,
     secret: String,
+    /// `Authorization: Basic …` of the confidential client.
+    basic: String,
+    challenge: String,
+    /// An unused code, its hash and record.
+    code: (String, TokenHash, CodeRecord),
+    /// A live refresh token (of another grant), its hash and record.
+    refresh: (String, TokenHash, RefreshRecord),
 }
 
 static WORLD: LazyLock<World> = LazyLock::new(|| {
     let policy = Policy::from_toml(include_str!("../../examples/claimport.toml")).expect("policy");
+    let catalog = policy.catalog().clone();
     let keys = AccessKeys::new("k1", &[7u8; 32]).expect("key");
-    let verifier = Arc::new(AccessVerifier::new(keys, policy.catalog()));
-    let server = OAuthServer::new(
-        OAuthConfig::default(),
-        policy.catalog().clone(),
-        verifier,
-        "claimport",
-    );
+    let server = server(&catalog, &keys);
     let rng = SeededRandom::new(b"oauth-fuzz");
     let scopes = ["claims:read", "claims:write", "orders:read"];
     let (webapp, secret) =
         Client::confidential("webapp", &["https://app.example/cb"], &scopes, &rng).expect("client");
     let cli = Client::public("cli", true, &["http://127.0.0.1/cb"], &scopes).expect("client");
+    let secret = secret.expose().to_owned();
+    let pair = format!("webapp:{secret}");
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    );
+    let challenge = PkceChallenge::s256(VERIFIER).challenge;
+    // Runs the real flow once, on a scratch store, for a code and a refresh token.
+    let store = MemoryOAuthStore::new();
+    store.add_client(webapp.clone());
+    let now = Timestamp(NOW);
+    let query = format!(
+        "response_type=code&client_id=webapp&redirect_uri={REDIRECT}&scope=claims:read\
+         &state=s&code_challenge={challenge}&code_challenge_method=S256"
+    );
+    let AuthorizeOutcome::Valid(request) = server.authorize(&query, &store) else {
+        panic!("the fixed request is valid");
+    };
+    let code_for = || {
+        let location = server
+            .approve(&request, "user_7", None, &store, &rng, now)
+            .expect("approve");
+        let code = location
+            .split("code=")
+            .nth(1)
+            .and_then(|s| s.split('&').next())
+            .unwrap_or("")
+            .to_owned();
+        let hash = TokenHash::of_token(&code).expect("code hash");
+        (code, hash)
+    };
+    let (first, _) = code_for();
+    let response = server.token(
+        Some(&basic),
+        &token_body(&first),
+        Stores::all(&store),
+        &rng,
+        now,
+    );
+    let json: serde_json::Value = serde_json::from_str(response.body()).expect("json");
+    let refresh = json["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    let refresh_hash = TokenHash::of_token(&refresh).expect("refresh hash");
+    let refresh_record = store.refresh(&refresh_hash).ok().flatten().expect("record");
+    let (code, code_hash) = code_for();
+    let code_record = store.code(&code_hash).ok().flatten().expect("record");
     World {
-        server,
+        catalog,
+        keys,
         clients: vec![webapp, cli],
-        secret: secret.expose().to_owned(),
+        secret,
+        basic,
+        challenge,
+        code: (code, code_hash, code_record),
+        refresh: (refresh, refresh_hash, refresh_record),
     }
 });
+
+impl World {
+    /// A fresh store with both clients, the unused code and the live refresh token.
+    fn store(&self) -> MemoryOAuthStore {
+        let store = MemoryOAuthStore::new();
+        for c in &self.clients {
+            store.add_client(c.clone());
+        }
+        let fresh = store
+            .put_code(self.code.1, self.code.2.clone())
+            .and(store.put_refresh(self.refresh.1, self.refresh.2.clone()));
+        fresh.expect("the memory store never fails");
+        store
+    }
+}
+
+/// A server whose verifier has revoked nothing yet.
+fn server(catalog: &Catalog, keys: &AccessKeys) -> OAuthServer {
+    let verifier = Arc::new(AccessVerifier::new(keys.clone(), catalog));
+    OAuthServer::new(
+        OAuthConfig::default(),
+        catalog.clone(),
+        verifier,
+        "claimport",
+    )
+}
 
 #[derive(Arbitrary, Debug)]
 enum Endpoint {
@@ -80,52 +170,6 @@ struct Input<'a> {
     now_offset: i16,
 }
 
-/// A fresh store with both clients, one unused code and one refresh token.
-fn setup(w: &World, now: Timestamp) -> (MemoryOAuthStore, String, String) {
-    let store = MemoryOAuthStore::new();
-    for c in &w.clients {
-        store.add_client(c.clone());
-    }
-    let rng = SeededRandom::new(b"per-input");
-    let challenge = PkceChallenge::s256(VERIFIER).challenge;
-    let query = format!(
-        "response_type=code&client_id=webapp&redirect_uri={REDIRECT}&scope=claims:read\
-         &state=s&code_challenge={challenge}&code_challenge_method=S256"
-    );
-    let AuthorizeOutcome::Valid(request) = w.server.authorize(&query, &store) else {
-        panic!("the fixed request is valid");
-    };
-    let code_for = |store: &MemoryOAuthStore| {
-        let location = w
-            .server
-            .approve(&request, "user_7", None, store, &rng, now)
-            .expect("approve");
-        location
-            .split("code=")
-            .nth(1)
-            .and_then(|s| s.split('&').next())
-            .unwrap_or("")
-            .to_owned()
-    };
-    let first = code_for(&store);
-    let body = token_body(&first);
-    let response = w
-        .server
-        .token(Some(&basic(w)), &body, Stores::all(&store), &rng, now);
-    let json: serde_json::Value = serde_json::from_str(response.body()).expect("json");
-    let refresh = json["refresh_token"].as_str().unwrap_or("").to_owned();
-    let code = code_for(&store);
-    (store, code, refresh)
-}
-
-fn basic(w: &World) -> String {
-    let pair = format!("webapp:{}", w.secret);
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    )
-}
-
 fn token_body(code: &str) -> String {
     format!(
         "grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&code_verifier={VERIFIER}"
@@ -140,7 +184,7 @@ fn valid_pairs(endpoint: &Endpoint, code: &str, refresh: &str) -> Vec<(String, S
             ("redirect_uri", REDIRECT.into()),
             ("scope", "claims:read".into()),
             ("state", "s".into()),
-            ("code_challenge", PkceChallenge::s256(VERIFIER).challenge),
+            ("code_challenge", WORLD.challenge.clone()),
             ("code_challenge_method", "S256".into()),
         ],
         Endpoint::Token => vec![
@@ -160,11 +204,12 @@ fn valid_pairs(endpoint: &Endpoint, code: &str, refresh: &str) -> Vec<(String, S
 fuzz_target!(|input: Input<'_>| {
     let w = &*WORLD;
     let now = Timestamp(NOW.saturating_add_signed(i64::from(input.now_offset)));
-    let (store, code, refresh) = setup(w, Timestamp(NOW));
+    let store = w.store();
+    let server = server(&w.catalog, &w.keys);
     let body = match &input.body {
         Body::Raw(text) => (*text).to_owned(),
         Body::Edited { param, value } => {
-            let mut pairs = valid_pairs(&input.endpoint, &code, &refresh);
+            let mut pairs = valid_pairs(&input.endpoint, &w.code.0, &w.refresh.0);
             let i = usize::from(*param) % (pairs.len() + 1);
             match pairs.get_mut(i) {
                 Some(pair) => pair.1 = (*value).to_owned(),
@@ -179,19 +224,19 @@ fuzz_target!(|input: Input<'_>| {
     };
     let auth = match &input.auth {
         Auth::None => None,
-        Auth::Basic => Some(basic(w)),
+        Auth::Basic => Some(w.basic.clone()),
         Auth::Raw(text) => Some((*text).to_owned()),
     };
     let rng = SeededRandom::new(b"request");
     let stores = Stores::all(&store);
     let response = match input.endpoint {
         Endpoint::Authorize => {
-            let _ = w.server.authorize(&body, &store);
+            let _ = server.authorize(&body, &store);
             return;
         }
-        Endpoint::Token => w.server.token(auth.as_deref(), &body, stores, &rng, now),
-        Endpoint::Revoke => w.server.revoke(auth.as_deref(), &body, stores, now),
-        Endpoint::Introspect => w.server.introspect(auth.as_deref(), &body, stores, now),
+        Endpoint::Token => server.token(auth.as_deref(), &body, stores, &rng, now),
+        Endpoint::Revoke => server.revoke(auth.as_deref(), &body, stores, now),
+        Endpoint::Introspect => server.introspect(auth.as_deref(), &body, stores, now),
     };
     assert!(
         matches!(response.status, 200 | 400 | 401 | 500 | 503),
