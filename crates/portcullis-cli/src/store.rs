@@ -639,6 +639,34 @@ mod tests {
     }
 
     #[test]
+    fn read_only_opens_never_upgrade_or_create_a_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keys.sqlite3");
+        let store = Store::create(&path).expect("create");
+        store
+            .conn
+            .pragma_update(None, "user_version", 0)
+            .expect("downgrade");
+        drop(store);
+        assert_eq!(
+            Store::open_read_only(&path).expect_err("older").code,
+            "store_outdated"
+        );
+        let version: i64 = Connection::open(&path)
+            .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .expect("version");
+        assert_eq!(version, 0, "left as it was");
+
+        let empty = dir.path().join("empty.sqlite3");
+        std::fs::write(&empty, b"").expect("empty");
+        assert_eq!(
+            Store::open_read_only(&empty).expect_err("empty").code,
+            "store_corrupt"
+        );
+        assert_eq!(std::fs::metadata(&empty).expect("meta").len(), 0);
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("keys.sqlite3");

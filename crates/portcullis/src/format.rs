@@ -12,6 +12,10 @@
 //!
 //! The checksum lets scanners and the parser reject typos offline. It is a filter, never
 //! authentication: anyone can compute it.
+//!
+//! The same contract for readers outside Rust — base62 digit order, the CRC-32 variant and
+//! what it covers, the stored hash, how to recognise a leaked key — is `docs/key-format.md`
+//! in the repository; `tests/key_format_doc.rs` checks it against this module.
 
 use crate::base62;
 use std::fmt;
