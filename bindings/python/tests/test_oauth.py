@@ -225,7 +225,7 @@ def test_a_wrong_verifier_does_not_burn_the_code(env: Setup) -> None:
 
 
 def test_introspection_refuses_a_public_client_id_alone(env: Setup) -> None:
-    spa = portcullis.Client.public("spa", False, ["https://spa.example/cb"], ["claims:read"])
+    spa = portcullis.Client.public("spa", ["https://spa.example/cb"], ["claims:read"])
     env.store.add_client(spa)
     tokens = env.exchange(env.code()).json()
     body = urllib.parse.urlencode({"token": tokens["access_token"], "client_id": "spa"})

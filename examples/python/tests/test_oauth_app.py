@@ -217,7 +217,8 @@ def test_code_reuse_and_wrong_verifier(base: str) -> None:
     code = code_for(b)
     status, body, _ = exchange(b, client, code, code_verifier="x" * 43)
     assert (status, body["error"]) == (400, "invalid_grant")
-    # The code was consumed by that failed attempt: single use.
+    # The failed attempt did not consume the code; the right verifier redeems it, once.
+    assert exchange(b, client, code)[0] == 200
     assert exchange(b, client, code)[1]["error"] == "invalid_grant"
     status, body, _ = exchange(b, client, code_for(b), code_verifier="")
     assert (status, body["error"]) == (400, "invalid_request")
