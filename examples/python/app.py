@@ -25,6 +25,7 @@ import hmac
 import os
 import sqlite3
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -147,6 +148,17 @@ def create_app(
             return True
         return trust_forwarded_proto and request.headers.get("X-Forwarded-Proto") == "https"
 
+    def raw_path() -> str:
+        """The path as received, before Werkzeug decodes it, without the query string:
+        portcullis refuses ambiguous paths (``..``, ``%2F``, ``//``) and must see them as
+        they were sent (Werkzeug's and gunicorn's servers keep it in ``RAW_URI``)."""
+        raw = str(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "")
+        if not raw:  # a server that keeps only the decoded path: encode it again
+            return urllib.parse.quote(request.path)
+        if not raw.startswith("/"):  # absolute-form request target
+            return urllib.parse.urlsplit(raw).path
+        return raw.split("?", 1)[0]
+
     def deny(decision: portcullis.Decision) -> Response:
         body = {"error": decision.error or "unauthorized",
                 "error_description": decision.description or "Authentication required"}
@@ -167,7 +179,7 @@ def create_app(
             return None  # the OAuth endpoints authenticate clients and users themselves
         decision = checker.check(
             request.method,
-            request.path,
+            raw_path(),
             lookup=keys.lookup,
             authorization=request.headers.get("Authorization"),
             query=request.query_string or None,

@@ -81,6 +81,13 @@ def test_health_is_public(client: Client) -> None:
     assert client.call("GET", "/health", https=False)[:2] == (200, {"status": "ok"})
 
 
+def test_an_ambiguous_path_is_refused_not_judged_by_the_public_route(client: Client) -> None:
+    status, body, _ = client.call("GET", "/health/../v1/claims")
+    assert (status, body["error"]) == (400, "invalid_request"), body
+    status, body, _ = client.call("GET", "/v1/claims/..%2Fhealth")
+    assert (status, body["error"]) == (400, "invalid_request"), body
+
+
 def test_create_key_shown_once_and_stored_hashed(client: Client, db_path: Path) -> None:
     created = client.new_key("Production Integration", ["Read Claims", "Read Orders"])
     key = created["key"]
