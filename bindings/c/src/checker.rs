@@ -399,7 +399,9 @@ pub unsafe extern "C" fn portcullis_pending_finish(
         let out = out_ptr(decision_out)?;
         let p = pending.ok_or_else(|| Failure::from(R::PORTCULLIS_NULL_PARAMETER))?;
         let record = record.map(|r| r.inner);
-        let decision = p.checker.finish(p.pending, record, Timestamp(now));
+        // A clone is finished and the handle dropped in place, which wipes its key: moving
+        // the pending out would leave the key in the freed handle.
+        let decision = p.checker.finish(p.pending.clone(), record, Timestamp(now));
         // SAFETY: non-NULL and writable (contract).
         unsafe { out.write(portcullis_decision::handle(&p.checker, decision)) };
         Ok(())
@@ -430,7 +432,7 @@ pub unsafe extern "C" fn portcullis_pending_finish_failed(
         let message = unsafe { optional_text(message, message_len) }?.unwrap_or("lookup failed");
         let decision = p
             .checker
-            .finish_failed(p.pending, LookupError::new(message));
+            .finish_failed(p.pending.clone(), LookupError::new(message)); // as in `_finish`
         // SAFETY: non-NULL and writable (contract).
         unsafe { out.write(portcullis_decision::handle(&p.checker, decision)) };
         Ok(())
@@ -618,4 +620,166 @@ pub(crate) unsafe fn write_owned(
 pub unsafe extern "C" fn portcullis_checker_free(checker: *mut portcullis_checker) {
     // SAFETY: forwarded contract.
     unsafe { free_handle(checker) }
+}
+
+/// The pending handle's copy of the presented key, observed through the allocator: while
+/// armed, every heap block freed by any thread is scanned for the key's secret.
+#[cfg(test)]
+mod wipe_tests {
+    use super::*;
+    use crate::decision::portcullis_decision_free;
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+
+    struct Scanning;
+
+    const MAX_NEEDLE: usize = 64;
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    static FOUND: AtomicBool = AtomicBool::new(false);
+    static NEEDLE: [AtomicU8; MAX_NEEDLE] = [const { AtomicU8::new(0) }; MAX_NEEDLE];
+    static NEEDLE_LEN: AtomicUsize = AtomicUsize::new(0);
+    static SCAN: Mutex<()> = Mutex::new(());
+
+    /// Lock-free and allocation-free, so that no freed block is ever skipped.
+    fn scan(block: &[u8]) {
+        let len = NEEDLE_LEN.load(Ordering::SeqCst);
+        if len == 0 || block.len() < len {
+            return;
+        }
+        let mut needle = [0u8; MAX_NEEDLE];
+        for (b, a) in needle.iter_mut().zip(&NEEDLE[..len]) {
+            *b = a.load(Ordering::Relaxed);
+        }
+        if block.windows(len).any(|w| w == &needle[..len]) {
+            FOUND.store(true, Ordering::SeqCst);
+        }
+    }
+
+    // SAFETY: forwards every call to the system allocator unchanged; before a block is
+    // freed it only reads the block's own `layout.size()` bytes, which are still allocated.
+    unsafe impl GlobalAlloc for Scanning {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: same contract as the caller's.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            if ARMED.load(Ordering::SeqCst) {
+                // SAFETY: `ptr` is a live block of `layout.size()` bytes until freed below.
+                scan(unsafe { std::slice::from_raw_parts(ptr, layout.size()) });
+            }
+            // SAFETY: same contract as the caller's.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            if ARMED.load(Ordering::SeqCst) {
+                // SAFETY: as in `dealloc`; realloc may free the old block.
+                scan(unsafe { std::slice::from_raw_parts(ptr, layout.size()) });
+            }
+            // SAFETY: same contract as the caller's.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Scanning = Scanning;
+
+    /// Whether any heap block freed while `f` ran contained `needle`.
+    fn freed_blocks_contain(needle: &[u8], f: impl FnOnce()) -> bool {
+        assert!(!needle.is_empty() && needle.len() <= MAX_NEEDLE);
+        let _one_at_a_time = SCAN.lock().unwrap_or_else(|e| e.into_inner());
+        for (a, &b) in NEEDLE.iter().zip(needle) {
+            a.store(b, Ordering::Relaxed);
+        }
+        NEEDLE_LEN.store(needle.len(), Ordering::SeqCst);
+        FOUND.store(false, Ordering::SeqCst);
+        ARMED.store(true, Ordering::SeqCst);
+        f();
+        ARMED.store(false, Ordering::SeqCst);
+        NEEDLE_LEN.store(0, Ordering::SeqCst);
+        FOUND.load(Ordering::SeqCst)
+    }
+
+    const POLICY: &str = r#"
+[service]
+deployment_env = "live"
+[[scopes]]
+name = "claims:read"
+[[routes]]
+method = "GET"
+path = "/v1/claims"
+require = "claims:read"
+"#;
+
+    /// A checker, a key it issued (text) and the key's secret (its 28 characters before
+    /// the 6-character checksum).
+    fn world() -> (Arc<Checker>, String, Vec<u8>) {
+        let policy = core_lib::Policy::from_toml(POLICY).expect("policy");
+        let peppers = core_lib::Peppers::new("p1", &[42u8; 32]).expect("pepper");
+        let checker = Arc::new(Checker::new(policy, peppers));
+        let issued = checker
+            .issue(
+                &core_lib::KeySpec::new("k", "o", ["claims:read"]),
+                Timestamp(1_800_000_000),
+            )
+            .expect("issue");
+        let key = issued.key.expose().to_owned();
+        let secret = key.as_bytes()[key.len() - 34..key.len() - 6].to_vec();
+        (checker, key, secret)
+    }
+
+    /// A pending handle for `key`, as `portcullis_checker_prepare` makes it.
+    fn pending_handle(checker: &Arc<Checker>, key: &str) -> *mut portcullis_pending {
+        let header = format!("Bearer {key}");
+        let request = Request::new("GET", "/v1/claims")
+            .authorization(&header)
+            .https(true);
+        let Prepared::Lookup(pending) = checker.prepare(&request) else {
+            panic!("a well-formed key needs a lookup");
+        };
+        into_handle(portcullis_pending {
+            checker: Arc::clone(checker),
+            id: id_text(pending.key_id()),
+            pending,
+        })
+    }
+
+    /// Regression (issue #15): `portcullis_pending_finish` and `_finish_failed` moved the
+    /// presented key out of the handle and freed the handle with the key still in it.
+    #[test]
+    fn finishing_a_pending_handle_frees_no_copy_of_the_presented_key() {
+        let (checker, key, secret) = world();
+        for failed in [false, true] {
+            let pending = pending_handle(&checker, &key);
+            let leaked = freed_blocks_contain(&secret, || {
+                let mut decision = std::ptr::null_mut();
+                // SAFETY: a live handle, handed over; `decision` writable.
+                let code = unsafe {
+                    if failed {
+                        portcullis_pending_finish_failed(
+                            pending,
+                            std::ptr::null(),
+                            0,
+                            &mut decision,
+                        )
+                    } else {
+                        portcullis_pending_finish(
+                            pending,
+                            std::ptr::null_mut(),
+                            1_800_000_000,
+                            &mut decision,
+                        )
+                    }
+                };
+                assert_eq!(code, R::PORTCULLIS_OK);
+                // SAFETY: made by the call above.
+                unsafe { portcullis_decision_free(decision) };
+            });
+            assert!(!leaked, "finish (failed: {failed}) freed a copy of the key");
+        }
+        let pending = pending_handle(&checker, &key);
+        // SAFETY: a live handle, handed over.
+        let leaked = freed_blocks_contain(&secret, || unsafe { portcullis_pending_free(pending) });
+        assert!(!leaked, "portcullis_pending_free freed a copy of the key");
+    }
 }

@@ -380,8 +380,9 @@ enum Step {
     Done(Outcome),
     /// Waiting for its record.
     Lookup(Pending),
-    /// The lookup answered (a record, none, a failure or a corrupt record): decided next.
-    Finish(Pending, Fetched),
+    /// The lookup answered (a record, none, a failure or a corrupt record): decided next
+    /// (`None` once taken).
+    Finish(Pending, Option<Fetched>),
 }
 
 /// Decides every request of `requests` with a Python lookup callable: phase one for the
@@ -401,39 +402,46 @@ pub(crate) fn check_callable(
     if batch.entries.is_empty() {
         return Ok(Vec::new());
     }
-    let prepared = batch.run(py, |r| match checker.prepare_at(&r, now) {
+    // The pendings stay where they are in `steps` and are finished as clones: the vector
+    // then drops them in place, which wipes their keys (moving them out would leave the
+    // keys in the freed buffer).
+    let mut steps = batch.run(py, |r| match checker.prepare_at(&r, now) {
         Prepared::Done(d) => Step::Done(d.into_outcome()),
         Prepared::Lookup(p) => Step::Lookup(p),
     });
-    let mut steps = Vec::with_capacity(prepared.len());
-    for (index, step) in prepared.into_iter().enumerate() {
-        steps.push(match step {
-            Step::Lookup(pending) => fetch(py, pending, lookup, index)?,
-            decided => decided,
-        });
+    for (index, step) in steps.iter_mut().enumerate() {
+        if let Step::Lookup(pending) = step {
+            let next = fetch(py, pending, lookup, index)?;
+            *step = next; // drops the waiting step in place
+        }
     }
     Ok(py.detach(move || {
-        steps
-            .into_iter()
+        let outcomes = steps
+            .iter_mut()
             .map(|step| match step {
-                Step::Done(outcome) => outcome,
-                Step::Finish(p, fetched) => fetched.finish(checker, p, now),
+                Step::Done(outcome) => outcome.clone(),
+                Step::Finish(p, fetched) => match fetched.take() {
+                    Some(fetched) => fetched.finish(checker, p.clone(), now),
+                    None => checker.finish(p.clone(), None, now).into_outcome(),
+                },
                 // `fetch` replaced every lookup; deciding it as unfetched stays closed.
-                Step::Lookup(p) => checker.finish(p, None, now).into_outcome(),
+                Step::Lookup(p) => checker.finish(p.clone(), None, now).into_outcome(),
             })
-            .collect()
+            .collect();
+        drop(steps);
+        outcomes
     }))
 }
 
 /// Calls the lookup for a request waiting for its record (attached): the next step.
 fn fetch(
     py: Python<'_>,
-    pending: Pending,
+    pending: &Pending,
     lookup: &Bound<'_, PyAny>,
     index: usize,
 ) -> PyResult<Step> {
     match crate::lookup::fetch(lookup, pending.key_id().as_str()) {
-        Ok(fetched) => Ok(Step::Finish(pending, fetched)),
+        Ok(fetched) => Ok(Step::Finish(pending.clone(), Some(fetched))),
         Err(e) => {
             // Python 3.11+: the traceback names the element (older versions: no note).
             let note = format!("raised by the lookup for requests[{index}]");

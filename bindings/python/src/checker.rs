@@ -43,7 +43,8 @@ pub struct PyChecker {
 }
 
 /// A request waiting for its record (two-phase checks): fetch `key_id`, then call
-/// `Checker.finish` (once) with the checker that prepared it.
+/// `Checker.finish` (once) with the checker that prepared it. It holds a copy of the
+/// presented key, wiped when it is finished or freed.
 #[pyclass(frozen, module = "portcullis._portcullis", name = "Pending")]
 pub struct PyPending {
     key_id: String,
@@ -487,7 +488,9 @@ impl PyChecker {
 }
 
 impl PyChecker {
-    /// Takes the core pending out of its Python wrapper (once, same checker only).
+    /// Takes the core pending out of its Python wrapper (once, same checker only): a
+    /// clone, with the original dropped where it lies, which wipes its copy of the key
+    /// (moving it out would leave the key in the object's memory for Python to free).
     fn take(&self, py: Python<'_>, pending: &PyPending) -> PyResult<Pending> {
         if !Arc::ptr_eq(&pending.checker, &self.inner) {
             return Err(errors::configuration(
@@ -500,9 +503,11 @@ impl PyChecker {
             .inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        slot.take().ok_or_else(|| {
+        let taken = slot.clone().ok_or_else(|| {
             errors::configuration(py, "this Pending was already finished", "pending_used")
-        })
+        })?;
+        *slot = None;
+        Ok(taken)
     }
 }
 

@@ -53,7 +53,11 @@ pub enum Prepared<'p> {
 /// A request waiting for its record. Owns a zeroizing copy of the presented key, so it
 /// outlives the request; finish it with the checker that prepared it (any other checker
 /// answers 503 [`Reason::ForeignPending`]).
-#[derive(Debug)]
+///
+/// Moving a value leaves its old bytes behind, so a `Pending` that lives in the heap (a
+/// binding's handle, a batch's vector) should not be moved out to be finished: finish a
+/// clone (another zeroizing copy) and drop the original where it lies, which wipes it.
+#[derive(Clone, Debug)]
 pub struct Pending {
     key: PresentedKey,
     route: Option<usize>,

@@ -236,6 +236,10 @@ class Verification:
 
 @final
 class Pending:
+    """A request waiting for its record: fetch ``key_id``, then call ``Checker.finish`` (or
+    ``finish_failed``) once, with the checker that prepared it. It holds a copy of the
+    presented key, wiped when it is finished or freed."""
+
     @property
     def key_id(self) -> str: ...
 
