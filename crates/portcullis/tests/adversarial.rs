@@ -853,6 +853,31 @@ fn adding_peppers_frees_no_hmac_state_unwiped() {
     );
 }
 
+/// Regression: `AccessKeys::add` grew its vector by reallocation and `remove` shifted the
+/// later keys down, each leaving copies of HMAC states in memory freed unwiped (the first
+/// key's by the growth, the last key's by the shift).
+#[test]
+fn adding_and_removing_access_keys_frees_no_hmac_state_unwiped() {
+    use portcullis::oauth::AccessKeys;
+    let first = b"first-access-key-0123456789abcdef-01";
+    let last = [9u8; 32];
+    for (which, key) in [("first", first.as_slice()), ("last", last.as_slice())] {
+        let state = hmac_inner_state(key);
+        let leaked = freed_blocks_contain(&state, || {
+            let mut keys = AccessKeys::new("k1", first).expect("key");
+            for i in 2..10u8 {
+                keys.add(&format!("k{i}"), &[i; 32]).expect("key");
+            }
+            keys.remove("k2").expect("removed");
+            drop(keys);
+        });
+        assert!(
+            !leaked,
+            "a freed heap block held the {which} key's HMAC state"
+        );
+    }
+}
+
 #[test]
 fn hash_strings_of_issued_keys_round_trip() {
     let c = checker();

@@ -172,8 +172,27 @@ impl AccessKeys {
             return Err(AccessKeyError::Duplicate);
         }
         let mac = HmacSha256::new_from_slice(secret).map_err(|_| AccessKeyError::TooShort)?;
+        if self.keys.len() == self.keys.capacity() {
+            // A reallocation would move the HMAC states and free the old buffer unwiped.
+            self.rebuild(2 * self.keys.len() + 1, usize::MAX);
+        }
         self.keys.push((id.to_owned(), mac));
         Ok(())
+    }
+
+    /// Copies the keys except the one at `skip` into a new vector of `capacity`, and drops
+    /// the old vector's keys in place (which wipes their states): moving them would leave
+    /// copies in freed memory.
+    fn rebuild(&mut self, capacity: usize, skip: usize) {
+        let mut kept = Vec::with_capacity(capacity);
+        kept.extend(
+            self.keys
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, key)| key.clone()),
+        );
+        self.keys = kept;
     }
 
     /// Makes `id` the signing key.
@@ -188,7 +207,7 @@ impl AccessKeys {
         if i == self.primary {
             return Err(AccessKeyError::Unknown);
         }
-        self.keys.remove(i);
+        self.rebuild(self.keys.len(), i); // not `Vec::remove`, whose shift leaves a copy
         if i < self.primary {
             self.primary -= 1;
         }
