@@ -186,10 +186,60 @@ fn escape(path: &[u8], at: usize) -> Result<u8, PathError> {
     }
 }
 
+/// Bytes a path in normal form may hold with no further look: letters (upper-case ones
+/// only where case matters), digits, `-`, `_`, `~` and `/`. No `.`, so no dot segment.
+const fn plain_table(upper: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || matches!(c, b'-' | b'_' | b'~' | b'/')
+            || (upper && c.is_ascii_uppercase());
+        b += 1;
+    }
+    table
+}
+
+const PLAIN_CASED: [bool; 256] = plain_table(true);
+const PLAIN_FOLDED: [bool; 256] = plain_table(false);
+
 /// Checks `path` against the rules. `Ok(false)`: it is in normal form and can be matched
 /// as it is; `Ok(true)`: match [`normalize`]'s output instead.
 #[inline]
 pub(crate) fn check(path: &[u8], rules: PathRules) -> Result<bool, PathError> {
+    if is_plain(path, rules.case_sensitive) {
+        return Ok(false);
+    }
+    check_all(path, rules)
+}
+
+/// The common case, without a branch per byte class: a path of [`plain_table`] bytes
+/// that starts with `/` and has no `//` is in normal form. (A word-at-a-time version
+/// measured no faster: the trie walk dominates.)
+#[inline(always)]
+fn is_plain(path: &[u8], case_sensitive: bool) -> bool {
+    let table = if case_sensitive {
+        &PLAIN_CASED
+    } else {
+        &PLAIN_FOLDED
+    };
+    let Some((&b'/', rest)) = path.split_first() else {
+        return false;
+    };
+    let mut ok = true;
+    let mut slash = true;
+    for &b in rest {
+        let next = b == b'/';
+        ok &= table[usize::from(b)] & !(slash & next);
+        slash = next;
+    }
+    ok
+}
+
+/// [`check`] byte by byte, for paths [`is_plain`] does not accept.
+fn check_all(path: &[u8], rules: PathRules) -> Result<bool, PathError> {
     if path.first() != Some(&b'/') {
         return Err(PathError::NotAbsolute);
     }
@@ -477,6 +527,10 @@ mod tests {
                 case_sensitive,
                 params: if ignore { PathParams::Ignore } else { PathParams::Refuse },
             };
+            // The fast path accepts only what the full check passes unchanged.
+            if is_plain(path.as_bytes(), case_sensitive) {
+                proptest::prop_assert_eq!(check_all(path.as_bytes(), rules), Ok(false));
+            }
             if let Ok(normal) = normal(&path, rules) {
                 proptest::prop_assert!(normal.len() <= path.len());
                 let segments: Vec<&str> = normal.split('/').skip(1).collect();
