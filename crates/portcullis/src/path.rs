@@ -34,7 +34,7 @@
 //!
 //! A path that needs no rewriting (no escape to normalise, no parameter to drop, no
 //! letter to fold) is matched in place; otherwise the normal form is written to a buffer,
-//! on the stack for paths up to [`STACK_PATH`] bytes.
+//! on the stack for paths up to 512 bytes (on the heap above).
 
 use std::fmt;
 

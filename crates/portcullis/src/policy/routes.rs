@@ -15,6 +15,11 @@
 //!   `HEAD`), which beats `*`. A method's route is the exception a `*` route leaves room
 //!   for; `HEAD` is `GET` without a body.
 //! - Methods match exactly (HTTP methods are case-sensitive).
+//! - Two routes of one method whose templates have the same shape are a load error. A
+//!   route of which a more specific route of another method decides some requests (all of
+//!   them, possibly) with other access is a warning ([`RouteTable::overrides`]). Routes
+//!   that more specific templates of their own method cover entirely (a catch-all beside
+//!   a parameter and a parameter-plus-catch-all) are not detected.
 //! - The path is checked against the path rules before matching: an ambiguous path is an
 //!   error (400), never a fall-through to a broader route.
 //!
