@@ -13,7 +13,7 @@
 //!   over at least as many removals as it removes.
 //! - A vacancy is a record under a per-store sentinel profile (so that an entry stays one
 //!   pointer, which the memory budget per key counts), revoked, with no scopes and an
-//!   unmatchable hash; only this module sees it, through [`Stored::live`].
+//!   unmatchable hash; only this module sees it, through `Stored::live`.
 
 use crate::format::KeyId;
 use crate::record::KeyRecord;
@@ -155,7 +155,7 @@ impl Profiles {
 
 /// A stored record, found in the set by its id. The set holds the record itself rather
 /// than an id → record map: the id is in the record, and an entry is one pointer. It may
-/// be a vacancy (a removed id): read it through [`Stored::live`].
+/// be a vacancy (a removed id): read it through `Stored::live`.
 #[derive(Clone)]
 struct Stored(Arc<KeyRecord>);
 
