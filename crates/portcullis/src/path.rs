@@ -26,7 +26,7 @@
 //!   are decoded (`%65xport` is `export`, RFC 3986 §6.2.2.2); every other escape stays
 //!   encoded, with its hex digits upper-cased (`%c3` is `%C3`, §6.2.2.1).
 //! - **`;` path parameters** (`/v1/claims/export;v=1`) are refused unless the policy says
-//!   `path_params = "ignore"`; then everything from a `;` to the end of its segment is
+//!   `[paths] params = "ignore"`; then everything from a `;` to the end of its segment is
 //!   ignored for matching, as servlet containers do (`export;v=1` is `export`).
 //! - **Case**: paths are case-sensitive by default, as RFC 3986 §6.2.2.1 says they are;
 //!   a policy may set `case_sensitive = false`, and then ASCII letters outside escapes
