@@ -855,6 +855,29 @@ typedef struct portcullis_oauth_callbacks {
   uint32_t (*code)(void *user_data, const uint8_t *hash, struct portcullis_oauth_answer *answer);
 } portcullis_oauth_callbacks;
 
+/**
+ * One note about a policy that loaded (`portcullis_policy_warning`); strings are borrowed
+ * from the policy.
+ */
+typedef struct portcullis_policy_issue {
+  /**
+   * 1-based line in the policy text (0 when unknown).
+   */
+  size_t line;
+  /**
+   * 1-based column, in characters (0 when unknown).
+   */
+  size_t column;
+  /**
+   * The field, like `routes[2]` (empty when unknown).
+   */
+  struct portcullis_str field;
+  /**
+   * What deserves a look, for people.
+   */
+  struct portcullis_str message;
+} portcullis_policy_issue;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -2283,6 +2306,28 @@ bool portcullis_policy_scope(const struct portcullis_policy *policy,
                              size_t index,
                              struct portcullis_str *name_out,
                              struct portcullis_str *description_out);
+
+/**
+ * How many warnings the loader left on the policy (0 for NULL): routes of which a more
+ * specific route of another method (`*`, or `GET` for `HEAD`) decides some requests with
+ * other access. A policy with warnings loads and works; they are for its author.
+ *
+ * # Safety
+ * `policy` is NULL or a live policy.
+ */
+size_t portcullis_policy_warnings_len(const struct portcullis_policy *policy);
+
+/**
+ * The warning at `index`, in file order: writes it to `*warning_out` (strings borrowed
+ * from the policy) and returns true; false (nothing written) when out of range or an
+ * argument is NULL.
+ *
+ * # Safety
+ * `policy` is NULL or live; `warning_out` NULL or writable.
+ */
+bool portcullis_policy_warning(const struct portcullis_policy *policy,
+                               size_t index,
+                               struct portcullis_policy_issue *warning_out);
 
 /**
  * Frees a policy. NULL is a no-op.

@@ -178,6 +178,62 @@ pub unsafe extern "C" fn portcullis_policy_scope(
     })
 }
 
+/// One note about a policy that loaded (`portcullis_policy_warning`); strings are borrowed
+/// from the policy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)]
+pub struct portcullis_policy_issue {
+    /// 1-based line in the policy text (0 when unknown).
+    pub line: usize,
+    /// 1-based column, in characters (0 when unknown).
+    pub column: usize,
+    /// The field, like `routes[2]` (empty when unknown).
+    pub field: portcullis_str,
+    /// What deserves a look, for people.
+    pub message: portcullis_str,
+}
+
+/// How many warnings the loader left on the policy (0 for NULL): routes of which a more
+/// specific route of another method (`*`, or `GET` for `HEAD`) decides some requests with
+/// other access. A policy with warnings loads and works; they are for its author.
+///
+/// # Safety
+/// `policy` is NULL or a live policy.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_warnings_len(policy: *const portcullis_policy) -> usize {
+    guard_value(0, || {
+        // SAFETY: NULL or live (contract).
+        Some(unsafe { borrow(policy) }.ok()?.policy.warnings().len())
+    })
+}
+
+/// The warning at `index`, in file order: writes it to `*warning_out` (strings borrowed
+/// from the policy) and returns true; false (nothing written) when out of range or an
+/// argument is NULL.
+///
+/// # Safety
+/// `policy` is NULL or live; `warning_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_warning(
+    policy: *const portcullis_policy,
+    index: usize,
+    warning_out: *mut portcullis_policy_issue,
+) -> bool {
+    guard_value(false, || {
+        // SAFETY: NULL or live / writable (contract).
+        let (p, out) = unsafe { (borrow(policy).ok()?, warning_out.as_mut()?) };
+        let w = p.policy.warnings().get(index)?;
+        *out = portcullis_policy_issue {
+            line: w.line,
+            column: w.column,
+            field: portcullis_str::of(&w.field),
+            message: portcullis_str::of(&w.message),
+        };
+        Some(true)
+    })
+}
+
 /// Frees a policy. NULL is a no-op.
 ///
 /// # Safety

@@ -92,6 +92,24 @@ static void test_policy(const char *path, portcullis_policy **out) {
               str_is(description, "Write Claims"), "scope 1");
     CHECK(!portcullis_policy_scope(*out, 5, &name, &description), "out of range");
     CHECK(!portcullis_policy_scope(*out, 0, NULL, &description), "NULL out");
+    /* Issue #15 item 1: the loader's warnings about routes a more specific route of another
+     * method partly decides reach C. The product's policy has none. */
+    portcullis_policy_issue warning;
+    CHECK(portcullis_policy_warnings_len(*out) == 0 && portcullis_policy_warnings_len(NULL) == 0,
+          "no warnings");
+    CHECK(!portcullis_policy_warning(*out, 0, &warning), "no warning 0");
+    static const char shadowed[] = "[[scopes]]\nname = \"admin\"\n"
+                                   "[[routes]]\nmethod = \"GET\"\npath = \"/v1/{*rest}\"\naccess = \"public\"\n"
+                                   "[[routes]]\nmethod = \"*\"\npath = \"/v1/admin/reset\"\nrequire = \"admin\"\n";
+    portcullis_policy *warned = NULL;
+    CHECK_OK(portcullis_policy_from_toml(shadowed, strlen(shadowed), &warned));
+    CHECK(portcullis_policy_warnings_len(warned) == 1, "one warning");
+    CHECK(!portcullis_policy_warning(warned, 0, NULL), "NULL out");
+    CHECK(portcullis_policy_warning(warned, 0, &warning) && warning.line == 5 &&
+              str_is(warning.field, "routes[0]") && warning.message.len > 0,
+          "the warning names routes[0] at line %zu", warning.line);
+    CHECK(!portcullis_policy_warning(warned, 1, &warning), "out of range");
+    portcullis_policy_free(warned);
 }
 
 static portcullis_peppers *test_peppers(void) {

@@ -174,6 +174,19 @@ impl PyPolicy {
             .collect()
     }
 
+    /// What deserves a look in a policy that loaded (routes of which a more specific
+    /// route of another method decides some requests with other access), as
+    /// `portcullis.errors.PolicyIssue`s in file order.
+    #[getter]
+    fn warnings<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let class = py.import("portcullis.errors")?.getattr("PolicyIssue")?;
+        self.inner
+            .warnings()
+            .iter()
+            .map(|w| class.call1((w.line, w.column, w.field.as_str(), w.message.as_str())))
+            .collect()
+    }
+
     /// Compiles a requirement expression against this policy's catalog.
     fn requirement(&self, py: Python<'_>, text: &str) -> PyResult<PyRequirement> {
         Requirement::parse(self.inner.catalog(), text)

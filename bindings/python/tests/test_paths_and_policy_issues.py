@@ -73,3 +73,26 @@ def test_an_ambiguous_path_is_a_400_with_the_path_error_as_detail(path: str, det
         detail,
     )
     assert d.www_authenticate is not None and 'error="invalid_request"' in d.www_authenticate
+
+
+def test_policy_warnings_name_a_route_a_more_specific_any_route_partly_decides() -> None:
+    text = """
+[[scopes]]
+name = "admin"
+
+[[routes]]
+method = "GET"
+path = "/v1/{*rest}"
+access = "public"
+
+[[routes]]
+method = "*"
+path = "/v1/admin/reset"
+require = "admin"
+"""
+    warnings = portcullis.Policy.from_toml(text).warnings
+    assert len(warnings) == 1, warnings
+    assert isinstance(warnings[0], portcullis.PolicyIssue)
+    assert warnings[0].line == 7 and warnings[0].field == "routes[0]", warnings[0]
+    assert "routes[1]" in warnings[0].message, warnings[0]
+    assert portcullis.Policy.from_toml(POLICY).warnings == []

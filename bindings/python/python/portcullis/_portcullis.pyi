@@ -16,6 +16,8 @@ from typing import (
     final,
 )
 
+from portcullis.errors import PolicyIssue
+
 __all__ = [
     "__version__",
     "Policy",
@@ -78,6 +80,11 @@ class Policy:
     def scopes(self) -> List[Tuple[str, str]]: ...
     @property
     def routes(self) -> List[Tuple[str, str]]: ...
+    @property
+    def warnings(self) -> List[PolicyIssue]:
+        """What deserves a look in a policy that loaded: routes of which a more
+        specific route of another method (``*``, or ``GET`` for ``HEAD``) decides some
+        requests with other access. Empty for a policy with nothing to say."""
     def requirement(self, text: str) -> Requirement: ...
     def grant(self, grants: Sequence[str]) -> Grant: ...
 
