@@ -256,23 +256,50 @@ pub(crate) fn presented(
     }
 }
 
+/// A confidential client named by `client_id` alone, when body credentials are enabled.
+pub(crate) const SECRET_MISSING: &str =
+    "This client must send its client_secret (HTTP Basic or client_secret in the body)";
+
+/// A confidential client named by `client_id` alone, when only HTTP Basic is accepted.
+pub(crate) const SECRET_MISSING_BASIC: &str =
+    "This client must send its client_secret with HTTP Basic authentication";
+
+/// A public client that sent a secret it was never given.
+pub(crate) const PUBLIC_WITH_SECRET: &str =
+    "This client is public: send client_id without a client_secret";
+
 /// Checks presented credentials against the registration (`None`: unknown client).
+///
+/// A known client that used the wrong method is told which one to use (RFC 6749 §6: a
+/// confidential client refreshing must authenticate); client ids are not secrets
+/// (§2.2), so naming a client's type reveals nothing an attacker can use. An unknown
+/// client and a wrong secret get the same `Client authentication failed`.
 pub(crate) fn authenticate(
     presented: &Presented,
     client: Option<&Client>,
+    allow_body: bool,
 ) -> Result<(), ClientAuthError> {
     let used_header = presented.method == ClientAuthMethod::Basic;
-    let fail = ClientAuthError {
-        error: INVALID_CLIENT,
-        used_header,
-    };
+    let fail = |error| ClientAuthError { error, used_header };
     let Some(client) = client else {
-        return Err(fail);
+        return Err(fail(INVALID_CLIENT));
     };
-    let ok = match (client.client_type, &presented.secret) {
-        (ClientType::Confidential, Some(secret)) => client.check_secret(secret.expose()),
-        (ClientType::Public, None) => true,
-        _ => false,
+    let missing = if allow_body {
+        SECRET_MISSING
+    } else {
+        SECRET_MISSING_BASIC
     };
-    if ok { Ok(()) } else { Err(fail) }
+    match (client.client_type, &presented.secret) {
+        (ClientType::Confidential, Some(secret)) if client.check_secret(secret.expose()) => Ok(()),
+        (ClientType::Public, None) => Ok(()),
+        (ClientType::Confidential, None) => Err(fail(OAuthError::new(
+            OAuthErrorCode::InvalidClient,
+            missing,
+        ))),
+        (ClientType::Public, Some(_)) => Err(fail(OAuthError::new(
+            OAuthErrorCode::InvalidClient,
+            PUBLIC_WITH_SECRET,
+        ))),
+        (ClientType::Confidential, Some(_)) => Err(fail(INVALID_CLIENT)),
+    }
 }

@@ -19,6 +19,7 @@
 //! access token cannot be revoked alone).
 
 use super::access::is_access_token;
+use super::body::{self, EndpointRequest};
 use super::client::{Client, ClientType};
 use super::error::{OAuthError, OAuthErrorCode};
 use super::opaque;
@@ -47,6 +48,9 @@ impl OAuthServer {
     /// RFC 7009: revokes `token` (and its grant family). 200 for unknown, expired or
     /// revoked tokens too; 400 `unauthorized_client` for a token issued to another client,
     /// which stays valid.
+    ///
+    /// The body is `application/x-www-form-urlencoded`: the same as
+    /// [`OAuthServer::revoke_request`] with that `Content-Type`.
     pub fn revoke(
         &self,
         authorization: Option<&str>,
@@ -54,7 +58,19 @@ impl OAuthServer {
         stores: Stores<'_>,
         now: Timestamp,
     ) -> TokenResponse {
-        let (client, params) = match self.endpoint_client(authorization, body, stores) {
+        self.revoke_request(&EndpointRequest::form(authorization, body), stores, now)
+    }
+
+    /// The RFC 7009 endpoint for a request as received: `Authorization` and `Content-Type`
+    /// headers and the body bytes (form or JSON, see [`super::body`]); answers as
+    /// [`OAuthServer::revoke`].
+    pub fn revoke_request(
+        &self,
+        request: &EndpointRequest<'_>,
+        stores: Stores<'_>,
+        now: Timestamp,
+    ) -> TokenResponse {
+        let (client, params) = match self.endpoint_client(request, stores) {
             Ok(v) => v,
             Err(r) => return r,
         };
@@ -85,6 +101,9 @@ impl OAuthServer {
     /// RFC 7662: `{"active": true, …}` for a live token of this client, otherwise only
     /// `{"active": false}`. The caller must be a confidential client authenticating with
     /// its secret; a public client gets 401 `invalid_client`.
+    ///
+    /// The body is `application/x-www-form-urlencoded`: the same as
+    /// [`OAuthServer::introspect_request`] with that `Content-Type`.
     pub fn introspect(
         &self,
         authorization: Option<&str>,
@@ -92,7 +111,19 @@ impl OAuthServer {
         stores: Stores<'_>,
         now: Timestamp,
     ) -> TokenResponse {
-        let (client, params) = match self.endpoint_client(authorization, body, stores) {
+        self.introspect_request(&EndpointRequest::form(authorization, body), stores, now)
+    }
+
+    /// The RFC 7662 endpoint for a request as received: `Authorization` and `Content-Type`
+    /// headers and the body bytes (form or JSON, see [`super::body`]); answers as
+    /// [`OAuthServer::introspect`].
+    pub fn introspect_request(
+        &self,
+        request: &EndpointRequest<'_>,
+        stores: Stores<'_>,
+        now: Timestamp,
+    ) -> TokenResponse {
+        let (client, params) = match self.endpoint_client(request, stores) {
             Ok(v) => v,
             Err(r) => return r,
         };
@@ -134,18 +165,13 @@ impl OAuthServer {
 
     fn endpoint_client(
         &self,
-        authorization: Option<&str>,
-        body: &str,
+        request: &EndpointRequest<'_>,
         stores: Stores<'_>,
     ) -> Result<(Arc<Client>, Params), TokenResponse> {
-        let params = Params::parse(body).map_err(|_| {
-            TokenResponse::error(
-                OAuthError::request("The request body is malformed"),
-                &self.realm,
-            )
-        })?;
+        let params = body::parse(request.content_type, request.body)
+            .map_err(|e| TokenResponse::error(e, &self.realm))?;
         let client = self
-            .authenticate_client(authorization, &params, stores)
+            .authenticate_client(request.authorization_text(), &params, stores)
             .map_err(|e| TokenResponse::error(e.error, &self.realm))?;
         Ok((client, params))
     }

@@ -83,6 +83,7 @@
 
 pub mod access;
 pub mod authorize;
+pub mod body;
 pub mod client;
 pub mod code;
 pub mod config;
@@ -102,6 +103,7 @@ pub use access::{
     AccessClaims, AccessKeyError, AccessKeys, AccessVerifier, Revocations, TokenError,
 };
 pub use authorize::{AuthorizationRequest, AuthorizeOutcome};
+pub use body::EndpointRequest;
 pub use client::{Client, ClientAuthError, ClientError, ClientType};
 pub use code::CodeRecord;
 pub use config::OAuthConfig;

@@ -1,10 +1,12 @@
 //! The token endpoint (RFC 6749 §4.1.3, §5.1, §5.2, §6): code exchange and refresh, with
 //! the JSON body and headers of every answer.
 //!
-//! The host routes `POST /oauth/token` here with the `Authorization` header and the raw
-//! `application/x-www-form-urlencoded` body, and sends back [`TokenResponse`] as is.
+//! The host routes `POST /oauth/token` to [`OAuthServer::token_request`] with the
+//! `Authorization` and `Content-Type` headers and the raw body (form or JSON, see
+//! [`super::body`]), and sends back [`TokenResponse`] as is.
 
 use super::access::{AccessClaims, random_id};
+use super::body::{self, EndpointRequest};
 use super::client::{self, Client, ClientAuthError};
 use super::code::{CODE_PREFIX, CodeRecord};
 use super::error::{OAuthError, OAuthErrorCode};
@@ -109,8 +111,10 @@ impl OAuthServer {
         TokenResponse::error(error, &self.realm)
     }
 
-    /// Answers a token request: `authorization` is the request's `Authorization` header,
-    /// `body` its urlencoded body.
+    /// Answers a token request whose body is `application/x-www-form-urlencoded`:
+    /// `authorization` is the request's `Authorization` header, `body` its body. The same
+    /// as [`OAuthServer::token_request`] with that `Content-Type`; a host that accepts
+    /// JSON bodies too calls `token_request` with the header it received.
     pub fn token(
         &self,
         authorization: Option<&str>,
@@ -119,10 +123,30 @@ impl OAuthServer {
         rng: &dyn RandomSource,
         now: Timestamp,
     ) -> TokenResponse {
-        let params = match Params::parse(body) {
+        self.token_request(
+            &EndpointRequest::form(authorization, body),
+            stores,
+            rng,
+            now,
+        )
+    }
+
+    /// Answers a token request (RFC 6749 §4.1.3, §6) as received: the `Authorization`
+    /// and `Content-Type` headers and the body bytes. The body is read by its type
+    /// (form or JSON, see [`super::body`]) before the client is authenticated, so a body
+    /// the engine cannot read is `invalid_request` naming what to send.
+    pub fn token_request(
+        &self,
+        request: &EndpointRequest<'_>,
+        stores: Stores<'_>,
+        rng: &dyn RandomSource,
+        now: Timestamp,
+    ) -> TokenResponse {
+        let params = match body::parse(request.content_type, request.body) {
             Ok(p) => p,
-            Err(_) => return self.fail(OAuthError::request("The request body is malformed")),
+            Err(e) => return self.fail(e),
         };
+        let authorization = request.authorization_text();
         let client = match self.authenticate_client(authorization, &params, stores) {
             Ok(c) => c,
             Err(e) => return self.fail(e.error),
@@ -166,7 +190,11 @@ impl OAuthServer {
                 error: OAuthError::server(),
                 used_header: false,
             })?;
-        client::authenticate(&presented, found.as_deref())?;
+        client::authenticate(
+            &presented,
+            found.as_deref(),
+            self.config.allow_body_credentials,
+        )?;
         found.ok_or(ClientAuthError {
             error: OAuthError::server(),
             used_header: false,
