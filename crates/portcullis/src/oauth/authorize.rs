@@ -5,7 +5,27 @@
 //! A bad or unknown `client_id`, or a `redirect_uri` that is missing, unregistered or
 //! repeated, is shown to the user and **never** redirected (§4.1.2.1, RFC 9700 §4.11:
 //! no open redirector). Every other error goes back to the client's redirect URI with
-//! `error`, `error_description` and the `state` echoed.
+//! `error`, `error_description` and the `state` echoed, and, when
+//! [`OAuthConfig::issuer`](super::OAuthConfig::issuer) is set, every redirect (code or
+//! error) carries `iss` (RFC 9207).
+//!
+//! PKCE and `state` (decisions):
+//! - A public client must send a PKCE S256 challenge, always: without a secret, the code
+//!   verifier is the only proof that the redeemer of a code is the client that asked for
+//!   it (RFC 9700 §2.1.1). A request without `code_challenge` is redirected back with
+//!   `invalid_request` "code_challenge is required".
+//! - A confidential client must too by default
+//!   ([`OAuthConfig::require_pkce_for_confidential`](super::OAuthConfig)). A host may turn
+//!   that off for confidential clients only (ClaimPort's documented authorize URL has no
+//!   PKCE); the cost, per RFC 9700 §2.1.1: a code stolen from the redirect (logs,
+//!   referrer, a malicious app on the device) and injected into the legitimate client's
+//!   session is no longer detected, so the client secret then protects the exchange
+//!   alone. A client that sends a challenge anyway is held to it, and a code issued
+//!   without one cannot be redeemed with a `code_verifier` (downgrade refused).
+//! - `state` is optional (RFC 6749 §4.1.1) and echoed when sent. A client that omits it
+//!   and uses no PKCE loses CSRF protection of its redirect endpoint (RFC 6749 §10.12):
+//!   an attacker can make the user's browser deliver the attacker's code. PKCE gives
+//!   the same protection, which is why it stays required where it can be.
 
 use super::client::Client;
 use super::code::{CODE_PREFIX, CodeRecord};
@@ -87,7 +107,7 @@ impl OAuthServer {
         };
         let state = params.get("state").map(str::to_owned);
         let error_to_client = |error: OAuthError| AuthorizeOutcome::Redirect {
-            location: error_location(&redirect_uri, state.as_deref(), &error),
+            location: error_location(&redirect_uri, state.as_deref(), self.issuer(), &error),
             error,
         };
         if repeated.is_some() {
@@ -233,6 +253,7 @@ impl OAuthServer {
             &[
                 ("code", Some(code.expose())),
                 ("state", request.state.as_deref()),
+                ("iss", self.issuer()),
             ],
         ))
     }
@@ -248,7 +269,17 @@ impl OAuthServer {
     /// The redirect URL carrying `error` for a validated request (e.g. `server_error`,
     /// `temporarily_unavailable`).
     pub fn error_redirect(&self, request: &AuthorizationRequest, error: OAuthError) -> String {
-        error_location(&request.redirect_uri, request.state.as_deref(), &error)
+        error_location(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            self.issuer(),
+            &error,
+        )
+    }
+
+    /// The configured issuer identifier, sent as `iss` in authorization responses.
+    fn issuer(&self) -> Option<&str> {
+        self.config.issuer.as_ref().map(|i| i.as_str())
     }
 }
 
@@ -256,13 +287,19 @@ fn show(description: &'static str) -> AuthorizeOutcome {
     AuthorizeOutcome::ShowError(OAuthError::request(description))
 }
 
-fn error_location(redirect_uri: &str, state: Option<&str>, error: &OAuthError) -> String {
+fn error_location(
+    redirect_uri: &str,
+    state: Option<&str>,
+    issuer: Option<&str>,
+    error: &OAuthError,
+) -> String {
     with_params(
         redirect_uri,
         &[
             ("error", Some(error.code.as_str())),
             ("error_description", Some(error.description)),
             ("state", state),
+            ("iss", issuer),
         ],
     )
 }

@@ -25,6 +25,11 @@ pub struct OAuthConfig {
     /// Scopes granted when the authorization request has no `scope` (default none: the
     /// request is refused with `invalid_scope`, RFC 6749 §3.3).
     pub default_scope: Option<String>,
+    /// The authorization server's issuer identifier (default none). When set, every
+    /// authorization response carries it as `iss` (RFC 9207: a client talking to several
+    /// servers can tell which one answered, defeating mix-up attacks), and
+    /// [`OAuthServer::metadata`](super::OAuthServer::metadata) publishes it (RFC 8414).
+    pub issuer: Option<super::metadata::Issuer>,
 }
 
 /// The longest code lifetime accepted (10 minutes).
@@ -42,6 +47,7 @@ impl Default for OAuthConfig {
             require_pkce_for_confidential: true,
             allow_body_credentials: false,
             default_scope: None,
+            issuer: None,
         }
     }
 }
