@@ -719,6 +719,29 @@ typedef struct portcullis_access_claims_fields {
 } portcullis_access_claims_fields;
 
 /**
+ * Where the host serves the OAuth endpoints: absolute UTF-8 URLs (`https`, or `http` for a
+ * loopback host), read during the call only.
+ */
+typedef struct portcullis_oauth_endpoints {
+  /**
+   * The authorization endpoint (required).
+   */
+  struct portcullis_str authorization;
+  /**
+   * The token endpoint (required).
+   */
+  struct portcullis_str token;
+  /**
+   * The revocation endpoint (RFC 7009), or NULL when not served.
+   */
+  struct portcullis_str revocation;
+  /**
+   * The introspection endpoint (RFC 7662), or NULL when not served.
+   */
+  struct portcullis_str introspection;
+} portcullis_oauth_endpoints;
+
+/**
  * The engine's knobs. Get the secure defaults from `portcullis_oauth_config_default`,
  * then change fields.
  */
@@ -762,6 +785,14 @@ typedef struct portcullis_oauth_config {
    * `portcullis_oauth_server_new` only.
    */
   struct portcullis_str default_scope;
+  /**
+   * The issuer identifier (UTF-8; an `https` URL, `http` only for a loopback host,
+   * without query or fragment). When set, every authorization redirect carries it as
+   * `iss` (RFC 9207) and `portcullis_oauth_server_metadata` publishes it (RFC 8414).
+   * NULL, the default: no `iss`, no metadata. Read during `portcullis_oauth_server_new`
+   * only; an invalid one fails it with `PORTCULLIS_INVALID_ARGUMENT`.
+   */
+  struct portcullis_str issuer;
 } portcullis_oauth_config;
 
 /**
@@ -1766,6 +1797,28 @@ bool portcullis_oauth_client_is_confidential(const struct portcullis_oauth_clien
 void portcullis_oauth_client_free(struct portcullis_oauth_client *client);
 
 /**
+ * Writes the server's authorization-server metadata (RFC 8414 §2) as a JSON document to
+ * `*json_out` (library-owned, free with `portcullis_string_free`) and its length to
+ * `*len_out` (may be NULL). Serve it at `GET /.well-known/oauth-authorization-server`
+ * with `Content-Type: application/json`, without authentication. It is built from the
+ * server's configuration: `token_endpoint_auth_methods_supported` lists
+ * `client_secret_basic`, `client_secret_post` when `allow_body_credentials` is set, and
+ * `none`; `code_challenge_methods_supported` is `S256` (plus `plain` when allowed);
+ * `scopes_supported` is the policy's catalog; `authorization_response_iss_parameter_supported`
+ * is true. Thread-safe. Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (the configuration has no issuer, or an endpoint is not an
+ * acceptable URL: `portcullis_last_error` says which).
+ *
+ * # Safety
+ * `server`, `endpoints` live; each endpoint string NULL (optional ones only) or
+ * readable; `json_out` writable; `len_out` NULL or writable.
+ */
+portcullis_result portcullis_oauth_server_metadata(const struct portcullis_oauth_server *server,
+                                                   const struct portcullis_oauth_endpoints *endpoints,
+                                                   char **json_out,
+                                                   size_t *len_out);
+
+/**
  * Copies the S256 challenge of `verifier` (BASE64URL(SHA-256(verifier)), 43 characters)
  * into `buf` with the required-length protocol (`*len_out` gets the length; the text and
  * a NUL are written when `cap > 43`). For clients and tests. Errors:
@@ -1808,7 +1861,8 @@ struct portcullis_oauth_config portcullis_oauth_config_default(void);
  * same verifier to `portcullis_checker_new_with_access`), answering `invalid_client`
  * with `WWW-Authenticate: Basic realm="<realm>"`. Random values come from the OS.
  * Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
- * `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another catalog).
+ * `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another catalog, or the
+ * configuration's issuer is not a valid issuer identifier).
  *
  * # Safety
  * `config`, `policy`, `verifier` live; `realm` readable; `server_out` writable.

@@ -46,6 +46,12 @@ pub struct portcullis_oauth_config {
     /// default, refuses such requests with `invalid_scope`). Read during
     /// `portcullis_oauth_server_new` only.
     pub default_scope: portcullis_str,
+    /// The issuer identifier (UTF-8; an `https` URL, `http` only for a loopback host,
+    /// without query or fragment). When set, every authorization redirect carries it as
+    /// `iss` (RFC 9207) and `portcullis_oauth_server_metadata` publishes it (RFC 8414).
+    /// NULL, the default: no `iss`, no metadata. Read during `portcullis_oauth_server_new`
+    /// only; an invalid one fails it with `PORTCULLIS_INVALID_ARGUMENT`.
+    pub issuer: portcullis_str,
 }
 
 /// The secure defaults (RFC 9700 / OAuth 2.1 profile). Thread-safe.
@@ -62,16 +68,21 @@ pub extern "C" fn portcullis_oauth_config_default() -> portcullis_oauth_config {
         require_pkce_for_confidential: d.require_pkce_for_confidential,
         allow_body_credentials: d.allow_body_credentials,
         default_scope: portcullis_str::NONE,
+        issuer: portcullis_str::NONE,
     }
 }
 
 /// Decodes a configuration.
 ///
 /// # Safety
-/// `default_scope` is NULL or readable.
+/// `default_scope` and `issuer` are NULL or readable.
 unsafe fn config(c: &portcullis_oauth_config) -> FfiResult<OAuthConfig> {
     // SAFETY: forwarded contract.
     let default_scope = unsafe { optional_text(c.default_scope.data, c.default_scope.len) }?;
+    // SAFETY: forwarded contract.
+    let issuer = unsafe { optional_text(c.issuer.data, c.issuer.len) }?
+        .map(crate::oauth_metadata::issuer)
+        .transpose()?;
     Ok(OAuthConfig {
         code_ttl: c.code_ttl,
         access_ttl: c.access_ttl,
@@ -82,6 +93,7 @@ unsafe fn config(c: &portcullis_oauth_config) -> FfiResult<OAuthConfig> {
         require_pkce_for_confidential: c.require_pkce_for_confidential,
         allow_body_credentials: c.allow_body_credentials,
         default_scope: default_scope.map(str::to_owned),
+        issuer,
     })
 }
 
@@ -90,7 +102,7 @@ unsafe fn config(c: &portcullis_oauth_config) -> FfiResult<OAuthConfig> {
 /// verifier's primary key and pushes revoked families into that verifier.
 #[allow(non_camel_case_types)]
 pub struct portcullis_oauth_server {
-    inner: Arc<OAuthServer>,
+    pub(crate) inner: Arc<OAuthServer>,
     rng: OsRandom,
 }
 
@@ -98,7 +110,8 @@ pub struct portcullis_oauth_server {
 /// same verifier to `portcullis_checker_new_with_access`), answering `invalid_client`
 /// with `WWW-Authenticate: Basic realm="<realm>"`. Random values come from the OS.
 /// Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
-/// `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another catalog).
+/// `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another catalog, or the
+/// configuration's issuer is not a valid issuer identifier).
 ///
 /// # Safety
 /// `config`, `policy`, `verifier` live; `realm` readable; `server_out` writable.
