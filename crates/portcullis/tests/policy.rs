@@ -272,3 +272,58 @@ require = "admin"
     let quiet = Policy::from_toml(&common::claimport_text()).expect("loads");
     assert_eq!(quiet.warnings(), []);
 }
+
+#[test]
+fn a_policy_without_an_oauth_section_keeps_the_secure_oauth_defaults() {
+    let p = Policy::from_toml("").expect("empty policy loads");
+    assert_eq!(p.oauth(), &portcullis::oauth::OAuthConfig::default());
+    assert!(!p.oauth().allow_body_credentials);
+}
+
+#[test]
+fn the_product_policy_accepts_client_credentials_in_the_body_as_its_docs_send_them() {
+    let p = Policy::from_toml(&common::claimport_text()).expect("loads");
+    let expected = portcullis::oauth::OAuthConfig {
+        allow_body_credentials: true,
+        ..Default::default()
+    };
+    assert_eq!(p.oauth(), &expected);
+}
+
+#[test]
+fn the_oauth_section_sets_every_setting_of_the_engine() {
+    let p = Policy::from_toml(
+        "[oauth]\ncode_ttl = 60\naccess_ttl = 900\nrefresh_idle_ttl = 86400\n\
+         refresh_max_ttl = 172800\nrefresh_grace = 5\nallow_plain_pkce = true\n\
+         require_pkce_for_confidential = false\nallow_body_credentials = true\n\
+         default_scope = \"a b\"\n[[scopes]]\nname = \"a\"\n[[scopes]]\nname = \"b\"\n",
+    )
+    .expect("loads");
+    let c = p.oauth();
+    assert_eq!(
+        (c.code_ttl, c.access_ttl, c.refresh_idle_ttl, c.refresh_max_ttl),
+        (60, 900, 86_400, 172_800)
+    );
+    assert_eq!(c.refresh_grace, 5);
+    assert!(c.allow_plain_pkce && !c.require_pkce_for_confidential && c.allow_body_credentials);
+    assert_eq!(c.default_scope.as_deref(), Some("a b"));
+}
+
+#[test]
+fn the_oauth_section_reports_bad_values_with_their_location() {
+    let all = issues(
+        "[oauth]\ncode_ttl = 601\naccess_ttl = 0\ndefault_scope = \"nope\"\n\
+         [[scopes]]\nname = \"a\"\n",
+    );
+    let found: Vec<(usize, &str)> = all.iter().map(|i| (i.line, i.field.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (2, "oauth.code_ttl"),
+            (3, "oauth.access_ttl"),
+            (4, "oauth.default_scope")
+        ]
+    );
+    let unknown = one("[oauth]\nallow_body_credential = true\n");
+    assert_eq!(unknown.line, 2, "{unknown:?}");
+}

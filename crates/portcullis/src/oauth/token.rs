@@ -4,6 +4,25 @@
 //! The host routes `POST /oauth/token` to [`OAuthServer::token_request`] with the
 //! `Authorization` and `Content-Type` headers and the raw body (form or JSON, see
 //! [`super::body`]), and sends back [`TokenResponse`] as is.
+//!
+//! Decisions:
+//! - The body is read by its `Content-Type` before anything else (see [`super::body`]): a
+//!   body the engine cannot read is `invalid_request` saying what to send, never an
+//!   `invalid_client` that hides the cause.
+//! - Client authentication (RFC 6749 §2.3.1): HTTP Basic always; `client_id` and
+//!   `client_secret` in the body (`client_secret_post`) only when
+//!   [`OAuthConfig::allow_body_credentials`](super::OAuthConfig) is set (a policy's
+//!   `[oauth]` section; ClaimPort's policy sets it because its docs send them); both at
+//!   once is `invalid_request`; a public client names itself with `client_id` alone.
+//! - A confidential client that sends no secret — e.g. refreshing with `client_id` alone,
+//!   which §6 does not allow it — gets 401 `invalid_client` "This client must send its
+//!   client_secret …", naming the methods the server accepts. An unknown client and a
+//!   wrong secret both get "Client authentication failed".
+//! - `redirect_uri` (§4.1.3) must be repeated when the authorization request named it,
+//!   unless the client has exactly one registered redirect URI: exact matching
+//!   delivered the code there, so the repeat proves nothing (ClaimPort's documented
+//!   code exchange omits it). When sent, it must match.
+//! - Every error body carries an RFC 6749 §5.2 code (see [`OAuthErrorCode`]).
 
 use super::access::{AccessClaims, random_id};
 use super::body::{self, EndpointRequest};
@@ -449,8 +468,11 @@ fn check_code(
     if record.client_id != client.id || record.expires_at <= now {
         return Err(invalid);
     }
+    // §4.1.3 asks for redirect_uri again when the authorization request named it; a
+    // client with one registered URI is excused: exact matching delivered the code there.
+    let implied = client.redirect_uris.len() == 1;
     match (record.redirect_uri_given, params.get("redirect_uri")) {
-        (true, None) => return Err(OAuthError::request("redirect_uri is missing")),
+        (true, None) if !implied => return Err(OAuthError::request("redirect_uri is missing")),
         (_, Some(uri)) if uri != record.redirect_uri => {
             return Err(OAuthError::grant("redirect_uri does not match"));
         }

@@ -10,6 +10,9 @@
 use super::routes::{Access, Route, RouteTable};
 use super::{Lifecycle, Policy, Transport, UnknownRoutes};
 use crate::format::KeyFormat;
+use crate::oauth::OAuthConfig;
+use crate::oauth::config::MAX_CODE_TTL;
+use crate::oauth::server::is_scope_token;
 use crate::path::{PathParams, PathRules};
 use crate::scope::{Catalog, CatalogBuilder, Requirement};
 use crate::time::DAY;
@@ -79,6 +82,8 @@ struct File {
     lifecycle: LifecycleSection,
     #[serde(default)]
     paths: PathsSection,
+    #[serde(default)]
+    oauth: OAuthSection,
     #[serde(default)]
     scopes: Vec<ScopeEntry>,
     #[serde(default)]
@@ -211,6 +216,86 @@ fn default_params() -> Spanned<String> {
     unspanned("refuse".into())
 }
 
+/// `[oauth]`: the OAuth engine's settings; every default is [`OAuthConfig::default`].
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuthSection {
+    code_ttl: Option<Spanned<u64>>,
+    access_ttl: Option<Spanned<u64>>,
+    refresh_idle_ttl: Option<Spanned<u64>>,
+    refresh_max_ttl: Option<Spanned<u64>>,
+    refresh_grace: Option<u64>,
+    allow_plain_pkce: Option<bool>,
+    require_pkce_for_confidential: Option<bool>,
+    allow_body_credentials: Option<bool>,
+    default_scope: Option<Spanned<String>>,
+}
+
+/// The engine's configuration from `[oauth]`, each problem reported with its location.
+fn oauth_config(
+    section: &OAuthSection,
+    catalog: Option<&Catalog>,
+    issues: &mut Issues<'_>,
+) -> OAuthConfig {
+    let d = OAuthConfig::default();
+    let mut seconds = |value: &Option<Spanned<u64>>, field: &str, max: u64, default: u64| {
+        let Some(v) = value else { return default };
+        if *v.get_ref() == 0 || *v.get_ref() > max {
+            issues.push(
+                v.span(),
+                format!("oauth.{field}"),
+                format!("use 1 to {max} seconds"),
+            );
+        }
+        *v.get_ref()
+    };
+    let code_ttl = seconds(&section.code_ttl, "code_ttl", MAX_CODE_TTL, d.code_ttl);
+    let access_ttl = seconds(&section.access_ttl, "access_ttl", 366 * DAY, d.access_ttl);
+    let refresh_idle_ttl = seconds(
+        &section.refresh_idle_ttl,
+        "refresh_idle_ttl",
+        3660 * DAY,
+        d.refresh_idle_ttl,
+    );
+    let refresh_max_ttl = seconds(
+        &section.refresh_max_ttl,
+        "refresh_max_ttl",
+        3660 * DAY,
+        d.refresh_max_ttl,
+    );
+    let default_scope = section.default_scope.as_ref().map(|text| {
+        let known = |t: &str| catalog.is_none_or(|c| c.expand(t).is_some());
+        let ok = text
+            .get_ref()
+            .split(' ')
+            .all(|t| is_scope_token(t) && known(t));
+        if !ok {
+            issues.push(
+                text.span(),
+                "oauth.default_scope",
+                "use scope names of the catalog separated by single spaces",
+            );
+        }
+        text.get_ref().clone()
+    });
+    OAuthConfig {
+        code_ttl,
+        access_ttl,
+        refresh_idle_ttl,
+        refresh_max_ttl,
+        refresh_grace: section.refresh_grace.unwrap_or(d.refresh_grace),
+        allow_plain_pkce: section.allow_plain_pkce.unwrap_or(d.allow_plain_pkce),
+        require_pkce_for_confidential: section
+            .require_pkce_for_confidential
+            .unwrap_or(d.require_pkce_for_confidential),
+        allow_body_credentials: section
+            .allow_body_credentials
+            .unwrap_or(d.allow_body_credentials),
+        default_scope,
+        ..d
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScopeEntry {
@@ -327,6 +412,7 @@ pub(super) fn load(text: &str) -> Result<Policy, PolicyError> {
     let routes = catalog
         .as_ref()
         .map(|c| routes(c, rules, &file.routes, &mut issues));
+    let oauth = oauth_config(&file.oauth, catalog.as_ref(), &mut issues);
     match (format, deployment_env, unknown_routes, catalog, routes) {
         (
             Some(format),
@@ -355,6 +441,7 @@ pub(super) fn load(text: &str) -> Result<Policy, PolicyError> {
                 catalog,
                 routes,
                 unknown_routes,
+                oauth,
                 warnings,
             })
         }

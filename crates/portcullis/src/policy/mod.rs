@@ -24,6 +24,17 @@
 //! case_sensitive = true          # default, as RFC 3986 paths are; false: ASCII letters fold
 //! params = "refuse"              # default: 400 for `;` path parameters; "ignore": drop them
 //!
+//! [oauth]                        # the OAuth engine (`Policy::oauth`); defaults: OAuthConfig::default
+//! code_ttl = 600                 # seconds, at most 600
+//! access_ttl = 3600              # seconds
+//! refresh_idle_ttl = 2592000     # seconds (30 days)
+//! refresh_max_ttl = 7776000      # seconds (90 days)
+//! refresh_grace = 0              # seconds
+//! allow_plain_pkce = false
+//! require_pkce_for_confidential = true
+//! allow_body_credentials = false # true: client_secret_post (RFC 6749 §2.3.1) besides Basic
+//! # default_scope = "claims:read"  # granted when an authorization request has no scope
+//!
 //! [[scopes]]
 //! name = "claims:write"
 //! description = "Write Claims"
@@ -106,6 +117,7 @@ pub struct Policy {
     pub(crate) catalog: Catalog,
     pub(crate) routes: RouteTable,
     pub(crate) unknown_routes: UnknownRoutes,
+    pub(crate) oauth: crate::oauth::OAuthConfig,
     pub(crate) warnings: Vec<PolicyIssue>,
 }
 
@@ -122,6 +134,13 @@ impl Policy {
             deployment_env: env.to_owned(),
             ..self.clone()
         })
+    }
+
+    /// The OAuth engine's settings from the `[oauth]` section (every setting it leaves
+    /// out keeps [`crate::oauth::OAuthConfig::default`], the secure profile). Pass it to
+    /// [`crate::oauth::OAuthServer::new`].
+    pub fn oauth(&self) -> &crate::oauth::OAuthConfig {
+        &self.oauth
     }
 
     /// The realm of `WWW-Authenticate`.
