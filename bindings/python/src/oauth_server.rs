@@ -11,8 +11,8 @@ use crate::oauth_client::PyClient;
 use crate::oauth_store::{ALL_METHODS, CLIENT_METHODS, CODE_METHODS, OwnedStore, oauth_error};
 use crate::policy::PyPolicy;
 use portcullis::oauth::{
-    AuthorizationRequest, AuthorizeOutcome, OAuthConfig, OAuthError, OAuthErrorCode, OAuthServer,
-    TokenResponse,
+    AuthorizationRequest, AuthorizeOutcome, Endpoints, Issuer, MetadataError, OAuthConfig,
+    OAuthError, OAuthErrorCode, OAuthServer, TokenResponse,
 };
 use portcullis::{OsRandom, Policy, SecretString};
 use pyo3::exceptions::PyValueError;
@@ -49,6 +49,9 @@ pub struct PyOAuthConfig {
     allow_body_credentials: bool,
     /// Scopes granted when the request has none (default None: `invalid_scope`).
     default_scope: Option<String>,
+    /// The issuer identifier (default None). When set, every authorization redirect
+    /// carries it as `iss` (RFC 9207) and `OAuthServer.metadata` publishes it (RFC 8414).
+    issuer: Option<String>,
 }
 
 impl PyOAuthConfig {
@@ -63,6 +66,8 @@ impl PyOAuthConfig {
             require_pkce_for_confidential: self.require_pkce_for_confidential,
             allow_body_credentials: self.allow_body_credentials,
             default_scope: self.default_scope.clone(),
+            // Validated when the config was made.
+            issuer: self.issuer.as_deref().and_then(|i| Issuer::new(i).ok()),
         }
     }
 
@@ -77,7 +82,19 @@ impl PyOAuthConfig {
             require_pkce_for_confidential: c.require_pkce_for_confidential,
             allow_body_credentials: c.allow_body_credentials,
             default_scope: c.default_scope.clone(),
+            issuer: c.issuer.as_ref().map(|i| i.as_str().to_owned()),
         }
+    }
+}
+
+/// A valid issuer identifier, or `ConfigurationError` (code `bad_issuer`).
+fn checked_issuer(py: Python<'_>, issuer: Option<String>) -> PyResult<Option<String>> {
+    match issuer {
+        Some(i) => match Issuer::new(&i) {
+            Ok(_) => Ok(Some(i)),
+            Err(e) => Err(errors::configuration(py, &e.to_string(), "bad_issuer")),
+        },
+        None => Ok(None),
     }
 }
 
@@ -91,11 +108,13 @@ fn duration(v: Option<&Bound<'_, PyAny>>, what: &str, default: u64) -> PyResult<
 #[pymethods]
 impl PyOAuthConfig {
     /// A configuration; every argument is keyword-only and defaults to the secure value.
-    /// Durations: int seconds or `timedelta`.
+    /// Durations: int seconds or `timedelta`. `issuer`: an `https` URL (`http` for a
+    /// loopback host) without query or fragment, else `ConfigurationError`.
     #[new]
-    #[pyo3(signature = (*, code_ttl=None, access_ttl=None, refresh_idle_ttl=None, refresh_max_ttl=None, refresh_grace=None, allow_plain_pkce=false, require_pkce_for_confidential=true, allow_body_credentials=false, default_scope=None))]
+    #[pyo3(signature = (*, code_ttl=None, access_ttl=None, refresh_idle_ttl=None, refresh_max_ttl=None, refresh_grace=None, allow_plain_pkce=false, require_pkce_for_confidential=true, allow_body_credentials=false, default_scope=None, issuer=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         code_ttl: Option<&Bound<'_, PyAny>>,
         access_ttl: Option<&Bound<'_, PyAny>>,
         refresh_idle_ttl: Option<&Bound<'_, PyAny>>,
@@ -105,8 +124,10 @@ impl PyOAuthConfig {
         require_pkce_for_confidential: bool,
         allow_body_credentials: bool,
         default_scope: Option<String>,
+        issuer: Option<String>,
     ) -> PyResult<Self> {
         let d = OAuthConfig::default();
+        let issuer = checked_issuer(py, issuer)?;
         let access_ttl = duration(access_ttl, "access_ttl", d.access_ttl)?;
         if access_ttl == 0 {
             return Err(PyValueError::new_err(
@@ -123,6 +144,7 @@ impl PyOAuthConfig {
             require_pkce_for_confidential,
             allow_body_credentials,
             default_scope,
+            issuer,
         })
     }
 
@@ -134,7 +156,7 @@ impl PyOAuthConfig {
 
     fn __repr__(&self) -> String {
         format!(
-            "OAuthConfig(code_ttl={}, access_ttl={}, refresh_idle_ttl={}, refresh_max_ttl={}, refresh_grace={}, allow_plain_pkce={}, require_pkce_for_confidential={}, allow_body_credentials={}, default_scope={})",
+            "OAuthConfig(code_ttl={}, access_ttl={}, refresh_idle_ttl={}, refresh_max_ttl={}, refresh_grace={}, allow_plain_pkce={}, require_pkce_for_confidential={}, allow_body_credentials={}, default_scope={}, issuer={})",
             self.code_ttl,
             self.access_ttl,
             self.refresh_idle_ttl,
@@ -144,6 +166,7 @@ impl PyOAuthConfig {
             py_bool(self.require_pkce_for_confidential),
             py_bool(self.allow_body_credentials),
             crate::py_opt(self.default_scope.as_deref()),
+            crate::py_opt(self.issuer.as_deref()),
         )
     }
 }
@@ -394,16 +417,20 @@ const MALFORMED: OAuthError = OAuthError::new(
 impl PyOAuthServer {
     /// An engine for `policy`'s scope catalog, signing with `verifier`'s keys and
     /// pushing revoked families into its revocation set. `realm` (for
-    /// `WWW-Authenticate`) defaults to the policy's.
+    /// `WWW-Authenticate`) defaults to the policy's. `issuer` (RFC 8414 issuer
+    /// identifier) replaces `config.issuer` when given: it enables `iss` in authorization
+    /// responses (RFC 9207) and `metadata`.
     #[new]
-    #[pyo3(signature = (policy, verifier, config=None, *, realm=None))]
+    #[pyo3(signature = (policy, verifier, config=None, *, realm=None, issuer=None))]
     fn new(
         py: Python<'_>,
         policy: &PyPolicy,
         verifier: &PyAccessVerifier,
         config: Option<&PyOAuthConfig>,
         realm: Option<&str>,
+        issuer: Option<String>,
     ) -> PyResult<Self> {
+        let issuer = checked_issuer(py, issuer)?;
         if verifier.policy.catalog().id() != policy.inner.catalog().id() {
             return Err(errors::configuration(
                 py,
@@ -411,7 +438,10 @@ impl PyOAuthServer {
                 "catalog_mismatch",
             ));
         }
-        let config = config.map_or_else(OAuthConfig::default, PyOAuthConfig::to_core);
+        let mut config = config.map_or_else(OAuthConfig::default, PyOAuthConfig::to_core);
+        if let Some(issuer) = issuer {
+            config.issuer = Issuer::new(&issuer).ok();
+        }
         let realm = realm.unwrap_or_else(|| policy.inner.realm());
         let server = OAuthServer::new(
             config,
@@ -429,6 +459,37 @@ impl PyOAuthServer {
     #[getter]
     fn config(&self) -> PyOAuthConfig {
         PyOAuthConfig::from_core(self.inner.config())
+    }
+
+    /// The authorization-server metadata document (RFC 8414 §2) as JSON text: serve it
+    /// at `GET /.well-known/oauth-authorization-server` with `Content-Type:
+    /// application/json`, without authentication. Built from the configuration (auth
+    /// methods, PKCE methods, the catalog's scopes); the endpoints are the absolute URLs
+    /// where the host serves them (`https`, `http` for a loopback host). Raises
+    /// `ConfigurationError` (`no_issuer` without an issuer, `bad_endpoint` for a URL
+    /// that is not acceptable).
+    #[pyo3(signature = (*, authorization_endpoint, token_endpoint, revocation_endpoint=None, introspection_endpoint=None))]
+    fn metadata(
+        &self,
+        py: Python<'_>,
+        authorization_endpoint: &str,
+        token_endpoint: &str,
+        revocation_endpoint: Option<&str>,
+        introspection_endpoint: Option<&str>,
+    ) -> PyResult<String> {
+        let endpoints = Endpoints {
+            authorization: authorization_endpoint,
+            token: token_endpoint,
+            revocation: revocation_endpoint,
+            introspection: introspection_endpoint,
+        };
+        self.inner.metadata(&endpoints).map_err(|e| {
+            let code = match e {
+                MetadataError::NoIssuer => "no_issuer",
+                _ => "bad_endpoint",
+            };
+            errors::configuration(py, &e.to_string(), code)
+        })
     }
 
     /// Validates an authorization request's query string (`str` or `bytes`; a leading

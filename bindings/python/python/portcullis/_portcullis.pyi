@@ -558,6 +558,7 @@ class OAuthConfig:
         require_pkce_for_confidential: bool = True,
         allow_body_credentials: bool = False,
         default_scope: Optional[str] = None,
+        issuer: Optional[str] = None,
     ) -> OAuthConfig: ...
     @property
     def code_ttl(self) -> int: ...
@@ -577,6 +578,12 @@ class OAuthConfig:
     def allow_body_credentials(self) -> bool: ...
     @property
     def default_scope(self) -> Optional[str]: ...
+    @property
+    def issuer(self) -> Optional[str]:
+        """The issuer identifier (RFC 8414), or None. When set, every authorization
+        redirect carries it as ``iss`` (RFC 9207) and ``OAuthServer.metadata`` publishes
+        it. An ``https`` URL (``http`` for a loopback host) without query or fragment;
+        anything else raises ``ConfigurationError`` (code ``bad_issuer``)."""
     @property
     def effective_code_ttl(self) -> int: ...
     def __eq__(self, other: object, /) -> bool: ...
@@ -626,9 +633,35 @@ class OAuthServer:
         config: Optional[OAuthConfig] = None,
         *,
         realm: Optional[str] = None,
-    ) -> OAuthServer: ...
+        issuer: Optional[str] = None,
+    ) -> OAuthServer:
+        """An engine for ``policy``'s scope catalog, signing with ``verifier``'s keys.
+        ``issuer`` replaces ``config.issuer`` when given (``ConfigurationError``, code
+        ``bad_issuer``, when it is not an acceptable issuer identifier)."""
     @property
     def config(self) -> OAuthConfig: ...
+    def metadata(
+        self,
+        *,
+        authorization_endpoint: str,
+        token_endpoint: str,
+        revocation_endpoint: Optional[str] = None,
+        introspection_endpoint: Optional[str] = None,
+    ) -> str:
+        """The authorization-server metadata document (RFC 8414 §2) as JSON text.
+
+        Serve it at ``GET /.well-known/oauth-authorization-server`` with
+        ``Content-Type: application/json``, without authentication. It is built from
+        the configuration: ``token_endpoint_auth_methods_supported`` lists
+        ``client_secret_basic``, ``client_secret_post`` when body credentials are
+        allowed, and ``none``; ``code_challenge_methods_supported`` is ``S256`` (and
+        ``plain`` when allowed); ``scopes_supported`` is the policy's catalog;
+        ``authorization_response_iss_parameter_supported`` is true. The endpoints are
+        the absolute URLs where the host serves them (``https``; ``http`` only for a
+        loopback host); the revocation and introspection entries are left out when not
+        given. Raises ``ConfigurationError``: code ``no_issuer`` when the server has no
+        issuer, ``bad_endpoint`` for an unacceptable URL.
+        """
     def authorize(self, query: _Text, store: _StoreLike) -> AuthorizeOutcome: ...
     def approve(
         self,
