@@ -1864,8 +1864,12 @@ struct portcullis_oauth_config portcullis_oauth_config_default(void);
  * `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another catalog, or the
  * configuration's issuer is not a valid issuer identifier).
  *
+ * `config` NULL takes the policy's `[oauth]` section (`allow_body_credentials`, lifetimes,
+ * PKCE switches; every setting it leaves out keeps `portcullis_oauth_config_default`).
+ *
  * # Safety
- * `config`, `policy`, `verifier` live; `realm` readable; `server_out` writable.
+ * `config` NULL or live; `policy`, `verifier` live; `realm` readable; `server_out`
+ * writable.
  */
 portcullis_result portcullis_oauth_server_new(const struct portcullis_oauth_config *config,
                                               const struct portcullis_policy *policy,
@@ -2053,8 +2057,11 @@ portcullis_result portcullis_oauth_error_response(const struct portcullis_oauth_
                                                   struct portcullis_oauth_response **response_out);
 
 /**
- * The token endpoint (RFC 6749 §4.1.3, §6): `authorization` is the request's
- * `Authorization` header (UTF-8; NULL when absent), `body` its urlencoded body (UTF-8).
+ * The token endpoint (RFC 6749 §4.1.3, §6) for a form body: `authorization` is the
+ * request's `Authorization` header (UTF-8; NULL when absent), `body` its
+ * `application/x-www-form-urlencoded` body (UTF-8). A host that also takes JSON bodies,
+ * or has bytes that may not be UTF-8, calls `portcullis_oauth_token_request` with the
+ * `Content-Type` it received.
  * Writes the response to send to `*response_out` (errors such as `invalid_grant` are
  * responses, not failures; a failing store callback gives a 500 `server_error`
  * response). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8` (answer with
@@ -2109,6 +2116,72 @@ portcullis_result portcullis_oauth_introspect(const struct portcullis_oauth_serv
                                               const struct portcullis_oauth_store *store,
                                               uint64_t now,
                                               struct portcullis_oauth_response **response_out);
+
+/**
+ * The token endpoint for a request as received: `authorization` the `Authorization`
+ * header's bytes (NULL when absent), `content_type` the `Content-Type` header's bytes
+ * (NULL when absent), `body` the body's bytes. None of them need be UTF-8: the engine
+ * decides. The body is read by its type: `application/x-www-form-urlencoded` or
+ * `application/json` (one object of string values; `; charset=utf-8` accepted). Any
+ * other type, no type, a body over 64 KiB or not UTF-8, nested or non-string JSON
+ * values, a repeated member, or a JSON body sent as form (or the reverse) is a 400
+ * `invalid_request` response whose `error_description` says what to send — before
+ * client authentication, and without consuming the code. Otherwise as
+ * `portcullis_oauth_token`. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_LENGTH`.
+ *
+ * # Safety
+ * `server`, `store` live; `authorization` and `content_type` NULL or readable for their
+ * lengths; `body` readable for `body_len` bytes; `response_out` writable.
+ */
+portcullis_result portcullis_oauth_token_request(const struct portcullis_oauth_server *server,
+                                                 const char *authorization,
+                                                 size_t authorization_len,
+                                                 const char *content_type,
+                                                 size_t content_type_len,
+                                                 const char *body,
+                                                 size_t body_len,
+                                                 const struct portcullis_oauth_store *store,
+                                                 uint64_t now,
+                                                 struct portcullis_oauth_response **response_out);
+
+/**
+ * The revocation endpoint (RFC 7009) for a request as received: arguments, body types
+ * and errors as for `portcullis_oauth_token_request`; answers as
+ * `portcullis_oauth_revoke`.
+ *
+ * # Safety
+ * As for `portcullis_oauth_token_request`.
+ */
+portcullis_result portcullis_oauth_revoke_request(const struct portcullis_oauth_server *server,
+                                                  const char *authorization,
+                                                  size_t authorization_len,
+                                                  const char *content_type,
+                                                  size_t content_type_len,
+                                                  const char *body,
+                                                  size_t body_len,
+                                                  const struct portcullis_oauth_store *store,
+                                                  uint64_t now,
+                                                  struct portcullis_oauth_response **response_out);
+
+/**
+ * The introspection endpoint (RFC 7662) for a request as received: arguments, body types
+ * and errors as for `portcullis_oauth_token_request`; answers as
+ * `portcullis_oauth_introspect`.
+ *
+ * # Safety
+ * As for `portcullis_oauth_token_request`.
+ */
+portcullis_result portcullis_oauth_introspect_request(const struct portcullis_oauth_server *server,
+                                                      const char *authorization,
+                                                      size_t authorization_len,
+                                                      const char *content_type,
+                                                      size_t content_type_len,
+                                                      const char *body,
+                                                      size_t body_len,
+                                                      const struct portcullis_oauth_store *store,
+                                                      uint64_t now,
+                                                      struct portcullis_oauth_response **response_out);
 
 /**
  * Revokes a grant family (16 characters) everywhere: the verifier's revocation set and

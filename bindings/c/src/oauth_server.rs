@@ -3,8 +3,8 @@
 
 use crate::checker::write_owned;
 use crate::ffi::{
-    Failure, FfiResult, array, borrow, free_handle, guard, guard_value, into_handle, optional_text,
-    out_ptr, text,
+    Failure, FfiResult, array, borrow, bytes, free_handle, guard, guard_value, into_handle,
+    optional_bytes, optional_text, out_ptr, text,
 };
 use crate::oauth_access::{family_id, portcullis_access_verifier, same_catalog};
 use crate::oauth_store::portcullis_oauth_store;
@@ -13,7 +13,7 @@ use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::portcullis_str;
 use core_lib::oauth::{
-    AuthorizeOutcome, OAuthConfig, OAuthError, OAuthServer, Stores, TokenResponse,
+    AuthorizeOutcome, EndpointRequest, OAuthConfig, OAuthError, OAuthServer, Stores, TokenResponse,
 };
 use core_lib::{OsRandom, Timestamp};
 use std::ffi::c_char;
@@ -113,8 +113,12 @@ pub struct portcullis_oauth_server {
 /// `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another catalog, or the
 /// configuration's issuer is not a valid issuer identifier).
 ///
+/// `config` NULL takes the policy's `[oauth]` section (`allow_body_credentials`, lifetimes,
+/// PKCE switches; every setting it leaves out keeps `portcullis_oauth_config_default`).
+///
 /// # Safety
-/// `config`, `policy`, `verifier` live; `realm` readable; `server_out` writable.
+/// `config` NULL or live; `policy`, `verifier` live; `realm` readable; `server_out`
+/// writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_oauth_server_new(
     config: *const portcullis_oauth_config,
@@ -127,13 +131,18 @@ pub unsafe extern "C" fn portcullis_oauth_server_new(
     guard(|| {
         let out = out_ptr(server_out)?;
         // SAFETY: live / readable (contract).
-        let (config, policy, v, realm) = unsafe {
+        let (policy, v, realm) = unsafe {
             (
-                self::config(borrow(config)?)?,
-                borrow(policy)?,
+                borrow::<portcullis_policy>(policy)?,
                 borrow(verifier)?,
                 text(realm, realm_len)?,
             )
+        };
+        // NULL: the policy's `[oauth]` section (the secure defaults where it is silent).
+        let config = match config.is_null() {
+            true => policy.policy.oauth().clone(),
+            // SAFETY: non-NULL, so live (contract).
+            false => unsafe { self::config(borrow(config)?)? },
         };
         same_catalog(v, policy)?;
         let catalog = policy.policy.catalog().clone();
@@ -645,8 +654,11 @@ unsafe fn answer(
     })
 }
 
-/// The token endpoint (RFC 6749 §4.1.3, §6): `authorization` is the request's
-/// `Authorization` header (UTF-8; NULL when absent), `body` its urlencoded body (UTF-8).
+/// The token endpoint (RFC 6749 §4.1.3, §6) for a form body: `authorization` is the
+/// request's `Authorization` header (UTF-8; NULL when absent), `body` its
+/// `application/x-www-form-urlencoded` body (UTF-8). A host that also takes JSON bodies,
+/// or has bytes that may not be UTF-8, calls `portcullis_oauth_token_request` with the
+/// `Content-Type` it received.
 /// Writes the response to send to `*response_out` (errors such as `invalid_grant` are
 /// responses, not failures; a failing store callback gives a 500 `server_error`
 /// response). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8` (answer with
@@ -742,6 +754,174 @@ pub unsafe extern "C" fn portcullis_oauth_introspect(
             server,
             authorization,
             authorization_len,
+            body,
+            body_len,
+            store,
+            now,
+            response_out,
+        )
+    }
+}
+
+/// Shared body of the three content-type-aware POST endpoints.
+///
+/// # Safety
+/// As for `portcullis_oauth_token_request`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn answer_request(
+    endpoint: Endpoint,
+    server: *const portcullis_oauth_server,
+    authorization: *const c_char,
+    authorization_len: usize,
+    content_type: *const c_char,
+    content_type_len: usize,
+    body: *const c_char,
+    body_len: usize,
+    store: *const portcullis_oauth_store,
+    now: u64,
+    response_out: *mut *mut portcullis_oauth_response,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(response_out)?;
+        // SAFETY: live / readable (contract).
+        let (server, authorization, content_type, body, store) = unsafe {
+            (
+                borrow(server)?,
+                optional_bytes(authorization, authorization_len)?,
+                optional_bytes(content_type, content_type_len)?,
+                bytes(body, body_len)?,
+                borrow(store)?,
+            )
+        };
+        let request = EndpointRequest {
+            authorization,
+            content_type,
+            body,
+        };
+        let (s, stores, now): (&OAuthServer, Stores<'_>, _) =
+            (&server.inner, store.stores(), Timestamp(now));
+        let inner = match endpoint {
+            Endpoint::Token => s.token_request(&request, stores, &server.rng, now),
+            Endpoint::Revoke => s.revoke_request(&request, stores, now),
+            Endpoint::Introspect => s.introspect_request(&request, stores, now),
+        };
+        // SAFETY: non-NULL and writable (contract).
+        unsafe { out.write(into_handle(portcullis_oauth_response { inner })) };
+        Ok(())
+    })
+}
+
+/// The token endpoint for a request as received: `authorization` the `Authorization`
+/// header's bytes (NULL when absent), `content_type` the `Content-Type` header's bytes
+/// (NULL when absent), `body` the body's bytes. None of them need be UTF-8: the engine
+/// decides. The body is read by its type: `application/x-www-form-urlencoded` or
+/// `application/json` (one object of string values; `; charset=utf-8` accepted). Any
+/// other type, no type, a body over 64 KiB or not UTF-8, nested or non-string JSON
+/// values, a repeated member, or a JSON body sent as form (or the reverse) is a 400
+/// `invalid_request` response whose `error_description` says what to send — before
+/// client authentication, and without consuming the code. Otherwise as
+/// `portcullis_oauth_token`. Errors: `PORTCULLIS_NULL_PARAMETER`,
+/// `PORTCULLIS_INVALID_LENGTH`.
+///
+/// # Safety
+/// `server`, `store` live; `authorization` and `content_type` NULL or readable for their
+/// lengths; `body` readable for `body_len` bytes; `response_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_oauth_token_request(
+    server: *const portcullis_oauth_server,
+    authorization: *const c_char,
+    authorization_len: usize,
+    content_type: *const c_char,
+    content_type_len: usize,
+    body: *const c_char,
+    body_len: usize,
+    store: *const portcullis_oauth_store,
+    now: u64,
+    response_out: *mut *mut portcullis_oauth_response,
+) -> portcullis_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        answer_request(
+            Endpoint::Token,
+            server,
+            authorization,
+            authorization_len,
+            content_type,
+            content_type_len,
+            body,
+            body_len,
+            store,
+            now,
+            response_out,
+        )
+    }
+}
+
+/// The revocation endpoint (RFC 7009) for a request as received: arguments, body types
+/// and errors as for `portcullis_oauth_token_request`; answers as
+/// `portcullis_oauth_revoke`.
+///
+/// # Safety
+/// As for `portcullis_oauth_token_request`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_oauth_revoke_request(
+    server: *const portcullis_oauth_server,
+    authorization: *const c_char,
+    authorization_len: usize,
+    content_type: *const c_char,
+    content_type_len: usize,
+    body: *const c_char,
+    body_len: usize,
+    store: *const portcullis_oauth_store,
+    now: u64,
+    response_out: *mut *mut portcullis_oauth_response,
+) -> portcullis_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        answer_request(
+            Endpoint::Revoke,
+            server,
+            authorization,
+            authorization_len,
+            content_type,
+            content_type_len,
+            body,
+            body_len,
+            store,
+            now,
+            response_out,
+        )
+    }
+}
+
+/// The introspection endpoint (RFC 7662) for a request as received: arguments, body types
+/// and errors as for `portcullis_oauth_token_request`; answers as
+/// `portcullis_oauth_introspect`.
+///
+/// # Safety
+/// As for `portcullis_oauth_token_request`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_oauth_introspect_request(
+    server: *const portcullis_oauth_server,
+    authorization: *const c_char,
+    authorization_len: usize,
+    content_type: *const c_char,
+    content_type_len: usize,
+    body: *const c_char,
+    body_len: usize,
+    store: *const portcullis_oauth_store,
+    now: u64,
+    response_out: *mut *mut portcullis_oauth_response,
+) -> portcullis_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        answer_request(
+            Endpoint::Introspect,
+            server,
+            authorization,
+            authorization_len,
+            content_type,
+            content_type_len,
             body,
             body_len,
             store,

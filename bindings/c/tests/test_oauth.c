@@ -552,7 +552,8 @@ static void null_everywhere(const char *policy_path) {
     CHECK_RC(portcullis_oauth_revoke_family(f.server, NULL, 16, f.store, NOW), PORTCULLIS_NULL_PARAMETER);
     CHECK_RC(portcullis_oauth_revoke_family(f.server, "short", 5, f.store, NOW), PORTCULLIS_KEY_LENGTH);
     CHECK(s == NULL, "no string written on error");
-    CHECK_RC(portcullis_oauth_server_new(NULL, f.policy, f.verifier, "r", 1, &f.server), PORTCULLIS_NULL_PARAMETER);
+    /* A NULL config takes the policy's [oauth] section (json_bodies); a NULL policy fails. */
+    CHECK_RC(portcullis_oauth_server_new(NULL, NULL, f.verifier, "r", 1, &f.server), PORTCULLIS_NULL_PARAMETER);
     CHECK_RC(portcullis_oauth_store_new_memory(NULL), PORTCULLIS_NULL_PARAMETER);
     CHECK_RC(portcullis_oauth_store_new_callbacks(NULL, NULL), PORTCULLIS_NULL_PARAMETER);
     portcullis_oauth_callbacks cb;
@@ -903,6 +904,106 @@ static void races(const char *policy_path, int rounds, int with_db) {
     }
 }
 
+/* ---- request bodies with their Content-Type (issue #16) ---- */
+
+/* POSTs raw bytes with a Content-Type to a content-type-aware endpoint; returns the status,
+ * copies error, error_description and refresh_token (64, 256 and 64 bytes) out. */
+typedef portcullis_result (*request_fn)(const portcullis_oauth_server *, const char *, size_t,
+                                        const char *, size_t, const char *, size_t,
+                                        const portcullis_oauth_store *, uint64_t,
+                                        portcullis_oauth_response **);
+
+static unsigned post_typed(const portcullis_oauth_server *server, const portcullis_oauth_store *store,
+                           request_fn fn, const char *auth, size_t auth_len, const char *type,
+                           const char *body, size_t body_len, char *error, char *description, char *rt) {
+    portcullis_oauth_response *r = NULL;
+    CHECK_OK(fn(server, auth, auth_len, type, type ? strlen(type) : 0, body, body_len, store, NOW, &r));
+    unsigned status = portcullis_oauth_response_status(r);
+    portcullis_str b = portcullis_oauth_response_body(r);
+    CHECK(str_is(header(r, "Cache-Control"), "no-store"), "no-store");
+    json_field(b, "error", error, 64);
+    json_field(b, "error_description", description, 256);
+    if (rt) json_field(b, "refresh_token", rt, 64);
+    portcullis_oauth_response_free(r);
+    return status;
+}
+
+static void json_bodies(const char *policy_path) {
+    flow f;
+    setup(&f, policy_path, NULL);
+    /* NULL config: the policy's [oauth] section, which lets ClaimPort's clients send their
+     * secret in the body. */
+    portcullis_oauth_server *product = NULL;
+    CHECK_OK(portcullis_oauth_server_new(NULL, f.policy, f.verifier, "claimport", 9, &product));
+    char code[64], error[64], description[256], rt[64], body[1024];
+    get_code(&f, "claims:read", code);
+    const char *json = "application/json";
+    static const char *bad_bodies[] = {
+        "{\"grant_type\": \"authorization_code\", \"code\": {\"a\": \"b\"}}",
+        "{\"grant_type\": \"authorization_code\", \"code\": 5}",
+        "{\"grant_type\": \"authorization_code\", \"code\": null}",
+        "{\"grant_type\": \"authorization_code\", \"grant_type\": \"refresh_token\"}",
+        "grant_type=authorization_code&client_id=webapp",
+        "{\"grant_type\": \"authorization_code\"",
+    };
+    for (size_t i = 0; i < sizeof bad_bodies / sizeof *bad_bodies; i++) {
+        unsigned st = post_typed(product, f.store, portcullis_oauth_token_request, NULL, 0, json,
+                                 bad_bodies[i], strlen(bad_bodies[i]), error, description, NULL);
+        CHECK(st == 400 && strcmp(error, "invalid_request") == 0 && description[0] != '\0',
+              "JSON edge case %zu: %u %s %s", i, st, error, description);
+    }
+    snprintf(body, sizeof body,
+             "{\"grant_type\": \"authorization_code\", \"code\": \"%s\", \"client_id\": \"webapp\", "
+             "\"client_secret\": \"%s\", \"code_verifier\": \"" VERIFIER "\"}", code, f.secret);
+    /* The same JSON as form, under another type, with no type, and with a byte that is not
+     * UTF-8: each a 400 response (never PORTCULLIS_INVALID_UTF8), none consumes the code. */
+    unsigned st = post_typed(product, f.store, portcullis_oauth_token_request, NULL, 0,
+                             "application/x-www-form-urlencoded", body, strlen(body), error, description, NULL);
+    CHECK(st == 400 && strstr(description, "send Content-Type: application/json") != NULL, "JSON as form: %s", description);
+    st = post_typed(product, f.store, portcullis_oauth_token_request, NULL, 0, "text/plain", body, strlen(body), error, description, NULL);
+    CHECK(st == 400 && strstr(description, "application/x-www-form-urlencoded or application/json") != NULL, "text/plain: %s", description);
+    st = post_typed(product, f.store, portcullis_oauth_token_request, NULL, 0, NULL, body, strlen(body), error, description, NULL);
+    CHECK(st == 400 && strcmp(error, "invalid_request") == 0, "no Content-Type: %s", description);
+    char not_utf8[1100];
+    snprintf(not_utf8, sizeof not_utf8, "%s", body);
+    not_utf8[strlen(not_utf8) - 2] = (char)0xff;
+    st = post_typed(product, f.store, portcullis_oauth_token_request, NULL, 0, json, not_utf8, strlen(not_utf8), error, description, NULL);
+    CHECK(st == 400 && strcmp(description, "The request body is not UTF-8") == 0, "not UTF-8: %s", description);
+    const char bad_header[] = "Basic \xff\xfe";
+    st = post_typed(product, f.store, portcullis_oauth_token_request, bad_header, sizeof bad_header - 1, json,
+                    "{\"grant_type\": \"refresh_token\"}", 31, error, description, NULL);
+    CHECK(st == 401 && strcmp(error, "invalid_client") == 0, "a non-UTF-8 Authorization header is invalid_client: %u", st);
+    /* The default engine refuses body credentials; the product's accepts them. */
+    st = post_typed(f.server, f.store, portcullis_oauth_token_request, NULL, 0, json, body, strlen(body), error, description, NULL);
+    CHECK(st == 401 && strcmp(error, "invalid_client") == 0, "body credentials off by default: %s", description);
+    st = post_typed(product, f.store, portcullis_oauth_token_request, NULL, 0, "application/json; charset=utf-8",
+                    body, strlen(body), error, description, rt);
+    CHECK(st == 200 && strncmp(rt, "rt.", 3) == 0, "JSON code exchange with body credentials: %u %s", st, description);
+    /* A confidential client refreshing with client_id alone is told to send its secret. */
+    char refresh[256];
+    snprintf(refresh, sizeof refresh, "{\"grant_type\": \"refresh_token\", \"refresh_token\": \"%s\", \"client_id\": \"webapp\"}", rt);
+    st = post_typed(product, f.store, portcullis_oauth_token_request, NULL, 0, json, refresh, strlen(refresh), error, description, NULL);
+    CHECK(st == 401 && strncmp(description, "This client must send its client_secret", 39) == 0, "refresh without secret: %s", description);
+    /* Introspection and revocation read JSON too. */
+    snprintf(body, sizeof body, "{\"token\": \"%s\", \"client_id\": \"webapp\", \"client_secret\": \"%s\"}", rt, f.secret);
+    portcullis_oauth_response *r = NULL;
+    CHECK_OK(portcullis_oauth_introspect_request(product, NULL, 0, json, strlen(json), body, strlen(body), f.store, NOW, &r));
+    CHECK(portcullis_oauth_response_status(r) == 200 && body_has(portcullis_oauth_response_body(r), "\"active\":true"), "introspect JSON");
+    portcullis_oauth_response_free(r);
+    st = post_typed(product, f.store, portcullis_oauth_revoke_request, NULL, 0, json, body, strlen(body), error, description, NULL);
+    CHECK(st == 200, "revoke JSON: %u %s", st, description);
+    st = post_typed(product, f.store, portcullis_oauth_introspect_request, NULL, 0, "text/plain", body, strlen(body), error, description, NULL);
+    CHECK(st == 400 && strcmp(error, "invalid_request") == 0, "introspect text/plain");
+    /* NULL and length checks. */
+    CHECK_RC(portcullis_oauth_token_request(NULL, NULL, 0, NULL, 0, "", 0, f.store, NOW, &r), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_token_request(product, NULL, 0, NULL, 0, NULL, 0, f.store, NOW, &r), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_token_request(product, NULL, 0, NULL, 0, "", 0, NULL, NOW, &r), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_revoke_request(product, NULL, 0, NULL, 0, "", 0, f.store, NOW, NULL), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_introspect_request(product, NULL, 0, json, SIZE_MAX, "", 0, f.store, NOW, &r), PORTCULLIS_INVALID_LENGTH);
+    portcullis_oauth_server_free(product);
+    teardown(&f);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s POLICY.toml [RACE_ROUNDS]\n", argv[0]);
@@ -920,6 +1021,7 @@ int main(int argc, char **argv) {
     db_free(&db);
     null_everywhere(argv[1]);
     wrong_input(argv[1]);
+    json_bodies(argv[1]);
     failing_callbacks(argv[1]);
     races(argv[1], argc > 2 ? atoi(argv[2]) : 20, 0);
     races(argv[1], argc > 2 ? atoi(argv[2]) : 20, 1);
