@@ -24,7 +24,7 @@ fn product_policy_loads() {
     assert_eq!(p.realm(), "claimport");
     assert_eq!(p.deployment_env(), "live");
     assert_eq!(p.catalog().len(), 5);
-    assert_eq!(p.routes().routes().len(), 11);
+    assert_eq!(p.routes().routes().len(), 12);
     assert!(p.transport().require_https && !p.transport().allow_query_key);
     assert_eq!(p.lifecycle().max_age, Some(90 * 86_400));
     assert_eq!(p.unknown_routes(), UnknownRoutes::Deny);
@@ -285,9 +285,35 @@ fn the_product_policy_accepts_client_credentials_in_the_body_as_its_docs_send_th
     let p = Policy::from_toml(&common::claimport_text()).expect("loads");
     let expected = portcullis::oauth::OAuthConfig {
         allow_body_credentials: true,
+        require_pkce_for_confidential: false,
         ..Default::default()
     };
     assert_eq!(p.oauth(), &expected);
+}
+
+#[test]
+fn the_product_policy_serves_well_known_documents_without_a_credential() {
+    let p = Policy::from_toml(&common::claimport_text()).expect("loads");
+    let c = portcullis::Checker::new(
+        p,
+        portcullis::Peppers::new("p1", &[42u8; 32]).expect("pepper"),
+    );
+    let request =
+        portcullis::Request::new("GET", "/.well-known/oauth-authorization-server").https(true);
+    let decision = c.check(
+        &request,
+        &portcullis::MemoryStore::new(),
+        portcullis::Timestamp(common::NOW),
+    );
+    assert!(decision.allowed(), "{:?}", decision.reason());
+    let post =
+        portcullis::Request::new("POST", "/.well-known/oauth-authorization-server").https(true);
+    let decision = c.check(
+        &post,
+        &portcullis::MemoryStore::new(),
+        portcullis::Timestamp(common::NOW),
+    );
+    assert!(!decision.allowed());
 }
 
 #[test]
@@ -301,7 +327,12 @@ fn the_oauth_section_sets_every_setting_of_the_engine() {
     .expect("loads");
     let c = p.oauth();
     assert_eq!(
-        (c.code_ttl, c.access_ttl, c.refresh_idle_ttl, c.refresh_max_ttl),
+        (
+            c.code_ttl,
+            c.access_ttl,
+            c.refresh_idle_ttl,
+            c.refresh_max_ttl
+        ),
         (60, 900, 86_400, 172_800)
     );
     assert_eq!(c.refresh_grace, 5);
