@@ -30,7 +30,7 @@ echo "== stubtest: the .pyi stubs against the native module"
 
 echo "== mypy: the example app, the typed-usage test and the OAuth tests against the stubs"
 (cd "$root" && "$venv/bin/python" -m mypy --config-file "$here/mypy.ini" \
-    "$here/tests/typed_usage.py" "$here/tests/test_batch.py" "$here/tests/test_oauth.py" "$here/tests/test_oauth_vectors.py" \
+    "$here/tests/typed_usage.py" "$here/tests/test_batch.py" "$here/tests/test_oauth.py" "$here/tests/test_oauth_json.py" "$here/tests/test_oauth_vectors.py" \
     examples/python/app.py examples/python/tests/test_oauth_app.py)
 
 echo "== pytest: binding suite and example app"

@@ -11,10 +11,10 @@ use crate::oauth_client::PyClient;
 use crate::oauth_store::{ALL_METHODS, CLIENT_METHODS, CODE_METHODS, OwnedStore, oauth_error};
 use crate::policy::PyPolicy;
 use portcullis::oauth::{
-    AuthorizationRequest, AuthorizeOutcome, Endpoints, Issuer, MetadataError, OAuthConfig,
-    OAuthError, OAuthErrorCode, OAuthServer, TokenResponse,
+    AuthorizationRequest, AuthorizeOutcome, EndpointRequest, Endpoints, Issuer, MetadataError,
+    OAuthConfig, OAuthError, OAuthErrorCode, OAuthServer, TokenResponse,
 };
-use portcullis::{OsRandom, Policy, SecretString};
+use portcullis::{OsRandom, Policy, SecretBytes, SecretString};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::sync::Arc;
@@ -378,15 +378,10 @@ fn text_of(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<SecretString
     Ok(String::from_utf8(bytes).ok().map(SecretString::new))
 }
 
-fn opt_header(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SecretString>> {
+/// An optional header value as bytes (`str`, `bytes` or `None`).
+fn opt_bytes(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<SecretBytes>> {
     match value {
-        Some(v) if !v.is_none() => {
-            let bytes = input::bytes_of(v, "authorization")?;
-            // A header that is not UTF-8 cannot be Basic credentials: treat it as such.
-            Ok(Some(SecretString::new(
-                String::from_utf8(bytes).unwrap_or_else(|_| "Basic !".to_owned()),
-            )))
-        }
+        Some(v) if !v.is_none() => Ok(Some(SecretBytes::new(input::bytes_of(v, what)?))),
         _ => Ok(None),
     }
 }
@@ -438,7 +433,9 @@ impl PyOAuthServer {
                 "catalog_mismatch",
             ));
         }
-        let mut config = config.map_or_else(OAuthConfig::default, PyOAuthConfig::to_core);
+        // No config: the policy's `[oauth]` section (secure defaults where it is silent).
+        let mut config =
+            config.map_or_else(|| policy.inner.oauth().clone(), PyOAuthConfig::to_core);
         if let Some(issuer) = issuer {
             config.issuer = Issuer::new(&issuer).ok();
         }
@@ -627,7 +624,7 @@ impl PyOAuthServer {
         store: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTokenResponse> {
-        self.endpoint(py, Endpoint::Token, authorization, body, store, now)
+        self.endpoint(py, Endpoint::Token, authorization, None, body, store, now)
     }
 
     /// The revocation endpoint (RFC 7009): revokes the token's whole grant family; 200
@@ -642,7 +639,7 @@ impl PyOAuthServer {
         store: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTokenResponse> {
-        self.endpoint(py, Endpoint::Revoke, authorization, body, store, now)
+        self.endpoint(py, Endpoint::Revoke, authorization, None, body, store, now)
     }
 
     /// The introspection endpoint (RFC 7662): `{"active": true, …}` for a live token of
@@ -658,7 +655,77 @@ impl PyOAuthServer {
         store: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTokenResponse> {
-        self.endpoint(py, Endpoint::Introspect, authorization, body, store, now)
+        self.endpoint(
+            py,
+            Endpoint::Introspect,
+            authorization,
+            None,
+            body,
+            store,
+            now,
+        )
+    }
+
+    /// The token endpoint for a request as received: the `Authorization` and
+    /// `Content-Type` headers (`str`, `bytes` or `None` when absent) and the body (`str`
+    /// or `bytes`, any bytes). The body is read by its type: form
+    /// (`application/x-www-form-urlencoded`) or JSON (`application/json`: one object of
+    /// string values). Another type, no type, a body over 64 KiB or not UTF-8, nested
+    /// or non-string JSON values, a repeated member, or a JSON body sent as form (or the
+    /// reverse) is a 400 `invalid_request` response saying what to send, and leaves the
+    /// code unused.
+    #[pyo3(signature = (authorization, content_type, body, store, *, now=None))]
+    fn token_request(
+        &self,
+        py: Python<'_>,
+        authorization: Option<&Bound<'_, PyAny>>,
+        content_type: Option<&Bound<'_, PyAny>>,
+        body: &Bound<'_, PyAny>,
+        store: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTokenResponse> {
+        let ct = Some(content_type);
+        self.endpoint(py, Endpoint::Token, authorization, ct, body, store, now)
+    }
+
+    /// The revocation endpoint (RFC 7009) for a request as received; arguments and body
+    /// types as for `token_request`, answers as `revoke`.
+    #[pyo3(signature = (authorization, content_type, body, store, *, now=None))]
+    fn revoke_request(
+        &self,
+        py: Python<'_>,
+        authorization: Option<&Bound<'_, PyAny>>,
+        content_type: Option<&Bound<'_, PyAny>>,
+        body: &Bound<'_, PyAny>,
+        store: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTokenResponse> {
+        let ct = Some(content_type);
+        self.endpoint(py, Endpoint::Revoke, authorization, ct, body, store, now)
+    }
+
+    /// The introspection endpoint (RFC 7662) for a request as received; arguments and
+    /// body types as for `token_request`, answers as `introspect`.
+    #[pyo3(signature = (authorization, content_type, body, store, *, now=None))]
+    fn introspect_request(
+        &self,
+        py: Python<'_>,
+        authorization: Option<&Bound<'_, PyAny>>,
+        content_type: Option<&Bound<'_, PyAny>>,
+        body: &Bound<'_, PyAny>,
+        store: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTokenResponse> {
+        let ct = Some(content_type);
+        self.endpoint(
+            py,
+            Endpoint::Introspect,
+            authorization,
+            ct,
+            body,
+            store,
+            now,
+        )
     }
 
     /// Revokes a grant family everywhere: the store's refresh tokens and the verifier's
@@ -698,31 +765,41 @@ enum Endpoint {
 }
 
 impl PyOAuthServer {
+    /// Answers one POST endpoint; `content_type` `None` stands for the form-only methods
+    /// (`token`, `revoke`, `introspect`), which send the form type.
+    #[allow(clippy::too_many_arguments)]
     fn endpoint(
         &self,
         py: Python<'_>,
         which: Endpoint,
         authorization: Option<&Bound<'_, PyAny>>,
+        content_type: Option<Option<&Bound<'_, PyAny>>>,
         body: &Bound<'_, PyAny>,
         store: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTokenResponse> {
-        let authorization = opt_header(authorization)?;
-        // A body that is not UTF-8 is not urlencoded text: the core answers it like any
-        // malformed body.
-        let body = text_of(body, "body")?.unwrap_or_else(|| SecretString::new("%".to_owned()));
+        let authorization = opt_bytes(authorization, "authorization")?;
+        let content_type = match content_type {
+            None => Some(b"application/x-www-form-urlencoded".to_vec()),
+            Some(value) => opt_bytes(value, "content_type")?.map(|b| b.expose().to_vec()),
+        };
+        // Bytes as received: the core decides once what is not UTF-8.
+        let body = SecretBytes::new(input::bytes_of(body, "body")?);
         let store = OwnedStore::of(store, ALL_METHODS)?;
         let now = input::timestamp(now, "now")?;
         let server: &OAuthServer = &self.inner;
         let host = &store;
         let response = py.detach(move || {
-            let auth = authorization.as_ref().map(SecretString::expose);
+            let request = EndpointRequest {
+                authorization: authorization.as_ref().map(SecretBytes::expose),
+                content_type: content_type.as_deref(),
+                body: body.expose(),
+            };
             let stores = host.stores();
-            let body = body.expose();
             match which {
-                Endpoint::Token => server.token(auth, body, stores, &OsRandom::new(), now),
-                Endpoint::Revoke => server.revoke(auth, body, stores, now),
-                Endpoint::Introspect => server.introspect(auth, body, stores, now),
+                Endpoint::Token => server.token_request(&request, stores, &OsRandom::new(), now),
+                Endpoint::Revoke => server.revoke_request(&request, stores, now),
+                Endpoint::Introspect => server.introspect_request(&request, stores, now),
             }
         });
         store.reraise()?;

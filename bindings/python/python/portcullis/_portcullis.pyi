@@ -636,7 +636,9 @@ class OAuthServer:
         issuer: Optional[str] = None,
     ) -> OAuthServer:
         """An engine for ``policy``'s scope catalog, signing with ``verifier``'s keys.
-        ``issuer`` replaces ``config.issuer`` when given (``ConfigurationError``, code
+        Without ``config``, the policy's ``[oauth]`` section configures it (its
+        ``allow_body_credentials``, lifetimes and PKCE switches; the secure defaults of
+        ``OAuthConfig()`` where it is silent). ``issuer`` replaces ``config.issuer`` when given (``ConfigurationError``, code
         ``bad_issuer``, when it is not an acceptable issuer identifier)."""
     @property
     def config(self) -> OAuthConfig: ...
@@ -681,7 +683,11 @@ class OAuthServer:
         store: _StoreLike,
         *,
         now: Optional[_Time] = None,
-    ) -> TokenResponse: ...
+    ) -> TokenResponse:
+        """The token endpoint for an ``application/x-www-form-urlencoded`` body: the same
+        as ``token_request(authorization, "application/x-www-form-urlencoded", body,
+        store)``. A host that also takes JSON bodies calls ``token_request`` with the
+        ``Content-Type`` it received."""
     def revoke(
         self,
         authorization: Optional[_Text],
@@ -689,7 +695,8 @@ class OAuthServer:
         store: _StoreLike,
         *,
         now: Optional[_Time] = None,
-    ) -> TokenResponse: ...
+    ) -> TokenResponse:
+        """The revocation endpoint (RFC 7009) for a form body; see ``revoke_request``."""
     def introspect(
         self,
         authorization: Optional[_Text],
@@ -697,7 +704,55 @@ class OAuthServer:
         store: _StoreLike,
         *,
         now: Optional[_Time] = None,
-    ) -> TokenResponse: ...
+    ) -> TokenResponse:
+        """The introspection endpoint (RFC 7662) for a form body; see
+        ``introspect_request``."""
+    def token_request(
+        self,
+        authorization: Optional[_Text],
+        content_type: Optional[_Text],
+        body: _Text,
+        store: _StoreLike,
+        *,
+        now: Optional[_Time] = None,
+    ) -> TokenResponse:
+        """The token endpoint for a request as received: the ``Authorization`` and
+        ``Content-Type`` header values (``None`` when absent) and the body, any bytes.
+
+        The body is read by its type: ``application/x-www-form-urlencoded`` (RFC 6749)
+        or ``application/json`` (one object of string values, e.g. ``{"grant_type":
+        "refresh_token", "refresh_token": "rt.…", "client_id": "spa"}``); a
+        ``charset`` parameter must be ``utf-8``. Any other type, no type, a body over
+        64 KiB or not UTF-8, nested, numeric, boolean or ``null`` JSON values, a
+        repeated member, or a JSON body sent as form (or the reverse) is a 400
+        ``invalid_request`` response whose ``error_description`` says what to send —
+        before client authentication, and the code stays unused. Client credentials:
+        HTTP Basic, or ``client_id``/``client_secret`` in the body when the
+        configuration allows it (``allow_body_credentials``), never both; a public
+        client sends ``client_id`` alone; a confidential client that sends no secret
+        gets 401 ``invalid_client`` "This client must send its client_secret …"."""
+    def revoke_request(
+        self,
+        authorization: Optional[_Text],
+        content_type: Optional[_Text],
+        body: _Text,
+        store: _StoreLike,
+        *,
+        now: Optional[_Time] = None,
+    ) -> TokenResponse:
+        """The revocation endpoint (RFC 7009) for a request as received; arguments and
+        body types as for ``token_request``, answers as ``revoke``."""
+    def introspect_request(
+        self,
+        authorization: Optional[_Text],
+        content_type: Optional[_Text],
+        body: _Text,
+        store: _StoreLike,
+        *,
+        now: Optional[_Time] = None,
+    ) -> TokenResponse:
+        """The introspection endpoint (RFC 7662) for a request as received; arguments
+        and body types as for ``token_request``, answers as ``introspect``."""
     def revoke_family(
         self, family: str, store: _StoreLike, *, now: Optional[_Time] = None
     ) -> None: ...
