@@ -37,15 +37,12 @@ struct Fx {
     two_secret: SecretString,
 }
 
-/// The product policy's OAuth settings. The documented authorize URL carries no PKCE:
-/// the product policy's choice for that is item 4 of the issue; these tests let a
-/// confidential client omit it, as a host following the docs must.
+/// The product policy's OAuth settings, as `examples/claimport.toml` writes them (body
+/// credentials allowed; confidential clients may omit PKCE, as the documented authorize
+/// URL does).
 fn product_config() -> OAuthConfig {
     let policy = Policy::from_toml(&common::claimport_text()).expect("policy");
-    OAuthConfig {
-        require_pkce_for_confidential: false,
-        ..policy.oauth().clone()
-    }
+    policy.oauth().clone()
 }
 
 fn fx_with(config: OAuthConfig) -> Fx {

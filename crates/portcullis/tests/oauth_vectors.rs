@@ -9,7 +9,21 @@
 //! Sections: `access_keys` (first is primary), `tokens` (claims → token text),
 //! `verify` (token, time, revocations → valid claims or a `TokenError` code), `checks`
 //! (requests with access tokens through `Checker::check` → decision), `pkce`
-//! (verifier, challenge, method → matches?), `opaque` (token text → stored SHA-256).
+//! (verifier, challenge, method → matches?), `opaque` (token text → stored SHA-256),
+//! `token_requests` (token, revocation and introspection requests with their
+//! `Content-Type`, see below).
+//!
+//! `token_requests` runs the same way in every suite: an engine for the `claimport`
+//! policy with the `access_keys` (k1 primary), realm `claimport`, and the case's
+//! `config` (`policy`: the policy's `[oauth]` section, which allows body credentials;
+//! `default`: the secure defaults); an in-memory store holding `clients` (webapp's secret
+//! is `client_secret`); the case's `authorize` query approved for `subject` at `now`,
+//! which gives `{code}`. Each step posts to its `endpoint` with `authorization`,
+//! `content_type` (null: absent) and `body` (placeholders `{code}`, `{access_token}`,
+//! `{refresh_token}` filled: the tokens are the last ones a step returned) or
+//! `body_hex`; `pad_to` prefixes the body with spaces up to that many bytes. The
+//! response must have `expect.status`, `error` and `error_description` (null: absent)
+//! and contain every `expect.contains` string.
 
 mod common;
 
@@ -560,6 +574,312 @@ fn opaque_vectors() -> Vec<Value> {
         .collect()
 }
 
+// ------------------------------------------------------------------ token_requests
+
+/// webapp's client secret (fixed, so the vectors can carry it).
+const WEB_SECRET: &str = "cs.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg";
+const WEB_CB: &str = "https://app.example/cb";
+const SPA_CB: &str = "https://spa.example/cb";
+const PKCE_V: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const PKCE_C: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn token_clients() -> Vec<Value> {
+    use base64::Engine;
+    let digest = ring::digest::digest(&ring::digest::SHA256, WEB_SECRET.as_bytes());
+    let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+    vec![
+        json!({"id": "webapp", "client_type": "confidential", "redirect_uris": [WEB_CB],
+               "allowed_scopes": ["claims:read", "claims:write"],
+               "secret_hash": format!("sha256${hash}")}),
+        json!({"id": "spa", "client_type": "public", "redirect_uris": [SPA_CB],
+               "allowed_scopes": ["claims:read"]}),
+    ]
+}
+
+fn web_basic() -> String {
+    use base64::Engine;
+    let pair = format!("webapp:{WEB_SECRET}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+/// One step: endpoint, Authorization, Content-Type, body, expected status, error,
+/// error_description and substrings of the body.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    endpoint: &str,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: Value,
+    status: u16,
+    error: Option<&str>,
+    description: Option<&str>,
+    contains: &[&str],
+) -> Value {
+    let mut s = json!({
+        "endpoint": endpoint, "authorization": authorization, "content_type": content_type,
+        "expect": {"status": status, "error": error, "error_description": description,
+                   "contains": contains},
+    });
+    match body {
+        Value::Object(extra) => {
+            for (k, v) in extra {
+                s[k] = v;
+            }
+        }
+        other => s["body"] = other,
+    }
+    s
+}
+
+const J: Option<&str> = Some("application/json");
+const F: Option<&str> = Some("application/x-www-form-urlencoded");
+const TOKENS: &[&str] = &[
+    "\"access_token\":\"at.",
+    "\"refresh_token\":\"rt.",
+    "\"token_type\":\"Bearer\"",
+];
+
+fn refused(content_type: Option<&str>, body: Value, description: &str) -> Value {
+    step(
+        "token",
+        None,
+        content_type,
+        body,
+        400,
+        Some("invalid_request"),
+        Some(description),
+        &[],
+    )
+}
+
+fn token_request_cases() -> Vec<Value> {
+    let web_auth = format!(
+        "response_type=code&client_id=webapp&scope=claims:read claims:write&code_challenge={PKCE_C}&code_challenge_method=S256"
+    );
+    let spa_auth = format!(
+        "response_type=code&client_id=spa&scope=claims:read&code_challenge={PKCE_C}&code_challenge_method=S256"
+    );
+    let exchange = format!(
+        r#"{{"grant_type": "authorization_code", "code": "{{code}}", "client_id": "webapp", "client_secret": "{WEB_SECRET}", "code_verifier": "{PKCE_V}"}}"#
+    );
+    // The exchange body with members appended before its closing brace.
+    let with = |extra: &str| {
+        let mut b = exchange.clone();
+        b.pop();
+        format!("{b}{extra}}}")
+    };
+    let secret_missing =
+        "This client must send its client_secret (HTTP Basic or client_secret in the body)";
+    let basic = web_basic();
+    vec![
+        json!({
+            "name": "JSON code exchange of a confidential client with body credentials, then refresh",
+            "config": "policy", "authorize": web_auth,
+            "steps": [
+                step("token", None, J, json!(exchange), 200, None, None, TOKENS),
+                step("token", None, J,
+                     json!(r#"{"grant_type": "refresh_token", "refresh_token": "{refresh_token}", "client_id": "webapp"}"#),
+                     401, Some("invalid_client"), Some(secret_missing), &[]),
+                step("token", None, Some("application/json; charset=utf-8"),
+                     json!(format!(r#"{{"grant_type": "refresh_token", "refresh_token": "{{refresh_token}}", "client_id": "webapp", "client_secret": "{WEB_SECRET}"}}"#)),
+                     200, None, None, TOKENS),
+                step("introspect", None, J,
+                     json!(format!(r#"{{"token": "{{access_token}}", "client_id": "webapp", "client_secret": "{WEB_SECRET}"}}"#)),
+                     200, None, None, &["\"active\":true"]),
+                step("revoke", None, J,
+                     json!(format!(r#"{{"token": "{{refresh_token}}", "client_id": "webapp", "client_secret": "{WEB_SECRET}"}}"#)),
+                     200, None, None, &[]),
+                step("introspect", Some(&basic), J, json!(r#"{"token": "{access_token}"}"#),
+                     200, None, None, &["\"active\":false"]),
+            ],
+        }),
+        json!({
+            "name": "JSON refresh of a public client with client_id alone",
+            "config": "policy", "authorize": spa_auth,
+            "steps": [
+                step("token", None, J,
+                     json!(format!(r#"{{"grant_type": "authorization_code", "code": "{{code}}", "client_id": "spa", "code_verifier": "{PKCE_V}"}}"#)),
+                     200, None, None, TOKENS),
+                step("token", None, J,
+                     json!(r#"{"grant_type": "refresh_token", "refresh_token": "{refresh_token}", "client_id": "spa"}"#),
+                     200, None, None, TOKENS),
+            ],
+        }),
+        json!({
+            "name": "JSON edge cases are invalid_request and leave the code unused",
+            "config": "policy", "authorize": web_auth,
+            "steps": [
+                refused(J, json!(with(r#", "scope": {"a": "b"}"#)), "Every member of the JSON body must be a string: send numbers, booleans and null as strings or leave them out, and no nested objects or arrays"),
+                refused(J, json!(with(r#", "scope": ["claims:read"]"#)), "Every member of the JSON body must be a string: send numbers, booleans and null as strings or leave them out, and no nested objects or arrays"),
+                refused(J, json!(with(r#", "expires_in": 3600"#)), "Every member of the JSON body must be a string: send numbers, booleans and null as strings or leave them out, and no nested objects or arrays"),
+                refused(J, json!(with(r#", "scope": null"#)), "Every member of the JSON body must be a string: send numbers, booleans and null as strings or leave them out, and no nested objects or arrays"),
+                refused(J, json!(with(r#", "offline": true"#)), "Every member of the JSON body must be a string: send numbers, booleans and null as strings or leave them out, and no nested objects or arrays"),
+                refused(J, json!(with(r#", "code": "ac.other""#)), "A member of the JSON body is repeated: send each parameter once"),
+                refused(J, json!(r#"["grant_type", "authorization_code"]"#), "The JSON body must be one object whose members are all strings"),
+                refused(J, json!(with(", ")), "The body is not valid JSON: send one object of string values, e.g. {\"grant_type\": \"…\"}"),
+                refused(J, json!({"body": exchange, "pad_to": 1_048_576}), "The request body is larger than 64 KiB"),
+                refused(J, json!({"body_hex": hex(&[b"{\"grant_type\": \"authorization_code\", \"code\": \"".as_slice(), b"\xff\xfe\"}"].concat())}), "The request body is not UTF-8"),
+                refused(F, json!(exchange), "The body is JSON but Content-Type is application/x-www-form-urlencoded: send Content-Type: application/json"),
+                refused(J, json!(format!("grant_type=authorization_code&code={{code}}&client_id=webapp&client_secret={WEB_SECRET}&code_verifier={PKCE_V}")), "The body is form-encoded but Content-Type is application/json: send Content-Type: application/x-www-form-urlencoded"),
+                refused(Some("text/plain"), json!(exchange), "Send the body as application/x-www-form-urlencoded or application/json (Content-Type)"),
+                refused(None, json!(exchange), "Content-Type is missing: send application/x-www-form-urlencoded or application/json"),
+                refused(Some("application/json; charset=iso-8859-1"), json!(exchange), "The body must be UTF-8: send charset=utf-8 or no charset"),
+                step("token", Some(&basic), J, json!(exchange), 400, Some("invalid_request"), Some("Use one client authentication method"), &[]),
+                step("token", None, Some("Application/JSON"), json!(exchange), 200, None, None, TOKENS),
+            ],
+        }),
+        json!({
+            "name": "the form body with body credentials, as the product's policy allows",
+            "config": "policy", "authorize": web_auth,
+            "steps": [
+                step("token", None, F,
+                     json!(format!("grant_type=authorization_code&code={{code}}&client_id=webapp&client_secret={WEB_SECRET}&code_verifier={PKCE_V}")),
+                     200, None, None, TOKENS),
+            ],
+        }),
+        json!({
+            "name": "body credentials are refused under the default configuration",
+            "config": "default", "authorize": web_auth,
+            "steps": [
+                step("token", None, J, json!(exchange), 401, Some("invalid_client"),
+                     Some("Send client credentials with HTTP Basic authentication"), &[]),
+                step("token", Some(&basic), J,
+                     json!(format!(r#"{{"grant_type": "authorization_code", "code": "{{code}}", "code_verifier": "{PKCE_V}"}}"#)),
+                     200, None, None, TOKENS),
+                step("token", None, J,
+                     json!(r#"{"grant_type": "refresh_token", "refresh_token": "{refresh_token}", "client_id": "webapp"}"#),
+                     401, Some("invalid_client"),
+                     Some("This client must send its client_secret with HTTP Basic authentication"), &[]),
+            ],
+        }),
+    ]
+}
+
+/// The body bytes of a step, placeholders filled.
+fn step_body(step: &Value, vars: &[(&str, String)]) -> Vec<u8> {
+    let fill = |text: &str| {
+        vars.iter().fold(text.to_owned(), |t, (k, v)| {
+            t.replace(&format!("{{{k}}}"), v)
+        })
+    };
+    let mut body = match (step["body"].as_str(), step["body_hex"].as_str()) {
+        (Some(text), _) => fill(text).into_bytes(),
+        (None, Some(h)) => (0..h.len() / 2)
+            .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect(),
+        _ => panic!("a step needs body or body_hex"),
+    };
+    if let Some(n) = step["pad_to"].as_u64() {
+        let n = usize::try_from(n).expect("size");
+        let mut padded = vec![b' '; n.saturating_sub(body.len())];
+        padded.append(&mut body);
+        body = padded;
+    }
+    body
+}
+
+/// Runs one case through the engine, checking every step against its expectation.
+fn run_token_case(p: &Policy, case: &Value) {
+    use portcullis::oauth::{
+        AuthorizeOutcome, Client, EndpointRequest, MemoryOAuthStore, OAuthConfig, OAuthServer,
+        Stores,
+    };
+    let name = case["name"].as_str().expect("name");
+    let config = match case["config"].as_str() {
+        Some("policy") => p.oauth().clone(),
+        Some("default") => OAuthConfig::default(),
+        other => panic!("{name}: config {other:?}"),
+    };
+    let verifier = Arc::new(AccessVerifier::new(keys("k1"), p.catalog()));
+    let server = OAuthServer::new(config, p.catalog().clone(), verifier, "claimport");
+    let store = MemoryOAuthStore::new();
+    for c in token_clients() {
+        let client: Client = serde_json::from_value(c).expect("client");
+        client.validate().expect("valid client");
+        store.add_client(client);
+    }
+    let rng = portcullis::SeededRandom::new(name.as_bytes());
+    let now = Timestamp(NOW);
+    let query = case["authorize"].as_str().expect("authorize");
+    let AuthorizeOutcome::Valid(request) = server.authorize(query, &store) else {
+        panic!("{name}: authorize refused");
+    };
+    let location = server
+        .approve(&request, "user_7", None, &store, &rng, now)
+        .expect("approve");
+    let code = location
+        .split("code=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .expect("code");
+    let mut vars = vec![("code", code.to_owned())];
+    for (i, s) in case["steps"].as_array().expect("steps").iter().enumerate() {
+        let body = step_body(s, &vars);
+        let auth = s["authorization"].as_str().map(str::as_bytes);
+        let request = EndpointRequest {
+            authorization: auth,
+            content_type: s["content_type"].as_str().map(str::as_bytes),
+            body: &body,
+        };
+        let stores = Stores::all(&store);
+        let r = match s["endpoint"].as_str() {
+            Some("token") => server.token_request(&request, stores, &rng, now),
+            Some("revoke") => server.revoke_request(&request, stores, now),
+            Some("introspect") => server.introspect_request(&request, stores, now),
+            other => panic!("{name}: endpoint {other:?}"),
+        };
+        let got: Value = serde_json::from_str(r.body()).expect("json");
+        let e = &s["expect"];
+        assert_eq!(
+            Some(u64::from(r.status)),
+            e["status"].as_u64(),
+            "{name} step {i}: {}",
+            r.body()
+        );
+        assert_eq!(
+            got.get("error").cloned().unwrap_or(Value::Null),
+            e["error"],
+            "{name} step {i}"
+        );
+        assert_eq!(
+            got.get("error_description").cloned().unwrap_or(Value::Null),
+            e["error_description"],
+            "{name} step {i}"
+        );
+        for needle in e["contains"].as_array().expect("contains") {
+            let needle = needle.as_str().expect("text");
+            assert!(
+                r.body().contains(needle),
+                "{name} step {i}: {needle} in {}",
+                r.body()
+            );
+        }
+        for key in ["access_token", "refresh_token"] {
+            if let Some(v) = got[key].as_str() {
+                vars.retain(|(k, _)| *k != key);
+                vars.push((key, v.to_owned()));
+            }
+        }
+    }
+}
+
+fn token_request_vectors(p: &Policy) -> Value {
+    let cases = token_request_cases();
+    for case in &cases {
+        run_token_case(p, case);
+    }
+    json!({
+        "clients": token_clients(),
+        "client_secret": WEB_SECRET,
+        "subject": "user_7",
+        "now": NOW,
+        "cases": cases,
+    })
+}
+
 #[test]
 fn oauth_vectors() {
     let p = policy();
@@ -570,8 +890,9 @@ fn oauth_vectors() {
         .collect();
     let doc = json!({
         "description": "OAuth conformance: access tokens (at.{kid}.{payload}.{mac}, HMAC-SHA256), \
-            their verification and checks, PKCE, opaque-token hashes. Generated by \
-            crates/portcullis/tests/oauth_vectors.rs.",
+            their verification and checks, PKCE, opaque-token hashes, token-endpoint requests \
+            with their Content-Type (token_requests: how to run them is in the header of \
+            crates/portcullis/tests/oauth_vectors.rs, which generates this file).",
         "policies": {"claimport": common::claimport_text(), "claimport_query": query_policy()},
         "access_keys": KIDS.iter().map(|k| json!({"kid": k, "secret_hex": hex(&key_secret(k))})).collect::<Vec<_>>(),
         "tokens": tokens,
@@ -579,6 +900,7 @@ fn oauth_vectors() {
         "checks": check_vectors(&minted),
         "pkce": pkce_vectors(),
         "opaque": opaque_vectors(),
+        "token_requests": token_request_vectors(&p),
     });
     settle("oauth.json", &doc);
 }
