@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python binding's suites: builds the module into a private venv, then runs pytest
-# (API, vectors, threads, memory, README snippet, example app over real HTTP) and mypy's
-# stubtest. Installs everything it needs from PyPI; works on a fresh machine.
+# (API, vectors, threads, memory, README snippet, example app over real HTTP, real OAuth
+# client libraries: Authlib and requests-oauthlib) and mypy's stubtest. Installs everything
+# it needs from PyPI; works on a fresh machine.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -16,7 +17,7 @@ py="$venv/bin/python"
 echo "== installing test tools from PyPI"
 "$py" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$py" -m pip install --quiet --disable-pip-version-check \
-    "pytest>=8" "mypy>=1.10" "flask>=3"
+    "pytest>=8" "mypy>=1.10" "flask>=3" "requests>=2.31" "authlib>=1.3" "requests-oauthlib>=2"
 
 # The way users install it: `pip install ./bindings/python` builds a release wheel with
 # the maturin backend (fetched from PyPI into an isolated build env) and installs it, so
@@ -31,7 +32,8 @@ echo "== stubtest: the .pyi stubs against the native module"
 echo "== mypy: the example app, the typed-usage test and the OAuth tests against the stubs"
 (cd "$root" && "$venv/bin/python" -m mypy --config-file "$here/mypy.ini" \
     "$here/tests/typed_usage.py" "$here/tests/test_batch.py" "$here/tests/test_oauth.py" "$here/tests/test_oauth_json.py" "$here/tests/test_oauth_vectors.py" \
-    examples/python/app.py examples/python/tests/test_oauth_app.py)
+    examples/python/app.py examples/python/tests/test_oauth_app.py \
+    examples/python/tests/test_documented_requests.py)
 
 echo "== pytest: binding suite and example app"
 cd "$root"

@@ -124,12 +124,15 @@ def create_app(
     trust_forwarded_proto: bool = False,
     access_token_key: Optional[bytes] = None,
     demo_users: Optional[Dict[str, Tuple[str, str]]] = None,
+    issuer: Optional[str] = None,
 ) -> Flask:
     """The app. `trust_forwarded_proto`: the app runs behind a TLS-terminating proxy that
     sets `X-Forwarded-Proto` (only then is that header believed). `access_token_key`:
     the OAuth access-token signing key (>= 32 bytes; random per process when None, so
     tokens do not survive a restart). `demo_users`: name → (password, owner) for the
-    OAuth login page."""
+    OAuth login page. `issuer`: the URL the app is served at (https; http only on
+    loopback), the OAuth issuer identifier: with it the app sends `iss` in authorization
+    responses (RFC 9207) and serves `/.well-known/oauth-authorization-server` (RFC 8414)."""
     app = Flask(__name__)
     app.secret_key = os.urandom(32)  # signs the login session cookie
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
@@ -160,8 +163,10 @@ def create_app(
         return raw.split("?", 1)[0]
 
     def deny(decision: portcullis.Decision) -> Response:
-        body = {"error": decision.error or "unauthorized",
-                "error_description": decision.description or "Authentication required"}
+        # RFC codes only: a request without a usable credential gets none (RFC 6750 §3.1).
+        body = {"error_description": decision.description or "Authentication required"}
+        if decision.error:
+            body = {"error": decision.error, **body}
         if decision.status == 503:
             body = {"error": "temporarily_unavailable", "error_description": "Try again later"}
         response = jsonify(body)
@@ -269,7 +274,7 @@ def create_app(
     # -- OAuth 2.0 (claimport_oauth.py) -------------------------------------------------
 
     register_oauth(app, policy, verifier, SQLiteOAuthStore(db_path), users=demo_users or {},
-                   is_https=is_https, require_admin=require_admin)
+                   is_https=is_https, require_admin=require_admin, issuer=issuer)
 
     # -- The API -------------------------------------------------------------------------
 
@@ -366,6 +371,7 @@ def create_app(
 def main() -> None:
     oauth_key = os.environ.get("CLAIMPORT_OAUTH_KEY_HEX")
     demo_password = os.environ.get("CLAIMPORT_DEMO_PASSWORD")
+    port = int(os.environ.get("PORT", "8000"))
     app = create_app(
         os.environ.get("CLAIMPORT_DB", "claimport.sqlite3"),
         bytes.fromhex(os.environ["PORTCULLIS_PEPPER_HEX"]),
@@ -373,8 +379,9 @@ def main() -> None:
         trust_forwarded_proto=os.environ.get("CLAIMPORT_BEHIND_PROXY") == "1",
         access_token_key=bytes.fromhex(oauth_key) if oauth_key else None,
         demo_users={"demo": (demo_password, "org_demo")} if demo_password else None,
+        issuer=os.environ.get("CLAIMPORT_ISSUER", f"http://127.0.0.1:{port}"),
     )
-    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
+    app.run(host="127.0.0.1", port=port)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,13 @@
   deny → 302 with ``error=access_denied``. The form carries a one-time nonce bound to the
   pending request and to the logged-in user (CSRF-safe enough for a demo); the session
   cookie is ``SameSite=Lax``.
-- ``POST /oauth/token``, ``/oauth/revoke``, ``/oauth/introspect``: the engine's response
-  (status, headers incl. ``Cache-Control: no-store``, JSON body) sent as is. HTTPS only.
+- ``POST /oauth/token``, ``/oauth/revoke``, ``/oauth/introspect``: the request's
+  ``Authorization`` and ``Content-Type`` headers and raw body go to the engine, which reads
+  form or JSON bodies (the product documents JSON); its response (status, headers incl.
+  ``Cache-Control: no-store``, JSON body) is sent as is. HTTPS only.
+- ``GET /.well-known/oauth-authorization-server``: the engine's RFC 8414 metadata
+  (public by the policy's ``/.well-known/{*rest}`` route), when the app has an issuer;
+  authorization redirects then carry ``iss`` (RFC 9207).
 - ``POST /settings/oauth-clients`` (admin): registers a client; a confidential client's
   secret is shown once, only its hash is stored.
 
@@ -214,10 +219,18 @@ def register_oauth(
     users: Dict[str, Tuple[str, str]],
     is_https: Callable[[], bool],
     require_admin: Callable[[], Optional[Response]],
+    issuer: Optional[str] = None,
 ) -> portcullis.OAuthServer:
     """Adds the OAuth routes. `users`: demo users, name → (password, owner); a token
-    acts for the user's owner (the organisation whose claims it reads)."""
-    server = portcullis.OAuthServer(policy, verifier)
+    acts for the user's owner (the organisation whose claims it reads). `issuer`: the
+    app's public URL; the endpoints are under it. The engine's settings come from the
+    policy's ``[oauth]`` section."""
+    server = portcullis.OAuthServer(policy, verifier, issuer=issuer)
+    metadata = None if issuer is None else server.metadata(
+        authorization_endpoint=f"{issuer}/oauth/authorize",
+        token_endpoint=f"{issuer}/oauth/token",
+        revocation_endpoint=f"{issuer}/oauth/revoke",
+        introspection_endpoint=f"{issuer}/oauth/introspect")
     for family in store.revoked_families():
         verifier.revoke_family(family)
     labels = dict(policy.scopes)  # claims:read -> "Read Claims"
@@ -313,20 +326,31 @@ def register_oauth(
             response.status_code = 400
             response.headers["Cache-Control"] = "no-store"
             return response
-        return engine_response(call(request.headers.get("Authorization"), request.get_data(),
+        # The headers and bytes as received: the engine decides what the body is.
+        return engine_response(call(request.headers.get("Authorization"),
+                                    request.headers.get("Content-Type"), request.get_data(),
                                     store))
 
     @app.post("/oauth/token")
     def token() -> Response:
-        return endpoint(server.token)
+        return endpoint(server.token_request)
 
     @app.post("/oauth/revoke")
     def revoke() -> Response:
-        return endpoint(server.revoke)
+        return endpoint(server.revoke_request)
 
     @app.post("/oauth/introspect")
     def introspect() -> Response:
-        return endpoint(server.introspect)
+        return endpoint(server.introspect_request)
+
+    @app.get("/.well-known/oauth-authorization-server")
+    def server_metadata() -> Response:
+        if metadata is None:
+            response = jsonify({"error": "invalid_request",
+                                "error_description": "This server has no issuer configured"})
+            response.status_code = 404
+            return response
+        return Response(metadata, 200, mimetype="application/json")
 
     @app.post("/settings/oauth-clients")
     def register_client() -> Tuple[Response, int]:

@@ -155,7 +155,8 @@ def test_401_and_400_with_www_authenticate(client: Client) -> None:
     key = client.new_key("k", ["Read Claims"])["key"]
     status, body, headers = client.call("GET", "/v1/claims")
     assert status == 401 and headers["WWW-Authenticate"] == 'Bearer realm="claimport"'
-    assert body["error"] == "unauthorized"
+    # No credential: no error code (RFC 6750 §3.1), and never a code outside the RFCs.
+    assert "error" not in body and body["error_description"] == "Authentication required"
     invalid = 'Bearer realm="claimport", error="invalid_token", ' \
               'error_description="The access token is invalid"'
     for bad in ("garbage", key[:-1] + ("x" if key[-1] != "x" else "y"),

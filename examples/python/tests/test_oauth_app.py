@@ -227,8 +227,11 @@ def test_code_reuse_and_wrong_verifier(base: str) -> None:
 def test_pkce_downgrade_is_refused(base: str) -> None:
     b = Browser(base)
     register(b)
+    register(b, client_id="spa", type="public")
     login(b, authorize_path())
-    for overrides in ({"code_challenge": None, "code_challenge_method": None},
+    # The product's policy lets a confidential client omit PKCE (its documented authorize
+    # URL has none); a public client never may, and plain or a lone method is refused.
+    for overrides in ({"client_id": "spa", "code_challenge": None, "code_challenge_method": None},
                       {"code_challenge_method": "plain"},
                       {"code_challenge_method": None}):
         status, text, headers = b.request("GET", authorize_path(**overrides))
