@@ -583,6 +583,212 @@ static void run_oauth_pkce_opaque(void) {
     }
 }
 
+/* ---- token_requests: requests with their Content-Type (how to run them: the header of
+ * crates/portcullis/tests/oauth_vectors.rs) ---- */
+
+typedef struct {
+    char *data;
+    size_t len;
+} buf;
+
+/* `text` with every "{name}" of `names` replaced by `values` (malloc'd). */
+static buf fill(const char *text, size_t len, const char *const *names, char *const *values, size_t n) {
+    buf out = {malloc(len * 2 + 4096), 0};
+    size_t cap = len * 2 + 4096;
+    for (size_t i = 0; i < len;) {
+        size_t k = 0;
+        for (; k < n; k++) {
+            size_t nl = strlen(names[k]);
+            if (values[k] != NULL && text[i] == '{' && i + nl + 2 <= len && memcmp(text + i + 1, names[k], nl) == 0 &&
+                text[i + 1 + nl] == '}') {
+                size_t vl = strlen(values[k]);
+                if (out.len + vl + 1 > cap) out.data = realloc(out.data, cap = (out.len + vl) * 2 + 1);
+                memcpy(out.data + out.len, values[k], vl);
+                out.len += vl;
+                i += nl + 2;
+                break;
+            }
+        }
+        if (k == n) {
+            if (out.len + 2 > cap) out.data = realloc(out.data, cap = cap * 2);
+            out.data[out.len++] = text[i++];
+        }
+    }
+    out.data[out.len] = '\0';
+    return out;
+}
+
+/* `"name":"value"` as serde_json writes it (quotes and backslashes escaped). */
+static char *member(const char *name, const jv *value) {
+    char *out = malloc(strlen(name) + value->len * 2 + 8);
+    size_t o = (size_t)sprintf(out, "\"%s\":\"", name);
+    for (size_t i = 0; i < value->len; i++) {
+        if (value->str[i] == '"' || value->str[i] == '\\') out[o++] = '\\';
+        out[o++] = value->str[i];
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return out;
+}
+
+static int contains(portcullis_str body, const char *needle) {
+    size_t n = strlen(needle);
+    for (size_t i = 0; body.data != NULL && i + n <= body.len; i++)
+        if (memcmp(body.data + i, needle, n) == 0) return 1;
+    return 0;
+}
+
+/* The string value of `"name":"…"` in a response body (malloc'd), or NULL. */
+static char *token_in(portcullis_str body, const char *name) {
+    char key[32];
+    snprintf(key, sizeof key, "\"%s\":\"", name);
+    size_t kl = strlen(key);
+    for (size_t i = 0; body.data != NULL && i + kl <= body.len; i++) {
+        if (memcmp(body.data + i, key, kl) != 0) continue;
+        size_t start = i + kl, end = start;
+        while (end < body.len && body.data[end] != '"') end++;
+        char *out = malloc(end - start + 1);
+        memcpy(out, body.data + start, end - start);
+        out[end - start] = '\0';
+        return out;
+    }
+    return NULL;
+}
+
+static void run_oauth_token_requests(void) {
+    const jv *section = jv_get(&VECTORS_OAUTH, "token_requests"), *cases = jv_get(section, "cases");
+    const jv *clients = jv_get(section, "clients"), *subject = jv_get(section, "subject");
+    uint64_t now = (uint64_t)jv_get(section, "now")->num;
+    CHECK(cases != NULL && cases->len > 0, "token_requests present");
+    portcullis_policy *policy = oauth_policy("claimport");
+    portcullis_access_keys *keys = oauth_keys("k1");
+    portcullis_access_verifier *verifier = NULL;
+    CHECK_OK(portcullis_access_verifier_new(keys, policy, &verifier));
+    for (size_t c = 0; cases != NULL && c < cases->len; c++) {
+        const jv *tc = jv_at(cases, c);
+        const char *name = jv_get(tc, "name")->str;
+        portcullis_oauth_config defaults = portcullis_oauth_config_default();
+        /* "policy": NULL config, the policy's [oauth] section. */
+        const portcullis_oauth_config *config = jv_is(jv_get(tc, "config"), "policy") ? NULL : &defaults;
+        portcullis_oauth_server *server = NULL;
+        CHECK_OK(portcullis_oauth_server_new(config, policy, verifier, "claimport", 9, &server));
+        portcullis_oauth_store *store = NULL;
+        CHECK_OK(portcullis_oauth_store_new_memory(&store));
+        for (size_t i = 0; i < clients->len; i++) {
+            /* The registrations as JSON text: rebuild from the generator's fields. */
+            const jv *cl = jv_at(clients, i);
+            char json[1024];
+            const jv *hash = jv_get(cl, "secret_hash");
+            char redirect[128], scopes[256] = "";
+            snprintf(redirect, sizeof redirect, "%.*s", (int)jv_at(jv_get(cl, "redirect_uris"), 0)->len,
+                     jv_at(jv_get(cl, "redirect_uris"), 0)->str);
+            const jv *sc = jv_get(cl, "allowed_scopes");
+            for (size_t k = 0; k < sc->len; k++) {
+                size_t n = strlen(scopes);
+                snprintf(scopes + n, sizeof scopes - n, "%s\"%.*s\"", k ? "," : "", (int)jv_at(sc, k)->len, jv_at(sc, k)->str);
+            }
+            int len = snprintf(json, sizeof json,
+                               "{\"id\":\"%s\",\"client_type\":\"%s\",\"redirect_uris\":[\"%s\"],\"allowed_scopes\":[%s]%s%.*s%s}",
+                               jv_get(cl, "id")->str, jv_get(cl, "client_type")->str, redirect, scopes,
+                               hash ? ",\"secret_hash\":\"" : "", hash ? (int)hash->len : 0, hash ? hash->str : "",
+                               hash ? "\"" : "");
+            portcullis_oauth_client *client = NULL;
+            CHECK_OK(portcullis_oauth_client_from_json(json, (size_t)len, &client));
+            CHECK_OK(portcullis_oauth_store_add_client(store, client));
+            portcullis_oauth_client_free(client);
+        }
+        const jv *query = jv_get(tc, "authorize");
+        portcullis_authorization *a = NULL;
+        CHECK_OK(portcullis_oauth_authorize(server, query->str, query->len, store, &a));
+        CHECK(portcullis_authorization_kind(a) == PORTCULLIS_AUTHORIZE_VALID, "%s: authorize", name);
+        char *location = NULL;
+        CHECK_OK(portcullis_oauth_approve(server, a, subject->str, subject->len, NULL, 0, store, now, &location, NULL));
+        portcullis_authorization_free(a);
+        const char *names[3] = {"code", "access_token", "refresh_token"};
+        char *values[3] = {NULL, NULL, NULL};
+        const char *at = location ? strstr(location, "code=") : NULL;
+        if (at != NULL) {
+            size_t n = strcspn(at + 5, "&");
+            values[0] = malloc(n + 1);
+            memcpy(values[0], at + 5, n);
+            values[0][n] = '\0';
+        }
+        portcullis_string_free(location);
+        const jv *steps = jv_get(tc, "steps");
+        for (size_t i = 0; i < steps->len; i++) {
+            const jv *st = jv_at(steps, i), *body = jv_get(st, "body"), *hex = jv_get(st, "body_hex");
+            const jv *auth = jv_get(st, "authorization"), *type = jv_get(st, "content_type");
+            const jv *pad = jv_get(st, "pad_to"), *e = jv_get(st, "expect");
+            buf b;
+            if (!jv_is_null(body)) {
+                b = fill(body->str, body->len, names, values, 3);
+            } else {
+                b.data = unhex(hex, &b.len);
+            }
+            if (!jv_is_null(pad) && (size_t)pad->num > b.len) {
+                size_t n = (size_t)pad->num;
+                char *padded = malloc(n);
+                memset(padded, ' ', n - b.len);
+                memcpy(padded + (n - b.len), b.data, b.len);
+                free(b.data);
+                b.data = padded;
+                b.len = n;
+            }
+            buf h = {NULL, 0};
+            if (!jv_is_null(auth)) h = fill(auth->str, auth->len, names, values, 3);
+            const char *endpoint = jv_get(st, "endpoint")->str;
+            portcullis_result (*fn)(const portcullis_oauth_server *, const char *, size_t, const char *, size_t,
+                                    const char *, size_t, const portcullis_oauth_store *, uint64_t,
+                                    portcullis_oauth_response **) =
+                strcmp(endpoint, "token") == 0    ? portcullis_oauth_token_request
+                : strcmp(endpoint, "revoke") == 0 ? portcullis_oauth_revoke_request
+                                                  : portcullis_oauth_introspect_request;
+            portcullis_oauth_response *r = NULL;
+            CHECK_OK(fn(server, h.data, h.len, jv_is_null(type) ? NULL : type->str, jv_is_null(type) ? 0 : type->len,
+                        b.data, b.len, store, now, &r));
+            portcullis_str got = portcullis_oauth_response_body(r);
+            CHECK(portcullis_oauth_response_status(r) == (unsigned)jv_get(e, "status")->num, "%s step %zu: status %u %.*s",
+                  name, i, portcullis_oauth_response_status(r), (int)got.len, got.data);
+            const jv *error = jv_get(e, "error"), *desc = jv_get(e, "error_description");
+            if (jv_is_null(error)) {
+                CHECK(!contains(got, "\"error\":"), "%s step %zu: no error", name, i);
+            } else {
+                char *m = member("error", error);
+                CHECK(contains(got, m), "%s step %zu: %s in %.*s", name, i, m, (int)got.len, got.data);
+                free(m);
+            }
+            if (jv_is_null(desc)) {
+                CHECK(!contains(got, "\"error_description\":"), "%s step %zu: no description", name, i);
+            } else {
+                char *m = member("error_description", desc);
+                CHECK(contains(got, m), "%s step %zu: %s in %.*s", name, i, m, (int)got.len, got.data);
+                free(m);
+            }
+            const jv *needles = jv_get(e, "contains");
+            for (size_t k = 0; k < needles->len; k++) {
+                char *needle = malloc(jv_at(needles, k)->len + 1);
+                memcpy(needle, jv_at(needles, k)->str, jv_at(needles, k)->len);
+                needle[jv_at(needles, k)->len] = '\0';
+                CHECK(contains(got, needle), "%s step %zu: %s", name, i, needle);
+                free(needle);
+            }
+            for (size_t k = 1; k < 3; k++) {
+                char *v = token_in(got, names[k]);
+                if (v != NULL) free(values[k]), values[k] = v;
+            }
+            portcullis_oauth_response_free(r);
+            free(b.data);
+            free(h.data);
+        }
+        for (size_t k = 0; k < 3; k++) free(values[k]);
+        portcullis_oauth_store_free(store);
+        portcullis_oauth_server_free(server);
+    }
+    portcullis_access_verifier_free(verifier);
+    portcullis_access_keys_free(keys);
+    portcullis_policy_free(policy);
+}
+
 int main(void) {
     run_keys();
     run_extract();
@@ -592,5 +798,6 @@ int main(void) {
     run_oauth_verify();
     run_oauth_checks();
     run_oauth_pkce_opaque();
+    run_oauth_token_requests();
     return check_summary("vectors");
 }
