@@ -27,7 +27,7 @@ def keys(primary: str = "k1") -> portcullis.AccessKeys:
 
 
 def test_every_section_is_present_and_not_empty() -> None:
-    for section in ("access_keys", "tokens", "verify", "checks", "pkce", "opaque"):
+    for section in ("access_keys", "tokens", "verify", "checks", "pkce", "opaque", "token_requests"):
         assert OAUTH[section], section
 
 
@@ -133,3 +133,55 @@ def test_opaque_token_hash_vectors(case: Dict[str, Any]) -> None:
     assert hashlib.sha256(case["token"].encode()).hexdigest() == case["sha256_hex"]
     assert portcullis.opaque_token_hash(case["token"][:-1]) is None
     assert portcullis.opaque_token_hash("at." + case["token"][3:]) is None
+
+
+# -- token_requests: requests with their Content-Type (how to run them: the header of
+# crates/portcullis/tests/oauth_vectors.rs) ---------------------------------------------
+
+TOKEN_REQUESTS = OAUTH["token_requests"]
+
+
+def _fill(text: str, values: Dict[str, str]) -> str:
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
+@pytest.mark.parametrize("case", TOKEN_REQUESTS["cases"], ids=lambda c: c["name"])
+def test_token_request_vectors(case: Dict[str, Any]) -> None:
+    p = policy()
+    verifier = portcullis.AccessVerifier(p, keys("k1"))
+    # "policy": no config, so the policy's [oauth] section configures the engine.
+    config = None if case["config"] == "policy" else portcullis.OAuthConfig()
+    server = portcullis.OAuthServer(p, verifier, config, realm="claimport")
+    store = portcullis.MemoryOAuthStore()
+    for client in TOKEN_REQUESTS["clients"]:
+        store.add_client(portcullis.Client.from_dict(client))
+    now = TOKEN_REQUESTS["now"]
+    outcome = server.authorize(case["authorize"], store)
+    assert outcome.kind == "valid", outcome.description
+    location = server.approve(outcome, TOKEN_REQUESTS["subject"], store, now=now)
+    values = {"code": location.split("code=")[1].split("&")[0]}
+    endpoints = {"token": server.token_request, "revoke": server.revoke_request,
+                 "introspect": server.introspect_request}
+    for i, step in enumerate(case["steps"]):
+        if step.get("body") is not None:
+            body = _fill(step["body"], values).encode()
+        else:
+            body = bytes.fromhex(step["body_hex"])
+        if step.get("pad_to"):
+            body = body.rjust(step["pad_to"], b" ")
+        auth = step["authorization"]
+        r = endpoints[step["endpoint"]](None if auth is None else _fill(auth, values),
+                                        step["content_type"], body, store, now=now)
+        got = r.json()
+        expect = step["expect"]
+        where = f"{case['name']} step {i}: {r.body}"
+        assert r.status == expect["status"], where
+        assert got.get("error") == expect["error"], where
+        assert got.get("error_description") == expect["error_description"], where
+        for needle in expect["contains"]:
+            assert needle in r.body, where
+        for name in ("access_token", "refresh_token"):
+            if isinstance(got.get(name), str):
+                values[name] = got[name]
