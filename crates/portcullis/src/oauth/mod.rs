@@ -8,6 +8,19 @@
 //! tokens rotated on every use whose reuse revokes the family, access tokens valid one
 //! hour, HTTP Basic client authentication (body credentials only when enabled).
 //!
+//! Settings live in [`OAuthConfig`]; a policy file carries them in its `[oauth]` section
+//! ([`crate::Policy::oauth`]; what it leaves out keeps the secure defaults). ClaimPort's
+//! policy allows body credentials and lets confidential clients omit PKCE, as its public
+//! docs require.
+//!
+//! The token, revocation and introspection endpoints take the request as received
+//! ([`EndpointRequest`]: `Authorization`, `Content-Type`, body bytes) through
+//! [`OAuthServer::token_request`], [`OAuthServer::revoke_request`] and
+//! [`OAuthServer::introspect_request`]; the body may be form-encoded or a JSON object of
+//! strings (the rules are in [`body`]). [`OAuthServer::token`], `revoke` and `introspect`
+//! remain for hosts that only take form bodies. Client authentication and the error
+//! texts are decided in [`token`]; every error body carries an RFC 6749 / 7009 code.
+//!
 //! Token formats (all `b64token`s, none confusable with an API key, whose characters are
 //! base62 and `_` only):
 //!
@@ -24,8 +37,8 @@
 //!
 //! ```
 //! use portcullis::oauth::{
-//!     AccessKeys, AccessVerifier, AuthorizeOutcome, Client, MemoryOAuthStore, OAuthConfig,
-//!     OAuthServer, PkceChallenge, Stores,
+//!     AccessKeys, AccessVerifier, AuthorizeOutcome, Client, EndpointRequest, MemoryOAuthStore,
+//!     OAuthConfig, OAuthServer, PkceChallenge, Stores,
 //! };
 //! use portcullis::{Checker, MemoryStore, OsRandom, Peppers, Policy, Request, Timestamp};
 //! use std::sync::Arc;
@@ -66,7 +79,12 @@
 //!     .encode(format!("webapp:{}", secret.expose())));
 //! let body = format!("grant_type=authorization_code&code={code}\
 //!     &redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={verifier_text}");
-//! let response = server.token(Some(&basic), &body, Stores::all(&store), &rng, now);
+//! let request = EndpointRequest {
+//!     authorization: Some(basic.as_bytes()),
+//!     content_type: Some(b"application/x-www-form-urlencoded"),
+//!     body: body.as_bytes(),
+//! };
+//! let response = server.token_request(&request, Stores::all(&store), &rng, now);
 //! assert_eq!(response.status, 200);
 //! assert_eq!(response.header("Cache-Control"), Some("no-store"));
 //! let json: serde_json::Value = serde_json::from_str(response.body())?;
