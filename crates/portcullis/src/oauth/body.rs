@@ -408,6 +408,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any bytes under any of the types give parameters or an `invalid_request`, never
+        /// a panic.
+        #[test]
+        fn parsing_is_total(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            ct in proptest::sample::select(vec![FORM, JSON, "text/plain", "application/json; charset=x"]),
+        ) {
+            if let Err(e) = parse(Some(ct.as_bytes()), &body) {
+                proptest::prop_assert_eq!(e.code, crate::oauth::OAuthErrorCode::InvalidRequest);
+            }
+        }
+
+        /// A flat object of distinct string members, as serde_json writes it, reads back
+        /// to the same parameters (empty values omitted).
+        #[test]
+        fn a_serialised_object_of_strings_reads_back(
+            members in proptest::collection::btree_map("[a-z_]{1,12}", "\\PC{0,16}", 0..8),
+        ) {
+            let text = serde_json::to_string(&members).unwrap_or_default();
+            let params = parse(Some(JSON.as_bytes()), text.as_bytes());
+            proptest::prop_assert!(params.is_ok(), "{text}");
+            let params = params.unwrap_or_default();
+            for (k, v) in &members {
+                let want = (!v.is_empty()).then_some(v.as_str());
+                proptest::prop_assert_eq!(params.get(k), want);
+            }
+        }
+    }
+
     #[test]
     fn form_errors_say_what_to_send() {
         let form = |b: &str| parse(Some(FORM.as_bytes()), b.as_bytes());
