@@ -7,6 +7,9 @@
 //! downgrade refused, single-use codes whose reuse revokes the grant family, refresh
 //! tokens rotated on every use whose reuse revokes the family, access tokens valid one
 //! hour, HTTP Basic client authentication (body credentials only when enabled).
+//! [`OAuthServer::metadata`] builds the RFC 8414 discovery document from the same
+//! configuration, and [`OAuthConfig::issuer`] adds RFC 9207 `iss` to authorization
+//! responses (see [`metadata`] and [`authorize`] for the decisions they encode).
 //!
 //! Settings live in [`OAuthConfig`]; a policy file carries them in its `[oauth]` section
 //! ([`crate::Policy::oauth`]; what it leaves out keeps the secure defaults). ClaimPort's
