@@ -638,7 +638,8 @@ class OAuthServer:
         """An engine for ``policy``'s scope catalog, signing with ``verifier``'s keys.
         Without ``config``, the policy's ``[oauth]`` section configures it (its
         ``allow_body_credentials``, lifetimes and PKCE switches; the secure defaults of
-        ``OAuthConfig()`` where it is silent). ``issuer`` replaces ``config.issuer`` when given (``ConfigurationError``, code
+        ``OAuthConfig()`` where it is silent). ``issuer`` replaces ``config.issuer``
+        when given (``ConfigurationError``, code
         ``bad_issuer``, when it is not an acceptable issuer identifier)."""
     @property
     def config(self) -> OAuthConfig: ...
