@@ -719,29 +719,6 @@ typedef struct portcullis_access_claims_fields {
 } portcullis_access_claims_fields;
 
 /**
- * Where the host serves the OAuth endpoints: absolute UTF-8 URLs (`https`, or `http` for a
- * loopback host), read during the call only.
- */
-typedef struct portcullis_oauth_endpoints {
-  /**
-   * The authorization endpoint (required).
-   */
-  struct portcullis_str authorization;
-  /**
-   * The token endpoint (required).
-   */
-  struct portcullis_str token;
-  /**
-   * The revocation endpoint (RFC 7009), or NULL when not served.
-   */
-  struct portcullis_str revocation;
-  /**
-   * The introspection endpoint (RFC 7662), or NULL when not served.
-   */
-  struct portcullis_str introspection;
-} portcullis_oauth_endpoints;
-
-/**
  * The engine's knobs. Get the secure defaults from `portcullis_oauth_config_default`,
  * then change fields.
  */
@@ -794,6 +771,29 @@ typedef struct portcullis_oauth_config {
    */
   struct portcullis_str issuer;
 } portcullis_oauth_config;
+
+/**
+ * Where the host serves the OAuth endpoints: absolute UTF-8 URLs (`https`, or `http` for a
+ * loopback host), read during the call only.
+ */
+typedef struct portcullis_oauth_endpoints {
+  /**
+   * The authorization endpoint (required).
+   */
+  struct portcullis_str authorization;
+  /**
+   * The token endpoint (required).
+   */
+  struct portcullis_str token;
+  /**
+   * The revocation endpoint (RFC 7009), or NULL when not served.
+   */
+  struct portcullis_str revocation;
+  /**
+   * The introspection endpoint (RFC 7662), or NULL when not served.
+   */
+  struct portcullis_str introspection;
+} portcullis_oauth_endpoints;
 
 /**
  * The host's store, as callbacks over its database. Every callback gets `user_data`
@@ -1795,6 +1795,19 @@ bool portcullis_oauth_client_is_confidential(const struct portcullis_oauth_clien
  * `client` is NULL or a client not yet freed, no longer in use.
  */
 void portcullis_oauth_client_free(struct portcullis_oauth_client *client);
+
+/**
+ * Writes the policy's `[oauth]` settings (secure defaults where it is silent) to
+ * `*config_out`, so a host can change fields, typically set `issuer`, before
+ * `portcullis_oauth_server_new` (a NULL config there takes the same settings without an
+ * issuer). `default_scope` borrows from `policy`: keep the policy alive until the server
+ * is made. Thread-safe. Errors: `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `policy` live; `config_out` writable.
+ */
+portcullis_result portcullis_oauth_config_from_policy(const struct portcullis_policy *policy,
+                                                      struct portcullis_oauth_config *config_out);
 
 /**
  * Writes the server's authorization-server metadata (RFC 8414 §2) as a JSON document to

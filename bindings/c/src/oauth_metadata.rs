@@ -3,7 +3,8 @@
 
 use crate::checker::write_owned;
 use crate::ffi::{Failure, FfiResult, borrow, guard, optional_text, out_ptr};
-use crate::oauth_server::portcullis_oauth_server;
+use crate::oauth_server::{portcullis_oauth_config, portcullis_oauth_server};
+use crate::policy::portcullis_policy;
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::portcullis_str;
@@ -33,6 +34,42 @@ fn invalid(e: MetadataError) -> Failure {
 /// Validates `portcullis_oauth_config.issuer`.
 pub(crate) fn issuer(text: &str) -> FfiResult<Issuer> {
     Issuer::new(text).map_err(invalid)
+}
+
+/// Writes the policy's `[oauth]` settings (secure defaults where it is silent) to
+/// `*config_out`, so a host can change fields, typically set `issuer`, before
+/// `portcullis_oauth_server_new` (a NULL config there takes the same settings without an
+/// issuer). `default_scope` borrows from `policy`: keep the policy alive until the server
+/// is made. Thread-safe. Errors: `PORTCULLIS_NULL_PARAMETER`.
+///
+/// # Safety
+/// `policy` live; `config_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_oauth_config_from_policy(
+    policy: *const portcullis_policy,
+    config_out: *mut portcullis_oauth_config,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(config_out)?;
+        // SAFETY: live (contract).
+        let c = unsafe { borrow(policy)? }.policy.oauth();
+        let mut config = crate::oauth_server::portcullis_oauth_config_default();
+        config.code_ttl = c.code_ttl;
+        config.access_ttl = c.access_ttl;
+        config.refresh_idle_ttl = c.refresh_idle_ttl;
+        config.refresh_max_ttl = c.refresh_max_ttl;
+        config.refresh_grace = c.refresh_grace;
+        config.allow_plain_pkce = c.allow_plain_pkce;
+        config.require_pkce_for_confidential = c.require_pkce_for_confidential;
+        config.allow_body_credentials = c.allow_body_credentials;
+        config.default_scope = c
+            .default_scope
+            .as_deref()
+            .map_or(portcullis_str::NONE, portcullis_str::of);
+        // SAFETY: non-NULL and writable (contract).
+        unsafe { out.write(config) };
+        Ok(())
+    })
 }
 
 /// Writes the server's authorization-server metadata (RFC 8414 §2) as a JSON document to

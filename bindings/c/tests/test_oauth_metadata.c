@@ -149,6 +149,28 @@ static void every_authorization_redirect_carries_iss(const base *b) {
     portcullis_oauth_server_free(server);
 }
 
+static void the_policys_settings_plus_an_issuer(const base *b) {
+    portcullis_oauth_config config;
+    memset(&config, 0xAB, sizeof config);
+    CHECK_RC(portcullis_oauth_config_from_policy(NULL, &config), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_config_from_policy(b->policy, NULL), PORTCULLIS_NULL_PARAMETER);
+    CHECK_OK(portcullis_oauth_config_from_policy(b->policy, &config));
+    /* ClaimPort's [oauth]: body credentials, PKCE optional for confidential clients. */
+    CHECK(config.allow_body_credentials && !config.require_pkce_for_confidential && !config.allow_plain_pkce &&
+              config.access_ttl == 3600 && config.default_scope.data == NULL && config.issuer.data == NULL,
+          "the policy's settings");
+    config.issuer = cstr(ISSUER);
+    portcullis_oauth_server *server = NULL;
+    CHECK_OK(portcullis_oauth_server_new(&config, b->policy, b->verifier, "claimport", 9, &server));
+    portcullis_oauth_endpoints e = endpoints();
+    char *json = NULL;
+    CHECK_OK(portcullis_oauth_server_metadata(server, &e, &json, NULL));
+    CHECK(json != NULL && strstr(json, "\"client_secret_post\"") != NULL, "metadata follows the policy: %s",
+          json ? json : "(null)");
+    portcullis_string_free(json);
+    portcullis_oauth_server_free(server);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s POLICY.toml\n", argv[0]);
@@ -159,6 +181,7 @@ int main(int argc, char **argv) {
     metadata_reflects_the_configuration(&b);
     a_bad_issuer_fails_server_new(&b);
     every_authorization_redirect_carries_iss(&b);
+    the_policys_settings_plus_an_issuer(&b);
     portcullis_access_verifier_free(b.verifier);
     portcullis_policy_free(b.policy);
     return check_summary("oauth_metadata");
