@@ -1,6 +1,7 @@
 //! The OAuth endpoints on arbitrary requests: `/authorize` query strings and `/token`,
 //! `/revoke`, `/introspect` with arbitrary `Authorization` headers and bodies (raw, or a
-//! real request with one parameter replaced), against a store with a confidential and a
+//! real request with one parameter replaced, written as form or JSON) under an arbitrary
+//! `Content-Type` (form, JSON, raw bytes or none), against a store with a confidential and a
 //! public client, a live code and a live refresh token. Every response is well formed,
 //! uncacheable and never echoes the client secret.
 //!
@@ -17,8 +18,9 @@ use arbitrary::Arbitrary;
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use portcullis::oauth::{
-    AccessKeys, AccessVerifier, AuthorizeOutcome, Client, CodeRecord, CodeStore, MemoryOAuthStore,
-    OAuthConfig, OAuthServer, PkceChallenge, RefreshRecord, RefreshStore, Stores, TokenHash,
+    AccessKeys, AccessVerifier, AuthorizeOutcome, Client, CodeRecord, CodeStore, EndpointRequest,
+    MemoryOAuthStore, OAuthConfig, OAuthServer, PkceChallenge, RefreshRecord, RefreshStore, Stores,
+    TokenHash,
 };
 use portcullis::{Catalog, Policy, SeededRandom, Timestamp};
 use std::sync::{Arc, LazyLock};
@@ -162,11 +164,22 @@ enum Body<'a> {
     },
 }
 
+/// The `Content-Type` the body is sent with.
+#[derive(Arbitrary, Debug)]
+enum Type<'a> {
+    Form,
+    /// `application/json`; an edited valid request is then written as a JSON object.
+    Json,
+    Raw(&'a [u8]),
+    Absent,
+}
+
 #[derive(Arbitrary, Debug)]
 struct Input<'a> {
     endpoint: Endpoint,
     auth: Auth<'a>,
     body: Body<'a>,
+    content_type: Type<'a>,
     now_offset: i16,
 }
 
@@ -215,12 +228,26 @@ fuzz_target!(|input: Input<'_>| {
                 Some(pair) => pair.1 = (*value).to_owned(),
                 None => pairs.push(("extra".into(), (*value).to_owned())),
             }
-            pairs
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("&")
+            if matches!(input.content_type, Type::Json)
+                && !matches!(input.endpoint, Endpoint::Authorize)
+            {
+                let object: serde_json::Map<String, serde_json::Value> =
+                    pairs.into_iter().map(|(k, v)| (k, v.into())).collect();
+                serde_json::Value::Object(object).to_string()
+            } else {
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("&")
+            }
         }
+    };
+    let content_type: Option<&[u8]> = match &input.content_type {
+        Type::Form => Some(b"application/x-www-form-urlencoded"),
+        Type::Json => Some(b"application/json"),
+        Type::Raw(raw) => Some(raw),
+        Type::Absent => None,
     };
     let auth = match &input.auth {
         Auth::None => None,
@@ -234,9 +261,18 @@ fuzz_target!(|input: Input<'_>| {
             let _ = server.authorize(&body, &store);
             return;
         }
-        Endpoint::Token => server.token(auth.as_deref(), &body, stores, &rng, now),
-        Endpoint::Revoke => server.revoke(auth.as_deref(), &body, stores, now),
-        Endpoint::Introspect => server.introspect(auth.as_deref(), &body, stores, now),
+        endpoint => {
+            let request = EndpointRequest {
+                authorization: auth.as_deref().map(str::as_bytes),
+                content_type,
+                body: body.as_bytes(),
+            };
+            match endpoint {
+                Endpoint::Token => server.token_request(&request, stores, &rng, now),
+                Endpoint::Revoke => server.revoke_request(&request, stores, now),
+                _ => server.introspect_request(&request, stores, now),
+            }
+        }
     };
     assert!(
         matches!(response.status, 200 | 400 | 401 | 500 | 503),
