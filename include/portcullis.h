@@ -719,8 +719,9 @@ typedef struct portcullis_access_claims_fields {
 } portcullis_access_claims_fields;
 
 /**
- * The engine's knobs. Get the secure defaults from `portcullis_oauth_config_default`,
- * then change fields.
+ * The engine's knobs. Get the secure defaults from `portcullis_oauth_config_default`, or
+ * a policy's `[oauth]` settings from `portcullis_oauth_config_from_policy`, then change
+ * fields.
  */
 typedef struct portcullis_oauth_config {
   /**

@@ -19,8 +19,9 @@ use core_lib::{OsRandom, Timestamp};
 use std::ffi::c_char;
 use std::sync::Arc;
 
-/// The engine's knobs. Get the secure defaults from `portcullis_oauth_config_default`,
-/// then change fields.
+/// The engine's knobs. Get the secure defaults from `portcullis_oauth_config_default`, or
+/// a policy's `[oauth]` settings from `portcullis_oauth_config_from_policy`, then change
+/// fields.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 #[allow(non_camel_case_types)]
