@@ -71,7 +71,7 @@ impl PyOAuthConfig {
         }
     }
 
-    fn from_core(c: &OAuthConfig) -> Self {
+    pub(crate) fn from_core(c: &OAuthConfig) -> Self {
         PyOAuthConfig {
             code_ttl: c.code_ttl,
             access_ttl: c.access_ttl,

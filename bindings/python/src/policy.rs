@@ -2,6 +2,7 @@
 
 use crate::errors;
 use crate::input;
+use crate::oauth_server::PyOAuthConfig;
 use portcullis::bounded::{Accept, BoundedReadError, check_file_type, read_to_limit};
 use portcullis::policy::MAX_POLICY_LEN;
 use portcullis::{Policy, PolicyError, PolicyIssue, Requirement};
@@ -172,6 +173,13 @@ impl PyPolicy {
             .iter()
             .map(|r| (r.method.clone(), r.path.clone()))
             .collect()
+    }
+
+    /// The policy's `[oauth]` settings (the secure defaults where it says nothing): the
+    /// config `OAuthServer(policy, verifier)` uses when given none.
+    #[getter]
+    fn oauth(&self) -> PyOAuthConfig {
+        PyOAuthConfig::from_core(self.inner.oauth())
     }
 
     /// What deserves a look in a policy that loaded (routes of which a more specific

@@ -7,6 +7,8 @@ import pytest
 
 import portcullis
 
+from conftest import POLICY_FILE
+
 POLICY = """
 [[scopes]]
 name = "claims:read"
@@ -96,3 +98,13 @@ require = "admin"
     assert warnings[0].line == 7 and warnings[0].field == "routes[0]", warnings[0]
     assert "routes[1]" in warnings[0].message, warnings[0]
     assert portcullis.Policy.from_toml(POLICY).warnings == []
+
+
+def test_policy_oauth_gives_the_policys_oauth_section_and_secure_defaults_elsewhere() -> None:
+    product = portcullis.Policy.from_file(POLICY_FILE).oauth
+    assert product.allow_body_credentials is True
+    assert product.require_pkce_for_confidential is False
+    defaults = portcullis.Policy.from_toml(POLICY).oauth
+    assert defaults == portcullis.OAuthConfig()
+    assert defaults.allow_body_credentials is False
+    assert defaults.require_pkce_for_confidential is True

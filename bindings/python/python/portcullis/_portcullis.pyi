@@ -81,6 +81,10 @@ class Policy:
     @property
     def routes(self) -> List[Tuple[str, str]]: ...
     @property
+    def oauth(self) -> OAuthConfig:
+        """The policy's ``[oauth]`` settings (the secure defaults where it says
+        nothing): the config ``OAuthServer(policy, verifier)`` uses when given none."""
+    @property
     def warnings(self) -> List[PolicyIssue]:
         """What deserves a look in a policy that loaded: routes of which a more
         specific route of another method (``*``, or ``GET`` for ``HEAD``) decides some
