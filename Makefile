@@ -2,10 +2,16 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test demo test-rust lint test-c test-python bench fuzz fuzz-smoke vectors
+.PHONY: test check demo test-rust lint test-c test-python bench fuzz fuzz-smoke vectors
 
 ## Every suite: Rust (fmt, clippy, tests), C, Python. Installs what it needs.
 test: lint test-rust test-c test-python fuzz-smoke
+
+## The inner loop (under two minutes on a warm build): fmt, clippy, the core crate's tests.
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test -p portcullis
 
 lint:
 	$(CARGO) fmt --all -- --check
