@@ -25,6 +25,9 @@
 //! Every exported function is `unsafe extern "C"`; its `# Safety` section states the
 //! pointer contract, which the header repeats in the function's documentation.
 
+// The C binding is the only unsafe code in the project: each block must say why it holds.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod checker;
 mod decision;
 mod extract;
