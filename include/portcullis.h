@@ -797,6 +797,47 @@ typedef struct portcullis_oauth_endpoints {
 } portcullis_oauth_endpoints;
 
 /**
+ * A POST to the token, revocation or introspection endpoint as received, for
+ * `portcullis_oauth_token_request`, `portcullis_oauth_revoke_request` and
+ * `portcullis_oauth_introspect_request`. Strings are (pointer, length) pairs of raw bytes,
+ * read during the call only; none of them need be UTF-8: the engine decides.
+ *
+ * The body is read by its type: `application/x-www-form-urlencoded` or
+ * `application/json` (one object of string values; `; charset=utf-8` accepted). Any
+ * other type, no type, a body over 64 KiB or not UTF-8, nested or non-string JSON
+ * values, a repeated member, or a JSON body sent as form (or the reverse) is a 400
+ * `invalid_request` response whose `error_description` says what to send — before
+ * client authentication, and without consuming the code.
+ */
+typedef struct portcullis_oauth_request {
+  /**
+   * The raw `Authorization` header value (any bytes), or NULL when the request has none.
+   */
+  const char *authorization;
+  /**
+   * Length of `authorization` in bytes.
+   */
+  size_t authorization_len;
+  /**
+   * The raw `Content-Type` header value (any bytes), or NULL when the request has none
+   * (a 400 `invalid_request` response).
+   */
+  const char *content_type;
+  /**
+   * Length of `content_type` in bytes.
+   */
+  size_t content_type_len;
+  /**
+   * The raw body (any bytes). Required: not NULL, even when `body_len` is 0.
+   */
+  const char *body;
+  /**
+   * Length of `body` in bytes.
+   */
+  size_t body_len;
+} portcullis_oauth_request;
+
+/**
  * The host's store, as callbacks over its database. Every callback gets `user_data`
  * first and returns `PORTCULLIS_OK` (0) on success; any other value means "my database
  * failed", which the endpoint turns into `server_error` (never a crash). Pointers passed
@@ -2132,29 +2173,19 @@ portcullis_result portcullis_oauth_introspect(const struct portcullis_oauth_serv
                                               struct portcullis_oauth_response **response_out);
 
 /**
- * The token endpoint for a request as received: `authorization` the `Authorization`
- * header's bytes (NULL when absent), `content_type` the `Content-Type` header's bytes
- * (NULL when absent), `body` the body's bytes. None of them need be UTF-8: the engine
- * decides. The body is read by its type: `application/x-www-form-urlencoded` or
- * `application/json` (one object of string values; `; charset=utf-8` accepted). Any
- * other type, no type, a body over 64 KiB or not UTF-8, nested or non-string JSON
- * values, a repeated member, or a JSON body sent as form (or the reverse) is a 400
- * `invalid_request` response whose `error_description` says what to send — before
- * client authentication, and without consuming the code. Otherwise as
- * `portcullis_oauth_token`. Errors: `PORTCULLIS_NULL_PARAMETER`,
- * `PORTCULLIS_INVALID_LENGTH`.
+ * The token endpoint for a request as received (`request`'s fields, body types and the
+ * 400 `invalid_request` responses are described at `portcullis_oauth_request`).
+ * Otherwise as `portcullis_oauth_token`: writes the response to send to
+ * `*response_out`. Errors: `PORTCULLIS_NULL_PARAMETER` (also for a NULL `request` or
+ * `request->body`), `PORTCULLIS_INVALID_LENGTH` (a length over `PTRDIFF_MAX`).
  *
  * # Safety
- * `server`, `store` live; `authorization` and `content_type` NULL or readable for their
- * lengths; `body` readable for `body_len` bytes; `response_out` writable.
+ * `server`, `store` live; `request` readable, its `authorization` and `content_type`
+ * NULL or readable for their lengths, its `body` readable for `body_len` bytes;
+ * `response_out` writable.
  */
 portcullis_result portcullis_oauth_token_request(const struct portcullis_oauth_server *server,
-                                                 const char *authorization,
-                                                 size_t authorization_len,
-                                                 const char *content_type,
-                                                 size_t content_type_len,
-                                                 const char *body,
-                                                 size_t body_len,
+                                                 const struct portcullis_oauth_request *request,
                                                  const struct portcullis_oauth_store *store,
                                                  uint64_t now,
                                                  struct portcullis_oauth_response **response_out);
@@ -2168,12 +2199,7 @@ portcullis_result portcullis_oauth_token_request(const struct portcullis_oauth_s
  * As for `portcullis_oauth_token_request`.
  */
 portcullis_result portcullis_oauth_revoke_request(const struct portcullis_oauth_server *server,
-                                                  const char *authorization,
-                                                  size_t authorization_len,
-                                                  const char *content_type,
-                                                  size_t content_type_len,
-                                                  const char *body,
-                                                  size_t body_len,
+                                                  const struct portcullis_oauth_request *request,
                                                   const struct portcullis_oauth_store *store,
                                                   uint64_t now,
                                                   struct portcullis_oauth_response **response_out);
@@ -2187,12 +2213,7 @@ portcullis_result portcullis_oauth_revoke_request(const struct portcullis_oauth_
  * As for `portcullis_oauth_token_request`.
  */
 portcullis_result portcullis_oauth_introspect_request(const struct portcullis_oauth_server *server,
-                                                      const char *authorization,
-                                                      size_t authorization_len,
-                                                      const char *content_type,
-                                                      size_t content_type_len,
-                                                      const char *body,
-                                                      size_t body_len,
+                                                      const struct portcullis_oauth_request *request,
                                                       const struct portcullis_oauth_store *store,
                                                       uint64_t now,
                                                       struct portcullis_oauth_response **response_out);

@@ -764,20 +764,44 @@ pub unsafe extern "C" fn portcullis_oauth_introspect(
     }
 }
 
+/// A POST to the token, revocation or introspection endpoint as received, for
+/// `portcullis_oauth_token_request`, `portcullis_oauth_revoke_request` and
+/// `portcullis_oauth_introspect_request`. Strings are (pointer, length) pairs of raw bytes,
+/// read during the call only; none of them need be UTF-8: the engine decides.
+///
+/// The body is read by its type: `application/x-www-form-urlencoded` or
+/// `application/json` (one object of string values; `; charset=utf-8` accepted). Any
+/// other type, no type, a body over 64 KiB or not UTF-8, nested or non-string JSON
+/// values, a repeated member, or a JSON body sent as form (or the reverse) is a 400
+/// `invalid_request` response whose `error_description` says what to send — before
+/// client authentication, and without consuming the code.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)]
+pub struct portcullis_oauth_request {
+    /// The raw `Authorization` header value (any bytes), or NULL when the request has none.
+    pub authorization: *const c_char,
+    /// Length of `authorization` in bytes.
+    pub authorization_len: usize,
+    /// The raw `Content-Type` header value (any bytes), or NULL when the request has none
+    /// (a 400 `invalid_request` response).
+    pub content_type: *const c_char,
+    /// Length of `content_type` in bytes.
+    pub content_type_len: usize,
+    /// The raw body (any bytes). Required: not NULL, even when `body_len` is 0.
+    pub body: *const c_char,
+    /// Length of `body` in bytes.
+    pub body_len: usize,
+}
+
 /// Shared body of the three content-type-aware POST endpoints.
 ///
 /// # Safety
 /// As for `portcullis_oauth_token_request`.
-#[allow(clippy::too_many_arguments)]
 unsafe fn answer_request(
     endpoint: Endpoint,
     server: *const portcullis_oauth_server,
-    authorization: *const c_char,
-    authorization_len: usize,
-    content_type: *const c_char,
-    content_type_len: usize,
-    body: *const c_char,
-    body_len: usize,
+    request: *const portcullis_oauth_request,
     store: *const portcullis_oauth_store,
     now: u64,
     response_out: *mut *mut portcullis_oauth_response,
@@ -785,19 +809,16 @@ unsafe fn answer_request(
     guard(|| {
         let out = out_ptr(response_out)?;
         // SAFETY: live / readable (contract).
-        let (server, authorization, content_type, body, store) = unsafe {
-            (
-                borrow(server)?,
-                optional_bytes(authorization, authorization_len)?,
-                optional_bytes(content_type, content_type_len)?,
-                bytes(body, body_len)?,
-                borrow(store)?,
-            )
-        };
-        let request = EndpointRequest {
-            authorization,
-            content_type,
-            body,
+        let (server, request, store) =
+            unsafe { (borrow(server)?, borrow(request)?, borrow(store)?) };
+        // SAFETY: readable for their lengths, `authorization` and `content_type` NULL or
+        // readable (contract).
+        let request = unsafe {
+            EndpointRequest {
+                authorization: optional_bytes(request.authorization, request.authorization_len)?,
+                content_type: optional_bytes(request.content_type, request.content_type_len)?,
+                body: bytes(request.body, request.body_len)?,
+            }
         };
         let (s, stores, now): (&OAuthServer, Stores<'_>, _) =
             (&server.inner, store.stores(), Timestamp(now));
@@ -812,50 +833,26 @@ unsafe fn answer_request(
     })
 }
 
-/// The token endpoint for a request as received: `authorization` the `Authorization`
-/// header's bytes (NULL when absent), `content_type` the `Content-Type` header's bytes
-/// (NULL when absent), `body` the body's bytes. None of them need be UTF-8: the engine
-/// decides. The body is read by its type: `application/x-www-form-urlencoded` or
-/// `application/json` (one object of string values; `; charset=utf-8` accepted). Any
-/// other type, no type, a body over 64 KiB or not UTF-8, nested or non-string JSON
-/// values, a repeated member, or a JSON body sent as form (or the reverse) is a 400
-/// `invalid_request` response whose `error_description` says what to send — before
-/// client authentication, and without consuming the code. Otherwise as
-/// `portcullis_oauth_token`. Errors: `PORTCULLIS_NULL_PARAMETER`,
-/// `PORTCULLIS_INVALID_LENGTH`.
+/// The token endpoint for a request as received (`request`'s fields, body types and the
+/// 400 `invalid_request` responses are described at `portcullis_oauth_request`).
+/// Otherwise as `portcullis_oauth_token`: writes the response to send to
+/// `*response_out`. Errors: `PORTCULLIS_NULL_PARAMETER` (also for a NULL `request` or
+/// `request->body`), `PORTCULLIS_INVALID_LENGTH` (a length over `PTRDIFF_MAX`).
 ///
 /// # Safety
-/// `server`, `store` live; `authorization` and `content_type` NULL or readable for their
-/// lengths; `body` readable for `body_len` bytes; `response_out` writable.
+/// `server`, `store` live; `request` readable, its `authorization` and `content_type`
+/// NULL or readable for their lengths, its `body` readable for `body_len` bytes;
+/// `response_out` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_oauth_token_request(
     server: *const portcullis_oauth_server,
-    authorization: *const c_char,
-    authorization_len: usize,
-    content_type: *const c_char,
-    content_type_len: usize,
-    body: *const c_char,
-    body_len: usize,
+    request: *const portcullis_oauth_request,
     store: *const portcullis_oauth_store,
     now: u64,
     response_out: *mut *mut portcullis_oauth_response,
 ) -> portcullis_result {
     // SAFETY: forwarded contract.
-    unsafe {
-        answer_request(
-            Endpoint::Token,
-            server,
-            authorization,
-            authorization_len,
-            content_type,
-            content_type_len,
-            body,
-            body_len,
-            store,
-            now,
-            response_out,
-        )
-    }
+    unsafe { answer_request(Endpoint::Token, server, request, store, now, response_out) }
 }
 
 /// The revocation endpoint (RFC 7009) for a request as received: arguments, body types
@@ -867,32 +864,13 @@ pub unsafe extern "C" fn portcullis_oauth_token_request(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_oauth_revoke_request(
     server: *const portcullis_oauth_server,
-    authorization: *const c_char,
-    authorization_len: usize,
-    content_type: *const c_char,
-    content_type_len: usize,
-    body: *const c_char,
-    body_len: usize,
+    request: *const portcullis_oauth_request,
     store: *const portcullis_oauth_store,
     now: u64,
     response_out: *mut *mut portcullis_oauth_response,
 ) -> portcullis_result {
     // SAFETY: forwarded contract.
-    unsafe {
-        answer_request(
-            Endpoint::Revoke,
-            server,
-            authorization,
-            authorization_len,
-            content_type,
-            content_type_len,
-            body,
-            body_len,
-            store,
-            now,
-            response_out,
-        )
-    }
+    unsafe { answer_request(Endpoint::Revoke, server, request, store, now, response_out) }
 }
 
 /// The introspection endpoint (RFC 7662) for a request as received: arguments, body types
@@ -904,12 +882,7 @@ pub unsafe extern "C" fn portcullis_oauth_revoke_request(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_oauth_introspect_request(
     server: *const portcullis_oauth_server,
-    authorization: *const c_char,
-    authorization_len: usize,
-    content_type: *const c_char,
-    content_type_len: usize,
-    body: *const c_char,
-    body_len: usize,
+    request: *const portcullis_oauth_request,
     store: *const portcullis_oauth_store,
     now: u64,
     response_out: *mut *mut portcullis_oauth_response,
@@ -919,12 +892,7 @@ pub unsafe extern "C" fn portcullis_oauth_introspect_request(
         answer_request(
             Endpoint::Introspect,
             server,
-            authorization,
-            authorization_len,
-            content_type,
-            content_type_len,
-            body,
-            body_len,
+            request,
             store,
             now,
             response_out,

@@ -908,8 +908,7 @@ static void races(const char *policy_path, int rounds, int with_db) {
 
 /* POSTs raw bytes with a Content-Type to a content-type-aware endpoint; returns the status,
  * copies error, error_description and refresh_token (64, 256 and 64 bytes) out. */
-typedef portcullis_result (*request_fn)(const portcullis_oauth_server *, const char *, size_t,
-                                        const char *, size_t, const char *, size_t,
+typedef portcullis_result (*request_fn)(const portcullis_oauth_server *, const portcullis_oauth_request *,
                                         const portcullis_oauth_store *, uint64_t,
                                         portcullis_oauth_response **);
 
@@ -917,7 +916,12 @@ static unsigned post_typed(const portcullis_oauth_server *server, const portcull
                            request_fn fn, const char *auth, size_t auth_len, const char *type,
                            const char *body, size_t body_len, char *error, char *description, char *rt) {
     portcullis_oauth_response *r = NULL;
-    CHECK_OK(fn(server, auth, auth_len, type, type ? strlen(type) : 0, body, body_len, store, NOW, &r));
+    portcullis_oauth_request req = {
+        .authorization = auth, .authorization_len = auth_len,
+        .content_type = type, .content_type_len = type ? strlen(type) : 0,
+        .body = body, .body_len = body_len,
+    };
+    CHECK_OK(fn(server, &req, store, NOW, &r));
     unsigned status = portcullis_oauth_response_status(r);
     portcullis_str b = portcullis_oauth_response_body(r);
     CHECK(str_is(header(r, "Cache-Control"), "no-store"), "no-store");
@@ -987,7 +991,10 @@ static void json_bodies(const char *policy_path) {
     /* Introspection and revocation read JSON too. */
     snprintf(body, sizeof body, "{\"token\": \"%s\", \"client_id\": \"webapp\", \"client_secret\": \"%s\"}", rt, f.secret);
     portcullis_oauth_response *r = NULL;
-    CHECK_OK(portcullis_oauth_introspect_request(product, NULL, 0, json, strlen(json), body, strlen(body), f.store, NOW, &r));
+    portcullis_oauth_request req = {
+        .content_type = json, .content_type_len = strlen(json), .body = body, .body_len = strlen(body),
+    };
+    CHECK_OK(portcullis_oauth_introspect_request(product, &req, f.store, NOW, &r));
     CHECK(portcullis_oauth_response_status(r) == 200 && body_has(portcullis_oauth_response_body(r), "\"active\":true"), "introspect JSON");
     portcullis_oauth_response_free(r);
     st = post_typed(product, f.store, portcullis_oauth_revoke_request, NULL, 0, json, body, strlen(body), error, description, NULL);
@@ -995,11 +1002,21 @@ static void json_bodies(const char *policy_path) {
     st = post_typed(product, f.store, portcullis_oauth_introspect_request, NULL, 0, "text/plain", body, strlen(body), error, description, NULL);
     CHECK(st == 400 && strcmp(error, "invalid_request") == 0, "introspect text/plain");
     /* NULL and length checks. */
-    CHECK_RC(portcullis_oauth_token_request(NULL, NULL, 0, NULL, 0, "", 0, f.store, NOW, &r), PORTCULLIS_NULL_PARAMETER);
-    CHECK_RC(portcullis_oauth_token_request(product, NULL, 0, NULL, 0, NULL, 0, f.store, NOW, &r), PORTCULLIS_NULL_PARAMETER);
-    CHECK_RC(portcullis_oauth_token_request(product, NULL, 0, NULL, 0, "", 0, NULL, NOW, &r), PORTCULLIS_NULL_PARAMETER);
-    CHECK_RC(portcullis_oauth_revoke_request(product, NULL, 0, NULL, 0, "", 0, f.store, NOW, NULL), PORTCULLIS_NULL_PARAMETER);
-    CHECK_RC(portcullis_oauth_introspect_request(product, NULL, 0, json, SIZE_MAX, "", 0, f.store, NOW, &r), PORTCULLIS_INVALID_LENGTH);
+    portcullis_oauth_request empty = { .body = "", .body_len = 0 };
+    portcullis_oauth_request no_body = { .body = NULL, .body_len = 0 };
+    portcullis_oauth_request huge_type = { .content_type = json, .content_type_len = SIZE_MAX, .body = "", .body_len = 0 };
+    portcullis_oauth_request huge_auth = { .authorization = "Basic", .authorization_len = SIZE_MAX, .body = "", .body_len = 0 };
+    portcullis_oauth_request huge_body = { .content_type = json, .content_type_len = strlen(json), .body = "", .body_len = SIZE_MAX };
+    CHECK_RC(portcullis_oauth_token_request(NULL, &empty, f.store, NOW, &r), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_token_request(product, NULL, f.store, NOW, &r), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_revoke_request(product, NULL, f.store, NOW, &r), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_introspect_request(product, NULL, f.store, NOW, &r), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_token_request(product, &no_body, f.store, NOW, &r), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_token_request(product, &empty, NULL, NOW, &r), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_revoke_request(product, &empty, f.store, NOW, NULL), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_introspect_request(product, &huge_type, f.store, NOW, &r), PORTCULLIS_INVALID_LENGTH);
+    CHECK_RC(portcullis_oauth_token_request(product, &huge_auth, f.store, NOW, &r), PORTCULLIS_INVALID_LENGTH);
+    CHECK_RC(portcullis_oauth_revoke_request(product, &huge_body, f.store, NOW, &r), PORTCULLIS_INVALID_LENGTH);
     portcullis_oauth_server_free(product);
     teardown(&f);
 }

@@ -737,15 +737,21 @@ static void run_oauth_token_requests(void) {
             buf h = {NULL, 0};
             if (!jv_is_null(auth)) h = fill(auth->str, auth->len, names, values, 3);
             const char *endpoint = jv_get(st, "endpoint")->str;
-            portcullis_result (*fn)(const portcullis_oauth_server *, const char *, size_t, const char *, size_t,
-                                    const char *, size_t, const portcullis_oauth_store *, uint64_t,
-                                    portcullis_oauth_response **) =
+            portcullis_result (*fn)(const portcullis_oauth_server *, const portcullis_oauth_request *,
+                                    const portcullis_oauth_store *, uint64_t, portcullis_oauth_response **) =
                 strcmp(endpoint, "token") == 0    ? portcullis_oauth_token_request
                 : strcmp(endpoint, "revoke") == 0 ? portcullis_oauth_revoke_request
                                                   : portcullis_oauth_introspect_request;
             portcullis_oauth_response *r = NULL;
-            CHECK_OK(fn(server, h.data, h.len, jv_is_null(type) ? NULL : type->str, jv_is_null(type) ? 0 : type->len,
-                        b.data, b.len, store, now, &r));
+            portcullis_oauth_request req = {
+                .authorization = h.data,
+                .authorization_len = h.len,
+                .content_type = jv_is_null(type) ? NULL : type->str,
+                .content_type_len = jv_is_null(type) ? 0 : type->len,
+                .body = b.data,
+                .body_len = b.len,
+            };
+            CHECK_OK(fn(server, &req, store, now, &r));
             portcullis_str got = portcullis_oauth_response_body(r);
             CHECK(portcullis_oauth_response_status(r) == (unsigned)jv_get(e, "status")->num, "%s step %zu: status %u %.*s",
                   name, i, portcullis_oauth_response_status(r), (int)got.len, got.data);
