@@ -1,6 +1,6 @@
 //! `portcullis_decision`: the answer to a request, read through accessors.
 
-use crate::ffi::{Failure, borrow, free_handle, guard, guard_value, into_handle, out_ptr};
+use crate::ffi::{Failure, borrow, free_handle, guard, guard_value, into_handle, out_ptr, read};
 use crate::record::{id_str, id_text, portcullis_record};
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
@@ -63,21 +63,6 @@ impl portcullis_decision {
             .as_ref()
             .map_or(ScopeSet::EMPTY, |p| p.granted)
     }
-}
-
-/// Reads a decision through `f`; `default` for NULL.
-///
-/// # Safety
-/// `d` is NULL or a live decision.
-unsafe fn read<T>(
-    d: *const portcullis_decision,
-    default: T,
-    f: impl FnOnce(&portcullis_decision) -> T,
-) -> T {
-    guard_value(default, || {
-        // SAFETY: NULL or live (caller's contract).
-        Some(f(unsafe { borrow(d) }.ok()?))
-    })
 }
 
 /// Whether the request may proceed (status 200). False for NULL.

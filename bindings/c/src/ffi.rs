@@ -107,6 +107,23 @@ pub(crate) unsafe fn borrow<'a, T>(p: *const T) -> FfiResult<&'a T> {
     unsafe { p.as_ref() }.ok_or_else(|| R::PORTCULLIS_NULL_PARAMETER.into())
 }
 
+/// Reads the object behind a handle through `f`, for the accessors that return a value
+/// rather than a result code: `default` for NULL, for a panic and when `f` gives `None`
+/// (`f` returns the value itself or an `Option` of it).
+///
+/// # Safety
+/// `p` is NULL or points to a live `T` that nobody mutates during the call.
+pub(crate) unsafe fn read<T, V, O: Into<Option<V>>>(
+    p: *const T,
+    default: V,
+    f: impl FnOnce(&T) -> O,
+) -> V {
+    guard_value(default, || {
+        // SAFETY: NULL or live (caller's contract); `borrow` turns NULL into `None` here.
+        f(unsafe { borrow(p) }.ok()?).into()
+    })
+}
+
 /// Borrows the object behind a handle pointer mutably.
 ///
 /// # Safety
@@ -307,6 +324,20 @@ mod tests {
             "a required pointer argument was NULL",
             "success keeps the detail"
         );
+    }
+
+    #[test]
+    fn read_gives_the_default_for_null_for_none_and_for_a_panic() {
+        let value = 5u32;
+        let p: *const u32 = &value;
+        // SAFETY: `p` points to a live local; the others are NULL.
+        unsafe {
+            assert_eq!(read(p, 0, |v| *v + 1), 6);
+            assert_eq!(read(p, 0, |v| Some(*v + 2)), 7);
+            assert_eq!(read(p, 9, |_| None::<u32>), 9);
+            assert_eq!(read(p, 9, |_| -> u32 { panic!("boom") }), 9);
+            assert_eq!(read(std::ptr::null::<u32>(), 9, |v| *v), 9);
+        }
     }
 
     #[test]

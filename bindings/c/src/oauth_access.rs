@@ -5,7 +5,7 @@
 use crate::checker::portcullis_checker;
 use crate::ffi::{
     Failure, FfiResult, array, borrow, borrow_mut, bytes, free_handle, guard, guard_value,
-    into_handle, out_ptr, text,
+    into_handle, out_ptr, read, text,
 };
 use crate::peppers::portcullis_peppers;
 use crate::policy::portcullis_policy;
@@ -627,21 +627,6 @@ unsafe fn claims_of(
             family: family_id(f.family)?,
         })
     }
-}
-
-/// Reads claims through `f`; `default` for NULL.
-///
-/// # Safety
-/// `c` is NULL or live.
-unsafe fn read<T>(
-    c: *const portcullis_access_claims,
-    default: T,
-    f: impl FnOnce(&portcullis_access_claims) -> T,
-) -> T {
-    guard_value(default, || {
-        // SAFETY: NULL or live (caller's contract).
-        Some(f(unsafe { borrow(c) }.ok()?))
-    })
 }
 
 /// The subject (resource owner); absent for NULL.

@@ -1,7 +1,7 @@
 //! `portcullis_record`: a stored key record (no secret, only the hash), as JSON and fields.
 
 use crate::ffi::{
-    Failure, borrow, borrow_mut, free_handle, guard, guard_value, into_handle, out_ptr, text,
+    Failure, borrow, borrow_mut, free_handle, guard, guard_value, into_handle, out_ptr, read, text,
 };
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
@@ -156,21 +156,6 @@ pub unsafe extern "C" fn portcullis_record_set_expires_at(
     })
 }
 
-/// Runs a string accessor on a record; absent for NULL.
-///
-/// # Safety
-/// `record` is NULL or a live record.
-unsafe fn field(
-    record: *const portcullis_record,
-    f: impl FnOnce(&portcullis_record) -> portcullis_str,
-) -> portcullis_str {
-    guard_value(portcullis_str::NONE, || {
-        // SAFETY: NULL or a live record (caller's contract).
-        let r = unsafe { borrow(record) }.ok()?;
-        Some(f(r))
-    })
-}
-
 /// The key id (16 characters, NUL-terminated), borrowed from the record; absent for NULL.
 ///
 /// # Safety
@@ -178,7 +163,7 @@ unsafe fn field(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_record_id(record: *const portcullis_record) -> portcullis_str {
     // SAFETY: forwarded contract.
-    unsafe { field(record, |r| id_str(&r.id)) }
+    unsafe { read(record, portcullis_str::NONE, |r| id_str(&r.id)) }
 }
 
 /// The key's name, borrowed from the record; absent for NULL.
@@ -190,7 +175,11 @@ pub unsafe extern "C" fn portcullis_record_name(
     record: *const portcullis_record,
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
-    unsafe { field(record, |r| portcullis_str::of(r.inner.name())) }
+    unsafe {
+        read(record, portcullis_str::NONE, |r| {
+            portcullis_str::of(r.inner.name())
+        })
+    }
 }
 
 /// The key's owner, borrowed from the record; absent for NULL.
@@ -202,7 +191,11 @@ pub unsafe extern "C" fn portcullis_record_owner(
     record: *const portcullis_record,
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
-    unsafe { field(record, |r| portcullis_str::of(r.inner.owner())) }
+    unsafe {
+        read(record, portcullis_str::NONE, |r| {
+            portcullis_str::of(r.inner.owner())
+        })
+    }
 }
 
 /// The key's kind (`sk`), borrowed from the record; absent for NULL.
@@ -214,7 +207,11 @@ pub unsafe extern "C" fn portcullis_record_kind(
     record: *const portcullis_record,
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
-    unsafe { field(record, |r| portcullis_str::of(r.inner.kind())) }
+    unsafe {
+        read(record, portcullis_str::NONE, |r| {
+            portcullis_str::of(r.inner.kind())
+        })
+    }
 }
 
 /// The key's environment (`live`), borrowed from the record; absent for NULL.
@@ -224,7 +221,11 @@ pub unsafe extern "C" fn portcullis_record_kind(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_record_env(record: *const portcullis_record) -> portcullis_str {
     // SAFETY: forwarded contract.
-    unsafe { field(record, |r| portcullis_str::of(r.inner.env())) }
+    unsafe {
+        read(record, portcullis_str::NONE, |r| {
+            portcullis_str::of(r.inner.env())
+        })
+    }
 }
 
 /// The id of the key this one replaced (NUL-terminated), or absent.
@@ -237,7 +238,7 @@ pub unsafe extern "C" fn portcullis_record_rotated_from(
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
     unsafe {
-        field(record, |r| {
+        read(record, portcullis_str::NONE, |r| {
             r.rotated_from.as_ref().map_or(portcullis_str::NONE, id_str)
         })
     }
@@ -267,7 +268,7 @@ pub unsafe extern "C" fn portcullis_record_scope(
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
     unsafe {
-        field(record, |r| {
+        read(record, portcullis_str::NONE, |r| {
             portcullis_str::of_opt(r.inner.scopes().get(index).map(String::as_str))
         })
     }

@@ -1,8 +1,6 @@
 //! Scope requirements evaluated against granted scopes.
 
-use crate::ffi::{
-    Failure, array, borrow, free_handle, guard, guard_value, into_handle, out_ptr, text,
-};
+use crate::ffi::{Failure, array, borrow, free_handle, guard, into_handle, out_ptr, read, text};
 use crate::policy::portcullis_policy;
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
@@ -74,21 +72,6 @@ pub unsafe extern "C" fn portcullis_policy_evaluate(
         // SAFETY: non-NULL and writable (contract).
         unsafe { out.write(into_handle(evaluation)) };
         Ok(())
-    })
-}
-
-/// Reads an evaluation through `f`; `default` for NULL.
-///
-/// # Safety
-/// `e` is NULL or live.
-unsafe fn read<T>(
-    e: *const portcullis_evaluation,
-    default: T,
-    f: impl FnOnce(&portcullis_evaluation) -> T,
-) -> T {
-    guard_value(default, || {
-        // SAFETY: NULL or live (caller's contract).
-        Some(f(unsafe { borrow(e) }.ok()?))
     })
 }
 
