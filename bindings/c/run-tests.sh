@@ -165,15 +165,16 @@ for v in static shared; do
     run_suite "$v" "${VALGRIND[@]}"
 done
 
-step "README: the 'Using from C' snippets are bindings/c/examples/readme.c and oauth.c, verbatim"
+step "README snippets: README.md's 'Using from C' is examples/readme.c, bindings/c/README.md's 'OAuth 2.0' is oauth.c, verbatim"
 python3 - <<'PY'
 import re
-readme = open("README.md", encoding="utf-8").read()
-section = readme.split("## Using from C", 1)[1].split("\n## ", 1)[0]
-blocks = re.findall(r"```c\n(.*?)```", section, re.S)
-for name in ("readme.c", "oauth.c"):
+def blocks(doc, section):
+    text = open(doc, encoding="utf-8").read().split(section, 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```c\n(.*?)```", text, re.S)
+for doc, section, name in (("README.md", "## Using from C", "readme.c"),
+                           ("bindings/c/README.md", "## OAuth 2.0", "oauth.c")):
     snippet = open(f"bindings/c/examples/{name}", encoding="utf-8").read()
-    assert snippet in blocks, f"README.md's C snippet differs from bindings/c/examples/{name}"
+    assert snippet in blocks(doc, section), f"{doc}'s C snippet differs from bindings/c/examples/{name}"
 print("README snippets match")
 PY
 
