@@ -1,4 +1,4 @@
-"""The README's Python quick start runs as written."""
+"""The Python snippets of the top-level README and of the Python guide run as written."""
 
 from __future__ import annotations
 
@@ -8,19 +8,28 @@ import pytest
 
 from conftest import ROOT
 
+# (document, the section that shows the one python block)
+SNIPPETS = [
+    ("README.md", "## Using from Python"),
+    ("bindings/python/README.md", "## Quick start"),
+]
 
-def python_snippet() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Using from Python", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert len(blocks) == 1, "expected one python block in the README's Python section"
+
+def python_snippet(document: str, section: str) -> str:
+    text = (ROOT / document).read_text(encoding="utf-8")
+    body = text.split(section, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", body, re.S)
+    assert len(blocks) == 1, f"expected one python block in {document}'s {section!r}"
     return blocks[0]
 
 
-def test_readme_python_snippet_runs(monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(("document", "section"), SNIPPETS)
+def test_readme_python_snippet_runs(document: str, section: str,
+                                    monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(ROOT)
-    exec(compile(python_snippet(), "README.md", "exec"), {"__name__": "readme"})
+    code = compile(python_snippet(document, section), document, "exec")
+    exec(code, {"__name__": "readme"})
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("sk_live_")
     assert out[1].startswith('Bearer realm="claimport", error="insufficient_scope"')
