@@ -2,8 +2,9 @@
 # The C binding's suites (`make test-c`): builds libportcullis, checks the committed
 # header is fresh, compiles the C tests and examples with -std=c11 -Wall -Wextra -Werror
 # against the static and the shared library, compiles the header as C++, runs everything
-# natively, under valgrind (0 errors, 0 leaks) and with ASan/UBSan, checks the README's C
-# snippet is the compiled one and that portcullis.pc works. Fails on the first problem.
+# natively, under valgrind (0 errors, 0 leaks) and with ASan/UBSan, checks the C snippets
+# of README.md and bindings/c/README.md are the compiled examples and that portcullis.pc
+# works. Fails on the first problem.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
