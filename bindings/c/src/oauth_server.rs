@@ -3,8 +3,8 @@
 
 use crate::checker::write_owned;
 use crate::ffi::{
-    Failure, FfiResult, array, borrow, bytes, free_handle, guard, guard_value, into_handle,
-    optional_bytes, optional_text, out_ptr, text,
+    Failure, FfiResult, array, borrow, bytes, free_handle, guard, into_handle, optional_bytes,
+    optional_text, out_ptr, read, text,
 };
 use crate::oauth_access::{family_id, portcullis_access_verifier, same_catalog};
 use crate::oauth_store::portcullis_oauth_store;
@@ -219,21 +219,6 @@ pub unsafe extern "C" fn portcullis_oauth_authorize(
         // SAFETY: non-NULL and writable (contract).
         unsafe { out.write(into_handle(handle)) };
         Ok(())
-    })
-}
-
-/// Reads an authorization through `f`; `default` for NULL.
-///
-/// # Safety
-/// `a` is NULL or live.
-unsafe fn read<T>(
-    a: *const portcullis_authorization,
-    default: T,
-    f: impl FnOnce(&portcullis_authorization) -> Option<T>,
-) -> T {
-    guard_value(default, || {
-        // SAFETY: NULL or live (caller's contract).
-        f(unsafe { borrow(a) }.ok()?)
     })
 }
 
@@ -934,21 +919,6 @@ pub unsafe extern "C" fn portcullis_oauth_revoke_family(
     })
 }
 
-/// Reads a response through `f`; `default` for NULL.
-///
-/// # Safety
-/// `r` is NULL or live.
-unsafe fn read_response<T>(
-    r: *const portcullis_oauth_response,
-    default: T,
-    f: impl FnOnce(&TokenResponse) -> Option<T>,
-) -> T {
-    guard_value(default, || {
-        // SAFETY: NULL or live (caller's contract).
-        f(&unsafe { borrow(r) }.ok()?.inner)
-    })
-}
-
 /// The HTTP status (200, 400, 401, 500, 503; 0 for NULL).
 ///
 /// # Safety
@@ -958,7 +928,7 @@ pub unsafe extern "C" fn portcullis_oauth_response_status(
     response: *const portcullis_oauth_response,
 ) -> u16 {
     // SAFETY: forwarded contract.
-    unsafe { read_response(response, 0, |r| Some(r.status)) }
+    unsafe { read(response, 0, |r| r.inner.status) }
 }
 
 /// How many headers to send (0 for NULL).
@@ -970,7 +940,7 @@ pub unsafe extern "C" fn portcullis_oauth_response_headers_len(
     response: *const portcullis_oauth_response,
 ) -> usize {
     // SAFETY: forwarded contract.
-    unsafe { read_response(response, 0, |r| Some(r.headers.len())) }
+    unsafe { read(response, 0, |r| r.inner.headers.len()) }
 }
 
 /// The name of header `index`; absent when out of range.
@@ -984,8 +954,8 @@ pub unsafe extern "C" fn portcullis_oauth_response_header_name(
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
     unsafe {
-        read_response(response, portcullis_str::NONE, |r| {
-            Some(portcullis_str::of(r.headers.get(index)?.0))
+        read(response, portcullis_str::NONE, |r| {
+            Some(portcullis_str::of(r.inner.headers.get(index)?.0))
         })
     }
 }
@@ -1001,8 +971,8 @@ pub unsafe extern "C" fn portcullis_oauth_response_header_value(
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
     unsafe {
-        read_response(response, portcullis_str::NONE, |r| {
-            Some(portcullis_str::of(&r.headers.get(index)?.1))
+        read(response, portcullis_str::NONE, |r| {
+            Some(portcullis_str::of(&r.inner.headers.get(index)?.1))
         })
     }
 }
@@ -1017,8 +987,8 @@ pub unsafe extern "C" fn portcullis_oauth_response_body(
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
     unsafe {
-        read_response(response, portcullis_str::NONE, |r| {
-            Some(portcullis_str::of(r.body()))
+        read(response, portcullis_str::NONE, |r| {
+            portcullis_str::of(r.inner.body())
         })
     }
 }
