@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python binding's suites: builds the module into a private venv, then runs pytest
 # (API, vectors, threads, memory, README snippet, example app over real HTTP, real OAuth
-# client libraries: Authlib and requests-oauthlib) and mypy's stubtest. Installs everything
+# client libraries: Authlib and requests-oauthlib), mypy's stubtest and ruff. Installs everything
 # it needs from PyPI; works on a fresh machine.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -17,7 +17,14 @@ py="$venv/bin/python"
 echo "== installing test tools from PyPI"
 "$py" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$py" -m pip install --quiet --disable-pip-version-check \
-    "pytest>=8" "mypy>=1.10" "flask>=3" "requests>=2.31" "authlib>=1.3" "requests-oauthlib>=2"
+    "pytest>=8" "mypy>=1.10" "flask>=3" "requests>=2.31" "authlib>=1.3" "requests-oauthlib>=2" \
+    "ruff>=0.17,<0.18"
+
+# Ruff's minor releases may widen a rule, so its version is held; its settings are in
+# pyproject.toml ([tool.ruff]); `ruff format` is not applied (the code is wrapped by hand).
+echo "== ruff: the package, its tests and the example app"
+(cd "$root" && "$venv/bin/ruff" check --no-cache --config "$here/pyproject.toml" \
+    "$here/python" "$here/tests" examples/python)
 
 # The way users install it: `pip install ./bindings/python` builds a release wheel with
 # the maturin backend (fetched from PyPI into an isolated build env) and installs it, so

@@ -274,7 +274,7 @@ def test_a_lookup_returning_no_usable_record_gives_401_corrupt_record(
     for value in unusable_records(issued):
         caplog.clear()
         with caplog.at_level("ERROR", logger="portcullis.lookup"):
-            d = checker.check("GET", "/v1/claims", lookup=lambda key_id: value,
+            d = checker.check("GET", "/v1/claims", lookup=lambda key_id, value=value: value,
                               authorization=bearer(issued.key), https=True, now=NOW)
         # The Rust checker's decision for a record whose hash does not decode.
         assert (d.status, d.reason, d.error, d.allowed) == (401, "corrupt_record",

@@ -97,7 +97,8 @@ def test_short_tuples_and_request_objects(checker: portcullis.Checker,
                                           store: portcullis.MemoryStore,
                                           keys: Dict[str, str]) -> None:
     batch = mixed(keys)
-    objects = [portcullis.Request(m, p, authorization=a, query=q, https=h) for m, p, a, q, h in batch]
+    objects = [portcullis.Request(m, p, authorization=a, query=q, https=h)
+               for m, p, a, q, h in batch]
     expected = one_by_one(checker, batch, store)
     assert [summary(d) for d in checker.check_many(objects, lookup=store, now=NOW)] == expected
     # Both forms in one batch, and tuples of 2, 3 and 4 parts (https defaults to False).
@@ -224,7 +225,8 @@ def test_a_keyboard_interrupt_from_a_lookup_stops_the_batch_naming_the_element(
     (("GET", "/", None, ["q"]), TypeError, r"requests\[1\]\.query must be str or bytes, not list"),
     (("GET", "/", None, None, 1), TypeError, r"requests\[1\]\.https must be bool, not int"),
     (("GET", "/\udcff"), ValueError, r"requests\[1\]\.path is not valid Unicode"),
-    (("GET", "/", "Bearer \udcff"), ValueError, r"requests\[1\]\.authorization is not valid Unicode"),
+    (("GET", "/", "Bearer \udcff"), ValueError,
+     r"requests\[1\]\.authorization is not valid Unicode"),
 ])
 def test_bad_elements_name_their_index(checker: portcullis.Checker,
                                        store: portcullis.MemoryStore, keys: Dict[str, str],
@@ -343,7 +345,8 @@ def test_the_gil_is_released_while_a_batch_is_decided(checker: portcullis.Checke
                                    for _ in range(20_000)])
     # A batch releases it. Up to three tries with growing batches (the other thread must
     # be scheduled within the detached phase: tens of milliseconds, and more each try).
+    def batch_of(n: int, lookup: Any) -> Callable[[], object]:
+        return lambda: checker.check_many(big_batch(keys, n), lookup=lookup, now=NOW)
+
     for lookup in (store, store.get):
-        assert any(ran_during(lambda: checker.check_many(big_batch(keys, n), lookup=lookup,
-                                                         now=NOW))
-                   for n in (100_000, 200_000, 400_000)), lookup
+        assert any(ran_during(batch_of(n, lookup)) for n in (100_000, 200_000, 400_000)), lookup

@@ -13,8 +13,8 @@ from typing import Any, Dict, List, Type
 import pytest
 
 import portcullis
-from portcullis import errors
 from conftest import NOW
+from portcullis import errors
 
 BAD_INPUT = [
     portcullis.MalformedKeyError,
@@ -166,7 +166,8 @@ def test_record_errors(issued: portcullis.IssuedKey) -> None:
 
 def test_requirement_error(policy: portcullis.Policy) -> None:
     for text, code, position in [("", "empty", 0), ("claims:read | nope", "unknown_scope", 14),
-                                 ("claims:*", "wildcard", 0), ("(claims:read", "unexpected_end", 12)]:
+                                 ("claims:*", "wildcard", 0),
+                                 ("(claims:read", "unexpected_end", 12)]:
         with pytest.raises(portcullis.RequirementError) as info:
             policy.requirement(text)
         assert (info.value.code, info.value.position) == (code, position), text
@@ -242,7 +243,8 @@ def test_the_package_defines_the_exceptions_listed_in_errors() -> None:
 def test_every_exception_survives_pickle_and_copy_with_its_fields(
         cls: Type[BaseException]) -> None:
     e = instance_with_every_field(cls)
-    assert getattr(e, "code") != "error"  # the fields are set, not their defaults
+    # The fields are set, not their defaults (getattr: `e` is typed BaseException).
+    assert getattr(e, "code") != "error"  # noqa: B009
     for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
         assert_same_exception(pickle.loads(pickle.dumps(e, protocol)), e)
     assert_same_exception(copy.deepcopy(e), e)

@@ -41,7 +41,7 @@ def test_lookup_must_be_store_or_callable(checker: portcullis.Checker, value: An
 def test_a_lookup_returning_a_wrong_type_or_bad_json_is_a_corrupt_record_not_an_exception(
         checker: portcullis.Checker, issued: portcullis.IssuedKey) -> None:
     for value in (42, "not json"):
-        d = checker.check("GET", "/v1/claims", lookup=lambda _id: value,
+        d = checker.check("GET", "/v1/claims", lookup=lambda _id, value=value: value,
                           authorization=f"Bearer {issued.key}", https=True, now=NOW)
         assert (d.status, d.reason) == (401, "corrupt_record"), value
 

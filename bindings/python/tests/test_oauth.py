@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 import urllib.parse
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, List, Optional
 
 import pytest
 
@@ -378,7 +378,8 @@ def test_failing_store_at_refresh_is_server_error(
     s = setup(policy, store)
     refresh = s.exchange(s.code()).json()["refresh_token"]
     s.store = Failing(method, value)
-    s.store.__dict__.update({k: v for k, v in store.__dict__.items() if k not in ("failing", "value")})
+    s.store.__dict__.update(
+        {k: v for k, v in store.__dict__.items() if k not in ("failing", "value")})
     r = s.refresh(refresh, NOW + 5)
     assert (r.status, r.json()["error"]) == (500, "server_error")
 
@@ -647,7 +648,7 @@ def run_threads(n: int, work: Callable[[int], Any]) -> List[Any]:
         try:
             barrier.wait()
             results[i] = work(i)
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:  # reported below
             errors.append(e)
 
     threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]

@@ -33,7 +33,8 @@ def params(url: str) -> Dict[str, str]:
     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
 
 
-def test_metadata_is_built_from_the_configuration_and_the_catalog(policy: portcullis.Policy) -> None:
+def test_metadata_is_built_from_the_configuration_and_the_catalog(
+        policy: portcullis.Policy) -> None:
     doc = json.loads(server(policy, issuer=ISSUER).metadata(**ENDPOINTS))
     assert doc["issuer"] == ISSUER
     assert doc["token_endpoint"] == ENDPOINTS["token_endpoint"]
@@ -79,14 +80,16 @@ def test_a_bad_issuer_is_a_configuration_error_that_is_also_a_value_error(
 def test_every_authorization_redirect_carries_iss_and_the_server_issuer_overrides_the_config(
         policy: portcullis.Policy) -> None:
     verifier = portcullis.AccessVerifier(policy, portcullis.AccessKeys("k1", bytes(32)))
-    config = portcullis.OAuthConfig(issuer="https://old.example", require_pkce_for_confidential=False)
+    config = portcullis.OAuthConfig(issuer="https://old.example",
+                                    require_pkce_for_confidential=False)
     s = portcullis.OAuthServer(policy, verifier, config, issuer=ISSUER)
     assert s.config.issuer == ISSUER and "issuer='https://app.claimport.io'" in repr(s.config)
     store = portcullis.MemoryOAuthStore()
     client, _ = portcullis.Client.confidential("YOUR_CLIENT_ID", [REDIRECT], ["claims:write"])
     store.add_client(client)
     outcome = s.authorize(DOCUMENTED.format("YOUR_CLIENT_ID"), store)
-    assert outcome.kind == "valid" and outcome.state is None and outcome.code_challenge_method is None
+    assert outcome.kind == "valid" and outcome.state is None
+    assert outcome.code_challenge_method is None
     approved = params(s.approve(outcome, "user_7", store))
     assert approved["code"].startswith("ac.") and approved["iss"] == ISSUER
     assert params(s.deny(outcome))["iss"] == ISSUER
@@ -94,7 +97,8 @@ def test_every_authorization_redirect_carries_iss_and_the_server_issuer_override
     assert refused.kind == "redirect" and params(refused.location or "")["iss"] == ISSUER
 
 
-def test_the_documented_authorize_url_is_refused_for_a_public_client(policy: portcullis.Policy) -> None:
+def test_the_documented_authorize_url_is_refused_for_a_public_client(
+        policy: portcullis.Policy) -> None:
     s = server(policy, issuer=ISSUER, require_pkce_for_confidential=False)
     store = portcullis.MemoryOAuthStore()
     store.add_client(portcullis.Client.public("spa", [REDIRECT], ["claims:write"]))

@@ -27,7 +27,8 @@ def keys(primary: str = "k1") -> portcullis.AccessKeys:
 
 
 def test_every_section_is_present_and_not_empty() -> None:
-    for section in ("access_keys", "tokens", "verify", "checks", "pkce", "opaque", "token_requests"):
+    for section in ("access_keys", "tokens", "verify", "checks", "pkce", "opaque",
+                    "token_requests"):
         assert OAUTH[section], section
 
 

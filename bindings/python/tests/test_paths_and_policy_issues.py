@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 import portcullis
-
 from conftest import POLICY_FILE
 
 POLICY = """
@@ -25,7 +24,8 @@ require = "claims:read"
 """
 
 
-def test_policy_error_lists_a_duplicate_scope_an_unknown_scope_and_a_truncated_requirement() -> None:
+def test_policy_error_lists_a_duplicate_scope_an_unknown_scope_and_a_truncated_requirement(
+) -> None:
     text = """
 [[scopes]]
 name = "claims:read"

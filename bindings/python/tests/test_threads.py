@@ -134,7 +134,8 @@ def test_a_pending_is_finished_exactly_once_across_threads(
         assert isinstance(pending, portcullis.Pending)
         barrier = threading.Barrier(THREADS)
 
-        def finish(_: int) -> str:
+        def finish(_: int, barrier: threading.Barrier = barrier,
+                   pending: portcullis.Pending = pending) -> str:
             barrier.wait(timeout=30)
             try:
                 return "allowed" if checker.finish(pending, issued.record, NOW).allowed else "x"

@@ -15,7 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app import create_app  # noqa: E402
+from app import create_app
 
 ADMIN = "admin-token-for-tests"
 PEPPER = bytes(range(100, 132))
@@ -179,7 +179,7 @@ def test_revoke(client: Client) -> None:
     assert client.call("GET", "/v1/claims", key=created["key"])[0] == 200
     status, body, _ = client.admin("POST", f"/settings/api-keys/{created['id']}/revoke")
     assert status == 200 and body["revoked_at"] is not None
-    status, body, headers = client.call("GET", "/v1/claims", key=created["key"])
+    status, body, _ = client.call("GET", "/v1/claims", key=created["key"])
     assert (status, body["error"]) == (401, "invalid_token")
     assert client.admin("POST", "/settings/api-keys/0000000000000000/revoke")[0] == 404
     status, body, _ = client.admin("POST", f"/settings/api-keys/{created['id']}/rotate")

@@ -31,13 +31,15 @@ from cryptography.x509.oid import NameOID
 from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app import create_app  # noqa: E402
+from app import create_app
 
 ADMIN = "admin-token-for-tests"
 USERS = {"alice": ("alice-password", "org_acme")}
 REDIRECT = "https://partner.example/cb"
 VERIFIER = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag"
-CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).decode().rstrip("=")
+CHALLENGE = (
+    base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).decode().rstrip("=")
+)
 TIMEOUT = 10
 
 #: The product's documentation, character for character.

@@ -21,7 +21,7 @@ import pytest
 from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app import create_app  # noqa: E402
+from app import create_app
 
 ADMIN = "admin-token-for-tests"
 PEPPER = bytes(range(100, 132))
@@ -29,7 +29,9 @@ ACCESS_KEY = bytes(range(50, 82))
 TIMEOUT = 10
 REDIRECT = "https://partner.example/cb"
 VERIFIER = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag"
-CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).decode().rstrip("=")
+CHALLENGE = (
+    base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).decode().rstrip("=")
+)
 USERS = {"alice": ("alice-password", "org_acme"), "bob": ("bob-password", "org_bob")}
 
 
@@ -284,7 +286,7 @@ def test_consent_nonce_is_single_use_and_bound_to_the_user(base: str) -> None:
         if other is None:
             other = Browser(base)
             login(other, authorize_path(), "bob")
-        status, text, headers = other.request("POST", "/oauth/authorize",
+        status, _, headers = other.request("POST", "/oauth/authorize",
                                               form={"nonce": nonce, "decision": "approve"})
         assert status == 400 and "Location" not in headers
     # The nonce was consumed by the forged attempt: the real user must start again.

@@ -13,9 +13,9 @@ their SHA-256 as 32 ``bytes`` (see ``opaque_token_hash``). Families are 16-chara
 
 Raise any exception when the database fails: the endpoint then answers ``server_error``
 (HTTP 500) — fail closed — and the exception is logged at ``ERROR`` to the
-``portcullis.oauth`` logger. A return value of the wrong shape is treated the same way. A ``KeyboardInterrupt``
-or ``SystemExit`` is not swallowed: the endpoint finishes as for a failure, then the call
-raises it.
+``portcullis.oauth`` logger. A return value of the wrong shape is treated the same way. A
+``KeyboardInterrupt`` or ``SystemExit`` is not swallowed: the endpoint finishes as for a
+failure, then the call raises it.
 
 Two methods must be **atomic** in your database, or two concurrent requests can both
 succeed where only one may:
