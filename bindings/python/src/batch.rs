@@ -9,9 +9,9 @@
 //! objects are serialised by the GIL; everything per request is kept small there (no
 //! allocation or reference count per tuple, error texts formatted only on error).
 
-use crate::checker::OwnedRequest;
 use crate::input;
 use crate::lookup::Fetched;
+use crate::shared::OwnedRequest;
 use portcullis::{
     Checker, MemoryStore, Outcome, Pending, Prepared, Request, SecretBytes, Timestamp,
 };

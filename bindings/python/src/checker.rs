@@ -9,29 +9,15 @@ use crate::oauth::PyAccessVerifier;
 use crate::peppers::PyPeppers;
 use crate::policy::PyPolicy;
 use crate::record::record_of;
+use crate::shared::{OwnedRequest, SharedChecker};
 use crate::store::PyMemoryStore;
 use portcullis::{
-    Checker, KeySpec, LookupError, Outcome, Pending, Prepared, Request, SecretBytes, Timestamp,
+    Checker, KeySpec, LookupError, Outcome, Pending, Prepared, SecretBytes, Timestamp,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
-
-/// The core checker on cache lines of its own. Every `Decision` holds an `Arc` of it, so
-/// building and freeing decisions (attached) writes its reference count while other
-/// threads run checks through it (detached, `check_many`): with the count on the same
-/// cache line as the fields those checks read, each write would take the line away from
-/// the other core. The alignment puts the counts and the checker on separate lines.
-#[repr(align(128))]
-pub(crate) struct SharedChecker(Checker);
-
-impl std::ops::Deref for SharedChecker {
-    type Target = Checker;
-    fn deref(&self) -> &Checker {
-        &self.0
-    }
-}
 
 /// Turns requests into decisions under one policy and one pepper set. Immutable; share
 /// one instance between all threads.
@@ -51,56 +37,6 @@ pub struct PyPending {
     checker: Arc<SharedChecker>,
     inner: Mutex<Option<Pending>>,
 }
-
-/// An owned copy of the request parts, so the GIL can be released (also what a
-/// `portcullis.Request` holds). The header and query copies may hold a key: they are
-/// wiped on drop.
-pub(crate) struct OwnedRequest {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) authorization: Option<SecretBytes>,
-    pub(crate) query: Option<SecretBytes>,
-    pub(crate) https: bool,
-}
-
-impl OwnedRequest {
-    fn new(
-        method: &str,
-        path: &str,
-        authorization: Option<&Bound<'_, PyAny>>,
-        query: Option<&Bound<'_, PyAny>>,
-        https: bool,
-    ) -> PyResult<Self> {
-        Ok(OwnedRequest {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            authorization: input::opt_bytes(authorization, "authorization")?.map(SecretBytes::new),
-            query: input::opt_bytes(query, "query")?.map(SecretBytes::new),
-            https,
-        })
-    }
-
-    /// Whether the request is large enough that parsing it takes long: then the call
-    /// releases the GIL (see [`Phase`]).
-    fn is_large(&self) -> bool {
-        let len = |b: &Option<SecretBytes>| b.as_ref().map_or(0, |b| b.expose().len());
-        self.path.len() + len(&self.authorization) + len(&self.query) > LARGE_REQUEST
-    }
-
-    pub(crate) fn view(&self) -> Request<'_> {
-        Request {
-            method: &self.method,
-            path: &self.path,
-            authorization: self.authorization.as_ref().map(SecretBytes::expose),
-            query: self.query.as_ref().map(SecretBytes::expose),
-            https: self.https,
-        }
-    }
-}
-
-/// Requests above this many bytes (path, header and query) are checked with the GIL
-/// released: scanning them takes longer than a GIL handoff.
-const LARGE_REQUEST: usize = 16 * 1024;
 
 /// Runs `work` with the GIL released when `long`, attached otherwise.
 fn run<T: Send>(py: Python<'_>, long: bool, work: impl FnOnce() -> T + Send) -> T {

@@ -1,7 +1,7 @@
 //! `Decision` and `Verification`: data, never exceptions.
 
-use crate::checker::SharedChecker;
 use crate::record::PyKeyRecord;
+use crate::shared::SharedChecker;
 use portcullis::{DecisionRef, Outcome, Reason, Verification};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

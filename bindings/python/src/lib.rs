@@ -25,6 +25,7 @@ mod oauth_store;
 mod peppers;
 mod policy;
 mod record;
+mod shared;
 mod store;
 mod time;
 
