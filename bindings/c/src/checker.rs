@@ -373,10 +373,8 @@ unsafe fn prepare_body(
 pub unsafe extern "C" fn portcullis_pending_key_id(
     pending: *const portcullis_pending,
 ) -> portcullis_str {
-    crate::ffi::guard_value(portcullis_str::NONE, || {
-        // SAFETY: NULL or live (contract).
-        Some(id_str(&unsafe { borrow(pending) }.ok()?.id))
-    })
+    // SAFETY: forwarded contract.
+    unsafe { crate::ffi::read(pending, portcullis_str::NONE, |p| id_str(&p.id)) }
 }
 
 /// Phase two: the decision, given the record you fetched (NULL when no record has that

@@ -2,8 +2,8 @@
 
 use crate::checker::portcullis_checker;
 use crate::ffi::{
-    Failure, FfiResult, array, borrow, free_handle, guard, guard_value, into_handle, optional_text,
-    out_ptr, text,
+    Failure, FfiResult, array, borrow, free_handle, guard, into_handle, optional_text, out_ptr,
+    read, text,
 };
 use crate::record::portcullis_record;
 use crate::result::portcullis_result;
@@ -196,14 +196,13 @@ pub unsafe extern "C" fn portcullis_checker_rotate(
 pub unsafe extern "C" fn portcullis_issued_key_secret(
     issued: *const portcullis_issued_key,
 ) -> portcullis_str {
-    guard_value(portcullis_str::NONE, || {
-        // SAFETY: NULL or live (contract).
-        let k = unsafe { borrow(issued) }.ok()?;
-        Some(portcullis_str {
+    // SAFETY: forwarded contract.
+    unsafe {
+        read(issued, portcullis_str::NONE, |k| portcullis_str {
             data: k.key.as_ptr().cast(),
             len: k.key.len() - 1,
         })
-    })
+    }
 }
 
 /// Writes a new handle to the issued key's record (store it; it holds only the hash).

@@ -186,11 +186,12 @@ pub unsafe extern "C" fn portcullis_access_keys_remove(
 pub unsafe extern "C" fn portcullis_access_keys_primary(
     keys: *const portcullis_access_keys,
 ) -> portcullis_str {
-    guard_value(portcullis_str::NONE, || {
-        // SAFETY: NULL or live (contract).
-        let keys = unsafe { borrow(keys) }.ok()?;
-        Some(portcullis_str::of(keys.inner.primary_id()))
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        read(keys, portcullis_str::NONE, |k| {
+            portcullis_str::of(k.inner.primary_id())
+        })
+    }
 }
 
 /// Signs `claims` with the primary key for the catalog of `policy`, writing the token
@@ -379,16 +380,8 @@ pub unsafe extern "C" fn portcullis_access_verifier_is_family_revoked(
 pub unsafe extern "C" fn portcullis_access_verifier_family_count(
     verifier: *const portcullis_access_verifier,
 ) -> usize {
-    guard_value(0, || {
-        // SAFETY: NULL or live (contract).
-        Some(
-            unsafe { borrow(verifier) }
-                .ok()?
-                .inner
-                .revocations()
-                .family_count(),
-        )
-    })
+    // SAFETY: forwarded contract.
+    unsafe { read(verifier, 0, |v| v.inner.revocations().family_count()) }
 }
 
 /// Refuses every access token issued before `epoch` (Unix seconds). The epoch only moves
@@ -418,17 +411,8 @@ pub unsafe extern "C" fn portcullis_access_verifier_set_epoch(
 pub unsafe extern "C" fn portcullis_access_verifier_epoch(
     verifier: *const portcullis_access_verifier,
 ) -> u64 {
-    guard_value(0, || {
-        // SAFETY: NULL or live (contract).
-        Some(
-            unsafe { borrow(verifier) }
-                .ok()?
-                .inner
-                .revocations()
-                .epoch()
-                .0,
-        )
-    })
+    // SAFETY: forwarded contract.
+    unsafe { read(verifier, 0, |v| v.inner.revocations().epoch().0) }
 }
 
 /// Verifies an access token (`token_len` bytes, any bytes) at `now`: MAC, key, catalog,

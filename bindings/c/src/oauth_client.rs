@@ -3,7 +3,7 @@
 
 use crate::checker::write_owned;
 use crate::ffi::{
-    Failure, FfiResult, array, borrow, free_handle, guard, guard_value, into_handle, out_ptr, text,
+    Failure, FfiResult, array, borrow, free_handle, guard, into_handle, out_ptr, read, text,
 };
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
@@ -180,12 +180,12 @@ pub unsafe extern "C" fn portcullis_oauth_client_to_json(
 pub unsafe extern "C" fn portcullis_oauth_client_id(
     client: *const portcullis_oauth_client,
 ) -> portcullis_str {
-    guard_value(portcullis_str::NONE, || {
-        // SAFETY: NULL or live (contract).
-        Some(portcullis_str::of(
-            &unsafe { borrow(client) }.ok()?.inner.id,
-        ))
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        read(client, portcullis_str::NONE, |c| {
+            portcullis_str::of(&c.inner.id)
+        })
+    }
 }
 
 /// Whether the client is confidential (authenticates with a secret); false for NULL.
@@ -196,11 +196,12 @@ pub unsafe extern "C" fn portcullis_oauth_client_id(
 pub unsafe extern "C" fn portcullis_oauth_client_is_confidential(
     client: *const portcullis_oauth_client,
 ) -> bool {
-    guard_value(false, || {
-        // SAFETY: NULL or live (contract).
-        let c = unsafe { borrow(client) }.ok()?;
-        Some(c.inner.client_type == ClientType::Confidential)
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        read(client, false, |c| {
+            c.inner.client_type == ClientType::Confidential
+        })
+    }
 }
 
 /// Frees a client. NULL is a no-op.

@@ -1,7 +1,7 @@
 //! `portcullis_policy`: a loaded, validated policy (catalog, routes, transport, lifecycle).
 
 use crate::ffi::{
-    Failure, borrow, bytes, free_handle, guard, guard_value, into_handle, out_ptr, text,
+    Failure, borrow, bytes, free_handle, guard, guard_value, into_handle, out_ptr, read, text,
 };
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
@@ -122,11 +122,12 @@ fn read_policy_file(path: &Path) -> Result<Vec<u8>, Failure> {
 pub unsafe extern "C" fn portcullis_policy_realm(
     policy: *const portcullis_policy,
 ) -> portcullis_str {
-    guard_value(portcullis_str::NONE, || {
-        // SAFETY: NULL or live (contract).
-        let p = unsafe { borrow(policy) }.ok()?;
-        Some(portcullis_str::of(p.policy.realm()))
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        read(policy, portcullis_str::NONE, |p| {
+            portcullis_str::of(p.policy.realm())
+        })
+    }
 }
 
 /// How many scopes the policy's catalog declares (0 for NULL).
@@ -135,17 +136,8 @@ pub unsafe extern "C" fn portcullis_policy_realm(
 /// `policy` is NULL or a live policy.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_policy_scopes_len(policy: *const portcullis_policy) -> usize {
-    guard_value(0, || {
-        // SAFETY: NULL or live (contract).
-        Some(
-            unsafe { borrow(policy) }
-                .ok()?
-                .policy
-                .catalog()
-                .scopes()
-                .len(),
-        )
-    })
+    // SAFETY: forwarded contract.
+    unsafe { read(policy, 0, |p| p.policy.catalog().scopes().len()) }
 }
 
 /// The declared scope at `index`, in catalog order: writes its name (`claims:read`) to
@@ -202,10 +194,8 @@ pub struct portcullis_policy_issue {
 /// `policy` is NULL or a live policy.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_policy_warnings_len(policy: *const portcullis_policy) -> usize {
-    guard_value(0, || {
-        // SAFETY: NULL or live (contract).
-        Some(unsafe { borrow(policy) }.ok()?.policy.warnings().len())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { read(policy, 0, |p| p.policy.warnings().len()) }
 }
 
 /// The warning at `index`, in file order: writes it to `*warning_out` (strings borrowed

@@ -250,10 +250,8 @@ pub unsafe extern "C" fn portcullis_record_rotated_from(
 /// `record` is NULL or a live record.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_record_scopes_len(record: *const portcullis_record) -> usize {
-    guard_value(0, || {
-        // SAFETY: NULL or live (contract).
-        Some(unsafe { borrow(record) }.ok()?.inner.scopes().len())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { read(record, 0, |r| r.inner.scopes().len()) }
 }
 
 /// The granted scope string at `index` (as stored: names or patterns), or absent when out
@@ -280,10 +278,8 @@ pub unsafe extern "C" fn portcullis_record_scope(
 /// `record` is NULL or a live record.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_record_created_at(record: *const portcullis_record) -> u64 {
-    guard_value(0, || {
-        // SAFETY: NULL or live (contract).
-        Some(unsafe { borrow(record) }.ok()?.inner.created_at().0)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { read(record, 0, |r| r.inner.created_at().0) }
 }
 
 /// Reads an optional time; writes `*at_out` and returns true only when present.

@@ -1,7 +1,7 @@
 //! `portcullis_store`: the library's concurrent in-memory record store.
 
 use crate::ffi::{
-    Failure, FfiResult, borrow, free_handle, guard, guard_value, into_handle, out_ptr, text,
+    Failure, FfiResult, borrow, free_handle, guard, into_handle, out_ptr, read, text,
 };
 use crate::record::portcullis_record;
 use crate::result::portcullis_result;
@@ -163,10 +163,8 @@ pub unsafe extern "C" fn portcullis_store_revoke(
 /// `store` is NULL or live.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_store_len(store: *const portcullis_store) -> usize {
-    guard_value(0, || {
-        // SAFETY: NULL or live (contract).
-        Some(unsafe { borrow(store) }.ok()?.inner.len())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { read(store, 0, |s| s.inner.len()) }
 }
 
 /// Frees a store and its records. NULL is a no-op.
