@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{NOW, checker, claimport_text};
+use common::{NOW, TestPolicy, checker, checker_of, claimport_text};
 use portcullis::extract::{extract, parse_header};
 use portcullis::scope::ExprErrorKind;
 use portcullis::scope::expr::{MAX_EXPR_DEPTH, MAX_EXPR_LEN, MAX_EXPR_TERMS};
@@ -177,9 +177,7 @@ fn nul_and_non_utf8_bytes_are_typed_errors() {
 }
 
 fn lenient_checker() -> Checker {
-    let text = claimport_text().replace("allow_query_key = false", "allow_query_key = true");
-    let policy = Policy::from_toml(&text).expect("policy");
-    Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
+    checker_of(TestPolicy::claimport().allow_query_key(true).build())
 }
 
 #[test]
@@ -319,7 +317,7 @@ fn a_policy_with_ten_thousand_routes_loads_and_checks_quickly() {
     })
     .expect("loads");
     assert_eq!(policy.routes().routes().len(), base + 10_000);
-    let c = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"));
+    let c = checker_of(policy);
     let (_, store, key) = world();
     let header = format!("Bearer {key}");
     let request = Request::new("GET", "/gen/r9999/7")
@@ -959,12 +957,8 @@ fn a_database_writer_cannot_mint_a_legacy_record_unless_the_policy_accepts_them(
     );
     assert_eq!(d.reason(), Reason::LegacyHashRefused);
     assert_eq!(d.status(), 401);
-    let text = claimport_text().replace(
-        "accept_legacy_sha256 = false",
-        "accept_legacy_sha256 = true",
-    );
     let migrating = portcullis::Checker::new(
-        Policy::from_toml(&text).expect("policy"),
+        TestPolicy::claimport().accept_legacy_sha256(true).build(),
         c.peppers().clone(),
     );
     let d = migrating.check(
@@ -1020,8 +1014,9 @@ fn access_token_prefix_without_parts_is_malformed_not_a_panic() {
             "{token}"
         );
     }
-    let c = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
-        .with_access_tokens(verifier);
+    let c = checker_of(policy)
+        .with_access_tokens(verifier)
+        .expect("same catalog");
     let d = c.check(
         &Request::new("GET", "/v1/claims/1")
             .authorization("Bearer at.x")
@@ -1053,9 +1048,11 @@ fn oauth_secrets_never_appear_in_printable_forms() {
         policy.catalog().clone(),
         verifier.clone(),
         "claimport",
-    );
-    let checker = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
-        .with_access_tokens(verifier.clone());
+    )
+    .expect("same catalog");
+    let checker = checker_of(policy)
+        .with_access_tokens(verifier.clone())
+        .expect("same catalog");
     let rng = portcullis::OsRandom::new();
     let now = Timestamp(NOW);
     let store = MemoryOAuthStore::new();

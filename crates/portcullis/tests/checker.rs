@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{NOW, checker};
+use common::{DAY, NOW, TestPolicy, checker, checker_of};
 use portcullis::{
     Checker, IssuedKey, KeyLookup, KeyRecord, KeySpec, LookupError, MemoryStore, Peppers, Policy,
     Prepared, Reason, Request, StoredHash, Timestamp, Warning,
@@ -254,14 +254,9 @@ fn lifecycle_reasons() {
 
 #[test]
 fn max_age_warns_or_is_enforced() {
-    let text = common::claimport_text();
-    let enforced = text.replace("enforce_max_age = false", "enforce_max_age = true");
-    let old = Timestamp(NOW - 91 * 86_400);
-    for (policy, expected) in [(text, Reason::Allowed), (enforced, Reason::MaxAgeExceeded)] {
-        let c = portcullis::Checker::new(
-            Policy::from_toml(&policy).expect("policy"),
-            Peppers::new("p1", &[1; 32]).expect("p"),
-        );
+    let old = Timestamp(NOW - 91 * DAY);
+    for (enforce, expected) in [(false, Reason::Allowed), (true, Reason::MaxAgeExceeded)] {
+        let c = checker_of(TestPolicy::claimport().enforce_max_age(enforce).build());
         let store = MemoryStore::new();
         let issued = c
             .issue(&KeySpec::new("k", "o", ["claims:read"]), old)
@@ -285,13 +280,13 @@ fn rotation_overlaps_for_the_grace_period() {
         "org_42",
         ["claims:read", "orders:read"],
     )
-    .with_ttl(30 * 86_400);
+    .with_ttl(30 * DAY);
     spec.metadata.insert("team".into(), "billing".into());
     let first = c.issue(&spec, Timestamp(NOW)).expect("issue");
     let old_header = format!("Bearer {}", first.key.expose());
     store.insert(first.record.clone()).expect("insert");
     let later = Timestamp(NOW + 1000);
-    let rotation = c.rotate(&first.record, 7 * 86_400, later).expect("rotate");
+    let rotation = c.rotate(&first.record, 7 * DAY, later).expect("rotate");
     let succ = &rotation.successor.record;
     assert_eq!(
         (succ.name(), succ.owner(), succ.scopes()),
@@ -305,12 +300,12 @@ fn rotation_overlaps_for_the_grace_period() {
     assert_eq!(succ.rotated_from(), Some(first.record.id()));
     assert_eq!(
         succ.expires_at(),
-        Some(Timestamp(NOW + 1000 + 30 * 86_400)),
+        Some(Timestamp(NOW + 1000 + 30 * DAY)),
         "keeps the lifetime length"
     );
     assert_eq!(
         rotation.predecessor.expires_at(),
-        Some(Timestamp(NOW + 1000 + 7 * 86_400))
+        Some(Timestamp(NOW + 1000 + 7 * DAY))
     );
     let new_header = format!("Bearer {}", rotation.successor.key.expose());
     store.put(rotation.predecessor);
@@ -323,7 +318,7 @@ fn rotation_overlaps_for_the_grace_period() {
         (ok(&old_header, NOW + 2000), ok(&new_header, NOW + 2000)),
         (Reason::Allowed, Reason::Allowed)
     );
-    let after = NOW + 1000 + 7 * 86_400;
+    let after = NOW + 1000 + 7 * DAY;
     assert_eq!(
         (ok(&old_header, after), ok(&new_header, after)),
         (Reason::Expired, Reason::Allowed)
@@ -486,7 +481,7 @@ fn test_deployment_accepts_only_test_keys() {
     let live = checker();
     let test = portcullis::Checker::new(
         live.policy().for_environment("test").expect("env"),
-        Peppers::new("p1", &[42u8; 32]).expect("p"),
+        common::peppers(),
     );
     assert!(live.policy().for_environment("prod").is_none());
     let store = MemoryStore::new();
@@ -556,10 +551,7 @@ fn secrets_stay_out_of_debug_and_errors() {
 
 #[test]
 fn finish_corrupt_decides_as_a_record_whose_hash_does_not_decode() {
-    let text =
-        common::claimport_text().replace("allow_query_key = false", "allow_query_key = true");
-    let policy = Policy::from_toml(&text).expect("policy");
-    let c = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"));
+    let c = checker_of(TestPolicy::claimport().allow_query_key(true).build());
     let issued = reader(&c);
     let json = issued.record.to_json();
     let corrupt = json.replace("hmac-sha256$p1$", "hmac-sha256$p1$%%");

@@ -3,22 +3,18 @@
 
 mod common;
 
-use common::{NOW, checker, claimport_text};
+use common::{NOW, TestPolicy, checker, checker_of};
 use portcullis::{
-    Checker, IssueError, KeyRecord, KeySpec, MemoryStore, OsRandom, Peppers, Policy, Reason,
-    Request, Timestamp,
+    Checker, IssueError, KeyRecord, KeySpec, MemoryStore, OsRandom, Reason, Request, Timestamp,
 };
 
 fn spec() -> KeySpec {
     KeySpec::new("k", "o", ["claims:read"])
 }
 
-/// A checker of the claimport policy with every `from` replaced by `to` in its text.
-fn edited(from: &str, to: &str) -> Checker {
-    let text = claimport_text();
-    assert!(text.contains(from), "{from}");
-    let policy = Policy::from_toml(&text.replace(from, to)).expect("policy");
-    Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
+/// A checker of the claimport policy as `edit` changes it.
+fn edited(edit: impl FnOnce(TestPolicy) -> TestPolicy) -> Checker {
+    checker_of(edit(TestPolicy::claimport()).build())
 }
 
 #[test]
@@ -101,7 +97,7 @@ fn rotation_refuses_a_scope_the_catalog_no_longer_knows() {
             Timestamp(NOW),
         )
         .expect("issue");
-    let after = edited("analytics:read", "reports:read");
+    let after = edited(|p| p.rename_scope("analytics:read", "reports:read"));
     assert_eq!(
         after
             .rotate(&old.record, 600, Timestamp(NOW + 60))
@@ -116,10 +112,7 @@ fn rotation_refuses_a_kind_or_environment_the_policy_no_longer_accepts() {
     let test_key = before
         .issue_with("sk", "test", &spec(), Timestamp(NOW), &OsRandom::new())
         .expect("issue");
-    let live_only = edited(
-        "environments = [\"live\", \"test\"]",
-        "environments = [\"live\"]",
-    );
+    let live_only = edited(|p| p.environments(&["live"]));
     assert_eq!(
         live_only
             .rotate(&test_key.record, 600, Timestamp(NOW + 60))
@@ -127,7 +120,7 @@ fn rotation_refuses_a_kind_or_environment_the_policy_no_longer_accepts() {
         Err(IssueError::Env("test".into()))
     );
     let old = before.issue(&spec(), Timestamp(NOW)).expect("issue");
-    let rk_only = edited("kinds = [\"sk\"]", "kinds = [\"rk\"]");
+    let rk_only = edited(|p| p.kinds(&["rk"]));
     assert_eq!(
         rk_only
             .rotate(&old.record, 600, Timestamp(NOW + 60))

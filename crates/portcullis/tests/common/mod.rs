@@ -1,19 +1,35 @@
-//! Shared fixtures of the integration tests.
-#![allow(dead_code)]
+//! Shared fixtures of the integration tests: the fixed time, the pepper, the example policy.
+#![allow(dead_code, unused_imports)]
+
+mod policy;
+
+pub use policy::{TestPolicy, claimport_text};
 
 use portcullis::{Checker, Peppers, Policy};
 
+/// A fixed "now" for deterministic tests (2027-01-15 08:00 UTC).
 pub const NOW: u64 = 1_800_000_000;
 
-pub fn claimport_text() -> String {
-    std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/claimport.toml"
-    ))
-    .expect("policy file")
+/// One day in seconds.
+pub const DAY: u64 = 86_400;
+
+/// The id of the tests' pepper.
+pub const PEPPER_ID: &str = "p1";
+
+/// The tests' pepper secret.
+pub const PEPPER: [u8; 32] = [42; 32];
+
+/// The tests' pepper set: [`PEPPER`] under [`PEPPER_ID`].
+pub fn peppers() -> Peppers {
+    Peppers::new(PEPPER_ID, &PEPPER).expect("pepper")
 }
 
+/// A checker of `policy` with the tests' pepper.
+pub fn checker_of(policy: Policy) -> Checker {
+    Checker::new(policy, peppers())
+}
+
+/// A checker of the example policy with the tests' pepper.
 pub fn checker() -> Checker {
-    let policy = Policy::from_toml(&claimport_text()).expect("claimport policy loads");
-    Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
+    checker_of(TestPolicy::claimport().build())
 }
