@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{DECISION_FIELDS, NOW, RECORD_FIELDS, Sandbox, assert_shape};
+use common::{DECISION_FIELDS, NOW, RECORD_FIELDS, Sandbox, TestPolicy, assert_shape};
 
 const DAY: u64 = 86_400;
 
@@ -305,11 +305,8 @@ fn test_keys_and_policy_override() {
     // a staging policy that accepts test keys, passed with --policy
     let text = std::fs::read_to_string(s.store().join("policy.toml")).expect("policy");
     let staging = s.dir.path().join("staging.toml");
-    std::fs::write(
-        &staging,
-        text.replace("deployment_env = \"live\"", "deployment_env = \"test\""),
-    )
-    .expect("write");
+    let text = TestPolicy::from_text(&text).deployment_env("test").text();
+    std::fs::write(&staging, text).expect("write");
     let header = format!("--header=Authorization: Bearer {key}");
     let policy = format!("--policy={}", staging.display());
     let run = s.run(&["--json", &policy, "check", "--path", "/v1/claims", &header]);

@@ -358,3 +358,87 @@ fn the_oauth_section_reports_bad_values_with_their_location() {
     let unknown = one("[oauth]\nallow_body_credential = true\n");
     assert_eq!(unknown.line, 2, "{unknown:?}");
 }
+
+/// The lines of `edited` that differ from the example's, in order, as (old, new) pairs.
+fn changed_lines(edited: &common::TestPolicy) -> Vec<(String, String)> {
+    let before = common::claimport_text();
+    let after = edited.text();
+    assert_eq!(before.lines().count(), after.lines().count(), "{after}");
+    before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect()
+}
+
+/// The tests' policy builder changes exactly the setting it names, keeping the line's
+/// layout and comment, and refuses a setting the example does not hold.
+#[test]
+fn the_test_policy_builder_changes_only_the_named_setting() {
+    use common::TestPolicy;
+    let claimport = TestPolicy::claimport;
+    assert_eq!(claimport().text(), common::claimport_text());
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        changed_lines(&claimport().allow_query_key(true)),
+        [pair(
+            "allow_query_key = false     # `?api_key=` exists but is discouraged: refused by default",
+            "allow_query_key = true     # `?api_key=` exists but is discouraged: refused by default",
+        )]
+    );
+    assert_eq!(
+        changed_lines(&claimport().require_https(false).enforce_max_age(true)),
+        [
+            pair("require_https = true", "require_https = false"),
+            pair("enforce_max_age = false", "enforce_max_age = true"),
+        ]
+    );
+    assert_eq!(
+        changed_lines(&claimport().accept_legacy_sha256(true))[0].1,
+        "accept_legacy_sha256 = true  # refuse unpeppered sha256$ records (see SECURITY.md)"
+    );
+    assert_eq!(
+        changed_lines(&claimport().deployment_env("test").kinds(&["rk"])),
+        [
+            pair("kinds = [\"sk\"]", "kinds = [\"rk\"]"),
+            pair("deployment_env = \"live\"", "deployment_env = \"test\""),
+        ]
+    );
+    assert_eq!(
+        changed_lines(&claimport().environments(&["live"])),
+        [pair(
+            "environments = [\"live\", \"test\"]",
+            "environments = [\"live\"]"
+        )]
+    );
+    assert_eq!(
+        changed_lines(&claimport().rename_scope("analytics:read", "reports:read")),
+        [
+            pair("name = \"analytics:read\"", "name = \"reports:read\""),
+            pair(
+                "require = \"analytics:read | full_access\"",
+                "require = \"reports:read | full_access\""
+            ),
+        ]
+    );
+    let first = claimport().scope_first("admin:all", "Admin");
+    assert_eq!(first.build().catalog().len(), 6);
+    let text = first.text();
+    let at = |needle: &str| text.find(needle).expect(needle);
+    assert!(
+        at("name = \"admin:all\"") < at("name = \"claims:read\""),
+        "{text}"
+    );
+    for bad in [
+        std::panic::catch_unwind(|| claimport().set("transport", "no_such_key", true)),
+        std::panic::catch_unwind(|| claimport().set("no_such_table", "realm", "x")),
+        std::panic::catch_unwind(|| claimport().set("service", "kinds", true)),
+        std::panic::catch_unwind(|| claimport().rename_scope("nope", "x")),
+    ] {
+        assert!(
+            bad.is_err(),
+            "a setting the example lacks or types otherwise must fail"
+        );
+    }
+}

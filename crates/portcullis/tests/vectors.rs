@@ -7,6 +7,9 @@
 //! so a regenerated file cannot silently encode a regression. Key hashes are checked
 //! against ring's independent HMAC implementation.
 
+mod common;
+
+use common::{DAY, NOW, TestPolicy};
 use portcullis::{
     Checker, KeyRecord, KeySpec, MemoryStore, Peppers, Policy, Request, Requirement, SeededRandom,
     StoredHash, Timestamp,
@@ -15,8 +18,6 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-const NOW: u64 = 1_800_000_000;
-const DAY: u64 = 86_400;
 const P1: &str = "p1";
 const P0: &str = "p0";
 
@@ -49,23 +50,18 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn claimport() -> String {
-    std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/claimport.toml"),
-    )
-    .expect("examples/claimport.toml")
+    common::claimport_text()
 }
 
 fn claimport_query() -> String {
-    claimport()
-        .replace("require_https = true", "require_https = false")
-        .replace("allow_query_key = false", "allow_query_key = true")
+    TestPolicy::claimport()
+        .require_https(false)
+        .allow_query_key(true)
+        .text()
 }
 
 fn claimport_legacy() -> String {
-    claimport().replace(
-        "accept_legacy_sha256 = false",
-        "accept_legacy_sha256 = true",
-    )
+    TestPolicy::claimport().accept_legacy_sha256(true).text()
 }
 
 fn checker(policy: &str, primary: &str) -> Checker {

@@ -1,7 +1,11 @@
 //! Running the `portcullis` binary on a temporary store.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
+#[path = "../../../portcullis/tests/common/policy.rs"]
+mod policy;
+
+pub use policy::TestPolicy;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -146,7 +146,7 @@ impl TestPolicy {
 
     /// Replaces `[section] key`, which the policy must already hold with a value of the same
     /// type; the old value's spacing and trailing comment stay.
-    fn set(mut self, section: &str, key: &str, value: impl Into<Value>) -> Self {
+    pub fn set(mut self, section: &str, key: &str, value: impl Into<Value>) -> Self {
         let old = self
             .doc
             .get_mut(section)
