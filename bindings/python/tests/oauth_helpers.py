@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 import portcullis
+from conftest import NOW, PEPPER
 
-NOW = 1_800_000_000
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 REDIRECT = "https://app.example/cb"
 
@@ -166,7 +166,7 @@ def setup(policy: portcullis.Policy, store: Any,
     keys = portcullis.AccessKeys("k1", bytes(range(1, 33)))
     verifier = portcullis.AccessVerifier(policy, keys)
     server = portcullis.OAuthServer(policy, verifier, config)
-    checker = portcullis.Checker(policy, portcullis.Peppers("p1", bytes(range(32))),
+    checker = portcullis.Checker(policy, portcullis.Peppers("p1", PEPPER),
                                  access_tokens=verifier)
     client, secret = portcullis.Client.confidential(
         "webapp", [REDIRECT], ["claims:read", "claims:write", "orders:read"])

@@ -11,6 +11,7 @@ import pytest
 
 import portcullis
 from conftest import NOW, PEPPER, POLICY_FILE
+from policy_builder import TestPolicy
 
 DAY = 86_400
 
@@ -465,10 +466,8 @@ def test_legacy_import(checker: portcullis.Checker) -> None:
     refused = checker.verify(issued.key, legacy, NOW)
     assert not refused.valid and refused.reason == "legacy_hash_refused"
     # Accepted while migrating (the policy says so), and flagged for rehash.
-    text = POLICY_FILE.read_text(encoding="utf-8")
-    migrating_policy = portcullis.Policy.from_toml(
-        text.replace("accept_legacy_sha256 = false", "accept_legacy_sha256 = true"))
-    migrating = portcullis.Checker(migrating_policy, portcullis.Peppers("p1", bytes(range(32))))
+    migrating_policy = TestPolicy.claimport().accept_legacy_sha256(True).build()
+    migrating = portcullis.Checker(migrating_policy, portcullis.Peppers("p1", PEPPER))
     v = migrating.verify(issued.key, legacy, NOW)
     assert v.valid and v.warnings == ["needs_rehash"]
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, List, Optional
 import pytest
 
 import portcullis
+from conftest import PEPPER
 from oauth_helpers import NOW, REDIRECT, VERIFIER, DictStore, Setup, basic, query_params, setup
 
 
@@ -585,7 +586,7 @@ def test_grace_redeems_a_rotated_token_once_and_a_second_time_revokes(
 
 
 def test_checker_with_access_tokens(policy: portcullis.Policy, env: Setup) -> None:
-    plain = portcullis.Checker(policy, portcullis.Peppers("p1", bytes(range(32))))
+    plain = portcullis.Checker(policy, portcullis.Peppers("p1", PEPPER))
     assert plain.access_tokens is None
     access = env.exchange(env.code()).json()["access_token"]
     refused = plain.check("GET", "/v1/claims", lookup=portcullis.MemoryStore(),

@@ -9,6 +9,7 @@ import pytest
 
 import portcullis
 from conftest import vectors
+from policy_builder import TestPolicy
 
 OAUTH = vectors("oauth")
 
@@ -34,12 +35,7 @@ def test_every_section_is_present_and_not_empty() -> None:
 
 def other_catalog_policy() -> portcullis.Policy:
     """The catalog of the `other_catalog` token: one more scope in front (oauth_vectors.rs)."""
-    text = OAUTH["policies"]["claimport"].replace(
-        "[[scopes]]",
-        '[[scopes]]\nname = "admin:all"\ndescription = "Admin"\n\n[[scopes]]',
-        1,
-    )
-    return portcullis.Policy.from_toml(text)
+    return TestPolicy(OAUTH["policies"]["claimport"]).scope_first("admin:all", "Admin").build()
 
 
 @pytest.mark.parametrize("case", OAUTH["tokens"], ids=lambda c: c["name"])

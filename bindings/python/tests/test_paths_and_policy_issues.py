@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import portcullis
-from conftest import POLICY_FILE
+from conftest import PEPPER, POLICY_FILE
 
 POLICY = """
 [[scopes]]
@@ -65,7 +65,7 @@ require = "claims:read &"
 )
 def test_an_ambiguous_path_is_a_400_with_the_path_error_as_detail(path: str, detail: str) -> None:
     checker = portcullis.Checker(
-        portcullis.Policy.from_toml(POLICY), portcullis.Peppers("p1", bytes(range(32)))
+        portcullis.Policy.from_toml(POLICY), portcullis.Peppers("p1", PEPPER)
     )
     d = checker.check("GET", path, lookup=portcullis.MemoryStore(), https=True)
     assert (d.status, d.error, d.reason, d.detail) == (
