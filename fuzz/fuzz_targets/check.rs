@@ -43,7 +43,8 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         AccessKeys::new("k1", &[7u8; 32]).expect("key"),
         lenient_policy.catalog(),
     ));
-    let lenient = Checker::new(lenient_policy, peppers()).with_access_tokens(verifier);
+    let lenient = Checker::new(lenient_policy, peppers()).with_access_tokens(verifier)
+        .expect("same catalog");
     let rng = SeededRandom::new(b"fuzz");
     let mut keys = Vec::new();
     let specs = [

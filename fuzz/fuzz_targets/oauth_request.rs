@@ -137,6 +137,7 @@ fn server(catalog: &Catalog, keys: &AccessKeys) -> OAuthServer {
         verifier,
         "claimport",
     )
+    .expect("the verifier is built for this catalog")
 }
 
 #[derive(Arbitrary, Debug)]

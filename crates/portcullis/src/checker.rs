@@ -18,9 +18,9 @@ use crate::lookup::{KeyLookup, LookupError};
 use crate::oauth::{AccessVerifier, TokenError, access};
 use crate::pepper::Peppers;
 use crate::policy::{Access, Policy, UnknownRoutes};
-use crate::record::{KeyRecord, Scheme};
+use crate::record::{KeyRecord, KeyState, Scheme};
 use crate::request::Request;
-use crate::scope::ScopeSet;
+use crate::scope::{CatalogMismatch, ScopeSet};
 use crate::time::Timestamp;
 use std::sync::Arc;
 
@@ -105,9 +105,17 @@ impl Checker {
     /// [`crate::oauth::access`]) verified by `verifier`, in the same check path as API
     /// keys. Keep a clone of the `Arc` to push revocations. The two-phase API needs the
     /// time for them: use [`Checker::prepare_at`].
-    pub fn with_access_tokens(mut self, verifier: Arc<AccessVerifier>) -> Self {
+    ///
+    /// # Errors
+    /// [`CatalogMismatch`] when `verifier` was built for another scope catalog than the
+    /// policy's: its tokens' scopes would name other scopes.
+    pub fn with_access_tokens(
+        mut self,
+        verifier: Arc<AccessVerifier>,
+    ) -> Result<Self, CatalogMismatch> {
+        verifier.same_catalog(&self.policy.catalog)?;
         self.access = Some(verifier);
-        self
+        Ok(self)
     }
 
     /// The attached access-token verifier, if any.
@@ -495,16 +503,13 @@ impl Checker {
         now: Timestamp,
         warnings: &mut Warnings,
     ) -> Result<(), Reason> {
-        if record.revoked_at().is_some_and(|t| t <= now) {
-            return Err(Reason::Revoked);
-        }
-        if record.not_before().is_some_and(|t| now < t) {
-            return Err(Reason::NotYetValid);
+        match record.state(now) {
+            KeyState::Active => {}
+            KeyState::Revoked => return Err(Reason::Revoked),
+            KeyState::NotYetValid => return Err(Reason::NotYetValid),
+            KeyState::Expired => return Err(Reason::Expired),
         }
         if let Some(expires) = record.expires_at() {
-            if expires <= now {
-                return Err(Reason::Expired);
-            }
             if expires.since(now) <= self.policy.lifecycle.expiring_soon {
                 warnings.insert(Warning::ExpiringSoon);
             }

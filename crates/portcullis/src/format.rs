@@ -440,11 +440,7 @@ impl<'a> ParsedKey<'a> {
 
     /// A form safe to log and display: `sk_live_<id>_…`.
     pub fn display(&self) -> DisplayKey<'a> {
-        DisplayKey {
-            kind: self.kind(),
-            env: self.env(),
-            id: self.id,
-        }
+        DisplayKey::new(self.kind(), self.env(), self.id)
     }
 
     /// The bytes the MAC covers, `{id}_{secret}` (the checksum and labels are excluded;
@@ -482,6 +478,13 @@ fn ascii(bytes: &[u8]) -> &str {
 }
 
 /// The loggable form of a key: `sk_live_<id>_…`.
+impl<'a> DisplayKey<'a> {
+    /// The display form of the key `kind`_`env`_`id`_… (a parsed key's or a record's).
+    pub(crate) const fn new(kind: &'a str, env: &'a str, id: KeyId) -> Self {
+        DisplayKey { kind, env, id }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DisplayKey<'a> {
     kind: &'a str,

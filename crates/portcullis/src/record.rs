@@ -1,6 +1,6 @@
 //! The stored form of a key: everything but the secret.
 
-use crate::format::{KeyId, MAX_LABEL_LEN, is_valid_label};
+use crate::format::{DisplayKey, KeyId, MAX_LABEL_LEN, is_valid_label};
 use crate::hash::{HashError, StoredHash};
 use crate::scope::{Catalog, Grant};
 use crate::time::Timestamp;
@@ -9,9 +9,11 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 mod profile;
+mod state;
 mod wire;
 
 pub(crate) use profile::{Profile, Scheme};
+pub use state::KeyState;
 
 /// Free-form host data attached to a record.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
@@ -339,6 +341,27 @@ impl KeyRecord {
     /// Replaces the granted scopes.
     pub fn set_scopes(&mut self, scopes: Vec<String>) {
         self.profile = Arc::new(self.profile.changed(|p| p.scopes = scopes));
+    }
+
+    /// The key's state at `now`: the one rule for a key's status, which the checker, the
+    /// CLI and the bindings all use (see [`KeyState`] for the bounds and their order).
+    #[inline]
+    pub fn state(&self, now: Timestamp) -> KeyState {
+        if self.revoked_at().is_some_and(|t| t <= now) {
+            KeyState::Revoked
+        } else if self.not_before().is_some_and(|t| now < t) {
+            KeyState::NotYetValid
+        } else if self.expires_at().is_some_and(|t| t <= now) {
+            KeyState::Expired
+        } else {
+            KeyState::Active
+        }
+    }
+
+    /// The form of the key safe to log and show: `sk_live_<id>_…` (the same builder as
+    /// [`crate::ParsedKey::display`]).
+    pub fn display(&self) -> DisplayKey<'_> {
+        DisplayKey::new(self.kind(), self.env(), self.id)
     }
 
     /// Renames the key.

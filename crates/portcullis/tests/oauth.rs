@@ -42,7 +42,8 @@ fn fx_with(config: OAuthConfig) -> Fx {
         policy.catalog().clone(),
         verifier.clone(),
         "claimport",
-    );
+    )
+    .expect("same catalog");
     let rng = SeededRandom::new(b"oauth tests");
     let store = MemoryOAuthStore::new();
     let (web, web_secret) = Client::confidential(
@@ -68,7 +69,8 @@ fn fx_with(config: OAuthConfig) -> Fx {
     );
     store.add_client(cli.expect("cli"));
     let checker = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
-        .with_access_tokens(verifier);
+        .with_access_tokens(verifier)
+        .expect("same catalog");
     Fx {
         server,
         store,
@@ -1176,7 +1178,8 @@ fn access_token_in_query_is_refused() {
     let policy = Policy::from_toml(&text).expect("policy");
     let verifier = f.server.verifier().clone();
     let checker = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("p"))
-        .with_access_tokens(verifier);
+        .with_access_tokens(verifier)
+        .expect("same catalog");
     let (at, _) = f.tokens();
     let q = format!("api_key={at}");
     let req = Request::new("GET", "/v1/claims").query(&q).https(true);

@@ -49,7 +49,8 @@ fn fx_with(config: OAuthConfig) -> Fx {
     let policy = Policy::from_toml(&common::claimport_text()).expect("policy");
     let keys = AccessKeys::new("k1", &[9u8; 32]).expect("keys");
     let verifier = Arc::new(AccessVerifier::new(keys, policy.catalog()));
-    let server = OAuthServer::new(config, policy.catalog().clone(), verifier, "claimport");
+    let server = OAuthServer::new(config, policy.catalog().clone(), verifier, "claimport")
+        .expect("same catalog");
     let rng = SeededRandom::new(b"documented requests");
     let store = MemoryOAuthStore::new();
     let scopes = ["claims:read", "claims:write"];

@@ -19,7 +19,7 @@ fn server(config: OAuthConfig) -> OAuthServer {
     let policy = Policy::from_toml(&common::claimport_text()).expect("policy");
     let keys = AccessKeys::new("k1", &[9u8; 32]).expect("keys");
     let verifier = Arc::new(AccessVerifier::new(keys, policy.catalog()));
-    OAuthServer::new(config, policy.catalog().clone(), verifier, "claimport")
+    OAuthServer::new(config, policy.catalog().clone(), verifier, "claimport").expect("same catalog")
 }
 
 fn with_issuer() -> OAuthConfig {

@@ -238,7 +238,7 @@ proptest! {
         let p = policy();
         let keys = AccessKeys::new("k1", &[1u8; 32]).expect("keys");
         let verifier = Arc::new(AccessVerifier::new(keys, p.catalog()));
-        let server = OAuthServer::new(OAuthConfig::default(), p.catalog().clone(), verifier, "r");
+        let server = OAuthServer::new(OAuthConfig::default(), p.catalog().clone(), verifier, "r").expect("same catalog");
         let store = MemoryOAuthStore::new();
         store.add_client(Client::public("spa", false, &["https://s.example/cb"], &["*"]).expect("c"));
         let rng = SeededRandom::new(b"x");
@@ -268,7 +268,8 @@ fn measure_check_access_token_vs_api_key() {
     ));
     let at = verifier.keys().sign(&claims(all_scopes(&p)), p.catalog());
     let checker = Checker::new(p, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
-        .with_access_tokens(verifier);
+        .with_access_tokens(verifier)
+        .expect("same catalog");
     let store = MemoryStore::new();
     let spec = KeySpec::new("k", "org", ["claims:read"]);
     let issued = checker.issue(&spec, Timestamp(NOW)).expect("issue");

@@ -456,7 +456,8 @@ fn check_vectors(m: &[Minted]) -> Vec<Value> {
                 let verifier = Arc::new(AccessVerifier::new(keys("k1"), policy.catalog()));
                 let checker =
                     Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
-                        .with_access_tokens(verifier);
+                        .with_access_tokens(verifier)
+                        .expect("same catalog");
                 let t = &token(m, tok).token;
                 let header = format!("Bearer {t}");
                 let query = format!("api_key={t}");
@@ -794,7 +795,8 @@ fn run_token_case(p: &Policy, case: &Value) {
         other => panic!("{name}: config {other:?}"),
     };
     let verifier = Arc::new(AccessVerifier::new(keys("k1"), p.catalog()));
-    let server = OAuthServer::new(config, p.catalog().clone(), verifier, "claimport");
+    let server = OAuthServer::new(config, p.catalog().clone(), verifier, "claimport")
+        .expect("same catalog");
     let store = MemoryOAuthStore::new();
     for c in token_clients() {
         let client: Client = serde_json::from_value(c).expect("client");

@@ -19,7 +19,7 @@
 use crate::format::{ID_LEN, KeyId};
 use crate::pepper::HmacSha256;
 use crate::random::{RandomError, RandomSource, fill_base62};
-use crate::scope::{Catalog, MAX_SCOPES, ScopeSet};
+use crate::scope::{Catalog, CatalogMismatch, MAX_SCOPES, ScopeSet};
 use crate::secret::SecretString;
 use crate::time::Timestamp;
 use base64::Engine;
@@ -513,6 +513,16 @@ impl AccessVerifier {
         let mut presented = [0u8; 33];
         match URL_SAFE_NO_PAD.decode_slice(mac, &mut presented) {
             Ok(32) => {}
+    /// `Ok` when this verifier was built for `catalog` (the one rule that a verifier and
+    /// the policy or engine it serves share one catalog).
+    pub fn same_catalog(&self, catalog: &Catalog) -> Result<(), CatalogMismatch> {
+        if self.catalog_id == catalog.id() {
+            Ok(())
+        } else {
+            Err(CatalogMismatch)
+        }
+    }
+
             _ => return Err(TokenError::Malformed),
         }
         let mut given = [0u8; 32];

@@ -58,8 +58,8 @@
 //!     require = "claims:read"
 //! "#)?;
 //! let verifier = Arc::new(AccessVerifier::new(AccessKeys::new("k1", &[7u8; 32])?, policy.catalog()));
-//! let server = OAuthServer::new(OAuthConfig::default(), policy.catalog().clone(), verifier.clone(), "claimport");
-//! let checker = Checker::new(policy, Peppers::new("p1", &[9u8; 32])?).with_access_tokens(verifier);
+//! let server = OAuthServer::new(OAuthConfig::default(), policy.catalog().clone(), verifier.clone(), "claimport")?;
+//! let checker = Checker::new(policy, Peppers::new("p1", &[9u8; 32])?).with_access_tokens(verifier)?;
 //! let (rng, now) = (OsRandom::new(), Timestamp(1_800_000_000));
 //!
 //! // Registration: the secret is shown once, only its hash is stored.

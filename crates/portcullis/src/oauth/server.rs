@@ -5,7 +5,7 @@ use super::access::AccessVerifier;
 use super::config::OAuthConfig;
 use super::error::OAuthError;
 use super::store::{ClientStore, CodeStore, RefreshStore};
-use crate::scope::{Catalog, ScopeSet};
+use crate::scope::{Catalog, CatalogMismatch, ScopeSet};
 use std::sync::Arc;
 
 /// The stores an endpoint needs. [`super::MemoryOAuthStore`] implements all three:
@@ -52,19 +52,24 @@ pub struct OAuthServer {
 
 impl OAuthServer {
     /// An engine for `catalog` (use the policy's: `policy.catalog().clone()`), signing
-    /// with `verifier`'s keys. The verifier must have been built for the same catalog.
+    /// with `verifier`'s keys.
+    ///
+    /// # Errors
+    /// [`CatalogMismatch`] when `verifier` was built for another catalog: the tokens it
+    /// signs would name other scopes than the ones granted.
     pub fn new(
         config: OAuthConfig,
         catalog: Catalog,
         verifier: Arc<AccessVerifier>,
         realm: &str,
-    ) -> Self {
-        OAuthServer {
+    ) -> Result<Self, CatalogMismatch> {
+        verifier.same_catalog(&catalog)?;
+        Ok(OAuthServer {
             config,
             catalog,
             verifier,
             realm: realm.to_owned(),
-        }
+        })
     }
 
     /// The configuration.

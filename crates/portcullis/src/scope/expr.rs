@@ -11,7 +11,7 @@
 //! `claims:write | full_access` needs either. Names must be declared in the catalog;
 //! wildcards belong in grants, not requirements.
 
-use super::catalog::{Catalog, is_scope_char};
+use super::catalog::{Catalog, Grant, is_scope_char};
 use super::set::ScopeSet;
 
 /// Longest expression, in bytes.
@@ -161,6 +161,22 @@ pub(crate) fn parse_expr(catalog: &Catalog, text: &str) -> Result<Expr, ExprErro
     };
     p.skip_spaces();
     if p.at_end() {
+    /// Evaluates against grant strings (names or patterns, as a record holds them) under
+    /// `catalog`, keeping what the bindings and the CLI show: the effective scopes, the
+    /// unknown count and, on a denial, the missing and required scopes by name.
+    pub fn evaluate_grants<'c, S: AsRef<str>>(
+        &self,
+        catalog: &'c Catalog,
+        grants: &[S],
+    ) -> Evaluation<'c> {
+        let grant = catalog.grant(grants);
+        Evaluation {
+            catalog,
+            grant,
+            shortfall: self.evaluate(&grant.set).err(),
+        }
+    }
+
         return Err(p.error(ExprErrorKind::Empty));
     }
     let expr = p.expr()?;
@@ -177,6 +193,59 @@ struct Parser<'a> {
     bytes: &'a [u8],
     text: &'a str,
     pos: usize,
+/// A requirement evaluated against grant strings ([`Requirement::evaluate_grants`]), with
+/// the catalog that names its scopes.
+#[derive(Clone, Copy, Debug)]
+pub struct Evaluation<'c> {
+    catalog: &'c Catalog,
+    grant: Grant,
+    shortfall: Option<Shortfall>,
+}
+
+impl Evaluation<'_> {
+    /// Whether the grants meet the requirement.
+    pub fn allowed(&self) -> bool {
+        self.shortfall.is_none()
+    }
+
+    /// The effective grant (implications and wildcards expanded) and its unknown count.
+    pub fn grant(&self) -> Grant {
+        self.grant
+    }
+
+    /// What a denial lacked; `None` when allowed.
+    pub fn shortfall(&self) -> Option<Shortfall> {
+        self.shortfall
+    }
+
+    /// The effective scopes, in catalog order.
+    pub fn effective(&self) -> impl Iterator<Item = &str> + '_ {
+        self.catalog.names(&self.grant.set)
+    }
+
+    /// On a denial, the scopes of the closest alternative that were not granted, in
+    /// catalog order; empty when allowed.
+    pub fn missing(&self) -> impl Iterator<Item = &str> + '_ {
+        self.named(|s| &s.missing)
+    }
+
+    /// On a denial, every scope of the closest alternative, in catalog order; empty when
+    /// allowed.
+    pub fn required(&self) -> impl Iterator<Item = &str> + '_ {
+        self.named(|s| &s.required)
+    }
+
+    fn named<'s>(
+        &'s self,
+        part: fn(&Shortfall) -> &ScopeSet,
+    ) -> impl Iterator<Item = &'s str> + 's {
+        self.shortfall
+            .as_ref()
+            .into_iter()
+            .flat_map(move |s| self.catalog.names(part(s)))
+    }
+}
+
     depth: usize,
 }
 
