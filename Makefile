@@ -13,10 +13,17 @@ check:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test -p portcullis
 
+## fmt, clippy (its incompatible_msrv lint holds std APIs to each crate's rust-version), rustdoc,
+## the locked dependencies against rust-version, and cargo-deny (installed on first use, ~4 min).
+DENY_VERSION := 0.20.2
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p portcullis -p portcullis-cli --no-deps
+	python3 .ci/msrv.py
+	$(CARGO) deny --version 2>/dev/null | grep -qx "cargo-deny $(DENY_VERSION)" \
+		|| $(CARGO) install cargo-deny --version $(DENY_VERSION) --locked
+	$(CARGO) deny --workspace check licenses bans sources
 
 test-rust:
 	$(CARGO) test --workspace
