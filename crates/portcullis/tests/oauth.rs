@@ -5,13 +5,12 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::TestPolicy;
 use portcullis::oauth::{
     AccessKeys, AccessVerifier, AuthorizationRequest, AuthorizeOutcome, Client, MemoryOAuthStore,
     OAuthConfig, OAuthError, OAuthErrorCode, OAuthServer, Stores, TokenError, TokenResponse,
 };
-use portcullis::{
-    Checker, Peppers, Policy, Reason, Request, SecretString, SeededRandom, Timestamp,
-};
+use portcullis::{Checker, Policy, Reason, Request, SecretString, SeededRandom, Timestamp};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -68,7 +67,7 @@ fn fx_with(config: OAuthConfig) -> Fx {
         &["claims:*"],
     );
     store.add_client(cli.expect("cli"));
-    let checker = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
+    let checker = common::checker_of(policy)
         .with_access_tokens(verifier)
         .expect("same catalog");
     Fx {
@@ -1173,11 +1172,9 @@ fn access_token_scope_checked_like_a_key() {
 #[test]
 fn access_token_in_query_is_refused() {
     let f = fx();
-    let text =
-        common::claimport_text().replace("allow_query_key = false", "allow_query_key = true");
-    let policy = Policy::from_toml(&text).expect("policy");
+    let policy = TestPolicy::claimport().allow_query_key(true).build();
     let verifier = f.server.verifier().clone();
-    let checker = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("p"))
+    let checker = common::checker_of(policy)
         .with_access_tokens(verifier)
         .expect("same catalog");
     let (at, _) = f.tokens();
@@ -1235,7 +1232,7 @@ fn access_token_without_verifier_is_a_malformed_key() {
     let f = fx();
     let (at, _) = f.tokens();
     let policy = Policy::from_toml(&common::claimport_text()).expect("policy");
-    let plain = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("p"));
+    let plain = common::checker_of(policy);
     let header = format!("Bearer {at}");
     let req = Request::new("GET", "/v1/claims")
         .authorization(&header)
