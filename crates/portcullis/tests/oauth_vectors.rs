@@ -27,8 +27,9 @@
 
 mod common;
 
+use common::TestPolicy;
 use portcullis::oauth::{AccessClaims, AccessKeys, AccessVerifier, ChallengeMethod, PkceChallenge};
-use portcullis::{Checker, KeyId, MemoryStore, Peppers, Policy, Request, ScopeSet, Timestamp};
+use portcullis::{KeyId, MemoryStore, Policy, Request, ScopeSet, Timestamp};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -133,12 +134,9 @@ type MintSpec<'p> = (
 );
 
 fn mint(p: &Policy) -> Vec<Minted> {
-    let other = Policy::from_toml(&common::claimport_text().replacen(
-        "[[scopes]]",
-        "[[scopes]]\nname = \"admin:all\"\ndescription = \"Admin\"\n\n[[scopes]]",
-        1,
-    ))
-    .expect("other policy");
+    let other = TestPolicy::claimport()
+        .scope_first("admin:all", "Admin")
+        .build();
     let specs: [MintSpec<'_>; 6] = [
         ("read", "user_7", &["claims:read"], NOW, 1, "k1", p),
         (
@@ -454,10 +452,9 @@ fn check_vectors(m: &[Minted]) -> Vec<Value> {
                 let text = &texts.iter().find(|(n, _)| *n == pol).expect("policy").1;
                 let policy = Policy::from_toml(text).expect("policy");
                 let verifier = Arc::new(AccessVerifier::new(keys("k1"), policy.catalog()));
-                let checker =
-                    Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
-                        .with_access_tokens(verifier)
-                        .expect("same catalog");
+                let checker = common::checker_of(policy)
+                    .with_access_tokens(verifier)
+                    .expect("same catalog");
                 let t = &token(m, tok).token;
                 let header = format!("Bearer {t}");
                 let query = format!("api_key={t}");
@@ -493,9 +490,10 @@ fn check_vectors(m: &[Minted]) -> Vec<Value> {
 }
 
 fn query_policy() -> String {
-    common::claimport_text()
-        .replace("require_https = true", "require_https = false")
-        .replace("allow_query_key = false", "allow_query_key = true")
+    TestPolicy::claimport()
+        .require_https(false)
+        .allow_query_key(true)
+        .text()
 }
 
 fn pkce_vectors() -> Vec<Value> {
@@ -795,8 +793,8 @@ fn run_token_case(p: &Policy, case: &Value) {
         other => panic!("{name}: config {other:?}"),
     };
     let verifier = Arc::new(AccessVerifier::new(keys("k1"), p.catalog()));
-    let server = OAuthServer::new(config, p.catalog().clone(), verifier, "claimport")
-        .expect("same catalog");
+    let server =
+        OAuthServer::new(config, p.catalog().clone(), verifier, "claimport").expect("same catalog");
     let store = MemoryOAuthStore::new();
     for c in token_clients() {
         let client: Client = serde_json::from_value(c).expect("client");
