@@ -265,11 +265,8 @@ pub unsafe extern "C" fn portcullis_checker_check_store_into(
                 borrow_mut(decision)?,
             )
         };
-        target.refill(&checker.inner, |out| {
-            checker
-                .inner
-                .check_into(&request, &store.inner, Timestamp(now), out)
-        });
+        let decision = checker.inner.check(&request, &store.inner, Timestamp(now));
+        target.refill(&checker.inner, decision);
         Ok(())
     })
 }

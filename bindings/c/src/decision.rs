@@ -5,7 +5,7 @@ use crate::record::{id_str, id_text, portcullis_record};
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::{copy_out, portcullis_str};
-use core_lib::{Checker, Decision, DecisionRef, Outcome, ScopeSet};
+use core_lib::{Checker, Decision, Outcome, ScopeSet};
 use std::ffi::c_char;
 use std::sync::Arc;
 
@@ -32,15 +32,14 @@ impl portcullis_decision {
         }
     }
 
-    /// Decides anew into this handle through `decide`, which fills the kept outcome in
-    /// place (`Checker::check_into`), and keeps the checker reference when it is the same
-    /// checker.
+    /// Decides anew into this handle: keeps the outcome of `decision`, and the checker
+    /// reference when it is the same checker.
     #[inline]
-    pub(crate) fn refill(&mut self, checker: &Arc<Checker>, decide: impl FnOnce(&mut Outcome)) {
+    pub(crate) fn refill(&mut self, checker: &Arc<Checker>, decision: Decision<'_>) {
         if !Arc::ptr_eq(&self.checker, checker) {
             self.checker = checker.clone();
         }
-        decide(&mut self.outcome);
+        self.outcome = decision.into_outcome();
         self.key_id = self
             .outcome
             .principal
@@ -177,7 +176,7 @@ pub unsafe extern "C" fn portcullis_decision_www_authenticate(
         out_ptr(len_out)?;
         // SAFETY: live (contract).
         let d = unsafe { borrow(decision) }?;
-        let value = DecisionRef::new(&d.outcome, d.checker.policy())
+        let value = Decision::new(&d.outcome, d.checker.policy())
             .www_authenticate()
             .map(|w| w.to_string())
             .unwrap_or_default();

@@ -39,17 +39,15 @@ impl Failure {
 pub(crate) type FfiResult<T> = Result<T, Failure>;
 
 /// Runs the body of an export that returns a result code: catches panics, records the
-/// detail of a failure for `portcullis_last_error`. Not inlined (as the compiler chose
-/// before [`hot_guard`] existed): one out-of-line instance per export keeps the library
-/// 24 KB smaller.
+/// detail of a failure for `portcullis_last_error`. Not inlined: one out-of-line instance
+/// per export keeps the library smaller (benches/OPTIMISATIONS.md).
 #[inline(never)]
 pub(crate) fn guard(body: impl FnOnce() -> FfiResult<()>) -> R {
     guarded(body)
 }
 
-/// [`guard`] for the per-request check calls, always inlined into its export: that saves
-/// the call and its spilled arguments, about 25 instructions per check (callgrind,
-/// benches/c/callgrind.sh). Only there: inlining every export's guard added 24 KB of code.
+/// [`guard`] for the per-request check calls, always inlined into its export to save the
+/// call and its spilled arguments (benches/OPTIMISATIONS.md); only there, for code size.
 #[inline(always)]
 pub(crate) fn hot_guard(body: impl FnOnce() -> FfiResult<()>) -> R {
     guarded(body)
@@ -165,7 +163,8 @@ pub(crate) unsafe fn optional_bytes<'a>(
     unsafe { bytes(p, len) }.map(Some)
 }
 
-/// Borrows UTF-8 text; other bytes give `PORTCULLIS_INVALID_UTF8`.
+/// Borrows UTF-8 text; other bytes give `PORTCULLIS_INVALID_UTF8`. Validated by the core
+/// (`for_bindings::text`): the binding has no unchecked conversion.
 ///
 /// # Safety
 /// As for [`bytes`].
@@ -173,35 +172,7 @@ pub(crate) unsafe fn optional_bytes<'a>(
 pub(crate) unsafe fn text<'a>(p: *const c_char, len: usize) -> FfiResult<&'a str> {
     // SAFETY: forwarded contract.
     let b = unsafe { bytes(p, len) }?;
-    if is_ascii(b) {
-        // SAFETY: ASCII bytes are valid UTF-8. Methods and paths are ASCII, and for these
-        // short strings the word-wise ASCII test costs a fraction of full UTF-8 validation
-        // (about 100 instructions per string on the check path).
-        return Ok(unsafe { std::str::from_utf8_unchecked(b) });
-    }
-    std::str::from_utf8(b).map_err(|_| R::PORTCULLIS_INVALID_UTF8.into())
-}
-
-/// Whether `b` is ASCII. Up to 16 bytes (methods, short paths: the check hot path) it tests
-/// the high bits of two overlapping words, or under 4 bytes those of the first, middle and
-/// last byte (which cover them all): a few instructions where `<[u8]>::is_ascii` walks the
-/// tail byte by byte. Longer input goes to `<[u8]>::is_ascii`. (With `bytes`, `text`, the
-/// request decoding and `portcullis_decision::replace` inlined, the C check's excess over
-/// the Rust check fell from ~273 to ~203 instructions: benches/c/callgrind.sh.)
-#[inline(always)]
-fn is_ascii(b: &[u8]) -> bool {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    if b.len() > 16 {
-        return b.is_ascii();
-    }
-    if let (Some(head), Some(tail)) = (b.first_chunk::<8>(), b.last_chunk::<8>()) {
-        return (u64::from_ne_bytes(*head) | u64::from_ne_bytes(*tail)) & HIGH == 0;
-    }
-    if let (Some(head), Some(tail)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
-        return (u32::from_ne_bytes(*head) | u32::from_ne_bytes(*tail)) & HIGH as u32 == 0;
-    }
-    let byte = |i: usize| b.get(i).copied().unwrap_or(0);
-    (byte(0) | byte(b.len() / 2) | byte(b.len().wrapping_sub(1))) < 0x80
+    core_lib::for_bindings::text(b).map_err(|_| R::PORTCULLIS_INVALID_UTF8.into())
 }
 
 /// Like [`text`], but NULL means "absent".
@@ -341,22 +312,6 @@ mod tests {
     }
 
     #[test]
-    fn short_ascii_test_agrees_with_the_standard_one() {
-        for len in 0..40 {
-            let plain = vec![b'a'; len];
-            assert!(is_ascii(&plain), "len {len}");
-            for at in 0..len {
-                for high in [0x80u8, 0xc3, 0xff] {
-                    let mut b = plain.clone();
-                    b[at] = high;
-                    assert_eq!(is_ascii(&b), b.is_ascii(), "len {len}, byte {at}");
-                    assert!(!is_ascii(&b), "len {len}, byte {at}");
-                }
-            }
-        }
-    }
-
-    #[test]
     fn impossible_lengths_are_refused_before_reading() {
         let p = c"x".as_ptr();
         // SAFETY: the length check fails before any memory is read.
@@ -370,6 +325,13 @@ mod tests {
         assert_eq!(
             r.map_err(|f| f.code).err(),
             Some(R::PORTCULLIS_NULL_PARAMETER)
+        );
+        let bad = b"/v1/\xc3";
+        // SAFETY: `bad` is readable for its length.
+        let r = unsafe { text(bad.as_ptr().cast(), bad.len()) };
+        assert_eq!(
+            r.map_err(|f| f.code).err(),
+            Some(R::PORTCULLIS_INVALID_UTF8)
         );
         // SAFETY: a count of zero never reads the pointer.
         let r = unsafe { array::<u64>(std::ptr::null(), 0) };

@@ -44,12 +44,9 @@ fn run<T: Send>(py: Python<'_>, long: bool, work: impl FnOnce() -> T + Send) -> 
 }
 
 /// Why the check, verify and two-phase calls keep the GIL for ordinary requests: each
-/// is a few hundred nanoseconds of Rust work. Releasing the GIL for that long costs more than it frees, and
-/// with two threads checking at once each release hands the GIL to the other thread and
-/// the reacquire waits for it to give it back: measured with `benches/python/bench.py`,
-/// two threads did 0.35–0.65× the throughput of one when these calls released the GIL and
-/// 0.8–1.1× when they keep it, with the same single-thread time. Longer calls (issuing,
-/// rotating, policy loading, the OAuth endpoints) still release it. On a free-threaded
+/// is a few hundred nanoseconds of Rust work, and with two threads each release hands the
+/// GIL over and the reacquire waits for it (benches/OPTIMISATIONS.md). Longer calls
+/// (issuing, rotating, policy loading, the OAuth endpoints) still release it. On a free-threaded
 /// CPython (the module declares `gil_used = false`) attached threads run in parallel
 /// anyway.
 ///

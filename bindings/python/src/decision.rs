@@ -2,7 +2,7 @@
 
 use crate::record::PyKeyRecord;
 use crate::shared::SharedChecker;
-use portcullis::{DecisionRef, Outcome, Reason, Verification};
+use portcullis::{Decision, Outcome, Reason, Verification};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::Arc;
@@ -21,13 +21,9 @@ pub struct PyDecision {
 pub(crate) enum CheckerRef {
     /// The checker itself: one write to its shared reference count per decision.
     Own(Arc<SharedChecker>),
-    /// The decisions of one `check_many` batch share a handle of their own. With every
-    /// decision taking a reference to the checker, two threads deciding batches through
-    /// one checker wrote its one count at every decision built and freed, and the cache
-    /// line holding it moved between their cores each time. A batch's handle is written
-    /// only by the thread that made the batch. In ten alternating pairs of runs, two
-    /// threads did about 1.72× the work of one with it (median) and 1.55× without; the
-    /// VM's noise is as large as the difference (see `benches/README.md`).
+    /// The decisions of one `check_many` batch share a handle of their own, written only
+    /// by the thread that made the batch, so that two threads deciding batches through
+    /// one checker do not bounce its count's cache line (benches/OPTIMISATIONS.md).
     Batch(Arc<BatchChecker>),
 }
 
@@ -54,8 +50,8 @@ impl PyDecision {
 
     /// Reads the outcome in place: a copy would write the count of the caller's record
     /// (shared with every thread checking that key) at each property read.
-    fn view(&self) -> DecisionRef<'_> {
-        DecisionRef::new(&self.outcome, self.checker.policy())
+    fn view(&self) -> Decision<'_, &Outcome> {
+        Decision::new(&self.outcome, self.checker.policy())
     }
 }
 

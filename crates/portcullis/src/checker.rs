@@ -10,9 +10,10 @@
 //!   is one function, applied by [`Checker::check`], [`Checker::prepare`] and
 //!   [`Checker::verify`] alike.
 
+use crate::bytes::eq_public;
 use crate::decision::{Decision, Outcome, Principal, Reason, Warning, Warnings};
 use crate::extract::{Credential, ExtractError, Source, extract_unvalidated, is_b64token};
-use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey, same};
+use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey};
 use crate::hash::{HashCheck, StoredHash, burn, check_digest};
 use crate::lookup::{KeyLookup, LookupError};
 use crate::oauth::{AccessVerifier, TokenError, access};
@@ -139,19 +140,18 @@ impl Checker {
     }
 
     /// Decides a request in one call, fetching the record through `lookup`.
+    ///
+    /// A host or binding that keeps one outcome per thread or per handle stores
+    /// [`Decision::into_outcome`] in it, and reads it back through
+    /// [`Decision::new`]`(&outcome, checker.policy())`.
     pub fn check<L: KeyLookup + ?Sized>(
         &self,
         request: &Request<'_>,
         lookup: &L,
         now: Timestamp,
     ) -> Decision<'_> {
-        // The same steps as `check_into`, written to return the decision: going through
-        // `check_into` into a new decision cost about 40 instructions more per call
-        // (callgrind), in copies of the decision.
-        // `front` is used where it was returned, not moved out first: the move read it
-        // back 16 bytes at a time right after `front` wrote it 8 bytes at a time, reads
-        // that wait for the writes to reach the cache (sampled at a third of the
-        // caller's own time).
+        // `front` is matched by reference where it is returned: moving it out first made
+        // the copy wait on its own just-written stores (benches/OPTIMISATIONS.md).
         match self.front(request, Some(now)) {
             Err(early) => Decision::new(early.outcome(), &self.policy),
             Ok(ref front) => match lookup.lookup(&front.key.id()) {
@@ -159,26 +159,6 @@ impl Checker {
                 Err(e) => Decision::new(lookup_failed(front.route, e), &self.policy),
             },
         }
-    }
-
-    /// [`Checker::check`] into an outcome the caller keeps (what it held before is
-    /// replaced): the same decision, without moving a new outcome into place. For hosts
-    /// and bindings that reuse one outcome per thread or per handle; read it through
-    /// [`Decision::new`]`(outcome, checker.policy())` or its fields.
-    pub fn check_into<L: KeyLookup + ?Sized>(
-        &self,
-        request: &Request<'_>,
-        lookup: &L,
-        now: Timestamp,
-        out: &mut Outcome,
-    ) {
-        *out = match self.front(request, Some(now)) {
-            Err(early) => early.outcome(),
-            Ok(ref front) => match lookup.lookup(&front.key.id()) {
-                Ok(record) => self.back(&front.key, front.route, front.warnings, record, now),
-                Err(e) => lookup_failed(front.route, e),
-            },
-        };
     }
 
     /// Phase one: everything that needs no record.
@@ -392,7 +372,7 @@ impl Checker {
     /// of this deployment's environment are accepted.
     #[inline(always)]
     fn deployment_env(&self, key: &ParsedKey<'_>) -> Result<(), Reason> {
-        if same(key.env_bytes(), self.policy.deployment_env.as_bytes()) {
+        if eq_public(key.env_bytes(), self.policy.deployment_env.as_bytes()) {
             Ok(())
         } else {
             Err(Reason::WrongEnvironment)
@@ -410,11 +390,9 @@ impl Checker {
         Decision::new(self.back(key, route, warnings, record, now), &self.policy)
     }
 
-    /// Everything after the lookup. Always inlined (into `back_decision` and
-    /// `check_into`): out of line it cost about 35 instructions more per check
-    /// (callgrind). The outcome is put together at the end, from values, after the last
-    /// call: built earlier and filled in, it had to live on the stack (the unwinding path
-    /// drops it), and the decision holding it was copied out whole (176 bytes) on return.
+    /// Everything after the lookup. Always inlined, and the outcome is built from values
+    /// after the last call, so that it is never built on the stack and copied out
+    /// (benches/OPTIMISATIONS.md).
     #[inline(always)]
     fn back(
         &self,
@@ -484,8 +462,8 @@ impl Checker {
             HashCheck::UnknownPepper => return Err(Reason::UnknownPepper),
         }
         if record.id() != key.id()
-            || !same(record.kind_bytes(), key.kind_bytes())
-            || !same(record.env_bytes(), key.env_bytes())
+            || !eq_public(record.kind_bytes(), key.kind_bytes())
+            || !eq_public(record.env_bytes(), key.env_bytes())
         {
             return Err(Reason::RecordMismatch);
         }
@@ -509,10 +487,10 @@ impl Checker {
             KeyState::NotYetValid => return Err(Reason::NotYetValid),
             KeyState::Expired => return Err(Reason::Expired),
         }
-        if let Some(expires) = record.expires_at() {
-            if expires.since(now) <= self.policy.lifecycle.expiring_soon {
-                warnings.insert(Warning::ExpiringSoon);
-            }
+        if let Some(expires) = record.expires_at()
+            && expires.since(now) <= self.policy.lifecycle.expiring_soon
+        {
+            warnings.insert(Warning::ExpiringSoon);
         }
         let age = now.since(record.created_at());
         if self.policy.lifecycle.max_age.is_some_and(|max| age >= max) {
@@ -562,9 +540,8 @@ impl Checker {
         Some(outcome)
     }
 
-    /// The route's verdict on `granted`. It answers rather than writing into the outcome:
-    /// an outcome passed to a call that is not inlined has to live in memory, and the
-    /// decision holding it was then built on the stack and copied out whole (176 bytes).
+    /// The route's verdict on `granted`. It answers rather than writing into the outcome,
+    /// which would then have to live in memory (benches/OPTIMISATIONS.md).
     fn authorize(&self, route: Option<usize>, granted: &ScopeSet) -> Result<(), Refusal> {
         let access = route
             .and_then(|i| self.policy.routes.get(i))

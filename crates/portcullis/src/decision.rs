@@ -10,6 +10,7 @@ use crate::path::PathError;
 use crate::policy::Policy;
 use crate::record::KeyRecord;
 use crate::scope::ScopeSet;
+use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -292,157 +293,92 @@ impl Outcome {
 }
 
 /// A decision, read through the policy that made it (for scope names and the realm).
-#[derive(Clone, Debug)]
-pub struct Decision<'p> {
-    outcome: Outcome,
+///
+/// It owns its [`Outcome`] (`Decision<'p>`, what [`crate::Checker::check`] returns) or
+/// borrows one kept elsewhere (`Decision<'p, &Outcome>`, see [`Decision::view`]): a
+/// binding's decision object reads its outcome in place, since a copy would take a
+/// reference to the caller's record (a write to a count every thread checking that key
+/// also writes) at each read.
+#[derive(Clone, Copy, Debug)]
+pub struct Decision<'p, O = Outcome> {
+    outcome: O,
     policy: &'p Policy,
 }
 
-impl<'p> Decision<'p> {
-    /// Pairs an outcome with the policy that produced it.
-    pub fn new(outcome: Outcome, policy: &'p Policy) -> Self {
+impl<'p, O: Borrow<Outcome>> Decision<'p, O> {
+    /// Pairs an outcome (owned, or a reference to one) with the policy that produced it.
+    pub fn new(outcome: O, policy: &'p Policy) -> Self {
         Decision { outcome, policy }
     }
 
-    /// The same accessors over a borrow of this decision.
-    pub fn view(&self) -> DecisionRef<'_> {
-        DecisionRef::new(&self.outcome, self.policy)
+    /// The same decision over a borrow of its outcome.
+    pub fn view(&self) -> Decision<'p, &Outcome> {
+        Decision::new(self.outcome(), self.policy)
     }
     /// Whether the request may proceed.
     pub fn allowed(&self) -> bool {
-        self.view().allowed()
-    }
-    /// The HTTP status: 200, 400, 401, 403 (or 503 when the lookup failed or a pending
-    /// check was finished by another checker).
-    pub fn status(&self) -> u16 {
-        self.view().status()
-    }
-    /// The RFC 6750 error code, if any.
-    pub fn error(&self) -> Option<ErrorCode> {
-        self.view().error()
-    }
-    /// The internal reason, for logs.
-    pub fn reason(&self) -> Reason {
-        self.outcome.reason
-    }
-    /// The caller, when the key was verified.
-    pub fn principal(&self) -> Option<&Principal> {
-        self.outcome.principal.as_ref()
-    }
-    /// The caller's key id.
-    pub fn key_id(&self) -> Option<KeyId> {
-        self.view().key_id()
-    }
-    /// The caller's owner.
-    pub fn owner(&self) -> Option<&str> {
-        self.view().owner()
-    }
-    /// The caller's effective scopes, in catalog order.
-    pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.view().scopes()
-    }
-    /// Scopes missing on a 403, in catalog order.
-    pub fn missing(&self) -> impl Iterator<Item = &str> {
-        self.view().missing()
-    }
-    /// On a 403, the scopes of the route's closest alternative, in catalog order.
-    pub fn required(&self) -> impl Iterator<Item = &str> {
-        self.view().required()
-    }
-    /// Warnings.
-    pub fn warnings(&self) -> Warnings {
-        self.outcome.warnings
-    }
-    /// The matched route (method, path template), if any.
-    pub fn route(&self) -> Option<(&str, &str)> {
-        self.view().route()
-    }
-    /// The `WWW-Authenticate` value for a 400, 401 or 403; `None` otherwise.
-    pub fn www_authenticate(&self) -> Option<WwwAuthenticate<'_>> {
-        self.view().www_authenticate()
-    }
-    /// The owned outcome.
-    pub fn outcome(&self) -> &Outcome {
-        &self.outcome
-    }
-    /// Gives up the policy borrow, keeping the owned outcome.
-    pub fn into_outcome(self) -> Outcome {
-        self.outcome
-    }
-}
-
-/// A decision over a borrowed outcome: [`Decision`]'s accessors for an outcome kept
-/// elsewhere (a binding's decision object, say), without copying it. A copy would take
-/// a reference to the caller's record (an atomic write to a count that every thread
-/// checking that key also writes) at each read.
-#[derive(Clone, Copy, Debug)]
-pub struct DecisionRef<'a> {
-    outcome: &'a Outcome,
-    policy: &'a Policy,
-}
-
-impl<'a> DecisionRef<'a> {
-    /// Reads `outcome` through the policy that produced it.
-    pub fn new(outcome: &'a Outcome, policy: &'a Policy) -> Self {
-        DecisionRef { outcome, policy }
-    }
-
-    /// Whether the request may proceed.
-    pub fn allowed(self) -> bool {
         self.status() == 200
     }
     /// The HTTP status: 200, 400, 401, 403 (or 503 when the lookup failed or a pending
     /// check was finished by another checker).
-    pub fn status(self) -> u16 {
-        self.outcome.reason.status()
+    pub fn status(&self) -> u16 {
+        self.outcome().reason.status()
     }
     /// The RFC 6750 error code, if any.
-    pub fn error(self) -> Option<ErrorCode> {
-        self.outcome.reason.error()
+    pub fn error(&self) -> Option<ErrorCode> {
+        self.outcome().reason.error()
     }
     /// The internal reason, for logs.
-    pub fn reason(self) -> Reason {
-        self.outcome.reason
+    pub fn reason(&self) -> Reason {
+        self.outcome().reason
     }
     /// The caller, when the key was verified.
-    pub fn principal(self) -> Option<&'a Principal> {
-        self.outcome.principal.as_ref()
+    pub fn principal(&self) -> Option<&Principal> {
+        self.outcome().principal.as_ref()
     }
     /// The caller's key id.
-    pub fn key_id(self) -> Option<KeyId> {
+    pub fn key_id(&self) -> Option<KeyId> {
         self.principal().map(|p| p.record.id())
     }
     /// The caller's owner.
-    pub fn owner(self) -> Option<&'a str> {
+    pub fn owner(&self) -> Option<&str> {
         self.principal().map(|p| p.record.owner())
     }
     /// The caller's effective scopes, in catalog order.
-    pub fn scopes(self) -> impl Iterator<Item = &'a str> {
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
         let set = self.principal().map_or(&ScopeSet::EMPTY, |p| &p.granted);
         self.policy.catalog().names(set)
     }
     /// Scopes missing on a 403, in catalog order.
-    pub fn missing(self) -> impl Iterator<Item = &'a str> {
-        self.policy.catalog().names(&self.outcome.missing)
+    pub fn missing(&self) -> impl Iterator<Item = &str> {
+        self.policy.catalog().names(&self.outcome().missing)
     }
     /// On a 403, the scopes of the route's closest alternative, in catalog order.
-    pub fn required(self) -> impl Iterator<Item = &'a str> {
-        self.policy.catalog().names(&self.outcome.required)
+    pub fn required(&self) -> impl Iterator<Item = &str> {
+        self.policy.catalog().names(&self.outcome().required)
     }
     /// Warnings.
-    pub fn warnings(self) -> Warnings {
-        self.outcome.warnings
+    pub fn warnings(&self) -> Warnings {
+        self.outcome().warnings
     }
     /// The matched route (method, path template), if any.
-    pub fn route(self) -> Option<(&'a str, &'a str)> {
-        self.outcome.route.and_then(|i| self.policy.route_info(i))
+    pub fn route(&self) -> Option<(&'p str, &'p str)> {
+        self.outcome().route.and_then(|i| self.policy.route_info(i))
     }
     /// The `WWW-Authenticate` value for a 400, 401 or 403; `None` otherwise.
-    pub fn www_authenticate(self) -> Option<WwwAuthenticate<'a>> {
-        matches!(self.status(), 400 | 401 | 403).then_some(WwwAuthenticate { decision: self })
+    pub fn www_authenticate(&self) -> Option<WwwAuthenticate<'_>> {
+        matches!(self.status(), 400 | 401 | 403).then(|| WwwAuthenticate {
+            outcome: self.outcome(),
+            policy: self.policy,
+        })
     }
     /// The outcome.
-    pub fn outcome(self) -> &'a Outcome {
+    pub fn outcome(&self) -> &Outcome {
+        self.outcome.borrow()
+    }
+    /// Gives up the policy borrow, keeping the outcome (owned or borrowed, as it was
+    /// given).
+    pub fn into_outcome(self) -> O {
         self.outcome
     }
 }
@@ -453,23 +389,24 @@ impl<'a> DecisionRef<'a> {
 /// 403, `scope` (the scopes the closest alternative of the route needs) otherwise.
 #[derive(Clone, Copy, Debug)]
 pub struct WwwAuthenticate<'d> {
-    decision: DecisionRef<'d>,
+    outcome: &'d Outcome,
+    policy: &'d Policy,
 }
 
 impl fmt::Display for WwwAuthenticate<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.decision;
-        write!(f, "Bearer realm=\"{}\"", d.policy.realm())?;
-        let Some(error) = d.error() else {
+        let (reason, policy) = (self.outcome.reason, self.policy);
+        write!(f, "Bearer realm=\"{}\"", policy.realm())?;
+        let Some(error) = reason.error() else {
             return Ok(());
         };
         write!(f, ", error=\"{}\"", error.as_str())?;
-        if let Some(text) = d.reason().description() {
+        if let Some(text) = reason.description() {
             write!(f, ", error_description=\"{text}\"")?;
         }
-        if d.reason() == Reason::InsufficientScope {
+        if reason == Reason::InsufficientScope {
             f.write_str(", scope=\"")?;
-            for (i, name) in d.policy.catalog().names(&d.outcome.required).enumerate() {
+            for (i, name) in policy.catalog().names(&self.outcome.required).enumerate() {
                 if i > 0 {
                     f.write_str(" ")?;
                 }

@@ -18,6 +18,7 @@
 //! in the repository; `tests/key_format_doc.rs` checks it against this module.
 
 use crate::base62;
+use crate::bytes::eq_public;
 use std::fmt;
 use zeroize::Zeroize;
 
@@ -33,11 +34,13 @@ pub const MAX_LABEL_LEN: usize = 8;
 const TAIL_LEN: usize = MAC_INPUT_LEN + CHECK_LEN;
 /// Length of `{id}_{secret}`, the bytes the MAC covers.
 pub(crate) const MAC_INPUT_LEN: usize = ID_LEN + 1 + SECRET_LEN;
-/// The MAC input and the checksum bytes after it up to a whole 16-byte lane.
-pub(crate) const MAC_WINDOW: usize = crate::mac::window_len(MAC_INPUT_LEN);
-const _: () = assert!(MAC_WINDOW <= TAIL_LEN);
+/// What [`ParsedKey::mac_window`] hands the MAC: the whole tail, the MAC input followed by
+/// the checksum, which covers the whole 16-byte lanes the MAC reads (checked in `mac`).
+pub(crate) const MAC_WINDOW: usize = TAIL_LEN;
+/// Longest `{kind}_{env}_`.
+const MAX_HEAD_LEN: usize = 2 * (MAX_LABEL_LEN + 1);
 /// Longest possible key.
-pub const MAX_KEY_LEN: usize = 2 * (MAX_LABEL_LEN + 1) + TAIL_LEN;
+pub const MAX_KEY_LEN: usize = MAX_HEAD_LEN + TAIL_LEN;
 
 /// Why a presented string is not a key of this deployment.
 ///
@@ -263,16 +266,15 @@ impl KeyFormat {
         if input.len() > MAX_KEY_LEN {
             return Err(KeyError::Length);
         }
-        let prefix = |p: &&Prefix| input.get(..p.text.len()).is_some_and(|h| same(h, &p.text));
+        let prefix =
+            |p: &&Prefix| (input.get(..p.text.len())).is_some_and(|h| eq_public(h, &p.text));
         let (kind_len, env_len) = match self.prefixes.iter().find(prefix) {
             Some(p) => (p.kind_len, p.env_len),
             None => self.labels(input)?,
         };
         let tail_start = kind_len + env_len + 2;
-        let tail = &input[tail_start..];
-        if tail.len() != TAIL_LEN {
-            return Err(KeyError::Length);
-        }
+        let (head, tail) = input.split_at_checked(tail_start).ok_or(KeyError::Length)?;
+        let tail: &[u8; TAIL_LEN] = tail.try_into().map_err(|_| KeyError::Length)?;
         check_tail(tail, tail_start)?;
         let body_len = input.len() - CHECK_LEN;
         let expected = self.crc.of(&input[..body_len]);
@@ -280,7 +282,8 @@ impl KeyFormat {
             return Err(KeyError::Checksum);
         }
         Ok(ParsedKey {
-            text: input,
+            head,
+            tail,
             kind_len: kind_len as u8,
             env_len: env_len as u8,
             id: KeyId::from_valid(tail),
@@ -294,10 +297,10 @@ impl KeyFormat {
         let env_len = label_len(rest).ok_or(KeyError::Shape)?;
         let kind = &input[..kind_len];
         let env = &rest[..env_len];
-        if !self.kinds.iter().any(|k| same(k.as_bytes(), kind)) {
+        if !self.kinds.iter().any(|k| eq_public(k.as_bytes(), kind)) {
             return Err(KeyError::UnknownKind);
         }
-        if !self.envs.iter().any(|e| same(e.as_bytes(), env)) {
+        if !self.envs.iter().any(|e| eq_public(e.as_bytes(), env)) {
             return Err(KeyError::UnknownEnv);
         }
         Ok((kind_len, env_len))
@@ -320,32 +323,6 @@ where
         });
     }
     Ok(labels)
-}
-
-/// Byte equality of short, non-secret slices (labels, prefixes, path segments, ids of
-/// peppers), inline: for a few bytes a `memcmp` call costs more than the comparison.
-///
-/// Slices of 4 to 16 bytes are compared as two overlapping words (the first and the last
-/// 4 or 8 bytes), a few instructions whatever the length; shorter ones byte by byte and
-/// longer ones by the library.
-#[inline]
-pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    match n {
-        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
-        4..8 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
-        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
-        _ => a == b,
-    }
-}
-
-/// The `N` bytes of `s` at `at` (`None` past the end, which callers rule out).
-#[inline(always)]
-fn word<const N: usize>(s: &[u8], at: usize) -> Option<[u8; N]> {
-    s.get(at..at + N).and_then(|w| w.try_into().ok())
 }
 
 /// Length of the label at the start of `bytes` that is followed by `_`, if it is valid.
@@ -403,8 +380,10 @@ fn all_base62<const N: usize>(bytes: &[u8; N]) -> bool {
 /// Holds the secret: `Debug` shows only the safe display form.
 #[derive(Clone, Copy)]
 pub struct ParsedKey<'a> {
-    /// The whole key; ASCII (checked by the parser).
-    text: &'a [u8],
+    /// `{kind}_{env}_`; ASCII (checked by the parser).
+    head: &'a [u8],
+    /// `{id}_{secret}{check}`, whose fixed length the type carries.
+    tail: &'a [u8; TAIL_LEN],
     kind_len: u8,
     env_len: u8,
     id: KeyId,
@@ -413,13 +392,12 @@ pub struct ParsedKey<'a> {
 impl<'a> ParsedKey<'a> {
     /// The kind (`sk`).
     pub fn kind(&self) -> &'a str {
-        ascii(&self.text[..usize::from(self.kind_len)])
+        ascii(self.kind_bytes())
     }
 
     /// The environment (`live`).
     pub fn env(&self) -> &'a str {
-        let start = usize::from(self.kind_len) + 1;
-        ascii(&self.text[start..start + usize::from(self.env_len)])
+        ascii(self.env_bytes())
     }
 
     /// The key id.
@@ -429,13 +407,13 @@ impl<'a> ParsedKey<'a> {
 
     /// The kind as bytes (no UTF-8 pass, for hot-path comparisons).
     pub(crate) fn kind_bytes(&self) -> &'a [u8] {
-        &self.text[..usize::from(self.kind_len)]
+        &self.head[..usize::from(self.kind_len)]
     }
 
     /// The environment as bytes (no UTF-8 pass, for hot-path comparisons).
     pub(crate) fn env_bytes(&self) -> &'a [u8] {
         let start = usize::from(self.kind_len) + 1;
-        &self.text[start..start + usize::from(self.env_len)]
+        &self.head[start..start + usize::from(self.env_len)]
     }
 
     /// A form safe to log and display: `sk_live_<id>_…`.
@@ -443,26 +421,21 @@ impl<'a> ParsedKey<'a> {
         DisplayKey::new(self.kind(), self.env(), self.id)
     }
 
-    /// The bytes the MAC covers, `{id}_{secret}` (the checksum and labels are excluded;
-    /// the record binds kind and environment), followed by the first checksum bytes up to
-    /// the window [`crate::mac`] reads: its first [`MAC_INPUT_LEN`] bytes count.
+    /// What the MAC reads: its input `{id}_{secret}` (the checksum and labels are
+    /// excluded; the record binds kind and environment) in the first [`MAC_INPUT_LEN`]
+    /// bytes, then the checksum, which the MAC may read but does not count.
     pub(crate) fn mac_window(&self) -> &'a [u8; MAC_WINDOW] {
-        let start = self.tail_start();
-        // The tail after the labels is `MAC_INPUT_LEN + CHECK_LEN` bytes, so this is in
-        // bounds for every parsed key; the empty fallback keeps it total.
-        self.text
-            .get(start..start + MAC_WINDOW)
-            .and_then(|w| w.try_into().ok())
-            .unwrap_or(&[0; MAC_WINDOW])
+        self.tail
     }
 
-    /// The whole key; a secret.
-    pub(crate) fn full_text(&self) -> &'a [u8] {
-        self.text
-    }
-
-    fn tail_start(&self) -> usize {
-        usize::from(self.kind_len) + usize::from(self.env_len) + 2
+    /// The plain SHA-256 of the whole key (the legacy record scheme).
+    pub(crate) fn legacy_sha256(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::new()
+            .chain_update(self.head)
+            .chain_update(self.tail)
+            .finalize()
+            .into()
     }
 }
 
@@ -502,8 +475,8 @@ impl fmt::Display for DisplayKey<'_> {
 /// and zeroized on drop, since it holds the secret.
 #[derive(Clone)]
 pub struct PresentedKey {
-    buf: [u8; MAX_KEY_LEN],
-    len: u8,
+    head: [u8; MAX_HEAD_LEN],
+    tail: [u8; TAIL_LEN],
     kind_len: u8,
     env_len: u8,
     id: KeyId,
@@ -511,12 +484,11 @@ pub struct PresentedKey {
 
 impl PresentedKey {
     pub(crate) fn from_parsed(key: &ParsedKey<'_>) -> Self {
-        let bytes = key.text;
-        let mut buf = [0u8; MAX_KEY_LEN];
-        buf[..bytes.len()].copy_from_slice(bytes);
+        let mut head = [0u8; MAX_HEAD_LEN];
+        head[..key.head.len()].copy_from_slice(key.head);
         PresentedKey {
-            buf,
-            len: bytes.len() as u8,
+            head,
+            tail: *key.tail,
             kind_len: key.kind_len,
             env_len: key.env_len,
             id: key.id,
@@ -525,9 +497,10 @@ impl PresentedKey {
 
     /// Borrows this key as a [`ParsedKey`].
     pub fn as_parsed(&self) -> ParsedKey<'_> {
-        let text = &self.buf[..usize::from(self.len)];
+        let head_len = usize::from(self.kind_len) + usize::from(self.env_len) + 2;
         ParsedKey {
-            text,
+            head: &self.head[..head_len],
+            tail: &self.tail,
             kind_len: self.kind_len,
             env_len: self.env_len,
             id: self.id,
@@ -542,7 +515,8 @@ impl PresentedKey {
 
 impl Drop for PresentedKey {
     fn drop(&mut self) {
-        self.buf.zeroize();
+        self.head.zeroize();
+        self.tail.zeroize();
     }
 }
 

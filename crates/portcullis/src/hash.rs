@@ -145,7 +145,7 @@ pub(crate) fn check_digest(
     key: &ParsedKey<'_>,
 ) -> HashCheck {
     let Some(pepper_id) = pepper_id else {
-        let computed: [u8; 32] = sha2::Sha256::digest(key.full_text()).into();
+        let computed = key.legacy_sha256();
         return if ct_eq(&computed, digest) {
             HashCheck::Match { needs_rehash: true }
         } else {

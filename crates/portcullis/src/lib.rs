@@ -48,9 +48,11 @@
 
 mod base62;
 pub mod bounded;
+mod bytes;
 pub mod checker;
 pub mod decision;
 pub mod extract;
+pub mod for_bindings;
 pub mod format;
 pub mod hash;
 pub mod issue;
@@ -69,8 +71,7 @@ pub mod time;
 
 pub use checker::{Checker, Pending, Prepared, Verification};
 pub use decision::{
-    Decision, DecisionRef, ErrorCode, Outcome, Principal, Reason, Warning, Warnings,
-    WwwAuthenticate,
+    Decision, ErrorCode, Outcome, Principal, Reason, Warning, Warnings, WwwAuthenticate,
 };
 pub use extract::{Credential, ExtractError, Source};
 pub use format::{DisplayKey, KeyError, KeyFormat, KeyId, ParsedKey};

@@ -2,9 +2,9 @@
 //! of a message of at most 55 bytes — every key's `{id}_{secret}` — costs exactly two
 //! SHA-256 compressions and no buffer management.
 //!
-//! Why not only the `hmac` crate: measured here, `Hmac<Sha256>` with a prebuilt key spends
-//! about as long cloning and padding its buffered state as in the two compressions
-//! themselves (≈ 158 ns against ≈ 80 ns for the compressions). This module is the textbook
+//! Why not only the `hmac` crate: with a prebuilt key it spends about as long cloning and
+//! padding its buffered state as in the two compressions (figures in
+//! `benches/OPTIMISATIONS.md`). This module is the textbook
 //! construction over the vetted compression function of RustCrypto's `sha2`
 //! (`sha2::block_api::compress256`, with run-time SHA-extension detection). It takes
 //! one-block messages only (a key's MAC input is 45 bytes). It is checked against ring's
@@ -24,8 +24,8 @@ const BLOCK: usize = 64;
 const MAX_ONE_BLOCK: usize = BLOCK - 9;
 /// The width at which the SHA-extension compression reads its block.
 const LANE: usize = 16;
-/// The length of the window [`PreparedHmac::mac_window`] reads for a message of `len`
-/// bytes: the message and whatever follows it, up to a whole lane.
+/// The shortest window [`PreparedHmac::mac_window`] takes for a message of `len` bytes:
+/// the message and whatever follows it, up to a whole lane.
 pub(crate) const fn window_len(len: usize) -> usize {
     len.next_multiple_of(LANE)
 }
@@ -65,21 +65,16 @@ impl PreparedHmac {
         PreparedHmac { inner, outer }
     }
 
-    /// HMAC-SHA256 of the first `L` bytes of `window` (`L` ≤ 55); the bytes after them
-    /// are read but do not count. This is the fast path for a key's MAC input, which is
-    /// followed in the key by its checksum.
+    /// HMAC-SHA256 of the first `L` bytes of `window` (`L` ≤ 55); bytes after them, up to
+    /// a whole lane, are read but do not count. This is the fast path for a key's MAC
+    /// input, which is followed in the key by its checksum. The window's length is part
+    /// of its type, checked at compile time to cover every lane read.
     ///
-    /// Why a window: the compression reads its block 16 bytes at a time, and a read that
-    /// spans narrower stores made just before it waits for them to reach the cache (a
-    /// failed store-to-load forward). Built with `copy_from_slice`, the `0x80` and the
-    /// length, that wait was about a tenth of the compression time inside a check
-    /// (sampled with `perf`). Here every lane is built whole — a copy, the last message
-    /// bytes masked from a full 16-byte read, or a constant — and stored once. Measured
-    /// against the byte-built block, in alternating runs: verify 5–8 % and the check
-    /// about 3.5 % faster.
+    /// Each 16-byte lane of the block is built whole and stored once, so the compression's
+    /// 16-byte reads never wait on narrower stores (benches/OPTIMISATIONS.md).
     #[inline]
     pub(crate) fn mac_window<const L: usize, const W: usize>(&self, window: &[u8; W]) -> [u8; 32] {
-        const { assert!(L <= MAX_ONE_BLOCK && W == window_len(L)) };
+        const { assert!(L <= MAX_ONE_BLOCK && W >= window_len(L)) };
         let mut block: Lanes = [0; BLOCK / LANE];
         for (k, lane) in bytemuck::cast_mut::<_, [[u8; LANE]; 4]>(&mut block)
             .iter_mut()
@@ -91,7 +86,7 @@ impl PreparedHmac {
     }
 
     /// The two compressions, given the padded message block (which holds the secret and
-    /// is wiped here: four word stores, where 64 byte stores cost ≈ 12 ns).
+    /// is wiped here, as four word stores rather than 64 byte stores).
     #[inline(always)]
     fn finish(&self, mut block: Lanes) -> [u8; 32] {
         let mut inner = self.inner;
@@ -148,7 +143,9 @@ static MARK: [u8; 2 * LANE] = {
     t
 };
 
-/// Lane `k` of the padded block of the first `L` bytes of `window`.
+/// Lane `k` of the padded block of the first `L` bytes of `window`. Every lane holding a
+/// message byte lies inside the window (`mac_window` asserts it), so the reads below miss
+/// only for lanes without one, which need nothing read.
 #[inline(always)]
 fn message_lane<const L: usize>(window: &[u8], k: usize) -> [u8; LANE] {
     let start = k * LANE;
@@ -180,11 +177,8 @@ fn message_lane<const L: usize>(window: &[u8], k: usize) -> [u8; LANE] {
     lane
 }
 
-/// A state's bytes in big-endian word order, as two lanes. Written plainly, the compiler
-/// (rustc 1.95, SSE2 baseline) makes it SSE2 unpacks and shuffles and stores each lane
-/// whole, as the outer compression wants (see [`PreparedHmac::mac_window`]). A
-/// hand-shaped variant (halves rotated, then the bytes of each half swapped with a mask
-/// hidden from the optimiser) measured ≈ 13 ns slower per MAC.
+/// A state's bytes in big-endian word order, as two lanes, written plainly: the compiler
+/// stores each lane whole, as the outer compression wants (benches/OPTIMISATIONS.md).
 #[inline(always)]
 fn big_endian(state: &[u32; 8]) -> [[u8; LANE]; 2] {
     let mut out = [0u8; 32];
@@ -217,7 +211,8 @@ mod tests {
             .collect()
     }
 
-    /// The MAC of `msg` through a window holding `msg` and filler bytes after it.
+    /// The MAC of `msg` through a window holding `msg` and filler bytes after it (`W` may
+    /// exceed the lanes the MAC reads, as a key's whole tail does).
     fn windowed<const L: usize, const W: usize>(prepared: &PreparedHmac, msg: &[u8]) -> Vec<u8> {
         let mut window = [0xa5u8; W];
         window[..L].copy_from_slice(msg);
@@ -230,7 +225,10 @@ mod tests {
             vec![$({
                 const W: usize = window_len($len);
                 let msg: Vec<u8> = $msg_of($len);
-                ($len, msg.clone(), windowed::<$len, W>($prepared, &msg))
+                let longer = windowed::<$len, { W + 5 }>($prepared, &msg);
+                let mac = windowed::<$len, W>($prepared, &msg);
+                assert_eq!(mac, longer, "a longer window changes nothing (len {})", $len);
+                ($len, msg.clone(), mac)
             }),*]
         };
     }

@@ -116,7 +116,7 @@ impl Peppers {
     pub(crate) fn index(&self, id: &str) -> Option<usize> {
         self.peppers
             .iter()
-            .position(|p| crate::format::same(p.id.as_bytes(), id.as_bytes()))
+            .position(|p| crate::bytes::eq_public(p.id.as_bytes(), id.as_bytes()))
     }
 
     pub(crate) fn primary_index(&self) -> usize {

@@ -27,7 +27,7 @@
 //! paths up to a few hundred bytes.
 
 use super::template::Trie;
-use crate::format::same;
+use crate::bytes::eq_public;
 use crate::path::{self, PathError, PathRules, STACK_PATH};
 use crate::scope::Requirement;
 
@@ -208,7 +208,7 @@ impl RouteTable {
         let own = self
             .methods
             .iter()
-            .position(|name| same(name.as_bytes(), method.as_bytes()));
+            .position(|name| eq_public(name.as_bytes(), method.as_bytes()));
         let head_get = if method == "HEAD" { self.get } else { None };
         let pick = |slot: usize| self.slots.get(slot).and_then(|s| s.pick(own, head_get));
         Ok(if rewrite {

@@ -5,6 +5,8 @@
 //! Most segments are short (`v1`, `claims`, `12345`), so one 8-byte load usually both
 //! finds the next `/` (a SWAR search: no byte loop) and gives the segment's head.
 
+use crate::bytes::first_word;
+
 /// A segment's length and its first 8 bytes (zero-padded, little-endian).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Head {
@@ -72,30 +74,6 @@ pub(crate) fn split(rest: &[u8]) -> (&[u8], Head, Option<&[u8]>) {
         (Some(segment), Some(tail)) => (segment, head, Some(tail)),
         _ => (rest, head, None),
     }
-}
-
-/// The first 8 bytes of `rest` as a little-endian word, zero-padded when `rest` is
-/// shorter, and how many are real. A short `rest` (the last segment of most paths, like
-/// `42`) is read with at most three loads and no loop or call: two overlapping 4-byte
-/// words from 4 bytes on, the first, middle and last byte below that.
-#[inline(always)]
-fn first_word(rest: &[u8]) -> (u64, usize) {
-    if let Some(w) = rest.first_chunk::<8>() {
-        return (u64::from_le_bytes(*w), 8);
-    }
-    let n = rest.len();
-    let word = match (rest.first_chunk::<4>(), rest.last_chunk::<4>()) {
-        (Some(lo), Some(hi)) => {
-            u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4))
-        }
-        _ => match (rest.first(), rest.get(n / 2), rest.last()) {
-            (Some(&a), Some(&b), Some(&c)) => {
-                u64::from(a) | u64::from(b) << (8 * (n / 2)) | u64::from(c) << (8 * (n - 1))
-            }
-            _ => 0,
-        },
-    };
-    (word, n)
 }
 
 fn position_of_slash(bytes: &[u8]) -> Option<usize> {

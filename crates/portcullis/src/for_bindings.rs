@@ -1,0 +1,31 @@
+//! What the C and Python bindings need from the core beyond its API: **not part of the
+//! stable API**; used by the C and Python bindings of this repository, and may change in
+//! any release.
+//!
+//! Everything here is safe: a binding calls these instead of keeping its own copy of a
+//! byte trick (and its own `unsafe`).
+
+/// Borrows foreign bytes (a C string, a buffer) as text, validating them as UTF-8 in full.
+///
+/// The one place a binding turns bytes into `&str`: no binding converts unchecked. (A
+/// word-wise ASCII test before an unchecked conversion was faster for short strings; see
+/// `benches/OPTIMISATIONS.md` for what it saved and why it went.)
+#[inline]
+pub fn text(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    std::str::from_utf8(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_accepts_utf8_and_refuses_anything_else() {
+        assert_eq!(text(b"GET").ok(), Some("GET"));
+        assert_eq!(text("/v1/caf\u{e9}".as_bytes()).ok(), Some("/v1/caf\u{e9}"));
+        assert_eq!(text(b"").ok(), Some(""));
+        for bad in [&b"\xff"[..], b"/v1/\xc3", b"/v1/claims/\x80xyz"] {
+            assert!(text(bad).is_err(), "{bad:?}");
+        }
+    }
+}
