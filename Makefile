@@ -45,6 +45,7 @@ demo:
 bench:
 	$(CARGO) bench -p portcullis-benches --bench core
 	$(CARGO) bench -p portcullis-benches --bench memory
+	$(CARGO) bench -p portcullis-benches --bench access_token
 	bash benches/c/run.sh
 	bash benches/python/run.sh
 	python3 benches/summary.py

@@ -36,7 +36,7 @@ fn all_scopes(p: &Policy) -> ScopeSet {
 #[test]
 fn access_token_signs_and_verifies_under_its_key_id() {
     let p = policy();
-    let keys = AccessKeys::new("k1", &[1u8; 32]).expect("keys");
+    let keys = common::access_keys();
     let token = keys.sign(&claims(all_scopes(&p)), p.catalog());
     assert!(token.expose().starts_with("at.k1."));
     let v = AccessVerifier::new(keys, p.catalog());
@@ -49,7 +49,7 @@ fn access_token_signs_and_verifies_under_its_key_id() {
 #[test]
 fn access_token_key_rotation_keeps_old_tokens_valid_until_the_key_is_dropped() {
     let p = policy();
-    let mut keys = AccessKeys::new("k1", &[1u8; 32]).expect("keys");
+    let mut keys = common::access_keys();
     let old = keys.sign(&claims(ScopeSet::EMPTY), p.catalog());
     keys.add("k2", &[2u8; 32]).expect("add");
     keys.set_primary("k2").expect("primary");
@@ -76,14 +76,14 @@ fn access_token_keys_reject_short_secrets_and_bad_ids() {
     assert!(AccessKeys::new("", &[1u8; 32]).is_err());
     assert!(AccessKeys::new("k.1", &[1u8; 32]).is_err());
     assert!(AccessKeys::new(&"k".repeat(33), &[1u8; 32]).is_err());
-    let mut k = AccessKeys::new("k1", &[1u8; 32]).expect("keys");
+    let mut k = common::access_keys();
     assert!(k.add("k1", &[2u8; 32]).is_err());
 }
 
 #[test]
 fn access_token_tampering_is_a_bad_signature() {
     let p = policy();
-    let keys = AccessKeys::new("k1", &[1u8; 32]).expect("keys");
+    let keys = common::access_keys();
     let token = keys
         .sign(&claims(ScopeSet::EMPTY), p.catalog())
         .expose()
@@ -112,13 +112,10 @@ fn access_token_tampering_is_a_bad_signature() {
 fn access_token_from_another_catalog_is_refused() {
     let p = policy();
     // One more scope in front: every scope number shifts.
-    let text = common::claimport_text().replacen(
-        "[[scopes]]",
-        "[[scopes]]\nname = \"admin:all\"\ndescription = \"Admin\"\n\n[[scopes]]",
-        1,
-    );
-    let other = Policy::from_toml(&text).expect("policy");
-    let keys = AccessKeys::new("k1", &[1u8; 32]).expect("keys");
+    let other = common::TestPolicy::claimport()
+        .scope_first("admin:all", "Admin")
+        .build();
+    let keys = common::access_keys();
     let token = keys.sign(&claims(ScopeSet::EMPTY), other.catalog());
     let v = AccessVerifier::new(keys, p.catalog());
     assert_ne!(p.catalog().id(), other.catalog().id());
@@ -131,7 +128,7 @@ fn access_token_from_another_catalog_is_refused() {
 #[test]
 fn access_token_time_window() {
     let p = policy();
-    let keys = AccessKeys::new("k1", &[1u8; 32]).expect("keys");
+    let keys = common::access_keys();
     let token = keys.sign(&claims(ScopeSet::EMPTY), p.catalog());
     let v = AccessVerifier::new(keys, p.catalog());
     let at = |t| v.verify(token.expose().as_bytes(), Timestamp(t));
@@ -144,7 +141,7 @@ fn access_token_time_window() {
 #[test]
 fn access_token_revoked_family() {
     let p = policy();
-    let keys = AccessKeys::new("k1", &[1u8; 32]).expect("keys");
+    let keys = common::access_keys();
     let token = keys.sign(&claims(ScopeSet::EMPTY), p.catalog());
     let v = AccessVerifier::new(keys, p.catalog());
     v.revocations()
@@ -166,7 +163,7 @@ fn access_token_revoked_family() {
 fn access_token_prefix_cannot_be_an_api_key() {
     // API keys are `{kind}_{env}_{id}_{secret}{check}`: base62 and `_` only.
     let p = policy();
-    let keys = AccessKeys::new("k1", &[1u8; 32]).expect("keys");
+    let keys = common::access_keys();
     let token = keys.sign(&claims(ScopeSet::EMPTY), p.catalog());
     assert!(p.format().parse(token.expose().as_bytes()).is_err());
     assert!(token.expose().contains('.'));
@@ -212,7 +209,7 @@ proptest! {
     #[test]
     fn access_token_parser_is_total(input in proptest::collection::vec(any::<u8>(), 0..300)) {
         let p = policy();
-        let v = AccessVerifier::new(AccessKeys::new("k1", &[1u8; 32]).expect("keys"), p.catalog());
+        let v = AccessVerifier::new(common::access_keys(), p.catalog());
         let mut prefixed = b"at.k1.".to_vec();
         prefixed.extend_from_slice(&input);
         prop_assert!(v.verify(&input, Timestamp(NOW)).is_err());
@@ -236,7 +233,7 @@ proptest! {
     #[test]
     fn endpoints_are_total(query in "[a-z_=&%0-9A-Za-z.:/+-]{0,200}", auth in proptest::option::of("\\PC{0,80}")) {
         let p = policy();
-        let keys = AccessKeys::new("k1", &[1u8; 32]).expect("keys");
+        let keys = common::access_keys();
         let verifier = Arc::new(AccessVerifier::new(keys, p.catalog()));
         let server = OAuthServer::new(OAuthConfig::default(), p.catalog().clone(), verifier, "r").expect("same catalog");
         let store = MemoryOAuthStore::new();
@@ -251,59 +248,5 @@ proptest! {
         prop_assert!(r.status == 400 || r.status == 401, "{}", r.body());
         let _ = server.revoke(auth.as_deref(), &query, stores, Timestamp(NOW));
         let _ = server.introspect(auth.as_deref(), &q, stores, Timestamp(NOW));
-    }
-}
-
-/// Not a pass/fail test: prints what one `Checker::check` costs with an access token and
-/// with an API key (in-memory store), same route, same machine, same run. Run with
-/// `cargo test --release -p portcullis --test oauth_tokens -- --ignored --nocapture`.
-#[test]
-#[ignore = "measurement; run in release with --ignored --nocapture"]
-fn measure_check_access_token_vs_api_key() {
-    use portcullis::{Checker, KeySpec, MemoryStore, Peppers, Request};
-    let p = policy();
-    let verifier = Arc::new(AccessVerifier::new(
-        AccessKeys::new("k1", &[1u8; 32]).expect("keys"),
-        p.catalog(),
-    ));
-    let at = verifier.keys().sign(&claims(all_scopes(&p)), p.catalog());
-    let checker = Checker::new(p, Peppers::new("p1", &[42u8; 32]).expect("pepper"))
-        .with_access_tokens(verifier)
-        .expect("same catalog");
-    let store = MemoryStore::new();
-    let spec = KeySpec::new("k", "org", ["claims:read"]);
-    let issued = checker.issue(&spec, Timestamp(NOW)).expect("issue");
-    store.insert(issued.record).expect("insert");
-    let time = |token: &str| {
-        let header = format!("Bearer {token}");
-        let req = Request::new("GET", "/v1/claims")
-            .authorization(&header)
-            .https(true);
-        assert!(checker.check(&req, &store, Timestamp(NOW)).allowed());
-        let n = 200_000u32;
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(checker.check(&req, &store, Timestamp(NOW)).allowed());
-        }
-        start.elapsed().as_nanos() as f64 / f64::from(n)
-    };
-    let verify_only = || {
-        let v = checker.access_verifier().expect("verifier");
-        let n = 200_000u32;
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(v.verify(at.expose().as_bytes(), Timestamp(NOW)).is_ok());
-        }
-        start.elapsed().as_nanos() as f64 / f64::from(n)
-    };
-    for _ in 0..3 {
-        let verify = verify_only();
-        println!("AccessVerifier::verify alone: {verify:.0} ns");
-        let key = time(issued.key.expose());
-        let token = time(at.expose());
-        println!(
-            "check: api key {key:.0} ns, access token {token:.0} ns, ratio {:.2}",
-            token / key
-        );
     }
 }

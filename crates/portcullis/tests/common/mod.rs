@@ -24,6 +24,11 @@ pub fn peppers() -> Peppers {
     Peppers::new(PEPPER_ID, &PEPPER).expect("pepper")
 }
 
+/// The tests' access-token signing key set: one key, `k1`.
+pub fn access_keys() -> portcullis::oauth::AccessKeys {
+    portcullis::oauth::AccessKeys::new("k1", &[1; 32]).expect("access keys")
+}
+
 /// A checker of `policy` with the tests' pepper.
 pub fn checker_of(policy: Policy) -> Checker {
     Checker::new(policy, peppers())
