@@ -327,22 +327,6 @@ impl KeyRecord {
             .map_or_else(|| EMPTY.get_or_init(Metadata::new), |e| &e.metadata)
     }
 
-    /// Revokes the key from `at` on (keeps an earlier revocation time).
-    pub fn revoke(&mut self, at: Timestamp) {
-        let at = self.revoked_at().map_or(at, |r| r.min(at));
-        self.times.set(REVOKED_AT, Some(at));
-    }
-
-    /// Sets or clears the expiry.
-    pub fn set_expires_at(&mut self, at: Option<Timestamp>) {
-        self.times.set(EXPIRES_AT, at);
-    }
-
-    /// Replaces the granted scopes.
-    pub fn set_scopes(&mut self, scopes: Vec<String>) {
-        self.profile = Arc::new(self.profile.changed(|p| p.scopes = scopes));
-    }
-
     /// The key's state at `now`: the one rule for a key's status, which the checker, the
     /// CLI and the bindings all use (see [`KeyState`] for the bounds and their order).
     #[inline]
@@ -362,6 +346,22 @@ impl KeyRecord {
     /// [`crate::ParsedKey::display`]).
     pub fn display(&self) -> DisplayKey<'_> {
         DisplayKey::new(self.kind(), self.env(), self.id)
+    }
+
+    /// Revokes the key from `at` on (keeps an earlier revocation time).
+    pub fn revoke(&mut self, at: Timestamp) {
+        let at = self.revoked_at().map_or(at, |r| r.min(at));
+        self.times.set(REVOKED_AT, Some(at));
+    }
+
+    /// Sets or clears the expiry.
+    pub fn set_expires_at(&mut self, at: Option<Timestamp>) {
+        self.times.set(EXPIRES_AT, at);
+    }
+
+    /// Replaces the granted scopes.
+    pub fn set_scopes(&mut self, scopes: Vec<String>) {
+        self.profile = Arc::new(self.profile.changed(|p| p.scopes = scopes));
     }
 
     /// Renames the key.

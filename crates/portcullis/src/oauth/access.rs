@@ -491,6 +491,16 @@ impl AccessVerifier {
         }
     }
 
+    /// `Ok` when this verifier was built for `catalog` (the one rule that a verifier and
+    /// the policy or engine it serves share one catalog).
+    pub fn same_catalog(&self, catalog: &Catalog) -> Result<(), CatalogMismatch> {
+        if self.catalog_id == catalog.id() {
+            Ok(())
+        } else {
+            Err(CatalogMismatch)
+        }
+    }
+
     /// The keys.
     pub fn keys(&self) -> &AccessKeys {
         &self.keys
@@ -513,16 +523,6 @@ impl AccessVerifier {
         let mut presented = [0u8; 33];
         match URL_SAFE_NO_PAD.decode_slice(mac, &mut presented) {
             Ok(32) => {}
-    /// `Ok` when this verifier was built for `catalog` (the one rule that a verifier and
-    /// the policy or engine it serves share one catalog).
-    pub fn same_catalog(&self, catalog: &Catalog) -> Result<(), CatalogMismatch> {
-        if self.catalog_id == catalog.id() {
-            Ok(())
-        } else {
-            Err(CatalogMismatch)
-        }
-    }
-
             _ => return Err(TokenError::Malformed),
         }
         let mut given = [0u8; 32];

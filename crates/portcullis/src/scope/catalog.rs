@@ -183,6 +183,20 @@ fn fingerprint(catalog: &Catalog) -> u64 {
     u64::from_le_bytes(first)
 }
 
+/// Two parts that must share one scope catalog do not: an access-token verifier built for
+/// another catalog than the policy's (or the OAuth engine's) it is attached to. Its tokens
+/// carry scope indexes, which would name other scopes under another catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("the access verifier was made for another scope catalog than this policy's")]
+pub struct CatalogMismatch;
+
+impl CatalogMismatch {
+    /// A stable machine-readable name: `catalog_mismatch`.
+    pub const fn code(&self) -> &'static str {
+        "catalog_mismatch"
+    }
+}
+
 /// A compiled, immutable catalog. Safe to share between threads.
 #[derive(Clone, Debug)]
 pub struct Catalog {
@@ -200,20 +214,6 @@ pub struct Grant {
     /// Every scope granted, implications and wildcards expanded.
     pub set: ScopeSet,
     /// How many of the strings the catalog does not know (they grant nothing).
-/// Two parts that must share one scope catalog do not: an access-token verifier built for
-/// another catalog than the policy's (or the OAuth engine's) it is attached to. Its tokens
-/// carry scope indexes, which would name other scopes under another catalog.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
-#[error("the access verifier was made for another scope catalog than this policy's")]
-pub struct CatalogMismatch;
-
-impl CatalogMismatch {
-    /// A stable machine-readable name: `catalog_mismatch`.
-    pub const fn code(&self) -> &'static str {
-        "catalog_mismatch"
-    }
-}
-
     pub unknown: usize,
 }
 

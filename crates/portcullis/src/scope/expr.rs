@@ -128,39 +128,6 @@ impl Requirement {
         Err(best.unwrap_or_default())
     }
 
-    /// The canonical text: alternatives joined by ` | `, names in catalog order.
-    pub fn canonical(&self, catalog: &Catalog) -> String {
-        self.terms
-            .iter()
-            .map(|t| {
-                if t.is_empty() {
-                    "(authenticated)".to_owned()
-                } else {
-                    catalog.canonical(t)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" | ")
-    }
-}
-
-/// Parses without expanding (also used by tests that compare with naive evaluation).
-pub(crate) fn parse_expr(catalog: &Catalog, text: &str) -> Result<Expr, ExprError> {
-    if text.len() > MAX_EXPR_LEN {
-        return Err(ExprError {
-            position: MAX_EXPR_LEN,
-            kind: ExprErrorKind::TooLong,
-        });
-    }
-    let mut p = Parser {
-        catalog,
-        bytes: text.as_bytes(),
-        text,
-        pos: 0,
-        depth: 0,
-    };
-    p.skip_spaces();
-    if p.at_end() {
     /// Evaluates against grant strings (names or patterns, as a record holds them) under
     /// `catalog`, keeping what the bindings and the CLI show: the effective scopes, the
     /// unknown count and, on a denial, the missing and required scopes by name.
@@ -177,22 +144,22 @@ pub(crate) fn parse_expr(catalog: &Catalog, text: &str) -> Result<Expr, ExprErro
         }
     }
 
-        return Err(p.error(ExprErrorKind::Empty));
+    /// The canonical text: alternatives joined by ` | `, names in catalog order.
+    pub fn canonical(&self, catalog: &Catalog) -> String {
+        self.terms
+            .iter()
+            .map(|t| {
+                if t.is_empty() {
+                    "(authenticated)".to_owned()
+                } else {
+                    catalog.canonical(t)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
-    let expr = p.expr()?;
-    p.skip_spaces();
-    if !p.at_end() {
-        let found = p.describe_here();
-        return Err(p.error(ExprErrorKind::Unexpected(found)));
-    }
-    Ok(expr)
 }
 
-struct Parser<'a> {
-    catalog: &'a Catalog,
-    bytes: &'a [u8],
-    text: &'a str,
-    pos: usize,
 /// A requirement evaluated against grant strings ([`Requirement::evaluate_grants`]), with
 /// the catalog that names its scopes.
 #[derive(Clone, Copy, Debug)]
@@ -246,6 +213,39 @@ impl Evaluation<'_> {
     }
 }
 
+/// Parses without expanding (also used by tests that compare with naive evaluation).
+pub(crate) fn parse_expr(catalog: &Catalog, text: &str) -> Result<Expr, ExprError> {
+    if text.len() > MAX_EXPR_LEN {
+        return Err(ExprError {
+            position: MAX_EXPR_LEN,
+            kind: ExprErrorKind::TooLong,
+        });
+    }
+    let mut p = Parser {
+        catalog,
+        bytes: text.as_bytes(),
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    p.skip_spaces();
+    if p.at_end() {
+        return Err(p.error(ExprErrorKind::Empty));
+    }
+    let expr = p.expr()?;
+    p.skip_spaces();
+    if !p.at_end() {
+        let found = p.describe_here();
+        return Err(p.error(ExprErrorKind::Unexpected(found)));
+    }
+    Ok(expr)
+}
+
+struct Parser<'a> {
+    catalog: &'a Catalog,
+    bytes: &'a [u8],
+    text: &'a str,
+    pos: usize,
     depth: usize,
 }
 
