@@ -451,18 +451,18 @@ fn ascii(bytes: &[u8]) -> &str {
 }
 
 /// The loggable form of a key: `sk_live_<id>_…`.
-impl<'a> DisplayKey<'a> {
-    /// The display form of the key `kind`_`env`_`id`_… (a parsed key's or a record's).
-    pub(crate) const fn new(kind: &'a str, env: &'a str, id: KeyId) -> Self {
-        DisplayKey { kind, env, id }
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DisplayKey<'a> {
     kind: &'a str,
     env: &'a str,
     id: KeyId,
+}
+
+impl<'a> DisplayKey<'a> {
+    /// The display form of the key `kind`_`env`_`id`_… (a parsed key's or a record's).
+    pub(crate) const fn new(kind: &'a str, env: &'a str, id: KeyId) -> Self {
+        DisplayKey { kind, env, id }
+    }
 }
 
 impl fmt::Display for DisplayKey<'_> {
