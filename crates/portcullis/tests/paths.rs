@@ -5,7 +5,7 @@
 mod common;
 
 use common::NOW;
-use portcullis::{Checker, KeySpec, MemoryStore, Peppers, Policy, Request, Timestamp};
+use portcullis::{Checker, KeySpec, MemoryStore, Policy, Request, Timestamp};
 
 const SCOPES: &str = r#"
 [[scopes]]
@@ -62,7 +62,7 @@ struct World {
 fn world(extra: &str, routes: &str) -> World {
     let text = format!("{extra}\n{SCOPES}\n{routes}");
     let policy = Policy::from_toml(&text).expect("policy loads");
-    let checker = Checker::new(policy, Peppers::new("p1", &[42u8; 32]).expect("pepper"));
+    let checker = common::checker_of(policy);
     let store = MemoryStore::new();
     let issued = checker
         .issue(&KeySpec::new("k", "o", ["claims:read"]), Timestamp(NOW))

@@ -293,11 +293,7 @@ fn the_product_policy_accepts_client_credentials_in_the_body_as_its_docs_send_th
 
 #[test]
 fn the_product_policy_serves_well_known_documents_without_a_credential() {
-    let p = Policy::from_toml(&common::claimport_text()).expect("loads");
-    let c = portcullis::Checker::new(
-        p,
-        portcullis::Peppers::new("p1", &[42u8; 32]).expect("pepper"),
-    );
+    let c = common::checker();
     let request =
         portcullis::Request::new("GET", "/.well-known/oauth-authorization-server").https(true);
     let decision = c.check(

@@ -19,6 +19,8 @@
 //! an effect-size rule (see [`Report::long_leak`]):
 //! `cargo test --release -p portcullis --test timing -- --ignored --nocapture`.
 
+mod common;
+
 use portcullis::{
     Checker, HashCheck, KeyRecord, KeySpec, Peppers, Policy, Prepared, Request, SeededRandom,
     StoredHash, Timestamp,
@@ -27,7 +29,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-const NOW: Timestamp = Timestamp(1_800_000_000);
+const NOW: Timestamp = Timestamp(common::NOW);
 /// |t| above this means the two classes' timings differ. dudect calls 4.5 "probably" and
 /// 10 "definitely" not constant time; on a shared 2-core VM, correct code occasionally
 /// reaches 5-6 in one round from noise alone, while the leaky self-check scores in the

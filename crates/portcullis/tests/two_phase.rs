@@ -10,7 +10,7 @@ use portcullis::{
 };
 
 fn peppers() -> Peppers {
-    Peppers::new("p1", &[42u8; 32]).expect("pepper")
+    common::peppers()
 }
 
 /// A checker of the claimport policy with one more route in front, so every route index
