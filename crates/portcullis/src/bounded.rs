@@ -26,6 +26,21 @@ pub enum BoundedReadError {
     Io(#[from] std::io::Error),
 }
 
+impl BoundedReadError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            BoundedReadError::TooLarge { .. } => &crate::codes::BOUNDED_READ_TOO_LARGE,
+            BoundedReadError::Io(_) => &crate::codes::BOUNDED_READ_IO,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 /// Appends all of `reader` to `out` if it holds at most `limit` bytes. The caller owns
 /// the buffer, so a secret input can go into a zeroizing one, sized up front; on an error
 /// `out` holds what was read.

@@ -67,13 +67,18 @@ pub enum ExtractError {
 impl ExtractError {
     /// A stable machine-readable name.
     pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
         match self {
-            ExtractError::Missing => "missing_credential",
-            ExtractError::WrongScheme => "wrong_scheme",
-            ExtractError::MalformedHeader => "malformed_header",
-            ExtractError::BothPresent => "both_present",
-            ExtractError::QueryRefused => "query_refused",
-            ExtractError::MalformedQuery => "malformed_query",
+            ExtractError::Missing => &crate::codes::CREDENTIAL_MISSING,
+            ExtractError::WrongScheme => &crate::codes::CREDENTIAL_WRONG_SCHEME,
+            ExtractError::MalformedHeader => &crate::codes::CREDENTIAL_MALFORMED_HEADER,
+            ExtractError::BothPresent => &crate::codes::CREDENTIAL_BOTH_PRESENT,
+            ExtractError::QueryRefused => &crate::codes::CREDENTIAL_QUERY_REFUSED,
+            ExtractError::MalformedQuery => &crate::codes::CREDENTIAL_MALFORMED_QUERY,
         }
     }
 }

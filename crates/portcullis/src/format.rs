@@ -73,13 +73,18 @@ pub enum KeyError {
 impl KeyError {
     /// A stable machine-readable name (`shape`, `unknown_kind`, …).
     pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
         match self {
-            KeyError::Shape => "shape",
-            KeyError::UnknownKind => "unknown_kind",
-            KeyError::UnknownEnv => "unknown_env",
-            KeyError::Length => "length",
-            KeyError::Character { .. } => "character",
-            KeyError::Checksum => "checksum",
+            KeyError::Shape => &crate::codes::KEY_SHAPE,
+            KeyError::UnknownKind => &crate::codes::KEY_UNKNOWN_KIND,
+            KeyError::UnknownEnv => &crate::codes::KEY_UNKNOWN_ENV,
+            KeyError::Length => &crate::codes::KEY_LENGTH,
+            KeyError::Character { .. } => &crate::codes::KEY_CHARACTER,
+            KeyError::Checksum => &crate::codes::KEY_CHECKSUM,
         }
     }
 }
@@ -219,6 +224,21 @@ pub enum FormatError {
     /// No kinds or no environments were given.
     #[error("at least one {0} is required")]
     Empty(&'static str),
+}
+
+impl FormatError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            FormatError::BadLabel { .. } => &crate::codes::FORMAT_BAD_LABEL,
+            FormatError::Empty(_) => &crate::codes::FORMAT_EMPTY,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
 }
 
 impl KeyFormat {

@@ -51,6 +51,22 @@ pub enum HashError {
     BadDigest,
 }
 
+impl HashError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            HashError::UnknownScheme => &crate::codes::HASH_UNKNOWN_SCHEME,
+            HashError::BadPepperId => &crate::codes::HASH_BAD_PEPPER_ID,
+            HashError::BadDigest => &crate::codes::HASH_BAD_DIGEST,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 /// How a presented key compares with a record's hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HashCheck {

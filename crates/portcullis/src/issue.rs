@@ -67,6 +67,26 @@ pub enum IssueError {
     Random(#[from] RandomError),
 }
 
+impl IssueError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            IssueError::UnknownScope(_) => &crate::codes::ISSUE_UNKNOWN_SCOPE,
+            IssueError::Kind(_) => &crate::codes::ISSUE_UNKNOWN_KIND,
+            IssueError::Env(_) => &crate::codes::ISSUE_UNKNOWN_ENV,
+            IssueError::Field(_) => &crate::codes::ISSUE_BAD_FIELD,
+            IssueError::ZeroTtl => &crate::codes::ISSUE_BAD_TTL,
+            IssueError::Inactive(_) => &crate::codes::ISSUE_INACTIVE,
+            IssueError::Random(_) => &crate::codes::ISSUE_RANDOM,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 impl Checker {
     /// Issues a key of the policy's first kind for this deployment's environment, from
     /// the OS CSPRNG.

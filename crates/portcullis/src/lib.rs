@@ -50,6 +50,7 @@ mod base62;
 pub mod bounded;
 mod bytes;
 pub mod checker;
+pub mod codes;
 pub mod decision;
 pub mod extract;
 pub mod for_bindings;

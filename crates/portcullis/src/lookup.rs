@@ -76,6 +76,22 @@ pub enum StoreError {
     IdChanged(KeyId),
 }
 
+impl StoreError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            StoreError::Duplicate(_) => &crate::codes::STORE_DUPLICATE,
+            StoreError::NotFound(_) => &crate::codes::STORE_NOT_FOUND,
+            StoreError::IdChanged(_) => &crate::codes::STORE_ID_CHANGED,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 /// A concurrent in-memory store of records keyed by id.
 ///
 /// Reads take no lock (a lock-free hash set, `papaya`, of shared records found by their

@@ -92,14 +92,19 @@ pub enum PathError {
 impl PathError {
     /// A stable machine-readable name (`dot_segment`, …).
     pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
         match self {
-            PathError::NotAbsolute => "not_absolute",
-            PathError::InvalidByte => "invalid_byte",
-            PathError::BadEscape => "bad_escape",
-            PathError::EncodedSeparator => "encoded_separator",
-            PathError::EmptySegment => "empty_segment",
-            PathError::DotSegment => "dot_segment",
-            PathError::PathParams => "path_params",
+            PathError::NotAbsolute => &crate::codes::PATH_NOT_ABSOLUTE,
+            PathError::InvalidByte => &crate::codes::PATH_INVALID_BYTE,
+            PathError::BadEscape => &crate::codes::PATH_BAD_ESCAPE,
+            PathError::EncodedSeparator => &crate::codes::PATH_ENCODED_SEPARATOR,
+            PathError::EmptySegment => &crate::codes::PATH_EMPTY_SEGMENT,
+            PathError::DotSegment => &crate::codes::PATH_DOT_SEGMENT,
+            PathError::PathParams => &crate::codes::PATH_PARAMS,
         }
     }
 }

@@ -33,6 +33,23 @@ pub enum PepperError {
     Unknown(String),
 }
 
+impl PepperError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            PepperError::BadId(_) => &crate::codes::PEPPER_BAD_ID,
+            PepperError::TooShort { .. } => &crate::codes::PEPPER_TOO_SHORT,
+            PepperError::Duplicate(_) => &crate::codes::PEPPER_DUPLICATE,
+            PepperError::Unknown(_) => &crate::codes::PEPPER_UNKNOWN,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 /// Whether `id` is a valid pepper id.
 pub fn is_valid_pepper_id(id: &str) -> bool {
     !id.is_empty()

@@ -114,6 +114,22 @@ pub enum RecordError {
     Json(String),
 }
 
+impl RecordError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            RecordError::BadLabel { .. } => &crate::codes::RECORD_BAD_LABEL,
+            RecordError::Hash(_) => &crate::codes::RECORD_BAD_HASH,
+            RecordError::Json(_) => &crate::codes::RECORD_BAD_JSON,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 /// The parts of a new record that issuance does not decide.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct KeySpec {

@@ -75,15 +75,20 @@ pub enum TokenError {
 impl TokenError {
     /// A stable machine-readable name (`access_token_expired`, …).
     pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
         match self {
-            TokenError::Malformed => "access_token_malformed",
-            TokenError::UnknownKey => "access_token_unknown_key",
-            TokenError::BadSignature => "access_token_bad_signature",
-            TokenError::WrongCatalog => "access_token_wrong_catalog",
-            TokenError::Expired => "access_token_expired",
-            TokenError::NotYetValid => "access_token_not_yet_valid",
-            TokenError::Revoked => "access_token_revoked",
-            TokenError::TimeRequired => "access_token_time_required",
+            TokenError::Malformed => &crate::codes::ACCESS_TOKEN_MALFORMED,
+            TokenError::UnknownKey => &crate::codes::ACCESS_TOKEN_UNKNOWN_KEY,
+            TokenError::BadSignature => &crate::codes::ACCESS_TOKEN_BAD_SIGNATURE,
+            TokenError::WrongCatalog => &crate::codes::ACCESS_TOKEN_WRONG_CATALOG,
+            TokenError::Expired => &crate::codes::ACCESS_TOKEN_EXPIRED,
+            TokenError::NotYetValid => &crate::codes::ACCESS_TOKEN_NOT_YET_VALID,
+            TokenError::Revoked => &crate::codes::ACCESS_TOKEN_REVOKED,
+            TokenError::TimeRequired => &crate::codes::ACCESS_TOKEN_TIME_REQUIRED,
         }
     }
 }
@@ -122,6 +127,23 @@ pub enum AccessKeyError {
     /// No key has this id.
     #[error("no access-token key has this id")]
     Unknown,
+}
+
+impl AccessKeyError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            AccessKeyError::BadKeyId => &crate::codes::ACCESS_KEY_BAD_ID,
+            AccessKeyError::TooShort => &crate::codes::ACCESS_KEY_TOO_SHORT,
+            AccessKeyError::Duplicate => &crate::codes::ACCESS_KEY_DUPLICATE,
+            AccessKeyError::Unknown => &crate::codes::ACCESS_KEY_UNKNOWN,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
 }
 
 /// The live signing keys: one signs, all verify (rotation: add the new key, make it

@@ -67,6 +67,24 @@ pub enum ClientError {
     Random(#[from] RandomError),
 }
 
+impl ClientError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            ClientError::BadId => &crate::codes::CLIENT_BAD_ID,
+            ClientError::Redirect { .. } => &crate::codes::CLIENT_BAD_REDIRECT_URI,
+            ClientError::NoRedirect => &crate::codes::CLIENT_NO_REDIRECT_URI,
+            ClientError::Secret => &crate::codes::CLIENT_SECRET,
+            ClientError::Random(_) => &crate::codes::CLIENT_RANDOM,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 fn default_grant_types() -> Vec<String> {
     vec!["authorization_code".to_owned(), "refresh_token".to_owned()]
 }

@@ -48,6 +48,30 @@ impl OAuthErrorCode {
         }
     }
 
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            OAuthErrorCode::InvalidRequest => &crate::codes::OAUTH_INVALID_REQUEST,
+            OAuthErrorCode::InvalidClient => &crate::codes::OAUTH_INVALID_CLIENT,
+            OAuthErrorCode::InvalidGrant => &crate::codes::OAUTH_INVALID_GRANT,
+            OAuthErrorCode::UnauthorizedClient => &crate::codes::OAUTH_UNAUTHORIZED_CLIENT,
+            OAuthErrorCode::UnsupportedGrantType => &crate::codes::OAUTH_UNSUPPORTED_GRANT_TYPE,
+            OAuthErrorCode::UnsupportedResponseType => {
+                &crate::codes::OAUTH_UNSUPPORTED_RESPONSE_TYPE
+            }
+            OAuthErrorCode::InvalidScope => &crate::codes::OAUTH_INVALID_SCOPE,
+            OAuthErrorCode::AccessDenied => &crate::codes::OAUTH_ACCESS_DENIED,
+            OAuthErrorCode::ServerError => &crate::codes::OAUTH_SERVER_ERROR,
+            OAuthErrorCode::TemporarilyUnavailable => &crate::codes::OAUTH_TEMPORARILY_UNAVAILABLE,
+            OAuthErrorCode::UnsupportedTokenType => &crate::codes::OAUTH_UNSUPPORTED_TOKEN_TYPE,
+        }
+    }
+
+    /// A stable machine-readable name: the wire form (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+
     /// Every code, in declaration order.
     pub const ALL: [OAuthErrorCode; 11] = [
         OAuthErrorCode::InvalidRequest,

@@ -41,6 +41,23 @@ pub enum MetadataError {
     IssuerQuery,
 }
 
+impl MetadataError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            MetadataError::NoIssuer => &crate::codes::METADATA_NO_ISSUER,
+            MetadataError::Scheme(_) => &crate::codes::METADATA_INSECURE_ENDPOINT,
+            MetadataError::Malformed(_) => &crate::codes::METADATA_BAD_ENDPOINT,
+            MetadataError::IssuerQuery => &crate::codes::METADATA_ISSUER_QUERY,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 /// An issuer identifier (RFC 8414 §2), validated: an `https` URL (`http` for a loopback
 /// host) with a host, without query, fragment or userinfo.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -19,6 +19,22 @@ pub enum ParamError {
     TooLong,
 }
 
+impl ParamError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            ParamError::Repeated(_) => &crate::codes::PARAM_REPEATED,
+            ParamError::Encoding => &crate::codes::PARAM_BAD_ENCODING,
+            ParamError::TooLong => &crate::codes::PARAM_TOO_LONG,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 /// Decoded parameters, in order; empty values dropped.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Params(Vec<(String, String)>);

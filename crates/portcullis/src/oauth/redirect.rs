@@ -23,6 +23,24 @@ pub enum RedirectError {
     Characters,
 }
 
+impl RedirectError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            RedirectError::NotAbsolute => &crate::codes::REDIRECT_NOT_ABSOLUTE,
+            RedirectError::Fragment => &crate::codes::REDIRECT_FRAGMENT,
+            RedirectError::Userinfo => &crate::codes::REDIRECT_USERINFO,
+            RedirectError::InsecureScheme => &crate::codes::REDIRECT_INSECURE_SCHEME,
+            RedirectError::Characters => &crate::codes::REDIRECT_CHARACTERS,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 fn scheme(uri: &str) -> Option<&str> {
     let (scheme, _) = uri.split_once(':')?;
     let mut bytes = scheme.bytes();

@@ -67,6 +67,21 @@ pub enum RouteError {
     },
 }
 
+impl RouteError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            RouteError::BadMethod(_) => &crate::codes::ROUTE_BAD_METHOD,
+            RouteError::BadPath { .. } => &crate::codes::ROUTE_BAD_PATH,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 /// A route whose requests are partly decided by a more specific route of another method
 /// (a `*` route, or a `GET` route for `HEAD` requests) that grants different access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -48,6 +48,23 @@ pub enum CatalogError {
     },
 }
 
+impl CatalogError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            CatalogError::InvalidName(_) => &crate::codes::CATALOG_INVALID_NAME,
+            CatalogError::Duplicate(_) => &crate::codes::CATALOG_DUPLICATE,
+            CatalogError::TooMany => &crate::codes::CATALOG_TOO_MANY,
+            CatalogError::UnknownImplied { .. } => &crate::codes::CATALOG_UNKNOWN_IMPLIED,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 /// One declared scope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScopeInfo {

@@ -31,6 +31,18 @@ pub struct ExprError {
     pub kind: ExprErrorKind,
 }
 
+impl ExprError {
+    /// Its row in [`crate::codes`]: that of its kind.
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        self.kind.row()
+    }
+
+    /// A stable machine-readable name: that of its kind (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
 /// The kinds of [`ExprError`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ExprErrorKind {
@@ -58,6 +70,27 @@ pub enum ExprErrorKind {
     /// The input ended where something was still expected.
     #[error("unexpected end of requirement")]
     UnexpectedEnd,
+}
+
+impl ExprErrorKind {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            ExprErrorKind::Empty => &crate::codes::REQUIREMENT_EMPTY,
+            ExprErrorKind::TooLong => &crate::codes::REQUIREMENT_TOO_LONG,
+            ExprErrorKind::TooDeep => &crate::codes::REQUIREMENT_TOO_DEEP,
+            ExprErrorKind::TooManyTerms => &crate::codes::REQUIREMENT_TOO_MANY_TERMS,
+            ExprErrorKind::UnknownScope(_) => &crate::codes::REQUIREMENT_UNKNOWN_SCOPE,
+            ExprErrorKind::Wildcard(_) => &crate::codes::REQUIREMENT_WILDCARD,
+            ExprErrorKind::Unexpected(_) => &crate::codes::REQUIREMENT_UNEXPECTED,
+            ExprErrorKind::UnexpectedEnd => &crate::codes::REQUIREMENT_UNEXPECTED_END,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
 }
 
 /// What a denied requirement lacked.
