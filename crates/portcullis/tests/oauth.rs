@@ -80,10 +80,63 @@ fn fx_with(config: OAuthConfig) -> Fx {
 }
 
 fn web_query(extra: &str) -> String {
-    format!(
-        "response_type=code&client_id=webapp&redirect_uri={}&state=xyz&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
-        enc(WEB_CB)
-    )
+    format!("{}{extra}", Query::web())
+}
+
+/// An authorize query as ordered parameters (values percent-encoded), so a test changes one
+/// by name; naming a parameter the query lacks fails the test.
+#[derive(Clone, Debug)]
+struct Query(Vec<(&'static str, String)>);
+
+impl Query {
+    fn of(params: &[(&'static str, &str)]) -> Self {
+        Query(params.iter().map(|&(n, v)| (n, v.to_owned())).collect())
+    }
+
+    /// The web client's PKCE request, without a scope.
+    fn web() -> Self {
+        Query::of(&[
+            ("response_type", "code"),
+            ("client_id", "webapp"),
+            ("redirect_uri", &enc(WEB_CB)),
+            ("state", "xyz"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+    }
+
+    fn set(mut self, name: &str, value: &str) -> Self {
+        let at = self.0.iter().position(|(n, _)| *n == name);
+        let at = at.unwrap_or_else(|| panic!("no {name} in {self:?}"));
+        self.0[at].1 = value.to_owned();
+        self
+    }
+
+    fn remove(mut self, name: &str) -> Self {
+        let before = self.0.len();
+        self.0.retain(|(n, _)| *n != name);
+        assert_eq!(self.0.len() + 1, before, "no {name} in {self:?}");
+        self
+    }
+
+    fn scope(mut self, scope: &str) -> Self {
+        self.0.push(("scope", scope.to_owned()));
+        self
+    }
+}
+
+impl std::fmt::Display for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            write!(f, "{}{name}={value}", if i == 0 { "" } else { "&" })?;
+        }
+        Ok(())
+    }
+}
+
+/// The web client's request for `claims:read`, with `edit` applied.
+fn web_read(edit: impl FnOnce(Query) -> Query) -> String {
+    edit(Query::web()).scope("claims:read").to_string()
 }
 
 fn enc(s: &str) -> String {
@@ -213,14 +266,14 @@ fn authorize_4_1_2_1_missing_client_id_is_shown_not_redirected() {
 #[test]
 fn authorize_4_1_2_1_unknown_client_is_shown_not_redirected() {
     let f = fx();
-    let q = web_query("&scope=claims:read").replace("client_id=webapp", "client_id=evil");
+    let q = web_read(|q| q.set("client_id", "evil"));
     assert_eq!(f.shown(&q).code, OAuthErrorCode::InvalidRequest);
 }
 
 #[test]
 fn authorize_3_1_empty_client_id_counts_as_missing() {
     let f = fx();
-    let q = web_query("&scope=claims:read").replace("client_id=webapp", "client_id=");
+    let q = web_read(|q| q.set("client_id", ""));
     assert_eq!(f.shown(&q).description, "client_id is missing");
 }
 
@@ -263,13 +316,12 @@ fn authorize_9700_2_1_redirect_uri_near_misses_are_shown_not_redirected() {
         "https://app.example.com/other",
         "https://app.example.com/other?x=1&y=2",
     ] {
-        let q = web_query("&scope=claims:read").replace(&enc(WEB_CB), &enc(near));
+        let q = web_read(|q| q.set("redirect_uri", &enc(near)));
         let e = f.shown(&q);
         assert_eq!(e.code, OAuthErrorCode::InvalidRequest, "{near}");
     }
     // The registered URI with its own query matches exactly, and the answer keeps it.
-    let q = web_query("&scope=claims:read")
-        .replace(&enc(WEB_CB), &enc("https://app.example.com/other?x=1"));
+    let q = web_read(|q| q.set("redirect_uri", &enc("https://app.example.com/other?x=1")));
     let req = f.valid(&q);
     let loc = f.server.deny(&req);
     assert!(loc.starts_with("https://app.example.com/other?x=1&error=access_denied"));
@@ -278,9 +330,13 @@ fn authorize_9700_2_1_redirect_uri_near_misses_are_shown_not_redirected() {
 #[test]
 fn authorize_8252_loopback_port_exception_for_native_clients_only() {
     let f = fx();
-    let base = format!(
-        "response_type=code&client_id=cli&code_challenge={CHALLENGE}&code_challenge_method=S256&scope=claims:read"
-    );
+    let base = Query::of(&[
+        ("response_type", "code"),
+        ("client_id", "cli"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("scope", "claims:read"),
+    ]);
     for ok in [
         "http://127.0.0.1/callback",
         "http://127.0.0.1:51004/callback",
@@ -318,7 +374,7 @@ fn authorize_8252_loopback_port_exception_for_native_clients_only() {
     }))
     .expect("client json");
     f.store.add_client(web);
-    let base = base.replace("client_id=cli", "client_id=w2");
+    let base = base.set("client_id", "w2");
     f.valid(&format!(
         "{base}&redirect_uri={}",
         enc("http://127.0.0.1/callback")
@@ -365,7 +421,7 @@ fn authorize_3_1_2_3_omitted_redirect_uri_uses_the_only_registration() {
 #[test]
 fn authorize_4_1_2_1_missing_response_type_is_invalid_request() {
     let f = fx();
-    let q = web_query("&scope=claims:read").replace("response_type=code&", "");
+    let q = web_read(|q| q.remove("response_type"));
     assert_eq!(f.redirect_error(&q).0, OAuthErrorCode::InvalidRequest);
 }
 
@@ -373,8 +429,7 @@ fn authorize_4_1_2_1_missing_response_type_is_invalid_request() {
 fn authorize_4_1_2_1_unsupported_response_type() {
     let f = fx();
     for rt in ["token", "code%20token", "CODE"] {
-        let q = web_query("&scope=claims:read")
-            .replace("response_type=code", &format!("response_type={rt}"));
+        let q = web_read(|q| q.set("response_type", rt));
         assert_eq!(
             f.redirect_error(&q).0,
             OAuthErrorCode::UnsupportedResponseType
@@ -440,10 +495,7 @@ fn pkce_7636_required_for_public_and_by_default_for_confidential() {
     let (code, loc) = f.redirect_error(q);
     assert_eq!(code, OAuthErrorCode::InvalidRequest);
     assert_eq!(query_param(&loc, "state").as_deref(), Some("s1"));
-    let web = web_query("&scope=claims:read").replace(
-        &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
-        "",
-    );
+    let web = web_read(|q| q.remove("code_challenge").remove("code_challenge_method"));
     assert_eq!(f.redirect_error(&web).0, OAuthErrorCode::InvalidRequest);
     let relaxed = fx_with(OAuthConfig {
         require_pkce_for_confidential: false,
@@ -456,11 +508,11 @@ fn pkce_7636_required_for_public_and_by_default_for_confidential() {
 #[test]
 fn pkce_7636_4_3_plain_refused_unless_enabled() {
     let f = fx();
-    let plain = web_query("&scope=claims:read").replace(
-        &format!("code_challenge={CHALLENGE}&code_challenge_method=S256"),
-        &format!("code_challenge={VERIFIER}&code_challenge_method=plain"),
-    );
-    let no_method = web_query("&scope=claims:read").replace("&code_challenge_method=S256", "");
+    let plain = web_read(|q| {
+        q.set("code_challenge", VERIFIER)
+            .set("code_challenge_method", "plain")
+    });
+    let no_method = web_read(|q| q.remove("code_challenge_method"));
     assert_eq!(f.redirect_error(&plain).0, OAuthErrorCode::InvalidRequest);
     assert_eq!(
         f.redirect_error(&no_method).0,
@@ -485,10 +537,10 @@ fn pkce_7636_4_4_1_malformed_challenge_or_unknown_method_is_invalid_request() {
         (CHALLENGE, "S512"),
         (CHALLENGE, "s256"),
     ] {
-        let q = web_query("&scope=claims:read").replace(
-            &format!("code_challenge={CHALLENGE}&code_challenge_method=S256"),
-            &format!("code_challenge={}&code_challenge_method={m}", enc(c)),
-        );
+        let q = web_read(|q| {
+            q.set("code_challenge", &enc(c))
+                .set("code_challenge_method", m)
+        });
         assert_eq!(
             f.redirect_error(&q).0,
             OAuthErrorCode::InvalidRequest,
@@ -533,8 +585,11 @@ fn authorize_4_1_2_1_access_denied_server_error_and_temporarily_unavailable() {
         );
     }
     // State with reserved characters is echoed intact.
-    let q = web_query("&scope=claims:read").replace("state=xyz", "state=a%26b%3Dc%20d");
-    let (_, loc) = f.redirect_error(&q.replace("response_type=code", "response_type=token"));
+    let q = web_read(|q| {
+        q.set("state", "a%26b%3Dc%20d")
+            .set("response_type", "token")
+    });
+    let (_, loc) = f.redirect_error(&q);
     assert_eq!(query_param(&loc, "state").as_deref(), Some("a&b=c d"));
 }
 
@@ -947,10 +1002,7 @@ fn pkce_9700_2_1_1_downgrade_attack_is_refused() {
         require_pkce_for_confidential: false,
         ..OAuthConfig::default()
     });
-    let q = web_query("&scope=claims:read").replace(
-        &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
-        "",
-    );
+    let q = web_read(|q| q.remove("code_challenge").remove("code_challenge_method"));
     let code = f.code_for(&q, NOW);
     let r = f.exchange(&code, NOW);
     assert_eq!(
