@@ -29,6 +29,28 @@ const DOC_AUTHORIZE: &str = "client_id=YOUR_CLIENT_ID&redirect_uri=YOUR_REDIRECT
 const DOC_EXCHANGE: &str = r#"{"grant_type": "authorization_code", "code": "AUTHORIZATION_CODE", "client_id": "YOUR_CLIENT_ID", "client_secret": "YOUR_CLIENT_SECRET"}"#;
 const DOC_REFRESH: &str = r#"{"grant_type": "refresh_token", "refresh_token": "REFRESH_TOKEN", "client_id": "YOUR_CLIENT_ID"}"#;
 
+/// The documented code exchange, as `client_id` with `secret`.
+fn exchange_body_as(code: &str, client_id: &str, secret: &str) -> String {
+    documented(
+        DOC_EXCHANGE,
+        &[
+            ("AUTHORIZATION_CODE", code),
+            ("YOUR_CLIENT_ID", client_id),
+            ("YOUR_CLIENT_SECRET", secret),
+        ],
+    )
+}
+
+/// A documented request with its placeholders filled; each must occur in the template.
+fn documented(template: &str, values: &[(&str, &str)]) -> String {
+    values
+        .iter()
+        .fold(template.to_owned(), |text, (placeholder, value)| {
+            assert!(text.contains(placeholder), "{placeholder} in {template}");
+            text.replace(placeholder, value)
+        })
+}
+
 struct Fx {
     server: OAuthServer,
     store: MemoryOAuthStore,
@@ -104,9 +126,13 @@ impl Fx {
 
     /// The documented authorize URL for `webapp`.
     fn documented_code(&self) -> String {
-        let query = DOC_AUTHORIZE
-            .replace("YOUR_CLIENT_ID", "webapp")
-            .replace("YOUR_REDIRECT_URI", REDIRECT);
+        let query = documented(
+            DOC_AUTHORIZE,
+            &[
+                ("YOUR_CLIENT_ID", "webapp"),
+                ("YOUR_REDIRECT_URI", REDIRECT),
+            ],
+        );
         self.code_from(&query)
     }
 
@@ -121,10 +147,7 @@ impl Fx {
     }
 
     fn exchange_body(&self, code: &str) -> String {
-        DOC_EXCHANGE
-            .replace("AUTHORIZATION_CODE", code)
-            .replace("YOUR_CLIENT_ID", "webapp")
-            .replace("YOUR_CLIENT_SECRET", self.secret.expose())
+        exchange_body_as(code, "webapp", self.secret.expose())
     }
 
     /// A public client's tokens, through PKCE.
@@ -166,9 +189,10 @@ fn the_documented_authorize_url_and_json_code_exchange_succeed_for_a_confidentia
 fn the_documented_json_refresh_succeeds_for_a_public_client_with_client_id_alone() {
     let f = fx();
     let refresh = f.spa_refresh_token();
-    let body = DOC_REFRESH
-        .replace("REFRESH_TOKEN", &refresh)
-        .replace("YOUR_CLIENT_ID", "spa");
+    let body = documented(
+        DOC_REFRESH,
+        &[("REFRESH_TOKEN", &refresh), ("YOUR_CLIENT_ID", "spa")],
+    );
     let r = f.post(None, Some(JSON), body.as_bytes());
     assert_eq!(r.status, 200, "{}", r.body());
     assert!(
@@ -206,10 +230,11 @@ fn rfc6749_6_a_confidential_client_refreshing_with_client_id_alone_is_told_to_se
             .as_str()
             .expect("rt")
             .to_owned();
-        let documented = DOC_REFRESH
-            .replace("REFRESH_TOKEN", &refresh)
-            .replace("YOUR_CLIENT_ID", "webapp");
-        let r = f.post(None, Some(JSON), documented.as_bytes());
+        let body = documented(
+            DOC_REFRESH,
+            &[("REFRESH_TOKEN", &refresh), ("YOUR_CLIENT_ID", "webapp")],
+        );
+        let r = f.post(None, Some(JSON), body.as_bytes());
         assert_eq!(
             error_of(&r),
             (401, "invalid_client".to_owned(), description.to_owned())
@@ -262,8 +287,8 @@ fn rfc6749_2_3_basic_and_body_credentials_at_once_are_invalid_request() {
 fn a_wrong_secret_and_an_unknown_client_still_look_the_same() {
     let f = fx();
     let code = f.documented_code();
-    let wrong = f.exchange_body(&code).replace(f.secret.expose(), "cs.nope");
-    let unknown = f.exchange_body(&code).replace("webapp", "nobody");
+    let wrong = exchange_body_as(&code, "webapp", "cs.nope");
+    let unknown = exchange_body_as(&code, "nobody", f.secret.expose());
     let a = error_of(&f.post(None, Some(JSON), wrong.as_bytes()));
     let b = error_of(&f.post(None, Some(JSON), unknown.as_bytes()));
     assert_eq!(a, b);
@@ -482,9 +507,13 @@ fn revocation_and_introspection_read_json_bodies_and_refuse_the_same_edge_cases(
 #[test]
 fn rfc6749_4_1_3_redirect_uri_may_be_omitted_only_by_a_client_with_one_registered_uri() {
     let f = fx();
-    let query = DOC_AUTHORIZE
-        .replace("YOUR_CLIENT_ID", "two_uris")
-        .replace("YOUR_REDIRECT_URI", REDIRECT);
+    let query = documented(
+        DOC_AUTHORIZE,
+        &[
+            ("YOUR_CLIENT_ID", "two_uris"),
+            ("YOUR_REDIRECT_URI", REDIRECT),
+        ],
+    );
     let code = f.code_from(&query);
     let body = |extra: &str| {
         format!(
@@ -509,9 +538,10 @@ fn rfc6749_4_1_3_redirect_uri_may_be_omitted_only_by_a_client_with_one_registere
     assert_eq!(ok.status, 200, "{}", ok.body());
     // A one-URI client that sends a different redirect_uri is still refused.
     let web = f.documented_code();
-    let wrong_web = f
-        .exchange_body(&web)
-        .replace("}", r#", "redirect_uri": "https://app.example.com/cb2"}"#);
+    let mut wrong_web: serde_json::Value =
+        serde_json::from_str(&f.exchange_body(&web)).expect("documented JSON");
+    wrong_web["redirect_uri"] = "https://app.example.com/cb2".into();
+    let wrong_web = wrong_web.to_string();
     assert_eq!(
         error_of(&f.post(None, Some(JSON), wrong_web.as_bytes())).1,
         "invalid_grant"
