@@ -30,9 +30,17 @@ def env(request: pytest.FixtureRequest, policy: portcullis.Policy) -> Setup:
     return setup(policy, store)
 
 
+def documented(template: str, **values: str) -> str:
+    """A documented request with its placeholders filled; each must occur in the template."""
+    for placeholder, value in values.items():
+        assert placeholder in template, (placeholder, template)
+        template = template.replace(placeholder, value)
+    return template
+
+
 def exchange_body(env: Setup, code: str) -> str:
-    return (DOC_EXCHANGE.replace("AUTHORIZATION_CODE", code)
-            .replace("YOUR_CLIENT_ID", "webapp").replace("YOUR_CLIENT_SECRET", env.secret))
+    return documented(DOC_EXCHANGE, AUTHORIZATION_CODE=code, YOUR_CLIENT_ID="webapp",
+                      YOUR_CLIENT_SECRET=env.secret)
 
 
 def error_of(r: portcullis.TokenResponse) -> Tuple[int, str, str]:
@@ -70,7 +78,7 @@ def test_the_documented_json_refresh_succeeds_for_a_public_client(env: Setup) ->
         "code_verifier": VERIFIER}), env.store, now=NOW)
     assert first.status == 200, first.body
     refresh = first.json()["refresh_token"]
-    body = DOC_REFRESH.replace("REFRESH_TOKEN", refresh).replace("YOUR_CLIENT_ID", "spa")
+    body = documented(DOC_REFRESH, REFRESH_TOKEN=refresh, YOUR_CLIENT_ID="spa")
     r = env.server.token_request(None, JSON, body.encode(), env.store, now=NOW + 1)
     assert r.status == 200, r.body
     assert r.json()["refresh_token"] != refresh
@@ -80,7 +88,7 @@ def test_a_confidential_client_refreshing_with_client_id_alone_is_told_to_send_i
     env: Setup
 ) -> None:
     refresh = env.exchange(env.code()).json()["refresh_token"]
-    body = DOC_REFRESH.replace("REFRESH_TOKEN", refresh).replace("YOUR_CLIENT_ID", "webapp")
+    body = documented(DOC_REFRESH, REFRESH_TOKEN=refresh, YOUR_CLIENT_ID="webapp")
     r = env.server.token_request(None, JSON, body, env.store, now=NOW + 1)
     assert error_of(r) == (401, "invalid_client", "This client must send its client_secret "
                                                   "(HTTP Basic or client_secret in the body)")
