@@ -8,6 +8,9 @@
 
 #include "portcullis.h"
 
+/* The tests' fixed "now" (2027-01-15 08:00 UTC), the same as the Rust and Python suites'. */
+#define NOW 1800000000ULL
+
 static int check_failures = 0;
 static int check_count = 0;
 

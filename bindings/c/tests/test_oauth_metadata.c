@@ -5,7 +5,6 @@
 
 #include "check.h"
 
-#define NOW 1800000000ULL
 #define ISSUER "https://app.claimport.io"
 #define REDIRECT "https://partner.example/cb"
 

@@ -7,7 +7,6 @@
 
 #include "check.h"
 
-#define NOW 1800000000ULL
 #define THREADS 8
 #define KEYS 4
 #define REQUESTS 12
