@@ -175,7 +175,7 @@ enum portcullis_result
   /**
    * The record JSON does not parse or has unknown fields.
    */
-  PORTCULLIS_RECORD_JSON = 140,
+  PORTCULLIS_RECORD_BAD_JSON = 140,
   /**
    * The record's kind or env is not a valid label.
    */
@@ -183,7 +183,7 @@ enum portcullis_result
   /**
    * The record's hash string does not decode.
    */
-  PORTCULLIS_RECORD_HASH = 142,
+  PORTCULLIS_RECORD_BAD_HASH = 142,
   /**
    * The store already holds a record with this id.
    */
@@ -193,21 +193,25 @@ enum portcullis_result
    */
   PORTCULLIS_STORE_NOT_FOUND = 151,
   /**
+   * An update changed the record's id (the C API has no update that could).
+   */
+  PORTCULLIS_STORE_ID_CHANGED = 152,
+  /**
    * A scope or pattern the policy's catalog does not know.
    */
   PORTCULLIS_ISSUE_UNKNOWN_SCOPE = 160,
   /**
    * The key kind is not accepted by the policy.
    */
-  PORTCULLIS_ISSUE_KIND = 161,
+  PORTCULLIS_ISSUE_UNKNOWN_KIND = 161,
   /**
    * The environment is not accepted by the policy.
    */
-  PORTCULLIS_ISSUE_ENV = 162,
+  PORTCULLIS_ISSUE_UNKNOWN_ENV = 162,
   /**
    * The name or owner is empty or longer than 256 bytes.
    */
-  PORTCULLIS_ISSUE_FIELD = 163,
+  PORTCULLIS_ISSUE_BAD_FIELD = 163,
   /**
    * The key is revoked or expired and cannot be rotated.
    */
@@ -220,7 +224,7 @@ enum portcullis_result
    * A key lifetime of zero seconds (a rotated record whose lifetime ends at its
    * creation): the key would be expired when issued.
    */
-  PORTCULLIS_ISSUE_TTL = 166,
+  PORTCULLIS_ISSUE_BAD_TTL = 166,
   /**
    * The requirement expression is invalid (unknown scope, syntax, limits).
    */
@@ -284,11 +288,11 @@ enum portcullis_result
   /**
    * A redirect URI of a client registration is not acceptable.
    */
-  PORTCULLIS_CLIENT_REDIRECT = 211,
+  PORTCULLIS_CLIENT_BAD_REDIRECT_URI = 211,
   /**
    * A client registration has no redirect URI.
    */
-  PORTCULLIS_CLIENT_NO_REDIRECT = 212,
+  PORTCULLIS_CLIENT_NO_REDIRECT_URI = 212,
   /**
    * A confidential client without a secret hash, or a public client with one.
    */
@@ -296,7 +300,11 @@ enum portcullis_result
   /**
    * The client JSON does not parse or has unknown fields.
    */
-  PORTCULLIS_CLIENT_JSON = 214,
+  PORTCULLIS_CLIENT_BAD_JSON = 214,
+  /**
+   * The operating system's random source failed while making a client secret.
+   */
+  PORTCULLIS_CLIENT_RANDOM = 215,
   /**
    * OAuth `invalid_request`.
    */
@@ -1377,7 +1385,7 @@ portcullis_result portcullis_extract(const char *authorization,
  * issued key (plaintext + record) to `*issued_out`. Errors: `PORTCULLIS_NULL_PARAMETER`,
  * `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_INVALID_ARGUMENT`
  * (metadata is not a JSON object), `PORTCULLIS_ISSUE_UNKNOWN_SCOPE`,
- * `PORTCULLIS_ISSUE_KIND`, `PORTCULLIS_ISSUE_ENV`, `PORTCULLIS_ISSUE_FIELD`,
+ * `PORTCULLIS_ISSUE_UNKNOWN_KIND`, `PORTCULLIS_ISSUE_UNKNOWN_ENV`, `PORTCULLIS_ISSUE_BAD_FIELD`,
  * `PORTCULLIS_ISSUE_RANDOM`.
  *
  * # Safety
@@ -1396,7 +1404,7 @@ portcullis_result portcullis_checker_issue(const struct portcullis_checker *chec
  * store both. The record goes through the checks of `portcullis_checker_issue`: a scope,
  * kind or environment the policy no longer accepts is refused with the same code.
  * Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_ISSUE_INACTIVE` (revoked or expired),
- * `PORTCULLIS_ISSUE_TTL` (a record whose lifetime ends at its creation), the issue
+ * `PORTCULLIS_ISSUE_BAD_TTL` (a record whose lifetime ends at its creation), the issue
  * errors.
  *
  * # Safety
@@ -1750,8 +1758,8 @@ void portcullis_access_claims_free(struct portcullis_access_claims *claims);
  * Registers a public client (no secret; PKCE always required). `native`: a native app
  * (RFC 8252), which may use custom schemes and loopback redirects on any port. Errors:
  * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`,
- * `PORTCULLIS_CLIENT_BAD_ID`, `PORTCULLIS_CLIENT_REDIRECT` (the detail names the URI's
- * index and the problem), `PORTCULLIS_CLIENT_NO_REDIRECT`.
+ * `PORTCULLIS_CLIENT_BAD_ID`, `PORTCULLIS_CLIENT_BAD_REDIRECT_URI` (the detail names the URI's
+ * index and the problem), `PORTCULLIS_CLIENT_NO_REDIRECT_URI`.
  *
  * # Safety
  * `id` readable for `id_len` bytes; the arrays readable for their counts (NULL allowed
@@ -1791,7 +1799,7 @@ portcullis_result portcullis_oauth_client_confidential(const char *id,
  * Parses a client registration from the JSON `portcullis_oauth_client_to_json` writes
  * (fields `id`, `client_type` = `"public"`/`"confidential"`, `native`, `redirect_uris`,
  * `allowed_scopes`, `grant_types`, `secret_hash`) and checks it. Errors:
- * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_CLIENT_JSON`, and
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_CLIENT_BAD_JSON`, and
  * the registration errors of `portcullis_oauth_client_public` plus
  * `PORTCULLIS_CLIENT_SECRET`.
  *
@@ -2502,8 +2510,8 @@ void portcullis_policy_free(struct portcullis_policy *policy);
 /**
  * Parses a record from its JSON form (as `portcullis_record_to_json` writes it, or as
  * stored in your database). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
- * `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_RECORD_JSON`, `PORTCULLIS_RECORD_BAD_LABEL`,
- * `PORTCULLIS_RECORD_HASH`.
+ * `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_RECORD_BAD_JSON`, `PORTCULLIS_RECORD_BAD_LABEL`,
+ * `PORTCULLIS_RECORD_BAD_HASH`.
  *
  * # Safety
  * `json` is readable for `len` bytes; `record_out` is writable.
@@ -2732,6 +2740,14 @@ struct portcullis_str portcullis_evaluation_effective(const struct portcullis_ev
  * `evaluation` is NULL or live.
  */
 size_t portcullis_evaluation_missing_len(const struct portcullis_evaluation *evaluation);
+
+/**
+ * The stable snake_case code of a result code, the one the Python binding's exceptions
+ * and the CLI's `--json` errors carry (`"checksum"` for `PORTCULLIS_KEY_CHECKSUM`,
+ * `"unknown_kind"` for `PORTCULLIS_ISSUE_UNKNOWN_KIND`); `"unknown"` for a number that is
+ * not one. Never NULL, never allocates. Thread-safe.
+ */
+const char *portcullis_result_code(uint32_t code);
 
 /**
  * The missing scope at `index`, in catalog order; absent when out of range.

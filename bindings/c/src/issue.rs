@@ -112,7 +112,7 @@ fn serde_json_object(json: &str) -> FfiResult<Metadata> {
 /// issued key (plaintext + record) to `*issued_out`. Errors: `PORTCULLIS_NULL_PARAMETER`,
 /// `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_INVALID_ARGUMENT`
 /// (metadata is not a JSON object), `PORTCULLIS_ISSUE_UNKNOWN_SCOPE`,
-/// `PORTCULLIS_ISSUE_KIND`, `PORTCULLIS_ISSUE_ENV`, `PORTCULLIS_ISSUE_FIELD`,
+/// `PORTCULLIS_ISSUE_UNKNOWN_KIND`, `PORTCULLIS_ISSUE_UNKNOWN_ENV`, `PORTCULLIS_ISSUE_BAD_FIELD`,
 /// `PORTCULLIS_ISSUE_RANDOM`.
 ///
 /// # Safety
@@ -154,7 +154,7 @@ pub unsafe extern "C" fn portcullis_checker_issue(
 /// store both. The record goes through the checks of `portcullis_checker_issue`: a scope,
 /// kind or environment the policy no longer accepts is refused with the same code.
 /// Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_ISSUE_INACTIVE` (revoked or expired),
-/// `PORTCULLIS_ISSUE_TTL` (a record whose lifetime ends at its creation), the issue
+/// `PORTCULLIS_ISSUE_BAD_TTL` (a record whose lifetime ends at its creation), the issue
 /// errors.
 ///
 /// # Safety

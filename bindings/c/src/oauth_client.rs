@@ -40,8 +40,8 @@ unsafe fn texts<'a>(p: *const portcullis_str, n: usize) -> FfiResult<Vec<&'a str
 /// Registers a public client (no secret; PKCE always required). `native`: a native app
 /// (RFC 8252), which may use custom schemes and loopback redirects on any port. Errors:
 /// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`,
-/// `PORTCULLIS_CLIENT_BAD_ID`, `PORTCULLIS_CLIENT_REDIRECT` (the detail names the URI's
-/// index and the problem), `PORTCULLIS_CLIENT_NO_REDIRECT`.
+/// `PORTCULLIS_CLIENT_BAD_ID`, `PORTCULLIS_CLIENT_BAD_REDIRECT_URI` (the detail names the URI's
+/// index and the problem), `PORTCULLIS_CLIENT_NO_REDIRECT_URI`.
 ///
 /// # Safety
 /// `id` readable for `id_len` bytes; the arrays readable for their counts (NULL allowed
@@ -119,7 +119,7 @@ pub unsafe extern "C" fn portcullis_oauth_client_confidential(
 /// Parses a client registration from the JSON `portcullis_oauth_client_to_json` writes
 /// (fields `id`, `client_type` = `"public"`/`"confidential"`, `native`, `redirect_uris`,
 /// `allowed_scopes`, `grant_types`, `secret_hash`) and checks it. Errors:
-/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_CLIENT_JSON`, and
+/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_CLIENT_BAD_JSON`, and
 /// the registration errors of `portcullis_oauth_client_public` plus
 /// `PORTCULLIS_CLIENT_SECRET`.
 ///
@@ -144,7 +144,7 @@ pub unsafe extern "C" fn portcullis_oauth_client_from_json(
 /// Parses and validates client JSON.
 pub(crate) fn parse_client(json: &str) -> FfiResult<Client> {
     let client: Client = serde_json::from_str(json)
-        .map_err(|e| Failure::new(R::PORTCULLIS_CLIENT_JSON, format!("client JSON: {e}")))?;
+        .map_err(|e| Failure::new(R::PORTCULLIS_CLIENT_BAD_JSON, format!("client JSON: {e}")))?;
     client.validate().map_err(client_failure)?;
     Ok(client)
 }
@@ -166,7 +166,7 @@ pub unsafe extern "C" fn portcullis_oauth_client_to_json(
         // SAFETY: live (contract).
         let client = unsafe { borrow(client) }?;
         let json = serde_json::to_string(&client.inner)
-            .map_err(|e| Failure::new(R::PORTCULLIS_CLIENT_JSON, e.to_string()))?;
+            .map_err(|e| Failure::new(R::PORTCULLIS_CLIENT_BAD_JSON, e.to_string()))?;
         // SAFETY: forwarded contract.
         unsafe { write_owned(out, len_out, json) }
     })

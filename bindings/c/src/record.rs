@@ -49,8 +49,8 @@ impl portcullis_record {
 
 /// Parses a record from its JSON form (as `portcullis_record_to_json` writes it, or as
 /// stored in your database). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
-/// `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_RECORD_JSON`, `PORTCULLIS_RECORD_BAD_LABEL`,
-/// `PORTCULLIS_RECORD_HASH`.
+/// `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_RECORD_BAD_JSON`, `PORTCULLIS_RECORD_BAD_LABEL`,
+/// `PORTCULLIS_RECORD_BAD_HASH`.
 ///
 /// # Safety
 /// `json` is readable for `len` bytes; `record_out` is writable.

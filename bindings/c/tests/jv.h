@@ -17,7 +17,8 @@ typedef struct jv {
     const char *const *keys;   /* JV_OBJECT keys */
 } jv;
 
-extern const jv VECTORS_KEYS, VECTORS_EXTRACT, VECTORS_SCOPES, VECTORS_DECISIONS, VECTORS_OAUTH;
+extern const jv VECTORS_KEYS, VECTORS_EXTRACT, VECTORS_SCOPES, VECTORS_DECISIONS, VECTORS_OAUTH,
+    VECTORS_ERRORS;
 
 /* The member `key` of an object, or NULL. */
 static inline const jv *jv_get(const jv *obj, const char *key) {

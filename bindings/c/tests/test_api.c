@@ -191,7 +191,7 @@ static void test_flow(const portcullis_policy *policy, const portcullis_peppers 
     CHECK_RC(portcullis_checker_issue(checker, &spec, NOW, NULL), PORTCULLIS_NULL_PARAMETER);
     portcullis_key_spec bad = spec;
     bad.name = cstr("");
-    CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, &issued), PORTCULLIS_ISSUE_FIELD);
+    CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, &issued), PORTCULLIS_ISSUE_BAD_FIELD);
     bad = spec;
     bad.name.data = NULL;
     CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, &issued), PORTCULLIS_NULL_PARAMETER);
@@ -210,10 +210,10 @@ static void test_flow(const portcullis_policy *policy, const portcullis_peppers 
     CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, &issued), PORTCULLIS_ISSUE_UNKNOWN_SCOPE);
     bad = spec;
     bad.kind = cstr("xk");
-    CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, &issued), PORTCULLIS_ISSUE_KIND);
+    CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, &issued), PORTCULLIS_ISSUE_UNKNOWN_KIND);
     bad = spec;
     bad.env = cstr("prod");
-    CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, &issued), PORTCULLIS_ISSUE_ENV);
+    CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, &issued), PORTCULLIS_ISSUE_UNKNOWN_ENV);
     bad = spec;
     bad.metadata_json = cstr("[1, 2]");
     CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, &issued), PORTCULLIS_INVALID_ARGUMENT);
@@ -255,7 +255,7 @@ static void test_flow(const portcullis_policy *policy, const portcullis_peppers 
     portcullis_record_free(copy);
     portcullis_string_free(json);
     copy = SENTINEL;
-    CHECK_RC(portcullis_record_from_json("{\"id\": 1}", 9, &copy), PORTCULLIS_RECORD_JSON);
+    CHECK_RC(portcullis_record_from_json("{\"id\": 1}", 9, &copy), PORTCULLIS_RECORD_BAD_JSON);
     CHECK_RC(portcullis_record_from_json(BAD_UTF8, strlen(BAD_UTF8), &copy), PORTCULLIS_INVALID_UTF8);
     CHECK_RC(portcullis_record_from_json(NULL, 0, &copy), PORTCULLIS_NULL_PARAMETER);
     CHECK(copy == SENTINEL, "untouched");

@@ -730,10 +730,10 @@ static void wrong_input(const char *policy_path) {
     portcullis_oauth_client *client = NULL;
     portcullis_str http[] = {cstr("http://app.example/cb")}, ok[] = {cstr(REDIRECT)};
     CHECK_RC(portcullis_oauth_client_public("a:b", 3, false, ok, 1, NULL, 0, &client), PORTCULLIS_CLIENT_BAD_ID);
-    CHECK_RC(portcullis_oauth_client_public("spa", 3, false, http, 1, NULL, 0, &client), PORTCULLIS_CLIENT_REDIRECT);
-    CHECK_RC(portcullis_oauth_client_public("spa", 3, false, NULL, 0, NULL, 0, &client), PORTCULLIS_CLIENT_NO_REDIRECT);
+    CHECK_RC(portcullis_oauth_client_public("spa", 3, false, http, 1, NULL, 0, &client), PORTCULLIS_CLIENT_BAD_REDIRECT_URI);
+    CHECK_RC(portcullis_oauth_client_public("spa", 3, false, NULL, 0, NULL, 0, &client), PORTCULLIS_CLIENT_NO_REDIRECT_URI);
     CHECK_RC(portcullis_oauth_client_public("spa", 3, false, NULL, 1, NULL, 0, &client), PORTCULLIS_NULL_PARAMETER);
-    CHECK_RC(portcullis_oauth_client_from_json("{", 1, &client), PORTCULLIS_CLIENT_JSON);
+    CHECK_RC(portcullis_oauth_client_from_json("{", 1, &client), PORTCULLIS_CLIENT_BAD_JSON);
     const char *hashed = "{\"id\":\"spa\",\"client_type\":\"public\",\"redirect_uris\":[\"" REDIRECT "\"],"
                          "\"allowed_scopes\":[],\"secret_hash\":\"sha256$x\"}";
     CHECK_RC(portcullis_oauth_client_from_json(hashed, strlen(hashed), &client), PORTCULLIS_CLIENT_SECRET);

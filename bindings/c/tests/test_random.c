@@ -128,8 +128,8 @@ int main(int argc, char **argv) {
         char *j = mutate(json, &n);
         portcullis_record *r = NULL;
         rc = portcullis_record_from_json(j, n, &r);
-        if (rc != PORTCULLIS_OK && rc != PORTCULLIS_INVALID_UTF8 && rc != PORTCULLIS_RECORD_JSON &&
-            rc != PORTCULLIS_RECORD_BAD_LABEL && rc != PORTCULLIS_RECORD_HASH)
+        if (rc != PORTCULLIS_OK && rc != PORTCULLIS_INVALID_UTF8 && rc != PORTCULLIS_RECORD_BAD_JSON &&
+            rc != PORTCULLIS_RECORD_BAD_LABEL && rc != PORTCULLIS_RECORD_BAD_HASH)
             bad++, fprintf(stderr, "record: %s\n", portcullis_result_name(rc));
         portcullis_record_free(r);
         free(j);

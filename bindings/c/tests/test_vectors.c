@@ -20,32 +20,9 @@ static char *unhex(const jv *hex, size_t *len_out) {
     return out;
 }
 
-/* The vectors' name for a key-parse result code. */
-static const char *key_error(portcullis_result rc) {
-    switch (rc) {
-    case PORTCULLIS_OK: return NULL;
-    case PORTCULLIS_KEY_SHAPE: return "shape";
-    case PORTCULLIS_KEY_UNKNOWN_KIND: return "unknown_kind";
-    case PORTCULLIS_KEY_UNKNOWN_ENV: return "unknown_env";
-    case PORTCULLIS_KEY_LENGTH: return "length";
-    case PORTCULLIS_KEY_CHARACTER: return "character";
-    case PORTCULLIS_KEY_CHECKSUM: return "checksum";
-    default: return "?";
-    }
-}
-
-/* The vectors' name for an extraction result code. */
-static const char *extract_error(portcullis_result rc) {
-    switch (rc) {
-    case PORTCULLIS_OK: return NULL;
-    case PORTCULLIS_CREDENTIAL_MISSING: return "missing_credential";
-    case PORTCULLIS_CREDENTIAL_WRONG_SCHEME: return "wrong_scheme";
-    case PORTCULLIS_CREDENTIAL_MALFORMED_HEADER: return "malformed_header";
-    case PORTCULLIS_CREDENTIAL_BOTH_PRESENT: return "both_present";
-    case PORTCULLIS_CREDENTIAL_QUERY_REFUSED: return "query_refused";
-    case PORTCULLIS_CREDENTIAL_MALFORMED_QUERY: return "malformed_query";
-    default: return "?";
-    }
+/* The vectors' name for a key-parse or extraction result: the code (NULL on success). */
+static const char *error_code(portcullis_result rc) {
+    return rc == PORTCULLIS_OK ? NULL : portcullis_result_code(rc);
 }
 
 static int same_text(const char *a, const jv *b) {
@@ -136,7 +113,7 @@ static void run_keys(void) {
         }
         portcullis_parsed_key parsed;
         portcullis_result rc = portcullis_checker_parse(checker, buf, len, &parsed);
-        CHECK(same_text(key_error(rc), jv_get(c, "error")), "parse case %zu: %s", i, portcullis_result_name(rc));
+        CHECK(same_text(error_code(rc), jv_get(c, "error")), "parse case %zu: %s", i, portcullis_result_name(rc));
         if (rc == PORTCULLIS_OK)
             CHECK(same_text(parsed.id, jv_get(c, "id")), "parse case %zu id %s", i, parsed.id);
         free(buf);
@@ -164,7 +141,7 @@ static void run_extract(void) {
         portcullis_result rc = portcullis_extract(
             hptr, hlen, jv_is_null(query) ? NULL : query->str, jv_is_null(query) ? 0 : query->len,
             param->str, param->len, jv_get(c, "allow_query")->num != 0, &cred);
-        CHECK(same_text(extract_error(rc), jv_get(c, "error")), "extract case %zu: %s", i, portcullis_result_name(rc));
+        CHECK(same_text(error_code(rc), jv_get(c, "error")), "extract case %zu: %s", i, portcullis_result_name(rc));
         if (rc == PORTCULLIS_OK) {
             CHECK(str_is_jv(cred.token, jv_get(c, "token")), "extract case %zu token", i);
             const char *source = cred.source == PORTCULLIS_SOURCE_HEADER ? "header" : "query";
@@ -795,6 +772,166 @@ static void run_oauth_token_requests(void) {
     portcullis_policy_free(policy);
 }
 
+/* A vectors string as a borrowed string (absent for null). */
+static portcullis_str jv_str(const jv *v) {
+    portcullis_str s = {NULL, 0};
+    if (!jv_is_null(v)) { s.data = v->str; s.len = v->len; }
+    return s;
+}
+
+/* The strings of a vectors array, borrowed (at most 8). */
+static size_t jv_strs(const jv *arr, portcullis_str out[8]) {
+    size_t n = 0;
+    for (; arr != NULL && n < arr->len && n < 8; n++) out[n] = jv_str(jv_at(arr, n));
+    return n;
+}
+
+/* A pepper or access-key op list: [op, id, secret length]; the result of the first op
+ * that fails (or of the last). */
+static portcullis_result run_key_ops(const jv *ops, int access) {
+    portcullis_peppers *peppers = NULL;
+    portcullis_access_keys *keys = NULL;
+    portcullis_result rc = PORTCULLIS_OK;
+    uint8_t secret[64];
+    memset(secret, 7, sizeof secret);
+    for (size_t i = 0; i < ops->len && rc == PORTCULLIS_OK; i++) {
+        const jv *op = jv_at(ops, i), *id = jv_at(op, 1);
+        const char *name = jv_at(op, 0)->str;
+        size_t n = (size_t)jv_at(op, 2)->num;
+        if (strcmp(name, "new") == 0)
+            rc = access ? portcullis_access_keys_new(id->str, id->len, secret, n, &keys)
+                        : portcullis_peppers_new(id->str, id->len, secret, n, &peppers);
+        else if (strcmp(name, "add") == 0)
+            rc = access ? portcullis_access_keys_add(keys, id->str, id->len, secret, n)
+                        : portcullis_peppers_add(peppers, id->str, id->len, secret, n);
+        else if (strcmp(name, "set_primary") == 0)
+            rc = portcullis_peppers_set_primary(peppers, id->str, id->len);
+        else if (strcmp(name, "remove") == 0)
+            rc = portcullis_access_keys_remove(keys, id->str, id->len);
+    }
+    portcullis_peppers_free(peppers);
+    portcullis_access_keys_free(keys);
+    return rc;
+}
+
+/* errors.json: the table is what the library reports for every number (name, message,
+ * code), and every case fails with its row's number and name. */
+static void run_errors(void) {
+    const jv *v = &VECTORS_ERRORS;
+    const jv *table = jv_get(v, "table");
+    size_t numbered = 0;
+    for (size_t i = 0; i < table->len; i++) {
+        const jv *row = jv_at(table, i), *number = jv_get(row, "number");
+        if (jv_is_null(number)) continue;
+        numbered++;
+        uint32_t n = (uint32_t)number->num;
+        CHECK(same_text(portcullis_result_name(n), jv_get(row, "c_name")), "row %zu name %s", i, portcullis_result_name(n));
+        CHECK(same_text(portcullis_result_message(n), jv_get(row, "message")), "row %zu message", i);
+        CHECK(same_text(portcullis_result_code(n), jv_get(row, "code")), "row %zu code %s", i, portcullis_result_code(n));
+    }
+    CHECK(numbered > 60, "the table has %zu numbered rows", numbered);
+    CHECK(strcmp(portcullis_result_name(9999), "PORTCULLIS_UNKNOWN") == 0, "unknown number");
+    CHECK(strcmp(portcullis_result_code(9999), "unknown") == 0, "unknown code");
+
+    const jv *policy_text = jv_get(v, "policy");
+    portcullis_policy *policy = NULL;
+    CHECK_OK(portcullis_policy_from_toml(policy_text->str, policy_text->len, &policy));
+    uint8_t pepper[32];
+    memset(pepper, (int)jv_get(v, "pepper_byte")->num, sizeof pepper);
+    const jv *pepper_id = jv_get(v, "pepper_id");
+    portcullis_peppers *peppers = NULL;
+    CHECK_OK(portcullis_peppers_new(pepper_id->str, pepper_id->len, pepper, sizeof pepper, &peppers));
+    portcullis_checker *checker = NULL;
+    CHECK_OK(portcullis_checker_new(policy, peppers, &checker));
+    uint64_t now = (uint64_t)jv_get(v, "now")->num;
+
+    const jv *cases = jv_get(v, "cases");
+    for (size_t i = 0; i < cases->len; i++) {
+        const jv *c = jv_at(cases, i);
+        const char *call = jv_get(c, "call")->str;
+        portcullis_result rc = PORTCULLIS_OK;
+        portcullis_str strs[8];
+        if (strcmp(call, "parse_key") == 0) {
+            portcullis_parsed_key parsed;
+            const jv *key = jv_get(c, "key");
+            rc = portcullis_checker_parse(checker, key->str, key->len, &parsed);
+        } else if (strcmp(call, "extract") == 0) {
+            portcullis_credential cred;
+            portcullis_str auth = jv_str(jv_get(c, "authorization")), query = jv_str(jv_get(c, "query"));
+            rc = portcullis_extract(auth.data, auth.len, query.data, query.len, "api_key", 7,
+                                    jv_get(c, "allow_query")->num != 0, &cred);
+        } else if (strcmp(call, "issue") == 0) {
+            portcullis_key_spec spec;
+            memset(&spec, 0, sizeof spec);
+            spec.name = jv_str(jv_get(c, "name"));
+            spec.owner = jv_str(jv_get(c, "owner"));
+            spec.scopes = strs;
+            spec.scopes_len = jv_strs(jv_get(c, "scopes"), strs);
+            spec.kind = jv_str(jv_get(c, "kind"));
+            spec.env = jv_str(jv_get(c, "env"));
+            portcullis_issued_key *issued = NULL;
+            rc = portcullis_checker_issue(checker, &spec, now, &issued);
+            portcullis_issued_key_free(issued);
+        } else if (strcmp(call, "record_from_json") == 0) {
+            portcullis_record *record = NULL;
+            const jv *json = jv_get(c, "json");
+            rc = portcullis_record_from_json(json->str, json->len, &record);
+            portcullis_record_free(record);
+        } else if (strcmp(call, "store_insert_twice") == 0) {
+            portcullis_store *store = NULL;
+            CHECK_OK(portcullis_store_new(&store));
+            portcullis_key_spec spec;
+            memset(&spec, 0, sizeof spec);
+            spec.name = (portcullis_str){"Vectors", 7};
+            spec.owner = (portcullis_str){"org_1", 5};
+            strs[0] = (portcullis_str){"claims:read", 11};
+            spec.scopes = strs;
+            spec.scopes_len = 1;
+            portcullis_issued_key *issued = NULL;
+            portcullis_record *record = NULL;
+            CHECK_OK(portcullis_checker_issue(checker, &spec, now, &issued));
+            CHECK_OK(portcullis_issued_key_record(issued, &record));
+            CHECK_OK(portcullis_store_insert(store, record));
+            rc = portcullis_store_insert(store, record);
+            portcullis_record_free(record);
+            portcullis_issued_key_free(issued);
+            portcullis_store_free(store);
+        } else if (strcmp(call, "store_revoke") == 0) {
+            portcullis_store *store = NULL;
+            CHECK_OK(portcullis_store_new(&store));
+            const jv *id = jv_get(c, "id");
+            rc = portcullis_store_revoke(store, id->str, id->len, now);
+            portcullis_store_free(store);
+        } else if (strcmp(call, "requirement") == 0) {
+            portcullis_evaluation *evaluation = NULL;
+            const jv *text = jv_get(c, "text");
+            rc = portcullis_policy_evaluate(policy, text->str, text->len, NULL, 0, &evaluation);
+            portcullis_evaluation_free(evaluation);
+        } else if (strcmp(call, "peppers") == 0 || strcmp(call, "access_keys") == 0) {
+            rc = run_key_ops(jv_get(c, "ops"), strcmp(call, "access_keys") == 0);
+        } else if (strcmp(call, "client_public") == 0) {
+            portcullis_str scopes[8];
+            const jv *id = jv_get(c, "id");
+            size_t n_uris = jv_strs(jv_get(c, "redirect_uris"), strs);
+            size_t n_scopes = jv_strs(jv_get(c, "scopes"), scopes);
+            portcullis_oauth_client *client = NULL;
+            rc = portcullis_oauth_client_public(id->str, id->len, false, n_uris ? strs : NULL, n_uris,
+                                                scopes, n_scopes, &client);
+            portcullis_oauth_client_free(client);
+        } else {
+            CHECK(0, "errors case %zu: unknown call %s", i, call);
+            continue;
+        }
+        CHECK((long long)rc == jv_get(c, "c_number")->num, "errors case %zu (%s %s): %s", i, call,
+              jv_get(c, "code")->str, portcullis_result_name(rc));
+        CHECK(same_text(portcullis_result_name(rc), jv_get(c, "c_name")), "errors case %zu name %s", i,
+              portcullis_result_name(rc));
+    }
+    portcullis_checker_free(checker);
+    portcullis_peppers_free(peppers);
+    portcullis_policy_free(policy);
+}
+
 int main(void) {
     run_keys();
     run_extract();
@@ -805,5 +942,6 @@ int main(void) {
     run_oauth_checks();
     run_oauth_pkce_opaque();
     run_oauth_token_requests();
+    run_errors();
     return check_summary("vectors");
 }
