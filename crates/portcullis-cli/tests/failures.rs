@@ -181,7 +181,7 @@ fn bad_input() {
                 "prod"
             ]
         ),
-        "unknown_kind_or_env"
+        "unknown_env"
     );
     assert_eq!(
         error_code(&s, 3, &["keys", "show", "AAAAAAAAAAAAAAAA"]),

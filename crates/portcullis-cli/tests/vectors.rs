@@ -130,3 +130,40 @@ fn load_records(db: &Path, records: &Value) {
         store.insert(&record).expect("insert");
     }
 }
+
+/// The error-code vectors (tests/vectors/errors.json) the CLI can reach: `keys create`
+/// with a scope, kind, environment or name the policy refuses reports the core's code.
+#[test]
+fn issue_errors_match_the_error_vectors() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/errors.json"
+    );
+    let text = fs::read_to_string(path).expect("read errors.json");
+    let vectors: Value = serde_json::from_str(&text).expect("parse errors.json");
+    let s = Sandbox::initialised();
+    let cases = vectors["cases"].as_array().expect("cases");
+    let mut ran = 0;
+    for case in cases.iter().filter(|c| c["call"] == "issue") {
+        let scopes: Vec<&str> = case["scopes"]
+            .as_array()
+            .expect("scopes")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let scopes = scopes.join(",");
+        let mut args = vec!["keys", "create", "--scopes", &scopes];
+        for (flag, field) in [("--name", "name"), ("--owner", "owner"), ("--kind", "kind")] {
+            if let Some(value) = case[field].as_str() {
+                args.extend([flag, value]);
+            }
+        }
+        if let Some(env) = case["env"].as_str() {
+            args.extend(["--env", env]);
+        }
+        let v = s.json(3, &args);
+        assert_eq!(v["error"]["code"], case["code"], "{case}: {v}");
+        ran += 1;
+    }
+    assert!(ran >= 4, "the issue cases ran");
+}

@@ -195,12 +195,6 @@ fn issue_error(e: &IssueError, checker: &Checker) -> CliError {
         }
         _ => "retry; if it persists, check the system's random number generator".to_owned(),
     };
-    let code = match e {
-        IssueError::UnknownScope(_) => "unknown_scope",
-        IssueError::Kind(_) | IssueError::Env(_) => "unknown_kind_or_env",
-        IssueError::Field(_) => "invalid_field",
-        IssueError::ZeroTtl => "invalid_ttl",
-        _ => "issue_failed",
-    };
-    CliError::input(code, e.to_string()).hint(hint)
+    // The core's code (`unknown_kind`, `bad_field`, …): the one Python and C report too.
+    CliError::input(e.code(), e.to_string()).hint(hint)
 }
