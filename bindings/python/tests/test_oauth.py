@@ -13,8 +13,8 @@ from typing import Any, Callable, List, Optional
 import pytest
 
 import portcullis
-from conftest import PEPPER
-from oauth_helpers import NOW, REDIRECT, VERIFIER, DictStore, Setup, basic, query_params, setup
+from conftest import NOW, PEPPER
+from oauth_helpers import REDIRECT, VERIFIER, DictStore, Setup, basic, query_params, setup
 
 
 @pytest.fixture(params=["memory", "host"])

@@ -10,7 +10,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 import portcullis
-from oauth_helpers import NOW, VERIFIER, DictStore, Setup, query_params, setup
+from conftest import NOW
+from oauth_helpers import VERIFIER, DictStore, Setup, query_params, setup
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
