@@ -1,7 +1,8 @@
 //! Core errors → the Python exceptions of `portcullis.errors`.
 //!
 //! The exception classes are plain Python (so they carry structured fields and subclass
-//! `ValueError` where the input was bad); the native code instantiates them by name.
+//! `ValueError` where the input was bad); the native code instantiates them by name. Every
+//! `code` is the core error's own (`portcullis::codes`): no code is spelled here.
 
 use portcullis::format::KeyError;
 use portcullis::policy::PolicyError;
@@ -51,13 +52,7 @@ pub(crate) fn policy(py: Python<'_>, e: &PolicyError) -> PyErr {
 
 /// `ConfigurationError(message, code)` for a refused pepper.
 pub(crate) fn pepper(py: Python<'_>, e: &PepperError) -> PyErr {
-    let code = match e {
-        PepperError::BadId(_) => "bad_pepper_id",
-        PepperError::TooShort { .. } => "pepper_too_short",
-        PepperError::Duplicate(_) => "duplicate_pepper",
-        PepperError::Unknown(_) => "unknown_pepper",
-    };
-    configuration(py, &e.to_string(), code)
+    configuration(py, &e.to_string(), e.code())
 }
 
 /// `ConfigurationError(message, code)`.
@@ -71,26 +66,12 @@ pub(crate) fn configuration(py: Python<'_>, message: &str, code: &str) -> PyErr 
 
 /// `IssueError(message, code)`.
 pub(crate) fn issue(py: Python<'_>, e: &IssueError) -> PyErr {
-    let code = match e {
-        IssueError::UnknownScope(_) => "unknown_scope",
-        IssueError::Kind(_) => "unknown_kind",
-        IssueError::Env(_) => "unknown_env",
-        IssueError::Field(_) => "bad_field",
-        IssueError::ZeroTtl => "bad_ttl",
-        IssueError::Inactive(_) => "inactive",
-        IssueError::Random(_) => "random",
-    };
-    raise(py, "IssueError", (e.to_string(), code))
+    raise(py, "IssueError", (e.to_string(), e.code()))
 }
 
 /// `RecordError(message, code)`.
 pub(crate) fn record(py: Python<'_>, e: &RecordError) -> PyErr {
-    let code = match e {
-        RecordError::BadLabel { .. } => "bad_label",
-        RecordError::Hash(_) => "bad_hash",
-        RecordError::Json(_) => "bad_json",
-    };
-    record_msg(py, &e.to_string(), code)
+    record_msg(py, &e.to_string(), e.code())
 }
 
 /// `RecordError(message, code)` from a message.
@@ -100,26 +81,17 @@ pub(crate) fn record_msg(py: Python<'_>, message: &str, code: &str) -> PyErr {
 
 /// `RequirementError(message, code, position)`.
 pub(crate) fn requirement(py: Python<'_>, e: &ExprError) -> PyErr {
-    use portcullis::scope::ExprErrorKind as K;
-    let code = match e.kind {
-        K::Empty => "empty",
-        K::TooLong => "too_long",
-        K::TooDeep => "too_deep",
-        K::TooManyTerms => "too_many_terms",
-        K::UnknownScope(_) => "unknown_scope",
-        K::Wildcard(_) => "wildcard",
-        K::Unexpected(_) => "unexpected",
-        K::UnexpectedEnd => "unexpected_end",
-    };
-    raise(py, "RequirementError", (e.to_string(), code, e.position))
+    raise(
+        py,
+        "RequirementError",
+        (e.to_string(), e.code(), e.position),
+    )
 }
 
 /// `StoreError(message, code, key_id)`.
 pub(crate) fn store(py: Python<'_>, e: &StoreError) -> PyErr {
-    let (code, id) = match e {
-        StoreError::Duplicate(id) => ("duplicate", id),
-        StoreError::NotFound(id) => ("not_found", id),
-        StoreError::IdChanged(id) => ("id_changed", id),
+    let id = match e {
+        StoreError::Duplicate(id) | StoreError::NotFound(id) | StoreError::IdChanged(id) => id,
     };
-    raise(py, "StoreError", (e.to_string(), code, id.to_string()))
+    raise(py, "StoreError", (e.to_string(), e.code(), id.to_string()))
 }

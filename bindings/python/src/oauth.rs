@@ -39,13 +39,7 @@ impl PyAccessKeys {
 }
 
 fn key_error(py: Python<'_>, e: &AccessKeyError) -> PyErr {
-    let code = match e {
-        AccessKeyError::BadKeyId => "bad_access_key_id",
-        AccessKeyError::TooShort => "access_key_too_short",
-        AccessKeyError::Duplicate => "duplicate_access_key",
-        AccessKeyError::Unknown => "unknown_access_key",
-    };
-    errors::configuration(py, &e.to_string(), code)
+    errors::configuration(py, &e.to_string(), e.code())
 }
 
 #[pymethods]

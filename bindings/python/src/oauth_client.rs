@@ -2,8 +2,8 @@
 
 use crate::errors;
 use crate::input;
-use portcullis::OsRandom;
 use portcullis::oauth::{Client, ClientError, ClientType};
+use portcullis::{OsRandom, codes};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -19,21 +19,21 @@ pub struct PyClient {
 
 /// `ClientError(message, code, index)`.
 fn client_error(py: Python<'_>, e: &ClientError) -> PyErr {
-    let (code, index) = match e {
-        ClientError::BadId => ("bad_id", None),
-        ClientError::Redirect { index, .. } => ("bad_redirect_uri", Some(*index)),
-        ClientError::NoRedirect => ("no_redirect_uri", None),
-        ClientError::Secret => ("secret", None),
-        ClientError::Random(_) => ("random", None),
+    let index = match e {
+        ClientError::Redirect { index, .. } => Some(*index),
+        _ => None,
     };
-    errors::raise(py, "ClientError", (e.to_string(), code, index))
+    errors::raise(py, "ClientError", (e.to_string(), e.code(), index))
 }
 
 fn json_error(py: Python<'_>, e: &serde_json::Error) -> PyErr {
     errors::raise(
         py,
         "ClientError",
-        (format!("client JSON is invalid: {e}"), "bad_json"),
+        (
+            format!("client JSON is invalid: {e}"),
+            codes::CLIENT_BAD_JSON.code(),
+        ),
     )
 }
 
@@ -52,7 +52,13 @@ pub(crate) fn client_of(value: &Bound<'_, PyAny>) -> PyResult<Arc<Client>> {
     } else if value.is_instance_of::<PyDict>() {
         py.import("json")?
             .call_method1("dumps", (value,))
-            .map_err(|_| errors::raise(py, "ClientError", ("client dict is not JSON", "bad_json")))?
+            .map_err(|_| {
+                errors::raise(
+                    py,
+                    "ClientError",
+                    ("client dict is not JSON", codes::CLIENT_BAD_JSON.code()),
+                )
+            })?
             .extract()?
     } else {
         return Err(PyTypeError::new_err(format!(

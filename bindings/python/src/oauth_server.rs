@@ -11,8 +11,8 @@ use crate::oauth_client::PyClient;
 use crate::oauth_store::{ALL_METHODS, CLIENT_METHODS, CODE_METHODS, OwnedStore, oauth_error};
 use crate::policy::PyPolicy;
 use portcullis::oauth::{
-    AuthorizationRequest, AuthorizeOutcome, EndpointRequest, Endpoints, Issuer, MetadataError,
-    OAuthConfig, OAuthError, OAuthErrorCode, OAuthServer, TokenResponse,
+    AuthorizationRequest, AuthorizeOutcome, EndpointRequest, Endpoints, Issuer, OAuthConfig,
+    OAuthError, OAuthErrorCode, OAuthServer, TokenResponse,
 };
 use portcullis::{OsRandom, Policy, SecretBytes, SecretString};
 use pyo3::exceptions::PyValueError;
@@ -480,13 +480,9 @@ impl PyOAuthServer {
             revocation: revocation_endpoint,
             introspection: introspection_endpoint,
         };
-        self.inner.metadata(&endpoints).map_err(|e| {
-            let code = match e {
-                MetadataError::NoIssuer => "no_issuer",
-                _ => "bad_endpoint",
-            };
-            errors::configuration(py, &e.to_string(), code)
-        })
+        self.inner
+            .metadata(&endpoints)
+            .map_err(|e| errors::configuration(py, &e.to_string(), e.code()))
     }
 
     /// Validates an authorization request's query string (`str` or `bytes`; a leading

@@ -62,7 +62,7 @@ def test_metadata_without_an_issuer_or_with_a_bad_endpoint_is_a_configuration_er
     with pytest.raises(portcullis.ConfigurationError) as e:
         server(policy, issuer=ISSUER).metadata(
             **{**ENDPOINTS, "token_endpoint": "http://api.claimport.io/oauth/token"})
-    assert e.value.code == "bad_endpoint" and "token_endpoint" in str(e.value)
+    assert e.value.code == "insecure_endpoint" and "token_endpoint" in str(e.value)
 
 
 @pytest.mark.parametrize("bad", ["http://app.claimport.io", "https://app.claimport.io?x=1",

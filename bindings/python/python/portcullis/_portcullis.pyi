@@ -667,7 +667,8 @@ class OAuthServer:
         the absolute URLs where the host serves them (``https``; ``http`` only for a
         loopback host); the revocation and introspection entries are left out when not
         given. Raises ``ConfigurationError``: code ``no_issuer`` when the server has no
-        issuer, ``bad_endpoint`` for an unacceptable URL.
+        issuer, ``insecure_endpoint`` for an ``http`` URL of a host that is not loopback,
+        ``bad_endpoint`` for one that is not an absolute URL.
         """
     def authorize(self, query: _Text, store: _StoreLike) -> AuthorizeOutcome: ...
     def approve(

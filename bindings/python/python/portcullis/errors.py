@@ -38,7 +38,9 @@ __all__ = [
 class PortcullisError(Exception):
     """Base class of every portcullis exception.
 
-    ``code`` is a stable machine-readable name; ``message`` the human text.
+    ``code`` is a stable machine-readable name; ``message`` the human text. A code that
+    comes from the core is the core's own (``portcullis::codes``, the table the C result
+    codes and the CLI's ``--json`` errors share; ``tests/vectors/errors.json`` lists it).
     """
 
     code: str
@@ -116,7 +118,8 @@ class ConfigurationError(PortcullisError, ValueError):
     by another checker (``foreign_pending``), OAuth access-token keys
     (``bad_access_key_id``, ``access_key_too_short``, ``duplicate_access_key``,
     ``unknown_access_key``), an ``AccessVerifier`` of another policy's scope catalog
-    (``catalog_mismatch``)."""
+    (``catalog_mismatch``), OAuth metadata (``no_issuer``, ``insecure_endpoint``,
+    ``bad_endpoint``)."""
 
 
 class IssueError(PortcullisError, ValueError):
