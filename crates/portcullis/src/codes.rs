@@ -72,11 +72,13 @@ pub enum Family {
     Param,
     /// [`crate::bounded::BoundedReadError`].
     BoundedRead,
+    /// [`crate::scope::CatalogMismatch`]: an access-token verifier of another catalog.
+    Verifier,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 23] = [
+    pub const ALL: [Family; 24] = [
         Family::Binding,
         Family::Policy,
         Family::Pepper,
@@ -100,6 +102,7 @@ impl Family {
         Family::Metadata,
         Family::Param,
         Family::BoundedRead,
+        Family::Verifier,
     ];
 
     /// The stable snake_case name (`access_key`).
@@ -128,6 +131,7 @@ impl Family {
             Family::Metadata => "metadata",
             Family::Param => "param",
             Family::BoundedRead => "bounded_read",
+            Family::Verifier => "verifier",
         }
     }
 
@@ -404,6 +408,8 @@ table! {
     PARAM_TOO_LONG = Param "too_long" None, "parameters too long";
     BOUNDED_READ_TOO_LARGE = BoundedRead "too_large" None, "larger than the limit";
     BOUNDED_READ_IO = BoundedRead "io" None, "the read failed";
+    VERIFIER_CATALOG_MISMATCH = Verifier "catalog_mismatch" None,
+        "the access verifier was made for another scope catalog";
 }
 
 macro_rules! has_code {
@@ -438,6 +444,7 @@ has_code!(
     crate::oauth::metadata::MetadataError,
     crate::oauth::params::ParamError,
     crate::bounded::BoundedReadError,
+    crate::scope::CatalogMismatch,
 );
 
 impl HasCode for crate::PolicyError {
@@ -585,6 +592,7 @@ mod tests {
             ParamError::TooLong,
             crate::bounded::BoundedReadError::TooLarge { limit: 1 },
             crate::bounded::BoundedReadError::Io(std::io::Error::other("x")),
+            crate::scope::CatalogMismatch,
         );
         for c in OAuthErrorCode::ALL {
             all.push((of(&c), c.code()));

@@ -208,9 +208,14 @@ fn fingerprint(catalog: &Catalog) -> u64 {
 pub struct CatalogMismatch;
 
 impl CatalogMismatch {
-    /// A stable machine-readable name: `catalog_mismatch`.
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        &crate::codes::VERIFIER_CATALOG_MISMATCH
+    }
+
+    /// A stable machine-readable name: `catalog_mismatch` (see [`crate::codes`]).
     pub const fn code(&self) -> &'static str {
-        "catalog_mismatch"
+        self.row().code()
     }
 }
 
