@@ -389,6 +389,39 @@ typedef uint32_t portcullis_oauth_authorize_kind;
 #endif // __cplusplus
 
 /**
+ * A key's state at a time (`portcullis_record_state`), as the checker decides it.
+ */
+enum portcullis_key_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Usable: not revoked, not expired, valid from its not-before time.
+   */
+  PORTCULLIS_KEY_ACTIVE = 0,
+  /**
+   * Revoked at or before the time.
+   */
+  PORTCULLIS_KEY_REVOKED = 1,
+  /**
+   * Expired at or before the time.
+   */
+  PORTCULLIS_KEY_EXPIRED = 2,
+  /**
+   * Its not-before time is still to come.
+   */
+  PORTCULLIS_KEY_NOT_YET_VALID = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum portcullis_key_state portcullis_key_state;
+#else
+typedef uint32_t portcullis_key_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The claims of an access token (subject, client, scopes, times, token id, family).
  * Immutable: safe to read from several threads at once. Strings it returns borrow from
  * it and stay valid until `portcullis_access_claims_free`.
@@ -2662,6 +2695,31 @@ bool portcullis_record_revoked_at(const struct portcullis_record *record, uint64
 bool portcullis_record_not_before(const struct portcullis_record *record, uint64_t *at_out);
 
 /**
+ * The key's state at `now` (Unix seconds): revoked from its revocation time on, not yet
+ * valid before its not-before time, expired from its expiry on, else active (the
+ * checker refuses on the same rule). `PORTCULLIS_KEY_REVOKED` for NULL (fail closed).
+ *
+ * # Safety
+ * `record` is NULL or a live record.
+ */
+portcullis_key_state portcullis_record_state(const struct portcullis_record *record, uint64_t now);
+
+/**
+ * The stable name of a state: `active`, `revoked`, `expired`, `not_yet_valid` (static
+ * text; absent for a value outside the enum).
+ */
+struct portcullis_str portcullis_key_state_name(uint32_t state);
+
+/**
+ * The key's display form, safe to log: `sk_live_<id>_…` (UTF-8: it ends with U+2026).
+ * Borrowed from the record: valid until it is freed. Absent for NULL.
+ *
+ * # Safety
+ * `record` is NULL or a live record.
+ */
+struct portcullis_str portcullis_record_display(const struct portcullis_record *record);
+
+/**
  * Frees a record handle. NULL is a no-op.
  *
  * # Safety
@@ -2681,6 +2739,14 @@ const char *portcullis_result_message(uint32_t code);
  * for a number that is not one. Never NULL, never allocates. Thread-safe.
  */
 const char *portcullis_result_name(uint32_t code);
+
+/**
+ * The stable snake_case code of a result code, the one the Python binding's exceptions
+ * and the CLI's `--json` errors carry (`"checksum"` for `PORTCULLIS_KEY_CHECKSUM`,
+ * `"unknown_kind"` for `PORTCULLIS_ISSUE_UNKNOWN_KIND`); `"unknown"` for a number that is
+ * not one. Never NULL, never allocates. Thread-safe.
+ */
+const char *portcullis_result_code(uint32_t code);
 
 /**
  * Evaluates a requirement expression (`claims:read & orders:read`, `a | b`, parentheses)
@@ -2740,14 +2806,6 @@ struct portcullis_str portcullis_evaluation_effective(const struct portcullis_ev
  * `evaluation` is NULL or live.
  */
 size_t portcullis_evaluation_missing_len(const struct portcullis_evaluation *evaluation);
-
-/**
- * The stable snake_case code of a result code, the one the Python binding's exceptions
- * and the CLI's `--json` errors carry (`"checksum"` for `PORTCULLIS_KEY_CHECKSUM`,
- * `"unknown_kind"` for `PORTCULLIS_ISSUE_UNKNOWN_KIND`); `"unknown"` for a number that is
- * not one. Never NULL, never allocates. Thread-safe.
- */
-const char *portcullis_result_code(uint32_t code);
 
 /**
  * The missing scope at `index`, in catalog order; absent when out of range.

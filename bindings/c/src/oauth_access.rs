@@ -13,6 +13,7 @@ use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::portcullis_str;
 use core_lib::oauth::{AccessClaims, AccessKeyError, AccessKeys, AccessVerifier};
+use core_lib::scope::CatalogMismatch;
 use core_lib::{Catalog, Checker, KeyId, ScopeSet, Timestamp};
 use std::ffi::c_char;
 use std::sync::Arc;
@@ -512,9 +513,9 @@ pub unsafe extern "C" fn portcullis_checker_new_with_access(
         // SAFETY: live (contract).
         let (policy, peppers, v) =
             unsafe { (borrow(policy)?, borrow(peppers)?, borrow(verifier)?) };
-        same_catalog(v, policy)?;
         let checker = Checker::new(policy.policy.clone(), peppers.build()?)
-            .with_access_tokens(v.inner.clone());
+            .with_access_tokens(v.inner.clone())
+            .map_err(catalog_mismatch)?;
         let handle = portcullis_checker {
             inner: Arc::new(checker),
         };
@@ -524,19 +525,10 @@ pub unsafe extern "C" fn portcullis_checker_new_with_access(
     })
 }
 
-/// Refuses a verifier made for another catalog than the policy's.
-pub(crate) fn same_catalog(
-    v: &portcullis_access_verifier,
-    policy: &portcullis_policy,
-) -> FfiResult<()> {
-    if v.catalog.id() == policy.policy.catalog().id() {
-        Ok(())
-    } else {
-        Err(Failure::new(
-            R::PORTCULLIS_INVALID_ARGUMENT,
-            "the access verifier was made for another scope catalog than this policy's",
-        ))
-    }
+/// The core's refusal of a verifier made for another catalog than the policy's, as a C
+/// result: `PORTCULLIS_INVALID_ARGUMENT` with the core's message.
+pub(crate) fn catalog_mismatch(e: CatalogMismatch) -> Failure {
+    Failure::new(R::PORTCULLIS_INVALID_ARGUMENT, e.to_string())
 }
 
 impl portcullis_access_claims {

@@ -6,7 +6,7 @@ use crate::ffi::{
     Failure, FfiResult, array, borrow, bytes, free_handle, guard, into_handle, optional_bytes,
     optional_text, out_ptr, read, text,
 };
-use crate::oauth_access::{family_id, portcullis_access_verifier, same_catalog};
+use crate::oauth_access::{catalog_mismatch, family_id, portcullis_access_verifier};
 use crate::oauth_store::portcullis_oauth_store;
 use crate::policy::portcullis_policy;
 use crate::result::portcullis_result;
@@ -145,9 +145,10 @@ pub unsafe extern "C" fn portcullis_oauth_server_new(
             // SAFETY: non-NULL, so live (contract).
             false => unsafe { self::config(borrow(config)?)? },
         };
-        same_catalog(v, policy)?;
         let catalog = policy.policy.catalog().clone();
-        let inner = Arc::new(OAuthServer::new(config, catalog, v.inner.clone(), realm));
+        let server =
+            OAuthServer::new(config, catalog, v.inner.clone(), realm).map_err(catalog_mismatch)?;
+        let inner = Arc::new(server);
         let handle = portcullis_oauth_server {
             inner,
             rng: OsRandom::new(),

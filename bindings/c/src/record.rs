@@ -6,6 +6,7 @@ use crate::ffi::{
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::{owned_string, portcullis_str};
+use core_lib::record::KeyState;
 use core_lib::{KeyId, KeyRecord, Timestamp};
 use std::ffi::c_char;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub struct portcullis_record {
     pub(crate) inner: Arc<KeyRecord>,
     id: [u8; 17],
     rotated_from: Option<[u8; 17]>,
+    /// The core's display form (kind, env and id never change on a record).
+    display: Box<str>,
 }
 
 /// A key id as NUL-terminated text.
@@ -42,6 +45,7 @@ impl portcullis_record {
         portcullis_record {
             id: id_text(inner.id()),
             rotated_from: inner.rotated_from().map(id_text),
+            display: inner.display().to_string().into(),
             inner,
         }
     }
@@ -339,6 +343,94 @@ pub unsafe extern "C" fn portcullis_record_not_before(
 ) -> bool {
     // SAFETY: forwarded contract.
     unsafe { optional_time(record, at_out, KeyRecord::not_before) }
+}
+
+/// A key's state at a time (`portcullis_record_state`), as the checker decides it.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum portcullis_key_state {
+    /// Usable: not revoked, not expired, valid from its not-before time.
+    PORTCULLIS_KEY_ACTIVE = 0,
+    /// Revoked at or before the time.
+    PORTCULLIS_KEY_REVOKED = 1,
+    /// Expired at or before the time.
+    PORTCULLIS_KEY_EXPIRED = 2,
+    /// Its not-before time is still to come.
+    PORTCULLIS_KEY_NOT_YET_VALID = 3,
+}
+
+impl From<KeyState> for portcullis_key_state {
+    fn from(state: KeyState) -> Self {
+        match state {
+            KeyState::Active => portcullis_key_state::PORTCULLIS_KEY_ACTIVE,
+            KeyState::Revoked => portcullis_key_state::PORTCULLIS_KEY_REVOKED,
+            KeyState::Expired => portcullis_key_state::PORTCULLIS_KEY_EXPIRED,
+            KeyState::NotYetValid => portcullis_key_state::PORTCULLIS_KEY_NOT_YET_VALID,
+        }
+    }
+}
+
+impl From<portcullis_key_state> for KeyState {
+    fn from(state: portcullis_key_state) -> Self {
+        match state {
+            portcullis_key_state::PORTCULLIS_KEY_ACTIVE => KeyState::Active,
+            portcullis_key_state::PORTCULLIS_KEY_REVOKED => KeyState::Revoked,
+            portcullis_key_state::PORTCULLIS_KEY_EXPIRED => KeyState::Expired,
+            portcullis_key_state::PORTCULLIS_KEY_NOT_YET_VALID => KeyState::NotYetValid,
+        }
+    }
+}
+
+/// The key's state at `now` (Unix seconds): revoked from its revocation time on, not yet
+/// valid before its not-before time, expired from its expiry on, else active (the
+/// checker refuses on the same rule). `PORTCULLIS_KEY_REVOKED` for NULL (fail closed).
+///
+/// # Safety
+/// `record` is NULL or a live record.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_record_state(
+    record: *const portcullis_record,
+    now: u64,
+) -> portcullis_key_state {
+    // SAFETY: forwarded contract.
+    unsafe {
+        read(record, portcullis_key_state::PORTCULLIS_KEY_REVOKED, |r| {
+            portcullis_key_state::from(r.inner.state(Timestamp(now)))
+        })
+    }
+}
+
+/// The stable name of a state: `active`, `revoked`, `expired`, `not_yet_valid` (static
+/// text; absent for a value outside the enum).
+#[unsafe(no_mangle)]
+pub extern "C" fn portcullis_key_state_name(state: u32) -> portcullis_str {
+    let state = [
+        portcullis_key_state::PORTCULLIS_KEY_ACTIVE,
+        portcullis_key_state::PORTCULLIS_KEY_REVOKED,
+        portcullis_key_state::PORTCULLIS_KEY_EXPIRED,
+        portcullis_key_state::PORTCULLIS_KEY_NOT_YET_VALID,
+    ]
+    .into_iter()
+    .find(|s| *s as u32 == state);
+    portcullis_str::of_opt(state.map(|s| KeyState::from(s).as_str()))
+}
+
+/// The key's display form, safe to log: `sk_live_<id>_…` (UTF-8: it ends with U+2026).
+/// Borrowed from the record: valid until it is freed. Absent for NULL.
+///
+/// # Safety
+/// `record` is NULL or a live record.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_record_display(
+    record: *const portcullis_record,
+) -> portcullis_str {
+    // SAFETY: forwarded contract.
+    unsafe {
+        read(record, portcullis_str::NONE, |r| {
+            portcullis_str::of(&r.display)
+        })
+    }
 }
 
 /// Frees a record handle. NULL is a no-op.

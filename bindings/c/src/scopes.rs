@@ -5,7 +5,7 @@ use crate::policy::portcullis_policy;
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::portcullis_str;
-use core_lib::{Requirement, ScopeSet};
+use core_lib::Requirement;
 use std::ffi::c_char;
 
 /// The result of evaluating a requirement against granted scopes. Immutable: safe to read
@@ -55,19 +55,14 @@ pub unsafe extern "C" fn portcullis_policy_evaluate(
         let catalog = policy.policy.catalog();
         let req = Requirement::parse(catalog, expr)
             .map_err(|e| Failure::new(R::PORTCULLIS_REQUIREMENT_INVALID, e.to_string()))?;
-        let grant = catalog.grant(&scopes);
-        let names =
-            |set: &ScopeSet| -> Vec<String> { catalog.names(set).map(str::to_owned).collect() };
-        let (allowed, missing, required) = match req.evaluate(&grant.set) {
-            Ok(()) => (true, Vec::new(), Vec::new()),
-            Err(short) => (false, names(&short.missing), names(&short.required)),
-        };
+        let evaluated = req.evaluate_grants(catalog, &scopes);
+        let names = |list: &mut dyn Iterator<Item = &str>| list.map(str::to_owned).collect();
         let evaluation = portcullis_evaluation {
-            allowed,
-            unknown: grant.unknown,
-            effective: names(&grant.set),
-            missing,
-            required,
+            allowed: evaluated.allowed(),
+            unknown: evaluated.grant().unknown,
+            effective: names(&mut evaluated.effective()),
+            missing: names(&mut evaluated.missing()),
+            required: names(&mut evaluated.required()),
         };
         // SAFETY: non-NULL and writable (contract).
         unsafe { out.write(into_handle(evaluation)) };

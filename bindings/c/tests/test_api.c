@@ -588,6 +588,49 @@ static void test_environment_pending_and_rotation(const portcullis_policy *polic
 
 /* NULL in every pointer position not covered above: each gives PORTCULLIS_NULL_PARAMETER
  * and writes nothing. */
+/* The core's state rule at each boundary and its display form, through the record. */
+static void test_record_state_and_display(const portcullis_policy *policy,
+                                          const portcullis_peppers *peppers) {
+    portcullis_checker *checker = NULL;
+    CHECK_OK(portcullis_checker_new(policy, peppers, &checker));
+    portcullis_str scopes[] = {cstr("claims:read")};
+    portcullis_key_spec spec = spec_of("s", "o", scopes, 1);
+    spec.not_before = NOW + 3600;
+    spec.ttl_secs = 86400;
+    portcullis_issued_key *issued = NULL;
+    CHECK_OK(portcullis_checker_issue(checker, &spec, NOW, &issued));
+    portcullis_record *record = NULL;
+    CHECK_OK(portcullis_issued_key_record(issued, &record));
+
+    char expected[64];
+    snprintf(expected, sizeof expected, "sk_live_%s_\xe2\x80\xa6", portcullis_record_id(record).data);
+    portcullis_str shown = portcullis_record_display(record);
+    CHECK(str_is(shown, expected), "display form %.*s", (int)shown.len, shown.data);
+    CHECK(strncmp(portcullis_issued_key_secret(issued).data, shown.data, shown.len - 3) == 0,
+          "the display form is the key's prefix");
+    CHECK(portcullis_record_display(NULL).data == NULL, "NULL: absent");
+    portcullis_issued_key_free(issued);
+
+    CHECK(portcullis_record_state(record, NOW + 3599) == PORTCULLIS_KEY_NOT_YET_VALID, "before not_before");
+    CHECK(portcullis_record_state(record, NOW + 3600) == PORTCULLIS_KEY_ACTIVE, "at not_before");
+    CHECK(portcullis_record_state(record, NOW + 86399) == PORTCULLIS_KEY_ACTIVE, "before expiry");
+    CHECK(portcullis_record_state(record, NOW + 86400) == PORTCULLIS_KEY_EXPIRED, "at expiry");
+    CHECK_OK(portcullis_record_revoke(record, NOW + 7200));
+    CHECK(portcullis_record_state(record, NOW + 7199) == PORTCULLIS_KEY_ACTIVE, "before revocation");
+    CHECK(portcullis_record_state(record, NOW + 7200) == PORTCULLIS_KEY_REVOKED, "at revocation");
+    CHECK(portcullis_record_state(record, NOW + 86400) == PORTCULLIS_KEY_REVOKED, "revocation wins");
+    CHECK(portcullis_record_state(NULL, NOW) == PORTCULLIS_KEY_REVOKED, "NULL: fail closed");
+    CHECK(str_is(portcullis_record_display(record), expected), "revocation keeps the display form");
+
+    CHECK(str_is(portcullis_key_state_name(PORTCULLIS_KEY_ACTIVE), "active"), "name");
+    CHECK(str_is(portcullis_key_state_name(PORTCULLIS_KEY_REVOKED), "revoked"), "name");
+    CHECK(str_is(portcullis_key_state_name(PORTCULLIS_KEY_EXPIRED), "expired"), "name");
+    CHECK(str_is(portcullis_key_state_name(PORTCULLIS_KEY_NOT_YET_VALID), "not_yet_valid"), "name");
+    CHECK(portcullis_key_state_name(4).data == NULL, "outside the enum: absent");
+    portcullis_record_free(record);
+    portcullis_checker_free(checker);
+}
+
 static void test_every_null(const portcullis_policy *policy, const portcullis_peppers *peppers0) {
     portcullis_checker *checker = NULL;
     portcullis_store *store = NULL;
@@ -712,6 +755,7 @@ int main(int argc, char **argv) {
     portcullis_peppers *peppers = test_peppers();
     test_flow(policy, peppers);
     test_environment_pending_and_rotation(policy, peppers);
+    test_record_state_and_display(policy, peppers);
     test_every_null(policy, peppers);
     test_null_accessors_and_frees();
     portcullis_peppers_free(peppers);

@@ -24,6 +24,7 @@
 //!   revoked key stays refused.
 
 use crate::error::CliError;
+use portcullis::record::KeyState;
 use portcullis::{Checker, KeyId, KeyLookup, KeyRecord, LookupError, Rotation, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -250,7 +251,7 @@ impl Store {
         let path = self.path.clone();
         self.write(|tx| match read_row(tx, &path, id)? {
             Row::Record(mut record) => {
-                let already = record.revoked_at().is_some_and(|t| t <= now);
+                let already = record.state(now) == KeyState::Revoked;
                 record.revoke(now);
                 update_row(tx, &path, &record)?;
                 Ok((Row::Record(record), already))

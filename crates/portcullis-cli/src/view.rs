@@ -47,29 +47,17 @@ fn needs_escape(c: char) -> bool {
         )
 }
 
-/// A record's state at `now`: `active`, `revoked`, `expired` or `not_yet_valid`.
+/// A record's state at `now`, as the core names it: `active`, `revoked`, `expired` or
+/// `not_yet_valid` (what `keys list --status` filters on).
 pub fn status(record: &KeyRecord, now: Timestamp) -> &'static str {
-    if record.revoked_at().is_some_and(|t| t <= now) {
-        "revoked"
-    } else if record.expires_at().is_some_and(|t| t <= now) {
-        "expired"
-    } else if record.not_before().is_some_and(|t| now < t) {
-        "not_yet_valid"
-    } else {
-        "active"
-    }
-}
-
-/// The display form of a record's key, safe to log: `sk_live_<id>_…`.
-pub fn display_key(record: &KeyRecord) -> String {
-    format!("{}_{}_{}_…", record.kind(), record.env(), record.id())
+    record.state(now).as_str()
 }
 
 /// The JSON shape of a record (never the hash, never a secret).
 pub fn record_json(record: &KeyRecord, now: Timestamp) -> Value {
     json!({
         "id": record.id().as_str(),
-        "display": display_key(record),
+        "display": record.display().to_string(),
         "name": record.name(),
         "owner": record.owner(),
         "kind": record.kind(),
@@ -129,7 +117,7 @@ pub fn list_table(records: &[KeyRecord], corrupt: &[CorruptRow], now: Timestamp)
 pub fn record_table(record: &KeyRecord, now: Timestamp) -> Table {
     let mut t = Table::bare();
     t.row(["id", record.id().as_str()])
-        .row(["key", &display_key(record)])
+        .row(["key", &record.display().to_string()])
         .row(["name", record.name()])
         .row(["owner", record.owner()])
         .row(["scopes", &record.scopes().join(", ")])

@@ -14,7 +14,7 @@ use crate::checker::Checker;
 use crate::format::{ID_LEN, KeyId, SECRET_LEN, assemble, is_valid_label};
 use crate::hash::StoredHash;
 use crate::random::{OsRandom, RandomError, RandomSource, fill_base62};
-use crate::record::{KeyRecord, KeySpec};
+use crate::record::{KeyRecord, KeySpec, KeyState};
 use crate::secret::SecretString;
 use crate::time::Timestamp;
 use zeroize::Zeroizing;
@@ -140,9 +140,8 @@ impl Checker {
         now: Timestamp,
         rng: &dyn RandomSource,
     ) -> Result<Rotation, IssueError> {
-        let dead = old.revoked_at().is_some_and(|t| t <= now)
-            || old.expires_at().is_some_and(|t| t <= now);
-        if dead {
+        // A key not yet valid may be rotated (its successor keeps the not-before time).
+        if matches!(old.state(now), KeyState::Revoked | KeyState::Expired) {
             return Err(IssueError::Inactive(old.id()));
         }
         let spec = KeySpec {

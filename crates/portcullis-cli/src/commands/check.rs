@@ -8,6 +8,7 @@ use crate::files::KEY_STDIN_LIMIT;
 use crate::view::{decision_json, decision_table, verdict};
 use portcullis::Request;
 use portcullis::bounded::{BoundedReadError, read_line_to_limit};
+use portcullis::extract::parse_header;
 use zeroize::Zeroizing;
 
 /// Checks the request; exit code 0 when allowed, [`EXIT_DENIED`] when refused.
@@ -41,13 +42,14 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
     if decision
         .warnings()
         .contains(portcullis::Warning::NeedsRehash)
-        && let (Some(id), Some(token)) = (decision.key_id(), authorization.and_then(bearer_token))
+        && let (Some(id), Some(Ok(token))) = (
+            decision.key_id(),
+            authorization.map(|value| parse_header(value.as_bytes())),
+        )
     {
         // Finish a pepper migration on use: the key was just verified, so store its hash
         // under the primary pepper. The decision above stays as computed (with its warning).
-        context
-            .store()?
-            .rehash(&id, token.as_bytes(), &checker, context.now)?;
+        context.store()?.rehash(&id, token, &checker, context.now)?;
     }
     let human = format!(
         "{}\n{}",
@@ -63,14 +65,6 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
             EXIT_DENIED
         },
     })
-}
-
-/// The token of a `Bearer <token>` header value.
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim_start())
 }
 
 /// `Bearer KEY` with the key read from the first line of stdin, at most

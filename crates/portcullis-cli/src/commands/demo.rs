@@ -82,6 +82,8 @@ struct Call<'a> {
     path: &'a str,
     key: &'a str,
     in_query: bool,
+    /// The key this one mistypes: shown in its place (the same kind, environment and id).
+    typo_of: Option<&'a str>,
 }
 
 impl<'a> Call<'a> {
@@ -91,6 +93,7 @@ impl<'a> Call<'a> {
             path,
             key,
             in_query: false,
+            typo_of: None,
         }
     }
 }
@@ -131,6 +134,7 @@ impl Story {
             decision,
             expect,
             looked_up,
+            shown,
         } = step;
         let mismatches = compare(decision, expect, looked_up);
         let ok = mismatches.is_empty();
@@ -139,7 +143,7 @@ impl Story {
             "   {} {}{}  at {}\n     -> {}   {}\n",
             call.method,
             call.path,
-            shown_credential(call),
+            shown_credential(call, &shown),
             format_time(at),
             verdict(decision),
             if ok { "as expected" } else { "UNEXPECTED" },
@@ -173,6 +177,8 @@ struct Step<'d, 'p> {
     decision: &'d Decision<'p>,
     expect: &'d Expect,
     looked_up: bool,
+    /// The display form of the key sent.
+    shown: String,
 }
 
 /// The demo's world: a real store, the store's checker, the clock, and the story told.
@@ -210,8 +216,17 @@ impl Demo {
             decision: &decision,
             expect,
             looked_up: counting.count.get() > 0,
+            shown: self.shown(call.typo_of.unwrap_or(call.key)),
         };
         self.story.record(title, call, at, step);
+    }
+
+    /// The display form of a key the demo issued, from the core (`sk_live_<id>_…`).
+    fn shown(&self, key: &str) -> String {
+        self.checker.parse(key.as_bytes()).map_or_else(
+            |e| format!("(malformed key: {})", e.code()),
+            |k| k.display().to_string(),
+        )
     }
 
     /// Creates a key in the store; returns its plaintext and id.
@@ -331,14 +346,17 @@ fn refusals(demo: &mut Demo, (key, _): &(String, KeyId)) -> Result<(), CliError>
         detail: Some("checksum"),
         ..Expect::refused_early(401, "malformed_key")
     };
-    let call = Call::header("GET", "/v1/claims/42", &typo);
+    let call = Call {
+        typo_of: Some(key),
+        ..Call::header("GET", "/v1/claims/42", &typo)
+    };
     demo.check("typo'd key", &call, now, &expect);
 
     let (test_key, _) = demo.create("CI tests", Some("test"))?;
     demo.story.screen(
         "5. A test key on the live deployment",
         &[
-            format!("created {}", display(&test_key)),
+            format!("created {}", demo.shown(&test_key)),
             "this deployment accepts only live keys; refused before any database lookup".into(),
         ],
     );
@@ -439,17 +457,11 @@ fn with_typo(key: &str) -> String {
     chars.into_iter().collect()
 }
 
-/// `sk_live_<id>_…` for a full key.
-fn display(key: &str) -> String {
-    let parts: Vec<&str> = key.splitn(4, '_').collect();
-    format!("{}_…", parts[..parts.len().min(3)].join("_"))
-}
-
-fn shown_credential(call: &Call<'_>) -> String {
+fn shown_credential(call: &Call<'_>, shown: &str) -> String {
     if call.in_query {
-        format!("?api_key={}", display(call.key))
+        format!("?api_key={shown}")
     } else {
-        format!("  Authorization: Bearer {}", display(call.key))
+        format!("  Authorization: Bearer {shown}")
     }
 }
 
@@ -540,6 +552,5 @@ mod tests {
         assert_ne!(typo, key);
         assert_eq!(typo.len(), key.len());
         assert_eq!(&typo[..25], &key[..25]);
-        assert_eq!(display(key), "sk_live_AbCdEfGh01234567_…");
     }
 }
