@@ -450,14 +450,9 @@ fn with_verifier(
     checker: Checker,
     verifier: &PyAccessVerifier,
 ) -> PyResult<Checker> {
-    if verifier.policy.catalog().id() != checker.policy().catalog().id() {
-        return Err(errors::configuration(
-            py,
-            "the AccessVerifier was built for another policy's scope catalog",
-            "catalog_mismatch",
-        ));
-    }
-    Ok(checker.with_access_tokens(verifier.inner.clone()))
+    checker
+        .with_access_tokens(verifier.inner.clone())
+        .map_err(|e| crate::oauth_server::catalog_mismatch(py, e))
 }
 
 /// Key bytes copied from Python are a secret: wipe them when done.

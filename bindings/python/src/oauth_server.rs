@@ -14,6 +14,7 @@ use portcullis::oauth::{
     AuthorizationRequest, AuthorizeOutcome, EndpointRequest, Endpoints, Issuer, OAuthConfig,
     OAuthError, OAuthErrorCode, OAuthServer, TokenResponse,
 };
+use portcullis::scope::CatalogMismatch;
 use portcullis::{OsRandom, Policy, SecretBytes, SecretString};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -403,6 +404,12 @@ fn redirect_error(py: Python<'_>, code: &str) -> PyResult<OAuthError> {
     }
 }
 
+/// The core's refusal of a verifier built for another scope catalog, as
+/// `ConfigurationError` with its message and code (`catalog_mismatch`).
+pub(crate) fn catalog_mismatch(py: Python<'_>, e: CatalogMismatch) -> PyErr {
+    errors::configuration(py, &e.to_string(), e.code())
+}
+
 const MALFORMED: OAuthError = OAuthError::new(
     OAuthErrorCode::InvalidRequest,
     "The request parameters are malformed",
@@ -426,13 +433,6 @@ impl PyOAuthServer {
         issuer: Option<String>,
     ) -> PyResult<Self> {
         let issuer = checked_issuer(py, issuer)?;
-        if verifier.policy.catalog().id() != policy.inner.catalog().id() {
-            return Err(errors::configuration(
-                py,
-                "the AccessVerifier was built for another policy's scope catalog",
-                "catalog_mismatch",
-            ));
-        }
         // No config: the policy's `[oauth]` section (secure defaults where it is silent).
         let mut config =
             config.map_or_else(|| policy.inner.oauth().clone(), PyOAuthConfig::to_core);
@@ -445,7 +445,8 @@ impl PyOAuthServer {
             policy.inner.catalog().clone(),
             verifier.inner.clone(),
             realm,
-        );
+        )
+        .map_err(|e| catalog_mismatch(py, e))?;
         Ok(PyOAuthServer {
             inner: Arc::new(server),
             policy: policy.inner.clone(),

@@ -231,18 +231,11 @@ impl PyRequirement {
     /// Evaluates the requirement against granted scopes (names or patterns).
     fn evaluate(&self, grants: &Bound<'_, PyAny>) -> PyResult<PyScopeCheck> {
         let grants = input::strings(grants, "grants")?;
-        let granted = self.policy.catalog().grant(&grants).set;
-        Ok(match self.inner.evaluate(&granted) {
-            Ok(()) => PyScopeCheck {
-                allowed: true,
-                missing: Vec::new(),
-                required: Vec::new(),
-            },
-            Err(short) => PyScopeCheck {
-                allowed: false,
-                missing: names(&self.policy, &short.missing),
-                required: names(&self.policy, &short.required),
-            },
+        let evaluated = self.inner.evaluate_grants(self.policy.catalog(), &grants);
+        Ok(PyScopeCheck {
+            allowed: evaluated.allowed(),
+            missing: evaluated.missing().map(str::to_owned).collect(),
+            required: evaluated.required().map(str::to_owned).collect(),
         })
     }
 

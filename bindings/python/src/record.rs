@@ -6,6 +6,7 @@
 use crate::errors;
 use crate::input;
 use crate::time::to_datetime;
+use portcullis::record::KeyState;
 use portcullis::{KeyRecord, RecordError, StoredHash, Timestamp};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -132,12 +133,7 @@ impl PyKeyRecord {
     /// The display form, safe to log: `sk_live_<id>_…`.
     #[getter]
     fn display(&self) -> String {
-        format!(
-            "{}_{}_{}_…",
-            self.inner.kind(),
-            self.inner.env(),
-            self.inner.id()
-        )
+        self.inner.display().to_string()
     }
     /// Creation time (aware UTC datetime).
     #[getter]
@@ -176,7 +172,15 @@ impl PyKeyRecord {
     #[pyo3(signature = (now=None))]
     fn is_revoked(&self, now: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
         let now = input::timestamp(now, "now")?;
-        Ok(self.inner.revoked_at().is_some_and(|t| t <= now))
+        Ok(self.inner.state(now) == KeyState::Revoked)
+    }
+
+    /// The key's state at `now` (default: the current time): `"active"`, `"revoked"`,
+    /// `"expired"` or `"not_yet_valid"`, as the checker decides it.
+    #[pyo3(signature = (now=None))]
+    fn state(&self, now: Option<&Bound<'_, PyAny>>) -> PyResult<&'static str> {
+        let now = input::timestamp(now, "now")?;
+        Ok(self.inner.state(now).as_str())
     }
 
     /// A copy revoked from `at` on (default: now; an earlier revocation is kept).

@@ -8,6 +8,7 @@ from typing import (
     Dict,
     Iterable,
     List,
+    Literal,
     Mapping,
     Optional,
     Sequence,
@@ -162,6 +163,12 @@ class KeyRecord:
     @property
     def metadata(self) -> Dict[str, Any]: ...
     def is_revoked(self, now: Optional[_Time] = None) -> bool: ...
+    def state(
+        self, now: Optional[_Time] = None
+    ) -> Literal["active", "revoked", "expired", "not_yet_valid"]:
+        """The key's state at ``now`` (default: the current time), as the checker decides
+        it: revoked from ``revoked_at`` on, not yet valid before ``not_before``, expired
+        from ``expires_at`` on."""
     def revoked(self, at: Optional[_Time] = None) -> KeyRecord: ...
     def with_expires_at(self, at: Optional[_Time]) -> KeyRecord: ...
     def with_scopes(self, scopes: Sequence[str]) -> KeyRecord: ...
