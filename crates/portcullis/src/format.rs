@@ -286,8 +286,11 @@ impl KeyFormat {
         if input.len() > MAX_KEY_LEN {
             return Err(KeyError::Length);
         }
-        let prefix =
-            |p: &&Prefix| (input.get(..p.text.len())).is_some_and(|h| eq_public(h, &p.text));
+        let prefix = |p: &&Prefix| {
+            input
+                .get(..p.text.len())
+                .is_some_and(|h| eq_public(h, &p.text))
+        };
         let (kind_len, env_len) = match self.prefixes.iter().find(prefix) {
             Some(p) => (p.kind_len, p.env_len),
             None => self.labels(input)?,
