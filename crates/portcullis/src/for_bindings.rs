@@ -1,6 +1,6 @@
-//! What the C and Python bindings need from the core beyond its API: **not part of the
-//! stable API**; used by the C and Python bindings of this repository, and may change in
-//! any release.
+//! What the C and Python bindings of this repository need from the core beyond its API:
+//! **not part of the stable API**; it may change in any release. (Today the C binding
+//! borrows its text through [`text`].)
 //!
 //! Everything here is safe: a binding calls these instead of keeping its own copy of a
 //! byte trick (and its own `unsafe`).
