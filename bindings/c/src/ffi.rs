@@ -163,8 +163,9 @@ pub(crate) unsafe fn optional_bytes<'a>(
     unsafe { bytes(p, len) }.map(Some)
 }
 
-/// Borrows UTF-8 text; other bytes give `PORTCULLIS_INVALID_UTF8`. Validated by the core
-/// (`for_bindings::text`): the binding has no unchecked conversion.
+/// Borrows UTF-8 text; other bytes give `PORTCULLIS_INVALID_UTF8`. ASCII (every method
+/// and raw path) passes the core's word-wise test and is borrowed as it is; anything else
+/// is validated in full by the core.
 ///
 /// # Safety
 /// As for [`bytes`].
@@ -172,6 +173,10 @@ pub(crate) unsafe fn optional_bytes<'a>(
 pub(crate) unsafe fn text<'a>(p: *const c_char, len: usize) -> FfiResult<&'a str> {
     // SAFETY: forwarded contract.
     let b = unsafe { bytes(p, len) }?;
+    if core_lib::for_bindings::is_ascii(b) {
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(b) });
+    }
     core_lib::for_bindings::text(b).map_err(|_| R::PORTCULLIS_INVALID_UTF8.into())
 }
 

@@ -6,9 +6,9 @@
 //!   whatever the length. Longer inputs go to the standard library.
 //! - [`eq_public`] is for public bytes only and is not constant-time; secrets and digests
 //!   are compared with `hash::ct_eq`.
-//! - No word-wise ASCII test before an unchecked UTF-8 conversion: the crate has no
-//!   `unsafe`, and the bindings turn bytes into text through [`crate::for_bindings::text`],
-//!   which validates in full.
+//! - [`is_ascii`] is the word-wise ASCII test the C binding runs before its one unchecked
+//!   UTF-8 conversion (the crate itself has no `unsafe`): for a method or a path it is a
+//!   few instructions, where a full UTF-8 validation is a call and a loop.
 //!
 //! The measurements behind these choices are in `benches/OPTIMISATIONS.md`.
 
@@ -27,6 +27,19 @@ pub(crate) fn eq_public(a: &[u8], b: &[u8]) -> bool {
         4..8 => a.first_chunk::<4>() == b.first_chunk() && a.last_chunk::<4>() == b.last_chunk(),
         8..=16 => a.first_chunk::<8>() == b.first_chunk() && a.last_chunk::<8>() == b.last_chunk(),
         _ => a == b,
+    }
+}
+
+/// Whether every byte of `s` is ASCII: at most two overlapping words for up to 16 bytes,
+/// the standard library above.
+#[inline]
+pub(crate) fn is_ascii(s: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = |w: &[u8; 8]| u64::from_ne_bytes(*w) & HIGH == 0;
+    match s.len() {
+        0..8 => first_word(s).0 & HIGH == 0,
+        8..=16 => overlapping::<8>(s).is_some_and(|(lo, hi)| word(&lo) && word(&hi)),
+        _ => s.is_ascii(),
     }
 }
 
@@ -92,6 +105,15 @@ mod tests {
             let plain = vec![b'x'; len];
             let longer = vec![b'x'; len + 1];
             assert!(!eq_public(&plain, &longer), "len {len}");
+        }
+    }
+
+    #[test]
+    fn is_ascii_agrees_with_the_standard_library_at_every_length() {
+        for len in 0..40 {
+            for (_, s) in variants(len) {
+                assert_eq!(is_ascii(&s), s.is_ascii(), "len {len}: {s:?}");
+            }
         }
     }
 

@@ -7,12 +7,18 @@
 
 /// Borrows foreign bytes (a C string, a buffer) as text, validating them as UTF-8 in full.
 ///
-/// The one place a binding turns bytes into `&str`: no binding converts unchecked. (A
-/// word-wise ASCII test before an unchecked conversion was faster for short strings; see
-/// `benches/OPTIMISATIONS.md` for what it saved and why it went.)
+/// A binding converts unchecked only bytes that [`is_ascii`] accepted; everything else
+/// goes through here.
 #[inline]
 pub fn text(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
     std::str::from_utf8(bytes)
+}
+
+/// Whether every byte is ASCII (so the bytes are UTF-8): the hot path's word-wise test,
+/// a few instructions for a method or a path, where [`text`] is a call and a loop.
+#[inline]
+pub fn is_ascii(bytes: &[u8]) -> bool {
+    crate::bytes::is_ascii(bytes)
 }
 
 #[cfg(test)]
