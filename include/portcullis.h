@@ -11,8 +11,13 @@
  * key offline.
  *
  * Conventions
- * - Objects are opaque handles: made by _new / _from_* / checker calls, released by
- *   their _free function. Every _free accepts NULL (no-op).
+ * - Objects are opaque handles: made by a constructor portcullis_<type>_new or
+ *   portcullis_<type>_new_<from_what> (e.g. portcullis_policy_new_from_toml), or
+ *   returned by an operation (portcullis_checker_check gives a decision), released by
+ *   their _free function. Every _free accepts NULL (no-op). Names follow the Rust API:
+ *   docs/naming.md has the table Rust / C / Python.
+ * - Constant sets are enums (a uint32_t before C23): portcullis_result,
+ *   portcullis_source, portcullis_key_state, portcullis_oauth_authorize_kind.
  * - Fallible calls return portcullis_result (a uint32_t; the numbers are stable and
  *   never reused). Out-parameters are written only when the call returns PORTCULLIS_OK
  *   (exception: the required-length protocol reports the needed length in *len_out with
@@ -49,16 +54,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/**
- * The credential came from the `Authorization` header.
- */
-#define PORTCULLIS_SOURCE_HEADER 1
-
-/**
- * The credential came from the query string.
- */
-#define PORTCULLIS_SOURCE_QUERY 2
 
 /**
  * The outcome of a fallible call. The numbers are stable and never reused; new codes get
@@ -359,6 +354,31 @@ typedef uint32_t portcullis_result;
 #endif // __cplusplus
 
 /**
+ * Where a credential was found (`portcullis_credential.source`).
+ */
+enum portcullis_source
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The credential came from the `Authorization` header.
+   */
+  PORTCULLIS_SOURCE_HEADER = 1,
+  /**
+   * The credential came from the query string.
+   */
+  PORTCULLIS_SOURCE_QUERY = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum portcullis_source portcullis_source;
+#else
+typedef uint32_t portcullis_source;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * What `portcullis_oauth_authorize` concluded.
  */
 enum portcullis_oauth_authorize_kind
@@ -612,7 +632,7 @@ typedef struct portcullis_request {
  * for cached records) or leave it NULL for "no such key", and return `PORTCULLIS_OK`.
  * Return any other code (e.g. `PORTCULLIS_LOOKUP_FAILED`) when your database fails: the
  * check then answers 503 `lookup_failed` (fail closed); a record written anyway is freed.
- * The callback may call into the library (e.g. `portcullis_record_from_json`,
+ * The callback may call into the library (e.g. `portcullis_record_new_from_json`,
  * `portcullis_store_get`) but must not throw C++ exceptions or `longjmp` out.
  */
 typedef uint32_t (*portcullis_lookup_callback)(void *user_data,
@@ -669,9 +689,9 @@ typedef struct portcullis_credential {
    */
   struct portcullis_str token;
   /**
-   * `PORTCULLIS_SOURCE_HEADER` or `PORTCULLIS_SOURCE_QUERY`.
+   * Where it was found.
    */
-  uint32_t source;
+  portcullis_source source;
 } portcullis_credential;
 
 /**
@@ -1059,7 +1079,7 @@ portcullis_result portcullis_checker_check_store_into(const struct portcullis_ch
  * one of `*decision_out` (decided already: public route, missing or malformed
  * credential, …) and `*pending_out` (fetch the record of `portcullis_pending_key_id`,
  * then `portcullis_pending_finish`) is non-NULL; the other is set to NULL. An OAuth
- * access token (`Bearer at.…`, with `portcullis_checker_new_with_access`) cannot be
+ * access token (`Bearer at.…`, with `portcullis_checker_new_with_access_tokens`) cannot be
  * decided without the time: this call refuses it (401, reason
  * `access_token_time_required`); use `portcullis_checker_prepare_at`.
  * Errors as for `portcullis_checker_check`.
@@ -1191,10 +1211,10 @@ portcullis_result portcullis_checker_hash_key(const struct portcullis_checker *c
  * # Safety
  * `key` readable for `key_len` bytes; `hash_out` writable; `len_out` NULL or writable.
  */
-portcullis_result portcullis_legacy_hash(const char *key,
-                                         size_t key_len,
-                                         char **hash_out,
-                                         size_t *len_out);
+portcullis_result portcullis_legacy_sha256_hash(const char *key,
+                                                size_t key_len,
+                                                char **hash_out,
+                                                size_t *len_out);
 
 /**
  * Frees a checker. NULL is a no-op. Decisions and pending checks made by it stay valid.
@@ -1404,14 +1424,14 @@ void portcullis_decision_free(struct portcullis_decision *decision);
  * # Safety
  * Every non-NULL pointer readable for its length; `credential_out` writable.
  */
-portcullis_result portcullis_extract(const char *authorization,
-                                     size_t authorization_len,
-                                     const char *query,
-                                     size_t query_len,
-                                     const char *param,
-                                     size_t param_len,
-                                     bool allow_query,
-                                     struct portcullis_credential *credential_out);
+portcullis_result portcullis_extract_credential(const char *authorization,
+                                                size_t authorization_len,
+                                                const char *query,
+                                                size_t query_len,
+                                                const char *param,
+                                                size_t param_len,
+                                                bool allow_query,
+                                                struct portcullis_credential *credential_out);
 
 /**
  * Issues a key from the OS CSPRNG at time `now` (Unix seconds). On success writes the
@@ -1535,7 +1555,7 @@ portcullis_result portcullis_access_keys_remove(struct portcullis_access_keys *k
  * # Safety
  * `keys` is NULL or live.
  */
-struct portcullis_str portcullis_access_keys_primary(const struct portcullis_access_keys *keys);
+struct portcullis_str portcullis_access_keys_primary_id(const struct portcullis_access_keys *keys);
 
 /**
  * Signs `claims` with the primary key for the catalog of `policy`, writing the token
@@ -1695,10 +1715,10 @@ void portcullis_access_verifier_free(struct portcullis_access_verifier *verifier
  * # Safety
  * `policy`, `peppers`, `verifier` live; `checker_out` writable.
  */
-portcullis_result portcullis_checker_new_with_access(const struct portcullis_policy *policy,
-                                                     const struct portcullis_peppers *peppers,
-                                                     const struct portcullis_access_verifier *verifier,
-                                                     struct portcullis_checker **checker_out);
+portcullis_result portcullis_checker_new_with_access_tokens(const struct portcullis_policy *policy,
+                                                            const struct portcullis_peppers *peppers,
+                                                            const struct portcullis_access_verifier *verifier,
+                                                            struct portcullis_checker **checker_out);
 
 /**
  * Builds claims (for `portcullis_access_keys_sign`) from `fields`, scope names resolved
@@ -1798,50 +1818,50 @@ void portcullis_access_claims_free(struct portcullis_access_claims *claims);
  * `id` readable for `id_len` bytes; the arrays readable for their counts (NULL allowed
  * with a count of 0); `client_out` writable.
  */
-portcullis_result portcullis_oauth_client_public(const char *id,
-                                                 size_t id_len,
-                                                 bool native,
-                                                 const struct portcullis_str *redirect_uris,
-                                                 size_t redirect_uris_len,
-                                                 const struct portcullis_str *allowed_scopes,
-                                                 size_t allowed_scopes_len,
-                                                 struct portcullis_oauth_client **client_out);
+portcullis_result portcullis_oauth_client_new_public(const char *id,
+                                                     size_t id_len,
+                                                     bool native,
+                                                     const struct portcullis_str *redirect_uris,
+                                                     size_t redirect_uris_len,
+                                                     const struct portcullis_str *allowed_scopes,
+                                                     size_t allowed_scopes_len,
+                                                     struct portcullis_oauth_client **client_out);
 
 /**
  * Registers a confidential client with a fresh secret (`cs.` + 43 base62, from the OS
  * random source). The secret goes to `*secret_out` (library-owned, NUL-terminated,
  * `*secret_len_out` bytes if that is not NULL): show it once, then free it with
  * `portcullis_string_free` (which zeroizes it); the client keeps only its hash. Errors
- * as for `portcullis_oauth_client_public`, plus `PORTCULLIS_ISSUE_RANDOM`.
+ * as for `portcullis_oauth_client_new_public`, plus `PORTCULLIS_ISSUE_RANDOM`.
  *
  * # Safety
- * As for `portcullis_oauth_client_public`; `secret_out` writable; `secret_len_out` NULL
+ * As for `portcullis_oauth_client_new_public`; `secret_out` writable; `secret_len_out` NULL
  * or writable.
  */
-portcullis_result portcullis_oauth_client_confidential(const char *id,
-                                                       size_t id_len,
-                                                       const struct portcullis_str *redirect_uris,
-                                                       size_t redirect_uris_len,
-                                                       const struct portcullis_str *allowed_scopes,
-                                                       size_t allowed_scopes_len,
-                                                       struct portcullis_oauth_client **client_out,
-                                                       char **secret_out,
-                                                       size_t *secret_len_out);
+portcullis_result portcullis_oauth_client_new_confidential(const char *id,
+                                                           size_t id_len,
+                                                           const struct portcullis_str *redirect_uris,
+                                                           size_t redirect_uris_len,
+                                                           const struct portcullis_str *allowed_scopes,
+                                                           size_t allowed_scopes_len,
+                                                           struct portcullis_oauth_client **client_out,
+                                                           char **secret_out,
+                                                           size_t *secret_len_out);
 
 /**
  * Parses a client registration from the JSON `portcullis_oauth_client_to_json` writes
  * (fields `id`, `client_type` = `"public"`/`"confidential"`, `native`, `redirect_uris`,
  * `allowed_scopes`, `grant_types`, `secret_hash`) and checks it. Errors:
  * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_CLIENT_BAD_JSON`, and
- * the registration errors of `portcullis_oauth_client_public` plus
+ * the registration errors of `portcullis_oauth_client_new_public` plus
  * `PORTCULLIS_CLIENT_SECRET`.
  *
  * # Safety
  * `json` readable for `len` bytes; `client_out` writable.
  */
-portcullis_result portcullis_oauth_client_from_json(const char *json,
-                                                    size_t len,
-                                                    struct portcullis_oauth_client **client_out);
+portcullis_result portcullis_oauth_client_new_from_json(const char *json,
+                                                        size_t len,
+                                                        struct portcullis_oauth_client **client_out);
 
 /**
  * Writes the client as JSON (library-owned, NUL-terminated: free with
@@ -1939,13 +1959,13 @@ portcullis_result portcullis_pkce_s256(const char *verifier,
  * # Safety
  * The strings are readable for their lengths; `matches_out` writable.
  */
-portcullis_result portcullis_pkce_matches(const char *method,
-                                          size_t method_len,
-                                          const char *challenge,
-                                          size_t challenge_len,
-                                          const char *verifier,
-                                          size_t verifier_len,
-                                          bool *matches_out);
+portcullis_result portcullis_pkce_verify(const char *method,
+                                         size_t method_len,
+                                         const char *challenge,
+                                         size_t challenge_len,
+                                         const char *verifier,
+                                         size_t verifier_len,
+                                         bool *matches_out);
 
 /**
  * The secure defaults (RFC 9700 / OAuth 2.1 profile). Thread-safe.
@@ -1954,7 +1974,7 @@ struct portcullis_oauth_config portcullis_oauth_config_default(void);
 
 /**
  * Makes an engine for the catalog of `policy`, signing with `verifier` (shared: give the
- * same verifier to `portcullis_checker_new_with_access`), answering `invalid_client`
+ * same verifier to `portcullis_checker_new_with_access_tokens`), answering `invalid_client`
  * with `WWW-Authenticate: Basic realm="<realm>"`. Random values come from the OS.
  * Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
  * `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another catalog, or the
@@ -1983,11 +2003,11 @@ portcullis_result portcullis_oauth_server_new(const struct portcullis_oauth_conf
 void portcullis_oauth_server_free(struct portcullis_oauth_server *server);
 
 /**
- * Validates an authorization request's query string (`query_len` bytes, UTF-8; a leading
- * `?` is ignored), finding the client in `store`. Writes the outcome to
- * `*authorization_out` (also for refusals: that is data, not an error). Errors:
- * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8` (answer 400),
- * `PORTCULLIS_INVALID_LENGTH`.
+ * Validates an authorization request's query string (`query_len` bytes, as received; a
+ * leading `?` is ignored), finding the client in `store`. Writes the outcome to
+ * `*authorization_out` (also for refusals: that is data, not an error); a query that is
+ * not UTF-8 is `PORTCULLIS_AUTHORIZE_SHOW_ERROR` (`invalid_request`, answer 400). Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_LENGTH`.
  *
  * # Safety
  * `server`, `store` live; `query` readable; `authorization_out` writable.
@@ -2460,15 +2480,15 @@ void portcullis_peppers_free(struct portcullis_peppers *peppers);
  * # Safety
  * `toml` is readable for `len` bytes; `policy_out` is writable.
  */
-portcullis_result portcullis_policy_from_toml(const char *toml,
-                                              size_t len,
-                                              struct portcullis_policy **policy_out);
+portcullis_result portcullis_policy_new_from_toml(const char *toml,
+                                                  size_t len,
+                                                  struct portcullis_policy **policy_out);
 
 /**
  * Loads a policy from a TOML file; `path` is `path_len` bytes (no NUL needed). The file
  * must be a regular file or a pipe, and is read up to its limit of 4 MiB (4194304 bytes,
  * the core's `MAX_POLICY_LEN`), never further. Errors as for
- * `portcullis_policy_from_toml` (a larger file is `PORTCULLIS_POLICY_INVALID`, as the same
+ * `portcullis_policy_new_from_toml` (a larger file is `PORTCULLIS_POLICY_INVALID`, as the same
  * text would be), plus `PORTCULLIS_IO` when the file cannot be read or is of another kind
  * — a directory, or a device such as `/dev/zero`, refused before anything is read (the
  * detail names the OS error or the kind).
@@ -2476,9 +2496,9 @@ portcullis_result portcullis_policy_from_toml(const char *toml,
  * # Safety
  * `path` is readable for `path_len` bytes; `policy_out` is writable.
  */
-portcullis_result portcullis_policy_from_file(const char *path,
-                                              size_t path_len,
-                                              struct portcullis_policy **policy_out);
+portcullis_result portcullis_policy_new_from_file(const char *path,
+                                                  size_t path_len,
+                                                  struct portcullis_policy **policy_out);
 
 /**
  * The realm named in `WWW-Authenticate`, borrowed from the policy. Absent for NULL.
@@ -2549,9 +2569,9 @@ void portcullis_policy_free(struct portcullis_policy *policy);
  * # Safety
  * `json` is readable for `len` bytes; `record_out` is writable.
  */
-portcullis_result portcullis_record_from_json(const char *json,
-                                              size_t len,
-                                              struct portcullis_record **record_out);
+portcullis_result portcullis_record_new_from_json(const char *json,
+                                                  size_t len,
+                                                  struct portcullis_record **record_out);
 
 /**
  * Writes the record's JSON form to `*json_out` (NUL-terminated, library-owned: free it

@@ -108,7 +108,7 @@ pub struct portcullis_oauth_server {
 }
 
 /// Makes an engine for the catalog of `policy`, signing with `verifier` (shared: give the
-/// same verifier to `portcullis_checker_new_with_access`), answering `invalid_client`
+/// same verifier to `portcullis_checker_new_with_access_tokens`), answering `invalid_client`
 /// with `WWW-Authenticate: Basic realm="<realm>"`. Random values come from the OS.
 /// Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
 /// `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another catalog, or the
@@ -191,11 +191,11 @@ pub struct portcullis_authorization {
     outcome: AuthorizeOutcome,
 }
 
-/// Validates an authorization request's query string (`query_len` bytes, UTF-8; a leading
-/// `?` is ignored), finding the client in `store`. Writes the outcome to
-/// `*authorization_out` (also for refusals: that is data, not an error). Errors:
-/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8` (answer 400),
-/// `PORTCULLIS_INVALID_LENGTH`.
+/// Validates an authorization request's query string (`query_len` bytes, as received; a
+/// leading `?` is ignored), finding the client in `store`. Writes the outcome to
+/// `*authorization_out` (also for refusals: that is data, not an error); a query that is
+/// not UTF-8 is `PORTCULLIS_AUTHORIZE_SHOW_ERROR` (`invalid_request`, answer 400). Errors:
+/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_LENGTH`.
 ///
 /// # Safety
 /// `server`, `store` live; `query` readable; `authorization_out` writable.
@@ -211,8 +211,8 @@ pub unsafe extern "C" fn portcullis_oauth_authorize(
         let out = out_ptr(authorization_out)?;
         // SAFETY: live / readable (contract).
         let (server, query, store) =
-            unsafe { (borrow(server)?, text(query, query_len)?, borrow(store)?) };
-        let outcome = server.inner.authorize(query, store.stores().clients);
+            unsafe { (borrow(server)?, bytes(query, query_len)?, borrow(store)?) };
+        let outcome = server.inner.authorize_bytes(query, store.stores().clients);
         let handle = portcullis_authorization {
             server: server.inner.clone(),
             outcome,

@@ -373,12 +373,6 @@ pub struct PyOAuthServer {
     policy: Arc<Policy>,
 }
 
-/// A request body or query: `str` or UTF-8 `bytes`.
-fn text_of(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<SecretString>> {
-    let bytes = input::bytes_of(value, what)?;
-    Ok(String::from_utf8(bytes).ok().map(SecretString::new))
-}
-
 /// An optional header value as bytes (`str`, `bytes` or `None`).
 fn opt_bytes(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<SecretBytes>> {
     match value {
@@ -409,11 +403,6 @@ fn redirect_error(py: Python<'_>, code: &str) -> PyResult<OAuthError> {
 pub(crate) fn catalog_mismatch(py: Python<'_>, e: CatalogMismatch) -> PyErr {
     errors::configuration(py, &e.to_string(), e.code())
 }
-
-const MALFORMED: OAuthError = OAuthError::new(
-    OAuthErrorCode::InvalidRequest,
-    "The request parameters are malformed",
-);
 
 #[pymethods]
 impl PyOAuthServer {
@@ -494,16 +483,13 @@ impl PyOAuthServer {
         query: &Bound<'_, PyAny>,
         store: &Bound<'_, PyAny>,
     ) -> PyResult<PyAuthorizeOutcome> {
-        let query = text_of(query, "query")?;
+        // The query may carry a code challenge or state: wiped when dropped.
+        let query = SecretBytes::new(input::bytes_of(query, "query")?);
         let store = OwnedStore::of(store, CLIENT_METHODS)?;
         let server: &OAuthServer = &self.inner;
-        let outcome = match query {
-            None => AuthorizeOutcome::ShowError(MALFORMED),
-            Some(q) => {
-                let host = &store;
-                py.detach(move || server.authorize(q.expose(), host.stores().clients))
-            }
-        };
+        let host = &store;
+        let outcome =
+            py.detach(move || server.authorize_bytes(query.expose(), host.stores().clients));
         store.reraise()?;
         let policy = self.policy.clone();
         Ok(match outcome {

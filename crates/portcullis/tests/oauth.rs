@@ -278,6 +278,20 @@ fn authorize_3_1_empty_client_id_counts_as_missing() {
 }
 
 #[test]
+fn authorize_query_bytes_that_are_not_utf8_are_shown_not_redirected() {
+    let f = fx();
+    let mut q = web_query("&scope=claims:read").into_bytes();
+    q.extend_from_slice(b"&state=\xff");
+    let outcome = f.server.authorize_bytes(&q, &f.store);
+    assert!(
+        matches!(&outcome, AuthorizeOutcome::ShowError(e) if e.code == OAuthErrorCode::InvalidRequest),
+        "{outcome:?}"
+    );
+    // The same query as valid text is accepted: only the encoding was refused.
+    f.valid(&web_query("&scope=claims:read"));
+}
+
+#[test]
 fn authorize_3_1_repeated_client_id_or_redirect_uri_is_shown() {
     let f = fx();
     f.shown(&web_query("&scope=claims:read&client_id=webapp"));

@@ -83,6 +83,17 @@ pub enum AuthorizeOutcome {
 const IDENTIFYING: [&str; 2] = ["client_id", "redirect_uri"];
 
 impl OAuthServer {
+    /// Validates an authorization request's query string as the raw bytes of the request
+    /// line: bytes that are not UTF-8 are a [`AuthorizeOutcome::ShowError`] like any other
+    /// malformed query, decided here once for every binding. Otherwise as
+    /// [`OAuthServer::authorize`].
+    pub fn authorize_bytes(&self, query: &[u8], clients: &dyn ClientStore) -> AuthorizeOutcome {
+        match std::str::from_utf8(query) {
+            Ok(query) => self.authorize(query, clients),
+            Err(_) => show("The request parameters are malformed (not UTF-8)"),
+        }
+    }
+
     /// Validates an authorization request's query string (a leading `?` is ignored).
     pub fn authorize(&self, query: &str, clients: &dyn ClientStore) -> AuthorizeOutcome {
         let query = query.strip_prefix('?').unwrap_or(query);
