@@ -19,13 +19,15 @@ DENY_VERSION := 0.20.2
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p portcullis -p portcullis-cli --no-deps
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p portcullis -p portcullis-cli -p portcullis-store --no-deps
 	python3 .ci/msrv.py
 	$(CARGO) deny --version 2>/dev/null | grep -qx "cargo-deny $(DENY_VERSION)" \
 		|| $(CARGO) install cargo-deny --version $(DENY_VERSION) --locked
 	$(CARGO) deny --workspace check licenses bans sources
 
+## The store's tests run a real PostgreSQL: pg.sh installs it on a fresh machine.
 test-rust:
+	bash crates/portcullis-store/tests/pg.sh
 	$(CARGO) test --workspace
 
 ## The C binding's suites (gcc, valgrind, sanitizers).

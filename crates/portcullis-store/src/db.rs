@@ -1,0 +1,380 @@
+//! One SQL dialect over two backends: statements are written once with `$1`-style
+//! parameters (SQLite reads them as `?1`), values cross as [`Value`] and come back as
+//! [`Col`]. Connections, transactions and the schema's migrations live here.
+
+use crate::error::{self, Error, ErrorKind};
+use crate::schema;
+use crate::url::Target;
+use std::path::Path;
+use std::time::Duration;
+
+/// A parameter.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Value<'a> {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Blob(&'a [u8]),
+}
+
+/// A column read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Col {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Col {
+    pub(crate) fn int(&self) -> Option<i64> {
+        match self {
+            Col::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    pub(crate) fn text(&self) -> Option<&str> {
+        match self {
+            Col::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub(crate) fn into_text(self) -> Option<String> {
+        match self {
+            Col::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) type Rows = Vec<Vec<Col>>;
+
+/// What a transaction can do, on either backend.
+pub(crate) trait Exec {
+    /// Runs a statement; the number of rows it changed.
+    fn exec(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, Error>;
+    /// Runs a query; at most `limit` rows are read (a bound on every read).
+    fn query(&mut self, sql: &str, params: &[Value<'_>], limit: usize) -> Result<Rows, Error>;
+    /// Whether this is PostgreSQL (for the two statements that differ).
+    fn is_postgres(&self) -> bool;
+}
+
+/// `$n` → `?n` (SQLite's numbered parameters).
+fn sqlite_sql(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+fn to_sql<'a>(v: &Value<'a>) -> rusqlite::types::ToSqlOutput<'a> {
+    use rusqlite::types::{ToSqlOutput, Value as V, ValueRef as R};
+    match *v {
+        Value::Int(i) => ToSqlOutput::Owned(V::Integer(i)),
+        Value::OptInt(Some(i)) => ToSqlOutput::Owned(V::Integer(i)),
+        Value::OptInt(None) | Value::OptText(None) => ToSqlOutput::Owned(V::Null),
+        Value::Text(s) | Value::OptText(Some(s)) => ToSqlOutput::Borrowed(R::Text(s.as_bytes())),
+        Value::Blob(b) => ToSqlOutput::Borrowed(R::Blob(b)),
+    }
+}
+
+fn sqlite_exec(conn: &rusqlite::Connection, sql: &str, params: &[Value<'_>]) -> Result<u64, Error> {
+    let mut stmt = conn
+        .prepare_cached(&sqlite_sql(sql))
+        .map_err(|e| error::sqlite("prepare", &e))?;
+    for (i, p) in params.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, to_sql(p))
+            .map_err(|e| error::sqlite("bind", &e))?;
+    }
+    stmt.raw_execute()
+        .map(|n| n as u64)
+        .map_err(|e| error::sqlite("statement", &e))
+}
+
+fn sqlite_query(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Value<'_>],
+    limit: usize,
+) -> Result<Rows, Error> {
+    use rusqlite::types::ValueRef as R;
+    let mut stmt = conn
+        .prepare_cached(&sqlite_sql(sql))
+        .map_err(|e| error::sqlite("prepare", &e))?;
+    for (i, p) in params.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, to_sql(p))
+            .map_err(|e| error::sqlite("bind", &e))?;
+    }
+    let width = stmt.column_count();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let Some(row) = rows.next().map_err(|e| error::sqlite("query", &e))? else {
+            break;
+        };
+        let mut cols = Vec::with_capacity(width);
+        for i in 0..width {
+            let v = row.get_ref(i).map_err(|e| error::sqlite("column", &e))?;
+            cols.push(match v {
+                R::Null => Col::Null,
+                R::Integer(i) => Col::Int(i),
+                R::Real(f) => Col::Int(f as i64),
+                R::Text(t) => Col::Text(String::from_utf8_lossy(t).into_owned()),
+                R::Blob(b) => Col::Blob(b.to_vec()),
+            });
+        }
+        out.push(cols);
+    }
+    Ok(out)
+}
+
+fn pg_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| -> &(dyn postgres::types::ToSql + Sync) {
+            match p {
+                Value::Int(i) => i,
+                Value::OptInt(i) => i,
+                Value::Text(s) => s,
+                Value::OptText(s) => s,
+                Value::Blob(b) => b,
+            }
+        })
+        .collect()
+}
+
+fn pg_rows(rows: Vec<postgres::Row>, limit: usize) -> Result<Rows, Error> {
+    use postgres::types::Type;
+    let mut out = Vec::with_capacity(rows.len().min(limit));
+    for row in rows.into_iter().take(limit) {
+        let mut cols = Vec::with_capacity(row.len());
+        for (i, column) in row.columns().iter().enumerate() {
+            let bad = |e: postgres::Error| error::postgres("column", &e);
+            let col = match *column.type_() {
+                Type::INT8 => row
+                    .try_get::<_, Option<i64>>(i)
+                    .map_err(bad)?
+                    .map_or(Col::Null, Col::Int),
+                Type::INT4 => row
+                    .try_get::<_, Option<i32>>(i)
+                    .map_err(bad)?
+                    .map_or(Col::Null, |v| Col::Int(v.into())),
+                Type::BOOL => row
+                    .try_get::<_, Option<bool>>(i)
+                    .map_err(bad)?
+                    .map_or(Col::Null, |v| Col::Int(v.into())),
+                Type::BYTEA => row
+                    .try_get::<_, Option<Vec<u8>>>(i)
+                    .map_err(bad)?
+                    .map_or(Col::Null, Col::Blob),
+                _ => row
+                    .try_get::<_, Option<String>>(i)
+                    .map_err(bad)?
+                    .map_or(Col::Null, Col::Text),
+            };
+            cols.push(col);
+        }
+        out.push(cols);
+    }
+    Ok(out)
+}
+
+struct SqliteTx<'a>(&'a rusqlite::Transaction<'a>);
+
+impl Exec for SqliteTx<'_> {
+    fn exec(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, Error> {
+        sqlite_exec(self.0, sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[Value<'_>], limit: usize) -> Result<Rows, Error> {
+        sqlite_query(self.0, sql, params, limit)
+    }
+    fn is_postgres(&self) -> bool {
+        false
+    }
+}
+
+type Statements = std::collections::HashMap<String, postgres::Statement>;
+
+/// A prepared statement from the connection's cache (prepared once per connection).
+fn pg_statement<C: postgres::GenericClient>(
+    client: &mut C,
+    stmts: &mut Statements,
+    sql: &str,
+) -> Result<postgres::Statement, Error> {
+    if let Some(s) = stmts.get(sql) {
+        return Ok(s.clone());
+    }
+    let s = client
+        .prepare(sql)
+        .map_err(|e| error::postgres("prepare", &e))?;
+    stmts.insert(sql.to_owned(), s.clone());
+    Ok(s)
+}
+
+struct PgExec<'a, C: postgres::GenericClient>(&'a mut C, &'a mut Statements);
+
+impl<C: postgres::GenericClient> Exec for PgExec<'_, C> {
+    fn exec(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, Error> {
+        let stmt = pg_statement(self.0, self.1, sql)?;
+        self.0
+            .execute(&stmt, &pg_params(params))
+            .map_err(|e| error::postgres("statement", &e))
+    }
+    fn query(&mut self, sql: &str, params: &[Value<'_>], limit: usize) -> Result<Rows, Error> {
+        let stmt = pg_statement(self.0, self.1, sql)?;
+        let rows = self
+            .0
+            .query(&stmt, &pg_params(params))
+            .map_err(|e| error::postgres("query", &e))?;
+        pg_rows(rows, limit)
+    }
+    fn is_postgres(&self) -> bool {
+        true
+    }
+}
+
+struct SqliteConn<'a>(&'a rusqlite::Connection);
+
+impl Exec for SqliteConn<'_> {
+    fn exec(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, Error> {
+        sqlite_exec(self.0, sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[Value<'_>], limit: usize) -> Result<Rows, Error> {
+        sqlite_query(self.0, sql, params, limit)
+    }
+    fn is_postgres(&self) -> bool {
+        false
+    }
+}
+
+/// Connection settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// Connecting gives up after this long.
+    pub connect_timeout: Duration,
+    /// Any statement gives up after this long (PostgreSQL `statement_timeout`; SQLite's
+    /// busy timeout).
+    pub statement_timeout: Duration,
+}
+
+/// An open connection.
+pub(crate) enum Conn {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<postgres::Client>, Statements),
+}
+
+impl Conn {
+    /// Connects (no schema work).
+    pub(crate) fn connect(target: &Target, limits: Limits, create: bool) -> Result<Conn, Error> {
+        match target {
+            Target::Sqlite(path) => open_sqlite(path, limits, create).map(Conn::Sqlite),
+            Target::Postgres(config) => {
+                let mut config = (**config).clone();
+                config.connect_timeout(limits.connect_timeout);
+                // A server that stops answering is noticed within the statement bound.
+                config.keepalives(true);
+                #[cfg(target_os = "linux")]
+                config.tcp_user_timeout(limits.statement_timeout);
+                config.application_name("portcullis");
+                let mut client = config.connect(postgres::NoTls).map_err(|e| {
+                    let mut err =
+                        error::postgres(&format!("cannot connect to {}", target.describe()), &e);
+                    if err.kind() == ErrorKind::Database {
+                        err = Error::new(ErrorKind::Unreachable, err.message().to_owned());
+                    }
+                    err
+                })?;
+                let ms = limits.statement_timeout.as_millis().max(1);
+                client
+                    .batch_execute(&format!("SET statement_timeout = {ms}"))
+                    .map_err(|e| error::postgres("configure the session", &e))?;
+                Ok(Conn::Postgres(Box::new(client), Statements::new()))
+            }
+        }
+    }
+
+    /// Whether the connection is known to be broken (PostgreSQL only; SQLite files do
+    /// not disconnect).
+    pub(crate) fn is_closed(&self) -> bool {
+        match self {
+            Conn::Sqlite(_) => false,
+            Conn::Postgres(c, _) => c.is_closed(),
+        }
+    }
+
+    /// Runs `f` in a transaction that takes the write lock at once (SQLite `BEGIN
+    /// IMMEDIATE`; PostgreSQL `READ COMMITTED`, rows locked by the statements); commits
+    /// only if `f` succeeds.
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match self {
+            Conn::Sqlite(conn) => {
+                let tx = rusqlite::Transaction::new(conn, rusqlite::TransactionBehavior::Immediate)
+                    .map_err(|e| error::sqlite("begin", &e))?;
+                let value = f(&mut SqliteTx(&tx))?;
+                tx.commit().map_err(|e| error::sqlite("commit", &e))?;
+                Ok(value)
+            }
+            Conn::Postgres(client, stmts) => {
+                let mut tx = client
+                    .transaction()
+                    .map_err(|e| error::postgres("begin", &e))?;
+                let value = f(&mut PgExec(&mut tx, stmts))?;
+                tx.commit().map_err(|e| error::postgres("commit", &e))?;
+                Ok(value)
+            }
+        }
+    }
+
+    /// Runs `f` on the connection without a transaction: one statement, one round trip
+    /// (the lookup's read-through).
+    pub(crate) fn read<T>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match self {
+            Conn::Sqlite(conn) => f(&mut SqliteConn(conn)),
+            Conn::Postgres(client, stmts) => f(&mut PgExec(&mut **client, stmts)),
+        }
+    }
+
+    /// The PostgreSQL client (the feed's `LISTEN`).
+    pub(crate) fn postgres(&mut self) -> Option<&mut postgres::Client> {
+        match self {
+            Conn::Postgres(client, _) => Some(client),
+            Conn::Sqlite(_) => None,
+        }
+    }
+
+    /// Checks the database's identity and brings its schema up to date.
+    pub(crate) fn migrate(&mut self, target: &Target) -> Result<(), Error> {
+        match self {
+            Conn::Sqlite(conn) => schema::migrate_sqlite(conn, target),
+            Conn::Postgres(client, _) => schema::migrate_postgres(client, target),
+        }
+    }
+}
+
+fn open_sqlite(path: &Path, limits: Limits, create: bool) -> Result<rusqlite::Connection, Error> {
+    use rusqlite::OpenFlags as F;
+    let mut flags = F::SQLITE_OPEN_READ_WRITE | F::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= F::SQLITE_OPEN_CREATE;
+    }
+    let what = format!("sqlite:{}", path.display());
+    let conn =
+        rusqlite::Connection::open_with_flags(path, flags).map_err(|e| error::sqlite(&what, &e))?;
+    conn.busy_timeout(limits.statement_timeout)
+        .map_err(|e| error::sqlite(&what, &e))?;
+    Ok(conn)
+}
+
+/// Switches a SQLite database to WAL (several processes read while one writes).
+pub(crate) fn sqlite_wal(conn: &rusqlite::Connection, what: &str) -> Result<(), Error> {
+    // Returns the resulting mode; a file system without WAL keeps the rollback journal.
+    let _mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| error::sqlite(what, &e))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(|e| error::sqlite(what, &e))
+}

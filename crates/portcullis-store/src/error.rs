@@ -1,0 +1,185 @@
+//! The store's typed errors: a stable [`Error::code`], a message that names what failed
+//! (never a password, a key or a token) and a hint that says what to do.
+
+use std::fmt;
+
+/// Why a store operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    hint: Option<&'static str>,
+}
+
+/// The kinds of store error; each has a stable code ([`ErrorKind::code`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The database URL does not parse or names an unsupported scheme.
+    BadUrl,
+    /// The database server cannot be reached (refused, timed out, name not resolved).
+    Unreachable,
+    /// The server refused the credentials.
+    AuthFailed,
+    /// The database holds another product's tables.
+    Foreign,
+    /// The schema is newer than this build understands.
+    TooNew,
+    /// A stored row cannot be decoded (damaged JSON, an id that does not match its row).
+    Corrupt,
+    /// A stored value is longer than the limit a read accepts.
+    TooLarge,
+    /// A record with this id already exists.
+    Duplicate,
+    /// No record with this id.
+    NotFound,
+    /// The key is revoked or expired and cannot be rotated.
+    Inactive,
+    /// The connection was lost or the database failed a statement.
+    Database,
+}
+
+impl ErrorKind {
+    /// The stable machine-readable code (`store_foreign`, …).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorKind::BadUrl => "store_bad_url",
+            ErrorKind::Unreachable => "store_unreachable",
+            ErrorKind::AuthFailed => "store_auth_failed",
+            ErrorKind::Foreign => "store_foreign",
+            ErrorKind::TooNew => "store_too_new",
+            ErrorKind::Corrupt => "corrupt_record",
+            ErrorKind::TooLarge => "store_value_too_large",
+            ErrorKind::Duplicate => "duplicate_key",
+            ErrorKind::NotFound => "key_not_found",
+            ErrorKind::Inactive => "key_inactive",
+            ErrorKind::Database => "store_error",
+        }
+    }
+
+    /// Every kind (for tables and tests).
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::BadUrl,
+        ErrorKind::Unreachable,
+        ErrorKind::AuthFailed,
+        ErrorKind::Foreign,
+        ErrorKind::TooNew,
+        ErrorKind::Corrupt,
+        ErrorKind::TooLarge,
+        ErrorKind::Duplicate,
+        ErrorKind::NotFound,
+        ErrorKind::Inactive,
+        ErrorKind::Database,
+    ];
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            hint: default_hint(kind),
+        }
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    /// What failed (no secret: URLs are shown without their password).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        self.hint
+    }
+}
+
+fn default_hint(kind: ErrorKind) -> Option<&'static str> {
+    Some(match kind {
+        ErrorKind::BadUrl => {
+            "use sqlite:PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE (or postgres://)"
+        }
+        ErrorKind::Unreachable => {
+            "check that the database server runs and that HOST and PORT of the URL are right"
+        }
+        ErrorKind::AuthFailed => "check the user and password of the database URL",
+        ErrorKind::Foreign => {
+            "point the URL at an empty database or at one portcullis created; portcullis never alters another product's tables"
+        }
+        ErrorKind::TooNew => "upgrade portcullis to the version that last migrated this database",
+        ErrorKind::Corrupt => {
+            "restore the database from a backup, or revoke the key (it is then refused as unknown) and issue a new one"
+        }
+        ErrorKind::TooLarge => "the row was not written by portcullis; restore it from a backup",
+        ErrorKind::Duplicate => {
+            "issue the key again: ids are random, a collision means a copied record"
+        }
+        ErrorKind::NotFound => "list the keys to find the right id",
+        ErrorKind::Inactive => "issue a new key instead",
+        ErrorKind::Database => "check the database server's log; the operation had no effect",
+    })
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for portcullis::LookupError {
+    fn from(e: Error) -> Self {
+        portcullis::LookupError::new(format!("{}: {}", e.code(), e.message))
+    }
+}
+
+/// A SQLite error, with the database it concerns.
+pub(crate) fn sqlite(what: &str, e: &rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    let kind = match e.sqlite_error_code() {
+        Some(C::NotADatabase) => ErrorKind::Foreign,
+        Some(C::ConstraintViolation) => ErrorKind::Duplicate,
+        Some(C::CannotOpen | C::PermissionDenied) => ErrorKind::Unreachable,
+        _ => ErrorKind::Database,
+    };
+    Error::new(kind, format!("{what}: {e}"))
+}
+
+/// A PostgreSQL error. Its text never holds the connection's password (the client's
+/// errors do not quote the configuration).
+pub(crate) fn postgres(what: &str, e: &postgres::Error) -> Error {
+    use postgres::error::SqlState;
+    let kind = match e.code() {
+        Some(c) if *c == SqlState::INVALID_PASSWORD => ErrorKind::AuthFailed,
+        Some(c) if *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => ErrorKind::AuthFailed,
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => ErrorKind::Duplicate,
+        Some(_) => ErrorKind::Database,
+        None if e.is_closed() => ErrorKind::Database,
+        None => ErrorKind::Unreachable,
+    };
+    Error::new(kind, format!("{what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_every_kind_has_a_hint() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in ErrorKind::ALL {
+            assert!(seen.insert(kind.code()), "{} twice", kind.code());
+            assert!(default_hint(kind).is_some());
+        }
+    }
+}

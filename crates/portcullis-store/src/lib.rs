@@ -1,0 +1,58 @@
+//! # portcullis-store
+//!
+//! Storage for portcullis: key records, their lifecycle audit and the OAuth state
+//! (clients, codes, refresh tokens, revoked families, the access-token epoch) in one
+//! schema on SQLite or PostgreSQL, a cached [`portcullis::KeyLookup`] in front of it, and
+//! a change feed that carries every write to every process sharing the database. The core
+//! decides; this crate persists and propagates.
+//!
+//! ```no_run
+//! use portcullis_store::Store;
+//! let store = Store::open("postgresql://app:secret@127.0.0.1:5432/portcullis")?;
+//! // or Store::open("sqlite:/var/lib/app/keys.sqlite3")?
+//! // checker.check(&request, &store, now): answered from the cache, fresh within 1 s.
+//! # Ok::<(), portcullis_store::Error>(())
+//! ```
+//!
+//! Decisions:
+//! - **PostgreSQL client: the `postgres` crate** (synchronous, from the rust-postgres
+//!   project). The store is embedded in hosts that run no async runtime — the C binding,
+//!   the Python module, the CLI — and a blocking client serves them without imposing
+//!   one (it drives a private single-threaded runtime inside). It supports
+//!   `LISTEN`/`NOTIFY` (`Client::notifications`), prepared statements, connect and
+//!   statement timeouts, and is the most used PostgreSQL client in Rust. TLS is not
+//!   enabled in this version (`NoTls`): use a loopback or socket connection, or a local
+//!   TLS proxy.
+//! - **SQLite: `rusqlite`**, as the CLI, with its schema (migration 1 is the CLI's), so the
+//!   CLI's store can move here.
+//! - **Fail closed:** see [`Store`]'s module notes (`store.rs`): past the staleness bound
+//!   the cache does not answer; when the database cannot answer either, a lookup is an
+//!   error and the checker's decision is 503 `lookup_failed`.
+//! - **Errors** carry a stable [`Error::code`], a message without secrets (a URL is shown
+//!   without its password) and a hint.
+//! - **Bounds:** URLs up to [`MAX_URL_LEN`] bytes; stored JSON values up to [`MAX_JSON`]
+//!   bytes; each query reads a fixed maximum of rows (audit ≤ 1,000, revoked families
+//!   loaded at open ≤ [`MAX_FAMILIES`], changes 1,000 per page); unknown ids remembered
+//!   ≤ [`CacheConfig::max_absent`].
+//!
+//! Not yet here: connection pooling (one connection per store for misses and writes),
+//! TLS to PostgreSQL, pruning of the change sequence and forgetting expired revoked
+//! families, and a freshness check for access tokens (they are verified without a
+//! lookup, so a family revoked while the feed is down is refused only once it is back).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod cache;
+mod db;
+mod error;
+mod feed;
+mod schema;
+mod store;
+mod url;
+
+pub use cache::CacheConfig;
+pub use error::{Error, ErrorKind};
+pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION, PRODUCT};
+pub use store::{AuditEntry, CHANNEL, FeedStatus, MAX_FAMILIES, MAX_JSON, Options, Store};
+pub use url::{MAX_URL_LEN, Target};

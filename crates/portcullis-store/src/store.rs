@@ -1,0 +1,1012 @@
+//! [`Store`]: the database, the cache in front of it, and the feed that keeps the cache
+//! current.
+//!
+//! Decisions:
+//! - **Every write appends to `changes` in its own transaction** (kinds `key`, `family`,
+//!   `epoch`, with the subject's id), after taking a transaction-scoped lock on
+//!   PostgreSQL so that sequence numbers become visible in commit order (a reader that saw
+//!   `n` never later finds a smaller one committed); on PostgreSQL it also sends
+//!   `NOTIFY portcullis_changes` in that transaction, delivered at commit.
+//! - **The writing process applies its own change at once** after the commit, so its own
+//!   revocations take effect without waiting for the feed.
+//! - **Bounded staleness, failing closed:** the cache answers only while the feed's last
+//!   successful catch-up started less than [`Options::staleness`] ago (default 1 s).
+//!   Otherwise every lookup reads the database; if that fails too, the lookup fails
+//!   (the checker answers 503 `lookup_failed`), never an answer from a cache that may be
+//!   stale. A catch-up reads every change after the last sequence seen, so a feed that
+//!   reconnects trusts its cache again only once it has applied what it missed.
+//! - **One database connection per store for lookups and writes** (behind a mutex taken
+//!   only on a cache miss or a write), one more for the feed. A broken connection is
+//!   re-opened at most every [`Options::reconnect_every`]; meanwhile calls fail at once.
+//! - **Bounded reads:** a stored JSON value longer than [`MAX_JSON`] is refused before it
+//!   is parsed; every query reads at most a fixed number of rows (see each method).
+
+use crate::cache::{Cache, CacheConfig, Cached};
+use crate::db::{Col, Conn, Exec, Limits, Rows, Value};
+use crate::error::{Error, ErrorKind};
+use crate::feed;
+use crate::schema::MIGRATION_LOCK;
+use crate::url::Target;
+use portcullis::oauth::{
+    AccessVerifier, Client, ClientStore, CodeRecord, CodeStore, Consumed, RefreshRecord,
+    RefreshStore, Revocations, Rotated, TokenHash,
+};
+use portcullis::{Checker, KeyId, KeyLookup, KeyRecord, LookupError, Rotation, Timestamp};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The longest stored JSON value (record, client, code, refresh token) a read accepts.
+pub const MAX_JSON: usize = 64 * 1024;
+
+/// Most rows one catch-up query reads (it repeats until it has read them all).
+pub(crate) const CHANGE_PAGE: usize = 1_000;
+
+/// Most revoked OAuth families loaded at open (those revoked within
+/// [`Options::family_window`], newest first).
+pub const MAX_FAMILIES: usize = 100_000;
+
+/// The `NOTIFY` channel.
+pub const CHANNEL: &str = "portcullis_changes";
+
+/// How a store is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// How old the feed's last successful catch-up may be before the cache stops answering
+    /// on its own (default 1 s).
+    pub staleness: Duration,
+    /// How often a SQLite store polls the change sequence (default 20 ms). PostgreSQL
+    /// stores are woken by `NOTIFY` and poll at a quarter of the staleness bound as a
+    /// heartbeat.
+    pub poll_every: Duration,
+    /// Connecting gives up after this long (default 2 s).
+    pub connect_timeout: Duration,
+    /// A statement gives up after this long (default 5 s; SQLite: the busy timeout).
+    pub statement_timeout: Duration,
+    /// A broken connection is re-opened at most this often (default 100 ms).
+    pub reconnect_every: Duration,
+    /// Revoked OAuth families are loaded at open if revoked within this window (default
+    /// 3,660 s: the access-token lifetime and a minute of clock skew).
+    pub family_window: Duration,
+    /// Create a missing SQLite file (default true).
+    pub create: bool,
+    /// The cache's limits.
+    pub cache: CacheConfig,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            staleness: Duration::from_secs(1),
+            poll_every: Duration::from_millis(20),
+            connect_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(5),
+            reconnect_every: Duration::from_millis(100),
+            family_window: Duration::from_secs(3_660),
+            create: true,
+            cache: CacheConfig::default(),
+        }
+    }
+}
+
+impl Options {
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            connect_timeout: self.connect_timeout,
+            statement_timeout: self.statement_timeout,
+        }
+    }
+}
+
+/// One entry of a key's lifecycle audit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Its place in the audit (increasing).
+    pub seq: i64,
+    /// The key.
+    pub key_id: String,
+    /// `created`, `revoked`, `rotated` or `rehashed`.
+    pub action: String,
+    /// When (the time the caller gave).
+    pub at: Timestamp,
+    /// Details (`rotated`: the successor's id; `created` by rotation: the predecessor's).
+    pub detail: String,
+}
+
+/// What the feed has done so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedStatus {
+    /// The last change sequence applied.
+    pub last_seq: i64,
+    /// Changes applied since open.
+    pub applied: u64,
+    /// Whether the cache may answer on its own now.
+    pub fresh: bool,
+}
+
+/// The connection for lookups and writes, re-opened when broken.
+struct Link {
+    conn: Option<Conn>,
+    last_attempt: Option<Instant>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) target: Target,
+    pub(crate) options: Options,
+    link: Mutex<Link>,
+    pub(crate) cache: Cache,
+    base: Instant,
+    /// Clock nanos (+1; 0: never) when the last successful catch-up started.
+    healthy_at: AtomicU64,
+    pub(crate) last_seq: AtomicI64,
+    applied: AtomicU64,
+    revocations: Revocations,
+    verifiers: Mutex<Vec<Arc<AccessVerifier>>>,
+    pub(crate) stop: AtomicBool,
+}
+
+impl Shared {
+    /// Monotonic nanos since the store opened.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    #[inline]
+    fn fresh(&self, now: u64) -> bool {
+        let at = self.healthy_at.load(Ordering::Acquire);
+        let bound = u64::try_from(self.options.staleness.as_nanos()).unwrap_or(u64::MAX);
+        at != 0 && now.saturating_sub(at - 1) <= bound
+    }
+
+    /// Records a catch-up that started at `started` and read everything.
+    pub(crate) fn mark_healthy(&self, started: u64) {
+        self.healthy_at
+            .fetch_max(started.saturating_add(1), Ordering::AcqRel);
+    }
+
+    fn lock_link(&self) -> MutexGuard<'_, Link> {
+        // A panic during a call leaves at worst a connection in an unknown state; it is
+        // dropped below when a call on it fails.
+        self.link.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the connection, re-opening it if it broke (at most every
+    /// `reconnect_every`); a connection that fails a call and is closed is dropped.
+    fn with_conn<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, Error>) -> Result<T, Error> {
+        let mut link = self.lock_link();
+        if link.conn.as_ref().is_none_or(Conn::is_closed) {
+            link.conn = None;
+            let now = Instant::now();
+            if link
+                .last_attempt
+                .is_some_and(|t| now.duration_since(t) < self.options.reconnect_every)
+            {
+                return Err(Error::new(
+                    ErrorKind::Unreachable,
+                    format!("{}: not connected (reconnecting)", self.target),
+                ));
+            }
+            link.last_attempt = Some(now);
+            link.conn = Some(Conn::connect(&self.target, self.options.limits(), false)?);
+        }
+        let Some(conn) = link.conn.as_mut() else {
+            return Err(Error::new(ErrorKind::Unreachable, "not connected"));
+        };
+        let result = f(conn);
+        if result.is_err() && conn.is_closed() {
+            link.conn = None;
+        }
+        result
+    }
+
+    /// Applies one change of the feed: its effect, then the sequence seen.
+    pub(crate) fn apply(&self, seq: i64, kind: &str, subject: &str, at: i64) {
+        self.effect(kind, subject, at);
+        self.last_seq.fetch_max(seq, Ordering::AcqRel);
+        self.applied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What a change does to the cache and to the revocation sets (idempotent).
+    fn effect(&self, kind: &str, subject: &str, at: i64) {
+        match kind {
+            "key" => match KeyId::parse(subject) {
+                Ok(id) => self.cache.invalidate(&id),
+                Err(_) => self.cache.invalidate_all(),
+            },
+            "family" => {
+                if let Ok(family) = KeyId::parse(subject) {
+                    self.revocations.revoke_family(family);
+                    for v in self.verifiers().iter() {
+                        v.revocations().revoke_family(family);
+                    }
+                }
+            }
+            "epoch" => {
+                let epoch = Timestamp(u64::try_from(at).unwrap_or(0));
+                self.revocations.set_epoch(epoch);
+                for v in self.verifiers().iter() {
+                    v.revocations().set_epoch(epoch);
+                }
+            }
+            // Written by a newer build: forget everything rather than miss a change.
+            _ => self.cache.invalidate_all(),
+        }
+    }
+
+    fn verifiers(&self) -> MutexGuard<'_, Vec<Arc<AccessVerifier>>> {
+        // A list of handles: a panic cannot leave it half-changed.
+        self.verifiers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A write and its change, then the change applied here.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec, &mut Vec<Change>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut changes = Vec::new();
+        let mut appended = false;
+        let value = self.with_conn(|conn| {
+            conn.write(|x| {
+                let value = f(x, &mut changes)?;
+                publish(x, &changes)?;
+                appended = true;
+                Ok(value)
+            })
+        })?;
+        // Applied here at once; the feed applies them again in sequence order (the
+        // sequence seen only moves through the feed, so no other writer's change is
+        // skipped).
+        if appended {
+            for c in &changes {
+                let (kind, subject, at) = c.parts();
+                self.effect(kind, &subject, at);
+            }
+        }
+        Ok(value)
+    }
+}
+
+/// A change to publish.
+pub(crate) enum Change {
+    Key(KeyId),
+    Family(KeyId),
+    Epoch(Timestamp),
+}
+
+impl Change {
+    fn parts(&self) -> (&'static str, String, i64) {
+        match self {
+            Change::Key(id) => ("key", id.as_str().to_owned(), 0),
+            Change::Family(id) => ("family", id.as_str().to_owned(), 0),
+            Change::Epoch(t) => ("epoch", String::new(), secs(*t)),
+        }
+    }
+}
+
+/// Appends the changes (in the caller's transaction) and notifies on PostgreSQL.
+fn publish(x: &mut dyn Exec, changes: &[Change]) -> Result<(), Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    if x.is_postgres() {
+        // Held to commit: sequence numbers become visible in the order they were taken.
+        x.exec(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[Value::Int(MIGRATION_LOCK + 1)],
+        )?;
+    }
+    let mut last = 0;
+    for c in changes {
+        let (kind, subject, at) = c.parts();
+        let rows = x.query(
+            "INSERT INTO changes (kind, subject, at) VALUES ($1, $2, $3) RETURNING seq",
+            &[Value::Text(kind), Value::Text(&subject), Value::Int(at)],
+            1,
+        )?;
+        last = first_int(&rows).unwrap_or(last);
+    }
+    if x.is_postgres() {
+        let last = last.to_string();
+        x.exec(
+            "SELECT pg_notify($1, $2)",
+            &[Value::Text(CHANNEL), Value::Text(&last)],
+        )?;
+    }
+    Ok(())
+}
+
+fn first_int(rows: &Rows) -> Option<i64> {
+    rows.first()?.first()?.int()
+}
+
+pub(crate) fn secs(t: Timestamp) -> i64 {
+    i64::try_from(t.secs()).unwrap_or(i64::MAX)
+}
+
+fn stamp(v: Option<i64>) -> Option<Timestamp> {
+    v.map(|s| Timestamp(u64::try_from(s).unwrap_or(0)))
+}
+
+fn json_col(col: Col, what: &str) -> Result<String, Error> {
+    let text = col
+        .into_text()
+        .ok_or_else(|| Error::new(ErrorKind::Corrupt, format!("{what}: not text")))?;
+    if text.len() > MAX_JSON {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("{what}: {} bytes, more than {MAX_JSON}", text.len()),
+        ));
+    }
+    Ok(text)
+}
+
+fn corrupt(what: &str, why: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Corrupt, format!("{what} is corrupt: {why}"))
+}
+
+/// A key row: the record, or why it cannot be read, and its `revoked_at` column.
+enum KeyRow {
+    Record(KeyRecord),
+    Corrupt(Error, Option<i64>),
+}
+
+fn read_key(x: &mut dyn Exec, id: &KeyId) -> Result<Option<KeyRow>, Error> {
+    let rows = x.query(
+        "SELECT record, revoked_at FROM keys WHERE id = $1",
+        &[Value::Text(id.as_str())],
+        1,
+    )?;
+    let Some(mut row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let revoked_at = row.get(1).and_then(Col::int);
+    let what = format!("record {id}");
+    let json = match json_col(std::mem::replace(&mut row[0], Col::Null), &what) {
+        Ok(json) => json,
+        Err(e) => return Ok(Some(KeyRow::Corrupt(e, revoked_at))),
+    };
+    Ok(Some(match KeyRecord::from_json(&json) {
+        Ok(record) if record.id() == *id => KeyRow::Record(record),
+        Ok(_) => KeyRow::Corrupt(corrupt(&what, "its id does not match its row"), revoked_at),
+        Err(e) => KeyRow::Corrupt(corrupt(&what, e), revoked_at),
+    }))
+}
+
+fn pepper_of(record: &KeyRecord) -> Option<String> {
+    record
+        .stored_hash()
+        .ok()
+        .and_then(|h| h.pepper_id().map(str::to_owned))
+}
+
+fn insert_key(x: &mut dyn Exec, record: &KeyRecord) -> Result<(), Error> {
+    let json = record.to_json();
+    let pepper = pepper_of(record);
+    let rotated_from = record.rotated_from();
+    let result = x.exec(
+        "INSERT INTO keys (id, name, owner, env, pepper_id, created_at, expires_at,
+                           revoked_at, rotated_from, record)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &[
+            Value::Text(record.id().as_str()),
+            Value::Text(record.name()),
+            Value::Text(record.owner()),
+            Value::Text(record.env()),
+            Value::OptText(pepper.as_deref()),
+            Value::Int(secs(record.created_at())),
+            Value::OptInt(record.expires_at().map(secs)),
+            Value::OptInt(record.revoked_at().map(secs)),
+            Value::OptText(rotated_from.as_ref().map(KeyId::as_str)),
+            Value::Text(&json),
+        ],
+    );
+    match result {
+        Err(e) if e.kind() == ErrorKind::Duplicate => Err(Error::new(
+            ErrorKind::Duplicate,
+            format!("a key with id {} already exists", record.id()),
+        )),
+        other => other.map(|_| ()),
+    }
+}
+
+fn update_key(x: &mut dyn Exec, record: &KeyRecord) -> Result<(), Error> {
+    let json = record.to_json();
+    let pepper = pepper_of(record);
+    x.exec(
+        "UPDATE keys SET name = $2, owner = $3, pepper_id = $4, expires_at = $5,
+                         revoked_at = $6, record = $7
+         WHERE id = $1",
+        &[
+            Value::Text(record.id().as_str()),
+            Value::Text(record.name()),
+            Value::Text(record.owner()),
+            Value::OptText(pepper.as_deref()),
+            Value::OptInt(record.expires_at().map(secs)),
+            Value::OptInt(record.revoked_at().map(secs)),
+            Value::Text(&json),
+        ],
+    )
+    .map(|_| ())
+}
+
+fn audit(
+    x: &mut dyn Exec,
+    id: &KeyId,
+    action: &str,
+    at: Timestamp,
+    detail: &str,
+) -> Result<(), Error> {
+    x.exec(
+        "INSERT INTO key_audit (key_id, action, at, detail) VALUES ($1, $2, $3, $4)",
+        &[
+            Value::Text(id.as_str()),
+            Value::Text(action),
+            Value::Int(secs(at)),
+            Value::Text(detail),
+        ],
+    )
+    .map(|_| ())
+}
+
+/// Locks the key's row for the rest of the transaction (PostgreSQL; SQLite's write lock
+/// is already held) and reads it.
+fn read_key_for_update(x: &mut dyn Exec, id: &KeyId) -> Result<KeyRow, Error> {
+    if x.is_postgres() {
+        x.query(
+            "SELECT id FROM keys WHERE id = $1 FOR UPDATE",
+            &[Value::Text(id.as_str())],
+            1,
+        )?;
+    }
+    read_key(x, id)?.ok_or_else(|| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!("no key with id {id} in this store"),
+        )
+    })
+}
+
+fn into_record(row: KeyRow) -> Result<KeyRecord, Error> {
+    match row {
+        KeyRow::Record(r) => Ok(r),
+        KeyRow::Corrupt(e, _) => Err(e),
+    }
+}
+
+/// The store: key records, their audit and the OAuth state in one database, with a cache
+/// kept current by the change feed. Open one per process and share it (it is
+/// `Send + Sync`); dropping it stops its feed.
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (records, absent) = self.shared.cache.sizes();
+        f.debug_struct("Store")
+            .field("target", &self.shared.target)
+            .field("cached_records", &records)
+            .field("cached_absent", &absent)
+            .field("feed", &self.feed_status())
+            .finish()
+    }
+}
+
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Store>();
+};
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+    }
+}
+
+impl Store {
+    /// Opens the store at `url` (`sqlite:PATH` or `postgresql://…`) with default options.
+    pub fn open(url: &str) -> Result<Store, Error> {
+        Store::open_with(url, Options::default())
+    }
+
+    /// Opens the store at `url`: connects, checks the database's identity, migrates its
+    /// schema, loads the OAuth revocations, and starts the change feed.
+    pub fn open_with(url: &str, options: Options) -> Result<Store, Error> {
+        let target = Target::parse(url)?;
+        let mut conn = Conn::connect(&target, options.limits(), options.create)?;
+        conn.migrate(&target)?;
+        let shared = Arc::new(Shared {
+            target,
+            options,
+            link: Mutex::new(Link {
+                conn: None,
+                last_attempt: None,
+            }),
+            cache: Cache::new(options.cache),
+            base: Instant::now(),
+            healthy_at: AtomicU64::new(0),
+            last_seq: AtomicI64::new(0),
+            applied: AtomicU64::new(0),
+            revocations: Revocations::new(),
+            verifiers: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
+        let started = shared.now();
+        // The sequence first, then the state: a change in between is applied twice
+        // (harmlessly), never missed.
+        let seq = conn.read(|x| {
+            first_int(&x.query("SELECT COALESCE(MAX(seq), 0) FROM changes", &[], 1)?)
+                .ok_or_else(|| Error::new(ErrorKind::Database, "no change sequence"))
+        })?;
+        shared.last_seq.store(seq, Ordering::Release);
+        load_revocations(&mut conn, &shared)?;
+        shared.mark_healthy(started);
+        shared.lock_link().conn = Some(conn);
+        feed::start(Arc::clone(&shared))?;
+        Ok(Store { shared })
+    }
+
+    /// Where the store lives (without a password).
+    pub fn target(&self) -> &Target {
+        &self.shared.target
+    }
+
+    /// Whether the cache may answer on its own now (the feed caught up within the bound).
+    pub fn is_fresh(&self) -> bool {
+        self.shared.fresh(self.shared.now())
+    }
+
+    /// The feed's progress.
+    pub fn feed_status(&self) -> FeedStatus {
+        FeedStatus {
+            last_seq: self.shared.last_seq.load(Ordering::Acquire),
+            applied: self.shared.applied.load(Ordering::Relaxed),
+            fresh: self.is_fresh(),
+        }
+    }
+
+    /// The OAuth revocations this store has seen (families and the epoch), kept current
+    /// by the feed.
+    pub fn revocations(&self) -> &Revocations {
+        &self.shared.revocations
+    }
+
+    /// Pushes this store's OAuth revocations, now and as the feed brings them, into an
+    /// access-token verifier (the one given to `Checker::with_access_tokens`).
+    pub fn attach(&self, verifier: Arc<AccessVerifier>) -> Result<(), Error> {
+        let mut verifiers = self.shared.verifiers();
+        // Loaded under the list's lock: a change applied meanwhile waits, then reaches it.
+        let families = self
+            .shared
+            .with_conn(|conn| families_since(conn, &self.shared))?;
+        let epoch = self.shared.revocations.epoch();
+        for family in families {
+            verifier.revocations().revoke_family(family);
+        }
+        verifier.revocations().set_epoch(epoch);
+        verifiers.push(verifier);
+        Ok(())
+    }
+
+    /// Stores a new key record (from `Checker::issue`); an existing id is `duplicate_key`.
+    pub fn insert_key(&self, record: &KeyRecord, now: Timestamp) -> Result<(), Error> {
+        self.shared.write(|x, changes| {
+            insert_key(x, record)?;
+            audit(x, &record.id(), "created", now, "")?;
+            changes.push(Change::Key(record.id()));
+            Ok(())
+        })
+    }
+
+    /// The record with this id, read from the database (not the cache).
+    pub fn key(&self, id: &KeyId) -> Result<Option<KeyRecord>, Error> {
+        match self.shared.with_conn(|c| c.read(|x| read_key(x, id)))? {
+            None => Ok(None),
+            Some(row) => into_record(row).map(Some),
+        }
+    }
+
+    /// Revokes a key from `now` on. Returns whether it already was (the earlier time is
+    /// kept). A row whose record cannot be decoded is revoked by its `revoked_at` column.
+    pub fn revoke_key(&self, id: &KeyId, now: Timestamp) -> Result<bool, Error> {
+        self.shared.write(|x, changes| {
+            let already = match read_key_for_update(x, id)? {
+                KeyRow::Record(mut record) => {
+                    let already = record.revoked_at().is_some_and(|t| t <= now);
+                    record.revoke(now);
+                    update_key(x, &record)?;
+                    already
+                }
+                KeyRow::Corrupt(_, revoked_at) => {
+                    let already = revoked_at.is_some_and(|t| t <= secs(now));
+                    if !already {
+                        x.exec(
+                            "UPDATE keys SET revoked_at = $2 WHERE id = $1",
+                            &[Value::Text(id.as_str()), Value::Int(secs(now))],
+                        )?;
+                    }
+                    already
+                }
+            };
+            if !already {
+                audit(x, id, "revoked", now, "")?;
+                changes.push(Change::Key(*id));
+            }
+            Ok(already)
+        })
+    }
+
+    /// Rotates a key in one transaction: issues its successor and shortens the
+    /// predecessor's life to `grace` seconds (see `Checker::rotate`).
+    pub fn rotate_key(
+        &self,
+        id: &KeyId,
+        checker: &Checker,
+        grace: u64,
+        now: Timestamp,
+    ) -> Result<Rotation, Error> {
+        self.shared.write(|x, changes| {
+            let old = into_record(read_key_for_update(x, id)?)?;
+            let rotation = checker
+                .rotate(&old, grace, now)
+                .map_err(|e| Error::new(ErrorKind::Inactive, format!("key {id}: {e}")))?;
+            let new_id = rotation.successor.record.id();
+            update_key(x, &rotation.predecessor)?;
+            insert_key(x, &rotation.successor.record)?;
+            audit(x, id, "rotated", now, new_id.as_str())?;
+            audit(x, &new_id, "created", now, id.as_str())?;
+            changes.push(Change::Key(*id));
+            changes.push(Change::Key(new_id));
+            Ok(rotation)
+        })
+    }
+
+    /// Moves a record to the primary pepper once its key is presented (see
+    /// `Checker::rehash`, which verifies the key first). Returns whether it changed.
+    pub fn rehash_key(
+        &self,
+        id: &KeyId,
+        key: &[u8],
+        checker: &Checker,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        self.shared.write(|x, changes| {
+            let mut record = into_record(read_key_for_update(x, id)?)?;
+            match checker.rehash(key, &mut record, now) {
+                Ok(true) => {
+                    update_key(x, &record)?;
+                    audit(x, id, "rehashed", now, "")?;
+                    changes.push(Change::Key(*id));
+                    Ok(true)
+                }
+                Ok(false) | Err(_) => Ok(false),
+            }
+        })
+    }
+
+    /// The audit of a key, oldest first, at most `limit` (≤ 1,000) entries.
+    pub fn audit(&self, id: &KeyId, limit: usize) -> Result<Vec<AuditEntry>, Error> {
+        let limit = limit.min(1_000);
+        let rows = self.shared.with_conn(|c| {
+            c.read(|x| {
+                x.query(
+                    "SELECT seq, key_id, action, at, detail FROM key_audit
+                     WHERE key_id = $1 ORDER BY seq LIMIT $2",
+                    &[Value::Text(id.as_str()), Value::Int(limit as i64)],
+                    limit,
+                )
+            })
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let mut take = |i: usize| std::mem::replace(&mut r[i], Col::Null);
+                AuditEntry {
+                    seq: take(0).int().unwrap_or(0),
+                    key_id: take(1).into_text().unwrap_or_default(),
+                    action: take(2).into_text().unwrap_or_default(),
+                    at: stamp(take(3).int()).unwrap_or(Timestamp(0)),
+                    detail: take(4).into_text().unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    /// Registers or replaces an OAuth client.
+    pub fn put_client(&self, client: &Client) -> Result<(), Error> {
+        let json = serde_json::to_string(client)
+            .map_err(|e| Error::new(ErrorKind::Database, format!("client {}: {e}", client.id)))?;
+        self.shared.write(|x, _| {
+            x.exec(
+                "INSERT INTO oauth_clients (id, client) VALUES ($1, $2)
+                 ON CONFLICT (id) DO UPDATE SET client = excluded.client",
+                &[Value::Text(&client.id), Value::Text(&json)],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Revokes every access token issued before `epoch` in every process (raises the
+    /// stored epoch; never lowers it).
+    pub fn revoke_access_tokens_before(&self, epoch: Timestamp) -> Result<(), Error> {
+        self.shared.write(|x, changes| {
+            x.exec(
+                "UPDATE access_epoch SET epoch = $1 WHERE id = 1 AND epoch < $1",
+                &[Value::Int(secs(epoch))],
+            )?;
+            changes.push(Change::Epoch(epoch));
+            Ok(())
+        })
+    }
+
+    /// The cache's sizes: known records, remembered unknown ids.
+    pub fn cache_sizes(&self) -> (usize, usize) {
+        self.shared.cache.sizes()
+    }
+}
+
+/// Families revoked within the window, newest first, at most [`MAX_FAMILIES`].
+fn families_since(conn: &mut Conn, shared: &Shared) -> Result<Vec<KeyId>, Error> {
+    let since = Timestamp::now()
+        .secs()
+        .saturating_sub(shared.options.family_window.as_secs());
+    let rows = conn.read(|x| {
+        x.query(
+            "SELECT family FROM oauth_revoked_families WHERE revoked_at >= $1
+             ORDER BY revoked_at DESC LIMIT $2",
+            &[
+                Value::Int(i64::try_from(since).unwrap_or(i64::MAX)),
+                Value::Int(MAX_FAMILIES as i64),
+            ],
+            MAX_FAMILIES,
+        )
+    })?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.first()?.text().and_then(|t| KeyId::parse(t).ok()))
+        .collect())
+}
+
+fn load_revocations(conn: &mut Conn, shared: &Shared) -> Result<(), Error> {
+    for family in families_since(conn, shared)? {
+        shared.revocations.revoke_family(family);
+    }
+    let epoch = conn.read(|x| {
+        first_int(&x.query("SELECT epoch FROM access_epoch WHERE id = 1", &[], 1)?)
+            .ok_or_else(|| Error::new(ErrorKind::Database, "no access_epoch row"))
+    })?;
+    shared
+        .revocations
+        .set_epoch(Timestamp(u64::try_from(epoch).unwrap_or(0)));
+    Ok(())
+}
+
+impl KeyLookup for Store {
+    /// From the cache while the feed is fresh; otherwise (and on a miss) from the
+    /// database; an error when neither can answer.
+    #[inline]
+    fn lookup(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, LookupError> {
+        let s = &*self.shared;
+        let now = s.now();
+        if s.fresh(now) {
+            match s.cache.get(id, now) {
+                Cached::Known(record) => return Ok(Some(record)),
+                Cached::Absent => return Ok(None),
+                Cached::Miss => {}
+            }
+        }
+        self.read_through(id, now).map_err(LookupError::from)
+    }
+}
+
+impl Store {
+    #[cold]
+    fn read_through(&self, id: &KeyId, now: u64) -> Result<Option<Arc<KeyRecord>>, Error> {
+        let s = &*self.shared;
+        let generation = s.cache.generation();
+        let found = match s.with_conn(|c| c.read(|x| read_key(x, id)))? {
+            None => None,
+            Some(KeyRow::Record(record)) => Some(record),
+            // Revoked by its column: no key answers to it any more.
+            Some(KeyRow::Corrupt(_, Some(_))) => None,
+            Some(KeyRow::Corrupt(e, None)) => return Err(e),
+        };
+        Ok(s.cache.fill(generation, id, found, now))
+    }
+}
+
+fn lookup_err(e: Error) -> LookupError {
+    LookupError::from(e)
+}
+
+impl ClientStore for Store {
+    fn client(&self, id: &str) -> Result<Option<Arc<Client>>, LookupError> {
+        let rows = self
+            .shared
+            .with_conn(|c| {
+                c.read(|x| {
+                    x.query(
+                        "SELECT client FROM oauth_clients WHERE id = $1",
+                        &[Value::Text(id)],
+                        1,
+                    )
+                })
+            })
+            .map_err(lookup_err)?;
+        let Some(mut row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let what = "an OAuth client";
+        let json = json_col(std::mem::replace(&mut row[0], Col::Null), what).map_err(lookup_err)?;
+        let client: Client =
+            serde_json::from_str(&json).map_err(|e| lookup_err(corrupt(what, e)))?;
+        Ok(Some(Arc::new(client)))
+    }
+}
+
+impl CodeStore for Store {
+    fn put_code(&self, hash: TokenHash, record: CodeRecord) -> Result<(), LookupError> {
+        let json = serde_json::to_string(&record)
+            .map_err(|e| lookup_err(Error::new(ErrorKind::Database, e.to_string())))?;
+        self.shared
+            .write(|x, _| {
+                x.exec(
+                    "INSERT INTO oauth_codes (hash, record, used, expires_at) VALUES ($1, $2, 0, $3)",
+                    &[
+                        Value::Blob(&hash.0),
+                        Value::Text(&json),
+                        Value::Int(secs(record.expires_at)),
+                    ],
+                )
+                .map(|_| ())
+            })
+            .map_err(lookup_err)
+    }
+
+    fn code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, LookupError> {
+        let found = self
+            .shared
+            .with_conn(|c| c.read(|x| read_code(x, hash)))
+            .map_err(lookup_err)?;
+        Ok(found.map(|(record, _)| record))
+    }
+
+    fn consume_code(&self, hash: &TokenHash) -> Result<Consumed, LookupError> {
+        self.shared
+            .write(|x, _| {
+                let first = x.exec(
+                    "UPDATE oauth_codes SET used = 1 WHERE hash = $1 AND used = 0",
+                    &[Value::Blob(&hash.0)],
+                )? == 1;
+                Ok(match read_code(x, hash)? {
+                    None => Consumed::Unknown,
+                    Some((record, _)) if first => Consumed::First(record),
+                    Some((record, _)) => Consumed::Again(record),
+                })
+            })
+            .map_err(lookup_err)
+    }
+}
+
+fn read_code(x: &mut dyn Exec, hash: &TokenHash) -> Result<Option<(CodeRecord, bool)>, Error> {
+    let rows = x.query(
+        "SELECT record, used FROM oauth_codes WHERE hash = $1",
+        &[Value::Blob(&hash.0)],
+        1,
+    )?;
+    let Some(mut row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let what = "an authorization code";
+    let json = json_col(std::mem::replace(&mut row[0], Col::Null), what)?;
+    let record: CodeRecord = serde_json::from_str(&json).map_err(|e| corrupt(what, e))?;
+    Ok(Some((record, row[1].int() == Some(1))))
+}
+
+fn read_refresh(x: &mut dyn Exec, hash: &TokenHash) -> Result<Option<RefreshRecord>, Error> {
+    let rows = x.query(
+        "SELECT record, rotated_at FROM oauth_refresh WHERE hash = $1",
+        &[Value::Blob(&hash.0)],
+        1,
+    )?;
+    let Some(mut row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let what = "a refresh token";
+    let json = json_col(std::mem::replace(&mut row[0], Col::Null), what)?;
+    let mut record: RefreshRecord = serde_json::from_str(&json).map_err(|e| corrupt(what, e))?;
+    // The column is what rotations compare and set.
+    record.rotated_at = stamp(row[1].int());
+    Ok(Some(record))
+}
+
+fn insert_refresh(x: &mut dyn Exec, hash: &TokenHash, record: &RefreshRecord) -> Result<(), Error> {
+    let json = serde_json::to_string(record)
+        .map_err(|e| Error::new(ErrorKind::Database, e.to_string()))?;
+    x.exec(
+        "INSERT INTO oauth_refresh (hash, family, record, rotated_at) VALUES ($1, $2, $3, $4)",
+        &[
+            Value::Blob(&hash.0),
+            Value::Text(record.family.as_str()),
+            Value::Text(&json),
+            Value::OptInt(record.rotated_at.map(secs)),
+        ],
+    )
+    .map(|_| ())
+}
+
+impl RefreshStore for Store {
+    fn put_refresh(&self, hash: TokenHash, record: RefreshRecord) -> Result<(), LookupError> {
+        self.shared
+            .write(|x, _| insert_refresh(x, &hash, &record))
+            .map_err(lookup_err)
+    }
+
+    fn refresh(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, LookupError> {
+        self.shared
+            .with_conn(|c| c.read(|x| read_refresh(x, hash)))
+            .map_err(lookup_err)
+    }
+
+    fn rotate(
+        &self,
+        old: &TokenHash,
+        expected: Option<Timestamp>,
+        rotated_at: Timestamp,
+        successor: (TokenHash, RefreshRecord),
+    ) -> Result<Rotated, LookupError> {
+        self.shared
+            .write(|x, _| {
+                let swapped = x.exec(
+                    "UPDATE oauth_refresh SET rotated_at = $2
+                     WHERE hash = $1 AND rotated_at IS NOT DISTINCT FROM $3",
+                    &[
+                        Value::Blob(&old.0),
+                        Value::Int(secs(rotated_at)),
+                        Value::OptInt(expected.map(secs)),
+                    ],
+                )?;
+                if swapped != 1 {
+                    return Ok(Rotated::Conflict);
+                }
+                insert_refresh(x, &successor.0, &successor.1)?;
+                Ok(Rotated::Done)
+            })
+            .map_err(lookup_err)
+    }
+
+    fn revoke_family(&self, family: &KeyId, now: Timestamp) -> Result<(), LookupError> {
+        self.shared
+            .write(|x, changes| {
+                let added = x.exec(
+                    "INSERT INTO oauth_revoked_families (family, revoked_at) VALUES ($1, $2)
+                     ON CONFLICT (family) DO NOTHING",
+                    &[Value::Text(family.as_str()), Value::Int(secs(now))],
+                )?;
+                if added == 1 {
+                    changes.push(Change::Family(*family));
+                }
+                Ok(())
+            })
+            .map_err(lookup_err)
+    }
+
+    fn is_family_revoked(&self, family: &KeyId) -> Result<bool, LookupError> {
+        let rows = self
+            .shared
+            .with_conn(|c| {
+                c.read(|x| {
+                    x.query(
+                        "SELECT 1 FROM oauth_revoked_families WHERE family = $1",
+                        &[Value::Text(family.as_str())],
+                        1,
+                    )
+                })
+            })
+            .map_err(lookup_err)?;
+        Ok(!rows.is_empty())
+    }
+}
