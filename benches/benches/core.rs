@@ -4,7 +4,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hmac::{KeyInit, Mac};
-use portcullis::random::RandomSource;
+use portcullis::RandomSource;
 use portcullis::{
     Catalog, Checker, KeySpec, MemoryStore, OsRandom, Peppers, Policy, Request, Requirement,
     SeededRandom, Timestamp,

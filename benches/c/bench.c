@@ -204,7 +204,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     portcullis_policy *policy = NULL;
-    must(portcullis_policy_from_file(argv[1], strlen(argv[1]), &policy), "policy");
+    must(portcullis_policy_new_from_file(argv[1], strlen(argv[1]), &policy), "policy");
     unsigned char pepper[32];
     memset(pepper, 42, sizeof pepper);
     portcullis_peppers *peppers = NULL;

@@ -4,8 +4,8 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use portcullis::extract::{extract, parse_header};
 use portcullis::{ExtractError, Source};
+use portcullis::{extract_credential, parse_authorization_header};
 
 #[derive(Arbitrary, Debug)]
 struct Input<'a> {
@@ -26,12 +26,12 @@ fn is_within(inner: &[u8], outer: &[u8]) -> bool {
 
 fuzz_target!(|input: Input<'_>| {
     if let Some(h) = input.authorization
-        && let Ok(token) = parse_header(h)
+        && let Ok(token) = parse_authorization_header(h)
     {
         assert!(!token.is_empty() && is_within(token, h));
         assert!(!token.iter().any(|b| b.is_ascii_whitespace() || *b == 0));
     }
-    match extract(
+    match extract_credential(
         input.authorization,
         input.query,
         input.param,

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use portcullis::KeyFormat;
-use portcullis::format::MAX_KEY_LEN;
+use portcullis::limits::MAX_KEY_LEN;
 use std::sync::LazyLock;
 
 static FORMAT: LazyLock<KeyFormat> =

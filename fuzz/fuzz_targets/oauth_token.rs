@@ -5,9 +5,9 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use portcullis::oauth::access::is_access_token;
 use portcullis::oauth::{
-    AccessClaims, AccessKeys, AccessVerifier, Params, PkceChallenge, redirect,
+    AccessClaims, AccessKeys, AccessVerifier, Params, PkceChallenge, is_access_token,
+    redirect_matches, validate_registration,
 };
 use portcullis::{KeyId, Policy, ScopeSet, Timestamp};
 use std::sync::LazyLock;
@@ -95,6 +95,6 @@ fuzz_target!(|input: Input<'_>| {
             let _ = c.verify(input.verifier);
         }
     }
-    let _ = redirect::validate_registration(input.registered, input.native);
-    let _ = redirect::matches(input.registered, input.requested, input.native);
+    let _ = validate_registration(input.registered, input.native);
+    let _ = redirect_matches(input.registered, input.requested, input.native);
 });

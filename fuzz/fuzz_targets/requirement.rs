@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::scope::expr::MAX_EXPR_TERMS;
+use portcullis::scope::MAX_EXPR_TERMS;
 use portcullis::{Policy, Requirement, ScopeSet};
 use std::sync::LazyLock;
 

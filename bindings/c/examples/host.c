@@ -54,7 +54,7 @@ static void load_records(const char *path, records *db) {
     while (db->count < MAX_RECORDS && fgets(line, sizeof line, f) != NULL) {
         line[strcspn(line, "\n")] = '\0';
         portcullis_record *record = NULL;
-        if (line[0] == '\0' || portcullis_record_from_json(line, strlen(line), &record) != PORTCULLIS_OK) continue;
+        if (line[0] == '\0' || portcullis_record_new_from_json(line, strlen(line), &record) != PORTCULLIS_OK) continue;
         portcullis_str id = portcullis_record_id(record);
         memcpy(db->id[db->count], id.data, 16);
         db->id[db->count][16] = '\0';
@@ -84,7 +84,7 @@ static uint32_t lookup(void *user_data, const char *key_id, size_t key_id_len, p
     const records *db = user_data;
     for (size_t i = 0; i < db->count; i++) {
         if (key_id_len == 16 && memcmp(db->id[i], key_id, 16) == 0)
-            return portcullis_record_from_json(db->json[i], strlen(db->json[i]), record_out);
+            return portcullis_record_new_from_json(db->json[i], strlen(db->json[i]), record_out);
     }
     return PORTCULLIS_OK; /* unknown key: leave *record_out NULL */
 }
@@ -128,7 +128,7 @@ static int revoke(const char *path, records *db, const char *key_id, uint64_t no
         if (strcmp(db->id[i], key_id) != 0) continue;
         portcullis_record *record = NULL;
         char *json = NULL;
-        portcullis_result rc = portcullis_record_from_json(db->json[i], strlen(db->json[i]), &record);
+        portcullis_result rc = portcullis_record_new_from_json(db->json[i], strlen(db->json[i]), &record);
         if (rc == PORTCULLIS_OK) rc = portcullis_record_revoke(record, now);
         if (rc == PORTCULLIS_OK) rc = portcullis_record_to_json(record, &json, NULL);
         portcullis_record_free(record);
@@ -221,7 +221,7 @@ int main(int argc, char **argv) {
     portcullis_policy *policy = NULL;
     portcullis_peppers *peppers = NULL;
     portcullis_checker *checker = NULL;
-    portcullis_result rc = portcullis_policy_from_file(argv[1], strlen(argv[1]), &policy);
+    portcullis_result rc = portcullis_policy_new_from_file(argv[1], strlen(argv[1]), &policy);
     if (rc != PORTCULLIS_OK) return fail(argv[1], rc);
     rc = portcullis_peppers_new("main", 4, (const uint8_t *)pepper, strlen(pepper), &peppers);
     if (rc == PORTCULLIS_OK) rc = portcullis_checker_new(policy, peppers, &checker);

@@ -25,14 +25,14 @@ int main(void) {
     portcullis_oauth_client *spa = NULL;
     portcullis_oauth_config config = portcullis_oauth_config_default(); /* secure defaults */
     portcullis_str uris[] = {{"https://spa.example/cb", 22}}, scopes[] = {{"claims:read", 11}};
-    portcullis_result rc = portcullis_policy_from_file(path, strlen(path), &policy);
+    portcullis_result rc = portcullis_policy_new_from_file(path, strlen(path), &policy);
     if (!rc) rc = portcullis_access_keys_new("k1", 2, signing_key, 32, &keys);
     if (!rc) rc = portcullis_access_verifier_new(keys, policy, &verifier);
     if (!rc) rc = portcullis_peppers_new("p1", 2, pepper, 32, &peppers);
-    if (!rc) rc = portcullis_checker_new_with_access(policy, peppers, verifier, &checker);
+    if (!rc) rc = portcullis_checker_new_with_access_tokens(policy, peppers, verifier, &checker);
     if (!rc) rc = portcullis_oauth_server_new(&config, policy, verifier, "claimport", 9, &server);
     if (!rc) rc = portcullis_oauth_store_new_memory(&store); /* or _new_callbacks: your database */
-    if (!rc) rc = portcullis_oauth_client_public("spa", 3, false, uris, 1, scopes, 1, &spa);
+    if (!rc) rc = portcullis_oauth_client_new_public("spa", 3, false, uris, 1, scopes, 1, &spa);
     if (!rc) rc = portcullis_oauth_store_add_client(store, spa);
     if (rc) {
         fprintf(stderr, "setup: %s\n", portcullis_result_message(rc));

@@ -9,7 +9,7 @@ int main(void) {
     portcullis_peppers *peppers = NULL;
     portcullis_checker *checker = NULL;
     portcullis_store *store = NULL;
-    portcullis_result rc = portcullis_policy_from_file(path, strlen(path), &policy);
+    portcullis_result rc = portcullis_policy_new_from_file(path, strlen(path), &policy);
     if (rc == PORTCULLIS_OK) rc = portcullis_peppers_new("p1", 2, pepper, sizeof pepper, &peppers);
     if (rc == PORTCULLIS_OK) rc = portcullis_checker_new(policy, peppers, &checker);
     if (rc == PORTCULLIS_OK) rc = portcullis_store_new(&store);

@@ -81,7 +81,7 @@ pub struct portcullis_parsed_key {
 /// for cached records) or leave it NULL for "no such key", and return `PORTCULLIS_OK`.
 /// Return any other code (e.g. `PORTCULLIS_LOOKUP_FAILED`) when your database fails: the
 /// check then answers 503 `lookup_failed` (fail closed); a record written anyway is freed.
-/// The callback may call into the library (e.g. `portcullis_record_from_json`,
+/// The callback may call into the library (e.g. `portcullis_record_new_from_json`,
 /// `portcullis_store_get`) but must not throw C++ exceptions or `longjmp` out.
 #[allow(non_camel_case_types)]
 pub type portcullis_lookup_callback = Option<
@@ -275,7 +275,7 @@ pub unsafe extern "C" fn portcullis_checker_check_store_into(
 /// one of `*decision_out` (decided already: public route, missing or malformed
 /// credential, …) and `*pending_out` (fetch the record of `portcullis_pending_key_id`,
 /// then `portcullis_pending_finish`) is non-NULL; the other is set to NULL. An OAuth
-/// access token (`Bearer at.…`, with `portcullis_checker_new_with_access`) cannot be
+/// access token (`Bearer at.…`, with `portcullis_checker_new_with_access_tokens`) cannot be
 /// decided without the time: this call refuses it (401, reason
 /// `access_token_time_required`); use `portcullis_checker_prepare_at`.
 /// Errors as for `portcullis_checker_check`.
@@ -572,7 +572,7 @@ pub unsafe extern "C" fn portcullis_checker_hash_key(
 /// # Safety
 /// `key` readable for `key_len` bytes; `hash_out` writable; `len_out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_legacy_hash(
+pub unsafe extern "C" fn portcullis_legacy_sha256_hash(
     key: *const c_char,
     key_len: usize,
     hash_out: *mut *mut c_char,

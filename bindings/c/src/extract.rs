@@ -7,10 +7,16 @@ use crate::text::portcullis_str;
 use core_lib::Source;
 use std::ffi::c_char;
 
-/// The credential came from the `Authorization` header.
-pub const PORTCULLIS_SOURCE_HEADER: u32 = 1;
-/// The credential came from the query string.
-pub const PORTCULLIS_SOURCE_QUERY: u32 = 2;
+/// Where a credential was found (`portcullis_credential.source`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum portcullis_source {
+    /// The credential came from the `Authorization` header.
+    PORTCULLIS_SOURCE_HEADER = 1,
+    /// The credential came from the query string.
+    PORTCULLIS_SOURCE_QUERY = 2,
+}
 
 /// A bearer token found in a request: borrowed from the request's bytes.
 #[repr(C)]
@@ -20,8 +26,8 @@ pub struct portcullis_credential {
     /// The token (a secret: do not log it); points into the `authorization` or `query`
     /// bytes passed in, valid as long as they are.
     pub token: portcullis_str,
-    /// `PORTCULLIS_SOURCE_HEADER` or `PORTCULLIS_SOURCE_QUERY`.
-    pub source: u32,
+    /// Where it was found.
+    pub source: portcullis_source,
 }
 
 /// Finds the bearer credential of a request per RFC 6750 (header grammar, query
@@ -34,7 +40,7 @@ pub struct portcullis_credential {
 /// # Safety
 /// Every non-NULL pointer readable for its length; `credential_out` writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_extract(
+pub unsafe extern "C" fn portcullis_extract_credential(
     authorization: *const c_char,
     authorization_len: usize,
     query: *const c_char,
@@ -54,15 +60,15 @@ pub unsafe extern "C" fn portcullis_extract(
                 text(param, param_len)?,
             )
         };
-        let c = core_lib::extract::extract(auth, query, param, allow_query).map_err(R::from)?;
+        let c = core_lib::extract_credential(auth, query, param, allow_query).map_err(R::from)?;
         let credential = portcullis_credential {
             token: portcullis_str {
                 data: c.token.as_ptr().cast(),
                 len: c.token.len(),
             },
             source: match c.source {
-                Source::Header => PORTCULLIS_SOURCE_HEADER,
-                Source::Query => PORTCULLIS_SOURCE_QUERY,
+                Source::Header => portcullis_source::PORTCULLIS_SOURCE_HEADER,
+                Source::Query => portcullis_source::PORTCULLIS_SOURCE_QUERY,
             },
         };
         // SAFETY: non-NULL and writable (contract).

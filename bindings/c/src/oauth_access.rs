@@ -184,7 +184,7 @@ pub unsafe extern "C" fn portcullis_access_keys_remove(
 /// # Safety
 /// `keys` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_access_keys_primary(
+pub unsafe extern "C" fn portcullis_access_keys_primary_id(
     keys: *const portcullis_access_keys,
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
@@ -502,7 +502,7 @@ pub unsafe extern "C" fn portcullis_access_verifier_free(
 /// # Safety
 /// `policy`, `peppers`, `verifier` live; `checker_out` writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_checker_new_with_access(
+pub unsafe extern "C" fn portcullis_checker_new_with_access_tokens(
     policy: *const portcullis_policy,
     peppers: *const portcullis_peppers,
     verifier: *const portcullis_access_verifier,

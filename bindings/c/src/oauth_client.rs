@@ -47,7 +47,7 @@ unsafe fn texts<'a>(p: *const portcullis_str, n: usize) -> FfiResult<Vec<&'a str
 /// `id` readable for `id_len` bytes; the arrays readable for their counts (NULL allowed
 /// with a count of 0); `client_out` writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_oauth_client_public(
+pub unsafe extern "C" fn portcullis_oauth_client_new_public(
     id: *const c_char,
     id_len: usize,
     native: bool,
@@ -78,13 +78,13 @@ pub unsafe extern "C" fn portcullis_oauth_client_public(
 /// random source). The secret goes to `*secret_out` (library-owned, NUL-terminated,
 /// `*secret_len_out` bytes if that is not NULL): show it once, then free it with
 /// `portcullis_string_free` (which zeroizes it); the client keeps only its hash. Errors
-/// as for `portcullis_oauth_client_public`, plus `PORTCULLIS_ISSUE_RANDOM`.
+/// as for `portcullis_oauth_client_new_public`, plus `PORTCULLIS_ISSUE_RANDOM`.
 ///
 /// # Safety
-/// As for `portcullis_oauth_client_public`; `secret_out` writable; `secret_len_out` NULL
+/// As for `portcullis_oauth_client_new_public`; `secret_out` writable; `secret_len_out` NULL
 /// or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_oauth_client_confidential(
+pub unsafe extern "C" fn portcullis_oauth_client_new_confidential(
     id: *const c_char,
     id_len: usize,
     redirect_uris: *const portcullis_str,
@@ -120,13 +120,13 @@ pub unsafe extern "C" fn portcullis_oauth_client_confidential(
 /// (fields `id`, `client_type` = `"public"`/`"confidential"`, `native`, `redirect_uris`,
 /// `allowed_scopes`, `grant_types`, `secret_hash`) and checks it. Errors:
 /// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_CLIENT_BAD_JSON`, and
-/// the registration errors of `portcullis_oauth_client_public` plus
+/// the registration errors of `portcullis_oauth_client_new_public` plus
 /// `PORTCULLIS_CLIENT_SECRET`.
 ///
 /// # Safety
 /// `json` readable for `len` bytes; `client_out` writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_oauth_client_from_json(
+pub unsafe extern "C" fn portcullis_oauth_client_new_from_json(
     json: *const c_char,
     len: usize,
     client_out: *mut *mut portcullis_oauth_client,

@@ -40,7 +40,7 @@ pub unsafe extern "C" fn portcullis_pkce_s256(
 /// # Safety
 /// The strings are readable for their lengths; `matches_out` writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_pkce_matches(
+pub unsafe extern "C" fn portcullis_pkce_verify(
     method: *const c_char,
     method_len: usize,
     challenge: *const c_char,

@@ -7,7 +7,7 @@ use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::portcullis_str;
 use core_lib::Policy;
-use core_lib::bounded::{Accept, BoundedReadError, check_file_type, read_to_limit};
+use core_lib::for_bindings::{Accept, BoundedReadError, check_file_type, read_to_limit};
 use core_lib::policy::MAX_POLICY_LEN;
 use std::ffi::c_char;
 use std::os::unix::ffi::OsStrExt;
@@ -33,7 +33,7 @@ fn load(text: &str) -> Result<Policy, Failure> {
 /// # Safety
 /// `toml` is readable for `len` bytes; `policy_out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_policy_from_toml(
+pub unsafe extern "C" fn portcullis_policy_new_from_toml(
     toml: *const c_char,
     len: usize,
     policy_out: *mut *mut portcullis_policy,
@@ -51,7 +51,7 @@ pub unsafe extern "C" fn portcullis_policy_from_toml(
 /// Loads a policy from a TOML file; `path` is `path_len` bytes (no NUL needed). The file
 /// must be a regular file or a pipe, and is read up to its limit of 4 MiB (4194304 bytes,
 /// the core's `MAX_POLICY_LEN`), never further. Errors as for
-/// `portcullis_policy_from_toml` (a larger file is `PORTCULLIS_POLICY_INVALID`, as the same
+/// `portcullis_policy_new_from_toml` (a larger file is `PORTCULLIS_POLICY_INVALID`, as the same
 /// text would be), plus `PORTCULLIS_IO` when the file cannot be read or is of another kind
 /// — a directory, or a device such as `/dev/zero`, refused before anything is read (the
 /// detail names the OS error or the kind).
@@ -59,7 +59,7 @@ pub unsafe extern "C" fn portcullis_policy_from_toml(
 /// # Safety
 /// `path` is readable for `path_len` bytes; `policy_out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_policy_from_file(
+pub unsafe extern "C" fn portcullis_policy_new_from_file(
     path: *const c_char,
     path_len: usize,
     policy_out: *mut *mut portcullis_policy,

@@ -6,7 +6,7 @@ use crate::ffi::{
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::{owned_string, portcullis_str};
-use core_lib::record::KeyState;
+use core_lib::KeyState;
 use core_lib::{KeyId, KeyRecord, Timestamp};
 use std::ffi::c_char;
 use std::sync::Arc;
@@ -59,7 +59,7 @@ impl portcullis_record {
 /// # Safety
 /// `json` is readable for `len` bytes; `record_out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_record_from_json(
+pub unsafe extern "C" fn portcullis_record_new_from_json(
     json: *const c_char,
     len: usize,
     record_out: *mut *mut portcullis_record,

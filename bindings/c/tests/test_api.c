@@ -33,7 +33,7 @@ static void test_codes(void) {
 static void test_last_error(void) {
     portcullis_policy *policy = SENTINEL;
     const char *bad = "[service]\nrealm = 7\n";
-    CHECK_RC(portcullis_policy_from_toml(bad, strlen(bad), &policy), PORTCULLIS_POLICY_INVALID);
+    CHECK_RC(portcullis_policy_new_from_toml(bad, strlen(bad), &policy), PORTCULLIS_POLICY_INVALID);
     CHECK(policy == SENTINEL, "out-parameter untouched on failure");
     size_t len = 0;
     CHECK_RC(portcullis_last_error(NULL, 0, &len), PORTCULLIS_BUFFER_TOO_SMALL);
@@ -51,12 +51,12 @@ static void test_last_error(void) {
 
 static void test_policy(const char *path, portcullis_policy **out) {
     portcullis_policy *p = SENTINEL;
-    CHECK_RC(portcullis_policy_from_toml(NULL, 0, &p), PORTCULLIS_NULL_PARAMETER);
-    CHECK_RC(portcullis_policy_from_toml("", HUGE, &p), PORTCULLIS_INVALID_LENGTH);
-    CHECK_RC(portcullis_policy_from_toml(BAD_UTF8, strlen(BAD_UTF8), &p), PORTCULLIS_INVALID_UTF8);
-    CHECK_RC(portcullis_policy_from_toml("", 0, NULL), PORTCULLIS_NULL_PARAMETER);
-    CHECK_RC(portcullis_policy_from_file(NULL, 3, &p), PORTCULLIS_NULL_PARAMETER);
-    CHECK_RC(portcullis_policy_from_file("/nonexistent/p.toml", 19, &p), PORTCULLIS_IO);
+    CHECK_RC(portcullis_policy_new_from_toml(NULL, 0, &p), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_policy_new_from_toml("", HUGE, &p), PORTCULLIS_INVALID_LENGTH);
+    CHECK_RC(portcullis_policy_new_from_toml(BAD_UTF8, strlen(BAD_UTF8), &p), PORTCULLIS_INVALID_UTF8);
+    CHECK_RC(portcullis_policy_new_from_toml("", 0, NULL), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_policy_new_from_file(NULL, 3, &p), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_policy_new_from_file("/nonexistent/p.toml", 19, &p), PORTCULLIS_IO);
     CHECK(p == SENTINEL, "untouched");
     char detail[256];
     size_t n;
@@ -67,7 +67,7 @@ static void test_policy(const char *path, portcullis_policy **out) {
     const char *devices[] = {"/dev/zero", "/dev/null", "/tmp"};
     for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
         time_t started = time(NULL);
-        CHECK_RC(portcullis_policy_from_file(devices[i], strlen(devices[i]), &p), PORTCULLIS_IO);
+        CHECK_RC(portcullis_policy_new_from_file(devices[i], strlen(devices[i]), &p), PORTCULLIS_IO);
         CHECK(time(NULL) - started < 5, "%s refused quickly", devices[i]);
         CHECK(p == SENTINEL, "untouched");
         CHECK_OK(portcullis_last_error(detail, sizeof detail, &n));
@@ -78,12 +78,12 @@ static void test_policy(const char *path, portcullis_policy **out) {
     CHECK(fd >= 0, "mkstemp");
     CHECK(ftruncate(fd, 4 * 1024 * 1024 + 1) == 0, "a policy one byte over the 4 MiB limit");
     close(fd);
-    CHECK_RC(portcullis_policy_from_file(big_path, strlen(big_path), &p), PORTCULLIS_POLICY_INVALID);
+    CHECK_RC(portcullis_policy_new_from_file(big_path, strlen(big_path), &p), PORTCULLIS_POLICY_INVALID);
     CHECK(p == SENTINEL, "untouched");
     CHECK_OK(portcullis_last_error(detail, sizeof detail, &n));
     CHECK(strstr(detail, "larger than 4194304 bytes") != NULL, "detail names the limit: %s", detail);
     unlink(big_path);
-    CHECK_OK(portcullis_policy_from_file(path, strlen(path), out));
+    CHECK_OK(portcullis_policy_new_from_file(path, strlen(path), out));
     CHECK(str_is(portcullis_policy_realm(*out), "claimport"), "realm");
     CHECK(portcullis_policy_realm(NULL).data == NULL, "realm of NULL");
     portcullis_str name, description;
@@ -102,7 +102,7 @@ static void test_policy(const char *path, portcullis_policy **out) {
                                    "[[routes]]\nmethod = \"GET\"\npath = \"/v1/{*rest}\"\naccess = \"public\"\n"
                                    "[[routes]]\nmethod = \"*\"\npath = \"/v1/admin/reset\"\nrequire = \"admin\"\n";
     portcullis_policy *warned = NULL;
-    CHECK_OK(portcullis_policy_from_toml(shadowed, strlen(shadowed), &warned));
+    CHECK_OK(portcullis_policy_new_from_toml(shadowed, strlen(shadowed), &warned));
     CHECK(portcullis_policy_warnings_len(warned) == 1, "one warning");
     CHECK(!portcullis_policy_warning(warned, 0, NULL), "NULL out");
     CHECK(portcullis_policy_warning(warned, 0, &warning) && warning.line == 5 &&
@@ -240,7 +240,7 @@ static void test_flow(const portcullis_policy *policy, const portcullis_peppers 
     CHECK(json != NULL && strlen(json) == json_len && strstr(json, key + 25) == NULL, "JSON without secret");
     CHECK(json != NULL && strstr(json, "\"team\":\"billing\"") != NULL, "metadata kept: %s", json);
     portcullis_record *copy = NULL;
-    CHECK_OK(portcullis_record_from_json(json, json_len, &copy));
+    CHECK_OK(portcullis_record_new_from_json(json, json_len, &copy));
     CHECK(str_is(portcullis_record_id(copy), portcullis_record_id(record).data), "same id");
     CHECK(portcullis_record_id(copy).data[16] == '\0', "id NUL-terminated");
     CHECK(str_is(portcullis_record_owner(copy), "org_42") && str_is(portcullis_record_name(copy), "Production Integration"), "fields");
@@ -255,9 +255,9 @@ static void test_flow(const portcullis_policy *policy, const portcullis_peppers 
     portcullis_record_free(copy);
     portcullis_string_free(json);
     copy = SENTINEL;
-    CHECK_RC(portcullis_record_from_json("{\"id\": 1}", 9, &copy), PORTCULLIS_RECORD_BAD_JSON);
-    CHECK_RC(portcullis_record_from_json(BAD_UTF8, strlen(BAD_UTF8), &copy), PORTCULLIS_INVALID_UTF8);
-    CHECK_RC(portcullis_record_from_json(NULL, 0, &copy), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_record_new_from_json("{\"id\": 1}", 9, &copy), PORTCULLIS_RECORD_BAD_JSON);
+    CHECK_RC(portcullis_record_new_from_json(BAD_UTF8, strlen(BAD_UTF8), &copy), PORTCULLIS_INVALID_UTF8);
+    CHECK_RC(portcullis_record_new_from_json(NULL, 0, &copy), PORTCULLIS_NULL_PARAMETER);
     CHECK(copy == SENTINEL, "untouched");
     CHECK_RC(portcullis_record_to_json(NULL, &json, NULL), PORTCULLIS_NULL_PARAMETER);
     CHECK_RC(portcullis_record_to_json(record, NULL, NULL), PORTCULLIS_NULL_PARAMETER);
@@ -469,7 +469,7 @@ static void test_flow(const portcullis_policy *policy, const portcullis_peppers 
     CHECK(hash != NULL && strncmp(hash, "hmac-sha256$p1$", 15) == 0, "hash %s", hash);
     portcullis_string_free(hash);
     hash = SENTINEL;
-    CHECK_RC(portcullis_legacy_hash(BAD_UTF8, strlen(BAD_UTF8), &hash, NULL), PORTCULLIS_INVALID_UTF8);
+    CHECK_RC(portcullis_legacy_sha256_hash(BAD_UTF8, strlen(BAD_UTF8), &hash, NULL), PORTCULLIS_INVALID_UTF8);
     CHECK(hash == SENTINEL, "untouched");
 
     /* Rotate, revoke. */
@@ -511,10 +511,10 @@ static void test_flow(const portcullis_policy *policy, const portcullis_peppers 
     CHECK(!portcullis_evaluation_allowed(e) && portcullis_evaluation_missing_len(e) == 1, "nothing granted");
     portcullis_evaluation_free(e);
     portcullis_credential cred;
-    CHECK_RC(portcullis_extract(NULL, 0, NULL, 0, NULL, 0, false, &cred), PORTCULLIS_NULL_PARAMETER);
-    CHECK_RC(portcullis_extract(NULL, 0, NULL, 0, "api_key", 7, false, &cred), PORTCULLIS_CREDENTIAL_MISSING);
-    CHECK_RC(portcullis_extract(NULL, 0, "api_key=x", 9, "api_key", 7, false, &cred), PORTCULLIS_CREDENTIAL_QUERY_REFUSED);
-    CHECK_OK(portcullis_extract("Bearer abc", 10, NULL, 0, "api_key", 7, false, &cred));
+    CHECK_RC(portcullis_extract_credential(NULL, 0, NULL, 0, NULL, 0, false, &cred), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_extract_credential(NULL, 0, NULL, 0, "api_key", 7, false, &cred), PORTCULLIS_CREDENTIAL_MISSING);
+    CHECK_RC(portcullis_extract_credential(NULL, 0, "api_key=x", 9, "api_key", 7, false, &cred), PORTCULLIS_CREDENTIAL_QUERY_REFUSED);
+    CHECK_OK(portcullis_extract_credential("Bearer abc", 10, NULL, 0, "api_key", 7, false, &cred));
     CHECK(str_is(cred.token, "abc") && cred.source == PORTCULLIS_SOURCE_HEADER, "credential");
 
     portcullis_record_free(record);
@@ -653,7 +653,7 @@ static void test_every_null(const portcullis_policy *policy, const portcullis_pe
     void *out = SENTINEL;
     portcullis_parsed_key parsed;
     portcullis_credential cred;
-    CHECK_RC(portcullis_policy_from_file("x", 1, NULL), N);
+    CHECK_RC(portcullis_policy_new_from_file("x", 1, NULL), N);
     CHECK_RC(portcullis_peppers_new(NULL, 2, PEPPER, 32, (portcullis_peppers **)&out), N);
     CHECK_RC(portcullis_peppers_add(peppers, NULL, 2, PEPPER, 32), N);
     CHECK_RC(portcullis_peppers_add(peppers, "p2", 2, NULL, 32), N);
@@ -679,8 +679,8 @@ static void test_every_null(const portcullis_policy *policy, const portcullis_pe
     CHECK_RC(portcullis_checker_hash_key(NULL, key, key_len, (char **)&out, NULL), N);
     CHECK_RC(portcullis_checker_hash_key(checker, NULL, key_len, (char **)&out, NULL), N);
     CHECK_RC(portcullis_checker_hash_key(checker, key, key_len, NULL, NULL), N);
-    CHECK_RC(portcullis_legacy_hash(NULL, key_len, (char **)&out, NULL), N);
-    CHECK_RC(portcullis_legacy_hash(key, key_len, NULL, NULL), N);
+    CHECK_RC(portcullis_legacy_sha256_hash(NULL, key_len, (char **)&out, NULL), N);
+    CHECK_RC(portcullis_legacy_sha256_hash(key, key_len, NULL, NULL), N);
     portcullis_key_spec bad = spec;
     bad.owner.data = NULL;
     CHECK_RC(portcullis_checker_issue(checker, &bad, NOW, (portcullis_issued_key **)&out), N);
@@ -691,7 +691,7 @@ static void test_every_null(const portcullis_policy *policy, const portcullis_pe
     CHECK_RC(portcullis_checker_rotate(checker, NULL, 1, NOW, (portcullis_issued_key **)&out, (portcullis_record **)&out), N);
     CHECK_RC(portcullis_checker_rotate(checker, record, 1, NOW, (portcullis_issued_key **)&out, NULL), N);
     CHECK_RC(portcullis_issued_key_record(NULL, (portcullis_record **)&out), N);
-    CHECK_RC(portcullis_record_from_json("{}", 2, NULL), N);
+    CHECK_RC(portcullis_record_new_from_json("{}", 2, NULL), N);
     CHECK_RC(portcullis_record_clone(NULL, (portcullis_record **)&out), N);
     CHECK_RC(portcullis_record_clone(record, NULL), N);
     CHECK_RC(portcullis_record_set_expires_at(NULL, true, NOW), N);
@@ -711,8 +711,8 @@ static void test_every_null(const portcullis_policy *policy, const portcullis_pe
     CHECK_RC(portcullis_policy_evaluate(policy, NULL, 3, &scope, 1, (portcullis_evaluation **)&out), N);
     CHECK_RC(portcullis_policy_evaluate(policy, "claims:read", 11, &scope, 1, NULL), N);
     CHECK_RC(portcullis_policy_evaluate(policy, "claims:read", 11, &null_scope, 1, (portcullis_evaluation **)&out), N);
-    CHECK_RC(portcullis_extract("Bearer a", 8, NULL, 0, "api_key", 7, false, NULL), N);
-    CHECK_RC(portcullis_extract("Bearer a", HUGE, NULL, 0, "api_key", 7, false, &cred), PORTCULLIS_INVALID_LENGTH);
+    CHECK_RC(portcullis_extract_credential("Bearer a", 8, NULL, 0, "api_key", 7, false, NULL), N);
+    CHECK_RC(portcullis_extract_credential("Bearer a", HUGE, NULL, 0, "api_key", 7, false, &cred), PORTCULLIS_INVALID_LENGTH);
     CHECK(out == SENTINEL, "no out-parameter was written");
 
     portcullis_record_free(record);

@@ -8,7 +8,7 @@
 int main() {
     const std::string toml = "[service]\nrealm = \"cpp\"\n";
     portcullis_policy *policy = nullptr;
-    portcullis_result rc = portcullis_policy_from_toml(toml.data(), toml.size(), &policy);
+    portcullis_result rc = portcullis_policy_new_from_toml(toml.data(), toml.size(), &policy);
     portcullis_str realm = portcullis_policy_realm(policy);
     bool ok = rc == PORTCULLIS_OK && std::string(realm.data, realm.len) == "cpp" &&
               std::strcmp(portcullis_result_name(PORTCULLIS_KEY_SHAPE), "PORTCULLIS_KEY_SHAPE") == 0;

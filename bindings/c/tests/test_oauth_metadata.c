@@ -24,7 +24,7 @@ typedef struct {
 
 static void make_base(base *b, const char *policy_path) {
     memset(b, 0, sizeof *b);
-    CHECK_OK(portcullis_policy_from_file(policy_path, strlen(policy_path), &b->policy));
+    CHECK_OK(portcullis_policy_new_from_file(policy_path, strlen(policy_path), &b->policy));
     uint8_t key[32];
     memset(key, 7, sizeof key);
     portcullis_access_keys *keys = NULL;
@@ -117,7 +117,7 @@ static void every_authorization_redirect_carries_iss(const base *b) {
     portcullis_str uris[] = {cstr(REDIRECT)}, scopes[] = {cstr("claims:read"), cstr("claims:write")};
     portcullis_oauth_client *client = NULL;
     char *secret = NULL;
-    CHECK_OK(portcullis_oauth_client_confidential("YOUR_CLIENT_ID", 14, uris, 1, scopes, 2, &client, &secret, NULL));
+    CHECK_OK(portcullis_oauth_client_new_confidential("YOUR_CLIENT_ID", 14, uris, 1, scopes, 2, &client, &secret, NULL));
     portcullis_oauth_store *store = NULL;
     CHECK_OK(portcullis_oauth_store_new_memory(&store));
     CHECK_OK(portcullis_oauth_store_add_client(store, client));

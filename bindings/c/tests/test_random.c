@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
     portcullis_peppers *peppers = NULL;
     portcullis_checker *checker = NULL;
     portcullis_store *store = NULL;
-    CHECK_OK(portcullis_policy_from_toml(toml, toml_len, &policy));
+    CHECK_OK(portcullis_policy_new_from_toml(toml, toml_len, &policy));
     CHECK_OK(portcullis_peppers_new("p1", 2, (const uint8_t *)"0123456789abcdef0123456789abcdef", 32, &peppers));
     CHECK_OK(portcullis_checker_new(policy, peppers, &checker));
     CHECK_OK(portcullis_store_new(&store));
@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
 
         char *j = mutate(json, &n);
         portcullis_record *r = NULL;
-        rc = portcullis_record_from_json(j, n, &r);
+        rc = portcullis_record_new_from_json(j, n, &r);
         if (rc != PORTCULLIS_OK && rc != PORTCULLIS_INVALID_UTF8 && rc != PORTCULLIS_RECORD_BAD_JSON &&
             rc != PORTCULLIS_RECORD_BAD_LABEL && rc != PORTCULLIS_RECORD_BAD_HASH)
             bad++, fprintf(stderr, "record: %s\n", portcullis_result_name(rc));
@@ -137,7 +137,7 @@ int main(int argc, char **argv) {
         if (it % 10 == 0) {
             char *t = mutate(toml, &n);
             portcullis_policy *pol = NULL;
-            rc = portcullis_policy_from_toml(t, n, &pol);
+            rc = portcullis_policy_new_from_toml(t, n, &pol);
             if (rc != PORTCULLIS_OK && rc != PORTCULLIS_INVALID_UTF8 && rc != PORTCULLIS_POLICY_INVALID)
                 bad++, fprintf(stderr, "policy: %s\n", portcullis_result_name(rc));
             portcullis_policy_free(pol);

@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
     if (argc > 2) iterations = atoi(argv[2]);
     portcullis_policy *policy = NULL;
     portcullis_peppers *peppers = NULL;
-    CHECK_OK(portcullis_policy_from_file(argv[1], strlen(argv[1]), &policy));
+    CHECK_OK(portcullis_policy_new_from_file(argv[1], strlen(argv[1]), &policy));
     CHECK_OK(portcullis_peppers_new("p1", 2, (const uint8_t *)"0123456789abcdef0123456789abcdef", 32, &peppers));
     CHECK_OK(portcullis_checker_new(policy, peppers, &checker));
     portcullis_peppers_free(peppers);

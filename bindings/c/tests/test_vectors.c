@@ -54,7 +54,7 @@ static portcullis_peppers *make_peppers(const jv *list) {
 static portcullis_checker *make_checker(const char *toml, size_t len, const jv *pepper_list) {
     portcullis_policy *policy = NULL;
     portcullis_checker *checker = NULL;
-    CHECK_OK(portcullis_policy_from_toml(toml, len, &policy));
+    CHECK_OK(portcullis_policy_new_from_toml(toml, len, &policy));
     portcullis_peppers *peppers = make_peppers(pepper_list);
     CHECK_OK(portcullis_checker_new(policy, peppers, &checker));
     portcullis_peppers_free(peppers);
@@ -89,7 +89,7 @@ static void run_keys(void) {
         CHECK(hash != NULL && same_text(hash, jv_get(k, "hash")) && hash_len == strlen(hash), "key %zu hash %s", i, hash);
         portcullis_string_free(hash);
         char *legacy = NULL;
-        CHECK_OK(portcullis_legacy_hash(key->str, key->len, &legacy, NULL));
+        CHECK_OK(portcullis_legacy_sha256_hash(key->str, key->len, &legacy, NULL));
         CHECK(legacy != NULL && same_text(legacy, jv_get(k, "legacy_hash")), "key %zu legacy %s", i, legacy);
         portcullis_string_free(legacy);
     }
@@ -138,7 +138,7 @@ static void run_extract(void) {
             hlen = auth->len;
         }
         portcullis_credential cred;
-        portcullis_result rc = portcullis_extract(
+        portcullis_result rc = portcullis_extract_credential(
             hptr, hlen, jv_is_null(query) ? NULL : query->str, jv_is_null(query) ? 0 : query->len,
             param->str, param->len, jv_get(c, "allow_query")->num != 0, &cred);
         CHECK(same_text(error_code(rc), jv_get(c, "error")), "extract case %zu: %s", i, portcullis_result_name(rc));
@@ -163,7 +163,7 @@ static void run_extract(void) {
 static void run_scopes(void) {
     const jv *v = &VECTORS_SCOPES, *toml = jv_get(v, "policy");
     portcullis_policy *policy = NULL;
-    CHECK_OK(portcullis_policy_from_toml(toml->str, toml->len, &policy));
+    CHECK_OK(portcullis_policy_new_from_toml(toml->str, toml->len, &policy));
     const jv *cases = jv_get(v, "cases");
     for (size_t i = 0; i < cases->len; i++) {
         const jv *c = jv_at(cases, i), *grants = jv_get(c, "grants"), *req = jv_get(c, "requirement");
@@ -231,7 +231,7 @@ static void run_decisions(void) {
         /* gen_vectors.py keeps each record's JSON text in `records_json`. */
         const jv *json = jv_at(jv_get(v, "records_json"), i);
         portcullis_record *record = NULL;
-        CHECK_OK(portcullis_record_from_json(json->str, json->len, &record));
+        CHECK_OK(portcullis_record_new_from_json(json->str, json->len, &record));
         CHECK_OK(portcullis_store_insert(store, record));
         portcullis_record_free(record);
     }
@@ -336,14 +336,14 @@ static portcullis_access_keys *oauth_keys(const char *primary) {
         free(secret);
     }
     CHECK_OK(portcullis_access_keys_set_primary(keys, primary, strlen(primary)));
-    CHECK(str_is(portcullis_access_keys_primary(keys), primary), "primary key %s", primary);
+    CHECK(str_is(portcullis_access_keys_primary_id(keys), primary), "primary key %s", primary);
     return keys;
 }
 
 static portcullis_policy *oauth_policy(const char *name) {
     const jv *text = jv_get(jv_get(&VECTORS_OAUTH, "policies"), name);
     portcullis_policy *policy = NULL;
-    CHECK_OK(portcullis_policy_from_toml(text->str, text->len, &policy));
+    CHECK_OK(portcullis_policy_new_from_toml(text->str, text->len, &policy));
     return policy;
 }
 
@@ -359,7 +359,7 @@ static portcullis_policy *other_catalog_policy(void) {
     memcpy(buf + head, extra, strlen(extra));
     memcpy(buf + head + strlen(extra), at, text->len - head);
     portcullis_policy *policy = NULL;
-    CHECK_OK(portcullis_policy_from_toml(buf, len, &policy));
+    CHECK_OK(portcullis_policy_new_from_toml(buf, len, &policy));
     free(buf);
     return policy;
 }
@@ -479,7 +479,7 @@ static void run_oauth_checks(void) {
         portcullis_peppers *peppers = NULL;
         CHECK_OK(portcullis_peppers_new("p1", 2, pepper, sizeof pepper, &peppers));
         portcullis_checker *checker = NULL;
-        CHECK_OK(portcullis_checker_new_with_access(policy, peppers, v, &checker));
+        CHECK_OK(portcullis_checker_new_with_access_tokens(policy, peppers, v, &checker));
         const jv *m = jv_get(req, "method"), *path = jv_get(req, "path");
         const jv *auth = jv_get(req, "authorization"), *query = jv_get(req, "query");
         portcullis_request r;
@@ -540,7 +540,7 @@ static void run_oauth_pkce_opaque(void) {
     for (size_t i = 0; i < cases->len; i++) {
         const jv *c = jv_at(cases, i), *m = jv_get(c, "method"), *ch = jv_get(c, "challenge"), *ver = jv_get(c, "verifier");
         bool matches = !(jv_get(c, "matches")->num != 0);
-        CHECK_OK(portcullis_pkce_matches(m->str, m->len, ch->str, ch->len, ver->str, ver->len, &matches));
+        CHECK_OK(portcullis_pkce_verify(m->str, m->len, ch->str, ch->len, ver->str, ver->len, &matches));
         CHECK(matches == (jv_get(c, "matches")->num != 0), "pkce case %zu", i);
         if (jv_is(m, "S256") && matches) {
             char buf[64];
@@ -670,7 +670,7 @@ static void run_oauth_token_requests(void) {
                                hash ? ",\"secret_hash\":\"" : "", hash ? (int)hash->len : 0, hash ? hash->str : "",
                                hash ? "\"" : "");
             portcullis_oauth_client *client = NULL;
-            CHECK_OK(portcullis_oauth_client_from_json(json, (size_t)len, &client));
+            CHECK_OK(portcullis_oauth_client_new_from_json(json, (size_t)len, &client));
             CHECK_OK(portcullis_oauth_store_add_client(store, client));
             portcullis_oauth_client_free(client);
         }
@@ -835,7 +835,7 @@ static void run_errors(void) {
 
     const jv *policy_text = jv_get(v, "policy");
     portcullis_policy *policy = NULL;
-    CHECK_OK(portcullis_policy_from_toml(policy_text->str, policy_text->len, &policy));
+    CHECK_OK(portcullis_policy_new_from_toml(policy_text->str, policy_text->len, &policy));
     uint8_t pepper[32];
     memset(pepper, (int)jv_get(v, "pepper_byte")->num, sizeof pepper);
     const jv *pepper_id = jv_get(v, "pepper_id");
@@ -858,7 +858,7 @@ static void run_errors(void) {
         } else if (strcmp(call, "extract") == 0) {
             portcullis_credential cred;
             portcullis_str auth = jv_str(jv_get(c, "authorization")), query = jv_str(jv_get(c, "query"));
-            rc = portcullis_extract(auth.data, auth.len, query.data, query.len, "api_key", 7,
+            rc = portcullis_extract_credential(auth.data, auth.len, query.data, query.len, "api_key", 7,
                                     jv_get(c, "allow_query")->num != 0, &cred);
         } else if (strcmp(call, "issue") == 0) {
             portcullis_key_spec spec;
@@ -875,7 +875,7 @@ static void run_errors(void) {
         } else if (strcmp(call, "record_from_json") == 0) {
             portcullis_record *record = NULL;
             const jv *json = jv_get(c, "json");
-            rc = portcullis_record_from_json(json->str, json->len, &record);
+            rc = portcullis_record_new_from_json(json->str, json->len, &record);
             portcullis_record_free(record);
         } else if (strcmp(call, "store_insert_twice") == 0) {
             portcullis_store *store = NULL;
@@ -915,7 +915,7 @@ static void run_errors(void) {
             size_t n_uris = jv_strs(jv_get(c, "redirect_uris"), strs);
             size_t n_scopes = jv_strs(jv_get(c, "scopes"), scopes);
             portcullis_oauth_client *client = NULL;
-            rc = portcullis_oauth_client_public(id->str, id->len, false, n_uris ? strs : NULL, n_uris,
+            rc = portcullis_oauth_client_new_public(id->str, id->len, false, n_uris ? strs : NULL, n_uris,
                                                 scopes, n_scopes, &client);
             portcullis_oauth_client_free(client);
         } else {

@@ -133,7 +133,7 @@ impl PyChecker {
     #[getter]
     fn access_tokens(&self, py: Python<'_>) -> PyResult<Option<Py<PyAccessVerifier>>> {
         self.inner
-            .access_verifier()
+            .access_tokens()
             .map(|v| {
                 Py::new(
                     py,
@@ -411,7 +411,7 @@ impl PyChecker {
             "Checker(realm={}, peppers={}, access_tokens={})",
             crate::py_str(self.inner.policy().realm()),
             crate::py_list(&self.inner.peppers().ids().collect::<Vec<_>>()),
-            if self.inner.access_verifier().is_some() {
+            if self.inner.access_tokens().is_some() {
                 "True"
             } else {
                 "False"

@@ -4,7 +4,7 @@
 //! `ValueError` where the input was bad); the native code instantiates them by name. Every
 //! `code` is the core error's own (`portcullis::codes`): no code is spelled here.
 
-use portcullis::format::KeyError;
+use portcullis::KeyError;
 use portcullis::policy::PolicyError;
 use portcullis::scope::ExprError;
 use portcullis::{ExtractError, IssueError, PepperError, RecordError, StoreError};

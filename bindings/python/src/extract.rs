@@ -3,8 +3,8 @@
 use crate::errors;
 use crate::input;
 use portcullis::Source;
-use portcullis::extract::extract;
-use portcullis::hash::StoredHash;
+use portcullis::StoredHash;
+use portcullis::extract_credential as core_extract_credential;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -49,7 +49,7 @@ pub(crate) fn extract_credential(
 ) -> PyResult<PyCredential> {
     let authorization = input::opt_bytes(authorization, "authorization")?;
     let query = input::opt_bytes(query, "query")?;
-    let c = extract(
+    let c = core_extract_credential(
         authorization.as_deref(),
         query.as_deref(),
         param,

@@ -1,7 +1,7 @@
 //! Python arguments → owned Rust values (copied before the GIL is released).
 
 use crate::errors;
-use portcullis::format::KeyId;
+use portcullis::KeyId;
 use portcullis::{KeyError, Timestamp};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;

@@ -6,7 +6,7 @@
 use crate::errors;
 use crate::input;
 use crate::time::to_datetime;
-use portcullis::record::KeyState;
+use portcullis::KeyState;
 use portcullis::{KeyRecord, RecordError, StoredHash, Timestamp};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;

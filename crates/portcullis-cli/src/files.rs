@@ -1,6 +1,6 @@
 //! Reading the command's input files and stdin, each up to a documented limit.
 //!
-//! - Every read stops at its limit (the core's [`portcullis::bounded`] reader): a policy
+//! - Every read stops at its limit (the core's [`portcullis::for_bindings::read_to_limit`]): a policy
 //!   at [`portcullis::policy::MAX_POLICY_LEN`] (4 MiB), the pepper file at
 //!   [`PEPPER_FILE_LIMIT`], the key on stdin at [`KEY_STDIN_LIMIT`]. `/dev/zero` or an
 //!   endless pipe is refused after the limit, never read into memory.
@@ -11,8 +11,8 @@
 //!   writer) and again on the opened file, so a file swapped in between is caught.
 
 use crate::error::CliError;
-pub use portcullis::bounded::Accept;
-use portcullis::bounded::{BoundedReadError, check_file_type, read_to_limit};
+pub use portcullis::for_bindings::Accept;
+use portcullis::for_bindings::{BoundedReadError, check_file_type, read_to_limit};
 use std::fs::{File, Metadata};
 use std::io;
 use std::path::Path;

@@ -24,7 +24,7 @@
 //!   revoked key stays refused.
 
 use crate::error::CliError;
-use portcullis::record::KeyState;
+use portcullis::KeyState;
 use portcullis::{Checker, KeyId, KeyLookup, KeyRecord, LookupError, Rotation, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};

@@ -103,7 +103,7 @@ impl Checker {
     }
 
     /// The same checker, also accepting OAuth access tokens (`at.…`, see
-    /// [`crate::oauth::access`]) verified by `verifier`, in the same check path as API
+    /// [`crate::oauth::AccessVerifier`]) verified by `verifier`, in the same check path as API
     /// keys. Keep a clone of the `Arc` to push revocations. The two-phase API needs the
     /// time for them: use [`Checker::prepare_at`].
     ///
@@ -120,7 +120,7 @@ impl Checker {
     }
 
     /// The attached access-token verifier, if any.
-    pub fn access_verifier(&self) -> Option<&Arc<AccessVerifier>> {
+    pub fn access_tokens(&self) -> Option<&Arc<AccessVerifier>> {
         self.access.as_ref()
     }
 

@@ -70,7 +70,7 @@ pub enum Family {
     Metadata,
     /// [`crate::oauth::params::ParamError`].
     Param,
-    /// [`crate::bounded::BoundedReadError`].
+    /// [`crate::for_bindings::BoundedReadError`].
     BoundedRead,
     /// [`crate::scope::CatalogMismatch`]: an access-token verifier of another catalog.
     Verifier,

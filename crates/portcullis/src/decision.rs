@@ -50,7 +50,7 @@ pub enum Reason {
     /// HTTPS is required and the request came over plain HTTP.
     InsecureTransport,
     /// The request path is ambiguous (a dot segment, an encoded `/`, `//`, …: see
-    /// [`crate::path`]); refused before any route is matched (400 `invalid_request`).
+    /// [`PathRules`](crate::PathRules)); refused before any route is matched (400 `invalid_request`).
     AmbiguousPath(PathError),
     /// The token is not a well-formed key of this deployment.
     MalformedKey(KeyError),

@@ -88,7 +88,7 @@ impl ExtractError {
 /// `authorization` is the raw header value (`None` when absent); `query` the raw query
 /// string without `?`; `param` the query parameter name; `allow_query` whether a key there
 /// is accepted.
-pub fn extract<'a>(
+pub fn extract_credential<'a>(
     authorization: Option<&'a [u8]>,
     query: Option<&'a [u8]>,
     param: &str,
@@ -101,7 +101,7 @@ pub fn extract<'a>(
     Ok(credential)
 }
 
-/// [`extract`] without the `b64token` check of a header token. The checker parses the
+/// [`extract_credential`] without the `b64token` check of a header token. The checker parses the
 /// token as a key next, and every valid key is a valid `b64token`; only when that parse
 /// fails does it run [`is_b64token`] to tell a malformed header from a malformed key.
 pub(crate) fn extract_unvalidated<'a>(
@@ -130,7 +130,7 @@ pub(crate) fn extract_unvalidated<'a>(
 }
 
 /// Parses `Bearer 1*SP b64token` and returns the token.
-pub fn parse_header(value: &[u8]) -> Result<&[u8], ExtractError> {
+pub fn parse_authorization_header(value: &[u8]) -> Result<&[u8], ExtractError> {
     let token = split_header(value)?;
     if is_b64token(token) {
         Ok(token)
@@ -261,7 +261,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn hdr(v: &str) -> Result<&[u8], ExtractError> {
-        parse_header(v.as_bytes())
+        parse_authorization_header(v.as_bytes())
     }
 
     #[test]
@@ -279,7 +279,7 @@ mod tests {
         assert_eq!(hdr("Basic dXNlcjpwYXNz"), Err(ExtractError::WrongScheme));
         assert_eq!(hdr(""), Err(ExtractError::WrongScheme));
         assert_eq!(
-            parse_header(b"Bearer \xff"),
+            parse_authorization_header(b"Bearer \xff"),
             Err(ExtractError::MalformedHeader)
         );
     }
@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn query_rules() {
         fn q(q: &str, allow: bool) -> Result<Credential<'_>, ExtractError> {
-            extract(None, Some(q.as_bytes()), "api_key", allow)
+            extract_credential(None, Some(q.as_bytes()), "api_key", allow)
         }
         assert_eq!(q("a=1&api_key=k", true).map(|c| c.token), Ok(&b"k"[..]));
         assert_eq!(q("api_key=k", false), Err(ExtractError::QueryRefused));
@@ -298,10 +298,10 @@ mod tests {
         assert_eq!(q("api_key=", true), Err(ExtractError::MalformedQuery));
         assert_eq!(q("api_key", true), Err(ExtractError::MalformedQuery));
         assert_eq!(q("xapi_key=k", true), Err(ExtractError::Missing));
-        let both = extract(Some(b"Bearer k"), Some(b"api_key=k"), "api_key", true);
+        let both = extract_credential(Some(b"Bearer k"), Some(b"api_key=k"), "api_key", true);
         assert_eq!(both, Err(ExtractError::BothPresent));
         assert_eq!(
-            extract(None, None, "api_key", true),
+            extract_credential(None, None, "api_key", true),
             Err(ExtractError::Missing)
         );
     }
@@ -311,13 +311,13 @@ mod tests {
         fn extraction_never_panics(h in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
                                    q in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
                                    allow in any::<bool>()) {
-            let _ = extract(h.as_deref(), q.as_deref(), "api_key", allow);
+            let _ = extract_credential(h.as_deref(), q.as_deref(), "api_key", allow);
         }
 
         #[test]
         fn valid_tokens_round_trip(token in "[A-Za-z0-9._~+/-]{1,80}={0,2}", spaces in 1usize..4) {
             let header = format!("Bearer{}{}", " ".repeat(spaces), token);
-            prop_assert_eq!(parse_header(header.as_bytes()), Ok(token.as_bytes()));
+            prop_assert_eq!(parse_authorization_header(header.as_bytes()), Ok(token.as_bytes()));
         }
     }
 }

@@ -1,9 +1,14 @@
-//! What the C and Python bindings of this repository need from the core beyond its API:
-//! **not part of the stable API**; it may change in any release. (Today the C binding
-//! borrows its text through [`text`].)
+//! What the C and Python bindings and the command of this repository need from the core
+//! beyond its API: **not part of the stable API**; it may change in any release. (Today the
+//! C binding borrows its text through [`text`] and [`is_ascii`]; the bindings and the
+//! command read files and stdin through the bounded reads.)
 //!
 //! Everything here is safe: a binding calls these instead of keeping its own copy of a
 //! byte trick (and its own `unsafe`).
+
+pub use crate::bounded::{
+    Accept, BoundedReadError, check_file_type, read_line_to_limit, read_to_limit,
+};
 
 /// Borrows foreign bytes (a C string, a buffer) as text, validating them as UTF-8 in full.
 ///

@@ -42,54 +42,85 @@
 //! (server-side HMAC keys), [`Checker`] (decisions, issuance, rotation), [`KeyRecord`]
 //! (what you store), [`KeyLookup`] / [`MemoryStore`] (where records come from).
 //! Time is always an input ([`Timestamp`]); the crate does no I/O and has no globals.
+//!
+//! # The API's shape
+//!
+//! Modules are private; what a user needs is re-exported here, by name. Four namespaces
+//! stay public because each is a sub-API of its own:
+//! - [`oauth`]: the OAuth 2.0 authorization server (endpoints, clients, stores, access
+//!   tokens, PKCE), about fifty items a key-only user never meets.
+//! - [`scope`]: the scope catalog, requirement expressions and scope sets, with their
+//!   limits and errors; [`Catalog`], [`Requirement`] and [`ScopeSet`] are also here.
+//! - [`policy`]: the policy's parts (routes, transport, lifecycle); [`Policy`] and its
+//!   errors are also here.
+//! - [`codes`]: the one table of stable error codes every binding reports.
+//!
+//! [`limits`] gathers every size bound. [`for_bindings`] holds what only this
+//! repository's bindings and command use: it is not part of the stable API.
+//! docs/naming.md maps each name here to its C and Python name.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod base62;
-pub mod bounded;
+mod bounded;
 mod bytes;
-pub mod checker;
+mod checker;
 pub mod codes;
-pub mod decision;
-pub mod extract;
+mod decision;
+mod extract;
 pub mod for_bindings;
-pub mod format;
-pub mod hash;
-pub mod issue;
-pub mod lookup;
+mod format;
+mod hash;
+mod issue;
+mod lookup;
 mod mac;
 pub mod oauth;
-pub mod path;
-pub mod pepper;
+mod path;
+mod pepper;
 pub mod policy;
-pub mod random;
-pub mod record;
-pub mod request;
+mod random;
+mod record;
+mod request;
 pub mod scope;
-pub mod secret;
-pub mod time;
+mod secret;
+mod time;
 
 pub use checker::{Checker, Pending, Prepared, Verification};
 pub use decision::{
     Decision, ErrorCode, Outcome, Principal, Reason, Warning, Warnings, WwwAuthenticate,
 };
-pub use extract::{Credential, ExtractError, Source};
-pub use format::{DisplayKey, KeyError, KeyFormat, KeyId, ParsedKey};
+pub use extract::{
+    Credential, ExtractError, Source, extract_credential, parse_authorization_header,
+};
+pub use format::{
+    DisplayKey, FormatError, KeyError, KeyFormat, KeyId, ParsedKey, PresentedKey, is_valid_label,
+};
 pub use hash::{HashCheck, HashError, StoredHash};
 pub use issue::{IssueError, IssuedKey, Rotation};
 pub use lookup::{KeyLookup, LookupError, MemoryStore, StoreError};
 pub use path::{PathError, PathParams, PathRules};
-pub use pepper::{PepperError, Peppers};
+pub use pepper::{PepperError, Peppers, is_valid_pepper_id};
 pub use policy::{Policy, PolicyError, PolicyIssue};
 #[cfg(feature = "test-rng")]
 pub use random::SeededRandom;
 pub use random::{OsRandom, RandomError, RandomSource};
-pub use record::{KeyRecord, KeySpec, Metadata, RecordError};
+pub use record::{KeyRecord, KeySpec, KeyState, Metadata, RecordError};
 pub use request::Request;
-pub use scope::{Catalog, Requirement, ScopeSet};
+pub use scope::{Catalog, CatalogMismatch, Requirement, ScopeSet};
 pub use secret::{SecretBytes, SecretString};
-pub use time::Timestamp;
+pub use time::{DAY, Timestamp};
+
+/// Every size bound the engine enforces, in one place.
+pub mod limits {
+    pub use crate::format::{CHECK_LEN, ID_LEN, MAX_KEY_LEN, MAX_LABEL_LEN, SECRET_LEN};
+    pub use crate::issue::MAX_NAME_LEN;
+    pub use crate::pepper::{MAX_PEPPER_ID_LEN, MIN_PEPPER_LEN};
+    pub use crate::policy::MAX_POLICY_LEN;
+    pub use crate::scope::{
+        MAX_EXPR_DEPTH, MAX_EXPR_LEN, MAX_EXPR_TERMS, MAX_SCOPE_LEN, MAX_SCOPES,
+    };
+}
 
 /// The README's Rust quick start, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -6,7 +6,7 @@ pub struct Request<'a> {
     /// The HTTP method, as sent (`GET`; methods are case-sensitive).
     pub method: &'a str,
     /// The raw path as received on the request line, before your router decodes or
-    /// normalises it, without the query string (see [`crate::path`]: ambiguous paths are
+    /// normalises it, without the query string (see [`PathRules`](crate::PathRules): ambiguous paths are
     /// refused with 400 before any route is matched).
     pub path: &'a str,
     /// The raw `Authorization` header value, if the request has exactly one. (With several,

@@ -7,13 +7,13 @@
 mod common;
 
 use common::{NOW, TestPolicy, checker, checker_of, claimport_text};
-use portcullis::extract::{extract, parse_header};
 use portcullis::scope::ExprErrorKind;
-use portcullis::scope::expr::{MAX_EXPR_DEPTH, MAX_EXPR_LEN, MAX_EXPR_TERMS};
+use portcullis::scope::{MAX_EXPR_DEPTH, MAX_EXPR_LEN, MAX_EXPR_TERMS};
 use portcullis::{
     Checker, ExtractError, KeyError, KeyRecord, KeySpec, MemoryStore, Peppers, Policy, Prepared,
     Reason, Request, Requirement, SeededRandom, StoredHash, Timestamp, Warning,
 };
+use portcullis::{extract_credential, parse_authorization_header};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -108,17 +108,17 @@ fn one_mebibyte_query_strings_are_refused_quickly() {
     let mib = 1 << 20;
     let many_pairs = "a=1&".repeat(mib / 4);
     let r = bounded("extract", FAST, || {
-        extract(None, Some(many_pairs.as_bytes()), "api_key", true)
+        extract_credential(None, Some(many_pairs.as_bytes()), "api_key", true)
     });
     assert_eq!(r, Err(ExtractError::Missing));
     let repeated = "api_key=x&".repeat(mib / 10);
     let r = bounded("extract", FAST, || {
-        extract(None, Some(repeated.as_bytes()), "api_key", true)
+        extract_credential(None, Some(repeated.as_bytes()), "api_key", true)
     });
     assert_eq!(r, Err(ExtractError::MalformedQuery));
     let ampersands = vec![b'&'; mib];
     let r = bounded("extract", FAST, || {
-        extract(None, Some(&ampersands), "api_key", true)
+        extract_credential(None, Some(&ampersands), "api_key", true)
     });
     assert_eq!(r, Err(ExtractError::Missing));
 }
@@ -162,7 +162,7 @@ fn nul_and_non_utf8_bytes_are_typed_errors() {
     let with_nul = [k, b"\0"].concat();
     assert_eq!(c.parse(&with_nul).map(|_| ()), Err(KeyError::Length));
     assert_eq!(
-        parse_header(b"Bearer\0abc"),
+        parse_authorization_header(b"Bearer\0abc"),
         Err(ExtractError::MalformedHeader),
         "NUL ends the scheme token; no space follows"
     );
@@ -246,7 +246,7 @@ fn bearer_spacing_variants_have_defined_outcomes() {
         ),
     ];
     for (header, expected) in cases {
-        let got = parse_header(header.as_bytes()).map(|_| ());
+        let got = parse_authorization_header(header.as_bytes()).map(|_| ());
         assert_eq!(got, expected, "{header:?}");
         let reason = decide_header(&c, &store, header.as_bytes());
         match expected {
@@ -517,7 +517,7 @@ fn the_plaintext_key_never_appears_in_printable_or_serialised_forms() {
         serde_json::to_string(&issued.record).expect("serde"),
         format!(
             "{:?}",
-            extract(Some(header.as_bytes()), None, "api_key", false)
+            extract_credential(Some(header.as_bytes()), None, "api_key", false)
         ),
         format!(
             "{:?}",

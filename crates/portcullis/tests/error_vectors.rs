@@ -14,7 +14,7 @@ use portcullis::codes::{self, Code, HasCode};
 use portcullis::oauth::{AccessKeys, Client};
 use portcullis::{
     Checker, KeyRecord, KeySpec, MemoryStore, Peppers, Policy, Requirement, SeededRandom,
-    Timestamp, extract::extract,
+    Timestamp, extract_credential,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -77,7 +77,7 @@ fn run(case: &Value) -> Option<&'static Code> {
     let checker = checker();
     match case["call"].as_str()? {
         "parse_key" => row(checker.parse(case["key"].as_str()?.as_bytes())),
-        "extract" => row(extract(
+        "extract" => row(extract_credential(
             str_or_null(&case["authorization"]).map(str::as_bytes),
             str_or_null(&case["query"]).map(str::as_bytes),
             "api_key",

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use portcullis::format::{CHECK_LEN, ID_LEN, MAX_KEY_LEN, MAX_LABEL_LEN, SECRET_LEN};
+use portcullis::limits::{CHECK_LEN, ID_LEN, MAX_KEY_LEN, MAX_LABEL_LEN, SECRET_LEN};
 use portcullis::{KeyError, KeyFormat, Peppers, StoredHash};
 use ring::hmac;
 

@@ -227,7 +227,7 @@ proptest! {
         if let Ok(c) = PkceChallenge::parse(&challenge, method.as_deref(), true) {
             let _ = c.verify(&verifier);
         }
-        prop_assert!(PkceChallenge::s256(&verifier).verify(&verifier) == portcullis::oauth::pkce::is_valid_verifier(&verifier));
+        prop_assert!(PkceChallenge::s256(&verifier).verify(&verifier) == portcullis::oauth::is_valid_verifier(&verifier));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{DAY, NOW, checker};
+use portcullis::KeyState;
 use portcullis::oauth::{AccessKeys, AccessVerifier, OAuthConfig, OAuthServer};
-use portcullis::record::KeyState;
 use portcullis::scope::CatalogMismatch;
 use portcullis::{
     Checker, KeyRecord, KeySpec, MemoryStore, Peppers, Policy, Reason, Request, Requirement,

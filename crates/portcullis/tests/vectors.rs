@@ -207,7 +207,7 @@ fn keys() {
 
 #[test]
 fn extract() {
-    use portcullis::extract::{Source, extract};
+    use portcullis::{Source, extract_credential};
     type ExtractCase<'a> = (Option<&'a [u8]>, Option<&'a str>, bool, Option<&'a str>);
     let cases: Vec<ExtractCase<'_>> = vec![
         (Some(b"Bearer abc"), None, false, None),
@@ -271,7 +271,7 @@ fn extract() {
     let out: Vec<Value> = cases
         .into_iter()
         .map(|(auth, query, allow, error)| {
-            let got = extract(auth, query.map(str::as_bytes), "api_key", allow);
+            let got = extract_credential(auth, query.map(str::as_bytes), "api_key", allow);
             assert_eq!(
                 got.as_ref().err().map(|e| e.code()),
                 error,

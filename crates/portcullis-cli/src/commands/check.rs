@@ -7,8 +7,8 @@ use crate::error::{CliError, EXIT_DENIED, EXIT_OK};
 use crate::files::KEY_STDIN_LIMIT;
 use crate::view::{decision_json, decision_table, verdict};
 use portcullis::Request;
-use portcullis::bounded::{BoundedReadError, read_line_to_limit};
-use portcullis::extract::parse_header;
+use portcullis::for_bindings::{BoundedReadError, read_line_to_limit};
+use portcullis::parse_authorization_header;
 use zeroize::Zeroizing;
 
 /// Checks the request; exit code 0 when allowed, [`EXIT_DENIED`] when refused.
@@ -44,7 +44,7 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
         .contains(portcullis::Warning::NeedsRehash)
         && let (Some(id), Some(Ok(token))) = (
             decision.key_id(),
-            authorization.map(|value| parse_header(value.as_bytes())),
+            authorization.map(|value| parse_authorization_header(value.as_bytes())),
         )
     {
         // Finish a pepper migration on use: the key was just verified, so store its hash

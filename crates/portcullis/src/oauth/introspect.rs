@@ -62,7 +62,7 @@ impl OAuthServer {
     }
 
     /// The RFC 7009 endpoint for a request as received: `Authorization` and `Content-Type`
-    /// headers and the body bytes (form or JSON, see [`super::body`]); answers as
+    /// headers and the body bytes (form or JSON, see [`super::EndpointRequest`]); answers as
     /// [`OAuthServer::revoke`].
     pub fn revoke_request(
         &self,
@@ -115,7 +115,7 @@ impl OAuthServer {
     }
 
     /// The RFC 7662 endpoint for a request as received: `Authorization` and `Content-Type`
-    /// headers and the body bytes (form or JSON, see [`super::body`]); answers as
+    /// headers and the body bytes (form or JSON, see [`super::EndpointRequest`]); answers as
     /// [`OAuthServer::introspect`].
     pub fn introspect_request(
         &self,

@@ -9,7 +9,7 @@
 //! hour, HTTP Basic client authentication (body credentials only when enabled).
 //! [`OAuthServer::metadata`] builds the RFC 8414 discovery document from the same
 //! configuration, and [`OAuthConfig::issuer`] adds RFC 9207 `iss` to authorization
-//! responses (see [`metadata`] and [`authorize`] for the decisions they encode).
+//! responses (the decisions they encode open `oauth/metadata.rs` and `oauth/authorize.rs`).
 //!
 //! Settings live in [`OAuthConfig`]; a policy file carries them in its `[oauth]` section
 //! ([`crate::Policy::oauth`]; what it leaves out keeps the secure defaults). ClaimPort's
@@ -20,9 +20,9 @@
 //! ([`EndpointRequest`]: `Authorization`, `Content-Type`, body bytes) through
 //! [`OAuthServer::token_request`], [`OAuthServer::revoke_request`] and
 //! [`OAuthServer::introspect_request`]; the body may be form-encoded or a JSON object of
-//! strings (the rules are in [`body`]). [`OAuthServer::token`], `revoke` and `introspect`
+//! strings (the rules open `oauth/body.rs`). [`OAuthServer::token`], `revoke` and `introspect`
 //! remain for hosts that only take form bodies. Client authentication and the error
-//! texts are decided in [`token`]; every error body carries an RFC 6749 / 7009 code.
+//! texts are decided in `oauth/token.rs`; every error body carries an RFC 6749 / 7009 code.
 //!
 //! Token formats (all `b64token`s, none confusable with an API key, whose characters are
 //! base62 and `_` only):
@@ -102,39 +102,41 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod access;
-pub mod authorize;
-pub mod body;
-pub mod client;
-pub mod code;
-pub mod config;
-pub mod error;
-pub mod introspect;
-pub mod metadata;
-pub mod params;
-pub mod pkce;
-pub mod redirect;
-pub mod refresh;
-pub mod server;
-pub mod store;
-pub mod token;
+// Crate-private: what a user names is re-exported below, item by item.
+pub(crate) mod access;
+pub(crate) mod authorize;
+pub(crate) mod body;
+pub(crate) mod client;
+pub(crate) mod code;
+pub(crate) mod config;
+pub(crate) mod error;
+pub(crate) mod introspect;
+pub(crate) mod metadata;
+pub(crate) mod params;
+pub(crate) mod pkce;
+pub(crate) mod redirect;
+pub(crate) mod refresh;
+pub(crate) mod server;
+pub(crate) mod store;
+pub(crate) mod token;
 
 mod opaque;
 
 pub use access::{
-    AccessClaims, AccessKeyError, AccessKeys, AccessVerifier, Revocations, TokenError,
+    AccessClaims, AccessKeyError, AccessKeys, AccessVerifier, MAX_TOKEN_LEN, Revocations,
+    TokenError, is_access_token,
 };
 pub use authorize::{AuthorizationRequest, AuthorizeOutcome};
-pub use body::EndpointRequest;
+pub use body::{EndpointRequest, MAX_BODY_LEN};
 pub use client::{Client, ClientAuthError, ClientError, ClientType};
 pub use code::CodeRecord;
-pub use config::OAuthConfig;
+pub use config::{MAX_CODE_TTL, OAuthConfig};
 pub use error::{OAuthError, OAuthErrorCode};
-pub use metadata::{Endpoints, Issuer, MetadataError};
+pub use metadata::{Endpoints, Issuer, MAX_URL_LEN, MetadataError};
 pub use opaque::TokenHash;
-pub use params::{ParamError, Params};
-pub use pkce::{ChallengeMethod, PkceChallenge};
-pub use redirect::RedirectError;
+pub use params::{MAX_PARAMS_LEN, ParamError, Params};
+pub use pkce::{ChallengeMethod, PkceChallenge, is_valid_verifier};
+pub use redirect::{RedirectError, matches as redirect_matches, validate_registration};
 pub use refresh::{GRACE_SPENT, RefreshRecord};
 pub use server::{OAuthServer, Stores};
 pub use store::{ClientStore, CodeStore, Consumed, MemoryOAuthStore, RefreshStore, Rotated};

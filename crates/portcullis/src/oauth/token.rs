@@ -6,7 +6,7 @@
 //! [`super::body`]), and sends back [`TokenResponse`] as is.
 //!
 //! Decisions:
-//! - The body is read by its `Content-Type` before anything else (see [`super::body`]): a
+//! - The body is read by its `Content-Type` before anything else (see [`super::EndpointRequest`]): a
 //!   body the engine cannot read is `invalid_request` saying what to send, never an
 //!   `invalid_client` that hides the cause.
 //! - Client authentication (RFC 6749 §2.3.1): HTTP Basic always; `client_id` and
@@ -152,7 +152,7 @@ impl OAuthServer {
 
     /// Answers a token request (RFC 6749 §4.1.3, §6) as received: the `Authorization`
     /// and `Content-Type` headers and the body bytes. The body is read by its type
-    /// (form or JSON, see [`super::body`]) before the client is authenticated, so a body
+    /// (form or JSON, see [`super::EndpointRequest`]) before the client is authenticated, so a body
     /// the engine cannot read is `invalid_request` naming what to send.
     pub fn token_request(
         &self,

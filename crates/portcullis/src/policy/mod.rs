@@ -50,16 +50,16 @@
 //! literal segments, `{name}` (one segment) and a last `{*name}` (the rest). A request is
 //! decided by the most specific template among the routes of its method, of `GET` (for
 //! `HEAD`) and of `*` — the path first, then the method; at equal specificity the
-//! request's own method beats `GET`, which beats `*` (see [`routes`]). The host passes the
+//! request's own method beats `GET`, which beats `*` (see [`RouteTable`]). The host passes the
 //! raw path as received, without the query string; ambiguous paths (`..`, `%2F`, `//`, …)
-//! are refused with 400 before matching (see [`crate::path`]).
+//! are refused with 400 before matching (see [`crate::PathRules`]).
 //!
 //! Loading reports every problem with its line and column ([`PolicyError`]), and keeps
 //! warnings on the policy ([`Policy::warnings`]): routes of which a more specific route of
 //! another method (`*`, or `GET` for `HEAD`) decides some requests, with other access.
 
 mod file;
-pub mod routes;
+mod routes;
 mod segment;
 mod template;
 

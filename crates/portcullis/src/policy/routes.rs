@@ -1,7 +1,7 @@
 //! Route matching: method + path template → access rule.
 //!
 //! Templates: `/v1/claims/{id}` (one segment), `/files/{*path}` (the rest); literal
-//! segments are put in the normal form of the path rules ([`crate::path`]) when added.
+//! segments are put in the normal form of the path rules ([`PathRules`](crate::PathRules)) when added.
 //!
 //! Decisions written down here:
 //! - **The path first, then the method**, as routers do: among the routes of the
@@ -215,7 +215,7 @@ impl RouteTable {
 
     /// The number of the route deciding a request, if any: the most specific template
     /// among the routes of `method`, of `GET` (when `method` is `HEAD`) and of `*` (see
-    /// the module docs). `path` is the raw path (see [`crate::path`]); an ambiguous one is
+    /// the module docs). `path` is the raw path (see [`PathRules`](crate::PathRules)); an ambiguous one is
     /// an error. No allocation for paths in normal form or up to a few hundred bytes.
     #[inline]
     pub fn find(&self, method: &str, path: &str) -> Result<Option<usize>, PathError> {

@@ -1,11 +1,15 @@
 //! Scopes: the catalog, compiled scope sets and requirement expressions.
 
-pub mod catalog;
-pub mod expr;
-pub mod set;
+mod catalog;
+mod expr;
+mod set;
 
 pub use catalog::{
-    Catalog, CatalogBuilder, CatalogError, CatalogMismatch, Grant, ScopeInfo, is_valid_scope_name,
+    Catalog, CatalogBuilder, CatalogError, CatalogMismatch, Grant, MAX_SCOPE_LEN, ScopeInfo,
+    is_valid_scope_name,
 };
-pub use expr::{Evaluation, ExprError, ExprErrorKind, Requirement, Shortfall};
+pub use expr::{
+    Evaluation, ExprError, ExprErrorKind, MAX_EXPR_DEPTH, MAX_EXPR_LEN, MAX_EXPR_TERMS,
+    Requirement, Shortfall,
+};
 pub use set::{MAX_SCOPES, ScopeSet};
