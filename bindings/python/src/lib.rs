@@ -37,7 +37,7 @@ fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", portcullis::VERSION)?;
     m.add_class::<policy::PyPolicy>()?;
     m.add_class::<policy::PyRequirement>()?;
-    m.add_class::<policy::PyScopeCheck>()?;
+    m.add_class::<policy::PyEvaluation>()?;
     m.add_class::<policy::PyGrant>()?;
     m.add_class::<peppers::PyPeppers>()?;
     m.add_class::<checker::PyChecker>()?;
@@ -57,7 +57,7 @@ fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<oauth::PyAccessClaims>()?;
     m.add_class::<oauth::PyAccessVerifier>()?;
     m.add_class::<oauth::PyPkceChallenge>()?;
-    m.add_function(wrap_pyfunction!(oauth::opaque_token_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(oauth::oauth_token_hash, m)?)?;
     m.add_class::<oauth_client::PyClient>()?;
     m.add_class::<oauth_store::PyMemoryOAuthStore>()?;
     m.add_class::<oauth_server::PyOAuthConfig>()?;

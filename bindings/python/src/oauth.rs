@@ -1,5 +1,5 @@
 //! OAuth access tokens: `AccessKeys` (signing keys), `AccessVerifier` (keys, catalog,
-//! revocations), `AccessClaims`, `PkceChallenge`, and `opaque_token_hash`.
+//! revocations), `AccessClaims`, `PkceChallenge`, and `oauth_token_hash`.
 //!
 //! The verifier is shared with a `Checker` (`access_tokens=`) and an `OAuthServer`; a
 //! family revoked through any of them is refused by all at once.
@@ -328,13 +328,13 @@ impl PyAccessVerifier {
 
     /// The signing key's id.
     #[getter]
-    fn primary_key_id(&self) -> String {
+    fn primary_id(&self) -> String {
         self.inner.keys().primary_id().to_owned()
     }
 
     fn __repr__(&self) -> String {
         format!(
-            "AccessVerifier(primary_key_id={}, revoked_families={}, epoch={})",
+            "AccessVerifier(primary_id={}, revoked_families={}, epoch={})",
             crate::py_str(self.inner.keys().primary_id()),
             self.inner.revocations().family_count(),
             self.inner.revocations().epoch().0
@@ -406,6 +406,6 @@ impl PyPkceChallenge {
 /// The SHA-256 a store keeps for an opaque token (`rt.…` refresh token, `ac.…` code,
 /// `cs.…` client secret), as 32 bytes; `None` if the text has no such shape.
 #[pyfunction]
-pub fn opaque_token_hash<'py>(py: Python<'py>, token: &str) -> Option<Bound<'py, PyBytes>> {
+pub fn oauth_token_hash<'py>(py: Python<'py>, token: &str) -> Option<Bound<'py, PyBytes>> {
     TokenHash::of_token(token).map(|h| PyBytes::new(py, &h.0))
 }

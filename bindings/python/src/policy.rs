@@ -3,7 +3,7 @@
 use crate::errors;
 use crate::input;
 use crate::oauth_server::PyOAuthConfig;
-use portcullis::bounded::{Accept, BoundedReadError, check_file_type, read_to_limit};
+use portcullis::for_bindings::{Accept, BoundedReadError, check_file_type, read_to_limit};
 use portcullis::policy::MAX_POLICY_LEN;
 use portcullis::{Policy, PolicyError, PolicyIssue, Requirement};
 use pyo3::prelude::*;
@@ -28,9 +28,9 @@ pub struct PyRequirement {
     frozen,
     get_all,
     module = "portcullis._portcullis",
-    name = "ScopeCheck"
+    name = "Evaluation"
 )]
-pub struct PyScopeCheck {
+pub struct PyEvaluation {
     /// Whether the grants meet the requirement.
     allowed: bool,
     /// Scopes missing from the closest alternative (empty when allowed).
@@ -229,10 +229,10 @@ impl PyPolicy {
 #[pymethods]
 impl PyRequirement {
     /// Evaluates the requirement against granted scopes (names or patterns).
-    fn evaluate(&self, grants: &Bound<'_, PyAny>) -> PyResult<PyScopeCheck> {
+    fn evaluate(&self, grants: &Bound<'_, PyAny>) -> PyResult<PyEvaluation> {
         let grants = input::strings(grants, "grants")?;
         let evaluated = self.inner.evaluate_grants(self.policy.catalog(), &grants);
-        Ok(PyScopeCheck {
+        Ok(PyEvaluation {
             allowed: evaluated.allowed(),
             missing: evaluated.missing().map(str::to_owned).collect(),
             required: evaluated.required().map(str::to_owned).collect(),
@@ -251,13 +251,13 @@ impl PyRequirement {
 }
 
 #[pymethods]
-impl PyScopeCheck {
+impl PyEvaluation {
     fn __bool__(&self) -> bool {
         self.allowed
     }
     fn __repr__(&self) -> String {
         format!(
-            "ScopeCheck(allowed={}, missing={}, required={})",
+            "Evaluation(allowed={}, missing={}, required={})",
             if self.allowed { "True" } else { "False" },
             crate::py_list(&self.missing),
             crate::py_list(&self.required)

@@ -437,7 +437,7 @@ def test_requirement_and_grant(policy: portcullis.Policy) -> None:
     assert check.required == ["claims:read", "orders:read"]
     g = policy.grant(["claims:write", "bogus"])
     assert g.scopes == ["claims:read", "claims:write"] and g.unknown == 1
-    assert "ScopeCheck(" in repr(check) and "Grant(" in repr(g) and "Requirement(" in repr(req)
+    assert "Evaluation(" in repr(check) and "Grant(" in repr(g) and "Requirement(" in repr(req)
 
 
 def test_peppers_rotation(policy: portcullis.Policy) -> None:

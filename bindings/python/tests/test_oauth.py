@@ -301,13 +301,13 @@ def test_host_store_receives_json_records_and_32_byte_hashes(policy: portcullis.
     s = setup(policy, store)
     code = s.code()
     (code_hash, (text, used)), = store.codes.items()
-    assert code_hash == portcullis.opaque_token_hash(code) and not used
+    assert code_hash == portcullis.oauth_token_hash(code) and not used
     record = json.loads(text)
     assert record["client_id"] == "webapp" and record["subject"] == "user_7"
     assert record["scope"] == "claims:read claims:write"
     assert record["challenge"]["method"] == "S256" and code not in text
     tokens = s.exchange(code).json()
-    assert portcullis.opaque_token_hash(tokens["refresh_token"]) in store.refresh_tokens
+    assert portcullis.oauth_token_hash(tokens["refresh_token"]) in store.refresh_tokens
     assert all(tokens["refresh_token"] not in t for t in store.refresh_tokens.values())
     assert store.calls[:3] == ["client", "put_code", "client"]
 

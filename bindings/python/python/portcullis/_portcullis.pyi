@@ -23,7 +23,7 @@ __all__ = [
     "__version__",
     "Policy",
     "Requirement",
-    "ScopeCheck",
+    "Evaluation",
     "Grant",
     "Peppers",
     "Checker",
@@ -43,7 +43,7 @@ __all__ = [
     "AccessClaims",
     "AccessVerifier",
     "PkceChallenge",
-    "opaque_token_hash",
+    "oauth_token_hash",
     "Client",
     "MemoryOAuthStore",
     "OAuthConfig",
@@ -95,12 +95,12 @@ class Policy:
 
 @final
 class Requirement:
-    def evaluate(self, grants: Sequence[str]) -> ScopeCheck: ...
+    def evaluate(self, grants: Sequence[str]) -> Evaluation: ...
     @property
     def canonical(self) -> str: ...
 
 @final
-class ScopeCheck:
+class Evaluation:
     @property
     def allowed(self) -> bool: ...
     @property
@@ -495,7 +495,7 @@ class AccessVerifier:
     @property
     def max_skew(self) -> int: ...
     @property
-    def primary_key_id(self) -> str: ...
+    def primary_id(self) -> str: ...
 
 @final
 class PkceChallenge:
@@ -509,7 +509,7 @@ class PkceChallenge:
     def challenge(self) -> str: ...
     def __eq__(self, other: object, /) -> bool: ...
 
-def opaque_token_hash(token: str) -> Optional[bytes]: ...
+def oauth_token_hash(token: str) -> Optional[bytes]: ...
 
 @final
 class Client:

@@ -8,7 +8,7 @@ only ``put_code``; ``token``, ``revoke``, ``introspect`` and ``revoke_family`` n
 The engine calls these methods with the GIL held, from whatever thread called the
 endpoint. Records are dicts — the JSON form of the core's records, to be stored as they
 are (``json.dumps``) and returned as dicts or JSON text; secrets are never passed, only
-their SHA-256 as 32 ``bytes`` (see ``opaque_token_hash``). Families are 16-character
+their SHA-256 as 32 ``bytes`` (see ``oauth_token_hash``). Families are 16-character
 ``str``; times are int seconds.
 
 Raise any exception when the database fails: the endpoint then answers ``server_error``
