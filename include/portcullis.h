@@ -517,15 +517,6 @@ typedef struct portcullis_oauth_answer portcullis_oauth_answer;
 typedef struct portcullis_oauth_client portcullis_oauth_client;
 
 /**
- * An HTTP response to send as is: status, headers (always `Content-Type:
- * application/json`, `Cache-Control: no-store`, `Pragma: no-cache`; plus
- * `WWW-Authenticate` for 401), JSON body. The body may hold tokens: send it, never log
- * it; it is zeroized when the response is freed. Immutable: safe to read from several
- * threads at once. Strings it returns borrow from it.
- */
-typedef struct portcullis_oauth_response portcullis_oauth_response;
-
-/**
  * The OAuth engine. Immutable: every endpoint may be called from any number of threads
  * at once (as far as the store's callbacks allow). Signs access tokens with its
  * verifier's primary key and pushes revoked families into that verifier.
@@ -576,6 +567,15 @@ typedef struct portcullis_record portcullis_record;
  * threads at once (reads take no lock; writes are atomic and visible to later reads).
  */
 typedef struct portcullis_store portcullis_store;
+
+/**
+ * An HTTP response to send as is: status, headers (always `Content-Type:
+ * application/json`, `Cache-Control: no-store`, `Pragma: no-cache`; plus
+ * `WWW-Authenticate` for 401), JSON body. The body may hold tokens: send it, never log
+ * it; it is zeroized when the response is freed. Immutable: safe to read from several
+ * threads at once. Strings it returns borrow from it.
+ */
+typedef struct portcullis_token_response portcullis_token_response;
 
 /**
  * The parts of an HTTP request a decision depends on. Strings are (pointer, length)
@@ -2170,7 +2170,7 @@ portcullis_result portcullis_oauth_error_redirect(const struct portcullis_oauth_
  */
 portcullis_result portcullis_oauth_error_response(const struct portcullis_oauth_server *server,
                                                   uint32_t error,
-                                                  struct portcullis_oauth_response **response_out);
+                                                  struct portcullis_token_response **response_out);
 
 /**
  * The token endpoint (RFC 6749 §4.1.3, §6) for a form body: `authorization` is the
@@ -2195,7 +2195,7 @@ portcullis_result portcullis_oauth_token(const struct portcullis_oauth_server *s
                                          size_t body_len,
                                          const struct portcullis_oauth_store *store,
                                          uint64_t now,
-                                         struct portcullis_oauth_response **response_out);
+                                         struct portcullis_token_response **response_out);
 
 /**
  * The revocation endpoint (RFC 7009): revokes the token's whole grant family (refresh
@@ -2213,7 +2213,7 @@ portcullis_result portcullis_oauth_revoke(const struct portcullis_oauth_server *
                                           size_t body_len,
                                           const struct portcullis_oauth_store *store,
                                           uint64_t now,
-                                          struct portcullis_oauth_response **response_out);
+                                          struct portcullis_token_response **response_out);
 
 /**
  * The introspection endpoint (RFC 7662): `{"active": true, …}` for a live token of the
@@ -2231,7 +2231,7 @@ portcullis_result portcullis_oauth_introspect(const struct portcullis_oauth_serv
                                               size_t body_len,
                                               const struct portcullis_oauth_store *store,
                                               uint64_t now,
-                                              struct portcullis_oauth_response **response_out);
+                                              struct portcullis_token_response **response_out);
 
 /**
  * The token endpoint for a request as received (`request`'s fields, body types and the
@@ -2249,7 +2249,7 @@ portcullis_result portcullis_oauth_token_request(const struct portcullis_oauth_s
                                                  const struct portcullis_oauth_request *request,
                                                  const struct portcullis_oauth_store *store,
                                                  uint64_t now,
-                                                 struct portcullis_oauth_response **response_out);
+                                                 struct portcullis_token_response **response_out);
 
 /**
  * The revocation endpoint (RFC 7009) for a request as received: arguments, body types
@@ -2263,7 +2263,7 @@ portcullis_result portcullis_oauth_revoke_request(const struct portcullis_oauth_
                                                   const struct portcullis_oauth_request *request,
                                                   const struct portcullis_oauth_store *store,
                                                   uint64_t now,
-                                                  struct portcullis_oauth_response **response_out);
+                                                  struct portcullis_token_response **response_out);
 
 /**
  * The introspection endpoint (RFC 7662) for a request as received: arguments, body types
@@ -2277,7 +2277,7 @@ portcullis_result portcullis_oauth_introspect_request(const struct portcullis_oa
                                                       const struct portcullis_oauth_request *request,
                                                       const struct portcullis_oauth_store *store,
                                                       uint64_t now,
-                                                      struct portcullis_oauth_response **response_out);
+                                                      struct portcullis_token_response **response_out);
 
 /**
  * Revokes a grant family (16 characters) everywhere: the verifier's revocation set and
@@ -2300,7 +2300,7 @@ portcullis_result portcullis_oauth_revoke_family(const struct portcullis_oauth_s
  * # Safety
  * `response` NULL or live.
  */
-uint16_t portcullis_oauth_response_status(const struct portcullis_oauth_response *response);
+uint16_t portcullis_token_response_status(const struct portcullis_token_response *response);
 
 /**
  * How many headers to send (0 for NULL).
@@ -2308,7 +2308,7 @@ uint16_t portcullis_oauth_response_status(const struct portcullis_oauth_response
  * # Safety
  * `response` NULL or live.
  */
-size_t portcullis_oauth_response_headers_len(const struct portcullis_oauth_response *response);
+size_t portcullis_token_response_headers_len(const struct portcullis_token_response *response);
 
 /**
  * The name of header `index`; absent when out of range.
@@ -2316,7 +2316,7 @@ size_t portcullis_oauth_response_headers_len(const struct portcullis_oauth_respo
  * # Safety
  * `response` NULL or live.
  */
-struct portcullis_str portcullis_oauth_response_header_name(const struct portcullis_oauth_response *response,
+struct portcullis_str portcullis_token_response_header_name(const struct portcullis_token_response *response,
                                                             size_t index);
 
 /**
@@ -2325,7 +2325,7 @@ struct portcullis_str portcullis_oauth_response_header_name(const struct portcul
  * # Safety
  * `response` NULL or live.
  */
-struct portcullis_str portcullis_oauth_response_header_value(const struct portcullis_oauth_response *response,
+struct portcullis_str portcullis_token_response_header_value(const struct portcullis_token_response *response,
                                                              size_t index);
 
 /**
@@ -2334,7 +2334,7 @@ struct portcullis_str portcullis_oauth_response_header_value(const struct portcu
  * # Safety
  * `response` NULL or live.
  */
-struct portcullis_str portcullis_oauth_response_body(const struct portcullis_oauth_response *response);
+struct portcullis_str portcullis_token_response_body(const struct portcullis_token_response *response);
 
 /**
  * Frees a response (the body is zeroized). NULL is a no-op.
@@ -2342,7 +2342,7 @@ struct portcullis_str portcullis_oauth_response_body(const struct portcullis_oau
  * # Safety
  * `response` is NULL or not yet freed, no longer in use.
  */
-void portcullis_oauth_response_free(struct portcullis_oauth_response *response);
+void portcullis_token_response_free(struct portcullis_token_response *response);
 
 /**
  * Creates an empty in-memory store (one lock; for tests, examples and single-process

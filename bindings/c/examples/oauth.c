@@ -55,12 +55,12 @@ int main(void) {
     /* POST /oauth/token (a public client names itself; confidential ones use HTTP Basic). */
     snprintf(body, sizeof body, "grant_type=authorization_code&client_id=spa&code=%s&redirect_uri="
              "https%%3A%%2F%%2Fspa.example%%2Fcb&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", code);
-    portcullis_oauth_response *response = NULL;
+    portcullis_token_response *response = NULL;
     if (portcullis_oauth_token(server, NULL, 0, body, strlen(body), store, now, &response) == PORTCULLIS_OK) {
-        portcullis_str json = portcullis_oauth_response_body(response); /* send with its headers */
+        portcullis_str json = portcullis_token_response_body(response); /* send with its headers */
         pick(json.data, json.len, "\"access_token\":\"", '"', token, sizeof token);
     }
-    portcullis_oauth_response_free(response);
+    portcullis_token_response_free(response);
 
     /* Every API request: the access token goes through the same check as API keys. */
     snprintf(header, sizeof header, "Bearer %s", token);

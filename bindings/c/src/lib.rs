@@ -82,7 +82,7 @@ const _: () = {
     shareable::<portcullis_oauth_client>();
     shareable::<portcullis_oauth_server>();
     shareable::<portcullis_authorization>();
-    shareable::<portcullis_oauth_response>();
+    shareable::<portcullis_token_response>();
     shareable::<portcullis_oauth_store>();
     const fn movable<T: Send>() {}
     movable::<portcullis_pending>();

@@ -562,7 +562,7 @@ pub unsafe extern "C" fn portcullis_oauth_error_redirect(
 pub unsafe extern "C" fn portcullis_oauth_error_response(
     server: *const portcullis_oauth_server,
     error: u32,
-    response_out: *mut *mut portcullis_oauth_response,
+    response_out: *mut *mut portcullis_token_response,
 ) -> portcullis_result {
     guard(|| {
         let out = out_ptr(response_out)?;
@@ -571,7 +571,7 @@ pub unsafe extern "C" fn portcullis_oauth_error_response(
         let code = oauth_code(error)?;
         let inner = server.inner.error_response(OAuthError::of(code));
         // SAFETY: non-NULL and writable (contract).
-        unsafe { out.write(into_handle(portcullis_oauth_response { inner })) };
+        unsafe { out.write(into_handle(portcullis_token_response { inner })) };
         Ok(())
     })
 }
@@ -589,7 +589,7 @@ fn oauth_code(error: u32) -> FfiResult<core_lib::oauth::OAuthErrorCode> {
 /// it; it is zeroized when the response is freed. Immutable: safe to read from several
 /// threads at once. Strings it returns borrow from it.
 #[allow(non_camel_case_types)]
-pub struct portcullis_oauth_response {
+pub struct portcullis_token_response {
     inner: TokenResponse,
 }
 
@@ -615,7 +615,7 @@ unsafe fn answer(
     body_len: usize,
     store: *const portcullis_oauth_store,
     now: u64,
-    response_out: *mut *mut portcullis_oauth_response,
+    response_out: *mut *mut portcullis_token_response,
 ) -> portcullis_result {
     guard(|| {
         let out = out_ptr(response_out)?;
@@ -636,7 +636,7 @@ unsafe fn answer(
             Endpoint::Introspect => s.introspect(header, body, stores, now),
         };
         // SAFETY: non-NULL and writable (contract).
-        unsafe { out.write(into_handle(portcullis_oauth_response { inner })) };
+        unsafe { out.write(into_handle(portcullis_token_response { inner })) };
         Ok(())
     })
 }
@@ -664,7 +664,7 @@ pub unsafe extern "C" fn portcullis_oauth_token(
     body_len: usize,
     store: *const portcullis_oauth_store,
     now: u64,
-    response_out: *mut *mut portcullis_oauth_response,
+    response_out: *mut *mut portcullis_token_response,
 ) -> portcullis_result {
     // SAFETY: forwarded contract.
     unsafe {
@@ -698,7 +698,7 @@ pub unsafe extern "C" fn portcullis_oauth_revoke(
     body_len: usize,
     store: *const portcullis_oauth_store,
     now: u64,
-    response_out: *mut *mut portcullis_oauth_response,
+    response_out: *mut *mut portcullis_token_response,
 ) -> portcullis_result {
     // SAFETY: forwarded contract.
     unsafe {
@@ -732,7 +732,7 @@ pub unsafe extern "C" fn portcullis_oauth_introspect(
     body_len: usize,
     store: *const portcullis_oauth_store,
     now: u64,
-    response_out: *mut *mut portcullis_oauth_response,
+    response_out: *mut *mut portcullis_token_response,
 ) -> portcullis_result {
     // SAFETY: forwarded contract.
     unsafe {
@@ -790,7 +790,7 @@ unsafe fn answer_request(
     request: *const portcullis_oauth_request,
     store: *const portcullis_oauth_store,
     now: u64,
-    response_out: *mut *mut portcullis_oauth_response,
+    response_out: *mut *mut portcullis_token_response,
 ) -> portcullis_result {
     guard(|| {
         let out = out_ptr(response_out)?;
@@ -814,7 +814,7 @@ unsafe fn answer_request(
             Endpoint::Introspect => s.introspect_request(&request, stores, now),
         };
         // SAFETY: non-NULL and writable (contract).
-        unsafe { out.write(into_handle(portcullis_oauth_response { inner })) };
+        unsafe { out.write(into_handle(portcullis_token_response { inner })) };
         Ok(())
     })
 }
@@ -835,7 +835,7 @@ pub unsafe extern "C" fn portcullis_oauth_token_request(
     request: *const portcullis_oauth_request,
     store: *const portcullis_oauth_store,
     now: u64,
-    response_out: *mut *mut portcullis_oauth_response,
+    response_out: *mut *mut portcullis_token_response,
 ) -> portcullis_result {
     // SAFETY: forwarded contract.
     unsafe { answer_request(Endpoint::Token, server, request, store, now, response_out) }
@@ -853,7 +853,7 @@ pub unsafe extern "C" fn portcullis_oauth_revoke_request(
     request: *const portcullis_oauth_request,
     store: *const portcullis_oauth_store,
     now: u64,
-    response_out: *mut *mut portcullis_oauth_response,
+    response_out: *mut *mut portcullis_token_response,
 ) -> portcullis_result {
     // SAFETY: forwarded contract.
     unsafe { answer_request(Endpoint::Revoke, server, request, store, now, response_out) }
@@ -871,7 +871,7 @@ pub unsafe extern "C" fn portcullis_oauth_introspect_request(
     request: *const portcullis_oauth_request,
     store: *const portcullis_oauth_store,
     now: u64,
-    response_out: *mut *mut portcullis_oauth_response,
+    response_out: *mut *mut portcullis_token_response,
 ) -> portcullis_result {
     // SAFETY: forwarded contract.
     unsafe {
@@ -925,8 +925,8 @@ pub unsafe extern "C" fn portcullis_oauth_revoke_family(
 /// # Safety
 /// `response` NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_oauth_response_status(
-    response: *const portcullis_oauth_response,
+pub unsafe extern "C" fn portcullis_token_response_status(
+    response: *const portcullis_token_response,
 ) -> u16 {
     // SAFETY: forwarded contract.
     unsafe { read(response, 0, |r| r.inner.status) }
@@ -937,8 +937,8 @@ pub unsafe extern "C" fn portcullis_oauth_response_status(
 /// # Safety
 /// `response` NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_oauth_response_headers_len(
-    response: *const portcullis_oauth_response,
+pub unsafe extern "C" fn portcullis_token_response_headers_len(
+    response: *const portcullis_token_response,
 ) -> usize {
     // SAFETY: forwarded contract.
     unsafe { read(response, 0, |r| r.inner.headers.len()) }
@@ -949,8 +949,8 @@ pub unsafe extern "C" fn portcullis_oauth_response_headers_len(
 /// # Safety
 /// `response` NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_oauth_response_header_name(
-    response: *const portcullis_oauth_response,
+pub unsafe extern "C" fn portcullis_token_response_header_name(
+    response: *const portcullis_token_response,
     index: usize,
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
@@ -966,8 +966,8 @@ pub unsafe extern "C" fn portcullis_oauth_response_header_name(
 /// # Safety
 /// `response` NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_oauth_response_header_value(
-    response: *const portcullis_oauth_response,
+pub unsafe extern "C" fn portcullis_token_response_header_value(
+    response: *const portcullis_token_response,
     index: usize,
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
@@ -983,8 +983,8 @@ pub unsafe extern "C" fn portcullis_oauth_response_header_value(
 /// # Safety
 /// `response` NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_oauth_response_body(
-    response: *const portcullis_oauth_response,
+pub unsafe extern "C" fn portcullis_token_response_body(
+    response: *const portcullis_token_response,
 ) -> portcullis_str {
     // SAFETY: forwarded contract.
     unsafe {
@@ -999,7 +999,7 @@ pub unsafe extern "C" fn portcullis_oauth_response_body(
 /// # Safety
 /// `response` is NULL or not yet freed, no longer in use.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portcullis_oauth_response_free(response: *mut portcullis_oauth_response) {
+pub unsafe extern "C" fn portcullis_token_response_free(response: *mut portcullis_token_response) {
     // SAFETY: forwarded contract.
     unsafe { free_handle(response) }
 }

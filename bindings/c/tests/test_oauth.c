@@ -241,10 +241,10 @@ static int body_has(portcullis_str body, const char *needle) {
 }
 
 /* The value of header `name`, or an absent string. */
-static portcullis_str header(const portcullis_oauth_response *r, const char *name) {
-    for (size_t i = 0; i < portcullis_oauth_response_headers_len(r); i++)
-        if (str_is(portcullis_oauth_response_header_name(r, i), name))
-            return portcullis_oauth_response_header_value(r, i);
+static portcullis_str header(const portcullis_token_response *r, const char *name) {
+    for (size_t i = 0; i < portcullis_token_response_headers_len(r); i++)
+        if (str_is(portcullis_token_response_header_name(r, i), name))
+            return portcullis_token_response_header_value(r, i);
     portcullis_str none = {NULL, 0};
     return none;
 }
@@ -364,17 +364,17 @@ static void get_code(flow *f, const char *scope, char *code) {
  * the OAuth error; copies access/refresh tokens out when asked. */
 typedef portcullis_result (*endpoint_fn)(const portcullis_oauth_server *, const char *, size_t,
                                          const char *, size_t, const portcullis_oauth_store *,
-                                         uint64_t, portcullis_oauth_response **);
+                                         uint64_t, portcullis_token_response **);
 
 static unsigned post(flow *f, endpoint_fn fn, const char *body, uint64_t now, char *at, char *rt, int *active) {
-    portcullis_oauth_response *r = NULL;
+    portcullis_token_response *r = NULL;
     CHECK_OK(fn(f->server, f->basic, strlen(f->basic), body, strlen(body), f->store, now, &r));
-    unsigned status = portcullis_oauth_response_status(r);
-    portcullis_str b = portcullis_oauth_response_body(r);
+    unsigned status = portcullis_token_response_status(r);
+    portcullis_str b = portcullis_token_response_body(r);
     CHECK(str_is(header(r, "Cache-Control"), "no-store") && str_is(header(r, "Pragma"), "no-cache") &&
               str_is(header(r, "Content-Type"), "application/json"),
           "response headers");
-    CHECK(portcullis_oauth_response_header_name(r, 99).data == NULL, "header out of range");
+    CHECK(portcullis_token_response_header_name(r, 99).data == NULL, "header out of range");
     CHECK(!body_has(b, f->secret), "the client secret never appears in a response");
     char error[64];
     json_field(b, "error", error, sizeof error);
@@ -384,7 +384,7 @@ static unsigned post(flow *f, endpoint_fn fn, const char *body, uint64_t now, ch
     if (at) json_field(b, "access_token", at, 512);
     if (rt) json_field(b, "refresh_token", rt, 64);
     if (active) *active = body_has(b, "\"active\":true");
-    portcullis_oauth_response_free(r);
+    portcullis_token_response_free(r);
     return status;
 }
 
@@ -472,13 +472,13 @@ static void run_flow(const char *policy_path, host_db *db, char *transcript_out)
     CHECK(post(&f, portcullis_oauth_token, body, NOW + 501, NULL, NULL, NULL) == 200, "code redeemable after a wrong verifier");
 
     /* Client authentication failure: 401 with WWW-Authenticate. */
-    portcullis_oauth_response *r = NULL;
+    portcullis_token_response *r = NULL;
     const char *bad = "Basic d2ViYXBwOmNzLndyb25n"; /* webapp:cs.wrong */
     CHECK_OK(portcullis_oauth_token(f.server, bad, strlen(bad), "grant_type=refresh_token&refresh_token=x", 40, f.store, NOW, &r));
-    CHECK(portcullis_oauth_response_status(r) == 401 && str_is(header(r, "WWW-Authenticate"), "Basic realm=\"claimport\""),
+    CHECK(portcullis_token_response_status(r) == 401 && str_is(header(r, "WWW-Authenticate"), "Basic realm=\"claimport\""),
           "invalid_client: 401 + WWW-Authenticate");
-    note(&f, "bad client=%u\n", portcullis_oauth_response_status(r));
-    portcullis_oauth_response_free(r);
+    note(&f, "bad client=%u\n", portcullis_token_response_status(r));
+    portcullis_token_response_free(r);
 
     /* Deny, narrowed consent, and the two refusals of authorize. */
     char query[512];
@@ -530,7 +530,7 @@ static void run_flow(const char *policy_path, host_db *db, char *transcript_out)
 static void null_everywhere(const char *policy_path) {
     flow f;
     setup(&f, policy_path, NULL);
-    portcullis_oauth_response *r = NULL;
+    portcullis_token_response *r = NULL;
     portcullis_authorization *a = NULL;
     portcullis_access_claims *c = NULL;
     char *s = NULL;
@@ -581,8 +581,8 @@ static void null_everywhere(const char *policy_path) {
     CHECK_RC(portcullis_oauth_token_hash(NULL, 0, NULL), PORTCULLIS_NULL_PARAMETER);
     CHECK(c == NULL && s == NULL, "nothing written on error");
     /* Accessors answer defaults for NULL; every _free accepts NULL. */
-    CHECK(portcullis_oauth_response_status(NULL) == 0 && portcullis_oauth_response_headers_len(NULL) == 0 &&
-              portcullis_oauth_response_body(NULL).data == NULL && portcullis_oauth_response_header_value(NULL, 0).data == NULL,
+    CHECK(portcullis_token_response_status(NULL) == 0 && portcullis_token_response_headers_len(NULL) == 0 &&
+              portcullis_token_response_body(NULL).data == NULL && portcullis_token_response_header_value(NULL, 0).data == NULL,
           "response accessors on NULL");
     CHECK(portcullis_authorization_kind(NULL) == PORTCULLIS_AUTHORIZE_SHOW_ERROR && portcullis_authorization_error(NULL).data == NULL &&
               portcullis_authorization_scopes_len(NULL) == 0 && portcullis_authorization_state(NULL).data == NULL,
@@ -593,7 +593,7 @@ static void null_everywhere(const char *policy_path) {
               portcullis_access_keys_primary_id(NULL).data == NULL && portcullis_oauth_client_id(NULL).data == NULL &&
               !portcullis_oauth_client_is_confidential(NULL),
           "access accessors on NULL");
-    portcullis_oauth_response_free(NULL);
+    portcullis_token_response_free(NULL);
     portcullis_authorization_free(NULL);
     portcullis_access_claims_free(NULL);
     portcullis_access_verifier_free(NULL);
@@ -608,7 +608,7 @@ static void wrong_input(const char *policy_path) {
     flow f;
     setup(&f, policy_path, NULL);
     const char bad_utf8[] = "grant_type=\xff\xfe";
-    portcullis_oauth_response *r = NULL;
+    portcullis_token_response *r = NULL;
     portcullis_authorization *a = NULL;
     CHECK_RC(portcullis_oauth_token(f.server, NULL, 0, bad_utf8, sizeof bad_utf8 - 1, f.store, NOW, &r), PORTCULLIS_INVALID_UTF8);
     CHECK_RC(portcullis_oauth_token(f.server, bad_utf8, sizeof bad_utf8 - 1, "", 0, f.store, NOW, &r), PORTCULLIS_INVALID_UTF8);
@@ -622,15 +622,15 @@ static void wrong_input(const char *policy_path) {
     /* The host answers what the engine could not read with the engine's own 400. */
     CHECK_OK(portcullis_oauth_error_response(f.server, PORTCULLIS_OAUTH_INVALID_REQUEST, &r));
     char field[64];
-    json_field(portcullis_oauth_response_body(r), "error", field, sizeof field);
-    CHECK(portcullis_oauth_response_status(r) == 400 && strcmp(field, "invalid_request") == 0 &&
+    json_field(portcullis_token_response_body(r), "error", field, sizeof field);
+    CHECK(portcullis_token_response_status(r) == 400 && strcmp(field, "invalid_request") == 0 &&
               str_is(header(r, "Cache-Control"), "no-store"),
-          "error response: %u %s", portcullis_oauth_response_status(r), field);
-    portcullis_oauth_response_free(r);
+          "error response: %u %s", portcullis_token_response_status(r), field);
+    portcullis_token_response_free(r);
     CHECK_OK(portcullis_oauth_error_response(f.server, PORTCULLIS_OAUTH_INVALID_CLIENT, &r));
-    CHECK(portcullis_oauth_response_status(r) == 401 && header(r, "WWW-Authenticate").data != NULL,
-          "invalid_client: %u", portcullis_oauth_response_status(r));
-    portcullis_oauth_response_free(r);
+    CHECK(portcullis_token_response_status(r) == 401 && header(r, "WWW-Authenticate").data != NULL,
+          "invalid_client: %u", portcullis_token_response_status(r));
+    portcullis_token_response_free(r);
     r = NULL;
     CHECK_RC(portcullis_oauth_error_response(f.server, PORTCULLIS_INVALID_UTF8, &r), PORTCULLIS_INVALID_ARGUMENT);
     CHECK_RC(portcullis_oauth_error_response(NULL, PORTCULLIS_OAUTH_INVALID_REQUEST, &r), PORTCULLIS_NULL_PARAMETER);
@@ -640,8 +640,8 @@ static void wrong_input(const char *policy_path) {
     const char *garbage[] = {"", "&&&", "grant_type=authorization_code&grant_type=refresh_token", "%zz", "grant_type=password"};
     for (size_t i = 0; i < sizeof garbage / sizeof *garbage; i++) {
         CHECK_OK(portcullis_oauth_token(f.server, f.basic, strlen(f.basic), garbage[i], strlen(garbage[i]), f.store, NOW, &r));
-        CHECK(portcullis_oauth_response_status(r) == 400, "garbage body %zu: %u", i, portcullis_oauth_response_status(r));
-        portcullis_oauth_response_free(r);
+        CHECK(portcullis_token_response_status(r) == 400, "garbage body %zu: %u", i, portcullis_token_response_status(r));
+        portcullis_token_response_free(r);
         r = NULL;
     }
 
@@ -818,11 +818,11 @@ static void failing_callbacks(const char *policy_path) {
 
     /* A database answering another client than asked: refused, not authenticated. */
     db.any_client = 1;
-    portcullis_oauth_response *resp = NULL;
+    portcullis_token_response *resp = NULL;
     const char *intruder = "Basic aW50cnVkZXI6eA=="; /* intruder:x */
     CHECK_OK(portcullis_oauth_token(f.server, intruder, strlen(intruder), body, strlen(body), f.store, NOW, &resp));
-    CHECK(portcullis_oauth_response_status(resp) == 500, "another client answered: %u", portcullis_oauth_response_status(resp));
-    portcullis_oauth_response_free(resp);
+    CHECK(portcullis_token_response_status(resp) == 500, "another client answered: %u", portcullis_token_response_status(resp));
+    portcullis_token_response_free(resp);
     db.any_client = 0;
 
     /* The code still works after the failures (consume was never reached). */
@@ -860,11 +860,11 @@ typedef struct {
 static void *race_one(void *arg) {
     racer *r = arg;
     pthread_barrier_wait(r->start);
-    portcullis_oauth_response *resp = NULL;
+    portcullis_token_response *resp = NULL;
     if (portcullis_oauth_token(r->f->server, r->f->basic, strlen(r->f->basic), r->body, strlen(r->body),
                                r->f->store, NOW + 50, &resp) == PORTCULLIS_OK)
-        r->status = portcullis_oauth_response_status(resp);
-    portcullis_oauth_response_free(resp);
+        r->status = portcullis_token_response_status(resp);
+    portcullis_token_response_free(resp);
     return NULL;
 }
 
@@ -915,25 +915,25 @@ static void races(const char *policy_path, int rounds, int with_db) {
  * copies error, error_description and refresh_token (64, 256 and 64 bytes) out. */
 typedef portcullis_result (*request_fn)(const portcullis_oauth_server *, const portcullis_oauth_request *,
                                         const portcullis_oauth_store *, uint64_t,
-                                        portcullis_oauth_response **);
+                                        portcullis_token_response **);
 
 static unsigned post_typed(const portcullis_oauth_server *server, const portcullis_oauth_store *store,
                            request_fn fn, const char *auth, size_t auth_len, const char *type,
                            const char *body, size_t body_len, char *error, char *description, char *rt) {
-    portcullis_oauth_response *r = NULL;
+    portcullis_token_response *r = NULL;
     portcullis_oauth_request req = {
         .authorization = auth, .authorization_len = auth_len,
         .content_type = type, .content_type_len = type ? strlen(type) : 0,
         .body = body, .body_len = body_len,
     };
     CHECK_OK(fn(server, &req, store, NOW, &r));
-    unsigned status = portcullis_oauth_response_status(r);
-    portcullis_str b = portcullis_oauth_response_body(r);
+    unsigned status = portcullis_token_response_status(r);
+    portcullis_str b = portcullis_token_response_body(r);
     CHECK(str_is(header(r, "Cache-Control"), "no-store"), "no-store");
     json_field(b, "error", error, 64);
     json_field(b, "error_description", description, 256);
     if (rt) json_field(b, "refresh_token", rt, 64);
-    portcullis_oauth_response_free(r);
+    portcullis_token_response_free(r);
     return status;
 }
 
@@ -995,13 +995,13 @@ static void json_bodies(const char *policy_path) {
     CHECK(st == 401 && strncmp(description, "This client must send its client_secret", 39) == 0, "refresh without secret: %s", description);
     /* Introspection and revocation read JSON too. */
     snprintf(body, sizeof body, "{\"token\": \"%s\", \"client_id\": \"webapp\", \"client_secret\": \"%s\"}", rt, f.secret);
-    portcullis_oauth_response *r = NULL;
+    portcullis_token_response *r = NULL;
     portcullis_oauth_request req = {
         .content_type = json, .content_type_len = strlen(json), .body = body, .body_len = strlen(body),
     };
     CHECK_OK(portcullis_oauth_introspect_request(product, &req, f.store, NOW, &r));
-    CHECK(portcullis_oauth_response_status(r) == 200 && body_has(portcullis_oauth_response_body(r), "\"active\":true"), "introspect JSON");
-    portcullis_oauth_response_free(r);
+    CHECK(portcullis_token_response_status(r) == 200 && body_has(portcullis_token_response_body(r), "\"active\":true"), "introspect JSON");
+    portcullis_token_response_free(r);
     st = post_typed(product, f.store, portcullis_oauth_revoke_request, NULL, 0, json, body, strlen(body), error, description, NULL);
     CHECK(st == 200, "revoke JSON: %u %s", st, description);
     st = post_typed(product, f.store, portcullis_oauth_introspect_request, NULL, 0, "text/plain", body, strlen(body), error, description, NULL);

@@ -715,11 +715,11 @@ static void run_oauth_token_requests(void) {
             if (!jv_is_null(auth)) h = fill(auth->str, auth->len, names, values, 3);
             const char *endpoint = jv_get(st, "endpoint")->str;
             portcullis_result (*fn)(const portcullis_oauth_server *, const portcullis_oauth_request *,
-                                    const portcullis_oauth_store *, uint64_t, portcullis_oauth_response **) =
+                                    const portcullis_oauth_store *, uint64_t, portcullis_token_response **) =
                 strcmp(endpoint, "token") == 0    ? portcullis_oauth_token_request
                 : strcmp(endpoint, "revoke") == 0 ? portcullis_oauth_revoke_request
                                                   : portcullis_oauth_introspect_request;
-            portcullis_oauth_response *r = NULL;
+            portcullis_token_response *r = NULL;
             portcullis_oauth_request req = {
                 .authorization = h.data,
                 .authorization_len = h.len,
@@ -729,9 +729,9 @@ static void run_oauth_token_requests(void) {
                 .body_len = b.len,
             };
             CHECK_OK(fn(server, &req, store, now, &r));
-            portcullis_str got = portcullis_oauth_response_body(r);
-            CHECK(portcullis_oauth_response_status(r) == (unsigned)jv_get(e, "status")->num, "%s step %zu: status %u %.*s",
-                  name, i, portcullis_oauth_response_status(r), (int)got.len, got.data);
+            portcullis_str got = portcullis_token_response_body(r);
+            CHECK(portcullis_token_response_status(r) == (unsigned)jv_get(e, "status")->num, "%s step %zu: status %u %.*s",
+                  name, i, portcullis_token_response_status(r), (int)got.len, got.data);
             const jv *error = jv_get(e, "error"), *desc = jv_get(e, "error_description");
             if (jv_is_null(error)) {
                 CHECK(!contains(got, "\"error\":"), "%s step %zu: no error", name, i);
@@ -759,7 +759,7 @@ static void run_oauth_token_requests(void) {
                 char *v = token_in(got, names[k]);
                 if (v != NULL) free(values[k]), values[k] = v;
             }
-            portcullis_oauth_response_free(r);
+            portcullis_token_response_free(r);
             free(b.data);
             free(h.data);
         }
