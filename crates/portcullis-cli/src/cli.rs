@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// API keys for your service from the command line: create, list, revoke and rotate keys
-/// on an embedded store, check requests against your policy, and watch the whole story in
+/// on an embedded store (or a shared PostgreSQL database), check requests against your policy, and watch the whole story in
 /// `portcullis demo`.
 #[derive(Debug, Parser)]
 #[command(name = "portcullis", version, about, long_about = None)]
@@ -22,6 +22,18 @@ pub struct Cli {
         default_value = ".portcullis"
     )]
     pub store: PathBuf,
+
+    /// The database: sqlite:PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE
+    /// [default: the SQLite file STORE/keys.sqlite3]. Processes sharing one database see
+    /// each other's keys and revocations.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
 
     /// The pepper file [default: STORE/pepper].
     #[arg(long, global = true, env = "PORTCULLIS_PEPPER_FILE")]

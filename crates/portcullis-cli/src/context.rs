@@ -3,7 +3,7 @@
 use crate::error::CliError;
 use crate::files::{self, Accept};
 use crate::pepper_file::PepperFile;
-use crate::store::Store;
+use crate::store::{Access, Store};
 use portcullis::policy::MAX_POLICY_LEN;
 use portcullis::{Checker, KeyId, Policy, Timestamp};
 use std::path::{Path, PathBuf};
@@ -52,6 +52,9 @@ pub struct Context {
     pub json: bool,
     /// How long to wait for another process's lock on the database.
     pub busy_timeout: Duration,
+    /// The database URL given with `--database` (or `PORTCULLIS_DATABASE_URL`); `None`:
+    /// the SQLite file of the store directory.
+    pub database: Option<String>,
 }
 
 impl Context {
@@ -62,28 +65,42 @@ impl Context {
         Ok(Checker::new(policy, peppers))
     }
 
+    /// The database's URL: `--database`, or `sqlite:` and the store directory's file.
+    pub fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.paths.database.display()))
+    }
+
+    /// Whether the database is the SQLite file of the store directory.
+    pub fn database_is_default(&self) -> bool {
+        self.database.is_none()
+    }
+
     /// The store's database, which must exist, opened to change it.
     pub fn store(&self) -> Result<Store, CliError> {
         self.initialised_database()?;
-        let store = Store::open(&self.paths.database)?;
-        store.set_busy_timeout(self.busy_timeout)?;
-        Ok(store)
+        Store::open(&self.database_url(), Access::Write, self.busy_timeout)
     }
 
-    /// The store's database, which must exist, opened read-only: commands that only read
-    /// (`keys list`, `keys show`, `check`) never create or upgrade a schema.
+    /// The store's database opened to read it: on SQLite, commands that only read (`keys
+    /// list`, `keys show`, `check`) never create or upgrade a schema.
     pub fn store_read_only(&self) -> Result<Store, CliError> {
         self.initialised_database()?;
-        let store = Store::open_read_only(&self.paths.database)?;
-        store.set_busy_timeout(self.busy_timeout)?;
-        Ok(store)
+        Store::open(&self.database_url(), Access::Read, self.busy_timeout)
     }
 
-    /// A missing database next to an existing pepper file is a store that lost its keys
-    /// (`store_corrupt`), not one that was never created: `init` itself counts a pepper
-    /// file as a store.
+    /// The store's database, created if missing (`init`).
+    pub fn store_create(&self) -> Result<Store, CliError> {
+        Store::open(&self.database_url(), Access::Create, self.busy_timeout)
+    }
+
+    /// A missing database file next to an existing pepper file is a store that lost its
+    /// keys (`store_corrupt`), not one that was never created: `init` itself counts a
+    /// pepper file as a store.
     fn initialised_database(&self) -> Result<(), CliError> {
-        if !self.paths.database.exists() && self.paths.pepper.exists() {
+        if self.database_is_default() && !self.paths.database.exists() && self.paths.pepper.exists()
+        {
             return Err(crate::store::emptied(&self.paths.database, "is missing"));
         }
         Ok(())

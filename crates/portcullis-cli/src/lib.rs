@@ -2,7 +2,7 @@
 //!
 //! The `portcullis` command: the product's "Settings > API Keys" page as a command line.
 //! It creates keys (shown once), lists, revokes and rotates them on an embedded SQLite
-//! store ([`store::Store`]), decides requests with the core's checker, validates policy
+//! store or a shared PostgreSQL database (`--database URL`, [`store::Store`]), decides requests with the core's checker, validates policy
 //! files, rotates peppers, and tells the whole story in `portcullis demo`.
 //!
 //! Every command prints a human table, or one JSON document with `--json`; exit codes are
@@ -62,6 +62,7 @@ pub fn run() -> ExitCode {
         now: cli.now.map_or_else(Timestamp::now, Timestamp),
         json: cli.json,
         busy_timeout: std::time::Duration::from_secs(cli.busy_timeout),
+        database: cli.database,
     };
     let code = match dispatch(cli.command, &context) {
         Ok(report) => print_report(&report, context.json),

@@ -1,350 +1,203 @@
-//! The embedded key store: one SQLite database of key records.
+//! The command's store: [`portcullis_store::Store`] on the embedded SQLite file of the store
+//! directory (the default) or on the database `--database URL` names (`sqlite:PATH`,
+//! `postgresql://…`), with the command's error codes, hints and exit codes.
 //!
-//! - Records are keyed by key id. Each row holds the record's JSON (the core's
-//!   [`KeyRecord::to_json`], which contains the salted hash and never the secret) plus
-//!   indexed copies of the fields people filter and sort by.
-//! - The schema is versioned with `PRAGMA user_version` and upgraded by [`MIGRATIONS`] in
-//!   one transaction; `PRAGMA application_id` marks the file as a portcullis store so a
-//!   foreign database is refused rather than altered.
-//! - WAL mode and a busy timeout let several processes read and write the same store at
-//!   once; every change runs in a `BEGIN IMMEDIATE` transaction (read, modify, write under
-//!   the write lock), so concurrent revocations and rotations never lose an update.
-//! - [`Store`] implements the core's [`KeyLookup`], so a checker reads records straight
-//!   from the database; a lookup failure becomes a fail-closed 503 decision.
-//! - Only `init` creates a database ([`Store::create`]). A zero-length database, or one
-//!   without any schema, is `store_corrupt` for every other command: its keys are gone,
-//!   and turning it into a new empty store would make every key fail as unknown with no
-//!   error for the operator.
-//! - Commands that only read open the database read-only ([`Store::open_read_only`]): they
-//!   never create, upgrade or otherwise write it (nor switch its journal mode).
+//! - The schema, its migrations and the identity checks are the store crate's; its
+//!   migration 1 is this command's former schema, so an existing store is upgraded in
+//!   place by the first command that changes it.
+//! - A SQLite file is looked at before the store crate opens it, because the command's
+//!   promises about its file are stricter than a library's: only `init` creates a
+//!   database (a missing one is `store_missing`, a zero-length one or one without any
+//!   schema `store_corrupt`: its keys are gone, and a new empty store would make every key
+//!   fail as unknown with no error for the operator), and commands that only read
+//!   (`keys list`, `keys show`, `check`) never upgrade an older schema (`store_outdated`).
+//! - On PostgreSQL the database is the operator's: every command opens it as the store
+//!   crate does (an empty database gets the schema; a foreign or newer one is refused).
 //! - One record that cannot be decoded does not hide the others: [`Store::list`] returns
-//!   it as a [`CorruptRow`] beside the good records, and [`Store::revoke`] works on it by
-//!   setting the row's `revoked_at` column (its JSON cannot be rewritten). A lookup of a
-//!   corrupt row fails closed (503) until it is revoked; then it finds no key (401), so a
-//!   revoked key stays refused.
+//!   it as a [`CorruptRow`] beside the good records, and [`Store::revoke`] works on it (its
+//!   `revoked_at` column). A lookup of it fails closed (503) until it is revoked; then it
+//!   finds no key (401).
 
 use crate::error::CliError;
-use portcullis::KeyState;
 use portcullis::{Checker, KeyId, KeyLookup, KeyRecord, LookupError, Rotation, Timestamp};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
-use std::path::{Path, PathBuf};
+use portcullis_store::{ErrorKind, Options, StoredKey, Target};
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// `PRAGMA application_id` of a portcullis store ("PCLS").
-pub const APPLICATION_ID: i64 = 0x5043_4C53;
+pub use portcullis_store::{APPLICATION_ID, SCHEMA_VERSION};
 
-/// How long a command waits for another process's write lock before giving up, unless
-/// told otherwise ([`Store::set_busy_timeout`]).
+/// How long a command waits for another process's write lock unless told otherwise.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Schema migrations; migration `n` (1-based) brings `user_version` from `n-1` to `n`.
-pub const MIGRATIONS: &[&str] = &[
-    // 1: key records.
-    "CREATE TABLE keys (
-        id           TEXT PRIMARY KEY NOT NULL,
-        name         TEXT NOT NULL,
-        owner        TEXT NOT NULL,
-        env          TEXT NOT NULL,
-        pepper_id    TEXT,
-        created_at   INTEGER NOT NULL,
-        expires_at   INTEGER,
-        revoked_at   INTEGER,
-        rotated_from TEXT,
-        record       TEXT NOT NULL
-    ) STRICT;
-    CREATE INDEX keys_by_owner ON keys (owner);
-    CREATE INDEX keys_by_created ON keys (created_at, id);",
-];
+/// What a command does with the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `init`: the database may be created.
+    Create,
+    /// A command that changes the store (and may upgrade its schema).
+    Write,
+    /// A command that only reads: an older SQLite schema is `store_outdated`.
+    Read,
+}
 
 /// An open store.
-#[derive(Debug)]
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    inner: portcullis_store::Store,
+    shown: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("database", &self.shown)
+            .finish()
+    }
 }
 
 impl Store {
-    /// Creates (or opens) the database at `path` and brings its schema up to date.
-    pub fn create(path: &Path) -> Result<Self, CliError> {
-        Self::open_with(path, OpenFlags::SQLITE_OPEN_CREATE)
-    }
-
-    /// Opens an existing store to change it (upgrading an older schema); a missing file is
-    /// an error that says to run `init`, a zero-length one is `store_corrupt`.
-    pub fn open(path: &Path) -> Result<Self, CliError> {
-        check_file(path)?;
-        Self::open_with(path, OpenFlags::empty())
-    }
-
-    /// Opens an existing store to read it. The file is never written: no schema is
-    /// created or upgraded (a store without one is `store_corrupt`, an older one
-    /// `store_outdated`), and the journal mode is left as it is.
-    pub fn open_read_only(path: &Path) -> Result<Self, CliError> {
-        check_file(path)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let err = |e: rusqlite::Error| sql_error(path, &e);
-        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        let (app_id, version, tables) = schema_state(&conn).map_err(err)?;
-        check_identity(path, app_id, version, tables)?;
-        refuse_schemaless(path, app_id, version, tables)?;
-        if version < Self::latest_version() {
-            return Err(CliError::store(
-                "store_outdated",
-                format!(
-                    "store schema version {version} of {} is older than this portcullis writes ({})",
-                    path.display(),
-                    Self::latest_version()
-                ),
-            )
-            .hint("run a command that changes the store (`portcullis pepper rotate` or `keys revoke`, `create`, `rotate`) to upgrade it"));
-        }
-        Ok(Store {
-            conn,
-            path: path.to_owned(),
-        })
-    }
-
-    /// Opens read-write; `extra` is empty or CREATE (only `init` creates a database, so
-    /// only then may the file hold no schema yet).
-    fn open_with(path: &Path, extra: OpenFlags) -> Result<Self, CliError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, &e))?;
-        if !extra.contains(OpenFlags::SQLITE_OPEN_CREATE) {
-            // Checked before anything is written (the journal mode included).
-            let (app_id, version, tables) = schema_state(&conn).map_err(|e| sql_error(path, &e))?;
-            refuse_schemaless(path, app_id, version, tables)?;
-        }
-        let mut store = Store {
-            conn,
-            path: path.to_owned(),
+    /// Opens the store at a database URL (`sqlite:PATH` or `postgresql://…`) for
+    /// `access`; `busy` is how long a statement waits for another process's lock.
+    pub fn open(url: &str, access: Access, busy: Duration) -> Result<Store, CliError> {
+        let target = Target::parse(url).map_err(|e| from_store(&e, "the --database URL"))?;
+        let shown = target.describe();
+        let mut options = Options {
+            create: access == Access::Create,
+            statement_timeout: busy,
+            // A command is over in moments: no second connection, and its own writes
+            // reach its cache at once.
+            feed: false,
+            ..Options::default()
         };
-        store.configure().map_err(|e| sql_error(path, &e))?;
-        store.migrate()?;
-        Ok(store)
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Sets how long to wait for another process's lock before failing with `store_busy`.
-    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<(), CliError> {
-        self.conn
-            .busy_timeout(timeout)
-            .map_err(|e| sql_error(&self.path, &e))
-    }
-
-    fn configure(&self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
-        // Returns the resulting mode; a file system without WAL support keeps the rollback
-        // journal, which is slower under contention but just as safe.
-        let _mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Ok(())
-    }
-
-    /// The schema version this build writes.
-    pub fn latest_version() -> i64 {
-        MIGRATIONS.len() as i64
-    }
-
-    /// Brings the schema up to date. A current store is only read (no write lock, so
-    /// `check` and `list` never wait for one); otherwise the upgrade runs under the write
-    /// lock and re-reads the version first, so two processes never migrate twice.
-    fn migrate(&mut self) -> Result<(), CliError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| sql_error(&path, &e);
-        let (app_id, version, tables) = schema_state(&self.conn).map_err(err)?;
-        check_identity(&path, app_id, version, tables)?;
-        if app_id == APPLICATION_ID && version == Self::latest_version() {
-            return Ok(());
+        match &target {
+            Target::Sqlite(path) if access != Access::Create => precheck(path, access)?,
+            Target::Sqlite(_) => {}
+            // A statement timeout of 0 would fail every statement on PostgreSQL.
+            Target::Postgres(_) => options.statement_timeout = busy.max(Duration::from_secs(1)),
         }
-        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate).map_err(err)?;
-        let (app_id, version, tables) = schema_state(&tx).map_err(err)?;
-        check_identity(&path, app_id, version, tables)?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql).map_err(err)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(err)?;
-        }
-        tx.pragma_update(None, "application_id", APPLICATION_ID)
-            .map_err(err)?;
-        tx.commit().map_err(err)
+        let inner =
+            portcullis_store::Store::open_with(url, options).map_err(|e| from_store(&e, &shown))?;
+        Ok(Store { inner, shown })
     }
 
-    /// Stores a new record (an existing id is an error).
-    pub fn insert(&mut self, record: &KeyRecord) -> Result<(), CliError> {
-        let path = self.path.clone();
-        self.write(|tx| insert_row(tx, &path, record))
+    /// The database, without a password (`sqlite:PATH`, `postgresql://USER@HOST:PORT/DB`).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The store crate's store (its cache, feed and OAuth state).
+    pub fn inner(&self) -> &portcullis_store::Store {
+        &self.inner
+    }
+
+    fn err(&self, e: &portcullis_store::Error) -> CliError {
+        from_store(e, &self.shown)
+    }
+
+    /// Stores a new record (an existing id is `duplicate_key`).
+    pub fn insert(&self, record: &KeyRecord, now: Timestamp) -> Result<(), CliError> {
+        self.inner.insert_key(record, now).map_err(|e| self.err(&e))
     }
 
     /// The record with this id; a row that cannot be decoded is a `corrupt_record` error.
     pub fn get(&self, id: &KeyId) -> Result<Option<KeyRecord>, CliError> {
-        match self.get_row(id)? {
+        match self.inner.key_row(id).map_err(|e| self.err(&e))? {
             None => Ok(None),
-            Some(Row::Record(record)) => Ok(Some(record)),
-            Some(Row::Corrupt(row)) => Err(row.error(&self.path)),
+            Some(StoredKey::Record(record)) => Ok(Some(record)),
+            Some(StoredKey::Corrupt(c)) => Err(self.corrupt(&c)),
         }
-    }
-
-    /// The row with this id, decoded or not.
-    pub fn get_row(&self, id: &KeyId) -> Result<Option<Row>, CliError> {
-        let row: Option<(String, Option<i64>)> = self
-            .conn
-            .prepare_cached("SELECT record, revoked_at FROM keys WHERE id = ?1")
-            .and_then(|mut s| {
-                s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .map_err(|e| sql_error(&self.path, &e))?;
-        Ok(row.map(|(json, revoked_at)| Row::decode(id.as_str(), &json, revoked_at)))
     }
 
     /// Every row, oldest first: the records, and the rows that cannot be decoded.
     pub fn list(&self) -> Result<Vec<Row>, CliError> {
-        let err = |e: rusqlite::Error| sql_error(&self.path, &e);
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, record, revoked_at FROM keys ORDER BY created_at, id")
-            .map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                ))
-            })
-            .map_err(err)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, json, revoked_at) = row.map_err(err)?;
-            out.push(Row::decode(&id, &json, revoked_at));
-        }
-        Ok(out)
+        let rows = self.inner.list_keys().map_err(|e| self.err(&e))?;
+        Ok(rows.into_iter().map(Row::from).collect())
     }
 
     /// How many records use each pepper (`None`: legacy SHA-256 records).
     pub fn pepper_usage(&self) -> Result<Vec<(Option<String>, u64)>, CliError> {
-        let err = |e: rusqlite::Error| sql_error(&self.path, &e);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT pepper_id, count(*) FROM keys GROUP BY pepper_id ORDER BY pepper_id",
-            )
-            .map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64)))
-            .map_err(err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+        self.inner.pepper_usage().map_err(|e| self.err(&e))
     }
 
-    /// Revokes a key from `now` on, atomically. Returns what was revoked and whether it
-    /// already was (the earlier revocation time is kept). A corrupt row is revoked by its
-    /// `revoked_at` column.
-    pub fn revoke(&mut self, id: &KeyId, now: Timestamp) -> Result<(Row, bool), CliError> {
-        let path = self.path.clone();
-        self.write(|tx| match read_row(tx, &path, id)? {
-            Row::Record(mut record) => {
-                let already = record.state(now) == KeyState::Revoked;
-                record.revoke(now);
-                update_row(tx, &path, &record)?;
-                Ok((Row::Record(record), already))
-            }
-            Row::Corrupt(mut row) => {
-                let already = row.revoked_at.is_some_and(|t| t <= now);
-                if !already {
-                    tx.execute(
-                        "UPDATE keys SET revoked_at = ?2 WHERE id = ?1",
-                        rusqlite::params![id.as_str(), secs(now)],
-                    )
-                    .map_err(|e| sql_error(&path, &e))?;
-                    row.revoked_at = Some(now);
-                }
-                Ok((Row::Corrupt(row), already))
-            }
-        })
+    /// Revokes a key from `now` on, atomically. Returns the row as revoked and whether it
+    /// already was (the earlier revocation time is kept).
+    pub fn revoke(&self, id: &KeyId, now: Timestamp) -> Result<(Row, bool), CliError> {
+        let already = self.inner.revoke_key(id, now).map_err(|e| self.err(&e))?;
+        let row = self
+            .inner
+            .key_row(id)
+            .map_err(|e| self.err(&e))?
+            .ok_or_else(|| not_found(id))?;
+        Ok((Row::from(row), already))
     }
 
-    /// Rotates a key atomically: issues its successor and shortens the predecessor's life
-    /// to the grace period, in one transaction.
+    /// Rotates a key atomically: its successor, and the predecessor's life shortened to
+    /// the grace period, in one transaction.
     pub fn rotate(
-        &mut self,
+        &self,
         id: &KeyId,
         checker: &Checker,
         grace: u64,
         now: Timestamp,
     ) -> Result<Rotation, CliError> {
-        let path = self.path.clone();
-        self.write(|tx| {
-            let old = read_row(tx, &path, id)?.into_record(&path)?;
-            let rotation = checker.rotate(&old, grace, now).map_err(|e| {
-                CliError::input("key_inactive", e.to_string())
-                    .hint("create a new key with `portcullis keys create` instead")
-            })?;
-            update_row(tx, &path, &rotation.predecessor)?;
-            insert_row(tx, &path, &rotation.successor.record)?;
-            Ok(rotation)
-        })
+        self.inner
+            .rotate_key(id, checker, grace, now)
+            .map_err(|e| match e.kind() {
+                ErrorKind::Corrupt => self.err(&e).hint(corrupt_hint(id.as_str())),
+                _ => self.err(&e),
+            })
     }
 
-    /// Moves a record to the primary pepper, atomically, once its key has been presented
-    /// (see `Checker::rehash`, which verifies the key first). Returns whether it changed.
+    /// Moves a record to the primary pepper once its key has been presented (see
+    /// `Checker::rehash`). Returns whether it changed.
     pub fn rehash(
-        &mut self,
+        &self,
         id: &KeyId,
         key: &[u8],
         checker: &Checker,
         now: Timestamp,
     ) -> Result<bool, CliError> {
-        let path = self.path.clone();
-        self.write(|tx| {
-            let mut record = read_row(tx, &path, id)?.into_record(&path)?;
-            match checker.rehash(key, &mut record, now) {
-                Ok(true) => update_row(tx, &path, &record).map(|()| true),
-                Ok(false) | Err(_) => Ok(false),
-            }
-        })
+        self.inner
+            .rehash_key(id, key, checker, now)
+            .map_err(|e| self.err(&e))
     }
 
-    /// Runs `f` while holding the store's write lock (used to serialise pepper-file
-    /// changes between processes).
+    /// Runs `f` while holding the store's write lock (serialises pepper-file changes
+    /// between processes).
     pub fn with_write_lock<T>(
-        &mut self,
+        &self,
         f: impl FnOnce() -> Result<T, CliError>,
     ) -> Result<T, CliError> {
-        self.write(|_| f())
+        self.inner
+            .with_write_lock(|| f().map_err(LockError::Command))
+            .map_err(|e| match e {
+                LockError::Command(e) => e,
+                LockError::Store(e) => self.err(&e),
+            })
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction; commits only if it succeeds.
-    fn write<T>(
-        &mut self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, CliError>,
-    ) -> Result<T, CliError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| sql_error(&path, &e);
-        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate).map_err(err)?;
-        let value = f(&tx)?;
-        tx.commit().map_err(err)?;
-        Ok(value)
+    fn corrupt(&self, c: &portcullis_store::CorruptKey) -> CliError {
+        CorruptRow::from(c.clone()).error(&self.shown)
+    }
+}
+
+/// What fails under the write lock: the command's work, or taking the lock.
+enum LockError {
+    Command(CliError),
+    Store(portcullis_store::Error),
+}
+
+impl From<portcullis_store::Error> for LockError {
+    fn from(e: portcullis_store::Error) -> Self {
+        LockError::Store(e)
     }
 }
 
 impl KeyLookup for Store {
+    #[inline]
     fn lookup(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, LookupError> {
-        match self.get_row(id) {
-            Ok(None) => Ok(None),
-            Ok(Some(Row::Record(record))) => Ok(Some(Arc::new(record))),
-            // Revoked by its column: no key answers to it any more.
-            Ok(Some(Row::Corrupt(row))) if row.revoked_at.is_some() => Ok(None),
-            Ok(Some(Row::Corrupt(row))) => Err(LookupError::new(row.error(&self.path).message)),
-            Err(e) => Err(LookupError::new(e.message)),
-        }
+        self.inner.lookup(id)
     }
 }
 
@@ -357,27 +210,11 @@ pub enum Row {
     Corrupt(CorruptRow),
 }
 
-impl Row {
-    fn decode(id: &str, json: &str, revoked_at: Option<i64>) -> Row {
-        let corrupt = |why: String| {
-            Row::Corrupt(CorruptRow {
-                id: id.to_owned(),
-                why,
-                revoked_at: revoked_at.map(|t| Timestamp(u64::try_from(t).unwrap_or(0))),
-            })
-        };
-        match KeyRecord::from_json(json) {
-            Ok(record) if record.id().as_str() == id => Row::Record(record),
-            Ok(_) => corrupt("its id does not match its row".to_owned()),
-            Err(e) => corrupt(e.to_string()),
-        }
-    }
-
-    /// The record, or the row's `corrupt_record` error.
-    pub fn into_record(self, path: &Path) -> Result<KeyRecord, CliError> {
-        match self {
-            Row::Record(record) => Ok(record),
-            Row::Corrupt(row) => Err(row.error(path)),
+impl From<StoredKey> for Row {
+    fn from(row: StoredKey) -> Row {
+        match row {
+            StoredKey::Record(r) => Row::Record(r),
+            StoredKey::Corrupt(c) => Row::Corrupt(CorruptRow::from(c)),
         }
     }
 }
@@ -393,20 +230,25 @@ pub struct CorruptRow {
     pub revoked_at: Option<Timestamp>,
 }
 
+impl From<portcullis_store::CorruptKey> for CorruptRow {
+    fn from(c: portcullis_store::CorruptKey) -> Self {
+        CorruptRow {
+            id: c.id,
+            why: c.error.message().to_owned(),
+            revoked_at: c.revoked_at,
+        }
+    }
+}
+
 impl CorruptRow {
     /// The message of the `corrupt_record` code.
-    pub fn message(&self, path: &Path) -> String {
-        format!(
-            "record {} in {} is corrupt: {}",
-            self.id,
-            path.display(),
-            self.why
-        )
+    pub fn message(&self, database: &str) -> String {
+        format!("{} (store {database})", self.why)
     }
 
     /// The `corrupt_record` error (exit 4), with the fix.
-    pub fn error(&self, path: &Path) -> CliError {
-        CliError::store("corrupt_record", self.message(path)).hint(corrupt_hint(&self.id))
+    pub fn error(&self, database: &str) -> CliError {
+        CliError::store("corrupt_record", self.message(database)).hint(corrupt_hint(&self.id))
     }
 }
 
@@ -418,101 +260,6 @@ pub fn corrupt_hint(id: &str) -> String {
     )
 }
 
-fn schema_state(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
-    let app_id = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-    let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let tables = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
-    Ok((app_id, version, tables))
-}
-
-fn check_identity(path: &Path, app_id: i64, version: i64, tables: i64) -> Result<(), CliError> {
-    let foreign = if app_id == 0 {
-        version != 0 || tables != 0
-    } else {
-        app_id != APPLICATION_ID
-    };
-    if foreign {
-        return Err(CliError::store(
-            "store_foreign",
-            format!("{} is a SQLite database, but not a portcullis store", path.display()),
-        )
-        .hint("point --store at a portcullis store directory, or run `portcullis init` in an empty one"));
-    }
-    if version > Store::latest_version() || version < 0 {
-        return Err(CliError::store(
-            "store_too_new",
-            format!(
-                "store schema version {version} is newer than this portcullis understands ({})",
-                Store::latest_version()
-            ),
-        )
-        .hint("upgrade portcullis to the version that last wrote this store"));
-    }
-    Ok(())
-}
-
-fn insert_row(tx: &Transaction<'_>, path: &Path, record: &KeyRecord) -> Result<(), CliError> {
-    let result = tx.execute(
-        "INSERT INTO keys (id, name, owner, env, pepper_id, created_at, expires_at,
-                           revoked_at, rotated_from, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        rusqlite::params![
-            record.id().as_str(),
-            record.name(),
-            record.owner(),
-            record.env(),
-            pepper_of(record),
-            secs(record.created_at()),
-            record.expires_at().map(secs),
-            record.revoked_at().map(secs),
-            record.rotated_from().map(|r| r.as_str().to_owned()),
-            record.to_json(),
-        ],
-    );
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if is_constraint(&e) => Err(CliError::input(
-            "duplicate_key",
-            format!("a key with id {} already exists", record.id()),
-        )),
-        Err(e) => Err(sql_error(path, &e)),
-    }
-}
-
-fn update_row(tx: &Transaction<'_>, path: &Path, record: &KeyRecord) -> Result<(), CliError> {
-    tx.execute(
-        "UPDATE keys SET name = ?2, owner = ?3, pepper_id = ?4, expires_at = ?5,
-                         revoked_at = ?6, record = ?7
-         WHERE id = ?1",
-        rusqlite::params![
-            record.id().as_str(),
-            record.name(),
-            record.owner(),
-            pepper_of(record),
-            record.expires_at().map(secs),
-            record.revoked_at().map(secs),
-            record.to_json(),
-        ],
-    )
-    .map(|_| ())
-    .map_err(|e| sql_error(path, &e))
-}
-
-fn read_row(tx: &Transaction<'_>, path: &Path, id: &KeyId) -> Result<Row, CliError> {
-    let row: Option<(String, Option<i64>)> = tx
-        .query_row(
-            "SELECT record, revoked_at FROM keys WHERE id = ?1",
-            [id.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(|e| sql_error(path, &e))?;
-    match row {
-        Some((json, revoked_at)) => Ok(Row::decode(id.as_str(), &json, revoked_at)),
-        None => Err(not_found(id)),
-    }
-}
-
 /// The error for an id the store does not hold.
 pub fn not_found(id: &KeyId) -> CliError {
     CliError::input(
@@ -520,6 +267,85 @@ pub fn not_found(id: &KeyId) -> CliError {
         format!("no key with id {id} in this store"),
     )
     .hint("list the keys with `portcullis keys list`")
+}
+
+/// The command's error for a store error: its code and exit code, the command's hint
+/// where the command says it better (flags, subcommands), the store crate's otherwise.
+pub fn from_store(e: &portcullis_store::Error, shown: &str) -> CliError {
+    let message = e.message().to_owned();
+    let own = |code: &'static str| {
+        let error = CliError::store(code, message.clone());
+        match e.hint() {
+            Some(hint) => error.hint(hint),
+            None => error,
+        }
+    };
+    let sqlite = shown.starts_with("sqlite:");
+    match e.kind() {
+        ErrorKind::Foreign => CliError::store("store_foreign", message).hint(
+            "point --store at a portcullis store directory (or --database at a portcullis database), or run `portcullis init` in an empty one",
+        ),
+        ErrorKind::TooNew => CliError::store("store_too_new", message)
+            .hint("upgrade portcullis to the version that last wrote this store"),
+        ErrorKind::Busy => CliError::store(
+            "store_busy",
+            format!("{shown} stayed locked by another process longer than the busy timeout"),
+        )
+        .hint("retry when the other portcullis command has finished, or wait longer with --busy-timeout"),
+        ErrorKind::Unreachable if sqlite => CliError::store(
+            "store_unwritable",
+            format!("cannot open {shown} for writing: {message}"),
+        )
+        .hint("check the permissions of the store directory and its files"),
+        ErrorKind::NotFound => CliError::input("key_not_found", message)
+            .hint("list the keys with `portcullis keys list`"),
+        ErrorKind::Inactive => CliError::input("key_inactive", message)
+            .hint("create a new key with `portcullis keys create` instead"),
+        ErrorKind::Duplicate => CliError::input("duplicate_key", message),
+        ErrorKind::Corrupt | ErrorKind::TooLarge => CliError::store(
+            "corrupt_record",
+            format!("{message} (store {shown})"),
+        )
+        .hint("restore the store from a backup, or revoke the key with `portcullis keys revoke ID` and create a new one for its owner"),
+        ErrorKind::Database => CliError::store("store_error", format!("store {shown}: {message}"))
+            .hint("check the database (the server's log, or the store directory); restore it from a backup if it is damaged"),
+        // store_bad_url, store_unreachable, store_auth_failed: the store crate's words.
+        _ => own(e.code()),
+    }
+}
+
+/// The SQLite file's state before the store crate opens it: missing, emptied, not a
+/// database, without any schema, or (for a read) older than this build.
+fn precheck(path: &Path, access: Access) -> Result<(), CliError> {
+    check_file(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let err = |e: rusqlite::Error| sql_error(path, &e);
+    let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(err)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err)?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(err)?;
+    if app_id == 0 && version == 0 && tables == 0 {
+        return Err(emptied(path, "holds no portcullis schema"));
+    }
+    if access == Access::Read && app_id == APPLICATION_ID && (0..SCHEMA_VERSION).contains(&version)
+    {
+        return Err(CliError::store(
+            "store_outdated",
+            format!(
+                "store schema version {version} of {} is older than this portcullis writes ({SCHEMA_VERSION})",
+                path.display(),
+            ),
+        )
+        .hint("run a command that changes the store (`portcullis pepper rotate` or `keys revoke`, `create`, `rotate`) to upgrade it"));
+    }
+    Ok(())
 }
 
 /// Refuses a missing database (`store_missing`) and a zero-length one (`store_corrupt`)
@@ -547,15 +373,6 @@ fn check_file(path: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A database of an initialised store without any schema lost its keys: `store_corrupt`,
-/// never a new empty store.
-fn refuse_schemaless(path: &Path, app_id: i64, version: i64, tables: i64) -> Result<(), CliError> {
-    if app_id == 0 && version == 0 && tables == 0 {
-        return Err(emptied(path, "holds no portcullis schema"));
-    }
-    Ok(())
-}
-
 /// The error for a store database that lost its contents.
 pub fn emptied(path: &Path, what: &str) -> CliError {
     CliError::store(
@@ -568,22 +385,7 @@ pub fn emptied(path: &Path, what: &str) -> CliError {
     .hint("restore the database from a backup; keep the pepper file, the restored keys need it (`portcullis init` refuses to replace a store that has one)")
 }
 
-fn pepper_of(record: &KeyRecord) -> Option<String> {
-    record
-        .stored_hash()
-        .ok()
-        .and_then(|h| h.pepper_id().map(str::to_owned))
-}
-
-fn secs(t: Timestamp) -> i64 {
-    i64::try_from(t.secs()).unwrap_or(i64::MAX)
-}
-
-fn is_constraint(e: &rusqlite::Error) -> bool {
-    e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
-}
-
-/// Translates a SQLite error into a message that says what to do.
+/// A SQLite error of the precheck, with what to do.
 fn sql_error(path: &Path, e: &rusqlite::Error) -> CliError {
     use rusqlite::ErrorCode as C;
     let shown = path.display();
@@ -600,86 +402,10 @@ fn sql_error(path: &Path, e: &rusqlite::Error) -> CliError {
         .hint("retry when the other portcullis command has finished, or wait longer with --busy-timeout"),
         Some(C::ReadOnly | C::CannotOpen | C::PermissionDenied) => CliError::store(
             "store_unwritable",
-            format!("cannot open {shown} for writing: {e}"),
+            format!("cannot open {shown}: {e}"),
         )
         .hint("check the permissions of the store directory and its files"),
         _ => CliError::store("store_error", format!("store {shown}: {e}"))
             .hint("check the store directory; restore it from a backup if it is damaged"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn migrates_once_and_refuses_foreign_databases() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("keys.sqlite3");
-        drop(Store::create(&path).expect("create"));
-        let again = Store::open(&path).expect("reopen");
-        let version: i64 = again
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .expect("version");
-        assert_eq!(version, Store::latest_version());
-        let mode: String = again
-            .conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .expect("mode");
-        assert_eq!(mode, "wal");
-
-        let other = dir.path().join("other.sqlite3");
-        let conn = Connection::open(&other).expect("open");
-        conn.execute_batch("CREATE TABLE t (x)").expect("table");
-        drop(conn);
-        assert_eq!(
-            Store::open(&other).expect_err("foreign").code,
-            "store_foreign"
-        );
-    }
-
-    #[test]
-    fn read_only_opens_never_upgrade_or_create_a_schema() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("keys.sqlite3");
-        let store = Store::create(&path).expect("create");
-        store
-            .conn
-            .pragma_update(None, "user_version", 0)
-            .expect("downgrade");
-        drop(store);
-        assert_eq!(
-            Store::open_read_only(&path).expect_err("older").code,
-            "store_outdated"
-        );
-        let version: i64 = Connection::open(&path)
-            .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
-            .expect("version");
-        assert_eq!(version, 0, "left as it was");
-
-        let empty = dir.path().join("empty.sqlite3");
-        std::fs::write(&empty, b"").expect("empty");
-        assert_eq!(
-            Store::open_read_only(&empty).expect_err("empty").code,
-            "store_corrupt"
-        );
-        assert_eq!(std::fs::metadata(&empty).expect("meta").len(), 0);
-    }
-
-    #[test]
-    fn refuses_a_newer_schema() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("keys.sqlite3");
-        let store = Store::create(&path).expect("create");
-        store
-            .conn
-            .pragma_update(None, "user_version", 99)
-            .expect("bump");
-        drop(store);
-        assert_eq!(
-            Store::open(&path).expect_err("too new").code,
-            "store_too_new"
-        );
     }
 }

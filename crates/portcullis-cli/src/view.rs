@@ -14,7 +14,6 @@ use crate::time_text::{format_opt, format_time};
 use portcullis::{Decision, KeyRecord, Timestamp};
 use serde_json::{Value, json};
 use std::borrow::Cow;
-use std::path::Path;
 
 /// `text` safe to print on a terminal: every control character and bidirectional
 /// control escaped, everything else as it is (borrowed when nothing needs escaping).
@@ -75,7 +74,7 @@ pub fn record_json(record: &KeyRecord, now: Timestamp) -> Value {
 
 /// The JSON shape of a row that cannot be decoded: `{"id", "code": "corrupt_record",
 /// "message", "revoked_at"}`.
-pub fn corrupt_json(row: &CorruptRow, database: &Path) -> Value {
+pub fn corrupt_json(row: &CorruptRow, database: &str) -> Value {
     json!({
         "id": row.id,
         "code": "corrupt_record",

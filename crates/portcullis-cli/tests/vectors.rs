@@ -6,7 +6,7 @@ mod common;
 
 use common::{Sandbox, run_in};
 use portcullis::KeyRecord;
-use portcullis_cli::store::Store;
+use portcullis_cli::store::{Access, BUSY_TIMEOUT, Store};
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
@@ -124,10 +124,13 @@ fn write_peppers(path: &Path, peppers: &Value) {
 }
 
 fn load_records(db: &Path, records: &Value) {
-    let mut store = Store::create(db).expect("create store");
+    let url = format!("sqlite:{}", db.display());
+    let store = Store::open(&url, Access::Create, BUSY_TIMEOUT).expect("create store");
     for r in records.as_array().expect("records") {
         let record = KeyRecord::from_json(&r.to_string()).expect("record");
-        store.insert(&record).expect("insert");
+        store
+            .insert(&record, portcullis::Timestamp(0))
+            .expect("insert");
     }
 }
 

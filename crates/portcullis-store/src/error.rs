@@ -37,6 +37,9 @@ pub enum ErrorKind {
     Inactive,
     /// The connection was lost or the database failed a statement.
     Database,
+    /// Another process held the database's write lock longer than the statement timeout
+    /// (SQLite's busy timeout).
+    Busy,
 }
 
 impl ErrorKind {
@@ -54,11 +57,12 @@ impl ErrorKind {
             ErrorKind::NotFound => "key_not_found",
             ErrorKind::Inactive => "key_inactive",
             ErrorKind::Database => "store_error",
+            ErrorKind::Busy => "store_busy",
         }
     }
 
     /// Every kind (for tables and tests).
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::BadUrl,
         ErrorKind::Unreachable,
         ErrorKind::AuthFailed,
@@ -70,6 +74,7 @@ impl ErrorKind {
         ErrorKind::NotFound,
         ErrorKind::Inactive,
         ErrorKind::Database,
+        ErrorKind::Busy,
     ];
 }
 
@@ -126,6 +131,9 @@ fn default_hint(kind: ErrorKind) -> Option<&'static str> {
         ErrorKind::NotFound => "list the keys to find the right id",
         ErrorKind::Inactive => "issue a new key instead",
         ErrorKind::Database => "check the database server's log; the operation had no effect",
+        ErrorKind::Busy => {
+            "retry when the other writer has finished, or allow a longer statement timeout"
+        }
     })
 }
 
@@ -149,6 +157,7 @@ pub(crate) fn sqlite(what: &str, e: &rusqlite::Error) -> Error {
     let kind = match e.sqlite_error_code() {
         Some(C::NotADatabase) => ErrorKind::Foreign,
         Some(C::ConstraintViolation) => ErrorKind::Duplicate,
+        Some(C::DatabaseBusy | C::DatabaseLocked) => ErrorKind::Busy,
         Some(C::CannotOpen | C::PermissionDenied) => ErrorKind::Unreachable,
         _ => ErrorKind::Database,
     };

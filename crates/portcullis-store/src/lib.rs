@@ -54,5 +54,8 @@ mod url;
 pub use cache::CacheConfig;
 pub use error::{Error, ErrorKind};
 pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION, PRODUCT};
-pub use store::{AuditEntry, CHANNEL, FeedStatus, MAX_FAMILIES, MAX_JSON, Options, Store};
+pub use store::{
+    AuditEntry, CHANNEL, CorruptKey, FeedStatus, MAX_FAMILIES, MAX_JSON, MAX_LIST, Options, Store,
+    StoredKey,
+};
 pub use url::{MAX_URL_LEN, Target};

@@ -70,6 +70,10 @@ pub struct Options {
     pub family_window: Duration,
     /// Create a missing SQLite file (default true).
     pub create: bool,
+    /// Run the change feed (default true). Without it the cache answers on its own only
+    /// within `staleness` of the open and every later lookup reads the database: for a
+    /// short-lived process (a command line) that should hold no second connection.
+    pub feed: bool,
     /// The cache's limits.
     pub cache: CacheConfig,
 }
@@ -84,6 +88,7 @@ impl Default for Options {
             reconnect_every: Duration::from_millis(100),
             family_window: Duration::from_secs(3_660),
             create: true,
+            feed: true,
             cache: CacheConfig::default(),
         }
     }
@@ -363,16 +368,8 @@ fn read_key(x: &mut dyn Exec, id: &KeyId) -> Result<Option<KeyRow>, Error> {
         return Ok(None);
     };
     let revoked_at = row.get(1).and_then(Col::int);
-    let what = format!("record {id}");
-    let json = match json_col(std::mem::replace(&mut row[0], Col::Null), &what) {
-        Ok(json) => json,
-        Err(e) => return Ok(Some(KeyRow::Corrupt(e, revoked_at))),
-    };
-    Ok(Some(match KeyRecord::from_json(&json) {
-        Ok(record) if record.id() == *id => KeyRow::Record(record),
-        Ok(_) => KeyRow::Corrupt(corrupt(&what, "its id does not match its row"), revoked_at),
-        Err(e) => KeyRow::Corrupt(corrupt(&what, e), revoked_at),
-    }))
+    let col = std::mem::replace(&mut row[0], Col::Null);
+    Ok(Some(decode_key(id.as_str(), col, revoked_at)))
 }
 
 fn pepper_of(record: &KeyRecord) -> Option<String> {
@@ -476,6 +473,57 @@ fn into_record(row: KeyRow) -> Result<KeyRecord, Error> {
     }
 }
 
+/// Most rows [`Store::list_keys`] reads.
+pub const MAX_LIST: usize = 100_000;
+
+/// A stored key as read by [`Store::list_keys`] and [`Store::key_row`]: its record, or a
+/// row whose record cannot be decoded (listed beside the others, never hiding them).
+#[derive(Clone, Debug)]
+pub enum StoredKey {
+    /// A decoded record.
+    Record(KeyRecord),
+    /// A row whose record JSON is damaged.
+    Corrupt(CorruptKey),
+}
+
+/// A row whose record cannot be decoded. It can still be revoked (its `revoked_at`
+/// column); a lookup of it fails (503) until then, and finds no key (401) after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorruptKey {
+    /// The row's id as stored (it may not be a valid key id).
+    pub id: String,
+    /// Why it cannot be decoded (`corrupt_record` or `store_value_too_large`; never its
+    /// content).
+    pub error: Error,
+    /// The row's `revoked_at` column.
+    pub revoked_at: Option<Timestamp>,
+}
+
+fn stored(id: &str, row: KeyRow) -> StoredKey {
+    match row {
+        KeyRow::Record(r) => StoredKey::Record(r),
+        KeyRow::Corrupt(error, revoked_at) => StoredKey::Corrupt(CorruptKey {
+            id: id.to_owned(),
+            error,
+            revoked_at: stamp(revoked_at),
+        }),
+    }
+}
+
+/// Decodes a row's record column (`what` names it in errors).
+fn decode_key(id: &str, col: Col, revoked_at: Option<i64>) -> KeyRow {
+    let what = format!("record {id}");
+    let json = match json_col(col, &what) {
+        Ok(json) => json,
+        Err(e) => return KeyRow::Corrupt(e, revoked_at),
+    };
+    match KeyRecord::from_json(&json) {
+        Ok(record) if record.id().as_str() == id => KeyRow::Record(record),
+        Ok(_) => KeyRow::Corrupt(corrupt(&what, "its id does not match its row"), revoked_at),
+        Err(e) => KeyRow::Corrupt(corrupt(&what, e), revoked_at),
+    }
+}
+
 /// The store: key records, their audit and the OAuth state in one database, with a cache
 /// kept current by the change feed. Open one per process and share it (it is
 /// `Send + Sync`); dropping it stops its feed.
@@ -545,7 +593,9 @@ impl Store {
         load_revocations(&mut conn, &shared)?;
         shared.mark_healthy(started);
         shared.lock_link().conn = Some(conn);
-        feed::start(Arc::clone(&shared))?;
+        if shared.options.feed {
+            feed::start(Arc::clone(&shared))?;
+        }
         Ok(Store { shared })
     }
 
@@ -606,6 +656,92 @@ impl Store {
         match self.shared.with_conn(|c| c.read(|x| read_key(x, id)))? {
             None => Ok(None),
             Some(row) => into_record(row).map(Some),
+        }
+    }
+
+    /// The row with this id, decoded or not, read from the database.
+    pub fn key_row(&self, id: &KeyId) -> Result<Option<StoredKey>, Error> {
+        let row = self.shared.with_conn(|c| c.read(|x| read_key(x, id)))?;
+        Ok(row.map(|row| stored(id.as_str(), row)))
+    }
+
+    /// Every key row, oldest first (by creation time, then id), at most [`MAX_LIST`]: the
+    /// records, and the rows that cannot be decoded beside them.
+    pub fn list_keys(&self) -> Result<Vec<StoredKey>, Error> {
+        let rows = self.shared.with_conn(|c| {
+            c.read(|x| {
+                x.query(
+                    "SELECT id, record, revoked_at FROM keys ORDER BY created_at, id LIMIT $1",
+                    &[Value::Int(MAX_LIST as i64)],
+                    MAX_LIST,
+                )
+            })
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let id = std::mem::replace(&mut r[0], Col::Null)
+                    .into_text()
+                    .unwrap_or_default();
+                let revoked_at = r.get(2).and_then(Col::int);
+                let col = std::mem::replace(&mut r[1], Col::Null);
+                stored(&id, decode_key(&id, col, revoked_at))
+            })
+            .collect())
+    }
+
+    /// How many records use each pepper (`None`: records without one, legacy SHA-256),
+    /// ordered by pepper id.
+    pub fn pepper_usage(&self) -> Result<Vec<(Option<String>, u64)>, Error> {
+        let rows = self.shared.with_conn(|c| {
+            c.read(|x| {
+                x.query(
+                    "SELECT pepper_id, COUNT(*) FROM keys GROUP BY pepper_id ORDER BY pepper_id LIMIT 10000",
+                    &[],
+                    10_000,
+                )
+            })
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let pepper = std::mem::replace(&mut r[0], Col::Null).into_text();
+                let count = r.get(1).and_then(Col::int).unwrap_or(0);
+                (pepper, u64::try_from(count).unwrap_or(0))
+            })
+            .collect())
+    }
+
+    /// Runs `f` while holding the store's write lock (SQLite's, or a PostgreSQL advisory
+    /// lock held for a transaction), so that work outside the database — a pepper file —
+    /// is serialised between processes. Nothing is written; `f`'s error is returned as is.
+    pub fn with_write_lock<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut outcome = None;
+        let locked = self.shared.with_conn(|conn| {
+            conn.write(|x| {
+                if x.is_postgres() {
+                    x.exec(
+                        "SELECT pg_advisory_xact_lock($1)",
+                        &[Value::Int(MIGRATION_LOCK + 2)],
+                    )?;
+                }
+                outcome = Some(f());
+                Ok(())
+            })
+        });
+        match (outcome, locked) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            // The lock was released with an error after `f` succeeded (its work is done).
+            (Some(Ok(value)), Err(_)) => Ok(value),
+            (None, Err(e)) => Err(E::from(e)),
+            (None, Ok(())) => Err(E::from(Error::new(
+                ErrorKind::Database,
+                "the write lock was not taken",
+            ))),
         }
     }
 

@@ -240,7 +240,7 @@ impl Demo {
             ttl: None,
         };
         let issued = keys::issue(&self.checker, &args, &self.context)?;
-        self.store.insert(&issued.record)?;
+        self.store.insert(&issued.record, self.context.now)?;
         Ok((issued.key.expose().to_owned(), issued.record.id()))
     }
 }
@@ -256,6 +256,7 @@ pub fn run(outer: &Context) -> Result<Report, CliError> {
         now: outer.now,
         json: outer.json,
         busy_timeout: outer.busy_timeout,
+        database: outer.database.clone(),
     };
     init::run(&context)?;
     let mut demo = Demo {

@@ -1,10 +1,11 @@
-//! `portcullis init`: a new store — database, pepper file (mode 0600), starter policy.
+//! `portcullis init`: a new store — database (the SQLite file, or the schema in the
+//! `--database` given), pepper file (mode 0600), starter policy.
 
 use crate::Report;
 use crate::context::{Context, load_policy};
 use crate::error::CliError;
 use crate::pepper_file::PepperFile;
-use crate::store::Store;
+use crate::store::SCHEMA_VERSION;
 use crate::table::Table;
 use serde_json::json;
 use std::fs;
@@ -16,7 +17,8 @@ pub const STARTER_POLICY: &str = include_str!("../../../../examples/claimport.to
 /// pepper would make every stored key unverifiable.
 pub fn run(context: &Context) -> Result<Report, CliError> {
     let paths = &context.paths;
-    if paths.database.exists() || paths.pepper.exists() {
+    let own_file = context.database_is_default();
+    if (own_file && paths.database.exists()) || paths.pepper.exists() {
         return Err(CliError::input(
             "store_exists",
             format!("a store already exists in {}", paths.dir.display()),
@@ -31,14 +33,32 @@ pub fn run(context: &Context) -> Result<Report, CliError> {
     }
     // An existing policy is validated before anything else is created.
     let policy = load_policy(&paths.policy, true)?;
+    // A database of its own URL is opened first: a wrong URL leaves no pepper behind.
+    let store = if own_file {
+        None
+    } else {
+        Some(context.store_create()?)
+    };
     let pepper = PepperFile::create(&paths.pepper)?;
-    drop(Store::create(&paths.database)?);
-    make_private(&paths.database)?;
+    let store = match store {
+        Some(store) => store,
+        None => {
+            let store = context.store_create()?;
+            make_private(&paths.database)?;
+            store
+        }
+    };
+    let database = if own_file {
+        paths.database.display().to_string()
+    } else {
+        store.shown().to_owned()
+    };
+    drop(store);
 
     let mut table = Table::bare();
     table
         .row(["store", &paths.dir.display().to_string()])
-        .row(["database", &paths.database.display().to_string()])
+        .row(["database", &database])
         .row([
             "pepper file",
             &format!(
@@ -64,13 +84,13 @@ pub fn run(context: &Context) -> Result<Report, CliError> {
     );
     let json = json!({
         "store": paths.dir,
-        "database": paths.database,
+        "database": database,
         "pepper_file": paths.pepper,
         "policy": paths.policy,
         "policy_written": policy_written,
         "pepper_id": pepper.ids().first(),
         "realm": policy.realm(),
-        "schema_version": Store::latest_version(),
+        "schema_version": SCHEMA_VERSION,
     });
     Ok(Report::ok(human, json))
 }

@@ -50,9 +50,9 @@ pub fn issue(
 
 fn create(args: &CreateArgs, context: &Context) -> Result<Report, CliError> {
     let checker = context.checker()?;
-    let mut store = context.store()?;
+    let store = context.store()?;
     let issued = issue(&checker, args, context)?;
-    store.insert(&issued.record)?;
+    store.insert(&issued.record, context.now)?;
     let human = format!(
         "Created key {id} \"{name}\".\n\n  {key}\n\n\
          Copy it now: it is shown only this once (the store keeps only its hash).\n\n{table}",
@@ -94,13 +94,13 @@ fn list(owner: Option<&str>, state: Option<&str>, context: &Context) -> Result<R
     for row in corrupt.iter().filter(|c| c.revoked_at.is_none()) {
         human.push_str(&format!(
             "\ncorrupt_record: {}\n  fix: {}\n",
-            printable(&row.message(store.path())),
+            printable(&row.message(store.shown())),
             printable(&corrupt_hint(&row.id))
         ));
     }
     let json = json!({
         "records": records.iter().map(|r| record_json(r, context.now)).collect::<Vec<_>>(),
-        "corrupt": corrupt.iter().map(|c| corrupt_json(c, store.path())).collect::<Vec<_>>(),
+        "corrupt": corrupt.iter().map(|c| corrupt_json(c, store.shown())).collect::<Vec<_>>(),
     });
     Ok(Report {
         human,
@@ -123,7 +123,7 @@ fn show(id: &str, context: &Context) -> Result<Report, CliError> {
 
 fn revoke(id: &str, context: &Context) -> Result<Report, CliError> {
     let id = parse_key_id(id)?;
-    let mut store = context.store()?;
+    let store = context.store()?;
     let (row, already) = store.revoke(&id, context.now)?;
     let (revoked_at, name) = match &row {
         Row::Record(r) => (r.revoked_at(), Some(r.name())),
@@ -145,7 +145,7 @@ fn revoke(id: &str, context: &Context) -> Result<Report, CliError> {
     };
     let json = json!({
         "record": match &row { Row::Record(r) => record_json(r, context.now), Row::Corrupt(_) => Value::Null },
-        "corrupt": match &row { Row::Record(_) => Value::Null, Row::Corrupt(c) => corrupt_json(c, store.path()) },
+        "corrupt": match &row { Row::Record(_) => Value::Null, Row::Corrupt(c) => corrupt_json(c, store.shown()) },
         "already_revoked": already,
     });
     Ok(Report::ok(human, json))

@@ -19,7 +19,7 @@ pub fn run(command: PepperCommand, context: &Context) -> Result<Report, CliError
 /// Adds a fresh primary pepper under the store's write lock (so two rotations in two
 /// processes cannot overwrite each other), then reports which peppers records use.
 fn rotate(context: &Context) -> Result<Report, CliError> {
-    let mut store = context.store()?;
+    let store = context.store()?;
     let path = &context.paths.pepper;
     let (new_id, ids) = store.with_write_lock(|| {
         let mut file = PepperFile::load(path)?;

@@ -32,12 +32,23 @@ impl Run {
 /// A temporary store directory.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// `--database URL` given to every command (`None`: the store directory's file).
+    pub database: Option<String>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
         Sandbox {
             dir: tempfile::tempdir().expect("tempdir"),
+            database: None,
+        }
+    }
+
+    /// A sandbox whose commands use the database at `url`.
+    pub fn with_database(url: &str) -> Self {
+        Sandbox {
+            database: Some(url.to_owned()),
+            ..Sandbox::new()
         }
     }
 
@@ -55,12 +66,17 @@ impl Sandbox {
 
     /// Runs `portcullis --store STORE --now NOW ARGS…`.
     pub fn run(&self, args: &[&str]) -> Run {
-        run_in(&self.store(), NOW, args)
+        self.run_at(NOW, args)
     }
 
     /// Runs at another time.
     pub fn run_at(&self, now: u64, args: &[&str]) -> Run {
-        run_in(&self.store(), now, args)
+        let mut all: Vec<&str> = Vec::new();
+        if let Some(url) = &self.database {
+            all.extend(["--database", url.as_str()]);
+        }
+        all.extend_from_slice(args);
+        run_in(&self.store(), now, &all)
     }
 
     /// Runs with `--json` and expects exit code `code`.
@@ -112,6 +128,7 @@ pub fn run_with_stdin(store: &Path, now: u64, args: &[&str], input: &str) -> Run
         .env_remove("PORTCULLIS_PEPPER_FILE")
         .env_remove("PORTCULLIS_POLICY")
         .env_remove("PORTCULLIS_BUSY_TIMEOUT")
+        .env_remove("PORTCULLIS_DATABASE_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
