@@ -1,6 +1,7 @@
 //! The store's typed errors: a stable [`Error::code`], a message that names what failed
 //! (never a password, a key or a token) and a hint that says what to do.
 
+use portcullis::codes::{self, Code, HasCode};
 use std::fmt;
 
 /// Why a store operation failed.
@@ -45,19 +46,24 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// The stable machine-readable code (`store_foreign`, …).
     pub const fn code(self) -> &'static str {
+        self.row().code()
+    }
+
+    /// The row of the core's table of codes (family `database`).
+    pub const fn row(self) -> &'static Code {
         match self {
-            ErrorKind::BadUrl => "store_bad_url",
-            ErrorKind::Unreachable => "store_unreachable",
-            ErrorKind::AuthFailed => "store_auth_failed",
-            ErrorKind::Foreign => "store_foreign",
-            ErrorKind::TooNew => "store_too_new",
-            ErrorKind::Corrupt => "corrupt_record",
-            ErrorKind::TooLarge => "store_value_too_large",
-            ErrorKind::Duplicate => "duplicate_key",
-            ErrorKind::NotFound => "key_not_found",
-            ErrorKind::Inactive => "key_inactive",
-            ErrorKind::Database => "store_error",
-            ErrorKind::Busy => "store_busy",
+            ErrorKind::BadUrl => &codes::DATABASE_STORE_BAD_URL,
+            ErrorKind::Unreachable => &codes::DATABASE_STORE_UNREACHABLE,
+            ErrorKind::AuthFailed => &codes::DATABASE_STORE_AUTH_FAILED,
+            ErrorKind::Foreign => &codes::DATABASE_STORE_FOREIGN,
+            ErrorKind::TooNew => &codes::DATABASE_STORE_TOO_NEW,
+            ErrorKind::Corrupt => &codes::DATABASE_CORRUPT_RECORD,
+            ErrorKind::TooLarge => &codes::DATABASE_STORE_VALUE_TOO_LARGE,
+            ErrorKind::Duplicate => &codes::DATABASE_DUPLICATE_KEY,
+            ErrorKind::NotFound => &codes::DATABASE_KEY_NOT_FOUND,
+            ErrorKind::Inactive => &codes::DATABASE_KEY_INACTIVE,
+            ErrorKind::Database => &codes::DATABASE_STORE_ERROR,
+            ErrorKind::Busy => &codes::DATABASE_STORE_BUSY,
         }
     }
 
@@ -145,6 +151,12 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl HasCode for Error {
+    fn row(&self) -> &'static Code {
+        self.kind.row()
+    }
+}
+
 impl From<Error> for portcullis::LookupError {
     fn from(e: Error) -> Self {
         portcullis::LookupError::new(format!("{}: {}", e.code(), e.message))
@@ -182,6 +194,23 @@ pub(crate) fn postgres(what: &str, e: &postgres::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_row_of_the_database_family_and_every_row_is_a_kind() {
+        let rows: Vec<&Code> = ErrorKind::ALL.iter().map(|k| k.row()).collect();
+        for (kind, row) in ErrorKind::ALL.iter().zip(&rows) {
+            assert_eq!(row.family(), codes::Family::Database, "{kind:?}");
+            assert_eq!(
+                codes::find(codes::Family::Database, kind.code()),
+                Some(*row)
+            );
+        }
+        let table: Vec<&Code> = codes::TABLE
+            .iter()
+            .filter(|r| r.family() == codes::Family::Database)
+            .collect();
+        assert_eq!(table, rows, "the table's rows are the kinds', in order");
+    }
 
     #[test]
     fn codes_are_unique_and_every_kind_has_a_hint() {

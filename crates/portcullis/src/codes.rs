@@ -74,11 +74,15 @@ pub enum Family {
     BoundedRead,
     /// [`crate::scope::CatalogMismatch`]: an access-token verifier of another catalog.
     Verifier,
+    /// The `portcullis-store` crate's errors (its `ErrorKind`): a database URL, a server,
+    /// a schema. The rows live here so one table holds every code; the core does not
+    /// depend on that crate.
+    Database,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 24] = [
+    pub const ALL: [Family; 25] = [
         Family::Binding,
         Family::Policy,
         Family::Pepper,
@@ -103,6 +107,7 @@ impl Family {
         Family::Param,
         Family::BoundedRead,
         Family::Verifier,
+        Family::Database,
     ];
 
     /// The stable snake_case name (`access_key`).
@@ -132,6 +137,7 @@ impl Family {
             Family::Param => "param",
             Family::BoundedRead => "bounded_read",
             Family::Verifier => "verifier",
+            Family::Database => "database",
         }
     }
 
@@ -410,6 +416,27 @@ table! {
     BOUNDED_READ_IO = BoundedRead "io" None, "the read failed";
     VERIFIER_CATALOG_MISMATCH = Verifier "catalog_mismatch" None,
         "the access verifier was made for another scope catalog";
+    DATABASE_STORE_BAD_URL = Database "store_bad_url" None,
+        "the database URL does not parse or names an unsupported scheme";
+    DATABASE_STORE_UNREACHABLE = Database "store_unreachable" None,
+        "the database server cannot be reached";
+    DATABASE_STORE_AUTH_FAILED = Database "store_auth_failed" None,
+        "the database server refused the credentials";
+    DATABASE_STORE_FOREIGN = Database "store_foreign" None,
+        "the database holds another product's tables";
+    DATABASE_STORE_TOO_NEW = Database "store_too_new" None,
+        "the database schema is newer than this build understands";
+    DATABASE_CORRUPT_RECORD = Database "corrupt_record" None, "a stored row cannot be decoded";
+    DATABASE_STORE_VALUE_TOO_LARGE = Database "store_value_too_large" None,
+        "a stored value is longer than the limit a read accepts";
+    DATABASE_DUPLICATE_KEY = Database "duplicate_key" None, "a key with this id already exists";
+    DATABASE_KEY_NOT_FOUND = Database "key_not_found" None, "no key with this id";
+    DATABASE_KEY_INACTIVE = Database "key_inactive" None,
+        "the key is revoked or expired and cannot be rotated";
+    DATABASE_STORE_ERROR = Database "store_error" None,
+        "the connection was lost or the database failed a statement";
+    DATABASE_STORE_BUSY = Database "store_busy" None,
+        "another process held the database's write lock too long";
 }
 
 macro_rules! has_code {
@@ -616,6 +643,23 @@ mod tests {
         &CLIENT_BAD_JSON,
     ];
 
+    /// The rows of the `portcullis-store` crate's errors (its test maps every kind to
+    /// one of them).
+    const STORE_CRATE: [&Code; 12] = [
+        &DATABASE_STORE_BAD_URL,
+        &DATABASE_STORE_UNREACHABLE,
+        &DATABASE_STORE_AUTH_FAILED,
+        &DATABASE_STORE_FOREIGN,
+        &DATABASE_STORE_TOO_NEW,
+        &DATABASE_CORRUPT_RECORD,
+        &DATABASE_STORE_VALUE_TOO_LARGE,
+        &DATABASE_DUPLICATE_KEY,
+        &DATABASE_KEY_NOT_FOUND,
+        &DATABASE_KEY_INACTIVE,
+        &DATABASE_STORE_ERROR,
+        &DATABASE_STORE_BUSY,
+    ];
+
     #[test]
     fn every_variant_of_every_error_has_its_own_row_and_every_row_is_used() {
         let mut used = HashSet::new();
@@ -624,7 +668,7 @@ mod tests {
             assert!(TABLE.contains(row), "{row:?} is not in the table");
             used.insert((row.family(), row.code()));
         }
-        for row in BINDING_ONLY {
+        for row in BINDING_ONLY.into_iter().chain(STORE_CRATE) {
             assert!(
                 used.insert((row.family(), row.code())),
                 "{row:?} is reached"
