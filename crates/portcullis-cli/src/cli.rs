@@ -33,7 +33,7 @@ pub struct Cli {
         value_name = "URL",
         hide_env_values = true
     )]
-    pub database: Option<String>,
+    pub database: Option<crate::context::DatabaseUrl>,
 
     /// The pepper file [default: STORE/pepper].
     #[arg(long, global = true, env = "PORTCULLIS_PEPPER_FILE")]

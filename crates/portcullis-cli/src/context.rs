@@ -54,7 +54,29 @@ pub struct Context {
     pub busy_timeout: Duration,
     /// The database URL given with `--database` (or `PORTCULLIS_DATABASE_URL`); `None`:
     /// the SQLite file of the store directory.
-    pub database: Option<String>,
+    pub database: Option<DatabaseUrl>,
+}
+
+/// A database URL as given; its `Debug` never shows a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match portcullis_store::Target::parse(&self.0) {
+            Ok(target) => write!(f, "DatabaseUrl({target})"),
+            Err(_) => f.write_str("DatabaseUrl(<does not parse>)"),
+        }
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    /// Any text: it is parsed when the store is opened, with the store's typed errors.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(DatabaseUrl(s.to_owned()))
+    }
 }
 
 impl Context {
@@ -67,9 +89,10 @@ impl Context {
 
     /// The database's URL: `--database`, or `sqlite:` and the store directory's file.
     pub fn database_url(&self) -> String {
-        self.database
-            .clone()
-            .unwrap_or_else(|| format!("sqlite:{}", self.paths.database.display()))
+        self.database.as_ref().map_or_else(
+            || format!("sqlite:{}", self.paths.database.display()),
+            |url| url.0.clone(),
+        )
     }
 
     /// Whether the database is the SQLite file of the store directory.
@@ -186,5 +209,20 @@ mod tests {
         let err = parse_key_id(&whole).expect_err("whole key");
         assert!(!err.to_string().contains("xxxx"));
         assert!(parse_key_id("short").is_err());
+    }
+}
+
+#[cfg(test)]
+mod database_url_tests {
+    use super::DatabaseUrl;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let url = DatabaseUrl("postgresql://app:s3cr3t-pw@db:5432/keys".to_owned());
+        let shown = format!("{url:?}");
+        assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+        assert!(shown.contains("app@db:5432/keys"), "{shown}");
+        let bad = DatabaseUrl("postgresql://app:s3cr3t-pw@db:port/keys".to_owned());
+        assert!(!format!("{bad:?}").contains("s3cr3t-pw"));
     }
 }
