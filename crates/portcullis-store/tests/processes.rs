@@ -471,7 +471,13 @@ fn faults(pg: &Pg) {
     std::thread::sleep(bound * 4);
     let restarted = wall();
     pg.start_again();
-    std::thread::sleep(Duration::from_secs(2));
+    // This process recovers as the workers do; they get a second more.
+    let t0 = Instant::now();
+    while status(&c, &a, &live[1].1) != 200 {
+        assert!(t0.elapsed() < Duration::from_secs(15), "no recovery here");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(1));
     for (n, w) in workers.iter_mut().enumerate() {
         w.send("stop");
         let lines = w.until("end");
