@@ -8,7 +8,7 @@
 //! - A failed connection or query drops the connection; it is re-opened every
 //!   [`crate::Options::reconnect_every`], and the first catch-up after it reads every change
 //!   missed meanwhile before the cache is marked fresh again.
-//! - The thread ends within one heartbeat of its store being dropped.
+//! - The thread ends within one heartbeat of its store being dropped, which joins it.
 
 use crate::db::{Col, Conn, Value};
 use crate::error::{Error, ErrorKind};
@@ -21,11 +21,10 @@ use std::time::Duration;
 /// Most notifications drained at once (each only says "something changed").
 const MAX_DRAIN: usize = 10_000;
 
-pub(crate) fn start(shared: Arc<Shared>) -> Result<(), Error> {
+pub(crate) fn start(shared: Arc<Shared>) -> Result<std::thread::JoinHandle<()>, Error> {
     std::thread::Builder::new()
         .name("portcullis-feed".to_owned())
         .spawn(move || run(&shared))
-        .map(drop)
         .map_err(|e| {
             Error::new(
                 ErrorKind::Database,
