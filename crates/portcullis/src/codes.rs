@@ -370,6 +370,27 @@ table! {
         "temporarily_unavailable";
     OAUTH_UNSUPPORTED_TOKEN_TYPE = OAuth "unsupported_token_type" Some(230),
         "unsupported_token_type";
+    DATABASE_STORE_BAD_URL = Database "store_bad_url" Some(240),
+        "the database URL does not parse or names an unsupported scheme";
+    DATABASE_STORE_UNREACHABLE = Database "store_unreachable" Some(241),
+        "the database server cannot be reached";
+    DATABASE_STORE_AUTH_FAILED = Database "store_auth_failed" Some(242),
+        "the database server refused the credentials";
+    DATABASE_STORE_FOREIGN = Database "store_foreign" Some(243),
+        "the database holds another product's tables";
+    DATABASE_STORE_TOO_NEW = Database "store_too_new" Some(244),
+        "the database schema is newer than this build understands";
+    DATABASE_CORRUPT_RECORD = Database "corrupt_record" Some(245), "a stored row cannot be decoded";
+    DATABASE_STORE_VALUE_TOO_LARGE = Database "store_value_too_large" Some(246),
+        "a stored value is longer than the limit a read accepts";
+    DATABASE_DUPLICATE_KEY = Database "duplicate_key" Some(247), "a key with this id already exists";
+    DATABASE_KEY_NOT_FOUND = Database "key_not_found" Some(248), "no key with this id";
+    DATABASE_KEY_INACTIVE = Database "key_inactive" Some(249),
+        "the key is revoked or expired and cannot be rotated";
+    DATABASE_STORE_ERROR = Database "store_error" Some(250),
+        "the connection was lost or the database failed a statement";
+    DATABASE_STORE_BUSY = Database "store_busy" Some(251),
+        "another process held the database's write lock too long";
     REQUIREMENT_EMPTY = Requirement "empty" None, "empty requirement";
     REQUIREMENT_TOO_LONG = Requirement "too_long" None, "requirement too long";
     REQUIREMENT_TOO_DEEP = Requirement "too_deep" None, "parentheses nested too deep";
@@ -416,27 +437,6 @@ table! {
     BOUNDED_READ_IO = BoundedRead "io" None, "the read failed";
     VERIFIER_CATALOG_MISMATCH = Verifier "catalog_mismatch" None,
         "the access verifier was made for another scope catalog";
-    DATABASE_STORE_BAD_URL = Database "store_bad_url" None,
-        "the database URL does not parse or names an unsupported scheme";
-    DATABASE_STORE_UNREACHABLE = Database "store_unreachable" None,
-        "the database server cannot be reached";
-    DATABASE_STORE_AUTH_FAILED = Database "store_auth_failed" None,
-        "the database server refused the credentials";
-    DATABASE_STORE_FOREIGN = Database "store_foreign" None,
-        "the database holds another product's tables";
-    DATABASE_STORE_TOO_NEW = Database "store_too_new" None,
-        "the database schema is newer than this build understands";
-    DATABASE_CORRUPT_RECORD = Database "corrupt_record" None, "a stored row cannot be decoded";
-    DATABASE_STORE_VALUE_TOO_LARGE = Database "store_value_too_large" None,
-        "a stored value is longer than the limit a read accepts";
-    DATABASE_DUPLICATE_KEY = Database "duplicate_key" None, "a key with this id already exists";
-    DATABASE_KEY_NOT_FOUND = Database "key_not_found" None, "no key with this id";
-    DATABASE_KEY_INACTIVE = Database "key_inactive" None,
-        "the key is revoked or expired and cannot be rotated";
-    DATABASE_STORE_ERROR = Database "store_error" None,
-        "the connection was lost or the database failed a statement";
-    DATABASE_STORE_BUSY = Database "store_busy" None,
-        "another process held the database's write lock too long";
 }
 
 macro_rules! has_code {
