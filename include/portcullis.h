@@ -344,6 +344,54 @@ enum portcullis_result
    * OAuth `unsupported_token_type`.
    */
   PORTCULLIS_OAUTH_UNSUPPORTED_TOKEN_TYPE = 230,
+  /**
+   * The database URL does not parse or names an unsupported scheme.
+   */
+  PORTCULLIS_DATABASE_STORE_BAD_URL = 240,
+  /**
+   * The database server cannot be reached (refused, timed out, name not resolved).
+   */
+  PORTCULLIS_DATABASE_STORE_UNREACHABLE = 241,
+  /**
+   * The database server refused the credentials.
+   */
+  PORTCULLIS_DATABASE_STORE_AUTH_FAILED = 242,
+  /**
+   * The database holds another product's tables (or the file is not a database).
+   */
+  PORTCULLIS_DATABASE_STORE_FOREIGN = 243,
+  /**
+   * The database schema is newer than this library understands.
+   */
+  PORTCULLIS_DATABASE_STORE_TOO_NEW = 244,
+  /**
+   * A stored row cannot be decoded.
+   */
+  PORTCULLIS_DATABASE_CORRUPT_RECORD = 245,
+  /**
+   * A stored value is longer than the limit a read accepts.
+   */
+  PORTCULLIS_DATABASE_STORE_VALUE_TOO_LARGE = 246,
+  /**
+   * The database already holds a key with this id.
+   */
+  PORTCULLIS_DATABASE_DUPLICATE_KEY = 247,
+  /**
+   * The database holds no key with this id.
+   */
+  PORTCULLIS_DATABASE_KEY_NOT_FOUND = 248,
+  /**
+   * The key is revoked or expired and cannot be rotated.
+   */
+  PORTCULLIS_DATABASE_KEY_INACTIVE = 249,
+  /**
+   * The database connection was lost or the database failed a statement; the call had no effect.
+   */
+  PORTCULLIS_DATABASE_STORE_ERROR = 250,
+  /**
+   * Another process held the database's write lock longer than the statement timeout.
+   */
+  PORTCULLIS_DATABASE_STORE_BUSY = 251,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -563,8 +611,9 @@ typedef struct portcullis_policy portcullis_policy;
 typedef struct portcullis_record portcullis_record;
 
 /**
- * An in-memory store of key records by id. Every operation is safe from any number of
- * threads at once (reads take no lock; writes are atomic and visible to later reads).
+ * A store of key records by id: in memory (`portcullis_store_new`) or a database shared
+ * by every process that opens it (`portcullis_store_new_from_url`). Every operation is
+ * safe from any number of threads at once.
  */
 typedef struct portcullis_store portcullis_store;
 
@@ -2870,8 +2919,37 @@ void portcullis_evaluation_free(struct portcullis_evaluation *evaluation);
 portcullis_result portcullis_store_new(struct portcullis_store **store_out);
 
 /**
- * Adds a copy of `record` (the caller keeps its handle). Errors:
- * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_STORE_DUPLICATE` (an id already present).
+ * Opens the database store at `url` (`sqlite:PATH`, a file created if missing, or
+ * `postgresql://USER:PASSWORD@HOST:PORT/DATABASE`) into `*store_out`: connects, checks
+ * the database is portcullis's and not newer than this library, migrates it, and starts
+ * the change feed (one thread and one more connection) that carries every other
+ * process's writes into this store's cache. `staleness_ms`: how long the cache may
+ * answer on its own since the feed last caught up (0: the default, 1,000 ms); past it,
+ * lookups read the database, and when that fails too the check answers 503
+ * `lookup_failed`, never an allow from stale state. Blocks for the connection (at most
+ * 2 s to connect). Share one store between all threads; free it to stop its feed.
+ * Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_DATABASE_STORE_BAD_URL`, `PORTCULLIS_DATABASE_STORE_UNREACHABLE`,
+ * `PORTCULLIS_DATABASE_STORE_AUTH_FAILED`, `PORTCULLIS_DATABASE_STORE_FOREIGN` (another
+ * product's tables, or not a database), `PORTCULLIS_DATABASE_STORE_TOO_NEW`,
+ * `PORTCULLIS_DATABASE_STORE_ERROR`, `PORTCULLIS_DATABASE_STORE_BUSY`;
+ * `portcullis_last_error` gives the stable code, what failed (the URL without its
+ * password) and a hint.
+ *
+ * # Safety
+ * `url` readable for `url_len` bytes; `store_out` writable.
+ */
+portcullis_result portcullis_store_new_from_url(const char *url,
+                                                size_t url_len,
+                                                uint64_t staleness_ms,
+                                                struct portcullis_store **store_out);
+
+/**
+ * Adds a copy of `record` (the caller keeps its handle); a database store writes it and
+ * its audit entry in one transaction, and every process sees it. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_STORE_DUPLICATE` (an id already present;
+ * a database store: `PORTCULLIS_DATABASE_DUPLICATE_KEY`), a database store's
+ * `PORTCULLIS_DATABASE_*` errors (nothing was written).
  *
  * # Safety
  * `store` and `record` are live.
@@ -2880,7 +2958,8 @@ portcullis_result portcullis_store_insert(const struct portcullis_store *store,
                                           const struct portcullis_record *record);
 
 /**
- * Adds or replaces (same id) a copy of `record`. Errors: `PORTCULLIS_NULL_PARAMETER`.
+ * Adds or replaces (same id) a copy of `record`. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (a database store: use insert, revoke and rotate).
  *
  * # Safety
  * `store` and `record` are live.
@@ -2891,7 +2970,9 @@ portcullis_result portcullis_store_put(const struct portcullis_store *store,
 /**
  * Writes a new handle to the record with this id to `*record_out` (free it). Errors:
  * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_KEY_LENGTH` /
- * `PORTCULLIS_KEY_CHARACTER` (not a key id), `PORTCULLIS_STORE_NOT_FOUND`.
+ * `PORTCULLIS_KEY_CHARACTER` (not a key id), `PORTCULLIS_STORE_NOT_FOUND` (a database
+ * store, which reads the database and not its cache: `PORTCULLIS_DATABASE_KEY_NOT_FOUND`,
+ * or its other `PORTCULLIS_DATABASE_*` errors).
  *
  * # Safety
  * `store` is live; `id` readable for `id_len` bytes; `record_out` writable.
@@ -2902,7 +2983,8 @@ portcullis_result portcullis_store_get(const struct portcullis_store *store,
                                        struct portcullis_record **record_out);
 
 /**
- * Removes the record with this id. Errors as for `portcullis_store_get`.
+ * Removes the record with this id. Errors as for `portcullis_store_get`;
+ * `PORTCULLIS_INVALID_ARGUMENT` for a database store (revoke its keys instead).
  *
  * # Safety
  * `store` is live; `id` readable for `id_len` bytes.
@@ -2912,7 +2994,9 @@ portcullis_result portcullis_store_remove(const struct portcullis_store *store,
                                           size_t id_len);
 
 /**
- * Revokes the key with this id from `at` (Unix seconds) on; every later check sees it.
+ * Revokes the key with this id from `at` (Unix seconds) on; every later check sees it
+ * (a database store: in this process at once, in the others when the change feed
+ * brings it, within milliseconds while it runs; revoking again keeps the earlier time).
  * Errors as for `portcullis_store_get`.
  *
  * # Safety
@@ -2924,7 +3008,27 @@ portcullis_result portcullis_store_revoke(const struct portcullis_store *store,
                                           uint64_t at);
 
 /**
- * The number of records (0 for NULL).
+ * Rotates the key with this id at `now`, as `portcullis_checker_rotate`, and stores the
+ * result: the successor is added and the predecessor's record replaced (a database
+ * store: in one transaction, with their audit entries). Writes the successor (its
+ * plaintext, shown once) to `*successor_out`. Errors as for `portcullis_store_get` and
+ * `portcullis_checker_rotate` (`PORTCULLIS_ISSUE_INACTIVE`: revoked or expired; a
+ * database store: `PORTCULLIS_DATABASE_KEY_INACTIVE`).
+ *
+ * # Safety
+ * `store`, `checker` live; `id` readable for `id_len` bytes; `successor_out` writable.
+ */
+portcullis_result portcullis_store_rotate(const struct portcullis_store *store,
+                                          const struct portcullis_checker *checker,
+                                          const char *id,
+                                          size_t id_len,
+                                          uint64_t grace_secs,
+                                          uint64_t now,
+                                          struct portcullis_issued_key **successor_out);
+
+/**
+ * The number of records (0 for NULL); for a database store, the number of key rows
+ * (revoked ones included, at most 100,000), read from the database; 0 when that fails.
  *
  * # Safety
  * `store` is NULL or live.
@@ -2932,7 +3036,8 @@ portcullis_result portcullis_store_revoke(const struct portcullis_store *store,
 size_t portcullis_store_len(const struct portcullis_store *store);
 
 /**
- * Frees a store and its records. NULL is a no-op.
+ * Frees a store and its records (a database store: stops its feed and closes its
+ * connections; the database keeps everything). NULL is a no-op.
  *
  * # Safety
  * `store` is NULL or a store not yet freed and no longer in use by any thread.

@@ -19,7 +19,8 @@ CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -I"$ROOT/include" -I"$ROOT/bindings/c/
 # What rustc reports for the static library (`--print native-static-libs`).
 STATIC_LIBS=(-lpthread -ldl -lm -lrt -lutil -lgcc_s)
 VALGRIND=(valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible
-          --errors-for-leak-kinds=definite,indirect,possible)
+          --errors-for-leak-kinds=definite,indirect,possible
+          --suppressions="$ROOT/bindings/c/tests/valgrind-store.supp")
 
 step() { printf '\n== %s\n' "$*"; }
 need() { command -v "$1" >/dev/null || { echo "missing tool: $1 ($2)" >&2; exit 1; }; }
@@ -80,6 +81,7 @@ for v in "${VARIANTS[@]}"; do
     build test_vectors "$v" "${extra[@]}" -- bindings/c/tests/test_vectors.c "$OUT/vectors_data.c"
     build test_threads "$v" "${extra[@]}" -pthread -- bindings/c/tests/test_threads.c
     build test_random "$v" "${extra[@]}" -- bindings/c/tests/test_random.c
+    build test_store_db "$v" "${extra[@]}" -- bindings/c/tests/test_store_db.c
     build readme "$v" "${extra[@]}" -- bindings/c/examples/readme.c
     build oauth "$v" "${extra[@]}" -- bindings/c/examples/oauth.c
     build host "$v" "${extra[@]}" -- bindings/c/examples/host.c
@@ -132,9 +134,31 @@ PY
     unset PORTCULLIS_PEPPER PORTCULLIS_NOW
 }
 
+# The database store runs against SQLite (a fresh file each time) and a throwaway
+# PostgreSQL server (tests/pg-server.sh: installed if missing, stopped on exit).
+step "start PostgreSQL for the database store's tests"
+PGDIR=$(mktemp -d -u /tmp/portcullis-c-pg.XXXXXX)
+trap 'bash "$ROOT/tests/pg-server.sh" stop "$PGDIR"' EXIT
+PG_URL=$(bash tests/pg-server.sh start "$PGDIR")
+echo "PostgreSQL on ${PG_URL##*@}"
+# store_suite VARIANT PG RUN...: the store test on SQLite, and on PostgreSQL when PG is 1.
+store_suite() {
+    local v=$1 pg=$2; shift 2
+    local db="$OUT/store-$v.sqlite3"
+    rm -f "$db" "$db-wal" "$db-shm"
+    "$@" "$OUT/test_store_db-$v" "$POLICY" "sqlite:$db"
+    if [[ $pg == 1 ]]; then "$@" "$OUT/test_store_db-$v" "$POLICY" "$PG_URL"; fi
+}
+
 run_suite() {
     local v=$1; shift
     local run=("$@")
+    # Under valgrind (~30 s a run on PostgreSQL) only the static library meets PostgreSQL.
+    if [[ ${#run[@]} -eq 0 || $v == static ]]; then
+        store_suite "$v" 1 "${run[@]}"
+    else
+        store_suite "$v" 0 "${run[@]}"
+    fi
     "${run[@]}" "$OUT/test_api-$v" "$POLICY"
     "${run[@]}" "$OUT/test_vectors-$v"
     "${run[@]}" "$OUT/test_oauth_metadata-$v" "$POLICY"

@@ -52,7 +52,7 @@ pub struct portcullis_issued_key {
 }
 
 impl portcullis_issued_key {
-    fn new(issued: IssuedKey) -> Self {
+    pub(crate) fn new(issued: IssuedKey) -> Self {
         let mut key = Zeroizing::new(Vec::with_capacity(issued.key.expose().len() + 1));
         key.extend_from_slice(issued.key.expose().as_bytes());
         key.push(0);
@@ -63,7 +63,7 @@ impl portcullis_issued_key {
     }
 }
 
-fn issue_failure(e: IssueError) -> Failure {
+pub(crate) fn issue_failure(e: IssueError) -> Failure {
     Failure::new(R::from(&e), e.to_string())
 }
 

@@ -157,13 +157,37 @@ pub enum portcullis_result {
     PORTCULLIS_OAUTH_TEMPORARILY_UNAVAILABLE = 229,
     /// OAuth `unsupported_token_type`.
     PORTCULLIS_OAUTH_UNSUPPORTED_TOKEN_TYPE = 230,
+    /// The database URL does not parse or names an unsupported scheme.
+    PORTCULLIS_DATABASE_STORE_BAD_URL = 240,
+    /// The database server cannot be reached (refused, timed out, name not resolved).
+    PORTCULLIS_DATABASE_STORE_UNREACHABLE = 241,
+    /// The database server refused the credentials.
+    PORTCULLIS_DATABASE_STORE_AUTH_FAILED = 242,
+    /// The database holds another product's tables (or the file is not a database).
+    PORTCULLIS_DATABASE_STORE_FOREIGN = 243,
+    /// The database schema is newer than this library understands.
+    PORTCULLIS_DATABASE_STORE_TOO_NEW = 244,
+    /// A stored row cannot be decoded.
+    PORTCULLIS_DATABASE_CORRUPT_RECORD = 245,
+    /// A stored value is longer than the limit a read accepts.
+    PORTCULLIS_DATABASE_STORE_VALUE_TOO_LARGE = 246,
+    /// The database already holds a key with this id.
+    PORTCULLIS_DATABASE_DUPLICATE_KEY = 247,
+    /// The database holds no key with this id.
+    PORTCULLIS_DATABASE_KEY_NOT_FOUND = 248,
+    /// The key is revoked or expired and cannot be rotated.
+    PORTCULLIS_DATABASE_KEY_INACTIVE = 249,
+    /// The database connection was lost or the database failed a statement; the call had no effect.
+    PORTCULLIS_DATABASE_STORE_ERROR = 250,
+    /// Another process held the database's write lock longer than the statement timeout.
+    PORTCULLIS_DATABASE_STORE_BUSY = 251,
 }
 
 use portcullis_result as R;
 
 impl portcullis_result {
     /// Every code, in ascending order: the numbered rows of `codes::TABLE`.
-    pub(crate) const ALL: [R; 69] = [
+    pub(crate) const ALL: [R; 81] = [
         R::PORTCULLIS_OK,
         R::PORTCULLIS_NULL_PARAMETER,
         R::PORTCULLIS_INVALID_UTF8,
@@ -233,6 +257,18 @@ impl portcullis_result {
         R::PORTCULLIS_OAUTH_SERVER_ERROR,
         R::PORTCULLIS_OAUTH_TEMPORARILY_UNAVAILABLE,
         R::PORTCULLIS_OAUTH_UNSUPPORTED_TOKEN_TYPE,
+        R::PORTCULLIS_DATABASE_STORE_BAD_URL,
+        R::PORTCULLIS_DATABASE_STORE_UNREACHABLE,
+        R::PORTCULLIS_DATABASE_STORE_AUTH_FAILED,
+        R::PORTCULLIS_DATABASE_STORE_FOREIGN,
+        R::PORTCULLIS_DATABASE_STORE_TOO_NEW,
+        R::PORTCULLIS_DATABASE_CORRUPT_RECORD,
+        R::PORTCULLIS_DATABASE_STORE_VALUE_TOO_LARGE,
+        R::PORTCULLIS_DATABASE_DUPLICATE_KEY,
+        R::PORTCULLIS_DATABASE_KEY_NOT_FOUND,
+        R::PORTCULLIS_DATABASE_KEY_INACTIVE,
+        R::PORTCULLIS_DATABASE_STORE_ERROR,
+        R::PORTCULLIS_DATABASE_STORE_BUSY,
     ];
 
     /// The code for a raw number, if it is one.
@@ -339,6 +375,7 @@ from_core!(
     AccessKeyError,
     ClientError,
     OAuthErrorCode,
+    db_store::Error,
 );
 
 #[cfg(test)]

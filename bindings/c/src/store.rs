@@ -1,19 +1,76 @@
-//! `portcullis_store`: the library's concurrent in-memory record store.
+//! `portcullis_store`: the library's concurrent in-memory record store, or a database
+//! store (`portcullis-store`: SQLite or PostgreSQL, cached, kept current by its change
+//! feed) behind the same handle.
+//!
+//! Decisions:
+//! - **One handle type for both**, so every call that takes a store (the checks, insert,
+//!   get, revoke, rotate) works with either; the two calls a database has no meaning for
+//!   (`put`, `remove`: its keys are revoked, never replaced or deleted) answer
+//!   `PORTCULLIS_INVALID_ARGUMENT`.
+//! - **Database errors** are the core table's `database` rows (`PORTCULLIS_DATABASE_*`,
+//!   240-251), also for a duplicate, missing or inactive key, so a host can tell a
+//!   database answer from a memory store's; `portcullis_last_error` starts with the
+//!   stable code (`store_unreachable: …`) and ends with the hint. A URL is never shown
+//!   with its password.
 
+use crate::checker::portcullis_checker;
 use crate::ffi::{
     Failure, FfiResult, borrow, free_handle, guard, into_handle, out_ptr, read, text,
 };
+use crate::issue::portcullis_issued_key;
 use crate::record::portcullis_record;
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
-use core_lib::{KeyId, KeyRecord, MemoryStore, StoreError, Timestamp};
+use core_lib::{KeyId, KeyLookup, KeyRecord, LookupError, MemoryStore, StoreError, Timestamp};
+use db_store::{Options, Store};
 use std::ffi::c_char;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// An in-memory store of key records by id. Every operation is safe from any number of
-/// threads at once (reads take no lock; writes are atomic and visible to later reads).
+/// A store of key records by id: in memory (`portcullis_store_new`) or a database shared
+/// by every process that opens it (`portcullis_store_new_from_url`). Every operation is
+/// safe from any number of threads at once.
 #[allow(non_camel_case_types)]
 pub struct portcullis_store {
-    pub(crate) inner: MemoryStore,
+    pub(crate) inner: Backend,
+}
+
+/// What a `portcullis_store` holds.
+pub(crate) enum Backend {
+    /// The core's lock-free in-memory store.
+    Memory(MemoryStore),
+    /// A database, cached in this process.
+    Database(Store),
+}
+
+impl KeyLookup for Backend {
+    #[inline]
+    fn lookup(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, LookupError> {
+        match self {
+            Backend::Memory(m) => m.lookup(id),
+            Backend::Database(d) => d.lookup(id),
+        }
+    }
+}
+
+/// A database store's error: its code (`PORTCULLIS_DATABASE_*`), and its message and
+/// hint in the detail.
+fn db_failure(e: db_store::Error) -> Failure {
+    let detail = match e.hint() {
+        Some(hint) => format!("{}: {} (hint: {hint})", e.code(), e.message()),
+        None => format!("{}: {}", e.code(), e.message()),
+    };
+    Failure::new(R::from(&e), detail)
+}
+
+/// The answer of the calls a database store does not have.
+fn not_for_database(call: &str) -> Failure {
+    Failure::new(
+        R::PORTCULLIS_INVALID_ARGUMENT,
+        format!(
+            "{call} is for memory stores: a database store's keys are revoked, never replaced or deleted"
+        ),
+    )
 }
 
 /// Parses a key id argument (16 base62 characters).
@@ -43,15 +100,63 @@ pub unsafe extern "C" fn portcullis_store_new(
         // SAFETY: non-NULL and writable (contract).
         unsafe {
             out.write(into_handle(portcullis_store {
-                inner: MemoryStore::new(),
+                inner: Backend::Memory(MemoryStore::new()),
             }))
         };
         Ok(())
     })
 }
 
-/// Adds a copy of `record` (the caller keeps its handle). Errors:
-/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_STORE_DUPLICATE` (an id already present).
+/// Opens the database store at `url` (`sqlite:PATH`, a file created if missing, or
+/// `postgresql://USER:PASSWORD@HOST:PORT/DATABASE`) into `*store_out`: connects, checks
+/// the database is portcullis's and not newer than this library, migrates it, and starts
+/// the change feed (one thread and one more connection) that carries every other
+/// process's writes into this store's cache. `staleness_ms`: how long the cache may
+/// answer on its own since the feed last caught up (0: the default, 1,000 ms); past it,
+/// lookups read the database, and when that fails too the check answers 503
+/// `lookup_failed`, never an allow from stale state. Blocks for the connection (at most
+/// 2 s to connect). Share one store between all threads; free it to stop its feed.
+/// Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+/// `PORTCULLIS_DATABASE_STORE_BAD_URL`, `PORTCULLIS_DATABASE_STORE_UNREACHABLE`,
+/// `PORTCULLIS_DATABASE_STORE_AUTH_FAILED`, `PORTCULLIS_DATABASE_STORE_FOREIGN` (another
+/// product's tables, or not a database), `PORTCULLIS_DATABASE_STORE_TOO_NEW`,
+/// `PORTCULLIS_DATABASE_STORE_ERROR`, `PORTCULLIS_DATABASE_STORE_BUSY`;
+/// `portcullis_last_error` gives the stable code, what failed (the URL without its
+/// password) and a hint.
+///
+/// # Safety
+/// `url` readable for `url_len` bytes; `store_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_store_new_from_url(
+    url: *const c_char,
+    url_len: usize,
+    staleness_ms: u64,
+    store_out: *mut *mut portcullis_store,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(store_out)?;
+        // SAFETY: readable (contract).
+        let url = unsafe { text(url, url_len) }?;
+        let mut options = Options::default();
+        if staleness_ms > 0 {
+            options.staleness = Duration::from_millis(staleness_ms);
+        }
+        let store = Store::open_with(url, options).map_err(db_failure)?;
+        // SAFETY: non-NULL and writable (contract).
+        unsafe {
+            out.write(into_handle(portcullis_store {
+                inner: Backend::Database(store),
+            }))
+        };
+        Ok(())
+    })
+}
+
+/// Adds a copy of `record` (the caller keeps its handle); a database store writes it and
+/// its audit entry in one transaction, and every process sees it. Errors:
+/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_STORE_DUPLICATE` (an id already present;
+/// a database store: `PORTCULLIS_DATABASE_DUPLICATE_KEY`), a database store's
+/// `PORTCULLIS_DATABASE_*` errors (nothing was written).
 ///
 /// # Safety
 /// `store` and `record` are live.
@@ -63,14 +168,19 @@ pub unsafe extern "C" fn portcullis_store_insert(
     guard(|| {
         // SAFETY: live (contract).
         let (store, record) = unsafe { (borrow(store)?, borrow(record)?) };
-        store
-            .inner
-            .insert(KeyRecord::clone(&record.inner))
-            .map_err(store_failure)
+        match &store.inner {
+            Backend::Memory(m) => m
+                .insert(KeyRecord::clone(&record.inner))
+                .map_err(store_failure),
+            Backend::Database(d) => d
+                .insert_key(&record.inner, Timestamp::now())
+                .map_err(db_failure),
+        }
     })
 }
 
-/// Adds or replaces (same id) a copy of `record`. Errors: `PORTCULLIS_NULL_PARAMETER`.
+/// Adds or replaces (same id) a copy of `record`. Errors: `PORTCULLIS_NULL_PARAMETER`,
+/// `PORTCULLIS_INVALID_ARGUMENT` (a database store: use insert, revoke and rotate).
 ///
 /// # Safety
 /// `store` and `record` are live.
@@ -82,14 +192,21 @@ pub unsafe extern "C" fn portcullis_store_put(
     guard(|| {
         // SAFETY: live (contract).
         let (store, record) = unsafe { (borrow(store)?, borrow(record)?) };
-        store.inner.put(KeyRecord::clone(&record.inner));
-        Ok(())
+        match &store.inner {
+            Backend::Memory(m) => {
+                m.put(KeyRecord::clone(&record.inner));
+                Ok(())
+            }
+            Backend::Database(_) => Err(not_for_database("portcullis_store_put")),
+        }
     })
 }
 
 /// Writes a new handle to the record with this id to `*record_out` (free it). Errors:
 /// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_KEY_LENGTH` /
-/// `PORTCULLIS_KEY_CHARACTER` (not a key id), `PORTCULLIS_STORE_NOT_FOUND`.
+/// `PORTCULLIS_KEY_CHARACTER` (not a key id), `PORTCULLIS_STORE_NOT_FOUND` (a database
+/// store, which reads the database and not its cache: `PORTCULLIS_DATABASE_KEY_NOT_FOUND`,
+/// or its other `PORTCULLIS_DATABASE_*` errors).
 ///
 /// # Safety
 /// `store` is live; `id` readable for `id_len` bytes; `record_out` writable.
@@ -104,17 +221,29 @@ pub unsafe extern "C" fn portcullis_store_get(
         let out = out_ptr(record_out)?;
         // SAFETY: live / readable (contract).
         let (store, id) = unsafe { (borrow(store)?, key_id(id, id_len)?) };
-        let record = store
-            .inner
-            .get(&id)
-            .ok_or_else(|| store_failure(StoreError::NotFound(id)))?;
+        let found = match &store.inner {
+            Backend::Memory(m) => m.get(&id),
+            Backend::Database(d) => Some(
+                d.key(&id)
+                    .map_err(db_failure)?
+                    .map(Arc::new)
+                    .ok_or_else(|| {
+                        Failure::new(
+                            R::PORTCULLIS_DATABASE_KEY_NOT_FOUND,
+                            format!("key_not_found: no key with id {id} in the database"),
+                        )
+                    })?,
+            ),
+        };
+        let record = found.ok_or_else(|| store_failure(StoreError::NotFound(id)))?;
         // SAFETY: non-NULL and writable (contract).
         unsafe { out.write(into_handle(portcullis_record::new(record))) };
         Ok(())
     })
 }
 
-/// Removes the record with this id. Errors as for `portcullis_store_get`.
+/// Removes the record with this id. Errors as for `portcullis_store_get`;
+/// `PORTCULLIS_INVALID_ARGUMENT` for a database store (revoke its keys instead).
 ///
 /// # Safety
 /// `store` is live; `id` readable for `id_len` bytes.
@@ -127,15 +256,19 @@ pub unsafe extern "C" fn portcullis_store_remove(
     guard(|| {
         // SAFETY: live / readable (contract).
         let (store, id) = unsafe { (borrow(store)?, key_id(id, id_len)?) };
-        store
-            .inner
-            .remove(&id)
-            .map(drop)
-            .ok_or_else(|| store_failure(StoreError::NotFound(id)))
+        match &store.inner {
+            Backend::Memory(m) => m
+                .remove(&id)
+                .map(drop)
+                .ok_or_else(|| store_failure(StoreError::NotFound(id))),
+            Backend::Database(_) => Err(not_for_database("portcullis_store_remove")),
+        }
     })
 }
 
-/// Revokes the key with this id from `at` (Unix seconds) on; every later check sees it.
+/// Revokes the key with this id from `at` (Unix seconds) on; every later check sees it
+/// (a database store: in this process at once, in the others when the change feed
+/// brings it, within milliseconds while it runs; revoking again keeps the earlier time).
 /// Errors as for `portcullis_store_get`.
 ///
 /// # Safety
@@ -150,24 +283,83 @@ pub unsafe extern "C" fn portcullis_store_revoke(
     guard(|| {
         // SAFETY: live / readable (contract).
         let (store, id) = unsafe { (borrow(store)?, key_id(id, id_len)?) };
-        store
-            .inner
-            .revoke(&id, Timestamp(at))
-            .map_err(store_failure)
+        match &store.inner {
+            Backend::Memory(m) => m.revoke(&id, Timestamp(at)).map_err(store_failure),
+            Backend::Database(d) => d
+                .revoke_key(&id, Timestamp(at))
+                .map(drop)
+                .map_err(db_failure),
+        }
     })
 }
 
-/// The number of records (0 for NULL).
+/// Rotates the key with this id at `now`, as `portcullis_checker_rotate`, and stores the
+/// result: the successor is added and the predecessor's record replaced (a database
+/// store: in one transaction, with their audit entries). Writes the successor (its
+/// plaintext, shown once) to `*successor_out`. Errors as for `portcullis_store_get` and
+/// `portcullis_checker_rotate` (`PORTCULLIS_ISSUE_INACTIVE`: revoked or expired; a
+/// database store: `PORTCULLIS_DATABASE_KEY_INACTIVE`).
+///
+/// # Safety
+/// `store`, `checker` live; `id` readable for `id_len` bytes; `successor_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_store_rotate(
+    store: *const portcullis_store,
+    checker: *const portcullis_checker,
+    id: *const c_char,
+    id_len: usize,
+    grace_secs: u64,
+    now: u64,
+    successor_out: *mut *mut portcullis_issued_key,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(successor_out)?;
+        // SAFETY: live / readable (contract).
+        let (store, checker, id) =
+            unsafe { (borrow(store)?, borrow(checker)?, key_id(id, id_len)?) };
+        let now = Timestamp(now);
+        let rotation = match &store.inner {
+            Backend::Database(d) => d
+                .rotate_key(&id, &checker.inner, grace_secs, now)
+                .map_err(db_failure)?,
+            Backend::Memory(m) => {
+                let old = m
+                    .get(&id)
+                    .ok_or_else(|| store_failure(StoreError::NotFound(id)))?;
+                let rotation = checker
+                    .inner
+                    .rotate(&old, grace_secs, now)
+                    .map_err(crate::issue::issue_failure)?;
+                m.insert(KeyRecord::clone(&rotation.successor.record))
+                    .map_err(store_failure)?;
+                m.put(KeyRecord::clone(&rotation.predecessor));
+                rotation
+            }
+        };
+        // SAFETY: non-NULL and writable (contract).
+        unsafe { out.write(into_handle(portcullis_issued_key::new(rotation.successor))) };
+        Ok(())
+    })
+}
+
+/// The number of records (0 for NULL); for a database store, the number of key rows
+/// (revoked ones included, at most 100,000), read from the database; 0 when that fails.
 ///
 /// # Safety
 /// `store` is NULL or live.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portcullis_store_len(store: *const portcullis_store) -> usize {
     // SAFETY: forwarded contract.
-    unsafe { read(store, 0, |s| s.inner.len()) }
+    unsafe {
+        read(store, 0, |s| match &s.inner {
+            Backend::Memory(m) => Some(m.len()),
+            Backend::Database(d) => d.list_keys().ok().map(|keys| keys.len()),
+        })
+    }
 }
 
-/// Frees a store and its records. NULL is a no-op.
+/// Frees a store and its records (a database store: stops its feed and closes its
+/// connections; the database keeps everything). NULL is a no-op.
 ///
 /// # Safety
 /// `store` is NULL or a store not yet freed and no longer in use by any thread.

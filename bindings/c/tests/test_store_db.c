@@ -1,0 +1,170 @@
+/* The database store from C (issue #18 item 5): portcullis_store_new_from_url on the URL
+ * given (SQLite or PostgreSQL), used by the checks, insert, get, revoke and rotate; two
+ * stores on one database stand for two processes (each has its own cache and feed); the
+ * errors of a bad URL, an unreachable server and a file that is not a database.
+ * usage: test_store_db POLICY URL */
+#define _DEFAULT_SOURCE
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+
+#define SENTINEL ((void *)0x5e)
+
+/* The detail of the last failure on this thread (a static buffer). */
+static const char *detail(void) {
+    static char buf[1024];
+    size_t len = 0;
+    if (portcullis_last_error(buf, sizeof buf, &len) != PORTCULLIS_OK) buf[0] = '\0';
+    return buf;
+}
+
+static unsigned status_of(const portcullis_checker *checker, const portcullis_store *store,
+                          const char *header) {
+    portcullis_request req = make_request("GET", "/v1/claims/42", header, NULL, true);
+    portcullis_decision *d = NULL;
+    if (portcullis_checker_check_store(checker, &req, store, NOW, &d) != PORTCULLIS_OK) return 0;
+    unsigned status = portcullis_decision_status(d);
+    portcullis_decision_free(d);
+    return status;
+}
+
+static double seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void test_errors(void) {
+    portcullis_store *s = SENTINEL;
+    CHECK_RC(portcullis_store_new_from_url(NULL, 3, 0, &s), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_new_from_url("sqlite:x", 8, 0, NULL), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_new_from_url("mysql://db/x", 12, 0, &s), PORTCULLIS_DATABASE_STORE_BAD_URL);
+    CHECK(strstr(detail(), "store_bad_url") && strstr(detail(), "hint: "), "bad URL: %s", detail());
+    CHECK_RC(portcullis_store_new_from_url("sqlite:\xff", 8, 0, &s), PORTCULLIS_INVALID_UTF8);
+    /* Port 1 on loopback refuses at once; the password is never in the detail. */
+    const char *unreachable = "postgresql://app:hunter2-secret@127.0.0.1:1/portcullis";
+    CHECK_RC(portcullis_store_new_from_url(unreachable, strlen(unreachable), 0, &s),
+             PORTCULLIS_DATABASE_STORE_UNREACHABLE);
+    CHECK(strstr(detail(), "store_unreachable") && strstr(detail(), "hint: ") &&
+              !strstr(detail(), "hunter2"), "unreachable: %s", detail());
+    /* A file that is not a database is another product's. */
+    char path[] = "/tmp/portcullis-not-a-db-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    const char junk[] = "this is not a SQLite database, just text of some length .........";
+    CHECK(write(fd, junk, sizeof junk) == (ssize_t)sizeof junk, "write");
+    close(fd);
+    char url[64];
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    CHECK_RC(portcullis_store_new_from_url(url, strlen(url), 0, &s), PORTCULLIS_DATABASE_STORE_FOREIGN);
+    CHECK(strstr(detail(), "store_foreign") != NULL, "foreign: %s", detail());
+    unlink(path);
+    CHECK(s == SENTINEL, "no store written on failure");
+}
+
+static void test_fleet(const portcullis_checker *checker, const char *url) {
+    portcullis_store *a = NULL, *b = NULL;
+    CHECK_OK(portcullis_store_new_from_url(url, strlen(url), 0, &a));
+    CHECK_OK(portcullis_store_new_from_url(url, strlen(url), 0, &b));
+    if (a == NULL || b == NULL) return;
+
+    portcullis_str scopes[] = {cstr("claims:read")};
+    portcullis_key_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.name = cstr("Fleet key");
+    spec.owner = cstr("org_42");
+    spec.scopes = scopes;
+    spec.scopes_len = 1;
+    portcullis_issued_key *issued = NULL;
+    portcullis_record *record = NULL;
+    CHECK_OK(portcullis_checker_issue(checker, &spec, NOW, &issued));
+    CHECK_OK(portcullis_issued_key_record(issued, &record));
+    CHECK_OK(portcullis_store_insert(a, record));
+    CHECK_RC(portcullis_store_insert(b, record), PORTCULLIS_DATABASE_DUPLICATE_KEY);
+    CHECK(strstr(detail(), "duplicate_key") != NULL, "duplicate: %s", detail());
+    CHECK_RC(portcullis_store_put(a, record), PORTCULLIS_INVALID_ARGUMENT);
+    portcullis_str id = portcullis_record_id(record);
+    CHECK_RC(portcullis_store_remove(a, id.data, id.len), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK(portcullis_store_len(a) >= 1 && portcullis_store_len(NULL) == 0, "len");
+
+    char header[128];
+    portcullis_str secret = portcullis_issued_key_secret(issued);
+    snprintf(header, sizeof header, "Bearer %.*s", (int)secret.len, secret.data);
+    CHECK(status_of(checker, a, header) == 200, "allowed through A");
+    CHECK(status_of(checker, b, header) == 200, "allowed through B (read through)");
+
+    portcullis_record *got = NULL;
+    CHECK_OK(portcullis_store_get(b, id.data, id.len, &got));
+    CHECK(got != NULL && str_is_n(portcullis_record_id(got), id.data, id.len), "get");
+    portcullis_record_free(got);
+    CHECK_RC(portcullis_store_get(b, "AAAAAAAAAAAAAAAA", 16, &got), PORTCULLIS_DATABASE_KEY_NOT_FOUND);
+
+    /* Revoked through A: B refuses it within the bound (the feed brings it in ms). */
+    CHECK_OK(portcullis_store_revoke(a, id.data, id.len, NOW - 10));
+    CHECK(status_of(checker, a, header) == 401, "refused through A at once");
+    double start = seconds();
+    while (status_of(checker, b, header) != 401 && seconds() - start < 1.0) usleep(2000);
+    double waited = seconds() - start;
+    CHECK(status_of(checker, b, header) == 401, "refused through B");
+    CHECK(waited < 1.0, "B refused it after %.3f s", waited);
+    CHECK_OK(portcullis_store_revoke(b, id.data, id.len, NOW)); /* again: no error */
+    CHECK_RC(portcullis_store_revoke(a, "AAAAAAAAAAAAAAAA", 16, NOW), PORTCULLIS_DATABASE_KEY_NOT_FOUND);
+
+    /* Rotation: the revoked key cannot be rotated; a fresh one can, in one transaction. */
+    portcullis_issued_key *successor = SENTINEL;
+    CHECK_RC(portcullis_store_rotate(a, checker, id.data, id.len, 60, NOW, &successor),
+             PORTCULLIS_DATABASE_KEY_INACTIVE);
+    CHECK(strstr(detail(), "key_inactive") != NULL, "inactive: %s", detail());
+    CHECK(successor == SENTINEL, "untouched");
+    portcullis_issued_key *second = NULL;
+    portcullis_record *second_record = NULL;
+    CHECK_OK(portcullis_checker_issue(checker, &spec, NOW, &second));
+    CHECK_OK(portcullis_issued_key_record(second, &second_record));
+    CHECK_OK(portcullis_store_insert(b, second_record));
+    portcullis_str second_id = portcullis_record_id(second_record);
+    CHECK_RC(portcullis_store_rotate(NULL, checker, second_id.data, second_id.len, 60, NOW, &successor),
+             PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_rotate(a, NULL, second_id.data, second_id.len, 60, NOW, &successor),
+             PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_rotate(a, checker, second_id.data, second_id.len, 60, NOW, NULL),
+             PORTCULLIS_NULL_PARAMETER);
+    CHECK_OK(portcullis_store_rotate(a, checker, second_id.data, second_id.len, 60, NOW, &successor));
+    secret = portcullis_issued_key_secret(successor);
+    snprintf(header, sizeof header, "Bearer %.*s", (int)secret.len, secret.data);
+    CHECK(status_of(checker, b, header) == 200, "the successor is allowed through B");
+    portcullis_record *old = NULL;
+    CHECK_OK(portcullis_store_get(b, second_id.data, second_id.len, &old));
+    uint64_t expires = 0;
+    CHECK(old != NULL && portcullis_record_expires_at(old, &expires) && expires == NOW + 60,
+          "predecessor expires after the grace");
+    portcullis_record_free(old);
+
+    portcullis_issued_key_free(successor);
+    portcullis_record_free(second_record);
+    portcullis_issued_key_free(second);
+    portcullis_record_free(record);
+    portcullis_issued_key_free(issued);
+    portcullis_store_free(b);
+    portcullis_store_free(a);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s POLICY URL\n", argv[0]);
+        return 2;
+    }
+    portcullis_policy *policy = NULL;
+    portcullis_peppers *peppers = NULL;
+    portcullis_checker *checker = NULL;
+    CHECK_OK(portcullis_policy_new_from_file(argv[1], strlen(argv[1]), &policy));
+    CHECK_OK(portcullis_peppers_new("p1", 2, (const uint8_t *)"0123456789abcdef0123456789abcdef", 32, &peppers));
+    CHECK_OK(portcullis_checker_new(policy, peppers, &checker));
+    test_errors();
+    if (checker != NULL) test_fleet(checker, argv[2]);
+    portcullis_checker_free(checker);
+    portcullis_peppers_free(peppers);
+    portcullis_policy_free(policy);
+    return check_summary(strncmp(argv[2], "sqlite:", 7) == 0 ? "test_store_db (SQLite)"
+                                                            : "test_store_db (PostgreSQL)");
+}
