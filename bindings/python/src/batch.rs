@@ -12,9 +12,7 @@
 use crate::input;
 use crate::lookup::Fetched;
 use crate::shared::OwnedRequest;
-use portcullis::{
-    Checker, MemoryStore, Outcome, Pending, Prepared, Request, SecretBytes, Timestamp,
-};
+use portcullis::{Checker, KeyLookup, Outcome, Pending, Prepared, Request, SecretBytes, Timestamp};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyString, PyTuple};
@@ -358,13 +356,14 @@ fn batch(requests: &Bound<'_, PyAny>) -> PyResult<Batch> {
     Ok(out)
 }
 
-/// Decides every request of `requests` against the in-memory `store`, with the GIL
-/// released once for the whole batch. Outcomes come back in request order.
+/// Decides every request of `requests` against `store` (a `MemoryStore` or a database
+/// `Store`), with the GIL released once for the whole batch. Outcomes come back in
+/// request order.
 pub(crate) fn check_store(
     py: Python<'_>,
     checker: &Checker,
     requests: &Bound<'_, PyAny>,
-    store: &MemoryStore,
+    store: &(impl KeyLookup + Sync),
     now: Timestamp,
 ) -> PyResult<Vec<Outcome>> {
     let batch = batch(requests)?;

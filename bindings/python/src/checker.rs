@@ -1,6 +1,7 @@
 //! `Checker`: decisions (one call or two phases), verification, parsing, issuance and
 //! rotation. Every hot call copies its inputs, then releases the GIL for the core work.
 
+use crate::database::PyStore;
 use crate::decision::{BatchChecker, CheckerRef, PyDecision, PyVerification};
 use crate::errors;
 use crate::input;
@@ -66,6 +67,11 @@ fn prepare(checker: &Checker, request: &OwnedRequest, now: Timestamp) -> Phase {
 }
 
 impl PyChecker {
+    /// The checker, shared (for a database store's rotation).
+    pub(crate) fn shared(&self) -> Arc<SharedChecker> {
+        self.inner.clone()
+    }
+
     fn decision(&self, outcome: Outcome) -> PyDecision {
         PyDecision::new(outcome, CheckerRef::Own(self.inner.clone()))
     }
@@ -154,7 +160,8 @@ impl PyChecker {
         }
     }
 
-    /// Decides a request. `lookup` is a `MemoryStore` or a callable `key_id -> record |
+    /// Decides a request. `lookup` is a `MemoryStore`, a database `Store` (the GIL is
+    /// released: a cache miss reads the database) or a callable `key_id -> record |
     /// None` (a `KeyRecord`, its dict or JSON); raise `KeyLookupError` from it when the
     /// database fails (the decision is then a 503 with your message as `lookup_error`).
     /// Any other `Exception` from the lookup is a 503 too, and a return value that makes
@@ -186,9 +193,16 @@ impl PyChecker {
             });
             return Ok(self.decision(outcome));
         }
+        if let Ok(store) = lookup.cast::<PyStore>() {
+            // Detached: a miss, or a stale feed, reads the database.
+            let store: &portcullis_store::Store = &store.get().inner;
+            let outcome =
+                py.detach(|| self.inner.check(&request.view(), store, now).into_outcome());
+            return Ok(self.decision(outcome));
+        }
         if !lookup.is_callable() {
             return Err(PyTypeError::new_err(format!(
-                "lookup must be a MemoryStore or a callable, not {}",
+                "lookup must be a MemoryStore, a Store or a callable, not {}",
                 input::type_name(lookup)
             )));
         }
@@ -220,12 +234,14 @@ impl PyChecker {
     ) -> PyResult<Bound<'py, PyList>> {
         let now = input::timestamp(now, "now")?;
         let outcomes = if let Ok(store) = lookup.cast::<PyMemoryStore>() {
-            crate::batch::check_store(py, &self.inner, requests, &store.get().inner, now)?
+            crate::batch::check_store(py, &self.inner, requests, &*store.get().inner, now)?
+        } else if let Ok(store) = lookup.cast::<PyStore>() {
+            crate::batch::check_store(py, &self.inner, requests, &*store.get().inner, now)?
         } else if lookup.is_callable() {
             crate::batch::check_callable(py, &self.inner, requests, lookup, now)?
         } else {
             return Err(PyTypeError::new_err(format!(
-                "lookup must be a MemoryStore or a callable, not {}",
+                "lookup must be a MemoryStore, a Store or a callable, not {}",
                 input::type_name(lookup)
             )));
         };

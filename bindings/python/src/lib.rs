@@ -6,12 +6,13 @@
 //!
 //! Thread safety: the module declares itself safe without the GIL. `Policy`, `Checker`,
 //! `KeyRecord`, `Decision` and friends are immutable; `MemoryStore` is the core's
-//! concurrent store; `Peppers` and `Pending` lock internally. OAuth: `AccessVerifier`,
+//! concurrent store, `Store` the database store (`portcullis-store`, internally synchronised); `Peppers` and `Pending` lock internally. OAuth: `AccessVerifier`,
 //! `OAuthServer`, `Client` and `OAuthConfig` are immutable (revocations are lock-free
 //! sets); `AccessKeys` and `MemoryOAuthStore` lock internally.
 
 mod batch;
 mod checker;
+mod database;
 mod decision;
 mod errors;
 mod extract;
@@ -50,6 +51,7 @@ fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<decision::PyVerification>()?;
     m.add_class::<record::PyKeyRecord>()?;
     m.add_class::<store::PyMemoryStore>()?;
+    m.add_class::<database::PyStore>()?;
     m.add_class::<extract::PyCredential>()?;
     m.add_function(wrap_pyfunction!(extract::extract_credential, m)?)?;
     m.add_function(wrap_pyfunction!(extract::legacy_sha256_hash, m)?)?;

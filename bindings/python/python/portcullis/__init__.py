@@ -39,6 +39,12 @@ revocation and introspection) over a :class:`MemoryOAuthStore` or your own
     server = portcullis.OAuthServer(policy, verifier)
     checker = portcullis.Checker(policy, peppers, access_tokens=verifier)
 
+On a fleet of processes, :meth:`Store.open` (``"postgresql://…"`` or ``"sqlite:PATH"``)
+gives a :class:`Store` that every process shares: pass it as ``lookup=``; a key revoked
+through one process is refused by the others within milliseconds, and when the database
+and the change feed are both down, checks answer 503 ``lookup_failed``, never an allow
+from stale state (docs/fleet.md).
+
 Times shown to people (record fields) are aware UTC ``datetime`` objects; times passed in
 (``now``, ``at``, ``not_before``) are int seconds since the epoch or aware datetimes;
 durations (``ttl``, ``grace``) are int seconds or ``timedelta``; a ``ttl`` is at least one
@@ -72,6 +78,7 @@ from portcullis._portcullis import (
     Request,
     Requirement,
     Rotation,
+    Store,
     TokenResponse,
     Verification,
     __version__,
@@ -84,6 +91,7 @@ from portcullis.errors import (
     ClientError,
     ConfigurationError,
     CredentialError,
+    DatabaseError,
     IssueError,
     KeyLookupError,
     MalformedKeyError,
@@ -109,6 +117,7 @@ __all__ = [
     "ConfigurationError",
     "Credential",
     "CredentialError",
+    "DatabaseError",
     "Decision",
     "Evaluation",
     "Grant",
@@ -136,6 +145,7 @@ __all__ = [
     "Requirement",
     "RequirementError",
     "Rotation",
+    "Store",
     "StoreError",
     "TokenResponse",
     "Verification",

@@ -36,6 +36,7 @@ __all__ = [
     "Verification",
     "KeyRecord",
     "MemoryStore",
+    "Store",
     "Credential",
     "extract_credential",
     "legacy_sha256_hash",
@@ -200,6 +201,48 @@ class MemoryStore:
     def __contains__(self, key_id: str, /) -> bool: ...
 
 @final
+class Store:
+    """Key records, their audit and the OAuth state in one database (``sqlite:PATH`` or
+    ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``), shared by every process that
+    opens it. Pass it as ``lookup=`` to ``Checker.check``: answers come from this
+    process's cache while the change feed is fresh (within ``staleness``), from the
+    database otherwise, and a 503 ``lookup_failed`` when neither can answer. Every call
+    that may touch the database releases the GIL. Errors are ``DatabaseError``."""
+
+    @staticmethod
+    def open(url: str, *, staleness: Optional[Union[float, timedelta]] = None) -> Store:
+        """Connects, checks the database is portcullis's and not newer than this module,
+        migrates it and starts the change feed. ``staleness``: seconds the cache may
+        answer on its own since the feed last caught up (default 1)."""
+    def insert(self, record: _RecordLike) -> None:
+        """Stores a new record (from ``Checker.issue``); ``DatabaseError``
+        ``duplicate_key`` if the id exists."""
+    def get(self, key_id: str) -> Optional[KeyRecord]:
+        """The record read from the database (not the cache), or ``None`` (also for any
+        text that is not a key id)."""
+    def revoke(self, key_id: str, at: Optional[_Time] = None) -> bool:
+        """Revokes a key from ``at`` on (default: now) in every process; returns whether
+        it already was. ``DatabaseError`` ``key_not_found`` if absent."""
+    def rotate(
+        self,
+        key_id: str,
+        checker: Checker,
+        grace: _Duration,
+        now: Optional[_Time] = None,
+    ) -> Rotation:
+        """Rotates a key in one transaction and stores both records (see
+        ``Checker.rotate``); ``DatabaseError`` ``key_not_found`` or ``key_inactive``."""
+    def attach(self, verifier: AccessVerifier) -> None:
+        """Pushes this store's OAuth revocations, now and as the feed brings them, into
+        ``verifier``."""
+    @property
+    def fresh(self) -> bool:
+        """Whether the cache may answer on its own now."""
+    @property
+    def location(self) -> str:
+        """Where the store lives, without a password."""
+
+@final
 class Decision:
     @property
     def allowed(self) -> bool: ...
@@ -342,7 +385,7 @@ class Checker:
         method: str,
         path: str,
         *,
-        lookup: Union[MemoryStore, Callable[[str], Optional[_RecordLike]]],
+        lookup: Union[MemoryStore, Store, Callable[[str], Optional[_RecordLike]]],
         authorization: Optional[_Text] = None,
         query: Optional[_Text] = None,
         https: bool = False,
@@ -353,19 +396,19 @@ class Checker:
         string: ambiguous paths (``..``, ``%2F``, ``//``, …) are refused with 400, reason
         ``ambiguous_path`` (``detail`` says why).
 
-        ``lookup``: a ``MemoryStore``, or a callable ``key_id -> record | None`` (a
-        ``KeyRecord``, its dict or JSON text). Raise ``KeyLookupError`` from it when the
-        database fails: 503 ``lookup_failed``, your message as ``lookup_error``. Any other
-        ``Exception`` is a 503 too (``lookup_error`` names only its type) and a return
-        value that makes no record is 401 ``corrupt_record``; both are logged at ERROR to
-        the ``portcullis.lookup`` logger, and neither raises out of ``check``. A
-        ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``,
-        ``SystemExit``) propagates."""
+        ``lookup``: a ``MemoryStore``, a database ``Store``, or a callable ``key_id ->
+        record | None`` (a ``KeyRecord``, its dict or JSON text). Raise
+        ``KeyLookupError`` from it when the database fails: 503 ``lookup_failed``, your
+        message as ``lookup_error``. Any other ``Exception`` is a 503 too
+        (``lookup_error`` names only its type) and a return value that makes no record is
+        401 ``corrupt_record``; both are logged at ERROR to the ``portcullis.lookup``
+        logger, and neither raises out of ``check``. A ``BaseException`` that is not an
+        ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) propagates."""
     def check_many(
         self,
         requests: Iterable[_RequestLike],
         *,
-        lookup: Union[MemoryStore, Callable[[str], Optional[_RecordLike]]],
+        lookup: Union[MemoryStore, Store, Callable[[str], Optional[_RecordLike]]],
         now: Optional[_Time] = None,
     ) -> List[Decision]:
         """The decisions ``check`` gives one by one, in request order. A lookup callable

@@ -28,6 +28,7 @@ __all__ = [
     "RecordError",
     "RequirementError",
     "StoreError",
+    "DatabaseError",
     "KeyLookupError",
     "OAuthError",
     "AccessTokenError",
@@ -154,6 +155,22 @@ class StoreError(PortcullisError):
     def __init__(self, message: str, code: str, key_id: str = "") -> None:
         super().__init__(message, code)
         self.key_id = key_id
+
+
+class DatabaseError(PortcullisError):
+    """A database ``Store`` call failed: ``code`` is the store's stable code
+    (``store_bad_url``, ``store_unreachable``, ``store_auth_failed``, ``store_foreign``
+    (another product's tables, or not a database), ``store_too_new``,
+    ``corrupt_record``, ``store_value_too_large``, ``duplicate_key``, ``key_not_found``,
+    ``key_inactive``, ``store_error``, ``store_busy``) and ``hint`` says what to do. The
+    message names what failed, never the URL's password. A failed *lookup* is not an
+    exception: ``check`` answers 503 ``lookup_failed``."""
+
+    hint: str
+
+    def __init__(self, message: str, code: str, hint: str = "") -> None:
+        super().__init__(message, code)
+        self.hint = hint
 
 
 class KeyLookupError(PortcullisError):
