@@ -7,6 +7,10 @@
   request into a portcullis decision and answers 400/401/403 (with ``WWW-Authenticate``) or
   503 itself, or lets the view run with ``g.decision`` (owner, key id, scopes).
 - Keys can be revoked and rotated (the old key keeps working for a grace period).
+- On a fleet (several worker processes or machines), ``DATABASE_URL`` (``postgresql://…``
+  or ``sqlite:PATH``) keeps the key records in portcullis's own store instead: every
+  worker opens it, answers from its cache, and refuses a key revoked through any other
+  worker within milliseconds (at most the 1 s staleness bound; past it, 503).
 - Enterprise customers use OAuth 2.0 (``claimport_oauth.py``): ``/oauth/authorize`` with a
   login and consent page, ``/oauth/token`` (authorization code with PKCE, refresh tokens),
   ``/oauth/revoke`` and ``/oauth/introspect``; the access tokens (``Bearer at.…``, one
@@ -16,7 +20,8 @@ The settings endpoints stand for the product's dashboard: here they are guarded 
 admin token (a real deployment would use its user sessions).
 
 Run: ``python app.py`` (PORTCULLIS_PEPPER_HEX, CLAIMPORT_ADMIN_TOKEN and CLAIMPORT_DB set;
-optionally CLAIMPORT_OAUTH_KEY_HEX and CLAIMPORT_DEMO_PASSWORD, see README.md).
+optionally DATABASE_URL, CLAIMPORT_OAUTH_KEY_HEX and CLAIMPORT_DEMO_PASSWORD, see
+README.md).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import sqlite3
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from flask import Flask, Response, g, jsonify, request
 
@@ -80,6 +85,33 @@ class KeyStore:
             raise portcullis.KeyLookupError(f"key database: {e.__class__.__name__}") from e
         return None if row is None else str(row[0])
 
+    @property
+    def lookup_target(self) -> Any:
+        """What ``Checker.check`` takes as ``lookup``."""
+        return self.lookup
+
+    def add(self, record: portcullis.KeyRecord) -> None:
+        self.save(record)
+
+    def revoke(self, key_id: str) -> Optional[portcullis.KeyRecord]:
+        record = self.get(key_id)
+        if record is None:
+            return None
+        record = record.revoked(int(time.time()))
+        self.save(record)
+        return record
+
+    def rotate(self, key_id: str, checker: portcullis.Checker,
+               grace: int) -> Optional[portcullis.Rotation]:
+        """Raises ``IssueError`` (``inactive``) for a revoked or expired key."""
+        record = self.get(key_id)
+        if record is None:
+            return None
+        rotation = checker.rotate(record, grace)
+        self.save(rotation.predecessor)
+        self.save(rotation.successor.record)
+        return rotation
+
     def save(self, record: portcullis.KeyRecord) -> None:
         with self.connect() as db:
             db.execute(
@@ -98,6 +130,46 @@ class KeyStore:
                 "SELECT record FROM api_keys WHERE owner = ? ORDER BY rowid", (owner,)
             ).fetchall()
         return [portcullis.KeyRecord.from_json(r[0]) for r in rows]
+
+
+class FleetKeys:
+    """Key records in portcullis's store (``DATABASE_URL``), shared by every worker: each
+    process caches them and its change feed brings every other worker's writes."""
+
+    def __init__(self, url: str) -> None:
+        self.store = portcullis.Store.open(url)
+
+    @property
+    def lookup_target(self) -> Any:
+        return self.store  # decided in Rust, the GIL released on a cache miss
+
+    def add(self, record: portcullis.KeyRecord) -> None:
+        self.store.insert(record)
+
+    def get(self, key_id: str) -> Optional[portcullis.KeyRecord]:
+        return self.store.get(key_id)
+
+    def list(self, owner: str) -> List[portcullis.KeyRecord]:
+        return [r for r in self.store.records() if r.owner == owner]
+
+    def revoke(self, key_id: str) -> Optional[portcullis.KeyRecord]:
+        try:
+            self.store.revoke(key_id)
+        except portcullis.DatabaseError as e:
+            if e.code == "key_not_found":
+                return None
+            raise
+        return self.store.get(key_id)
+
+    def rotate(self, key_id: str, checker: portcullis.Checker,
+               grace: int) -> Optional[portcullis.Rotation]:
+        """Raises ``DatabaseError`` (``key_inactive``) for a revoked or expired key."""
+        try:
+            return self.store.rotate(key_id, checker, grace)
+        except portcullis.DatabaseError as e:
+            if e.code == "key_not_found":
+                return None
+            raise
 
 
 def key_view(record: portcullis.KeyRecord, labels: Dict[str, str]) -> Dict[str, Any]:
@@ -125,6 +197,7 @@ def create_app(
     access_token_key: Optional[bytes] = None,
     demo_users: Optional[Dict[str, Tuple[str, str]]] = None,
     issuer: Optional[str] = None,
+    database_url: Optional[str] = None,
 ) -> Flask:
     """The app. `trust_forwarded_proto`: the app runs behind a TLS-terminating proxy that
     sets `X-Forwarded-Proto` (only then is that header believed). `access_token_key`:
@@ -132,7 +205,9 @@ def create_app(
     tokens do not survive a restart). `demo_users`: name → (password, owner) for the
     OAuth login page. `issuer`: the URL the app is served at (https; http only on
     loopback), the OAuth issuer identifier: with it the app sends `iss` in authorization
-    responses (RFC 9207) and serves `/.well-known/oauth-authorization-server` (RFC 8414)."""
+    responses (RFC 9207) and serves `/.well-known/oauth-authorization-server` (RFC 8414).
+    `database_url`: keep the key records in portcullis's store at this URL
+    (`postgresql://…` or `sqlite:PATH`), shared by every worker, instead of `db_path`."""
     app = Flask(__name__)
     app.secret_key = os.urandom(32)  # signs the login session cookie
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
@@ -142,7 +217,8 @@ def create_app(
     # One check path for API keys and OAuth access tokens.
     checker = portcullis.Checker(policy, portcullis.Peppers("p1", pepper),
                                  access_tokens=verifier)
-    keys = KeyStore(db_path)
+    own = KeyStore(db_path)  # the app's tables (claims, orders; keys without DATABASE_URL)
+    keys: Union[KeyStore, FleetKeys] = FleetKeys(database_url) if database_url else own
     permissions = {desc: name for name, desc in policy.scopes}  # "Read Claims" -> claims:read
     labels = {name: desc for name, desc in policy.scopes}
 
@@ -185,7 +261,7 @@ def create_app(
         decision = checker.check(
             request.method,
             raw_path(),
-            lookup=keys.lookup,
+            lookup=keys.lookup_target,
             authorization=request.headers.get("Authorization"),
             query=request.query_string or None,
             https=is_https(),
@@ -217,7 +293,7 @@ def create_app(
         return decision.owner or ""
 
     def db() -> sqlite3.Connection:
-        return keys.connect()
+        return sqlite3.connect(db_path, timeout=5)
 
     # -- Settings > API Keys (the dashboard) ------------------------------------------
 
@@ -236,7 +312,7 @@ def create_app(
                                    ttl=ttl_days * DAY if ttl_days else None)
         except portcullis.IssueError as e:
             return jsonify({"error": e.code, "error_description": e.message}), 400
-        keys.save(issued.record)
+        keys.add(issued.record)
         # The only time the plaintext key leaves the server.
         return jsonify({"key": issued.key, **key_view(issued.record, labels)}), 201
 
@@ -246,27 +322,27 @@ def create_app(
 
     @app.post("/settings/api-keys/<key_id>/revoke")
     def revoke_key(key_id: str) -> Tuple[Response, int]:
-        record = keys.get(key_id) if len(key_id) == 16 else None
+        record = keys.revoke(key_id) if len(key_id) == 16 else None
         if record is None:
             return jsonify({"error": "not_found"}), 404
-        record = record.revoked(int(time.time()))
-        keys.save(record)
         return jsonify(key_view(record, labels)), 200
 
     @app.post("/settings/api-keys/<key_id>/rotate")
     def rotate_key(key_id: str) -> Tuple[Response, int]:
-        record = keys.get(key_id) if len(key_id) == 16 else None
-        if record is None:
-            return jsonify({"error": "not_found"}), 404
         grace_hours = (request.get_json(silent=True) or {}).get("grace_hours", 24)
         if not isinstance(grace_hours, int) or grace_hours < 0:
             return jsonify({"error": "grace_hours must be a non-negative integer"}), 400
         try:
-            rotation = checker.rotate(record, grace_hours * 3600)
+            rotation = keys.rotate(key_id, checker, grace_hours * 3600) \
+                if len(key_id) == 16 else None
         except portcullis.IssueError as e:
             return jsonify({"error": e.code, "error_description": e.message}), 409
-        keys.save(rotation.predecessor)
-        keys.save(rotation.successor.record)
+        except portcullis.DatabaseError as e:
+            if e.code != "key_inactive":
+                raise
+            return jsonify({"error": "inactive", "error_description": e.message}), 409
+        if rotation is None:
+            return jsonify({"error": "not_found"}), 404
         new = rotation.successor
         return jsonify({"key": new.key, **key_view(new.record, labels),
                         "previous": key_view(rotation.predecessor, labels)}), 201
@@ -380,6 +456,7 @@ def main() -> None:
         access_token_key=bytes.fromhex(oauth_key) if oauth_key else None,
         demo_users={"demo": (demo_password, "org_demo")} if demo_password else None,
         issuer=os.environ.get("CLAIMPORT_ISSUER", f"http://127.0.0.1:{port}"),
+        database_url=os.environ.get("DATABASE_URL") or None,
     )
     app.run(host="127.0.0.1", port=port)
 

@@ -17,7 +17,7 @@ use crate::keys::PyRotation;
 use crate::oauth::PyAccessVerifier;
 use crate::record::{PyKeyRecord, record_of};
 use portcullis::KeyId;
-use portcullis_store::{Options, Store};
+use portcullis_store::{Options, Store, StoredKey};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,6 +100,23 @@ impl PyStore {
             .detach(move || store.key(&id))
             .map_err(|e| database_error(py, &e))?;
         Ok(found.map(PyKeyRecord::new))
+    }
+
+    /// Every decodable record, oldest first (at most 100,000), read from the database. A
+    /// row whose record cannot be decoded is left out (a lookup of it answers 503 until it
+    /// is revoked; the command's `keys list` shows it).
+    fn records(&self, py: Python<'_>) -> PyResult<Vec<PyKeyRecord>> {
+        let store = self.inner.clone();
+        let rows = py
+            .detach(move || store.list_keys())
+            .map_err(|e| database_error(py, &e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| match row {
+                StoredKey::Record(record) => Some(PyKeyRecord::new(record)),
+                StoredKey::Corrupt(_) => None,
+            })
+            .collect())
     }
 
     /// Revokes a key from `at` on (default: now) in every process: at once in this one,

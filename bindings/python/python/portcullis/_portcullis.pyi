@@ -220,6 +220,9 @@ class Store:
     def get(self, key_id: str) -> Optional[KeyRecord]:
         """The record read from the database (not the cache), or ``None`` (also for any
         text that is not a key id)."""
+    def records(self) -> List[KeyRecord]:
+        """Every decodable record, oldest first (at most 100,000), from the database; a
+        row whose record cannot be decoded is left out."""
     def revoke(self, key_id: str, at: Optional[_Time] = None) -> bool:
         """Revokes a key from ``at`` on (default: now) in every process; returns whether
         it already was. ``DatabaseError`` ``key_not_found`` if absent."""
