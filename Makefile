@@ -48,6 +48,7 @@ bench:
 	$(CARGO) bench -p portcullis-benches --bench core
 	$(CARGO) bench -p portcullis-benches --bench memory
 	$(CARGO) bench -p portcullis-benches --bench access_token
+	$(CARGO) bench -p portcullis-benches --bench store
 	bash benches/c/run.sh
 	bash benches/python/run.sh
 	python3 benches/summary.py

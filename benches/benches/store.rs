@@ -1,0 +1,410 @@
+//! The database store (`portcullis-store`) against the in-memory store, on SQLite and, when
+//! `tests/pg-server.sh` can start one, PostgreSQL (issue #18):
+//! - a cached check (the feed fresh, the record in the cache) against a `MemoryStore`
+//!   check, target ≤ 1.1×;
+//! - a check on a cache miss (the store opened without a feed and a staleness bound of
+//!   1 ns, so every lookup reads the database and fills the cache) against a
+//!   `MemoryStore` check plus a bare primary-key `SELECT` of the same row over a
+//!   connection of its own to the same database, prepared once, target ≤ 1.2×;
+//! - change-feed events applied per second: 20,000 change rows committed at once, timed
+//!   until another store's feed has applied them.
+//!
+//! The ratios come from alternating rounds in one process (as `paired` in core.rs), and
+//! are written to target/bench-results/store.json for benches/summary.py; criterion
+//! times each subject too.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use portcullis::SeededRandom;
+use portcullis::{
+    Checker, KeyLookup, KeyRecord, KeySpec, MemoryStore, Peppers, Policy, Request, Timestamp,
+};
+use portcullis_benches::write_results;
+use portcullis_store::{Options, Store};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const NOW: Timestamp = Timestamp(1_800_000_000);
+const PEPPER: [u8; 32] = [42; 32];
+const KEYS: usize = 1_000;
+const FEED_EVENTS: usize = 20_000;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A bare primary-key read of one key row, as the store reads it.
+trait BareSelect {
+    fn select(&mut self, id: &str) -> usize;
+    /// The row's record, decoded.
+    fn decode(&mut self, id: &str) -> KeyRecord;
+}
+
+struct Sqlite(rusqlite::Connection);
+
+impl BareSelect for Sqlite {
+    fn select(&mut self, id: &str) -> usize {
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT record, revoked_at FROM keys WHERE id = ?1")
+            .expect("prepare");
+        let record: String = stmt.query_row([id], |r| r.get(0)).expect("the row");
+        record.len()
+    }
+
+    fn decode(&mut self, id: &str) -> KeyRecord {
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT record, revoked_at FROM keys WHERE id = ?1")
+            .expect("prepare");
+        let record: String = stmt.query_row([id], |r| r.get(0)).expect("the row");
+        KeyRecord::from_json(&record).expect("a record")
+    }
+}
+
+struct Postgres(postgres::Client, postgres::Statement);
+
+impl BareSelect for Postgres {
+    fn select(&mut self, id: &str) -> usize {
+        let row = self.0.query_one(&self.1, &[&id]).expect("the row");
+        let record: String = row.get(0);
+        record.len()
+    }
+
+    fn decode(&mut self, id: &str) -> KeyRecord {
+        let row = self.0.query_one(&self.1, &[&id]).expect("the row");
+        let record: String = row.get(0);
+        KeyRecord::from_json(&record).expect("a record")
+    }
+}
+
+/// What one backend's measurements share.
+struct Fixture {
+    checker: Checker,
+    memory: MemoryStore,
+    cached: Store,
+    missing: Store,
+    headers: Vec<String>,
+    ids: Vec<String>,
+}
+
+fn fixture(url: &str) -> Fixture {
+    let policy = std::fs::read_to_string(root().join("examples/claimport.toml")).expect("policy");
+    let checker = Checker::new(
+        Policy::from_toml(&policy).expect("policy"),
+        Peppers::new("p1", &PEPPER).expect("pepper"),
+    );
+    let memory = MemoryStore::new();
+    let cached = Store::open(url).expect("open the store");
+    let rng = SeededRandom::new(b"store bench");
+    let mut headers = Vec::with_capacity(KEYS);
+    let mut ids = Vec::with_capacity(KEYS);
+    for i in 0..KEYS {
+        let spec = KeySpec::new("bench", &format!("org_{i}"), ["claims:read"]);
+        let issued = checker
+            .issue_with("sk", "live", &spec, NOW, &rng)
+            .expect("issue");
+        headers.push(format!("Bearer {}", issued.key.expose()));
+        ids.push(issued.record.id().as_str().to_owned());
+        cached.insert_key(&issued.record, NOW).expect("insert");
+        memory.insert(issued.record).expect("insert");
+    }
+    let missing = Store::open_with(
+        url,
+        Options {
+            feed: false,
+            staleness: Duration::from_nanos(1),
+            ..Options::default()
+        },
+    )
+    .expect("open the uncached store");
+    Fixture {
+        checker,
+        memory,
+        cached,
+        missing,
+        headers,
+        ids,
+    }
+}
+
+/// Checks `n` requests, cycling through the keys, against `lookup`.
+fn checks(f: &Fixture, lookup: &(impl KeyLookup + ?Sized), n: usize, mut at: usize) -> usize {
+    for _ in 0..n {
+        at = (at + 1) % f.headers.len();
+        let request = Request::new("GET", "/v1/claims/42")
+            .authorization(&f.headers[at])
+            .https(true);
+        let status = f.checker.check(black_box(&request), lookup, NOW).status();
+        assert_eq!(black_box(status), 200);
+    }
+    at
+}
+
+fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+/// Alternating rounds of two subjects; (subject ns, baseline ns, ratio q1, median, q3).
+fn paired(
+    rounds: usize,
+    iters: usize,
+    subject: &mut dyn FnMut(usize),
+    baseline: &mut dyn FnMut(usize),
+) -> (f64, f64, (f64, f64, f64)) {
+    let (mut s, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..=rounds {
+        let time = |f: &mut dyn FnMut(usize)| {
+            let start = Instant::now();
+            f(iters);
+            start.elapsed().as_nanos() as f64 / iters as f64
+        };
+        let (vs, vb) = if round % 2 == 0 {
+            let vs = time(subject);
+            (vs, time(baseline))
+        } else {
+            let vb = time(baseline);
+            (time(subject), vb)
+        };
+        if round > 0 {
+            s.push(vs);
+            b.push(vb);
+            r.push(vs / vb);
+        }
+    }
+    (quartiles(s).1, quartiles(b).1, quartiles(r))
+}
+
+fn measure(
+    c: &mut Criterion,
+    name: &str,
+    url: &str,
+    bare: &mut dyn BareSelect,
+    json: &mut Vec<String>,
+) {
+    let f = fixture(url);
+    // Warm the cache with every key.
+    checks(&f, &f.cached, KEYS, 0);
+
+    let mut group = c.benchmark_group(format!("store_{name}"));
+    let mut at = 0;
+    group.bench_function("memory_check", |b| {
+        b.iter(|| at = checks(&f, &f.memory, 1, at))
+    });
+    group.bench_function("cached_check", |b| {
+        b.iter(|| at = checks(&f, &f.cached, 1, at))
+    });
+    group.bench_function("miss_check", |b| {
+        b.iter(|| at = checks(&f, &f.missing, 1, at))
+    });
+    group.bench_function("bare_select", |b| {
+        b.iter(|| {
+            at = (at + 1) % KEYS;
+            black_box(bare.select(&f.ids[at]))
+        })
+    });
+    group.finish();
+
+    let mut at_s = 0;
+    let mut at_b = 0;
+    let (cached, memory, (q1, r, q3)) = paired(
+        41,
+        20_000,
+        &mut |n| at_s = checks(&f, &f.cached, n, at_s),
+        &mut |n| at_b = checks(&f, &f.memory, n, at_b),
+    );
+    println!(
+        "store_{name}/cached vs memory: {cached:.1} ns vs {memory:.1} ns, {r:.3}x (q1-q3 {q1:.3}-{q3:.3})"
+    );
+    json.push(format!(
+        "\"{name}_cached_ns\": {cached:.2}, \"{name}_memory_ns\": {memory:.2}, \
+         \"{name}_cached_ratio\": {r:.4}, \"{name}_cached_ratio_q1\": {q1:.4}, \"{name}_cached_ratio_q3\": {q3:.4}"
+    ));
+
+    let (mut at_s, mut at_b) = (0, 0);
+    let iters = if name == "sqlite" { 2_000 } else { 500 };
+    let (miss, floor, (q1, r, q3)) = paired(
+        21,
+        iters,
+        &mut |n| at_s = checks(&f, &f.missing, n, at_s),
+        &mut |n| {
+            for _ in 0..n {
+                at_b = checks(&f, &f.memory, 1, at_b);
+                black_box(bare.select(&f.ids[at_b]));
+            }
+        },
+    );
+    println!(
+        "store_{name}/miss vs memory+select: {miss:.1} ns vs {floor:.1} ns, {r:.3}x (q1-q3 {q1:.3}-{q3:.3})"
+    );
+    json.push(format!(
+        "\"{name}_miss_ns\": {miss:.2}, \"{name}_memory_select_ns\": {floor:.2}, \
+         \"{name}_miss_ratio\": {r:.4}, \"{name}_miss_ratio_q1\": {q1:.4}, \"{name}_miss_ratio_q3\": {q3:.4}"
+    ));
+
+    // Informational: the same baseline plus decoding the record, which a miss must do.
+    let (mut at_s, mut at_b) = (0, 0);
+    let (_, floor, (q1, r, q3)) = paired(
+        21,
+        iters,
+        &mut |n| at_s = checks(&f, &f.missing, n, at_s),
+        &mut |n| {
+            for _ in 0..n {
+                at_b = checks(&f, &f.memory, 1, at_b);
+                black_box(bare.decode(&f.ids[at_b]));
+            }
+        },
+    );
+    println!(
+        "store_{name}/miss vs memory+select+decode: {floor:.1} ns baseline, {r:.3}x (q1-q3 {q1:.3}-{q3:.3})"
+    );
+    json.push(format!(
+        "\"{name}_memory_select_decode_ns\": {floor:.2}, \"{name}_miss_decode_ratio\": {r:.4}"
+    ));
+
+    let per_sec = feed_rate(url, &f.ids, bare_writer(name, url).as_mut());
+    println!("store_{name}/feed: {per_sec:.0} events applied per second");
+    json.push(format!("\"{name}_feed_events_per_sec\": {per_sec:.0}"));
+}
+
+/// A connection that commits many change rows in one transaction.
+trait BulkChanges {
+    fn commit(&mut self, subjects: &[String]);
+}
+
+impl BulkChanges for rusqlite::Connection {
+    fn commit(&mut self, subjects: &[String]) {
+        let tx = self.transaction().expect("begin");
+        {
+            let mut stmt = tx
+                .prepare("INSERT INTO changes (kind, subject, at) VALUES ('key', ?1, 0)")
+                .expect("prepare");
+            for s in subjects {
+                stmt.execute([s]).expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+}
+
+impl BulkChanges for postgres::Client {
+    fn commit(&mut self, subjects: &[String]) {
+        let mut tx = self.transaction().expect("begin");
+        let stmt = tx
+            .prepare("INSERT INTO changes (kind, subject, at) VALUES ('key', $1, 0)")
+            .expect("prepare");
+        for s in subjects {
+            tx.execute(&stmt, &[s]).expect("insert");
+        }
+        tx.execute("NOTIFY portcullis_changes", &[])
+            .expect("notify");
+        tx.commit().expect("commit");
+    }
+}
+
+fn bare_writer(name: &str, url: &str) -> Box<dyn BulkChanges> {
+    if name == "sqlite" {
+        let path = url.strip_prefix("sqlite:").expect("a sqlite URL");
+        Box::new(rusqlite::Connection::open(path).expect("open"))
+    } else {
+        Box::new(postgres::Client::connect(url, postgres::NoTls).expect("connect"))
+    }
+}
+
+/// Commits `FEED_EVENTS` key changes at once (the ids of real keys: each invalidates a
+/// cache entry) and times until a fresh store's feed has applied them all.
+fn feed_rate(url: &str, ids: &[String], writer: &mut dyn BulkChanges) -> f64 {
+    let reader = Store::open(url).expect("open the reader");
+    let subjects: Vec<String> = ids.iter().cycle().take(FEED_EVENTS).cloned().collect();
+    let before = reader.feed_status().applied;
+    writer.commit(&subjects);
+    let start = Instant::now();
+    while reader.feed_status().applied < before + FEED_EVENTS as u64 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the feed stalled"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    FEED_EVENTS as f64 / start.elapsed().as_secs_f64()
+}
+
+/// A throwaway PostgreSQL server (tests/pg-server.sh), stopped on drop.
+struct Pg {
+    dir: String,
+    url: String,
+}
+
+impl Pg {
+    fn start() -> Option<Pg> {
+        let dir = std::env::temp_dir()
+            .join(format!("portcullis-bench-pg-{}", std::process::id()))
+            .display()
+            .to_string();
+        let script = root().join("tests/pg-server.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(["start", &dir])
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "store bench: no PostgreSQL ({})",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let _ = Command::new("bash")
+                .arg(&script)
+                .args(["stop", &dir])
+                .status();
+            return None;
+        }
+        let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        Some(Pg { dir, url })
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let script = root().join("tests/pg-server.sh");
+        let _ = Command::new("bash")
+            .arg(script)
+            .args(["stop", &self.dir])
+            .status();
+    }
+}
+
+fn all(c: &mut Criterion) {
+    let mut json = vec![format!("\"keys\": {KEYS}, \"feed_events\": {FEED_EVENTS}")];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bench.sqlite3");
+    let url = format!("sqlite:{}", path.display());
+    // Created by the store first, so the bare connection sees its schema.
+    drop(Store::open(&url).expect("create"));
+    let mut sqlite = Sqlite(rusqlite::Connection::open(&path).expect("open"));
+    measure(c, "sqlite", &url, &mut sqlite, &mut json);
+    if let Some(pg) = Pg::start() {
+        drop(Store::open(&pg.url).expect("create"));
+        let mut client = postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect");
+        let stmt = client
+            .prepare("SELECT record, revoked_at FROM keys WHERE id = $1")
+            .expect("prepare");
+        measure(
+            c,
+            "postgres",
+            &pg.url.clone(),
+            &mut Postgres(client, stmt),
+            &mut json,
+        );
+    }
+    write_results("store.json", &json);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1)).sample_size(20);
+    targets = all
+}
+criterion_main!(benches);
