@@ -277,6 +277,11 @@ enum portcullis_result
    */
   PORTCULLIS_ACCESS_TOKEN_TIME_REQUIRED = 207,
   /**
+   * The verifier's revocations are stale (the database's change feed is behind its
+   * bound): fail closed, answer 503.
+   */
+  PORTCULLIS_ACCESS_TOKEN_REVOCATIONS_STALE = 208,
+  /**
    * A client id is empty, longer than 255 bytes, or has `:` or control characters.
    */
   PORTCULLIS_CLIENT_BAD_ID = 210,

@@ -123,6 +123,9 @@ pub enum portcullis_result {
     PORTCULLIS_ACCESS_TOKEN_REVOKED = 206,
     /// Verifying an access token needs the time.
     PORTCULLIS_ACCESS_TOKEN_TIME_REQUIRED = 207,
+    /// The verifier's revocations are stale (the database's change feed is behind its
+    /// bound): fail closed, answer 503.
+    PORTCULLIS_ACCESS_TOKEN_REVOCATIONS_STALE = 208,
     /// A client id is empty, longer than 255 bytes, or has `:` or control characters.
     PORTCULLIS_CLIENT_BAD_ID = 210,
     /// A redirect URI of a client registration is not acceptable.
@@ -187,7 +190,7 @@ use portcullis_result as R;
 
 impl portcullis_result {
     /// Every code, in ascending order: the numbered rows of `codes::TABLE`.
-    pub(crate) const ALL: [R; 81] = [
+    pub(crate) const ALL: [R; 82] = [
         R::PORTCULLIS_OK,
         R::PORTCULLIS_NULL_PARAMETER,
         R::PORTCULLIS_INVALID_UTF8,
@@ -240,6 +243,7 @@ impl portcullis_result {
         R::PORTCULLIS_ACCESS_TOKEN_NOT_YET_VALID,
         R::PORTCULLIS_ACCESS_TOKEN_REVOKED,
         R::PORTCULLIS_ACCESS_TOKEN_TIME_REQUIRED,
+        R::PORTCULLIS_ACCESS_TOKEN_REVOCATIONS_STALE,
         R::PORTCULLIS_CLIENT_BAD_ID,
         R::PORTCULLIS_CLIENT_BAD_REDIRECT_URI,
         R::PORTCULLIS_CLIENT_NO_REDIRECT_URI,

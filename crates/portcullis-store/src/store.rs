@@ -29,7 +29,7 @@ use crate::schema::MIGRATION_LOCK;
 use crate::url::Target;
 use portcullis::oauth::{
     AccessVerifier, Client, ClientStore, CodeRecord, CodeStore, Consumed, RefreshRecord,
-    RefreshStore, Revocations, Rotated, TokenHash,
+    RefreshStore, RevocationFeed, Revocations, Rotated, TokenHash,
 };
 use portcullis::{Checker, KeyId, KeyLookup, KeyRecord, LookupError, Rotation, Timestamp};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -140,9 +140,8 @@ pub(crate) struct Shared {
     pub(crate) options: Options,
     link: Mutex<Link>,
     pub(crate) cache: Cache,
-    base: Instant,
-    /// Clock nanos (+1; 0: never) when the last successful catch-up started.
-    healthy_at: AtomicU64,
+    /// Whether the feed caught up within the bound; shared with attached verifiers.
+    freshness: Arc<Freshness>,
     pub(crate) last_seq: AtomicI64,
     applied: AtomicU64,
     revocations: Revocations,
@@ -150,23 +149,59 @@ pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
 }
 
-impl Shared {
-    /// Monotonic nanos since the store opened.
+/// The store's freshness: when the feed last caught up, against the staleness bound. Held
+/// apart from [`Shared`] so that a verifier following it does not keep the store alive.
+pub(crate) struct Freshness {
+    base: Instant,
+    /// Clock nanos (+1; 0: never) when the last successful catch-up started.
+    healthy_at: AtomicU64,
+    bound: u64,
+}
+
+impl Freshness {
+    fn new(bound: Duration) -> Self {
+        Freshness {
+            base: Instant::now(),
+            healthy_at: AtomicU64::new(0),
+            bound: u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+
     #[inline]
-    pub(crate) fn now(&self) -> u64 {
+    fn now(&self) -> u64 {
         u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     #[inline]
     fn fresh(&self, now: u64) -> bool {
         let at = self.healthy_at.load(Ordering::Acquire);
-        let bound = u64::try_from(self.options.staleness.as_nanos()).unwrap_or(u64::MAX);
-        at != 0 && now.saturating_sub(at - 1) <= bound
+        at != 0 && now.saturating_sub(at - 1) <= self.bound
+    }
+}
+
+/// Access tokens fail closed as key lookups do: stale revocations are not trusted.
+impl RevocationFeed for Freshness {
+    fn is_current(&self) -> bool {
+        self.fresh(self.now())
+    }
+}
+
+impl Shared {
+    /// Monotonic nanos since the store opened.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        self.freshness.now()
+    }
+
+    #[inline]
+    fn fresh(&self, now: u64) -> bool {
+        self.freshness.fresh(now)
     }
 
     /// Records a catch-up that started at `started` and read everything.
     pub(crate) fn mark_healthy(&self, started: u64) {
-        self.healthy_at
+        self.freshness
+            .healthy_at
             .fetch_max(started.saturating_add(1), Ordering::AcqRel);
     }
 
@@ -581,8 +616,7 @@ impl Store {
                 last_attempt: None,
             }),
             cache: Cache::new(options.cache),
-            base: Instant::now(),
-            healthy_at: AtomicU64::new(0),
+            freshness: Arc::new(Freshness::new(options.staleness)),
             last_seq: AtomicI64::new(0),
             applied: AtomicU64::new(0),
             revocations: Revocations::new(),
@@ -634,8 +668,14 @@ impl Store {
     }
 
     /// Pushes this store's OAuth revocations, now and as the feed brings them, into an
-    /// access-token verifier (the one given to `Checker::with_access_tokens`).
+    /// access-token verifier (the one given to `Checker::with_access_tokens`), and makes
+    /// the verifier fail closed like the cache: while the feed is behind its staleness
+    /// bound, its tokens are refused with `TokenError::RevocationsStale` (503
+    /// `lookup_failed` from the checker). A verifier follows the first store it is attached
+    /// to.
     pub fn attach(&self, verifier: Arc<AccessVerifier>) -> Result<(), Error> {
+        let freshness: Arc<dyn RevocationFeed> = self.shared.freshness.clone();
+        verifier.revocations().follow(freshness);
         let mut verifiers = self.shared.verifiers();
         // Loaded under the list's lock: a change applied meanwhile waits, then reaches it.
         let families = self

@@ -9,8 +9,8 @@ mod common;
 
 use common::pg::Pg;
 use common::{NOW, checker, spec, status};
-use portcullis::KeyId;
-use portcullis::oauth::RefreshStore;
+use portcullis::oauth::{AccessClaims, AccessKeys, AccessVerifier, RefreshStore, TokenError};
+use portcullis::{KeyId, ScopeSet, Timestamp};
 use portcullis_store::{Options, Store};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -151,6 +151,22 @@ fn a_stopped_database_fails_closed_within_the_bound_and_recovers() {
     assert_eq!(status(&c, &b, revoked.key.expose()), 401);
     assert_eq!(status(&c, &b, live.key.expose()), 200);
     assert_eq!(b.cache_sizes().0, 2);
+    // An access-token verifier attached to b fails closed with it.
+    let keys = AccessKeys::new("k1", &[9u8; 32]).expect("access key");
+    let claims = AccessClaims {
+        subject: "user_7".into(),
+        client_id: "webapp".into(),
+        scopes: ScopeSet::EMPTY,
+        issued_at: NOW,
+        expires_at: Timestamp(NOW.0 + 3600),
+        token_id: KeyId::parse("T0k3nId000000001").expect("id"),
+        family: KeyId::parse("Fam1ly0000000001").expect("id"),
+    };
+    let token = keys.sign(&claims, c.policy().catalog());
+    let verifier = Arc::new(AccessVerifier::new(keys, c.policy().catalog()));
+    b.attach(verifier.clone()).expect("attach");
+    let verify = || verifier.verify(token.expose().as_bytes(), NOW);
+    assert!(verify().is_ok());
 
     pg.stop();
     let stopped = Instant::now();
@@ -169,6 +185,7 @@ fn a_stopped_database_fails_closed_within_the_bound_and_recovers() {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+    assert_eq!(verify(), Err(TokenError::RevocationsStale), "tokens too");
     let first_503 = first_503.expect("decisions became 503");
     println!("first 503 after the stop: {first_503:?} (bound {bound:?})");
     assert!(
@@ -188,6 +205,13 @@ fn a_stopped_database_fails_closed_within_the_bound_and_recovers() {
         std::thread::sleep(Duration::from_millis(10));
     }
     println!("recovered {:?} after the restart", restarted.elapsed());
+    while verify().is_err() {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(10),
+            "tokens stay refused"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(status(&c, &b, revoked.key.expose()), 401);
     // Writes after the restart reach b again.
     while a.revoke_key(&live.record.id(), NOW).is_err() {

@@ -524,6 +524,11 @@ impl Checker {
                 .map_err(Reason::AccessToken),
         };
         match verified {
+            // A revocation made elsewhere may be missing: fail closed, as a lookup would.
+            Err(Reason::AccessToken(TokenError::RevocationsStale)) => {
+                let error = LookupError::new("access-token revocations are stale");
+                return Some(lookup_failed(route, error));
+            }
             Err(reason) => outcome.reason = reason,
             Ok(claims) => {
                 let granted = claims.scopes;

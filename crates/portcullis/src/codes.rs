@@ -345,6 +345,8 @@ table! {
     ACCESS_TOKEN_REVOKED = AccessToken "access_token_revoked" Some(206), "access token revoked";
     ACCESS_TOKEN_TIME_REQUIRED = AccessToken "access_token_time_required" Some(207),
         "access token needs the time";
+    ACCESS_TOKEN_REVOCATIONS_STALE = AccessToken "access_token_revocations_stale" Some(208),
+        "access-token revocations are stale (their feed is behind)";
     CLIENT_BAD_ID = Client "bad_id" Some(210),
         "client id must be 1-255 printable characters without ':'";
     CLIENT_BAD_REDIRECT_URI = Client "bad_redirect_uri" Some(211),
@@ -570,6 +572,7 @@ mod tests {
             TokenError::NotYetValid,
             TokenError::Revoked,
             TokenError::TimeRequired,
+            TokenError::RevocationsStale,
             ClientError::BadId,
             ClientError::Redirect {
                 index: 0,

@@ -1235,6 +1235,55 @@ fn access_token_scope_checked_like_a_key() {
     assert_eq!(record.name(), "webapp");
 }
 
+/// A revocation feed whose currency the test sets.
+struct Feed(std::sync::atomic::AtomicBool);
+
+impl portcullis::oauth::RevocationFeed for Feed {
+    fn is_current(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn access_token_fails_closed_while_its_revocation_feed_is_behind() {
+    let f = fx();
+    let (at, _) = f.tokens();
+    let header = format!("Bearer {at}");
+    let req = Request::new("GET", "/v1/claims")
+        .authorization(&header)
+        .https(true);
+    let lookup = portcullis::MemoryStore::new();
+    let feed = Arc::new(Feed(true.into()));
+    let revocations = f.server.verifier().revocations();
+    assert!(revocations.follow(feed.clone()));
+    assert!(!revocations.follow(Arc::new(Feed(true.into()))), "one feed");
+    assert_eq!(f.checker.check(&req, &lookup, Timestamp(NOW)).status(), 200);
+
+    feed.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    let d = f.checker.check(&req, &lookup, Timestamp(NOW));
+    assert_eq!((d.status(), d.reason().code()), (503, "lookup_failed"));
+    let verified = f.server.verifier().verify(at.as_bytes(), Timestamp(NOW));
+    assert_eq!(verified, Err(TokenError::RevocationsStale));
+    assert_eq!(
+        TokenError::RevocationsStale.code(),
+        "access_token_revocations_stale"
+    );
+    // A token whose family is known to be revoked is still told so.
+    let family = f
+        .server
+        .verifier()
+        .decode(at.as_bytes())
+        .expect("decode")
+        .family;
+    revocations.revoke_family(family);
+    let verified = f.server.verifier().verify(at.as_bytes(), Timestamp(NOW));
+    assert_eq!(verified, Err(TokenError::Revoked));
+
+    revocations.forget_family(&family);
+    feed.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(f.checker.check(&req, &lookup, Timestamp(NOW)).status(), 200);
+}
+
 #[test]
 fn access_token_in_query_is_refused() {
     let f = fx();

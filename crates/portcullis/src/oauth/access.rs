@@ -27,6 +27,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// The prefix of every access token.
 pub const PREFIX: &str = "at.";
@@ -70,6 +71,11 @@ pub enum TokenError {
     /// against: use [`crate::Checker::prepare_at`].
     #[error("access token needs the time: use prepare_at")]
     TimeRequired,
+    /// The revocations are not known to be current: the feed that keeps them (see
+    /// [`Revocations::follow`]) is behind its staleness bound, so a revocation made
+    /// elsewhere may be missing. Fail closed: the checker answers 503 `lookup_failed`.
+    #[error("access-token revocations are stale (their feed is behind)")]
+    RevocationsStale,
 }
 
 impl TokenError {
@@ -89,6 +95,7 @@ impl TokenError {
             TokenError::NotYetValid => &crate::codes::ACCESS_TOKEN_NOT_YET_VALID,
             TokenError::Revoked => &crate::codes::ACCESS_TOKEN_REVOKED,
             TokenError::TimeRequired => &crate::codes::ACCESS_TOKEN_TIME_REQUIRED,
+            TokenError::RevocationsStale => &crate::codes::ACCESS_TOKEN_REVOCATIONS_STALE,
         }
     }
 }
@@ -433,6 +440,15 @@ fn split(token: &[u8]) -> Result<Parts<'_>, TokenError> {
 pub struct Revocations {
     families: papaya::HashSet<KeyId, foldhash::fast::RandomState>,
     epoch: AtomicU64,
+    feed: OnceLock<Arc<dyn RevocationFeed>>,
+}
+
+/// What keeps a [`Revocations`] set current from elsewhere (a shared database's change
+/// feed): it says whether the set is known to hold every revocation made up to now.
+pub trait RevocationFeed: Send + Sync {
+    /// Whether every revocation made elsewhere has reached the set, within the feed's
+    /// staleness bound. Called on every access-token verification: keep it a few loads.
+    fn is_current(&self) -> bool;
 }
 
 impl Default for Revocations {
@@ -440,6 +456,7 @@ impl Default for Revocations {
         Revocations {
             families: papaya::HashSet::with_hasher(foldhash::fast::RandomState::default()),
             epoch: AtomicU64::new(0),
+            feed: OnceLock::new(),
         }
     }
 }
@@ -481,6 +498,17 @@ impl Revocations {
     /// The revocation epoch.
     pub fn epoch(&self) -> Timestamp {
         Timestamp(self.epoch.load(Ordering::Relaxed))
+    }
+    /// Follows `feed`: from now on, while the feed is not current, verification fails
+    /// closed with [`TokenError::RevocationsStale`]. A set follows at most one feed;
+    /// returns `false` (and changes nothing) when it already follows one.
+    pub fn follow(&self, feed: Arc<dyn RevocationFeed>) -> bool {
+        self.feed.set(feed).is_ok()
+    }
+    /// Whether the set is known to be current: always without a feed; with one, as the
+    /// feed says.
+    pub fn is_current(&self) -> bool {
+        self.feed.get().is_none_or(|feed| feed.is_current())
     }
     fn is_revoked(&self, claims: &AccessClaims) -> bool {
         claims.issued_at.0 < self.epoch.load(Ordering::Relaxed)
@@ -577,6 +605,9 @@ impl AccessVerifier {
     ) -> Result<(), TokenError> {
         if self.revocations.is_revoked(claims) {
             return Err(TokenError::Revoked);
+        }
+        if !self.revocations.is_current() {
+            return Err(TokenError::RevocationsStale);
         }
         if claims.expires_at <= now {
             return Err(TokenError::Expired);

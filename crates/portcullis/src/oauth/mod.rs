@@ -123,8 +123,8 @@ pub(crate) mod token;
 mod opaque;
 
 pub use access::{
-    AccessClaims, AccessKeyError, AccessKeys, AccessVerifier, MAX_TOKEN_LEN, Revocations,
-    TokenError, is_access_token,
+    AccessClaims, AccessKeyError, AccessKeys, AccessVerifier, MAX_TOKEN_LEN, RevocationFeed,
+    Revocations, TokenError, is_access_token,
 };
 pub use authorize::{AuthorizationRequest, AuthorizeOutcome};
 pub use body::{EndpointRequest, MAX_BODY_LEN};
