@@ -34,7 +34,7 @@ def test_every_class_is_covered() -> None:
                if issubclass(c, Exception)}
     assert classes == set(BAD_INPUT) | {
         portcullis.PortcullisError, portcullis.StoreError, portcullis.KeyLookupError,
-        portcullis.OAuthError}
+        portcullis.OAuthError, portcullis.DatabaseError}
 
 
 @pytest.mark.parametrize("cls", BAD_INPUT)
@@ -211,6 +211,7 @@ FIELD_VALUES: Dict[str, Any] = {
     "index": 2,
     "key_id": "0123456789abcdef",
     "description": "text safe for the client",
+    "hint": "what to do about it",
     "issues": [(3, 4, "routes[0].require", "unknown scope")],
 }
 
