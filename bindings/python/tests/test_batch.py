@@ -246,7 +246,8 @@ def test_bad_arguments(checker: portcullis.Checker, store: portcullis.MemoryStor
     for text in ("GET /", b"GET /"):
         with pytest.raises(TypeError, match="not a single"):
             checker.check_many(text, lookup=store, now=NOW)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="lookup must be a MemoryStore, a Store or a callable, not dict"):
+    with pytest.raises(TypeError,
+                       match="lookup must be a MemoryStore, a Store or a callable, not dict"):
         checker.check_many([("GET", "/health")], lookup={}, now=NOW)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="now must be between"):
         checker.check_many([("GET", "/health")], lookup=store, now=-1)
