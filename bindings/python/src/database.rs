@@ -161,7 +161,9 @@ impl PyStore {
 
     /// Pushes this store's OAuth revocations (refresh-token families, the access-token
     /// epoch), now and as the feed brings them from other processes, into `verifier` (the
-    /// one given to `Checker(access_tokens=)`). Raises `DatabaseError`.
+    /// one given to `Checker(access_tokens=)`), and makes it fail closed like the cache:
+    /// while the feed is behind the bound, its tokens get 503 `lookup_failed`. Raises
+    /// `DatabaseError`.
     fn attach(&self, py: Python<'_>, verifier: &PyAccessVerifier) -> PyResult<()> {
         let (store, verifier) = (self.inner.clone(), verifier.inner.clone());
         py.detach(move || store.attach(verifier))

@@ -181,3 +181,38 @@ def test_the_database_error_survives_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.code, copy.hint, str(copy)) == ("store_unreachable", "start it", "down")
 
+
+
+
+def test_an_attached_verifier_fails_closed_when_postgresql_stops(
+    policy: portcullis.Policy,
+) -> None:
+    directory = tempfile.mktemp(prefix="portcullis-py-pg-stop-")
+    started = subprocess.run(["bash", str(SERVER), "start", directory],
+                             capture_output=True, text=True, check=False)
+    try:
+        assert started.returncode == 0, started.stderr
+        verifier = portcullis.AccessVerifier(policy, portcullis.AccessKeys("k1", bytes(32)))
+        store = portcullis.Store.open(started.stdout.strip(), staleness=0.3)
+        store.attach(verifier)
+        checker = portcullis.Checker(policy, portcullis.Peppers("p1", bytes(32)),
+                                     access_tokens=verifier)
+        now = int(time.time())
+        token = verifier.sign(portcullis.AccessClaims(
+            subject="user_7", client_id="partner", scopes=["claims:read"], issued_at=now,
+            expires_at=now + 3600, token_id="AAAAAAAAAAAAAAAA", family="BBBBBBBBBBBBBBBB"))
+
+        def decide() -> portcullis.Decision:
+            return checker.check("GET", "/v1/claims/42", lookup=store,
+                                 authorization=f"Bearer {token}", https=True)
+
+        assert decide().status == 200
+        subprocess.run(["bash", str(SERVER), "stop", directory], check=True)
+        start = time.monotonic()
+        while decide().status != 503 and time.monotonic() - start < 2:
+            time.sleep(0.01)
+        decision = decide()
+        assert (decision.status, decision.reason) == (503, "lookup_failed")
+        assert not store.fresh
+    finally:
+        subprocess.run(["bash", str(SERVER), "stop", directory], check=False)

@@ -237,7 +237,8 @@ class Store:
         ``Checker.rotate``); ``DatabaseError`` ``key_not_found`` or ``key_inactive``."""
     def attach(self, verifier: AccessVerifier) -> None:
         """Pushes this store's OAuth revocations, now and as the feed brings them, into
-        ``verifier``."""
+        ``verifier``, and makes it fail closed like the cache (503 while the feed is behind
+        the bound)."""
     @property
     def fresh(self) -> bool:
         """Whether the cache may answer on its own now."""
