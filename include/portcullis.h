@@ -3032,6 +3032,23 @@ portcullis_result portcullis_store_rotate(const struct portcullis_store *store,
                                           struct portcullis_issued_key **successor_out);
 
 /**
+ * Makes the access-token verifier of `checker` (from
+ * `portcullis_checker_new_with_access_tokens`) follow this database store: it receives
+ * the OAuth revocations the store has seen (refresh-token families, the access-token
+ * epoch) now and every one the change feed brings from other processes, and fails closed
+ * like the cache: while the feed is behind the staleness bound, access tokens are
+ * answered 503 `lookup_failed`. A verifier follows the first store it is attached to.
+ * Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a memory store, or a
+ * checker without access tokens), the `PORTCULLIS_DATABASE_*` errors (reading the
+ * revocations).
+ *
+ * # Safety
+ * `store` and `checker` live.
+ */
+portcullis_result portcullis_store_attach(const struct portcullis_store *store,
+                                          const struct portcullis_checker *checker);
+
+/**
  * The number of records (0 for NULL); for a database store, the number of key rows
  * (revoked ones included, at most 100,000), read from the database; 0 when that fails.
  *

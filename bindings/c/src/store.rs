@@ -342,6 +342,42 @@ pub unsafe extern "C" fn portcullis_store_rotate(
     })
 }
 
+/// Makes the access-token verifier of `checker` (from
+/// `portcullis_checker_new_with_access_tokens`) follow this database store: it receives
+/// the OAuth revocations the store has seen (refresh-token families, the access-token
+/// epoch) now and every one the change feed brings from other processes, and fails closed
+/// like the cache: while the feed is behind the staleness bound, access tokens are
+/// answered 503 `lookup_failed`. A verifier follows the first store it is attached to.
+/// Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a memory store, or a
+/// checker without access tokens), the `PORTCULLIS_DATABASE_*` errors (reading the
+/// revocations).
+///
+/// # Safety
+/// `store` and `checker` live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_store_attach(
+    store: *const portcullis_store,
+    checker: *const portcullis_checker,
+) -> portcullis_result {
+    guard(|| {
+        // SAFETY: live (contract).
+        let (store, checker) = unsafe { (borrow(store)?, borrow(checker)?) };
+        let Backend::Database(d) = &store.inner else {
+            return Err(Failure::new(
+                R::PORTCULLIS_INVALID_ARGUMENT,
+                "a memory store has no feed to attach a verifier to",
+            ));
+        };
+        let verifier = checker.inner.access_tokens().ok_or_else(|| {
+            Failure::new(
+                R::PORTCULLIS_INVALID_ARGUMENT,
+                "the checker has no access-token verifier (portcullis_checker_new_with_access_tokens)",
+            )
+        })?;
+        d.attach(Arc::clone(verifier)).map_err(db_failure)
+    })
+}
+
 /// The number of records (0 for NULL); for a database store, the number of key rows
 /// (revoked ones included, at most 100,000), read from the database; 0 when that fails.
 ///

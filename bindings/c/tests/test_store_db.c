@@ -63,7 +63,8 @@ static void test_errors(void) {
     CHECK(s == SENTINEL, "no store written on failure");
 }
 
-static void test_fleet(const portcullis_checker *checker, const char *url) {
+static void test_fleet(const portcullis_policy *policy, const portcullis_peppers *peppers,
+                       const portcullis_checker *checker, const char *url) {
     portcullis_store *a = NULL, *b = NULL;
     CHECK_OK(portcullis_store_new_from_url(url, strlen(url), 0, &a));
     CHECK_OK(portcullis_store_new_from_url(url, strlen(url), 0, &b));
@@ -140,6 +141,27 @@ static void test_fleet(const portcullis_checker *checker, const char *url) {
           "predecessor expires after the grace");
     portcullis_record_free(old);
 
+    /* attach: the checker's access-token verifier follows this store. */
+    portcullis_store *memory = NULL;
+    CHECK_OK(portcullis_store_new(&memory));
+    CHECK_RC(portcullis_store_attach(NULL, checker), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_attach(a, NULL), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_attach(memory, checker), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK_RC(portcullis_store_attach(a, checker), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK(strstr(detail(), "no access-token verifier") != NULL, "no verifier: %s", detail());
+    portcullis_store_free(memory);
+    portcullis_access_keys *keys = NULL;
+    portcullis_access_verifier *verifier = NULL;
+    portcullis_checker *with_tokens = NULL;
+    CHECK_OK(portcullis_access_keys_new("k1", 2, (const uint8_t *)"abcdefghijklmnopqrstuvwxyz012345", 32, &keys));
+    CHECK_OK(portcullis_access_verifier_new(keys, policy, &verifier));
+    CHECK_OK(portcullis_checker_new_with_access_tokens(policy, peppers, verifier, &with_tokens));
+    CHECK_OK(portcullis_store_attach(a, with_tokens));
+    CHECK(status_of(with_tokens, b, header) == 200, "API keys still work through the attached checker");
+    portcullis_checker_free(with_tokens);
+    portcullis_access_verifier_free(verifier);
+    portcullis_access_keys_free(keys);
+
     portcullis_issued_key_free(successor);
     portcullis_record_free(second_record);
     portcullis_issued_key_free(second);
@@ -161,7 +183,7 @@ int main(int argc, char **argv) {
     CHECK_OK(portcullis_peppers_new("p1", 2, (const uint8_t *)"0123456789abcdef0123456789abcdef", 32, &peppers));
     CHECK_OK(portcullis_checker_new(policy, peppers, &checker));
     test_errors();
-    if (checker != NULL) test_fleet(checker, argv[2]);
+    if (checker != NULL) test_fleet(policy, peppers, checker, argv[2]);
     portcullis_checker_free(checker);
     portcullis_peppers_free(peppers);
     portcullis_policy_free(policy);
