@@ -35,10 +35,11 @@
 //!   loaded at open ≤ [`MAX_FAMILIES`], changes 1,000 per page); unknown ids remembered
 //!   ≤ [`CacheConfig::max_absent`].
 //!
+//! - **Access tokens fail closed too:** a verifier given to [`Store::attach`] follows the
+//!   store's freshness, so past the bound its tokens are refused (503 `lookup_failed`).
+//!
 //! Not yet here: connection pooling (one connection per store for misses and writes),
-//! TLS to PostgreSQL, pruning of the change sequence and forgetting expired revoked
-//! families, and a freshness check for access tokens (they are verified without a
-//! lookup, so a family revoked while the feed is down is refused only once it is back).
+//! TLS to PostgreSQL, and pruning of the change sequence and of expired revoked families.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
