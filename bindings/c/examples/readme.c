@@ -13,8 +13,7 @@ int main(void) {
     if (rc == PORTCULLIS_OK) rc = portcullis_peppers_new("p1", 2, pepper, sizeof pepper, &peppers);
     if (rc == PORTCULLIS_OK) rc = portcullis_checker_new(policy, peppers, &checker);
     if (rc == PORTCULLIS_OK) rc = portcullis_store_new(&store);
-    portcullis_policy_free(policy);   /* the checker keeps its own copies */
-    portcullis_peppers_free(peppers);
+    portcullis_policy_free(policy); portcullis_peppers_free(peppers); /* the checker copied them */
     if (rc != PORTCULLIS_OK) {
         fprintf(stderr, "setup: %s\n", portcullis_result_message(rc));
         return 1;
@@ -31,8 +30,7 @@ int main(void) {
         portcullis_issued_key_record(issued, &record) == PORTCULLIS_OK &&
         portcullis_store_insert(store, record) == PORTCULLIS_OK)
         snprintf(header, sizeof header, "Bearer %s", portcullis_issued_key_secret(issued).data);
-    portcullis_record_free(record);
-    portcullis_issued_key_free(issued);
+    portcullis_record_free(record); portcullis_issued_key_free(issued);
 
     /* In the request handler: one call, one decision. */
     portcullis_request req = {.method = "GET", .method_len = 3, .path = "/v1/claims/42",
@@ -44,7 +42,6 @@ int main(void) {
         printf("%u %.*s\n", portcullis_decision_status(d), (int)owner.len, owner.data);
         portcullis_decision_free(d);
     }
-    portcullis_store_free(store);
-    portcullis_checker_free(checker);
+    portcullis_store_free(store); portcullis_checker_free(checker);
     return 0;
 }
