@@ -8,6 +8,9 @@
 //! - **Errors are `DatabaseError`** with the store's stable `code` (`store_unreachable`,
 //!   `duplicate_key`, `key_not_found`, `key_inactive`, …, the core table's `database`
 //!   family) and its `hint`; the message never holds the URL's password.
+//! - **It is also an OAuth store**: every `OAuthServer` endpoint takes it as `store=`
+//!   (clients, codes, refresh families in the database; family revocations reach every
+//!   process's attached verifier through the feed).
 //! - An id that is not a key id names no key: `get` returns `None`, `revoke` and `rotate`
 //!   raise `DatabaseError` `key_not_found`, as for any absent id.
 
@@ -15,6 +18,7 @@ use crate::checker::PyChecker;
 use crate::input;
 use crate::keys::PyRotation;
 use crate::oauth::PyAccessVerifier;
+use crate::oauth_client::client_of;
 use crate::record::{PyKeyRecord, record_of};
 use portcullis::KeyId;
 use portcullis_store::{Options, Store, StoredKey};
@@ -167,6 +171,16 @@ impl PyStore {
     fn attach(&self, py: Python<'_>, verifier: &PyAccessVerifier) -> PyResult<()> {
         let (store, verifier) = (self.inner.clone(), verifier.inner.clone());
         py.detach(move || store.attach(verifier))
+            .map_err(|e| database_error(py, &e))
+    }
+
+    /// Registers (or replaces) an OAuth client (`Client`, its dict or JSON) in the
+    /// database, for every process's `OAuthServer` given this store as `store=`. Raises
+    /// `DatabaseError`.
+    fn add_client(&self, py: Python<'_>, client: &Bound<'_, PyAny>) -> PyResult<()> {
+        let client = client_of(client)?;
+        let store = self.inner.clone();
+        py.detach(move || store.put_client(&client))
             .map_err(|e| database_error(py, &e))
     }
 

@@ -476,7 +476,7 @@ impl PyOAuthServer {
     }
 
     /// Validates an authorization request's query string (`str` or `bytes`; a leading
-    /// `?` is ignored). `store`: a `MemoryOAuthStore` or an object with `client(id)`.
+    /// `?` is ignored). `store`: a `MemoryOAuthStore`, a `Store` or an object with `client(id)`.
     fn authorize(
         &self,
         py: Python<'_>,

@@ -1,9 +1,10 @@
-//! The OAuth stores: `MemoryOAuthStore` (the core's in-memory store) and a host store —
-//! any Python object with the methods of `portcullis.OAuthStore` — adapted to the core's
+//! The OAuth stores: `MemoryOAuthStore` (the core's in-memory store), `Store` (the
+//! database store, shared by every process that opens it) and a host store — any Python
+//! object with the methods of `portcullis.OAuthStore` — adapted to the core's
 //! `ClientStore`, `CodeStore` and `RefreshStore` contracts.
 //!
-//! Endpoints run with the GIL released; a host store's methods are called with it
-//! re-acquired. Records cross as dicts (the JSON of the core's serde types), hashes as
+//! Endpoints run with the GIL released (so a database store's queries never hold it); a
+//! host store's methods are called with it re-acquired. Records cross as dicts (the JSON of the core's serde types), hashes as
 //! 32 `bytes`, families as 16-character `str`, times as int seconds. Any exception from
 //! a host method (or a return value of the wrong shape) becomes the core's
 //! `LookupError`, so the endpoint answers `server_error` as it does for any store
@@ -102,15 +103,20 @@ pub(crate) const ALL_METHODS: &[&str] = &[
 pub(crate) enum OwnedStore {
     /// The core's in-memory store.
     Memory(Arc<MemoryOAuthStore>),
+    /// The database store (`portcullis.Store`).
+    Database(Arc<portcullis_store::Store>),
     /// A Python object implementing the store protocol.
     Host(HostStore),
 }
 
 impl OwnedStore {
-    /// A `MemoryOAuthStore`, or an object with every method in `needed`.
+    /// A `MemoryOAuthStore`, a `Store`, or an object with every method in `needed`.
     pub(crate) fn of(value: &Bound<'_, PyAny>, needed: &[&str]) -> PyResult<Self> {
         if let Ok(m) = value.cast::<PyMemoryOAuthStore>() {
             return Ok(OwnedStore::Memory(m.get().inner.clone()));
+        }
+        if let Ok(d) = value.cast::<crate::database::PyStore>() {
+            return Ok(OwnedStore::Database(d.get().inner.clone()));
         }
         for name in needed {
             let ok = value
@@ -119,7 +125,7 @@ impl OwnedStore {
                 .unwrap_or(false);
             if !ok {
                 return Err(PyTypeError::new_err(format!(
-                    "store must be a MemoryOAuthStore or implement OAuthStore ({} has no method {name}())",
+                    "store must be a MemoryOAuthStore, a Store or implement OAuthStore ({} has no method {name}())",
                     input::type_name(value)
                 )));
             }
@@ -134,7 +140,7 @@ impl OwnedStore {
     /// the call, if any (see the module docs).
     pub(crate) fn reraise(&self) -> PyResult<()> {
         match self {
-            OwnedStore::Memory(_) => Ok(()),
+            OwnedStore::Memory(_) | OwnedStore::Database(_) => Ok(()),
             OwnedStore::Host(h) => match h.interrupt.lock().map(|mut g| g.take()) {
                 Ok(Some(e)) => Err(e),
                 _ => Ok(()),
@@ -146,6 +152,7 @@ impl OwnedStore {
     pub(crate) fn stores(&self) -> Stores<'_> {
         match self {
             OwnedStore::Memory(m) => Stores::all(&**m),
+            OwnedStore::Database(d) => Stores::all(&**d),
             OwnedStore::Host(h) => Stores::all(h),
         }
     }

@@ -30,9 +30,9 @@ their own batches run in parallel::
 
 OAuth 2.0 (authorization code + PKCE, 1-hour access tokens, rotating refresh tokens): an
 :class:`OAuthServer` answers ``/oauth/authorize`` and ``/oauth/token`` (and RFC 7009/7662
-revocation and introspection) over a :class:`MemoryOAuthStore` or your own
-:class:`OAuthStore`; give the same :class:`AccessVerifier` to the ``Checker``
-(``access_tokens=``) and ``check`` accepts ``Bearer at.…`` tokens like API keys::
+revocation and introspection) over a :class:`MemoryOAuthStore`, the database
+:class:`Store` or your own :class:`OAuthStore`; give the same :class:`AccessVerifier`
+to the ``Checker`` (``access_tokens=``) and ``check`` accepts ``Bearer at.…`` tokens like API keys::
 
     keys = portcullis.AccessKeys("k1", access_secret)          # >= 32 bytes
     verifier = portcullis.AccessVerifier(policy, keys)

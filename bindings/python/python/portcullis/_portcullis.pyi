@@ -239,6 +239,9 @@ class Store:
         """Pushes this store's OAuth revocations, now and as the feed brings them, into
         ``verifier``, and makes it fail closed like the cache (503 while the feed is behind
         the bound)."""
+    def add_client(self, client: _ClientLike) -> None:
+        """Registers (or replaces) an OAuth client in the database, for every process's
+        ``OAuthServer`` given this store as ``store=``."""
     @property
     def fresh(self) -> bool:
         """Whether the cache may answer on its own now."""
@@ -481,7 +484,8 @@ def legacy_sha256_hash(key: str) -> str: ...
 
 #: A client argument: a Client, its dict or its JSON text.
 _ClientLike = Union["Client", Mapping[str, Any], str]
-#: A store argument: the in-memory store or an object implementing portcullis.OAuthStore.
+#: A store argument: MemoryOAuthStore, the database Store, or an object implementing
+#: portcullis.OAuthStore.
 _StoreLike = Any
 
 @final

@@ -1,9 +1,11 @@
 """The OAuth store protocol: what a host store passed to ``OAuthServer`` implements.
 
-portcullis keeps no OAuth state itself. ``MemoryOAuthStore`` serves tests, examples and
-single-process servers; a real deployment passes any object with the methods of
-:class:`OAuthStore` over its database (``authorize`` needs only ``client``, ``approve``
-only ``put_code``; ``token``, ``revoke``, ``introspect`` and ``revoke_family`` need all).
+``MemoryOAuthStore`` serves tests, examples and single-process servers; a fleet passes
+the database ``Store`` (``Store.open``, clients registered with ``Store.add_client``),
+shared by every process and releasing the GIL around its queries; otherwise pass any
+object with the methods of :class:`OAuthStore` over your own database (``authorize``
+needs only ``client``, ``approve`` only ``put_code``; ``token``, ``revoke``,
+``introspect`` and ``revoke_family`` need all).
 
 The engine calls these methods with the GIL held, from whatever thread called the
 endpoint. Records are dicts — the JSON form of the core's records, to be stored as they
