@@ -7,8 +7,8 @@ use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::text::portcullis_str;
 use core_lib::Policy;
-use core_lib::for_bindings::{Accept, BoundedReadError, check_file_type, read_to_limit};
 use core_lib::policy::MAX_POLICY_LEN;
+use db_store::files::{self, Accept, FileError};
 use std::ffi::c_char;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -84,34 +84,21 @@ pub unsafe extern "C" fn portcullis_policy_new_from_file(
     })
 }
 
-/// Reads a policy file (a regular file or a pipe) up to [`MAX_POLICY_LEN`] bytes. The kind
-/// is checked on the path before opening (opening a pipe waits for a writer) and again on
-/// the opened file.
+/// Reads a policy file (a regular file or a pipe) up to [`MAX_POLICY_LEN`] bytes, by the
+/// store crate's shared rules.
 fn read_policy_file(path: &Path) -> Result<Vec<u8>, Failure> {
-    let io = |e: std::io::Error| Failure::new(R::PORTCULLIS_IO, format!("{}: {e}", path.display()));
-    let kind = |meta: &std::fs::Metadata| {
-        check_file_type(&meta.file_type(), Accept::RegularOrPipe).map_err(|what| {
-            Failure::new(
-                R::PORTCULLIS_IO,
-                format!(
-                    "{}: not a regular file or a pipe (it is {what})",
-                    path.display()
-                ),
-            )
-        })
-    };
-    kind(&std::fs::metadata(path).map_err(io)?)?;
-    let file = std::fs::File::open(path).map_err(io)?;
-    kind(&file.metadata().map_err(io)?)?;
-    let mut content = Vec::new();
-    read_to_limit(file, MAX_POLICY_LEN, &mut content).map_err(|e| match e {
-        BoundedReadError::TooLarge { limit } => Failure::new(
-            R::PORTCULLIS_POLICY_INVALID,
-            format!("{}: policy is larger than {limit} bytes", path.display()),
+    let shown = path.display();
+    files::read(path, Accept::RegularOrPipe, MAX_POLICY_LEN).map_err(|e| match e {
+        FileError::Io(e) => Failure::new(R::PORTCULLIS_IO, format!("{shown}: {e}")),
+        FileError::NotAccepted(what) => Failure::new(
+            R::PORTCULLIS_IO,
+            format!("{shown}: not a regular file or a pipe (it is {what})"),
         ),
-        BoundedReadError::Io(e) => io(e),
-    })?;
-    Ok(content)
+        FileError::TooLarge(limit) => Failure::new(
+            R::PORTCULLIS_POLICY_INVALID,
+            format!("{shown}: policy is larger than {limit} bytes"),
+        ),
+    })
 }
 
 /// The realm named in `WWW-Authenticate`, borrowed from the policy. Absent for NULL.

@@ -3,9 +3,9 @@
 use crate::errors;
 use crate::input;
 use crate::oauth_server::PyOAuthConfig;
-use portcullis::for_bindings::{Accept, BoundedReadError, check_file_type, read_to_limit};
 use portcullis::policy::MAX_POLICY_LEN;
 use portcullis::{Policy, PolicyError, PolicyIssue, Requirement};
+use portcullis_store::files::{Accept, FileError, read};
 use pyo3::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
@@ -63,26 +63,16 @@ enum ReadFailure {
     TooLarge(PolicyError),
 }
 
-/// Reads a policy file (a regular file or a pipe) up to [`MAX_POLICY_LEN`] bytes. The kind
-/// is checked on the path before opening (opening a pipe waits for a writer) and again on
-/// the opened file.
+/// Reads a policy file (a regular file or a pipe) up to [`MAX_POLICY_LEN`] bytes, by the
+/// store crate's shared rules.
 fn read_policy_file(path: &Path) -> Result<Vec<u8>, ReadFailure> {
-    let io =
-        |e: std::io::Error| ReadFailure::Io(format!("cannot read policy {}: {e}", path.display()));
-    let kind = |meta: &std::fs::Metadata| {
-        check_file_type(&meta.file_type(), Accept::RegularOrPipe).map_err(|what| {
-            ReadFailure::Io(format!(
-                "cannot read policy {}: not a regular file or a pipe (it is {what})",
-                path.display()
-            ))
-        })
-    };
-    kind(&std::fs::metadata(path).map_err(io)?)?;
-    let file = std::fs::File::open(path).map_err(io)?;
-    kind(&file.metadata().map_err(io)?)?;
-    let mut content = Vec::new();
-    read_to_limit(file, MAX_POLICY_LEN, &mut content).map_err(|e| match e {
-        BoundedReadError::TooLarge { limit } => ReadFailure::TooLarge(PolicyError {
+    let shown = path.display();
+    read(path, Accept::RegularOrPipe, MAX_POLICY_LEN).map_err(|e| match e {
+        FileError::Io(e) => ReadFailure::Io(format!("cannot read policy {shown}: {e}")),
+        FileError::NotAccepted(what) => ReadFailure::Io(format!(
+            "cannot read policy {shown}: not a regular file or a pipe (it is {what})"
+        )),
+        FileError::TooLarge(limit) => ReadFailure::TooLarge(PolicyError {
             issues: vec![PolicyIssue {
                 line: 0,
                 column: 0,
@@ -90,9 +80,7 @@ fn read_policy_file(path: &Path) -> Result<Vec<u8>, ReadFailure> {
                 message: format!("policy is larger than {limit} bytes"),
             }],
         }),
-        BoundedReadError::Io(e) => io(e),
-    })?;
-    Ok(content)
+    })
 }
 
 fn names(policy: &Policy, set: &portcullis::ScopeSet) -> Vec<String> {

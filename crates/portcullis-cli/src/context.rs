@@ -1,7 +1,7 @@
 //! Where a store's files are, and loading them: policy, peppers, database.
 
 use crate::error::CliError;
-use crate::files::{self, Accept};
+use crate::files::{self, Accept, IntoCli};
 use crate::pepper_file::PepperFile;
 use crate::store::{Access, Store};
 use portcullis::policy::MAX_POLICY_LEN;

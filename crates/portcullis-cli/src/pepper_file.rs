@@ -12,7 +12,7 @@
 //! file, then rename), so a reader never sees half a file.
 
 use crate::error::CliError;
-use crate::files::{self, Accept, FileError, PEPPER_FILE_LIMIT};
+use crate::files::{self, Accept, FileError, IntoCli, PEPPER_FILE_LIMIT};
 use portcullis::Peppers;
 use ring::rand::{SecureRandom, SystemRandom};
 use std::fs;

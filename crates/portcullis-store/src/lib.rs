@@ -48,6 +48,7 @@ mod cache;
 mod db;
 mod error;
 mod feed;
+pub mod files;
 mod schema;
 mod store;
 mod url;
