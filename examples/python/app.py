@@ -10,7 +10,10 @@
 - On a fleet (several worker processes or machines), ``DATABASE_URL`` (``postgresql://…``
   or ``sqlite:PATH``) keeps the key records in portcullis's own store instead: every
   worker opens it, answers from its cache, and refuses a key revoked through any other
-  worker within milliseconds (at most the 1 s staleness bound; past it, 503).
+  worker within milliseconds (at most the 1 s staleness bound; past it, 503). The OAuth
+  state (clients, codes, refresh tokens, revoked families) lives in the same store, and
+  each worker's access-token verifier is attached to it: a grant revoked through one
+  worker (refresh-token reuse, ``/oauth/revoke``) is refused by every other.
 - Enterprise customers use OAuth 2.0 (``claimport_oauth.py``): ``/oauth/authorize`` with a
   login and consent page, ``/oauth/token`` (authorization code with PKCE, refresh tokens),
   ``/oauth/revoke`` and ``/oauth/introspect``; the access tokens (``Bearer at.…``, one
@@ -206,8 +209,9 @@ def create_app(
     OAuth login page. `issuer`: the URL the app is served at (https; http only on
     loopback), the OAuth issuer identifier: with it the app sends `iss` in authorization
     responses (RFC 9207) and serves `/.well-known/oauth-authorization-server` (RFC 8414).
-    `database_url`: keep the key records in portcullis's store at this URL
-    (`postgresql://…` or `sqlite:PATH`), shared by every worker, instead of `db_path`."""
+    `database_url`: keep the key records and the OAuth state in portcullis's store at
+    this URL (`postgresql://…` or `sqlite:PATH`), shared by every worker, instead of
+    `db_path`."""
     app = Flask(__name__)
     app.secret_key = os.urandom(32)  # signs the login session cookie
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
@@ -349,7 +353,15 @@ def create_app(
 
     # -- OAuth 2.0 (claimport_oauth.py) -------------------------------------------------
 
-    register_oauth(app, policy, verifier, SQLiteOAuthStore(db_path), users=demo_users or {},
+    oauth_store: Union[SQLiteOAuthStore, portcullis.Store]
+    if isinstance(keys, FleetKeys):
+        # Revoked families and the access-token epoch reach this verifier from every
+        # worker through the feed; past the staleness bound its tokens get 503.
+        keys.store.attach(verifier)
+        oauth_store = keys.store
+    else:
+        oauth_store = SQLiteOAuthStore(db_path)
+    register_oauth(app, policy, verifier, oauth_store, users=demo_users or {},
                    is_https=is_https, require_admin=require_admin, issuer=issuer)
 
     # -- The API -------------------------------------------------------------------------

@@ -18,7 +18,9 @@
   secret is shown once, only its hash is stored.
 
 OAuth state (clients, codes, refresh tokens, revoked families) lives in SQLite through
-:class:`SQLiteOAuthStore`, a host store implementing ``portcullis.OAuthStore``. Pending
+:class:`SQLiteOAuthStore`, a host store implementing ``portcullis.OAuthStore`` — or, on a
+fleet (``DATABASE_URL``), in ``portcullis.Store``, whose feed brings every worker's
+family revocations into the (attached) verifier. Pending
 consent requests live in memory (ten minutes; a restart drops them). Access tokens are
 self-contained: the API routes accept them through the same ``Checker.check`` as API
 keys, because the checker shares the server's ``AccessVerifier``. The verifier's
@@ -36,7 +38,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from flask import Flask, Response, jsonify, request, session
 
@@ -214,7 +216,7 @@ def register_oauth(
     app: Flask,
     policy: portcullis.Policy,
     verifier: portcullis.AccessVerifier,
-    store: SQLiteOAuthStore,
+    store: Union[SQLiteOAuthStore, portcullis.Store],
     *,
     users: Dict[str, Tuple[str, str]],
     is_https: Callable[[], bool],
@@ -231,8 +233,9 @@ def register_oauth(
         token_endpoint=f"{issuer}/oauth/token",
         revocation_endpoint=f"{issuer}/oauth/revoke",
         introspection_endpoint=f"{issuer}/oauth/introspect")
-    for family in store.revoked_families():
-        verifier.revoke_family(family)
+    if isinstance(store, SQLiteOAuthStore):  # a portcullis.Store feeds its attached verifier
+        for family in store.revoked_families():
+            verifier.revoke_family(family)
     labels = dict(policy.scopes)  # claims:read -> "Read Claims"
     permissions = {desc: name for name, desc in policy.scopes}
     pending: Dict[str, PendingConsent] = {}

@@ -1,6 +1,8 @@
 """The example app as a fleet (issue #18): two worker processes on one database
 (``DATABASE_URL``: SQLite, and a throwaway PostgreSQL from ``tests/pg-server.sh``); a key
-revoked through worker A is refused by worker B within the staleness bound."""
+revoked through worker A is refused by worker B within the staleness bound, and so is an
+OAuth grant revoked through A by a reused refresh token (the OAuth state lives in the same
+store; each worker's access-token verifier is attached to it)."""
 
 from __future__ import annotations
 
@@ -17,12 +19,14 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+from test_oauth_app import Browser, authorize_path, consent, exchange, nonce_of, token
 
 HERE = Path(__file__).resolve().parents[1]
 ROOT = HERE.parents[1]
 SERVER = ROOT / "tests" / "pg-server.sh"
 ADMIN = "admin-token-for-fleet-tests"
 BOUND = 1.0  # the store's default staleness bound, in seconds
+DEMO_PASSWORD = "demo-password-for-fleet-tests"
 
 
 def free_port() -> int:
@@ -73,7 +77,9 @@ def workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[List[str
         url = request.getfixturevalue("pg_url")
     env = dict(os.environ, PORTCULLIS_PEPPER_HEX=bytes(range(100, 132)).hex(),
                CLAIMPORT_ADMIN_TOKEN=ADMIN, CLAIMPORT_BEHIND_PROXY="1",
-               CLAIMPORT_DB=str(tmp_path / "claimport.sqlite3"), DATABASE_URL=url)
+               CLAIMPORT_DB=str(tmp_path / "claimport.sqlite3"), DATABASE_URL=url,
+               CLAIMPORT_OAUTH_KEY_HEX=bytes(range(50, 82)).hex(),
+               CLAIMPORT_DEMO_PASSWORD=DEMO_PASSWORD)
     procs: List[subprocess.Popen[bytes]] = []
     bases: List[str] = []
     try:
@@ -141,3 +147,49 @@ def test_rotation_through_one_worker_is_seen_by_the_other(workers: List[str]) ->
     status, body = call(b, "POST", f"/settings/api-keys/{created['id']}/rotate", admin=True)
     assert (status, body["error"]) == (409, "inactive")
     assert call(b, "POST", "/settings/api-keys/0000000000000000/revoke", admin=True)[0] == 404
+
+
+def code_on(b: Browser) -> str:
+    """Signs the demo user in on this worker and approves; the authorization code."""
+    path = authorize_path()
+    status, text, _ = b.request("POST", "/login", form={
+        "user": "demo", "password": DEMO_PASSWORD, "next": path})
+    assert status == 302, text
+    status, page, _ = b.request("GET", path)
+    assert status == 200 and nonce_of(page), page
+    return consent(b, page)["code"]
+
+
+def test_a_refresh_token_reused_on_worker_a_revokes_the_grant_on_worker_b(
+    workers: List[str],
+) -> None:
+    a, b = workers
+    status, client = call(a, "POST", "/settings/oauth-clients", admin=True, body={
+        "client_id": "partner", "redirect_uris": ["https://partner.example/cb"],
+        "permissions": ["Read Claims", "Write Claims"]})
+    assert status == 201, client
+    on_a, on_b = Browser(a), Browser(b)
+    # A code approved on A is redeemed on B: the client, the code and the refresh token
+    # are in the shared store.
+    status, tokens, _ = exchange(on_b, client, code_on(on_a))
+    assert status == 200, tokens
+    status, rotated, _ = token(on_b, client, {"grant_type": "refresh_token",
+                                              "refresh_token": tokens["refresh_token"]})
+    assert status == 200, rotated
+    access = rotated["access_token"]
+    assert call(b, "GET", "/v1/claims", key=access)[0] == 200
+    assert call(a, "GET", "/v1/claims", key=access)[0] == 200
+
+    # The old refresh token, replayed on A: the family is revoked in A at once...
+    status, reused, _ = token(on_a, client, {"grant_type": "refresh_token",
+                                             "refresh_token": tokens["refresh_token"]})
+    assert (status, reused["error"]) == (400, "invalid_grant")
+    assert call(a, "GET", "/v1/claims", key=access)[0] == 401
+    # ...and in B within the bound, through the feed.
+    start = time.monotonic()
+    while call(b, "GET", "/v1/claims", key=access)[0] != 401:
+        assert time.monotonic() - start < BOUND, "worker B still accepts the revoked grant"
+        time.sleep(0.005)
+    status, later, _ = token(on_b, client, {"grant_type": "refresh_token",
+                                            "refresh_token": rotated["refresh_token"]})
+    assert (status, later["error"]) == (400, "invalid_grant")
