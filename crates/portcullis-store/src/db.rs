@@ -1,6 +1,8 @@
 //! One SQL dialect over two backends: statements are written once with `$1`-style
-//! parameters (SQLite reads them as `?1`), values cross as [`Value`] and come back as
-//! [`Col`]. Connections, transactions and the schema's migrations live here.
+//! parameters (SQLite reads `$1` as a parameter named `$1`, bound by that name, so the
+//! text is never rewritten), values cross as [`Value`] and come back as [`Col`], or are
+//! read in place as [`ColRef`] (a single-row read). Connections, transactions and the
+//! schema's migrations live here.
 
 use crate::error::{self, Error, ErrorKind};
 use crate::schema;
@@ -50,19 +52,79 @@ impl Col {
 
 pub(crate) type Rows = Vec<Vec<Col>>;
 
+/// A column read in place, borrowed from the row.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ColRef<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    /// Bytes (a `BYTEA`/`BLOB`, or SQLite text that is not UTF-8).
+    Blob,
+}
+
+impl ColRef<'_> {
+    pub(crate) fn int(&self) -> Option<i64> {
+        match self {
+            ColRef::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+/// One row of a result, read in place.
+pub(crate) trait RowRef {
+    /// Column `i` (from 0).
+    fn col(&self, i: usize) -> Result<ColRef<'_>, Error>;
+}
+
 /// What a transaction can do, on either backend.
 pub(crate) trait Exec {
     /// Runs a statement; the number of rows it changed.
     fn exec(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, Error>;
     /// Runs a query; at most `limit` rows are read (a bound on every read).
     fn query(&mut self, sql: &str, params: &[Value<'_>], limit: usize) -> Result<Rows, Error>;
+    /// Runs a query and gives its first row, if any, to `read` without copying it;
+    /// whether there was one.
+    fn query_first(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        read: &mut dyn FnMut(&dyn RowRef) -> Result<(), Error>,
+    ) -> Result<bool, Error>;
     /// Whether this is PostgreSQL (for the two statements that differ).
     fn is_postgres(&self) -> bool;
 }
 
-/// `$n` → `?n` (SQLite's numbered parameters).
-fn sqlite_sql(sql: &str) -> String {
-    sql.replace('$', "?")
+/// SQLite's names of the parameters `$1`..`$16`.
+const SQLITE_NAMES: [&str; 16] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+    "$16",
+];
+
+/// The statement from the connection's cache, its parameters bound by name (rusqlite
+/// keeps each statement's name → index map).
+fn sqlite_bound<'c>(
+    conn: &'c rusqlite::Connection,
+    sql: &str,
+    params: &[Value<'_>],
+) -> Result<rusqlite::CachedStatement<'c>, Error> {
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(|e| error::sqlite("prepare", &e))?;
+    for (i, p) in params.iter().enumerate() {
+        let index = SQLITE_NAMES
+            .get(i)
+            .and_then(|name| stmt.parameter_index(name).ok().flatten())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Database,
+                    format!("bind: no parameter ${} in the statement", i + 1),
+                )
+            })?;
+        stmt.raw_bind_parameter(index, to_sql(p))
+            .map_err(|e| error::sqlite("bind", &e))?;
+    }
+    Ok(stmt)
 }
 
 fn to_sql<'a>(v: &Value<'a>) -> rusqlite::types::ToSqlOutput<'a> {
@@ -77,13 +139,7 @@ fn to_sql<'a>(v: &Value<'a>) -> rusqlite::types::ToSqlOutput<'a> {
 }
 
 fn sqlite_exec(conn: &rusqlite::Connection, sql: &str, params: &[Value<'_>]) -> Result<u64, Error> {
-    let mut stmt = conn
-        .prepare_cached(&sqlite_sql(sql))
-        .map_err(|e| error::sqlite("prepare", &e))?;
-    for (i, p) in params.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 1, to_sql(p))
-            .map_err(|e| error::sqlite("bind", &e))?;
-    }
+    let mut stmt = sqlite_bound(conn, sql, params)?;
     stmt.raw_execute()
         .map(|n| n as u64)
         .map_err(|e| error::sqlite("statement", &e))
@@ -96,13 +152,7 @@ fn sqlite_query(
     limit: usize,
 ) -> Result<Rows, Error> {
     use rusqlite::types::ValueRef as R;
-    let mut stmt = conn
-        .prepare_cached(&sqlite_sql(sql))
-        .map_err(|e| error::sqlite("prepare", &e))?;
-    for (i, p) in params.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 1, to_sql(p))
-            .map_err(|e| error::sqlite("bind", &e))?;
-    }
+    let mut stmt = sqlite_bound(conn, sql, params)?;
     let width = stmt.column_count();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
@@ -124,6 +174,68 @@ fn sqlite_query(
         out.push(cols);
     }
     Ok(out)
+}
+
+impl RowRef for rusqlite::Row<'_> {
+    fn col(&self, i: usize) -> Result<ColRef<'_>, Error> {
+        use rusqlite::types::ValueRef as R;
+        Ok(
+            match self.get_ref(i).map_err(|e| error::sqlite("column", &e))? {
+                R::Null => ColRef::Null,
+                R::Integer(i) => ColRef::Int(i),
+                R::Real(f) => ColRef::Int(f as i64),
+                // Text that is not UTF-8 is read as bytes: not text to whoever expects it.
+                R::Text(t) => std::str::from_utf8(t).map_or(ColRef::Blob, ColRef::Text),
+                R::Blob(_) => ColRef::Blob,
+            },
+        )
+    }
+}
+
+fn sqlite_query_first(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Value<'_>],
+    read: &mut dyn FnMut(&dyn RowRef) -> Result<(), Error>,
+) -> Result<bool, Error> {
+    let mut stmt = sqlite_bound(conn, sql, params)?;
+    let mut rows = stmt.raw_query();
+    match rows.next().map_err(|e| error::sqlite("query", &e))? {
+        Some(row) => read(row).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+impl RowRef for postgres::Row {
+    fn col(&self, i: usize) -> Result<ColRef<'_>, Error> {
+        use postgres::types::Type;
+        let bad = |e: postgres::Error| error::postgres("column", &e);
+        let Some(column) = self.columns().get(i) else {
+            return Err(Error::new(ErrorKind::Database, format!("no column {i}")));
+        };
+        Ok(match *column.type_() {
+            Type::INT8 => self
+                .try_get::<_, Option<i64>>(i)
+                .map_err(bad)?
+                .map_or(ColRef::Null, ColRef::Int),
+            Type::INT4 => self
+                .try_get::<_, Option<i32>>(i)
+                .map_err(bad)?
+                .map_or(ColRef::Null, |v| ColRef::Int(v.into())),
+            Type::BOOL => self
+                .try_get::<_, Option<bool>>(i)
+                .map_err(bad)?
+                .map_or(ColRef::Null, |v| ColRef::Int(v.into())),
+            Type::BYTEA => self
+                .try_get::<_, Option<&[u8]>>(i)
+                .map_err(bad)?
+                .map_or(ColRef::Null, |_| ColRef::Blob),
+            _ => self
+                .try_get::<_, Option<&str>>(i)
+                .map_err(bad)?
+                .map_or(ColRef::Null, ColRef::Text),
+        })
+    }
 }
 
 fn pg_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
@@ -186,6 +298,14 @@ impl Exec for SqliteTx<'_> {
     fn query(&mut self, sql: &str, params: &[Value<'_>], limit: usize) -> Result<Rows, Error> {
         sqlite_query(self.0, sql, params, limit)
     }
+    fn query_first(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        read: &mut dyn FnMut(&dyn RowRef) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        sqlite_query_first(self.0, sql, params, read)
+    }
     fn is_postgres(&self) -> bool {
         false
     }
@@ -226,6 +346,22 @@ impl<C: postgres::GenericClient> Exec for PgExec<'_, C> {
             .map_err(|e| error::postgres("query", &e))?;
         pg_rows(rows, limit)
     }
+    fn query_first(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        read: &mut dyn FnMut(&dyn RowRef) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        let stmt = pg_statement(self.0, self.1, sql)?;
+        let rows = self
+            .0
+            .query(&stmt, &pg_params(params))
+            .map_err(|e| error::postgres("query", &e))?;
+        match rows.first() {
+            Some(row) => read(row).map(|()| true),
+            None => Ok(false),
+        }
+    }
     fn is_postgres(&self) -> bool {
         true
     }
@@ -239,6 +375,14 @@ impl Exec for SqliteConn<'_> {
     }
     fn query(&mut self, sql: &str, params: &[Value<'_>], limit: usize) -> Result<Rows, Error> {
         sqlite_query(self.0, sql, params, limit)
+    }
+    fn query_first(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        read: &mut dyn FnMut(&dyn RowRef) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        sqlite_query_first(self.0, sql, params, read)
     }
     fn is_postgres(&self) -> bool {
         false

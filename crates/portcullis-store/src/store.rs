@@ -22,7 +22,7 @@
 //!   is parsed; every query reads at most a fixed number of rows (see each method).
 
 use crate::cache::{Cache, CacheConfig, Cached};
-use crate::db::{Col, Conn, Exec, Limits, Rows, Value};
+use crate::db::{Col, ColRef, Conn, Exec, Limits, Rows, Value};
 use crate::error::{Error, ErrorKind};
 use crate::feed;
 use crate::schema::MIGRATION_LOCK;
@@ -371,16 +371,22 @@ fn stamp(v: Option<i64>) -> Option<Timestamp> {
 }
 
 fn json_col(col: Col, what: &str) -> Result<String, Error> {
-    let text = col
-        .into_text()
-        .ok_or_else(|| Error::new(ErrorKind::Corrupt, format!("{what}: not text")))?;
+    let text = col.into_text().ok_or_else(|| not_text(what))?;
     if text.len() > MAX_JSON {
-        return Err(Error::new(
-            ErrorKind::TooLarge,
-            format!("{what}: {} bytes, more than {MAX_JSON}", text.len()),
-        ));
+        return Err(too_large(what, text.len()));
     }
     Ok(text)
+}
+
+fn too_large(what: &str, len: usize) -> Error {
+    Error::new(
+        ErrorKind::TooLarge,
+        format!("{what}: {len} bytes, more than {MAX_JSON}"),
+    )
+}
+
+fn not_text(what: &str) -> Error {
+    Error::new(ErrorKind::Corrupt, format!("{what}: not text"))
 }
 
 fn corrupt(what: &str, why: impl std::fmt::Display) -> Error {
@@ -394,17 +400,18 @@ enum KeyRow {
 }
 
 fn read_key(x: &mut dyn Exec, id: &KeyId) -> Result<Option<KeyRow>, Error> {
-    let rows = x.query(
+    let mut found = None;
+    // The record is decoded from the row in place (no copy of its JSON).
+    x.query_first(
         "SELECT record, revoked_at FROM keys WHERE id = $1",
         &[Value::Text(id.as_str())],
-        1,
+        &mut |row| {
+            let revoked_at = row.col(1)?.int();
+            found = Some(decode_key(id.as_str(), row.col(0)?, revoked_at));
+            Ok(())
+        },
     )?;
-    let Some(mut row) = rows.into_iter().next() else {
-        return Ok(None);
-    };
-    let revoked_at = row.get(1).and_then(Col::int);
-    let col = std::mem::replace(&mut row[0], Col::Null);
-    Ok(Some(decode_key(id.as_str(), col, revoked_at)))
+    Ok(found)
 }
 
 fn pepper_of(record: &KeyRecord) -> Option<String> {
@@ -545,17 +552,23 @@ fn stored(id: &str, row: KeyRow) -> StoredKey {
     }
 }
 
-/// Decodes a row's record column (`what` names it in errors).
-fn decode_key(id: &str, col: Col, revoked_at: Option<i64>) -> KeyRow {
-    let what = format!("record {id}");
-    let json = match json_col(col, &what) {
-        Ok(json) => json,
-        Err(e) => return KeyRow::Corrupt(e, revoked_at),
+/// Decodes a row's record column.
+fn decode_key(id: &str, col: ColRef<'_>, revoked_at: Option<i64>) -> KeyRow {
+    let what = || format!("record {id}");
+    let json = match col {
+        ColRef::Text(json) => json,
+        _ => return KeyRow::Corrupt(not_text(&what()), revoked_at),
     };
-    match KeyRecord::from_json(&json) {
+    if json.len() > MAX_JSON {
+        return KeyRow::Corrupt(too_large(&what(), json.len()), revoked_at);
+    }
+    match KeyRecord::from_json(json) {
         Ok(record) if record.id().as_str() == id => KeyRow::Record(record),
-        Ok(_) => KeyRow::Corrupt(corrupt(&what, "its id does not match its row"), revoked_at),
-        Err(e) => KeyRow::Corrupt(corrupt(&what, e), revoked_at),
+        Ok(_) => KeyRow::Corrupt(
+            corrupt(&what(), "its id does not match its row"),
+            revoked_at,
+        ),
+        Err(e) => KeyRow::Corrupt(corrupt(&what(), e), revoked_at),
     }
 }
 
@@ -733,7 +746,10 @@ impl Store {
                     .into_text()
                     .unwrap_or_default();
                 let revoked_at = r.get(2).and_then(Col::int);
-                let col = std::mem::replace(&mut r[1], Col::Null);
+                let col = match &r[1] {
+                    Col::Text(t) => ColRef::Text(t),
+                    _ => ColRef::Null,
+                };
                 stored(&id, decode_key(&id, col, revoked_at))
             })
             .collect())
