@@ -229,6 +229,13 @@ impl KeyRecord {
 
     /// Parses the JSON form, checking labels and the hash string.
     pub fn from_json(text: &str) -> Result<Self, RecordError> {
+        // A well-formed record is read in one pass; anything else takes the path below,
+        // whose errors are the reported ones.
+        if let Ok(record) = serde_json::from_str::<KeyRecord>(text)
+            && record.validate().is_ok()
+        {
+            return Ok(record);
+        }
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
         // Labels are checked first so that a bad one is reported as such, not as JSON.
