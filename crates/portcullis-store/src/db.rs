@@ -482,6 +482,38 @@ impl Conn {
         }
     }
 
+    /// A bare primary-key read of a key row's record, prepared once per connection, given
+    /// to `f` in place (the benchmark's baseline for a cache miss).
+    pub(crate) fn bare_record<T>(
+        &mut self,
+        id: &str,
+        f: impl FnOnce(&str) -> T,
+    ) -> Result<T, Error> {
+        match self {
+            Conn::Sqlite(conn) => {
+                let mut stmt = conn
+                    .prepare_cached("SELECT record, revoked_at FROM keys WHERE id = ?1")
+                    .map_err(|e| error::sqlite("prepare", &e))?;
+                stmt.query_row([id], |row| {
+                    row.get_ref(0)?.as_str().map(f).map_err(Into::into)
+                })
+                .map_err(|e| error::sqlite("query", &e))
+            }
+            Conn::Postgres(client, stmts) => {
+                let stmt = pg_statement(
+                    &mut **client,
+                    stmts,
+                    "SELECT record, revoked_at FROM keys WHERE id = $1",
+                )?;
+                let row = client
+                    .query_one(&stmt, &[&id])
+                    .map_err(|e| error::postgres("query", &e))?;
+                let record: &str = row.try_get(0).map_err(|e| error::postgres("column", &e))?;
+                Ok(f(record))
+            }
+        }
+    }
+
     /// The PostgreSQL client (the feed's `LISTEN`).
     pub(crate) fn postgres(&mut self) -> Option<&mut postgres::Client> {
         match self {

@@ -943,6 +943,13 @@ impl Store {
         })
     }
 
+    /// For the benchmarks only (not part of the API): a bare primary-key `SELECT` of a key
+    /// row over the store's own connection, its record JSON given to `f` undecoded.
+    #[doc(hidden)]
+    pub fn bench_bare_select<T>(&self, id: &str, f: impl FnOnce(&str) -> T) -> Result<T, Error> {
+        self.shared.with_conn(|c| c.bare_record(id, f))
+    }
+
     /// The cache's sizes: known records, remembered unknown ids.
     pub fn cache_sizes(&self) -> (usize, usize) {
         self.shared.cache.sizes()
