@@ -577,8 +577,8 @@ typedef struct portcullis_oauth_client portcullis_oauth_client;
 typedef struct portcullis_oauth_server portcullis_oauth_server;
 
 /**
- * An OAuth store: in memory, or the host's callbacks. Thread-safe as far as its
- * callbacks are (the in-memory store always is).
+ * An OAuth store: in memory, over a database store, or the host's callbacks.
+ * Thread-safe as far as its callbacks are (the other two always are).
  */
 typedef struct portcullis_oauth_store portcullis_oauth_store;
 
@@ -2408,6 +2408,21 @@ void portcullis_token_response_free(struct portcullis_token_response *response);
 portcullis_result portcullis_oauth_store_new_memory(struct portcullis_oauth_store **store_out);
 
 /**
+ * Creates an OAuth store over a database store (`portcullis_store_new_from_url`) in
+ * `*store_out`: clients, codes and refresh families live in that database, shared by
+ * every process that opens it, and a family revoked here reaches every process's
+ * attached verifier (`portcullis_store_attach`) through the change feed. The OAuth store
+ * holds its own share of the database store: free the two in any order. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a memory store: use
+ * `portcullis_oauth_store_new_memory`).
+ *
+ * # Safety
+ * `store` live; `store_out` writable.
+ */
+portcullis_result portcullis_oauth_store_new_from_store(const struct portcullis_store *store,
+                                                        struct portcullis_oauth_store **store_out);
+
+/**
  * Creates a store backed by the host's callbacks (copied; `user_data` is kept as is and
  * must outlive the store). Errors: `PORTCULLIS_NULL_PARAMETER` (`callbacks`, any
  * function pointer, `store_out`).
@@ -2420,9 +2435,10 @@ portcullis_result portcullis_oauth_store_new_callbacks(const struct portcullis_o
                                                        struct portcullis_oauth_store **store_out);
 
 /**
- * Registers (or replaces) a copy of `client` in an in-memory store. Errors:
- * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a callback store: register
- * clients in your database).
+ * Registers (or replaces) a copy of `client` in an in-memory store, or in the database
+ * of a store from `portcullis_oauth_store_new_from_store` (every process sees it).
+ * Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a callback store:
+ * register clients in your database), `PORTCULLIS_DATABASE_*`.
  *
  * # Safety
  * `store`, `client` live.
@@ -2432,7 +2448,8 @@ portcullis_result portcullis_oauth_store_add_client(const struct portcullis_oaut
 
 /**
  * Drops expired codes from an in-memory store (call now and then). Errors:
- * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a callback store).
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a callback or database
+ * store).
  *
  * # Safety
  * `store` live.

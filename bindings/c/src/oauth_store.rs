@@ -1,10 +1,12 @@
 //! `portcullis_oauth_store`: where the OAuth endpoints keep clients, codes and refresh
-//! tokens — the library's in-memory store, or the host's database behind callbacks.
+//! tokens — the library's in-memory store, a database store (`portcullis_store`, shared
+//! by every process that opens it), or the host's database behind callbacks.
 
 use crate::ffi::{Failure, FfiResult, borrow, bytes, free_handle, guard, into_handle, out_ptr};
 use crate::oauth_client::{parse_client, portcullis_oauth_client};
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
+use crate::store::{Backend, db_failure, portcullis_store};
 use core_lib::oauth::{
     Client, ClientStore, CodeRecord, CodeStore, Consumed, MemoryOAuthStore, RefreshRecord,
     RefreshStore, Rotated, Stores, TokenHash,
@@ -183,8 +185,8 @@ unsafe impl Send for Host {}
 // SAFETY: as above; the library never touches `user_data` itself.
 unsafe impl Sync for Host {}
 
-/// An OAuth store: in memory, or the host's callbacks. Thread-safe as far as its
-/// callbacks are (the in-memory store always is).
+/// An OAuth store: in memory, over a database store, or the host's callbacks.
+/// Thread-safe as far as its callbacks are (the other two always are).
 #[allow(non_camel_case_types)]
 pub struct portcullis_oauth_store {
     kind: Kind,
@@ -192,6 +194,7 @@ pub struct portcullis_oauth_store {
 
 enum Kind {
     Memory(MemoryOAuthStore),
+    Database(Arc<db_store::Store>),
     Host(Host),
 }
 
@@ -200,6 +203,7 @@ impl portcullis_oauth_store {
     pub(crate) fn stores(&self) -> Stores<'_> {
         match &self.kind {
             Kind::Memory(m) => Stores::all(m),
+            Kind::Database(d) => Stores::all(&**d),
             Kind::Host(h) => Stores::all(h),
         }
     }
@@ -217,6 +221,38 @@ pub unsafe extern "C" fn portcullis_oauth_store_new_memory(
     guard(|| {
         let out = out_ptr(store_out)?;
         let kind = Kind::Memory(MemoryOAuthStore::new());
+        // SAFETY: non-NULL and writable (contract).
+        unsafe { out.write(into_handle(portcullis_oauth_store { kind })) };
+        Ok(())
+    })
+}
+
+/// Creates an OAuth store over a database store (`portcullis_store_new_from_url`) in
+/// `*store_out`: clients, codes and refresh families live in that database, shared by
+/// every process that opens it, and a family revoked here reaches every process's
+/// attached verifier (`portcullis_store_attach`) through the change feed. The OAuth store
+/// holds its own share of the database store: free the two in any order. Errors:
+/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a memory store: use
+/// `portcullis_oauth_store_new_memory`).
+///
+/// # Safety
+/// `store` live; `store_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_oauth_store_new_from_store(
+    store: *const portcullis_store,
+    store_out: *mut *mut portcullis_oauth_store,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(store_out)?;
+        // SAFETY: live (contract).
+        let store = unsafe { borrow(store) }?;
+        let Backend::Database(d) = &store.inner else {
+            return Err(Failure::new(
+                R::PORTCULLIS_INVALID_ARGUMENT,
+                "a memory store holds no OAuth state: use portcullis_oauth_store_new_memory",
+            ));
+        };
+        let kind = Kind::Database(d.clone());
         // SAFETY: non-NULL and writable (contract).
         unsafe { out.write(into_handle(portcullis_oauth_store { kind })) };
         Ok(())
@@ -259,9 +295,10 @@ pub unsafe extern "C" fn portcullis_oauth_store_new_callbacks(
     })
 }
 
-/// Registers (or replaces) a copy of `client` in an in-memory store. Errors:
-/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a callback store: register
-/// clients in your database).
+/// Registers (or replaces) a copy of `client` in an in-memory store, or in the database
+/// of a store from `portcullis_oauth_store_new_from_store` (every process sees it).
+/// Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a callback store:
+/// register clients in your database), `PORTCULLIS_DATABASE_*`.
 ///
 /// # Safety
 /// `store`, `client` live.
@@ -273,13 +310,17 @@ pub unsafe extern "C" fn portcullis_oauth_store_add_client(
     guard(|| {
         // SAFETY: live (contract).
         let (store, client) = unsafe { (borrow(store)?, borrow(client)?) };
+        if let Kind::Database(d) = &store.kind {
+            return d.put_client(&client.inner).map_err(db_failure);
+        }
         memory(store)?.add_client(client.inner.clone());
         Ok(())
     })
 }
 
 /// Drops expired codes from an in-memory store (call now and then). Errors:
-/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a callback store).
+/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a callback or database
+/// store).
 ///
 /// # Safety
 /// `store` live.
@@ -298,7 +339,7 @@ pub unsafe extern "C" fn portcullis_oauth_store_purge_codes(
 fn memory(store: &portcullis_oauth_store) -> FfiResult<&MemoryOAuthStore> {
     match &store.kind {
         Kind::Memory(m) => Ok(m),
-        Kind::Host(_) => Err(Failure::new(
+        Kind::Database(_) | Kind::Host(_) => Err(Failure::new(
             R::PORTCULLIS_INVALID_ARGUMENT,
             "only an in-memory OAuth store holds clients itself",
         )),

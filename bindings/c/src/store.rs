@@ -39,8 +39,8 @@ pub struct portcullis_store {
 pub(crate) enum Backend {
     /// The core's lock-free in-memory store.
     Memory(MemoryStore),
-    /// A database, cached in this process.
-    Database(Store),
+    /// A database, cached in this process; shared with the OAuth stores made from it.
+    Database(Arc<Store>),
 }
 
 impl KeyLookup for Backend {
@@ -55,7 +55,7 @@ impl KeyLookup for Backend {
 
 /// A database store's error: its code (`PORTCULLIS_DATABASE_*`), and its message and
 /// hint in the detail.
-fn db_failure(e: db_store::Error) -> Failure {
+pub(crate) fn db_failure(e: db_store::Error) -> Failure {
     let detail = match e.hint() {
         Some(hint) => format!("{}: {} (hint: {hint})", e.code(), e.message()),
         None => format!("{}: {}", e.code(), e.message()),
@@ -145,7 +145,7 @@ pub unsafe extern "C" fn portcullis_store_new_from_url(
         // SAFETY: non-NULL and writable (contract).
         unsafe {
             out.write(into_handle(portcullis_store {
-                inner: Backend::Database(store),
+                inner: Backend::Database(Arc::new(store)),
             }))
         };
         Ok(())

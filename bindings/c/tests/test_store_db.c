@@ -1,7 +1,10 @@
 /* The database store from C (issue #18 item 5): portcullis_store_new_from_url on the URL
  * given (SQLite or PostgreSQL), used by the checks, insert, get, revoke and rotate; two
  * stores on one database stand for two processes (each has its own cache and feed); the
- * errors of a bad URL, an unreachable server and a file that is not a database.
+ * errors of a bad URL, an unreachable server and a file that is not a database; the OAuth
+ * engine over the database (portcullis_oauth_store_new_from_store): a refresh token reused
+ * through one store revokes the family, and the other store's attached checker refuses
+ * the family's access token within the 1 s bound.
  * usage: test_store_db POLICY URL */
 #define _DEFAULT_SOURCE
 #include <time.h>
@@ -171,6 +174,136 @@ static void test_fleet(const portcullis_policy *policy, const portcullis_peppers
     portcullis_store_free(a);
 }
 
+#define OAUTH_REDIRECT "https://partner.example/cb"
+#define OAUTH_VERIFIER "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+
+/* The value of a JSON string field of a token response body, into out (cap bytes). */
+static void field(const portcullis_token_response *r, const char *name, char *out, size_t cap) {
+    portcullis_str body = portcullis_token_response_body(r);
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":\"", name);
+    out[0] = '\0';
+    char text[2048];
+    snprintf(text, sizeof text, "%.*s", (int)body.len, body.data ? body.data : "");
+    const char *at = strstr(text, key);
+    if (at != NULL) snprintf(out, cap, "%.*s", (int)strcspn(at + strlen(key), "\""), at + strlen(key));
+}
+
+/* POSTs a form to the token endpoint as the public client: the status; the tokens out. */
+static unsigned token_call(const portcullis_oauth_server *server, const portcullis_oauth_store *store,
+                           const char *body, char *access, char *refresh, char *error) {
+    portcullis_token_response *r = NULL;
+    if (portcullis_oauth_token(server, NULL, 0, body, strlen(body), store, NOW, &r) != PORTCULLIS_OK) return 0;
+    unsigned status = portcullis_token_response_status(r);
+    if (access) field(r, "access_token", access, 600);
+    if (refresh) field(r, "refresh_token", refresh, 100);
+    if (error) field(r, "error", error, 64);
+    portcullis_token_response_free(r);
+    return status;
+}
+
+static void test_oauth_fleet(const portcullis_policy *policy, const portcullis_peppers *peppers,
+                             const char *url) {
+    portcullis_store *a = NULL, *b = NULL, *memory = NULL;
+    CHECK_OK(portcullis_store_new_from_url(url, strlen(url), 0, &a));
+    CHECK_OK(portcullis_store_new_from_url(url, strlen(url), 0, &b));
+    CHECK_OK(portcullis_store_new(&memory));
+    portcullis_oauth_store *oa = SENTINEL, *ob = NULL;
+    CHECK_RC(portcullis_oauth_store_new_from_store(NULL, &oa), PORTCULLIS_NULL_PARAMETER);
+    CHECK(oa == SENTINEL, "out untouched on failure");
+    CHECK_RC(portcullis_oauth_store_new_from_store(a, NULL), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_oauth_store_new_from_store(memory, &oa), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK(strstr(detail(), "portcullis_oauth_store_new_memory") != NULL, "memory store: %s", detail());
+    CHECK_OK(portcullis_oauth_store_new_from_store(a, &oa));
+    CHECK_OK(portcullis_oauth_store_new_from_store(b, &ob));
+    CHECK_RC(portcullis_oauth_store_purge_codes(oa, NOW), PORTCULLIS_INVALID_ARGUMENT);
+
+    /* Worker A and worker B: one verifier each (same key), each attached to its store. */
+    const uint8_t *secret = (const uint8_t *)"abcdefghijklmnopqrstuvwxyz012345";
+    portcullis_access_keys *keys = NULL;
+    portcullis_access_verifier *va = NULL, *vb = NULL;
+    portcullis_checker *ca = NULL, *cb = NULL;
+    portcullis_oauth_server *server = NULL;
+    CHECK_OK(portcullis_access_keys_new("k1", 2, secret, 32, &keys));
+    CHECK_OK(portcullis_access_verifier_new(keys, policy, &va));
+    CHECK_OK(portcullis_access_verifier_new(keys, policy, &vb));
+    CHECK_OK(portcullis_checker_new_with_access_tokens(policy, peppers, va, &ca));
+    CHECK_OK(portcullis_checker_new_with_access_tokens(policy, peppers, vb, &cb));
+    CHECK_OK(portcullis_store_attach(a, ca));
+    CHECK_OK(portcullis_store_attach(b, cb));
+    portcullis_oauth_config config = portcullis_oauth_config_default();
+    CHECK_OK(portcullis_oauth_server_new(&config, policy, va, "claimport", 9, &server));
+
+    /* The client, registered through B, is in the database A reads. */
+    portcullis_str uris[] = {cstr(OAUTH_REDIRECT)}, scopes[] = {cstr("claims:read")};
+    portcullis_oauth_client *client = NULL;
+    CHECK_OK(portcullis_oauth_client_new_public("spa", 3, false, uris, 1, scopes, 1, &client));
+    CHECK_OK(portcullis_oauth_store_add_client(ob, client));
+    portcullis_oauth_client_free(client);
+
+    char challenge[64], query[512], code[128] = "";
+    size_t len = 0;
+    CHECK_OK(portcullis_pkce_s256(OAUTH_VERIFIER, strlen(OAUTH_VERIFIER), challenge, sizeof challenge, &len));
+    snprintf(query, sizeof query,
+             "response_type=code&client_id=spa&redirect_uri=https%%3A%%2F%%2Fpartner.example%%2Fcb"
+             "&scope=claims:read&state=s1&code_challenge=%s&code_challenge_method=S256", challenge);
+    portcullis_authorization *authz = NULL;
+    CHECK_OK(portcullis_oauth_authorize(server, query, strlen(query), oa, &authz));
+    CHECK(portcullis_authorization_kind(authz) == PORTCULLIS_AUTHORIZE_VALID, "authorize through A: %s", detail());
+    char *location = NULL;
+    size_t loc_len = 0;
+    CHECK_OK(portcullis_oauth_approve(server, authz, "user_7", 6, NULL, 0, oa, NOW, &location, &loc_len));
+    const char *c = location ? strstr(location, "code=") : NULL;
+    if (c != NULL) snprintf(code, sizeof code, "%.*s", (int)strcspn(c + 5, "&"), c + 5);
+    portcullis_string_free(location);
+    portcullis_authorization_free(authz);
+
+    /* The code approved through A is redeemed through B; the refresh rotates through B. */
+    char body[1024], access[600], refresh[100], rotated_access[600], rotated_refresh[100], error[64];
+    snprintf(body, sizeof body,
+             "grant_type=authorization_code&client_id=spa&code=%s&code_verifier=" OAUTH_VERIFIER
+             "&redirect_uri=https%%3A%%2F%%2Fpartner.example%%2Fcb", code);
+    CHECK(token_call(server, ob, body, access, refresh, NULL) == 200, "code exchanged through B");
+    snprintf(body, sizeof body, "grant_type=refresh_token&client_id=spa&refresh_token=%s", refresh);
+    CHECK(token_call(server, ob, body, rotated_access, rotated_refresh, NULL) == 200, "refresh through B");
+    char header[640];
+    snprintf(header, sizeof header, "Bearer %s", rotated_access);
+    /* Under valgrind B's feed may fall behind the bound for a moment: 503, then 200. */
+    double start = seconds();
+    while (status_of(cb, b, header) != 200 && seconds() - start < 10.0) usleep(10000);
+    CHECK(status_of(cb, b, header) == 200, "B accepts the access token");
+
+    /* The old refresh token replayed through A: the family is revoked, and B learns it. */
+    CHECK(token_call(server, oa, body, NULL, NULL, error) == 400 && strcmp(error, "invalid_grant") == 0,
+          "reuse is invalid_grant (%s)", error);
+    CHECK(status_of(ca, a, header) == 401, "A refuses the family at once");
+    /* Refused within the bound: 401 once the feed brings the family, 503 (fail closed)
+     * if the feed is behind; never 200. Then 401 once it catches up. */
+    start = seconds();
+    unsigned last = 0;
+    while ((last = status_of(cb, b, header)) == 200 && seconds() - start < 1.0) usleep(2000);
+    double took = seconds() - start;
+    CHECK(last != 200 && took < 1.0, "B refuses the family within 1 s (%.3f s, %u)", took, last);
+    while ((last = status_of(cb, b, header)) != 401 && seconds() - start < 10.0) usleep(10000);
+    CHECK(last == 401, "B refuses the family as revoked (%u)", last);
+    snprintf(body, sizeof body, "grant_type=refresh_token&client_id=spa&refresh_token=%s", rotated_refresh);
+    CHECK(token_call(server, ob, body, NULL, NULL, error) == 400, "the family's newest refresh token is dead");
+
+    /* The OAuth stores hold their own share: free the database stores first. */
+    portcullis_store_free(a);
+    portcullis_store_free(b);
+    portcullis_store_free(memory);
+    CHECK(token_call(server, oa, body, NULL, NULL, error) == 400, "the OAuth store outlives its portcullis_store");
+    portcullis_oauth_server_free(server);
+    portcullis_oauth_store_free(oa);
+    portcullis_oauth_store_free(ob);
+    portcullis_checker_free(ca);
+    portcullis_checker_free(cb);
+    portcullis_access_verifier_free(va);
+    portcullis_access_verifier_free(vb);
+    portcullis_access_keys_free(keys);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s POLICY URL\n", argv[0]);
@@ -184,6 +317,7 @@ int main(int argc, char **argv) {
     CHECK_OK(portcullis_checker_new(policy, peppers, &checker));
     test_errors();
     if (checker != NULL) test_fleet(policy, peppers, checker, argv[2]);
+    if (checker != NULL) test_oauth_fleet(policy, peppers, argv[2]);
     portcullis_checker_free(checker);
     portcullis_peppers_free(peppers);
     portcullis_policy_free(policy);
