@@ -152,30 +152,79 @@ pub(crate) struct Shared {
 /// The store's freshness: when the feed last caught up, against the staleness bound. Held
 /// apart from [`Shared`] so that a verifier following it does not keep the store alive.
 pub(crate) struct Freshness {
-    base: Instant,
+    clock: Clock,
     /// Clock nanos (+1; 0: never) when the last successful catch-up started.
     healthy_at: AtomicU64,
     bound: u64,
 }
 
+/// A monotonic clock in nanos. On Linux the coarse clock (`CLOCK_MONOTONIC_COARSE`: a
+/// read of the kernel's last tick, a few ns, where `Instant` reads the TSC); it lags real
+/// time by up to a tick, so an age is taken `lag` (two ticks) older than it reads: never
+/// under-estimated, the cache stops answering at most `lag` early, never late.
+struct Clock {
+    #[cfg(not(target_os = "linux"))]
+    base: Instant,
+    lag: u64,
+}
+
+impl Clock {
+    fn new() -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            let res = rustix::time::clock_getres(rustix::time::ClockId::MonotonicCoarse);
+            Clock {
+                lag: nanos(res).saturating_mul(2),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        Clock {
+            base: Instant::now(),
+            lag: 0,
+        }
+    }
+
+    /// Now, up to a tick behind real time (see `lag`).
+    #[inline]
+    fn now(&self) -> u64 {
+        #[cfg(target_os = "linux")]
+        let raw = nanos(rustix::time::clock_gettime(
+            rustix::time::ClockId::MonotonicCoarse,
+        ));
+        #[cfg(not(target_os = "linux"))]
+        let raw = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        raw
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[inline]
+fn nanos(t: rustix::time::Timespec) -> u64 {
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    let ns = u64::try_from(t.tv_nsec).unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(ns)
+}
+
 impl Freshness {
     fn new(bound: Duration) -> Self {
         Freshness {
-            base: Instant::now(),
+            clock: Clock::new(),
             healthy_at: AtomicU64::new(0),
             bound: u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX),
         }
     }
 
+    /// Now (see [`Clock`]).
     #[inline]
     fn now(&self) -> u64 {
-        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        self.clock.now()
     }
 
     #[inline]
     fn fresh(&self, now: u64) -> bool {
         let at = self.healthy_at.load(Ordering::Acquire);
-        at != 0 && now.saturating_sub(at - 1) <= self.bound
+        // `now` may read up to a tick behind real time (the start's reading only errs older).
+        at != 0 && now.saturating_add(self.clock.lag).saturating_sub(at - 1) <= self.bound
     }
 }
 
