@@ -2,8 +2,8 @@
 //! `tests/pg-server.sh` can start one, PostgreSQL (issue #18):
 //! - a cached check (the feed fresh, the record in the cache) against a `MemoryStore`
 //!   check, target ≤ 1.1×;
-//! - a check on a cache miss (the store opened without a feed and a staleness bound of
-//!   1 ns, so every lookup reads the database and fills the cache) against a
+//! - a check on a cache miss (the store opened without a feed and a staleness bound of one
+//!   nanosecond, so every lookup reads the database and fills the cache) against a
 //!   `MemoryStore` check plus a bare primary-key `SELECT` of the same row over the same
 //!   store's connection (`Store::bench_bare_select`, hidden), prepared once, target ≤ 1.2×;
 //! - change-feed events applied per second: 20,000 change rows committed at once, timed
