@@ -29,7 +29,11 @@ impl Scheme {
     /// Splits a hash string into its scheme and digest (zero when it does not decode).
     pub(crate) fn decode(text: &str) -> (Scheme, [u8; 32]) {
         match StoredHash::parse(text) {
-            Ok(hash) => Scheme::of(&hash),
+            // The parsed pepper id is moved, not copied again.
+            Ok(StoredHash::Hmac { pepper_id, digest }) => {
+                (Scheme::Hmac(pepper_id.into_boxed_str()), digest)
+            }
+            Ok(StoredHash::Sha256 { digest }) => (Scheme::Sha256, digest),
             Err(error) => (Scheme::Corrupt(text.into(), error), [0; 32]),
         }
     }

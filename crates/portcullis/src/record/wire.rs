@@ -5,19 +5,23 @@ use super::{EXPIRES_AT, Extras, KeyRecord, Label, Metadata, Profile, REVOKED_AT,
 use crate::format::KeyId;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// What a record reads from: every field by name, unknown fields refused.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RecordWire {
+pub(super) struct RecordWire<'a> {
+    #[serde(deserialize_with = "key_id")]
     id: KeyId,
     name: String,
     owner: String,
     kind: Label,
     env: Label,
     scopes: Vec<String>,
-    hash: String,
+    /// Borrowed from the input when it has no escapes: only its pepper id is kept.
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
     created_at: Timestamp,
     #[serde(default)]
     not_before: Option<Timestamp>,
@@ -29,6 +33,11 @@ pub(super) struct RecordWire {
     rotated_from: Option<KeyId>,
     #[serde(default)]
     metadata: Metadata,
+}
+
+/// `KeyId`'s own reading (the same errors), without its copy of the string.
+fn key_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<KeyId, D::Error> {
+    super::with_str(d, KeyId::parse)
 }
 
 /// What a record writes: the same fields, borrowed; absent options and empty metadata
@@ -55,8 +64,8 @@ struct RecordWireRef<'a> {
     metadata: &'a Metadata,
 }
 
-impl From<RecordWire> for KeyRecord {
-    fn from(w: RecordWire) -> Self {
+impl From<RecordWire<'_>> for KeyRecord {
+    fn from(w: RecordWire<'_>) -> Self {
         let mut times = Times {
             created_at: w.created_at.0,
             ..Times::default()
