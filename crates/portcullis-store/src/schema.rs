@@ -195,10 +195,29 @@ fn sqlite_identity(target: &Target, state: (i64, i64, i64)) -> Result<(), Error>
     Ok(())
 }
 
+/// How long opening a SQLite database waits for another process that is opening it too.
+const OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Brings a SQLite database to the latest schema. Processes that open one new database at
+/// once meet SQLite's locks where its busy handler does not wait (switching the journal to
+/// WAL takes an exclusive lock and answers "locked" at once): such an answer is retried,
+/// for at most [`OPEN_WAIT`].
 pub(crate) fn migrate_sqlite(
     conn: &mut rusqlite::Connection,
     target: &Target,
 ) -> Result<(), Error> {
+    let start = std::time::Instant::now();
+    loop {
+        match migrate_sqlite_once(conn, target) {
+            Err(e) if e.kind() == ErrorKind::Busy && start.elapsed() < OPEN_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            done => return done,
+        }
+    }
+}
+
+fn migrate_sqlite_once(conn: &mut rusqlite::Connection, target: &Target) -> Result<(), Error> {
     let what = target.describe();
     let err = |e: rusqlite::Error| error::sqlite(&what, &e);
     // Checked before anything is written (the journal mode included).

@@ -304,6 +304,24 @@ fn migrations_from_empty_reach_the_latest_version_on_both_backends() {
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION);
 
+    // Processes opening one new SQLite file at once all succeed (switching it to WAL
+    // answers "locked" without waiting; the open retries), in several rounds.
+    for round in 0..5 {
+        let url = format!(
+            "sqlite:{}",
+            dir.path().join(format!("new{round}.sqlite3")).display()
+        );
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || Store::open(&url).map(drop))
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread").expect("concurrent SQLite open");
+        }
+    }
+
     let Some(pg) = Pg::start() else { return };
     let url = pg.database("fresh");
     // Two processes' worth of concurrent opens migrate once.
