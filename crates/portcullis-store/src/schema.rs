@@ -172,11 +172,17 @@ fn foreign(target: &Target, what: &str) -> Error {
 }
 
 /// (application_id, user_version, objects in the schema).
+/// The identity, version and table count, read in one statement so that they come from
+/// one snapshot (three reads could straddle another process's migration and see its
+/// tables without its identity).
 fn sqlite_state(conn: &rusqlite::Connection) -> rusqlite::Result<(i64, i64, i64)> {
-    let app_id = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-    let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let tables = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
-    Ok((app_id, version, tables))
+    conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id()),
+                (SELECT user_version FROM pragma_user_version()),
+                (SELECT count(*) FROM sqlite_schema)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 fn sqlite_identity(target: &Target, state: (i64, i64, i64)) -> Result<(), Error> {
