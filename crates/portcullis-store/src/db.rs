@@ -289,28 +289,6 @@ fn pg_rows(rows: Vec<postgres::Row>, limit: usize) -> Result<Rows, Error> {
     Ok(out)
 }
 
-struct SqliteTx<'a>(&'a rusqlite::Transaction<'a>);
-
-impl Exec for SqliteTx<'_> {
-    fn exec(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, Error> {
-        sqlite_exec(self.0, sql, params)
-    }
-    fn query(&mut self, sql: &str, params: &[Value<'_>], limit: usize) -> Result<Rows, Error> {
-        sqlite_query(self.0, sql, params, limit)
-    }
-    fn query_first(
-        &mut self,
-        sql: &str,
-        params: &[Value<'_>],
-        read: &mut dyn FnMut(&dyn RowRef) -> Result<(), Error>,
-    ) -> Result<bool, Error> {
-        sqlite_query_first(self.0, sql, params, read)
-    }
-    fn is_postgres(&self) -> bool {
-        false
-    }
-}
-
 type Statements = std::collections::HashMap<String, postgres::Statement>;
 
 /// A prepared statement from the connection's cache (prepared once per connection).
@@ -367,6 +345,7 @@ impl<C: postgres::GenericClient> Exec for PgExec<'_, C> {
     }
 }
 
+/// A SQLite connection, or a transaction on one (a `Transaction` derefs to its connection).
 struct SqliteConn<'a>(&'a rusqlite::Connection);
 
 impl Exec for SqliteConn<'_> {
@@ -455,7 +434,7 @@ impl Conn {
             Conn::Sqlite(conn) => {
                 let tx = rusqlite::Transaction::new(conn, rusqlite::TransactionBehavior::Immediate)
                     .map_err(|e| error::sqlite("begin", &e))?;
-                let value = f(&mut SqliteTx(&tx))?;
+                let value = f(&mut SqliteConn(&tx))?;
                 tx.commit().map_err(|e| error::sqlite("commit", &e))?;
                 Ok(value)
             }
