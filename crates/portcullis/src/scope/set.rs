@@ -60,9 +60,18 @@ impl ScopeSet {
         self.0.iter().map(|w| w.count_ones() as usize).sum()
     }
 
-    /// Scope numbers in ascending order.
+    /// Scope numbers in ascending order (one step per member, not per possible scope).
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..MAX_SCOPES).filter(move |&i| self.contains(i))
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + bit
+                })
+            })
+        })
     }
 }
 
@@ -89,5 +98,21 @@ mod tests {
         assert!(a.is_subset(&b) && !b.is_subset(&a));
         assert_eq!(b.difference(a).iter().collect::<Vec<_>>(), vec![70]);
         assert!(ScopeSet::EMPTY.is_subset(&a) && ScopeSet::EMPTY.is_empty());
+    }
+
+    #[test]
+    fn iter_gives_every_member_in_order() {
+        let members = [0, 1, 63, 64, 65, 127, 128, 200, 254, 255];
+        let mut set = ScopeSet::EMPTY;
+        for &m in members.iter().rev() {
+            set.insert(m);
+        }
+        assert_eq!(set.iter().collect::<Vec<_>>(), members);
+        let all = (0..MAX_SCOPES).fold(ScopeSet::EMPTY, |mut s, i| {
+            s.insert(i);
+            s
+        });
+        assert!(all.iter().eq(0..MAX_SCOPES));
+        assert_eq!(ScopeSet::EMPTY.iter().count(), 0);
     }
 }
