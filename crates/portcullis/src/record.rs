@@ -52,7 +52,9 @@ struct Extras {
 impl Extras {
     /// `None` when every field is empty, so most records pay one null pointer.
     fn boxed(self) -> Option<Box<Extras>> {
-        (self != Extras::default()).then(|| Box::new(self))
+        let empty =
+            self.not_before.is_none() && self.rotated_from.is_none() && self.metadata.is_empty();
+        (!empty).then(|| Box::new(self))
     }
 }
 
@@ -229,10 +231,10 @@ impl KeyRecord {
 
     /// Parses the JSON form, checking labels and the hash string.
     pub fn from_json(text: &str) -> Result<Self, RecordError> {
-        // A well-formed record is read in one pass; anything else takes the path below,
-        // whose errors are the reported ones. Its labels were checked as they were read
-        // (`Label`), so only the hash is left to check.
-        if let Ok(record) = serde_json::from_str::<KeyRecord>(text)
+        // A well-formed record is read in one pass (the layout `to_json` writes without
+        // serde); anything else takes the paths below, whose errors are the reported ones.
+        // Its labels were checked as they were read (`Label`), so only the hash is left.
+        if let Some(record) = wire::canonical(text).or_else(|| serde_json::from_str(text).ok())
             && !matches!(record.profile.scheme, Scheme::Corrupt(..))
         {
             return Ok(record);
@@ -479,6 +481,11 @@ impl Label {
             len: len as u8,
             bytes,
         }
+    }
+
+    /// Stores `text` if it is a valid label.
+    fn checked(text: &str) -> Option<Self> {
+        is_valid_label(text).then(|| Label::new(text))
     }
 
     fn as_str(&self) -> &str {

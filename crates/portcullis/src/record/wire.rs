@@ -115,3 +115,190 @@ impl<'de> Deserialize<'de> for KeyRecord {
         RecordWire::deserialize(d).map(KeyRecord::from)
     }
 }
+
+/// Reads the exact layout [`KeyRecord::to_json`] writes (fields in its order, no
+/// whitespace, no escapes, no metadata) without serde, for the database store's cache
+/// misses. Anything else is `None` and takes serde's path, whose answers (and errors) are
+/// the reference: where this returns a record, serde returns the same one.
+pub(super) fn canonical(text: &str) -> Option<KeyRecord> {
+    let mut c = Cursor(text);
+    c.eat("{\"id\":")?;
+    let id = KeyId::parse(c.string()?).ok()?;
+    c.eat(",\"name\":")?;
+    let name = c.string()?.to_owned();
+    c.eat(",\"owner\":")?;
+    let owner = c.string()?.to_owned();
+    c.eat(",\"kind\":")?;
+    let kind = Label::checked(c.string()?)?;
+    c.eat(",\"env\":")?;
+    let env = Label::checked(c.string()?)?;
+    c.eat(",\"scopes\":[")?;
+    let scopes = c.strings()?;
+    c.eat(",\"hash\":")?;
+    let hash = Cow::Borrowed(c.string()?);
+    c.eat(",\"created_at\":")?;
+    let created_at = c.time()?;
+    let not_before = c.optional(",\"not_before\":", Cursor::time)?;
+    let expires_at = c.optional(",\"expires_at\":", Cursor::time)?;
+    let revoked_at = c.optional(",\"revoked_at\":", Cursor::time)?;
+    let rotated_from = c.optional(",\"rotated_from\":", |c| KeyId::parse(c.string()?).ok())?;
+    (c.0 == "}").then_some(())?;
+    Some(KeyRecord::from(RecordWire {
+        id,
+        name,
+        owner,
+        kind,
+        env,
+        scopes,
+        hash,
+        created_at,
+        not_before,
+        expires_at,
+        revoked_at,
+        rotated_from,
+        metadata: Metadata::new(),
+    }))
+}
+
+/// The unread rest of a canonical record.
+struct Cursor<'a>(&'a str);
+
+impl<'a> Cursor<'a> {
+    fn eat(&mut self, literal: &str) -> Option<()> {
+        self.0 = self.0.strip_prefix(literal)?;
+        Some(())
+    }
+
+    /// A string without escapes or control characters (JSON allows neither raw).
+    fn string(&mut self) -> Option<&'a str> {
+        let rest = self.0.strip_prefix('"')?;
+        let end = rest
+            .bytes()
+            .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+        (rest.as_bytes()[end] == b'"').then_some(())?;
+        self.0 = &rest[end + 1..];
+        Some(&rest[..end])
+    }
+
+    /// The rest of a non-empty array of strings, after its `[`.
+    fn strings(&mut self) -> Option<Vec<String>> {
+        let mut all = Vec::new();
+        if self.eat("]").is_some() {
+            return Some(all);
+        }
+        loop {
+            all.push(self.string()?.to_owned());
+            if self.eat("]").is_some() {
+                return Some(all);
+            }
+            self.eat(",")?;
+        }
+    }
+
+    /// A JSON number that is a `u64` written as serde writes it (no sign, no leading zero,
+    /// no fraction or exponent).
+    fn time(&mut self) -> Option<Timestamp> {
+        let digits = self.0.bytes().take_while(u8::is_ascii_digit).count();
+        let (number, rest) = self.0.split_at(digits);
+        if number.is_empty() || (number.len() > 1 && number.starts_with('0')) {
+            return None;
+        }
+        if rest.starts_with(['.', 'e', 'E']) {
+            return None;
+        }
+        self.0 = rest;
+        number.parse().ok().map(Timestamp)
+    }
+
+    /// A field that may be absent: `Some(None)` when it is, `None` when it is malformed.
+    fn optional<T>(
+        &mut self,
+        name: &str,
+        read: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<Option<T>> {
+        if self.eat(name).is_none() {
+            return Some(None);
+        }
+        read(self).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "hmac-sha256$p1$VJKbJOumODcxJIOhOGun1W3siJmUM0IkQxnMq20WNUY";
+
+    /// Records in the layouts `to_json` writes: every optional field, both schemes, a
+    /// corrupt hash, odd names, escapes and metadata (the last two are serde's).
+    fn samples() -> Vec<String> {
+        let base = format!(
+            r#""id":"1MEBtNEy0CkF5LHa","owner":"org_0","kind":"sk","env":"live","hash":"{HASH}","created_at":1800000000"#
+        );
+        let extra = [
+            r#""name":"bench","scopes":["claims:read"]"#,
+            r#""name":"","scopes":[]"#,
+            r#""name":"Prod – ünïcode ☃","scopes":["a","b:c","orders:read"]"#,
+            r#""name":"q\"uote\\ \n","scopes":["a"]"#,
+            r#""name":"n","scopes":["a"],"not_before":0,"expires_at":1800003600,"revoked_at":18446744073709551615,"rotated_from":"AAAAAAAAAAAAAAAA""#,
+            r#""name":"n","scopes":["a"],"expires_at":1"#,
+            r#""name":"n","scopes":["a"],"metadata":{"team":"x"}"#,
+        ];
+        let mut all: Vec<String> = extra.iter().map(|e| format!("{{{base},{e}}}")).collect();
+        all.push(all[0].replace(HASH, "sha256$VJKbJOumODcxJIOhOGun1W3siJmUM0IkQxnMq20WNUY"));
+        all.push(all[0].replace(HASH, "hmac-sha256$p1$not-base64"));
+        all.iter()
+            .map(|text| {
+                let record: KeyRecord = serde_json::from_str(text).expect("a sample");
+                record.to_json()
+            })
+            .collect()
+    }
+
+    /// Where the fast path answers, serde answers the same record.
+    fn agrees(text: &str) -> bool {
+        let Some(fast) = canonical(text) else {
+            return false;
+        };
+        let slow: KeyRecord = serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("fast path read {text:?}, serde refused it: {e}"));
+        assert!(fast == slow, "fast path differs from serde on {text:?}");
+        true
+    }
+
+    #[test]
+    fn the_layout_to_json_writes_is_read_without_serde() {
+        let samples = samples();
+        let read = samples.iter().filter(|s| agrees(s)).count();
+        // All but the escaped name and the metadata.
+        assert_eq!(read, samples.len() - 2, "{samples:#?}");
+        let fast = canonical(&samples[0]).expect("read");
+        assert!(fast.validate().is_ok());
+        assert_eq!(fast.to_json(), samples[0]);
+    }
+
+    #[test]
+    fn every_one_byte_edit_is_read_as_serde_reads_it_or_left_to_serde() {
+        const EDITS: &[u8] = b"\"\\01 9a,}]{[:-.eE\n\x01";
+        let mut fast = 0;
+        for sample in samples() {
+            let bytes = sample.as_bytes();
+            for at in 0..=bytes.len() {
+                let mut variants =
+                    vec![[&bytes[..at], &bytes[(at + 1).min(bytes.len())..]].concat()];
+                for &b in EDITS {
+                    variants.push([&bytes[..at], &[b], &bytes[at..]].concat());
+                    if at < bytes.len() {
+                        variants.push([&bytes[..at], &[b], &bytes[at + 1..]].concat());
+                    }
+                }
+                for v in variants {
+                    if let Ok(text) = std::str::from_utf8(&v) {
+                        fast += usize::from(agrees(text));
+                    }
+                }
+            }
+        }
+        assert!(fast > 1_000, "only {fast} edits were read by the fast path");
+    }
+}
