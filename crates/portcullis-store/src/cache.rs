@@ -103,6 +103,10 @@ impl Cache {
         let current = self.generation.load(Ordering::Acquire) == generation;
         match found {
             Some(record) if current => {
+                // Read again while stale (the feed down): the cached copy, if equal, stays.
+                if let Some(cached) = self.records.get(id).filter(|c| **c == record) {
+                    return Some(cached);
+                }
                 self.absent.pin().remove(id);
                 self.records.put(record);
                 self.records.get(id)
@@ -170,6 +174,31 @@ mod tests {
             assert!(cache.fill(g, &id, None, 1).is_none());
             assert!(cache.sizes().1 <= 100, "{:?}", cache.sizes());
         }
+    }
+
+    fn record(name: &str) -> KeyRecord {
+        KeyRecord::from_json(&format!(
+            r#"{{"id":"AAAAAAAAAAAAAAAA","name":"{name}","owner":"o","kind":"sk","env":"live","scopes":["a"],"hash":"sha256$VJKbJOumODcxJIOhOGun1W3siJmUM0IkQxnMq20WNUY","created_at":1}}"#
+        ))
+        .expect("a record")
+    }
+
+    #[test]
+    fn a_read_equal_to_the_cached_record_keeps_it_and_a_changed_one_replaces_it() {
+        let cache = Cache::new(CacheConfig::default());
+        let id = KeyId::parse("AAAAAAAAAAAAAAAA").expect("id");
+        let first = cache.fill(cache.generation(), &id, Some(record("a")), 1);
+        let again = cache.fill(cache.generation(), &id, Some(record("a")), 2);
+        assert!(Arc::ptr_eq(
+            &first.expect("cached"),
+            &again.expect("cached")
+        ));
+        let changed = cache.fill(cache.generation(), &id, Some(record("b")), 3);
+        assert_eq!(changed.expect("cached").name(), "b");
+        let Cached::Known(now) = cache.get(&id, 4) else {
+            panic!("not cached");
+        };
+        assert_eq!(now.name(), "b");
     }
 
     #[test]

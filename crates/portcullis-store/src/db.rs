@@ -112,9 +112,14 @@ fn sqlite_bound<'c>(
         .prepare_cached(sql)
         .map_err(|e| error::sqlite("prepare", &e))?;
     for (i, p) in params.iter().enumerate() {
+        // `$n` is usually the n-th parameter: checking that costs no allocation, unlike
+        // `parameter_index` (a C string per call); out of order, the lookup finds it.
         let index = SQLITE_NAMES
             .get(i)
-            .and_then(|name| stmt.parameter_index(name).ok().flatten())
+            .and_then(|&name| match stmt.parameter_name(i + 1) {
+                Some(at) if at == name => Some(i + 1),
+                _ => stmt.parameter_index(name).ok().flatten(),
+            })
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::Database,
