@@ -107,7 +107,9 @@ impl Cache {
                 if let Some(cached) = self.records.get(id).filter(|c| **c == record) {
                     return Some(cached);
                 }
-                self.absent.pin().remove(id);
+                if !self.absent.is_empty() {
+                    self.absent.pin().remove(id);
+                }
                 self.records.put(record);
                 self.records.get(id)
             }
