@@ -5,8 +5,10 @@
 //! - a check on a cache miss against a `MemoryStore` check plus a bare primary-key
 //!   `SELECT` of the same row over the same store's connection (`Store::bench_bare_select`,
 //!   hidden), prepared once, target ≤ 1.2×. Each round opens a new store (untimed; no feed,
-//!   a staleness bound of one nanosecond) and checks each key once, so every timed lookup
-//!   reads the database, decodes the record and fills an empty cache;
+//!   a staleness bound of one nanosecond; its connection warmed by reading every row) and
+//!   checks each key once, so every timed lookup reads the database, decodes the record
+//!   and adds it to a cache that holds 3,000 keys of other organisations (informational:
+//!   the same into an empty cache);
 //! - informational: the same with the cache already holding every key while the feed is
 //!   stale (every lookup reads the database and finds the cached copy equal);
 //! - change-feed events applied per second: 20,000 change rows committed at once, timed
@@ -32,6 +34,8 @@ use std::time::{Duration, Instant};
 const NOW: Timestamp = Timestamp(1_800_000_000);
 const PEPPER: [u8; 32] = [42; 32];
 const KEYS: usize = 1_000;
+/// Keys of other organisations already in the cache when the misses are measured.
+const RESIDENT: usize = 3_000;
 const FEED_EVENTS: usize = 20_000;
 
 fn root() -> PathBuf {
@@ -60,6 +64,8 @@ struct Fixture {
     url: String,
     headers: Vec<String>,
     ids: Vec<String>,
+    /// The headers of [`RESIDENT`] more keys, in the database only.
+    resident: Vec<String>,
 }
 
 fn fixture(url: &str) -> Fixture {
@@ -83,6 +89,15 @@ fn fixture(url: &str) -> Fixture {
         cached.insert_key(&issued.record, NOW).expect("insert");
         memory.insert(issued.record).expect("insert");
     }
+    let mut resident = Vec::with_capacity(RESIDENT);
+    for i in 0..RESIDENT {
+        let spec = KeySpec::new("resident", &format!("other_{i}"), ["claims:read"]);
+        let issued = checker
+            .issue_with("sk", "live", &spec, NOW, &rng)
+            .expect("issue");
+        resident.push(format!("Bearer {}", issued.key.expose()));
+        cached.insert_key(&issued.record, NOW).expect("insert");
+    }
     let stale = uncached(url);
     checks_of(&checker, &headers, &stale, KEYS, 0);
     Fixture {
@@ -93,7 +108,30 @@ fn fixture(url: &str) -> Fixture {
         url: url.to_owned(),
         headers,
         ids,
+        resident,
     }
+}
+
+/// [`uncached`], its connection warmed (untimed): the database's pages read and both
+/// statements prepared, as in a process that has run a while; its cache holding the
+/// resident keys (`populated`) or empty, and none of the measured keys.
+fn warm_uncached(f: &Fixture, populated: bool) -> Store {
+    let store = uncached(&f.url);
+    for id in &f.ids {
+        black_box(bare_select(&store, id));
+    }
+    let id = portcullis::KeyId::parse(&f.ids[0]).expect("an id");
+    store.key(&id).expect("a read").expect("the record");
+    if populated {
+        checks_of(&f.checker, &f.resident, &store, RESIDENT, 0);
+    }
+    let resident = if populated { RESIDENT } else { 0 };
+    assert_eq!(
+        store.cache_sizes(),
+        (resident, 0),
+        "the warm-up cached another key"
+    );
+    store
 }
 
 /// A store that reads the database on every lookup (no feed, always stale), its cache empty.
@@ -220,14 +258,15 @@ fn measure(c: &mut Criterion, name: &str, url: &str, json: &mut Vec<String>) {
          \"{name}_cached_ratio\": {r:.4}, \"{name}_cached_ratio_q1\": {q1:.4}, \"{name}_cached_ratio_q3\": {q3:.4}"
     ));
 
-    // A miss: each round a new store, each key looked up once (so never found cached).
+    // A miss: each round a new store holding the resident keys, each measured key looked
+    // up once (so never found cached).
     let fresh = RefCell::new(uncached(&f.url));
     let (mut at_s, mut at_b) = (0, 0);
     let iters = if name == "sqlite" { KEYS } else { 500 };
     let (miss, floor, (q1, r, q3)) = paired_with(
         21,
         iters,
-        &mut || *fresh.borrow_mut() = uncached(&f.url),
+        &mut || *fresh.borrow_mut() = warm_uncached(&f, true),
         &mut |n| at_s = checks(&f, &*fresh.borrow(), n, at_s),
         &mut |n| {
             let store = fresh.borrow();
@@ -250,7 +289,7 @@ fn measure(c: &mut Criterion, name: &str, url: &str, json: &mut Vec<String>) {
     let (_, floor, (q1, r, q3)) = paired_with(
         21,
         iters,
-        &mut || *fresh.borrow_mut() = uncached(&f.url),
+        &mut || *fresh.borrow_mut() = warm_uncached(&f, true),
         &mut |n| at_s = checks(&f, &*fresh.borrow(), n, at_s),
         &mut |n| {
             let store = fresh.borrow();
@@ -265,6 +304,28 @@ fn measure(c: &mut Criterion, name: &str, url: &str, json: &mut Vec<String>) {
     );
     json.push(format!(
         "\"{name}_memory_select_decode_ns\": {floor:.2}, \"{name}_miss_decode_ratio\": {r:.4}"
+    ));
+
+    // Informational: the same misses into an empty cache (a process's first requests).
+    let (mut at_s, mut at_b) = (0, 0);
+    let (empty, floor, (_, r, _)) = paired_with(
+        21,
+        iters,
+        &mut || *fresh.borrow_mut() = warm_uncached(&f, false),
+        &mut |n| at_s = checks(&f, &*fresh.borrow(), n, at_s),
+        &mut |n| {
+            let store = fresh.borrow();
+            for _ in 0..n {
+                at_b = checks(&f, &f.memory, 1, at_b);
+                black_box(bare_select(&store, &f.ids[at_b]));
+            }
+        },
+    );
+    println!(
+        "store_{name}/miss into an empty cache vs memory+select: {empty:.1} ns vs {floor:.1} ns, {r:.3}x"
+    );
+    json.push(format!(
+        "\"{name}_miss_empty_ns\": {empty:.2}, \"{name}_miss_empty_ratio\": {r:.4}"
     ));
 
     // Informational: the feed stale, every key cached: each lookup reads the database.
