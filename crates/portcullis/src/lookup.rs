@@ -14,6 +14,10 @@
 //! - A vacancy is a record under a per-store sentinel profile (so that an entry stays one
 //!   pointer, which the memory budget per key counts), revoked, with no scopes and an
 //!   unmatchable hash; only this module sees it, through `Stored::live`.
+//! - A record several threads hold at once is replicated, a copy per thread slot, so that
+//!   threads checking one key do not all write its reference count (`lookup/hot.rs`).
+
+mod hot;
 
 use crate::format::KeyId;
 use crate::record::KeyRecord;
@@ -115,6 +119,8 @@ pub struct MemoryStore {
     /// Taken by every write, so that read-modify-write changes are atomic; it holds the
     /// intern table and the vacancy count, which only writes use.
     writer: Mutex<Writes>,
+    /// Copies of the records many threads check at once (`lookup/hot.rs`).
+    hot: hot::Hot,
 }
 
 /// What only writes use, behind the writer lock.
@@ -230,6 +236,7 @@ impl Default for MemoryStore {
             vacant: Arc::clone(sentinel.profile()),
             live: AtomicUsize::new(0),
             writer: Mutex::new(Writes::default()),
+            hot: hot::Hot::new(),
         }
     }
 }
@@ -269,6 +276,8 @@ impl MemoryStore {
             .get(record.id_ref())
             .map(|s| s.live(&self.vacant).is_some());
         writes.profiles.intern(&mut record);
+        record.mark_replicated(false);
+        self.hot.forget(record.id_ref());
         records.insert(Stored(Arc::new(record)));
         if was_live == Some(false) {
             writes.vacancies -= 1;
@@ -295,14 +304,48 @@ impl MemoryStore {
         self.write(|records, writes| self.store(records, writes, record));
     }
 
-    /// The record with this id.
+    /// The record with this id. A record other threads hold at the same moment is
+    /// replicated, so that threads checking one key do not write one shared count
+    /// (`lookup/hot.rs`).
     #[inline]
     pub fn get(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
-        self.records
-            .pin()
-            .get(id)?
-            .live(&self.vacant)
-            .map(Arc::clone)
+        let records = self.records.pin();
+        let record = records.get(id)?.live(&self.vacant)?;
+        if record.is_replicated() {
+            if let Some(copy) = self.hot.get(id) {
+                return Some(copy);
+            }
+        } else if Arc::strong_count(record) > 1 {
+            self.replicate(id);
+        }
+        Some(Arc::clone(record))
+    }
+
+    /// Replicates the record of `id` unless the bound is reached or a write is under way.
+    #[cold]
+    fn replicate(&self, id: &KeyId) {
+        if self.hot.is_full() {
+            return;
+        }
+        let Ok(_writes) = self.writer.try_lock() else {
+            return;
+        };
+        let records = self.records.pin();
+        let Some(current) = self.live_in(&records, id) else {
+            return;
+        };
+        if current.is_replicated() {
+            return;
+        }
+        self.hot.replicate(current);
+        let mut marked = KeyRecord::clone(current);
+        marked.mark_replicated(true);
+        records.insert(Stored(Arc::new(marked)));
+    }
+
+    /// How many records are replicated (`lookup/hot.rs`; at most 1,024).
+    pub fn replicated(&self) -> usize {
+        self.hot.len()
     }
 
     /// Removes a record, returning it. Any order of removals and inserts, the same id
@@ -312,6 +355,7 @@ impl MemoryStore {
         self.write(|records, writes| {
             let removed = Arc::clone(self.live_in(records, id)?);
             records.insert(Stored(Arc::new(vacancy(*id, Some(&self.vacant)))));
+            self.hot.forget(id);
             writes.vacancies += 1;
             let live = self.live.fetch_sub(1, Ordering::Relaxed) - 1;
             if writes.vacancies > (live / 2).max(Writes::PURGE_FROM) {
@@ -414,6 +458,56 @@ mod tests {
         let b = store.get(&idb).expect("b");
         assert!(!Arc::ptr_eq(a.profile(), b.profile()));
         assert_eq!(b.scopes(), ["claims:write"]);
+    }
+
+    #[test]
+    fn a_record_held_elsewhere_is_replicated_per_thread_and_a_write_drops_the_copies() {
+        let store = MemoryStore::new();
+        let r = record("HOTHOTHOTHOTHOT0", "org_1", &["claims:read"]);
+        let (id, json) = (r.id(), r.to_json());
+        store.insert(r).expect("insert");
+        let held = store.get(&id).expect("found");
+        assert_eq!(store.replicated(), 0, "a lookup alone replicates nothing");
+        let mine = store.get(&id).expect("found while held");
+        assert_eq!(store.replicated(), 1);
+        let again = store.get(&id).expect("found");
+        assert!(!Arc::ptr_eq(&again, &held), "a copy, not the shared record");
+        assert!(
+            Arc::ptr_eq(&again, &store.get(&id).expect("found")),
+            "one copy per thread"
+        );
+        assert!(*again == *held && again.to_json() == json && !again.is_replicated());
+        let other = std::thread::scope(|s| s.spawn(|| store.get(&id).expect("found")).join());
+        let other = other.expect("thread");
+        assert!(!Arc::ptr_eq(&other, &again), "another thread, another copy");
+        assert!(store.records().iter().all(|r| r.to_json() == json));
+        store.revoke(&id, Timestamp(9)).expect("revoke");
+        assert_eq!(store.replicated(), 0, "the write dropped the copies");
+        let after = store.get(&id).expect("found");
+        assert_eq!(
+            after.revoked_at(),
+            Some(Timestamp(9)),
+            "no stale copy answers"
+        );
+        drop((held, mine, again, other));
+        store.remove(&id);
+        assert!(store.get(&id).is_none());
+    }
+
+    #[test]
+    fn replicated_records_are_bounded() {
+        let store = MemoryStore::new();
+        let mut held = Vec::new();
+        for i in 0..hot::MAX_HOT + 50 {
+            let r = record(&format!("H{i:0>15}"), "org_1", &["a"]);
+            let id = r.id();
+            store.insert(r).expect("insert");
+            held.push(store.get(&id).expect("found"));
+            let copy = store.get(&id).expect("found while held");
+            assert_eq!(copy.id(), id);
+        }
+        assert_eq!(store.replicated(), hot::MAX_HOT);
+        assert_eq!(store.len(), hot::MAX_HOT + 50);
     }
 
     fn interned(store: &MemoryStore) -> usize {

@@ -60,7 +60,7 @@ impl Extras {
 
 /// The times every check reads: creation always, expiry and revocation when their bit is
 /// set.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default)]
 struct Times {
     created_at: u64,
     expires_at: u64,
@@ -70,6 +70,21 @@ struct Times {
 
 const EXPIRES_AT: u8 = 2;
 const REVOKED_AT: u8 = 4;
+/// Marks the copy a [`crate::MemoryStore`] keeps of a record it has replicated
+/// (`lookup/hot.rs`); a mark of the store, not part of the record: never compared or
+/// serialised, and cleared when a store takes the record in.
+const REPLICATED: u8 = 8;
+
+impl PartialEq for Times {
+    fn eq(&self, other: &Self) -> bool {
+        self.created_at == other.created_at
+            && self.expires_at == other.expires_at
+            && self.revoked_at == other.revoked_at
+            && self.present & !REPLICATED == other.present & !REPLICATED
+    }
+}
+
+impl Eq for Times {}
 
 impl Times {
     fn get(&self, bit: u8, value: u64) -> Option<Timestamp> {
@@ -273,6 +288,19 @@ impl KeyRecord {
     /// The key id.
     pub fn id(&self) -> KeyId {
         self.id
+    }
+    /// Whether a store has marked this copy as replicated (`lookup/hot.rs`).
+    #[inline]
+    pub(crate) fn is_replicated(&self) -> bool {
+        self.times.present & REPLICATED != 0
+    }
+    /// Sets or clears the store's replication mark.
+    pub(crate) fn mark_replicated(&mut self, on: bool) {
+        if on {
+            self.times.present |= REPLICATED;
+        } else {
+            self.times.present &= !REPLICATED;
+        }
     }
     /// The key id, borrowed (what [`crate::MemoryStore`] finds records by).
     pub(crate) fn id_ref(&self) -> &KeyId {
