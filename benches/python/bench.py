@@ -220,8 +220,9 @@ def issue_keys(checker, store, n):
 
 
 def batch_rows(checker, store):
-    """check_many per request against check per request over the same batch (paired), and
-    1 vs 2 threads each deciding its own batch (its own keys: no shared record counts)."""
+    """check_many per request against check per request over the same batch (paired);
+    1 vs 2 threads each deciding its own batch (its own keys), and both deciding batches
+    of one key."""
     one, two = (batch_of(checker, store, issue_keys(checker, store, 16)) for _ in range(2))
     expected = [checker.check(m, p, lookup=store, authorization=a, query=q, https=h, now=NOW).status
                 for m, p, a, q, h in one]
@@ -249,6 +250,13 @@ def batch_rows(checker, store):
     result["threads_batched_of_ceiling"] = of_ceiling
     if others is not None:
         result["threads_batched_others_busy"] = others
+    # Both threads on one key (a hot key: the store hands each thread its own copy).
+    same = batch_of(checker, store, issue_keys(checker, store, 1))
+    ratio, _, _, (platform, of_ceiling) = threads_ratio(
+        [many(same), many(same)], calls=2000, rounds=7, ceiling=ceiling)
+    result["threads_same_key_ratio"] = ratio
+    result["threads_same_key_platform_ratio"] = platform
+    result["threads_same_key_of_ceiling"] = of_ceiling
     return result
 
 
