@@ -8,15 +8,26 @@
 //! - A failed connection or query drops the connection; it is re-opened every
 //!   [`crate::Options::reconnect_every`], and the first catch-up after it reads every change
 //!   missed meanwhile before the cache is marked fresh again.
+//! - **Pruned changes are never skipped silently.** Pruning keeps only the newest
+//!   [`crate::Options::keep_changes`] rows, so a process that fell further behind (one
+//!   suspended or disconnected meanwhile) cannot replay what it missed. A catch-up whose next
+//!   row is not `last + 1` compares `last` with the oldest row left; if changes after
+//!   `last` are gone, it drops the whole cache, reloads the OAuth revocations and jumps to
+//!   the newest sequence before it goes on, so the cache is marked fresh only once it holds
+//!   nothing older than the catch-up's start (`Shared::resync`).
+//! - The feed also prunes, at most every [`crate::Options::prune_every`] and after a
+//!   successful catch-up, one small batch per table per turn; a failed prune is retried
+//!   at the next interval and never stops the feed.
 //! - The thread ends within one heartbeat of its store being dropped, which joins it.
 
 use crate::db::{Col, Conn, Value};
 use crate::error::{Error, ErrorKind};
-use crate::store::{CHANGE_PAGE, CHANNEL, Shared};
+use crate::store::{CHANGE_PAGE, CHANNEL, Shared, missed_pruned, prune_batch};
+use portcullis::Timestamp;
 use postgres::fallible_iterator::FallibleIterator;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Most notifications drained at once (each only says "something changed").
 const MAX_DRAIN: usize = 10_000;
@@ -47,6 +58,8 @@ fn connect(shared: &Shared) -> Option<Conn> {
 
 fn run(shared: &Shared) {
     let mut conn: Option<Conn> = None;
+    // `None`: never (an interval too long to add to the clock).
+    let mut next_prune = Instant::now().checked_add(shared.options.prune_every);
     while !shared.stop.load(Ordering::Acquire) {
         let Some(c) = conn.as_mut() else {
             conn = connect(shared);
@@ -61,6 +74,20 @@ fn run(shared: &Shared) {
             continue;
         }
         shared.mark_healthy(started);
+        if next_prune.is_some_and(|at| Instant::now() >= at) {
+            // A failure (busy, a dropped connection) waits for the next interval; the
+            // catch-up notices a broken connection.
+            let more = matches!(
+                prune_batch(c, &shared.options, Timestamp::now()),
+                Ok((_, true))
+            );
+            let pause = if more {
+                Duration::ZERO
+            } else {
+                shared.options.prune_every
+            };
+            next_prune = Instant::now().checked_add(pause);
+        }
         if !wait(c, shared) {
             conn = None;
         }
@@ -90,7 +117,8 @@ fn wait(conn: &mut Conn, shared: &Shared) -> bool {
     true
 }
 
-/// Reads and applies every change after the last one applied.
+/// Reads and applies every change after the last one applied; resynchronises instead when
+/// some of them were pruned.
 pub(crate) fn catch_up(conn: &mut Conn, shared: &Shared) -> Result<(), Error> {
     loop {
         let last = shared.last_seq.load(Ordering::Acquire);
@@ -101,6 +129,14 @@ pub(crate) fn catch_up(conn: &mut Conn, shared: &Shared) -> Result<(), Error> {
                 CHANGE_PAGE,
             )
         })?;
+        // A page that starts at `last + 1`, or is empty (pruning keeps the newest row),
+        // misses nothing; otherwise a hole in the sequence (a rolled-back write) or a
+        // gap left by pruning, which the oldest row left tells apart.
+        let next = rows.first().and_then(|r| r.first()).and_then(Col::int);
+        if next.is_some_and(|seq| seq > last.saturating_add(1)) && missed_pruned(conn, last)? {
+            shared.resync(conn)?;
+            continue;
+        }
         let n = rows.len();
         for row in rows {
             let [seq, kind, subject, at] = <[Col; 4]>::try_from(row)

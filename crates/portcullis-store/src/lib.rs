@@ -38,8 +38,12 @@
 //! - **Access tokens fail closed too:** a verifier given to [`Store::attach`] follows the
 //!   store's freshness, so past the bound its tokens are refused (503 `lookup_failed`).
 //!
-//! Not yet here: connection pooling (one connection per store for misses and writes),
-//! TLS to PostgreSQL, and pruning of the change sequence and of expired revoked families.
+//! - **Bounded retention:** the feed prunes the change sequence, expired authorization
+//!   codes and old revoked families in small batches (see [`Options::keep_changes`] and
+//!   [`Store::prune`]); a process that missed pruned changes resynchronises.
+//!
+//! Not yet here: connection pooling (one connection per store for misses and writes) and
+//! TLS to PostgreSQL.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -57,7 +61,7 @@ pub use cache::CacheConfig;
 pub use error::{Error, ErrorKind};
 pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION, PRODUCT};
 pub use store::{
-    AuditEntry, CHANNEL, CorruptKey, FeedStatus, MAX_FAMILIES, MAX_JSON, MAX_LIST, Options, Store,
-    StoredKey,
+    AuditEntry, CHANNEL, CorruptKey, FeedStatus, MAX_FAMILIES, MAX_JSON, MAX_LIST, Options, Pruned,
+    Store, StoredKey,
 };
 pub use url::{MAX_URL_LEN, Target};

@@ -20,6 +20,12 @@
 //!   re-opened at most every [`Options::reconnect_every`]; meanwhile calls fail at once.
 //! - **Bounded reads:** a stored JSON value longer than [`MAX_JSON`] is refused before it
 //!   is parsed; every query reads at most a fixed number of rows (see each method).
+//! - **Bounded retention** (see [`Options::keep_changes`], [`Options::code_margin`],
+//!   [`Options::family_window`]): the feed prunes at most every [`Options::prune_every`],
+//!   one short transaction of at most 1,000 rows per table at a time, never on a
+//!   request's path; a failed prune is retried at the next turn. A feed that finds changes
+//!   it had not applied pruned away drops its whole cache and reloads the revocations
+//!   before it marks itself fresh again (`feed.rs`).
 
 use crate::cache::{Cache, CacheConfig, Cached};
 use crate::db::{Col, ColRef, Conn, Exec, Limits, Rows, Value};
@@ -66,8 +72,25 @@ pub struct Options {
     /// A broken connection is re-opened at most this often (default 100 ms).
     pub reconnect_every: Duration,
     /// Revoked OAuth families are loaded at open if revoked within this window (default
-    /// 3,660 s: the access-token lifetime and a minute of clock skew).
+    /// 3,660 s: the access-token lifetime and a minute of clock skew). Pruning deletes a
+    /// family revoked longer ago than this (by this machine's clock), together with its
+    /// refresh tokens, which no request can use again: keep it at least the access-token
+    /// lifetime.
     pub family_window: Duration,
+    /// Rows of the `changes` table kept: pruning deletes the rows more than this many
+    /// sequence numbers behind the newest, which it always keeps (default 100,000; at
+    /// least 1). A count rather than an age because a change row holds no write time and
+    /// a count bounds the table's size; 100,000 because replaying more costs about what a
+    /// full resynchronisation does (reloading up to [`MAX_FAMILIES`] families). A process
+    /// that missed pruned changes resynchronises instead of replaying (see `feed.rs`).
+    pub keep_changes: u64,
+    /// Authorization codes are deleted once their `expires_at` is this far in the past by
+    /// this machine's clock, used or not (default 300 s: a code past its expiry is refused
+    /// anyway; the margin covers clock skew between servers).
+    pub code_margin: Duration,
+    /// How often the feed prunes (default 60 s); a prune that found a full batch to delete
+    /// continues at the feed's next turn.
+    pub prune_every: Duration,
     /// Create a missing SQLite file (default true).
     pub create: bool,
     /// Run the change feed (default true). Without it the cache answers on its own only
@@ -87,6 +110,9 @@ impl Default for Options {
             statement_timeout: Duration::from_secs(5),
             reconnect_every: Duration::from_millis(100),
             family_window: Duration::from_secs(3_660),
+            keep_changes: 100_000,
+            code_margin: Duration::from_secs(300),
+            prune_every: Duration::from_secs(60),
             create: true,
             feed: true,
             cache: CacheConfig::default(),
@@ -127,6 +153,31 @@ pub struct FeedStatus {
     pub applied: u64,
     /// Whether the cache may answer on its own now.
     pub fresh: bool,
+    /// Full resynchronisations since open: the feed found that changes it had not
+    /// applied were pruned, dropped its cache and reloaded the revocations.
+    pub resyncs: u64,
+}
+
+/// What one [`Store::prune`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Rows of the `changes` table beyond [`Options::keep_changes`].
+    pub changes: u64,
+    /// Authorization codes expired for longer than [`Options::code_margin`].
+    pub codes: u64,
+    /// Revoked OAuth families older than [`Options::family_window`].
+    pub families: u64,
+    /// Refresh tokens of those families (none of them can be used again).
+    pub refresh_tokens: u64,
+}
+
+impl Pruned {
+    fn add(&mut self, other: Pruned) {
+        self.changes += other.changes;
+        self.codes += other.codes;
+        self.families += other.families;
+        self.refresh_tokens += other.refresh_tokens;
+    }
 }
 
 /// The connection for lookups and writes, re-opened when broken.
@@ -144,6 +195,7 @@ pub(crate) struct Shared {
     freshness: Arc<Freshness>,
     pub(crate) last_seq: AtomicI64,
     applied: AtomicU64,
+    resyncs: AtomicU64,
     revocations: Revocations,
     verifiers: Mutex<Vec<Arc<AccessVerifier>>>,
     pub(crate) stop: AtomicBool,
@@ -287,6 +339,19 @@ impl Shared {
             link.conn = None;
         }
         result
+    }
+
+    /// Rebuilds what the feed keeps, from the database itself, for a feed that finds
+    /// changes it had not applied pruned away: the sequence first, then the whole cache
+    /// dropped and the revocations reloaded (as at open), so a change in between is
+    /// applied twice, harmlessly, never missed.
+    pub(crate) fn resync(&self, conn: &mut Conn) -> Result<(), Error> {
+        let seq = max_seq(conn)?;
+        self.cache.invalidate_all();
+        load_revocations(conn, self)?;
+        self.last_seq.fetch_max(seq, Ordering::AcqRel);
+        self.resyncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Applies one change of the feed: its effect, then the sequence seen.
@@ -681,6 +746,7 @@ impl Store {
             freshness: Arc::new(Freshness::new(options.staleness)),
             last_seq: AtomicI64::new(0),
             applied: AtomicU64::new(0),
+            resyncs: AtomicU64::new(0),
             revocations: Revocations::new(),
             verifiers: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -688,10 +754,7 @@ impl Store {
         let started = shared.now();
         // The sequence first, then the state: a change in between is applied twice
         // (harmlessly), never missed.
-        let seq = conn.read(|x| {
-            first_int(&x.query("SELECT COALESCE(MAX(seq), 0) FROM changes", &[], 1)?)
-                .ok_or_else(|| Error::new(ErrorKind::Database, "no change sequence"))
-        })?;
+        let seq = max_seq(&mut conn)?;
         shared.last_seq.store(seq, Ordering::Release);
         load_revocations(&mut conn, &shared)?;
         shared.mark_healthy(started);
@@ -720,6 +783,7 @@ impl Store {
             last_seq: self.shared.last_seq.load(Ordering::Acquire),
             applied: self.shared.applied.load(Ordering::Relaxed),
             fresh: self.is_fresh(),
+            resyncs: self.shared.resyncs.load(Ordering::Relaxed),
         }
     }
 
@@ -999,6 +1063,26 @@ impl Store {
         self.shared.with_conn(|c| c.bare_record(id, f))
     }
 
+    /// Deletes now what the feed prunes every [`Options::prune_every`]: `changes` rows
+    /// beyond [`Options::keep_changes`], authorization codes expired for longer than
+    /// [`Options::code_margin`], and families revoked longer ago than
+    /// [`Options::family_window`] with their refresh tokens (times by this machine's
+    /// clock). Batch after batch, each its own short transaction, the connection released
+    /// between them, until nothing is left (at most 10,000 batches).
+    pub fn prune(&self) -> Result<Pruned, Error> {
+        let mut total = Pruned::default();
+        for _ in 0..MAX_PRUNE_BATCHES {
+            let (pruned, more) = self
+                .shared
+                .with_conn(|c| prune_batch(c, &self.shared.options, Timestamp::now()))?;
+            total.add(pruned);
+            if !more {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
     /// The cache's sizes: known records, remembered unknown ids.
     pub fn cache_sizes(&self) -> (usize, usize) {
         self.shared.cache.sizes()
@@ -1027,18 +1111,146 @@ fn families_since(conn: &mut Conn, shared: &Shared) -> Result<Vec<KeyId>, Error>
         .collect())
 }
 
+/// Loads the revoked families within the window and the epoch into the store's set and
+/// every attached verifier's (none at open).
 fn load_revocations(conn: &mut Conn, shared: &Shared) -> Result<(), Error> {
-    for family in families_since(conn, shared)? {
-        shared.revocations.revoke_family(family);
-    }
+    let families = families_since(conn, shared)?;
     let epoch = conn.read(|x| {
         first_int(&x.query("SELECT epoch FROM access_epoch WHERE id = 1", &[], 1)?)
             .ok_or_else(|| Error::new(ErrorKind::Database, "no access_epoch row"))
     })?;
-    shared
-        .revocations
-        .set_epoch(Timestamp(u64::try_from(epoch).unwrap_or(0)));
+    let epoch = Timestamp(u64::try_from(epoch).unwrap_or(0));
+    for family in &families {
+        shared.revocations.revoke_family(*family);
+    }
+    shared.revocations.set_epoch(epoch);
+    for v in shared.verifiers().iter() {
+        for family in &families {
+            v.revocations().revoke_family(*family);
+        }
+        v.revocations().set_epoch(epoch);
+    }
     Ok(())
+}
+
+/// The last change sequence number written (0: none).
+fn max_seq(conn: &mut Conn) -> Result<i64, Error> {
+    conn.read(|x| {
+        first_int(&x.query("SELECT COALESCE(MAX(seq), 0) FROM changes", &[], 1)?)
+            .ok_or_else(|| Error::new(ErrorKind::Database, "no change sequence"))
+    })
+}
+
+/// Whether changes after `last` were pruned: the oldest row left is past `last + 1`.
+/// Pruning deletes a prefix of the sequence and always keeps the newest row, so a row at
+/// or before `last + 1` proves nothing after `last` was deleted. Read after the page it
+/// judges: a prune committed before that page was read is seen here. A hole (a
+/// rolled-back write) right where pruning stopped reads as a gap: a needless resync, never
+/// a missed change.
+pub(crate) fn missed_pruned(conn: &mut Conn, last: i64) -> Result<bool, Error> {
+    let oldest = conn.read(|x| {
+        Ok(first_int(&x.query(
+            "SELECT MIN(seq) FROM changes",
+            &[],
+            1,
+        )?))
+    })?;
+    Ok(oldest.is_some_and(|oldest| oldest > last.saturating_add(1)))
+}
+
+/// Most rows one pruning statement deletes; each batch is its own short transaction, so
+/// a prune never holds the write lock long.
+const PRUNE_BATCH: usize = 1_000;
+
+/// Most revoked families one pruning batch deletes with their refresh tokens (a family
+/// holds one refresh token per rotation, so fewer than [`PRUNE_BATCH`]).
+const FAMILY_BATCH: usize = 100;
+
+/// Batches at most one [`Store::prune`] runs (a writer outpacing it cannot hold it forever).
+const MAX_PRUNE_BATCHES: usize = 10_000;
+
+/// Serialises pruning across the fleet on PostgreSQL (SQLite's write lock already does):
+/// two pruners deleting the same rows in different orders could deadlock.
+fn prune_lock(x: &mut dyn Exec) -> Result<(), Error> {
+    if x.is_postgres() {
+        x.exec(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[Value::Int(MIGRATION_LOCK + 3)],
+        )?;
+    }
+    Ok(())
+}
+
+fn secs_of(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// One pruning batch per table at wall-clock time `now`, each in its own transaction;
+/// whether any batch was full (more may be left).
+pub(crate) fn prune_batch(
+    conn: &mut Conn,
+    options: &Options,
+    now: Timestamp,
+) -> Result<(Pruned, bool), Error> {
+    let batch = PRUNE_BATCH as i64;
+    let keep = i64::try_from(options.keep_changes.max(1)).unwrap_or(i64::MAX);
+    let changes = conn.write(|x| {
+        prune_lock(x)?;
+        let newest =
+            first_int(&x.query("SELECT COALESCE(MAX(seq), 0) FROM changes", &[], 1)?).unwrap_or(0);
+        let through = newest.saturating_sub(keep);
+        if through <= 0 {
+            return Ok(0);
+        }
+        // The oldest first: what is deleted is always a prefix of the sequence.
+        x.exec(
+            "DELETE FROM changes WHERE seq IN
+             (SELECT seq FROM changes WHERE seq <= $1 ORDER BY seq LIMIT $2)",
+            &[Value::Int(through), Value::Int(batch)],
+        )
+    })?;
+    let codes_before = secs(now).saturating_sub(secs_of(options.code_margin));
+    let codes = conn.write(|x| {
+        prune_lock(x)?;
+        x.exec(
+            "DELETE FROM oauth_codes WHERE hash IN
+             (SELECT hash FROM oauth_codes WHERE expires_at < $1 LIMIT $2)",
+            &[Value::Int(codes_before), Value::Int(batch)],
+        )
+    })?;
+    let families_before = secs(now).saturating_sub(secs_of(options.family_window));
+    let family_batch = FAMILY_BATCH as i64;
+    let (refresh_tokens, families) = conn.write(|x| {
+        prune_lock(x)?;
+        let refresh = x.exec(
+            "DELETE FROM oauth_refresh WHERE family IN
+             (SELECT family FROM oauth_revoked_families WHERE revoked_at < $1
+              ORDER BY revoked_at LIMIT $2)",
+            &[Value::Int(families_before), Value::Int(family_batch)],
+        )?;
+        // Only a family without refresh tokens left: its row is what refuses them.
+        let families = x.exec(
+            "DELETE FROM oauth_revoked_families WHERE family IN
+             (SELECT f.family FROM oauth_revoked_families f
+              WHERE f.revoked_at < $1
+                AND NOT EXISTS (SELECT 1 FROM oauth_refresh r WHERE r.family = f.family)
+              ORDER BY f.revoked_at LIMIT $2)",
+            &[Value::Int(families_before), Value::Int(family_batch)],
+        )?;
+        Ok((refresh, families))
+    })?;
+    let more = changes >= PRUNE_BATCH as u64
+        || codes >= PRUNE_BATCH as u64
+        || families >= FAMILY_BATCH as u64;
+    Ok((
+        Pruned {
+            changes,
+            codes,
+            families,
+            refresh_tokens,
+        },
+        more,
+    ))
 }
 
 impl KeyLookup for Store {
