@@ -641,41 +641,41 @@ fn own4<'r, 'a>(requests: &'r [Request<'a>]) -> [Vec<&'r Request<'a>>; 4] {
 
 /// Four threads against one on this two-core VM (oversubscribed: the row shows that the
 /// throughput does not collapse when more threads than cores check at once): per round,
-/// each subject on one thread and then on four (started together on a barrier, timed
-/// from its release until all have finished), the ratio 4 × t1 / t4; then each check's
-/// ratio over the compressions' in the same round.
+/// each subject on one thread and on four (which first alternates), each run timed from
+/// before its threads are spawned until all have finished (the same spawn cost on both
+/// sides), the ratio 4 × t1 / t4; then each check's ratio over the compressions' in the
+/// same round.
 fn four_threads(
     subjects: &[(&str, &Work<'_>); 3],
     own: &[Vec<&Request<'_>>; 4],
     check_run: &(dyn Fn(&[&Request<'_>]) + Sync),
     rounds: usize,
 ) -> [Vec<f64>; 5] {
+    let run = |threads: usize, j: usize| {
+        let begin = Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                s.spawn(move || match j {
+                    0 => check_run(&own[t]),
+                    1 => check_run(&own[0][..1]),
+                    _ => (subjects[2].1)(t),
+                });
+            }
+        });
+        begin.elapsed().as_secs_f64()
+    };
     let mut r: [Vec<f64>; 5] = Default::default();
     for round in 0..=rounds {
         let mut of = [0.0; 3];
-        for (j, (_, work)) in subjects.iter().enumerate() {
-            let begin = Instant::now();
-            work(0);
-            let t1 = begin.elapsed().as_secs_f64();
-            let barrier = std::sync::Barrier::new(5);
-            let t4 = std::thread::scope(|s| {
-                for t in 0..4 {
-                    let barrier = &barrier;
-                    s.spawn(move || {
-                        barrier.wait();
-                        match j {
-                            0 => check_run(&own[t]),
-                            1 => check_run(&own[0][..1]),
-                            _ => work(t),
-                        }
-                    });
-                }
-                barrier.wait();
-                Instant::now()
-            })
-            .elapsed()
-            .as_secs_f64();
-            of[j] = 4.0 * t1 / t4;
+        for (j, ratio) in of.iter_mut().enumerate() {
+            let (t1, t4) = if round % 2 == 0 {
+                let t1 = run(1, j);
+                (t1, run(4, j))
+            } else {
+                let t4 = run(4, j);
+                (run(1, j), t4)
+            };
+            *ratio = 4.0 * t1 / t4;
         }
         if round > 0 {
             for (k, v) in of.iter().chain(&[of[0] / of[2], of[1] / of[2]]).enumerate() {
