@@ -74,6 +74,7 @@ fn run(shared: &Shared) {
             continue;
         }
         shared.mark_healthy(started);
+        shared.forget_expired_families();
         if next_prune.is_some_and(|at| Instant::now() >= at) {
             // A failure (busy, a dropped connection) waits for the next interval; the
             // catch-up notices a broken connection.

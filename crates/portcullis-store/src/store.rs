@@ -38,6 +38,7 @@ use portcullis::oauth::{
     RefreshStore, RevocationFeed, Revocations, Rotated, TokenHash,
 };
 use portcullis::{Checker, KeyId, KeyLookup, KeyRecord, LookupError, Rotation, Timestamp};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -72,7 +73,8 @@ pub struct Options {
     /// A broken connection is re-opened at most this often (default 100 ms).
     pub reconnect_every: Duration,
     /// Revoked OAuth families are loaded at open if revoked within this window (default
-    /// 3,660 s: the access-token lifetime and a minute of clock skew). Pruning deletes a
+    /// 3,660 s: the access-token lifetime and a minute of clock skew), and forgotten from
+    /// memory (this store's and attached verifiers' sets) this long after they arrived. Pruning deletes a
     /// family revoked longer ago than this (by this machine's clock), together with its
     /// refresh tokens, which no request can use again: keep it at least the access-token
     /// lifetime.
@@ -198,6 +200,10 @@ pub(crate) struct Shared {
     resyncs: AtomicU64,
     revocations: Revocations,
     verifiers: Mutex<Vec<Arc<AccessVerifier>>>,
+    /// The families revoked in memory, oldest first, with when: forgotten once
+    /// [`Options::family_window`] has passed (their access tokens have expired), so that
+    /// the sets hold the window, not the process's history.
+    revoked: Mutex<VecDeque<(Instant, KeyId)>>,
     pub(crate) stop: AtomicBool,
 }
 
@@ -370,10 +376,7 @@ impl Shared {
             },
             "family" => {
                 if let Ok(family) = KeyId::parse(subject) {
-                    self.revocations.revoke_family(family);
-                    for v in self.verifiers().iter() {
-                        v.revocations().revoke_family(family);
-                    }
+                    self.revoke_families(&[family]);
                 }
             }
             "epoch" => {
@@ -385,6 +388,49 @@ impl Shared {
             }
             // Written by a newer build: forget everything rather than miss a change.
             _ => self.cache.invalidate_all(),
+        }
+    }
+
+    /// Revokes families in this store's set and every attached verifier's, and notes
+    /// them for [`Shared::forget_expired_families`].
+    fn revoke_families(&self, families: &[KeyId]) {
+        let verifiers = self.verifiers();
+        for family in families {
+            self.revocations.revoke_family(*family);
+            for v in verifiers.iter() {
+                v.revocations().revoke_family(*family);
+            }
+        }
+        let now = Instant::now();
+        let mut revoked = self.revoked.lock().unwrap_or_else(PoisonError::into_inner);
+        revoked.extend(families.iter().map(|f| (now, *f)));
+    }
+
+    /// Forgets the families revoked in memory longer than [`Options::family_window`]
+    /// ago (run by the feed; the database keeps refusing their refresh tokens).
+    pub(crate) fn forget_expired_families(&self) {
+        let window = self.options.family_window;
+        let mut expired = Vec::new();
+        {
+            // A queue of plain values: a panic cannot leave it half-changed.
+            let mut revoked = self.revoked.lock().unwrap_or_else(PoisonError::into_inner);
+            while let Some(&(at, family)) = revoked.front() {
+                if at.elapsed() < window {
+                    break;
+                }
+                revoked.pop_front();
+                expired.push(family);
+            }
+        }
+        if expired.is_empty() {
+            return;
+        }
+        let verifiers = self.verifiers();
+        for family in &expired {
+            self.revocations.forget_family(family);
+            for v in verifiers.iter() {
+                v.revocations().forget_family(family);
+            }
         }
     }
 
@@ -749,6 +795,7 @@ impl Store {
             resyncs: AtomicU64::new(0),
             revocations: Revocations::new(),
             verifiers: Mutex::new(Vec::new()),
+            revoked: Mutex::new(VecDeque::new()),
             stop: AtomicBool::new(false),
         });
         let started = shared.now();
@@ -1120,14 +1167,9 @@ fn load_revocations(conn: &mut Conn, shared: &Shared) -> Result<(), Error> {
             .ok_or_else(|| Error::new(ErrorKind::Database, "no access_epoch row"))
     })?;
     let epoch = Timestamp(u64::try_from(epoch).unwrap_or(0));
-    for family in &families {
-        shared.revocations.revoke_family(*family);
-    }
+    shared.revoke_families(&families);
     shared.revocations.set_epoch(epoch);
     for v in shared.verifiers().iter() {
-        for family in &families {
-            v.revocations().revoke_family(*family);
-        }
         v.revocations().set_epoch(epoch);
     }
     Ok(())

@@ -527,3 +527,44 @@ fn a_process_suspended_while_its_changes_were_pruned_refuses_what_was_revoked_me
         assert_eq!(caught, "true 1", "{url}: one resync");
     });
 }
+
+/// The in-memory revocation sets hold the window, not the process's history: a family the
+/// feed brought in is forgotten by this store and by an attached verifier once
+/// `family_window` has passed (its access tokens have expired by then), and the database
+/// still refuses its refresh tokens.
+#[test]
+fn revoked_families_are_forgotten_in_memory_after_the_window() {
+    on_both("forget", |url| {
+        let window = Duration::from_millis(300);
+        let options = Options {
+            family_window: window,
+            ..Options::default()
+        };
+        let writer = Store::open_with(url, manual(100_000)).expect("open the writer");
+        let reader = Store::open_with(url, options).expect("open the reader");
+        let keys = AccessKeys::new("k1", &[9u8; 32]).expect("access key");
+        let verifier = Arc::new(AccessVerifier::new(keys, checker().policy().catalog()));
+        reader.attach(Arc::clone(&verifier)).expect("attach");
+        let f = family(7);
+        writer.revoke_family(&f, NOW).expect("revoke");
+        let t0 = Instant::now();
+        while !reader.revocations().is_family_revoked(&f) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{url}: never applied"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(verifier.revocations().is_family_revoked(&f), "{url}");
+        while reader.revocations().family_count() > 0 {
+            assert!(
+                t0.elapsed() < window + Duration::from_secs(5),
+                "{url}: never forgotten"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(t0.elapsed() >= window, "{url}: forgotten before the window");
+        assert!(!verifier.revocations().is_family_revoked(&f), "{url}");
+        assert!(writer.is_family_revoked(&f).expect("read"), "{url}");
+    });
+}
