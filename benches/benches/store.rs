@@ -134,6 +134,31 @@ fn warm_uncached(f: &Fixture, populated: bool) -> Store {
     store
 }
 
+/// Checks on cache misses against a `MemoryStore` check plus a bare `SELECT` of the same
+/// row (and its decoding, with `decode`) over the same store's connection; each round on a
+/// new store ([`warm_uncached`]) whose cache is `populated` or empty.
+fn misses(f: &Fixture, iters: usize, populated: bool, decode: bool) -> (f64, f64, (f64, f64, f64)) {
+    let fresh = RefCell::new(uncached(&f.url));
+    let (mut at_s, mut at_b) = (0, 0);
+    paired_with(
+        21,
+        iters,
+        &mut || *fresh.borrow_mut() = warm_uncached(f, populated),
+        &mut |n| at_s = checks(f, &*fresh.borrow(), n, at_s),
+        &mut |n| {
+            let store = fresh.borrow();
+            for _ in 0..n {
+                at_b = checks(f, &f.memory, 1, at_b);
+                if decode {
+                    black_box(bare_decode(&store, &f.ids[at_b]));
+                } else {
+                    black_box(bare_select(&store, &f.ids[at_b]));
+                }
+            }
+        },
+    )
+}
+
 /// A store that reads the database on every lookup (no feed, always stale), its cache empty.
 fn uncached(url: &str) -> Store {
     Store::open_with(
@@ -260,22 +285,8 @@ fn measure(c: &mut Criterion, name: &str, url: &str, json: &mut Vec<String>) {
 
     // A miss: each round a new store holding the resident keys, each measured key looked
     // up once (so never found cached).
-    let fresh = RefCell::new(uncached(&f.url));
-    let (mut at_s, mut at_b) = (0, 0);
     let iters = if name == "sqlite" { KEYS } else { 500 };
-    let (miss, floor, (q1, r, q3)) = paired_with(
-        21,
-        iters,
-        &mut || *fresh.borrow_mut() = warm_uncached(&f, true),
-        &mut |n| at_s = checks(&f, &*fresh.borrow(), n, at_s),
-        &mut |n| {
-            let store = fresh.borrow();
-            for _ in 0..n {
-                at_b = checks(&f, &f.memory, 1, at_b);
-                black_box(bare_select(&store, &f.ids[at_b]));
-            }
-        },
-    );
+    let (miss, floor, (q1, r, q3)) = misses(&f, iters, true, false);
     println!(
         "store_{name}/miss vs memory+select: {miss:.1} ns vs {floor:.1} ns, {r:.3}x (q1-q3 {q1:.3}-{q3:.3})"
     );
@@ -285,20 +296,7 @@ fn measure(c: &mut Criterion, name: &str, url: &str, json: &mut Vec<String>) {
     ));
 
     // Informational: the same baseline plus decoding the record, which a miss must do.
-    let (mut at_s, mut at_b) = (0, 0);
-    let (_, floor, (q1, r, q3)) = paired_with(
-        21,
-        iters,
-        &mut || *fresh.borrow_mut() = warm_uncached(&f, true),
-        &mut |n| at_s = checks(&f, &*fresh.borrow(), n, at_s),
-        &mut |n| {
-            let store = fresh.borrow();
-            for _ in 0..n {
-                at_b = checks(&f, &f.memory, 1, at_b);
-                black_box(bare_decode(&store, &f.ids[at_b]));
-            }
-        },
-    );
+    let (_, floor, (q1, r, q3)) = misses(&f, iters, true, true);
     println!(
         "store_{name}/miss vs memory+select+decode: {floor:.1} ns baseline, {r:.3}x (q1-q3 {q1:.3}-{q3:.3})"
     );
@@ -307,20 +305,7 @@ fn measure(c: &mut Criterion, name: &str, url: &str, json: &mut Vec<String>) {
     ));
 
     // Informational: the same misses into an empty cache (a process's first requests).
-    let (mut at_s, mut at_b) = (0, 0);
-    let (empty, floor, (_, r, _)) = paired_with(
-        21,
-        iters,
-        &mut || *fresh.borrow_mut() = warm_uncached(&f, false),
-        &mut |n| at_s = checks(&f, &*fresh.borrow(), n, at_s),
-        &mut |n| {
-            let store = fresh.borrow();
-            for _ in 0..n {
-                at_b = checks(&f, &f.memory, 1, at_b);
-                black_box(bare_select(&store, &f.ids[at_b]));
-            }
-        },
-    );
+    let (empty, floor, (_, r, _)) = misses(&f, iters, false, false);
     println!(
         "store_{name}/miss into an empty cache vs memory+select: {empty:.1} ns vs {floor:.1} ns, {r:.3}x"
     );
