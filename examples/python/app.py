@@ -3,9 +3,11 @@
 - Customers create API keys in "Settings > API Keys" with a name and permissions (Read
   Claims, Write Claims, Read Orders, Read Analytics, Full Access); the key is shown once and
   only its record (hash, scopes, lifecycle) is stored, in SQLite.
-- Every ``/v1`` call carries ``Authorization: Bearer sk_live_…``; the middleware turns the
-  request into a portcullis decision and answers 400/401/403 (with ``WWW-Authenticate``) or
-  503 itself, or lets the view run with ``g.decision`` (owner, key id, scopes).
+- Every ``/v1`` call carries ``Authorization: Bearer sk_live_…``; portcullis's Flask
+  extension (``portcullis.integrations.flask``, route-table mode: the policy's routes
+  decide) turns the request into a decision and answers 400/401/403 (with
+  ``WWW-Authenticate``) or 503 itself, or lets the view run with ``g.portcullis`` (owner,
+  key id, scopes, the decision).
 - Keys can be revoked and rotated (the old key keeps working for a grace period).
 - On a fleet (several worker processes or machines), ``DATABASE_URL`` (``postgresql://…``
   or ``sqlite:PATH``) keeps the key records in portcullis's own store instead: every
@@ -33,13 +35,13 @@ import hmac
 import os
 import sqlite3
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from flask import Flask, Response, g, jsonify, request
 
 import portcullis
+from portcullis.integrations.flask import Portcullis, Principal
 from claimport_oauth import SQLiteOAuthStore, register_oauth
 
 HERE = Path(__file__).resolve().parent
@@ -231,57 +233,25 @@ def create_app(
             return True
         return trust_forwarded_proto and request.headers.get("X-Forwarded-Proto") == "https"
 
-    def raw_path() -> str:
-        """The path as received, before Werkzeug decodes it, without the query string:
-        portcullis refuses ambiguous paths (``..``, ``%2F``, ``//``) and must see them as
-        they were sent (Werkzeug's and gunicorn's servers keep it in ``RAW_URI``)."""
-        raw = str(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "")
-        if not raw:  # a server that keeps only the decoded path: encode it again
-            return urllib.parse.quote(request.path)
-        if not raw.startswith("/"):  # absolute-form request target
-            return urllib.parse.urlsplit(raw).path
-        return raw.split("?", 1)[0]
-
-    def deny(decision: portcullis.Decision) -> Response:
-        # RFC codes only: a request without a usable credential gets none (RFC 6750 §3.1).
-        body = {"error_description": decision.description or "Authentication required"}
-        if decision.error:
-            body = {"error": decision.error, **body}
-        if decision.status == 503:
-            body = {"error": "temporarily_unavailable", "error_description": "Try again later"}
-        response = jsonify(body)
-        response.status_code = decision.status
-        if decision.www_authenticate:
-            response.headers["WWW-Authenticate"] = decision.www_authenticate
-        return response
-
     @app.before_request
-    def authenticate() -> Optional[Response]:
-        """The auth middleware: every route but the dashboard goes through portcullis."""
-        if request.path.startswith("/settings/"):
-            return require_admin()
-        if request.path.startswith("/oauth/") or request.path == "/login":
-            return None  # the OAuth endpoints authenticate clients and users themselves
-        decision = checker.check(
-            request.method,
-            raw_path(),
-            lookup=keys.lookup_target,
-            authorization=request.headers.get("Authorization"),
-            query=request.query_string or None,
-            https=is_https(),
-        )
-        if decision.reason not in ("allowed", "public"):
-            app.logger.info("denied %s %s: %s", request.method, request.path, decision.reason)
-        if not decision.allowed:
-            return deny(decision)
-        g.decision = decision
-        return None
+    def guard_settings() -> Optional[Response]:
+        """The dashboard is guarded by the admin token (registered before portcullis)."""
+        return require_admin() if request.path.startswith("/settings/") else None
+
+    def exempt() -> bool:
+        # The dashboard (admin token above) and the OAuth endpoints, which authenticate
+        # clients and users themselves; every other route goes through portcullis.
+        return request.path.startswith(("/settings/", "/oauth/")) or request.path == "/login"
+
+    # The auth middleware: the policy's route table decides every other request.
+    Portcullis(app, checker=checker, lookup=keys.lookup_target, is_https=is_https,
+               route_table=True, exempt=exempt)
 
     @app.after_request
     def warn(response: Response) -> Response:
-        decision: Optional[portcullis.Decision] = g.get("decision")
-        if decision is not None and decision.warnings:
-            response.headers["X-Key-Warnings"] = " ".join(decision.warnings)
+        principal: Optional[Principal] = g.get("portcullis")
+        if principal is not None and principal.decision.warnings:
+            response.headers["X-Key-Warnings"] = " ".join(principal.decision.warnings)
         return response
 
     def require_admin() -> Optional[Response]:
@@ -293,8 +263,8 @@ def create_app(
         return None
 
     def owner() -> str:
-        decision: portcullis.Decision = g.decision
-        return decision.owner or ""
+        principal: Principal = g.portcullis
+        return principal.owner
 
     def db() -> sqlite3.Connection:
         return sqlite3.connect(db_path, timeout=5)
@@ -372,8 +342,8 @@ def create_app(
 
     @app.get("/v1/me")
     def me() -> Response:
-        d: portcullis.Decision = g.decision
-        return jsonify({"owner": d.owner, "key_id": d.key_id, "scopes": d.scopes})
+        p: Principal = g.portcullis
+        return jsonify({"owner": p.owner, "key_id": p.key_id, "scopes": list(p.scopes)})
 
     @app.get("/v1/claims")
     def list_claims() -> Response:
