@@ -78,11 +78,13 @@ pub enum Family {
     /// a schema. The rows live here so one table holds every code; the core does not
     /// depend on that crate.
     Database,
+    /// [`crate::OpenApiError`]: a document given to merge the policy's security into.
+    OpenApi,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 25] = [
+    pub const ALL: [Family; 26] = [
         Family::Binding,
         Family::Policy,
         Family::Pepper,
@@ -108,6 +110,7 @@ impl Family {
         Family::BoundedRead,
         Family::Verifier,
         Family::Database,
+        Family::OpenApi,
     ];
 
     /// The stable snake_case name (`access_key`).
@@ -138,6 +141,7 @@ impl Family {
             Family::BoundedRead => "bounded_read",
             Family::Verifier => "verifier",
             Family::Database => "database",
+            Family::OpenApi => "openapi",
         }
     }
 
@@ -439,6 +443,9 @@ table! {
     BOUNDED_READ_IO = BoundedRead "io" None, "the read failed";
     VERIFIER_CATALOG_MISMATCH = Verifier "catalog_mismatch" None,
         "the access verifier was made for another scope catalog";
+    OPENAPI_TOO_LARGE = OpenApi "too_large" None, "the OpenAPI document is too large";
+    OPENAPI_BAD_JSON = OpenApi "bad_json" None, "the OpenAPI document is not valid JSON";
+    OPENAPI_BAD_DOCUMENT = OpenApi "bad_document" None, "not an OpenAPI 3.x document";
 }
 
 macro_rules! has_code {
@@ -474,6 +481,7 @@ has_code!(
     crate::oauth::params::ParamError,
     crate::bounded::BoundedReadError,
     crate::scope::CatalogMismatch,
+    crate::OpenApiError,
 );
 
 impl HasCode for crate::PolicyError {
@@ -623,6 +631,9 @@ mod tests {
             crate::bounded::BoundedReadError::TooLarge { limit: 1 },
             crate::bounded::BoundedReadError::Io(std::io::Error::other("x")),
             crate::scope::CatalogMismatch,
+            crate::OpenApiError::TooLarge { limit: 1 },
+            crate::OpenApiError::Json { line: 1, column: 1 },
+            crate::OpenApiError::NotOpenApi("x"),
         );
         for c in OAuthErrorCode::ALL {
             all.push((of(&c), c.code()));

@@ -101,7 +101,7 @@ pub use issue::{IssueError, IssuedKey, Rotation};
 pub use lookup::{KeyLookup, LookupError, MemoryStore, StoreError};
 pub use path::{PathError, PathParams, PathRules};
 pub use pepper::{PepperError, Peppers, is_valid_pepper_id};
-pub use policy::{Policy, PolicyError, PolicyIssue};
+pub use policy::{OpenApiError, Policy, PolicyError, PolicyIssue};
 #[cfg(feature = "test-rng")]
 pub use random::SeededRandom;
 pub use random::{OsRandom, RandomError, RandomSource};

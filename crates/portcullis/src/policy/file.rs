@@ -83,7 +83,7 @@ struct File {
     #[serde(default)]
     paths: PathsSection,
     #[serde(default)]
-    oauth: OAuthSection,
+    oauth: Option<OAuthSection>,
     #[serde(default)]
     scopes: Vec<ScopeEntry>,
     #[serde(default)]
@@ -412,7 +412,9 @@ pub(super) fn load(text: &str) -> Result<Policy, PolicyError> {
     let routes = catalog
         .as_ref()
         .map(|c| routes(c, rules, &file.routes, &mut issues));
-    let oauth = oauth_config(&file.oauth, catalog.as_ref(), &mut issues);
+    let no_oauth = OAuthSection::default();
+    let oauth_section = file.oauth.as_ref().unwrap_or(&no_oauth);
+    let oauth = oauth_config(oauth_section, catalog.as_ref(), &mut issues);
     match (format, deployment_env, unknown_routes, catalog, routes) {
         (
             Some(format),
@@ -442,6 +444,7 @@ pub(super) fn load(text: &str) -> Result<Policy, PolicyError> {
                 routes,
                 unknown_routes,
                 oauth,
+                oauth_declared: file.oauth.is_some(),
                 warnings,
             })
         }

@@ -59,12 +59,14 @@
 //! another method (`*`, or `GET` for `HEAD`) decides some requests, with other access.
 
 mod file;
+mod openapi;
 mod routes;
 mod segment;
 mod template;
 
 pub use crate::path::{PathParams, PathRules};
 pub use file::{MAX_POLICY_LEN, PolicyError, PolicyIssue};
+pub use openapi::{MAX_ALTERNATIVES, MAX_OPENAPI_LEN, OpenApiError};
 pub use routes::{Access, Override, Route, RouteError, RouteTable};
 
 use crate::format::KeyFormat;
@@ -118,6 +120,8 @@ pub struct Policy {
     pub(crate) routes: RouteTable,
     pub(crate) unknown_routes: UnknownRoutes,
     pub(crate) oauth: crate::oauth::OAuthConfig,
+    /// Whether the text has an `[oauth]` section (OpenAPI then lists the OAuth scheme).
+    pub(crate) oauth_declared: bool,
     pub(crate) warnings: Vec<PolicyIssue>,
 }
 
