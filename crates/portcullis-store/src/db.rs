@@ -6,6 +6,7 @@
 
 use crate::error::{self, Error, ErrorKind};
 use crate::schema;
+use crate::tls::{self, Tls};
 use crate::url::Target;
 use std::path::Path;
 use std::time::Duration;
@@ -394,19 +395,28 @@ impl Conn {
     pub(crate) fn connect(target: &Target, limits: Limits, create: bool) -> Result<Conn, Error> {
         match target {
             Target::Sqlite(path) => open_sqlite(path, limits, create).map(Conn::Sqlite),
-            Target::Postgres(config) => {
-                let mut config = (**config).clone();
+            Target::Postgres(pg) => {
+                let mut config = pg.config.clone();
                 config.connect_timeout(limits.connect_timeout);
                 // A server that stops answering is noticed within the statement bound.
                 config.keepalives(true);
                 #[cfg(target_os = "linux")]
                 config.tcp_user_timeout(limits.statement_timeout);
                 config.application_name("portcullis");
-                let mut client = config.connect(postgres::NoTls).map_err(|e| {
-                    let mut err =
-                        error::postgres(&format!("cannot connect to {}", target.describe()), &e);
+                let connected = match pg.tls {
+                    Tls::Disable => config.connect(postgres::NoTls),
+                    Tls::Prefer | Tls::Require => {
+                        config.connect(tls::connector(pg.root_cert.as_deref())?)
+                    }
+                };
+                let mut client = connected.map_err(|e| {
+                    let what = format!("cannot connect to {}", target.describe());
+                    let mut err = error::postgres(&what, &e);
                     if err.kind() == ErrorKind::Database {
                         err = Error::new(ErrorKind::Unreachable, err.message().to_owned());
+                    }
+                    if pg.tls != Tls::Disable && err.kind() == ErrorKind::Unreachable {
+                        err = Error::new(err.kind(), format!("{} {}", err.message(), tls::HINT));
                     }
                     err
                 })?;

@@ -55,6 +55,7 @@ mod feed;
 pub mod files;
 mod schema;
 mod store;
+pub mod tls;
 mod url;
 
 pub use cache::CacheConfig;
@@ -64,4 +65,4 @@ pub use store::{
     AuditEntry, CHANNEL, CorruptKey, FeedStatus, MAX_FAMILIES, MAX_JSON, MAX_LIST, Options, Pruned,
     Store, StoredKey,
 };
-pub use url::{MAX_URL_LEN, Target};
+pub use url::{MAX_URL_LEN, PgTarget, Target};

@@ -1,8 +1,10 @@
 //! Database URLs: `sqlite:PATH` (also `sqlite://PATH`) and `postgresql://…` (also
-//! `postgres://…`, libpq's URI form, parsed by the client crate). A URL's password never
-//! appears in an error, a `Debug` or a `Display`: they show [`Target::describe`].
+//! `postgres://…`, libpq's URI form, parsed by the client crate; `sslmode` and
+//! `sslrootcert` are read here, see [`crate::tls`]). A URL's password never appears in an
+//! error, a `Debug` or a `Display`: they show [`Target::describe`].
 
 use crate::error::{Error, ErrorKind};
+use crate::tls::{self, Tls};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -16,7 +18,79 @@ pub enum Target {
     /// A SQLite database file.
     Sqlite(PathBuf),
     /// A PostgreSQL database.
-    Postgres(Box<postgres::Config>),
+    Postgres(Box<PgTarget>),
+}
+
+/// A PostgreSQL database and how to reach it.
+#[derive(Clone)]
+pub struct PgTarget {
+    /// The client crate's settings (its `sslmode` set from [`PgTarget::tls`]).
+    pub config: postgres::Config,
+    /// How the connection uses TLS.
+    pub tls: Tls,
+    /// The `sslrootcert` file: the certificates the server's must chain to.
+    pub root_cert: Option<PathBuf>,
+}
+
+impl PgTarget {
+    fn parse(url: &str) -> Result<PgTarget, Error> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let (mut mode, mut root_cert, mut rest) = (None, None, Vec::new());
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("sslmode", v)) => mode = Some(Tls::parse(v)?),
+                Some(("sslrootcert", v)) => root_cert = Some(tls::root_cert_path(v)?),
+                _ => rest.push(pair),
+            }
+        }
+        let plain = if rest.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        };
+        // The client's parse errors may quote the URL: not shown.
+        let mut config = postgres::Config::from_str(&plain).map_err(|_| {
+            Error::new(
+                ErrorKind::BadUrl,
+                "the PostgreSQL URL does not parse (check its percent-escapes, port and parameters)",
+            )
+        })?;
+        if config.get_hosts().is_empty() {
+            return Err(Error::new(
+                ErrorKind::BadUrl,
+                "the PostgreSQL URL names no host",
+            ));
+        }
+        let tls = mode.unwrap_or_else(|| {
+            if config.get_hosts().iter().all(is_local) {
+                Tls::Disable
+            } else {
+                Tls::Require
+            }
+        });
+        config.ssl_mode(tls.ssl_mode());
+        Ok(PgTarget {
+            config,
+            tls,
+            root_cert,
+        })
+    }
+}
+
+/// Whether a host is this machine (loopback or a Unix socket).
+fn is_local(host: &postgres::config::Host) -> bool {
+    match host {
+        postgres::config::Host::Tcp(name) => {
+            name == "localhost"
+                || name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        #[cfg(unix)]
+        postgres::config::Host::Unix(_) => true,
+    }
 }
 
 impl Target {
@@ -39,20 +113,7 @@ impl Target {
             return Ok(Target::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgresql://") || url.starts_with("postgres://") {
-            // The client's parse errors may quote the URL: not shown.
-            let config = postgres::Config::from_str(url).map_err(|_| {
-                Error::new(
-                    ErrorKind::BadUrl,
-                    "the PostgreSQL URL does not parse (check its percent-escapes, port and parameters)",
-                )
-            })?;
-            if config.get_hosts().is_empty() {
-                return Err(Error::new(
-                    ErrorKind::BadUrl,
-                    "the PostgreSQL URL names no host",
-                ));
-            }
-            return Ok(Target::Postgres(Box::new(config)));
+            return PgTarget::parse(url).map(|t| Target::Postgres(Box::new(t)));
         }
         let scheme = url.split(':').next().unwrap_or("");
         let shown: String = scheme.chars().take(32).collect();
@@ -66,7 +127,8 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Target::Sqlite(path) => format!("sqlite:{}", path.display()),
-            Target::Postgres(config) => {
+            Target::Postgres(target) => {
+                let config = &target.config;
                 let host = match config.get_hosts().first() {
                     Some(postgres::config::Host::Tcp(h)) => h.clone(),
                     #[cfg(unix)]
@@ -109,6 +171,42 @@ mod tests {
             Target::parse("postgresql://app:s3cr3tpw@127.0.0.1:notaport/db").expect_err("bad port");
         assert_eq!(bad.code(), "store_bad_url");
         assert!(!bad.message().contains("s3cr3tpw"));
+    }
+
+    fn tls_of(url: &str) -> (Tls, Option<PathBuf>) {
+        match Target::parse(url) {
+            Ok(Target::Postgres(t)) => (t.tls, t.root_cert),
+            _ => panic!("{url} does not parse as PostgreSQL"),
+        }
+    }
+
+    #[test]
+    fn tls_is_off_for_this_machine_and_required_elsewhere_unless_the_url_says() {
+        for local in [
+            "postgresql://u@127.0.0.1/db",
+            "postgresql://u@localhost:5433/db",
+            "postgresql://u@[::1]/db",
+            "postgresql://u@%2Ftmp%2Fpg/db",
+        ] {
+            assert_eq!(tls_of(local).0, Tls::Disable, "{local}");
+        }
+        assert_eq!(tls_of("postgresql://u@db.example.com/db").0, Tls::Require);
+        assert_eq!(tls_of("postgresql://u@10.0.0.5/db").0, Tls::Require);
+        assert_eq!(
+            tls_of("postgresql://u@db.example.com/db?sslmode=disable").0,
+            Tls::Disable
+        );
+        assert_eq!(
+            tls_of("postgresql://u@127.0.0.1/db?sslmode=verify-full&sslrootcert=%2Fca.pem"),
+            (Tls::Require, Some(PathBuf::from("/ca.pem")))
+        );
+        assert_eq!(
+            tls_of("postgresql://u@127.0.0.1/db?connect_timeout=3&sslmode=prefer").0,
+            Tls::Prefer
+        );
+        let e = Target::parse("postgresql://u:s3cr3tpw@h/db?sslmode=allow").expect_err("allow");
+        assert_eq!(e.code(), "store_bad_url");
+        assert!(!e.message().contains("s3cr3tpw"));
     }
 
     #[test]

@@ -164,6 +164,47 @@ impl Pg {
         )
     }
 
+    /// Turns TLS on with this certificate chain and key (PEM), by a configuration reload.
+    pub fn enable_tls(&self, chain: &str, key: &str) {
+        let (crt, pem) = (
+            self.dir.path().join("server.crt"),
+            self.dir.path().join("server.key"),
+        );
+        std::fs::write(&crt, chain).expect("certificate");
+        std::fs::write(&pem, key).expect("key");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pem, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        if self.root {
+            let ok = Command::new("chown")
+                .arg("postgres:postgres")
+                .args([&crt, &pem])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown the certificate to postgres");
+        }
+        // One statement at a time: ALTER SYSTEM refuses a transaction block.
+        for sql in [
+            format!("ALTER SYSTEM SET ssl_cert_file = '{}'", crt.display()),
+            format!("ALTER SYSTEM SET ssl_key_file = '{}'", pem.display()),
+            "ALTER SYSTEM SET ssl = on".to_owned(),
+            "SELECT pg_reload_conf()".to_owned(),
+        ] {
+            self.sql("postgres", &sql);
+        }
+        // The reload is a signal: wait until new connections see it.
+        let t0 = std::time::Instant::now();
+        loop {
+            let mut c =
+                postgres::Client::connect(&self.url("postgres"), postgres::NoTls).expect("connect");
+            let on: String = c.query_one("SHOW ssl", &[]).expect("SHOW ssl").get(0);
+            if on == "on" {
+                return;
+            }
+            assert!(t0.elapsed().as_secs() < 10, "TLS never turned on");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Runs SQL in database `db`.
     pub fn sql(&self, db: &str, sql: &str) {
         let mut client =
