@@ -169,6 +169,15 @@ pub enum PolicyCommand {
         /// The policy file.
         file: PathBuf,
     },
+    /// Print the policy's OpenAPI 3.1 document (security schemes, each route's security),
+    /// or merge that security into an existing OpenAPI 3.x JSON document.
+    Openapi {
+        /// The policy file [default: --policy, or STORE/policy.toml].
+        file: Option<PathBuf>,
+        /// An OpenAPI 3.x JSON document (at most 4 MiB) to set the security of.
+        #[arg(long, value_name = "DOCUMENT")]
+        merge: Option<PathBuf>,
+    },
 }
 
 /// `portcullis pepper …`.

@@ -77,7 +77,7 @@ pub fn dispatch(command: Command, context: &Context) -> Result<Report, CliError>
         Command::Init => commands::init::run(context),
         Command::Keys(keys) => commands::keys::run(keys, context),
         Command::Check(args) => commands::check::run(&args, context),
-        Command::Policy(policy) => commands::policy::run(policy),
+        Command::Policy(policy) => commands::policy::run(policy, context),
         Command::Pepper(pepper) => commands::pepper::run(pepper, context),
         Command::Demo => commands::demo::run(context),
     }

@@ -1,22 +1,64 @@
 //! `portcullis policy check FILE`: validate a policy and show what it compiles to.
+//! `portcullis policy openapi [FILE] [--merge DOCUMENT]`: its OpenAPI document, or its
+//! security merged into one (`Policy::openapi`, `Policy::openapi_merged`).
 
 use crate::Report;
 use crate::cli::PolicyCommand;
-use crate::context::read_policy;
+use crate::context::{Context, load_policy, read_policy};
 use crate::error::{CliError, EXIT_INPUT};
+use crate::files::{Accept, IntoCli, read};
 use crate::table::Table;
 use crate::time_text::format_duration;
 use crate::view::printable;
+use portcullis::policy::MAX_OPENAPI_LEN;
 use portcullis::policy::{Access, PathParams, UnknownRoutes};
 use portcullis::{Policy, PolicyError};
 use serde_json::{Value, json};
 use std::path::Path;
 
 /// Runs a `policy` subcommand.
-pub fn run(command: PolicyCommand) -> Result<Report, CliError> {
+pub fn run(command: PolicyCommand, context: &Context) -> Result<Report, CliError> {
     match command {
         PolicyCommand::Check { file } => check(&file),
+        PolicyCommand::Openapi { file, merge } => openapi(
+            file.as_deref().unwrap_or(&context.paths.policy),
+            file.is_none(),
+            merge.as_deref(),
+        ),
     }
+}
+
+/// The document on stdout, the same JSON with or without `--json`.
+fn openapi(file: &Path, in_store: bool, merge: Option<&Path>) -> Result<Report, CliError> {
+    let policy = load_policy(file, in_store)?;
+    let text = match merge {
+        None => policy.openapi(),
+        Some(path) => {
+            let bytes = read(path, Accept::RegularOrPipe, MAX_OPENAPI_LEN).map_err(|e| {
+                e.into_cli("OpenAPI document", path, |e| {
+                    CliError::store(
+                        "io",
+                        format!("cannot read OpenAPI document {}: {e}", path.display()),
+                    )
+                    .hint("check the file name")
+                })
+            })?;
+            let document = String::from_utf8(bytes).map_err(|_| {
+                CliError::input(
+                    "bad_json",
+                    format!("OpenAPI document {} is not UTF-8", path.display()),
+                )
+                .hint("pass a JSON document")
+            })?;
+            policy.openapi_merged(&document).map_err(|e| {
+                CliError::input(e.code(), format!("{}: {e}", path.display()))
+                    .hint("pass an OpenAPI 3.x document in JSON (convert YAML first)")
+            })?
+        }
+    };
+    // The text parses: it was just written from a JSON value.
+    let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Ok(Report::ok(text + "\n", json))
 }
 
 fn check(file: &Path) -> Result<Report, CliError> {
