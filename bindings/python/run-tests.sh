@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python binding's suites: builds the module into a private venv, then runs pytest
-# (API, vectors, threads, memory, README snippet, example app over real HTTP, real OAuth
-# client libraries: Authlib and requests-oauthlib), mypy's stubtest and ruff. Installs everything
+# (API, vectors, threads, memory, README snippet, example apps over real HTTP, real OAuth
+# client libraries: Authlib and requests-oauthlib, the FastAPI, Flask and Django
+# integrations against the frameworks), mypy's stubtest and ruff. Installs everything
 # it needs from PyPI; works on a fresh machine.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,7 +19,8 @@ echo "== installing test tools from PyPI"
 "$py" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$py" -m pip install --quiet --disable-pip-version-check \
     "pytest>=8" "mypy>=1.10" "flask>=3" "requests>=2.31" "authlib>=1.3" "requests-oauthlib>=2" \
-    "ruff>=0.17,<0.18"
+    "ruff>=0.17,<0.18" \
+    "fastapi>=0.110" "uvicorn>=0.30" "httpx>=0.27" "django>=4.2" "djangorestframework>=3.15"
 
 # Ruff's minor releases may widen a rule, so its version is held; its settings are in
 # pyproject.toml ([tool.ruff]); `ruff format` is not applied (the code is wrapped by hand).
@@ -36,11 +38,12 @@ echo "== pip install ./bindings/python (maturin backend, release build)"
 echo "== stubtest: the .pyi stubs against the native module"
 (cd "$root" && "$venv/bin/python" -m mypy.stubtest portcullis --mypy-config-file "$here/mypy.ini")
 
-echo "== mypy: the example app, the typed-usage test and the OAuth tests against the stubs"
+echo "== mypy: the example apps (Flask, FastAPI), the typed-usage test and the OAuth tests against the stubs"
 (cd "$root" && "$venv/bin/python" -m mypy --config-file "$here/mypy.ini" \
     "$here/tests/typed_usage.py" "$here/tests/test_batch.py" "$here/tests/test_oauth.py" "$here/tests/test_oauth_json.py" "$here/tests/test_oauth_vectors.py" \
     examples/python/app.py examples/python/tests/test_oauth_app.py \
-    examples/python/tests/test_documented_requests.py)
+    examples/python/tests/test_documented_requests.py \
+    examples/python/fastapi_app.py examples/python/tests/test_fastapi_app.py)
 
 echo "== pytest: binding suite and example app"
 cd "$root"

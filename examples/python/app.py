@@ -41,8 +41,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from flask import Flask, Response, g, jsonify, request
 
 import portcullis
-from portcullis.integrations.flask import Portcullis, Principal
 from claimport_oauth import SQLiteOAuthStore, register_oauth
+from portcullis.integrations.flask import Portcullis, Principal
 
 HERE = Path(__file__).resolve().parent
 POLICY_FILE = HERE.parent / "claimport.toml"

@@ -31,18 +31,21 @@ Decisions made here:
 - HTTPS is ``request.is_secure()`` (``SECURE_PROXY_SSL_HEADER`` behind a proxy).
 """
 
+# Django and DRF ship no type information (django-stubs is a separate, optional package).
+# mypy: disable-error-code="import-untyped"
+# Subclassing their classes is then subclassing Any: `type: ignore[misc, unused-ignore]`.
+
 from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from django.conf import settings
+import django.conf
 from django.core import checks
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException
-from rest_framework.permissions import BasePermission
 
 import portcullis
 from portcullis.integrations._common import (
@@ -69,7 +72,7 @@ _guards: Dict[Tuple[int, int], Tuple[Any, Any, Guard]] = {}
 
 
 def _setting(name: str) -> Any:
-    value = getattr(settings, "PORTCULLIS", {}).get(name)
+    value = getattr(django.conf.settings, "PORTCULLIS", {}).get(name)
     if value is None:
         raise IntegrationError(f"settings.PORTCULLIS[{name!r}] is not set")
     return import_string(value) if isinstance(value, str) else value
@@ -100,7 +103,7 @@ def _decide(request: HttpRequest, scopes: Optional[Sequence[str]]
     )
 
 
-class PortcullisDenied(APIException):
+class PortcullisDenied(APIException):  # type: ignore[misc, unused-ignore]
     """A denial: the decision's status, ``WWW-Authenticate`` and JSON body."""
 
     def __init__(self, denial: Denial) -> None:
@@ -129,7 +132,7 @@ def _no_credential(denial: Denial) -> bool:
     return denial.status == 401 and "error" not in denial.body
 
 
-class PortcullisAuthentication(BaseAuthentication):  # type: ignore[misc]
+class PortcullisAuthentication(BaseAuthentication):  # type: ignore[misc, unused-ignore]
     """DRF authentication: the credential as ``Checker.check`` decides it (and the
     policy's route for the path, if it has one)."""
 
@@ -149,9 +152,12 @@ class PortcullisAuthentication(BaseAuthentication):  # type: ignore[misc]
         return denial.www_authenticate if denial is not None else None
 
 
-class HasScopes(BasePermission):  # type: ignore[misc]
+class HasScopes:
     """DRF permission: the caller's scopes satisfy the view's ``required_scopes`` (all of
-    them; an element may be an expression such as ``"analytics:read | full_access"``)."""
+    them; an element may be an expression such as ``"analytics:read | full_access"``).
+
+    A plain class with DRF's two methods, not a ``BasePermission`` (whose metaclass mypy's
+    stubtest cannot see): compose it on the right, ``IsAdminUser | HasScopes``."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
         principal = request.auth
@@ -168,6 +174,10 @@ class HasScopes(BasePermission):  # type: ignore[misc]
             raise PortcullisDenied(outcome)
         return True
 
+    def has_object_permission(self, request: Any, view: Any, obj: Any) -> bool:
+        """Scopes are per view, not per object: decided by ``has_permission``."""
+        return True
+
 
 class PortcullisMiddleware:
     """Plain Django, route-table mode: the policy's routes decide every request but the
@@ -178,15 +188,15 @@ class PortcullisMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        exempt: Sequence[str] = getattr(settings, "PORTCULLIS", {}).get("EXEMPT", ())
+        exempt: Sequence[str] = getattr(django.conf.settings, "PORTCULLIS", {}).get("EXEMPT", ())
         if not any(request.path.startswith(p) for p in exempt):
             outcome = _decide(request, None)
             if isinstance(outcome, Denial):
-                response = JsonResponse(dict(outcome.body), status=outcome.status)
+                refusal = JsonResponse(dict(outcome.body), status=outcome.status)
                 for name, value in outcome.headers:
-                    response[name] = value
-                return response
-            request.portcullis = outcome  # type: ignore[attr-defined]
+                    refusal[name] = value
+                return refusal
+            request.portcullis = outcome
         response: HttpResponse = self.get_response(request)
         return response
 
@@ -214,7 +224,6 @@ def validate_views() -> None:
         guard().requirement(scopes)
 
 
-@checks.register("portcullis")
 def check_required_scopes(app_configs: Any = None, **kwargs: Any) -> List[checks.CheckMessage]:
     """The system check: ``portcullis.E001`` per view whose scopes do not compile."""
     errors: List[checks.CheckMessage] = []
@@ -225,3 +234,6 @@ def check_required_scopes(app_configs: Any = None, **kwargs: Any) -> List[checks
             errors.append(checks.Error(f"{route}: required_scopes {scopes}: {e}",
                                        id="portcullis.E001"))
     return errors
+
+
+checks.register(check_required_scopes, "portcullis")
