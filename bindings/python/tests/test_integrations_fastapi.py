@@ -104,9 +104,9 @@ def test_unknown_declared_scope_stops_the_startup(
 
 def test_openapi_names_the_scheme_and_the_declared_scopes(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
-    assert doc["components"]["securitySchemes"]["portcullis"]["scheme"] == "bearer"
+    assert doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     security: List[Dict[str, List[str]]] = doc["paths"]["/reports"]["get"]["security"]
-    assert security == [{"portcullis": ["claims:write"]}]
+    assert security == [{"apiKey": ["claims:write"]}]
 
 
 def test_middleware_lets_the_route_table_decide(

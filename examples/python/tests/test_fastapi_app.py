@@ -118,6 +118,6 @@ def test_403_insufficient_scope_names_the_missing_scope(client: Client) -> None:
 def test_openapi_shows_the_bearer_scheme_and_scopes(client: Client) -> None:
     status, doc, _ = client.call("GET", "/openapi.json", https=False)
     assert status == 200
-    assert doc["components"]["securitySchemes"]["portcullis"]["scheme"] == "bearer"
-    assert doc["paths"]["/v1/claims"]["post"]["security"] == [{"portcullis": ["claims:write"]}]
+    assert doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    assert doc["paths"]["/v1/claims"]["post"]["security"] == [{"apiKey": ["claims:write"]}]
     assert "security" not in doc["paths"]["/health"]["get"]

@@ -115,7 +115,8 @@ class PortcullisBearer(SecurityBase):
     """The security dependency: ``Security(bearer, scopes=[...])`` returns the
     :class:`Principal` the declared scopes allow (all of them; ``Depends(bearer)``: any
     verified caller) or raises :class:`PortcullisDenied`. In the OpenAPI document it is an
-    HTTP bearer scheme named ``scheme_name``."""
+    HTTP bearer scheme named ``scheme_name``: ``apiKey`` by default, the name
+    ``Policy.openapi`` gives the policy's bearer scheme."""
 
     def __init__(
         self,
@@ -123,7 +124,7 @@ class PortcullisBearer(SecurityBase):
         *,
         lookup: Lookup,
         trust_forwarded_proto: bool = False,
-        scheme_name: str = "portcullis",
+        scheme_name: str = "apiKey",
         description: Optional[str] = None,
     ) -> None:
         self.guard = Guard(checker, lookup)
