@@ -2632,6 +2632,43 @@ bool portcullis_policy_warning(const struct portcullis_policy *policy,
 void portcullis_policy_free(struct portcullis_policy *policy);
 
 /**
+ * Writes the policy's OpenAPI 3.1 document (pretty JSON) to `*json_out` (library-owned,
+ * free with `portcullis_string_free`) and its length to `*len_out` (may be NULL): the
+ * security schemes (`apiKey`, the bearer API key; `apiKeyQuery` when the policy accepts
+ * query keys; `oauth2`, authorization code with the catalog's scopes, when the policy has
+ * an `[oauth]` section) and one operation per route whose `security` lists every set of
+ * scopes that passes, implications expanded (public routes: an empty list). The same
+ * policy always gives the same bytes. Thread-safe. Errors: `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `policy` live; `json_out` writable; `len_out` NULL or writable.
+ */
+portcullis_result portcullis_policy_openapi(const struct portcullis_policy *policy,
+                                            char **json_out,
+                                            size_t *len_out);
+
+/**
+ * Merges the policy's security into an OpenAPI 3.x JSON document (`len` bytes of UTF-8
+ * at `document`, at most 4 MiB) and writes the result as `portcullis_policy_openapi`
+ * does: the schemes are added (replacing any of the same name) and `security` is set on
+ * every operation a policy route decides; other operations are kept, routes the document
+ * lacks are not added, object keys come out sorted. Thread-safe. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (the document is too large, not JSON, or not an OpenAPI
+ * 3.x object: `portcullis_last_error` says which, with the code `too_large`, `bad_json`
+ * or `bad_document` of the family `openapi`).
+ *
+ * # Safety
+ * `policy` live; `document` readable for `len` bytes; `json_out` writable; `len_out`
+ * NULL or writable.
+ */
+portcullis_result portcullis_policy_openapi_merged(const struct portcullis_policy *policy,
+                                                   const char *document,
+                                                   size_t len,
+                                                   char **json_out,
+                                                   size_t *len_out);
+
+/**
  * Parses a record from its JSON form (as `portcullis_record_to_json` writes it, or as
  * stored in your database). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
  * `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_RECORD_BAD_JSON`, `PORTCULLIS_RECORD_BAD_LABEL`,

@@ -78,6 +78,7 @@ for v in "${VARIANTS[@]}"; do
     build test_api "$v" "${extra[@]}" -- bindings/c/tests/test_api.c
     build test_oauth "$v" "${extra[@]}" -pthread -- bindings/c/tests/test_oauth.c
     build test_oauth_metadata "$v" "${extra[@]}" -- bindings/c/tests/test_oauth_metadata.c
+    build test_openapi "$v" "${extra[@]}" -- bindings/c/tests/test_openapi.c
     build test_vectors "$v" "${extra[@]}" -- bindings/c/tests/test_vectors.c "$OUT/vectors_data.c"
     build test_threads "$v" "${extra[@]}" -pthread -- bindings/c/tests/test_threads.c
     build test_random "$v" "${extra[@]}" -- bindings/c/tests/test_random.c
@@ -162,6 +163,7 @@ run_suite() {
     "${run[@]}" "$OUT/test_api-$v" "$POLICY"
     "${run[@]}" "$OUT/test_vectors-$v"
     "${run[@]}" "$OUT/test_oauth_metadata-$v" "$POLICY"
+    "${run[@]}" "$OUT/test_openapi-$v" "$POLICY"
     if [[ ${#run[@]} -gt 0 ]]; then  # valgrind is slow: fewer rounds
         "${run[@]}" "$OUT/test_threads-$v" "$POLICY" 10
         "${run[@]}" "$OUT/test_oauth-$v" "$POLICY" 2

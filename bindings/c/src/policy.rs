@@ -1,5 +1,6 @@
 //! `portcullis_policy`: a loaded, validated policy (catalog, routes, transport, lifecycle).
 
+use crate::checker::write_owned;
 use crate::ffi::{
     Failure, borrow, bytes, free_handle, guard, guard_value, into_handle, out_ptr, read, text,
 };
@@ -219,4 +220,63 @@ pub unsafe extern "C" fn portcullis_policy_warning(
 pub unsafe extern "C" fn portcullis_policy_free(policy: *mut portcullis_policy) {
     // SAFETY: forwarded contract.
     unsafe { free_handle(policy) }
+}
+
+/// Writes the policy's OpenAPI 3.1 document (pretty JSON) to `*json_out` (library-owned,
+/// free with `portcullis_string_free`) and its length to `*len_out` (may be NULL): the
+/// security schemes (`apiKey`, the bearer API key; `apiKeyQuery` when the policy accepts
+/// query keys; `oauth2`, authorization code with the catalog's scopes, when the policy has
+/// an `[oauth]` section) and one operation per route whose `security` lists every set of
+/// scopes that passes, implications expanded (public routes: an empty list). The same
+/// policy always gives the same bytes. Thread-safe. Errors: `PORTCULLIS_NULL_PARAMETER`.
+///
+/// # Safety
+/// `policy` live; `json_out` writable; `len_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_openapi(
+    policy: *const portcullis_policy,
+    json_out: *mut *mut c_char,
+    len_out: *mut usize,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(json_out)?;
+        // SAFETY: live (contract).
+        let p = unsafe { borrow(policy) }?;
+        // SAFETY: out is non-NULL and writable, len_out NULL or writable (contract).
+        unsafe { write_owned(out, len_out, p.policy.openapi()) }
+    })
+}
+
+/// Merges the policy's security into an OpenAPI 3.x JSON document (`len` bytes of UTF-8
+/// at `document`, at most 4 MiB) and writes the result as `portcullis_policy_openapi`
+/// does: the schemes are added (replacing any of the same name) and `security` is set on
+/// every operation a policy route decides; other operations are kept, routes the document
+/// lacks are not added, object keys come out sorted. Thread-safe. Errors:
+/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`,
+/// `PORTCULLIS_INVALID_ARGUMENT` (the document is too large, not JSON, or not an OpenAPI
+/// 3.x object: `portcullis_last_error` says which, with the code `too_large`, `bad_json`
+/// or `bad_document` of the family `openapi`).
+///
+/// # Safety
+/// `policy` live; `document` readable for `len` bytes; `json_out` writable; `len_out`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_policy_openapi_merged(
+    policy: *const portcullis_policy,
+    document: *const c_char,
+    len: usize,
+    json_out: *mut *mut c_char,
+    len_out: *mut usize,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(json_out)?;
+        // SAFETY: live; readable for `len` bytes (contract).
+        let (p, document) = unsafe { (borrow(policy)?, text(document, len)?) };
+        let merged = p
+            .policy
+            .openapi_merged(document)
+            .map_err(|e| Failure::new(R::of(e.row()), format!("{}: {e}", e.code())))?;
+        // SAFETY: out is non-NULL and writable, len_out NULL or writable (contract).
+        unsafe { write_owned(out, len_out, merged) }
+    })
 }
