@@ -20,7 +20,8 @@ echo "== installing test tools from PyPI"
 "$py" -m pip install --quiet --disable-pip-version-check \
     "pytest>=8" "mypy>=1.10" "flask>=3" "requests>=2.31" "authlib>=1.3" "requests-oauthlib>=2" \
     "ruff>=0.17,<0.18" \
-    "fastapi>=0.110" "uvicorn>=0.30" "httpx>=0.27" "django>=4.2" "djangorestframework>=3.15"
+    "fastapi>=0.110" "uvicorn>=0.30" "httpx>=0.27" "django>=4.2" "djangorestframework>=3.15" \
+    "openapi-spec-validator>=0.7"
 
 # Ruff's minor releases may widen a rule, so its version is held; its settings are in
 # pyproject.toml ([tool.ruff]); `ruff format` is not applied (the code is wrapped by hand).

@@ -183,6 +183,23 @@ impl PyPolicy {
             .collect()
     }
 
+    /// The policy's OpenAPI 3.1 document as JSON text (the same policy always gives the
+    /// same text): the security schemes and each route's `security`, implications
+    /// expanded into alternatives, public routes `[]`. With `merge` (an OpenAPI 3.x JSON
+    /// document, at most 4 MiB), that document with the schemes added and `security` set
+    /// on each operation a route decides. A bad document raises `ConfigurationError` with
+    /// the code `too_large`, `bad_json` or `bad_document`.
+    #[pyo3(signature = (merge=None))]
+    fn openapi(&self, py: Python<'_>, merge: Option<String>) -> PyResult<String> {
+        let policy = self.inner.clone();
+        // A merged document may be megabytes of JSON: other threads run meanwhile.
+        let result = py.detach(move || match merge {
+            None => Ok(policy.openapi()),
+            Some(document) => policy.openapi_merged(&document),
+        });
+        result.map_err(|e| errors::configuration(py, &e.to_string(), e.code()))
+    }
+
     /// Compiles a requirement expression against this policy's catalog.
     fn requirement(&self, py: Python<'_>, text: &str) -> PyResult<PyRequirement> {
         Requirement::parse(self.inner.catalog(), text)

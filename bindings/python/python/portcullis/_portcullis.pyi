@@ -91,6 +91,14 @@ class Policy:
         """What deserves a look in a policy that loaded: routes of which a more
         specific route of another method (``*``, or ``GET`` for ``HEAD``) decides some
         requests with other access. Empty for a policy with nothing to say."""
+    def openapi(self, merge: Optional[str] = None) -> str:
+        """The policy's OpenAPI 3.1 document as JSON text (the same policy always gives
+        the same text): the security schemes (``apiKey`` bearer; ``oauth2`` with the
+        catalog's scopes when the policy has ``[oauth]``) and each route's ``security``,
+        implications expanded into alternatives, public routes ``[]``. With ``merge``
+        (an OpenAPI 3.x JSON document, at most 4 MiB), that document with the schemes
+        added and ``security`` set on each operation a route decides. A bad document
+        raises ``ConfigurationError`` (``too_large``, ``bad_json``, ``bad_document``)."""
     def requirement(self, text: str) -> Requirement: ...
     def grant(self, grants: Sequence[str]) -> Grant: ...
 
