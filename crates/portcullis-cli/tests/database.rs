@@ -3,6 +3,8 @@
 //! a foreign or a newer schema, and a store of the CLI's first schema upgraded in place.
 
 mod common;
+// The store's test server, shared; this suite uses only part of it.
+#[allow(dead_code)]
 #[path = "../../portcullis-store/tests/common/pg.rs"]
 mod pg;
 

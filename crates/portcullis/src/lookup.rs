@@ -119,8 +119,9 @@ pub struct MemoryStore {
     /// Taken by every write, so that read-modify-write changes are atomic; it holds the
     /// intern table and the vacancy count, which only writes use.
     writer: Mutex<Writes>,
-    /// Copies of the records many threads check at once (`lookup/hot.rs`).
-    hot: hot::Hot,
+    /// Copies of the records many threads check at once (`lookup/hot.rs`); boxed: a
+    /// store's handle stays small, and only a replicated record's lookup reads it.
+    hot: Box<hot::Hot>,
 }
 
 /// What only writes use, behind the writer lock.
@@ -236,7 +237,7 @@ impl Default for MemoryStore {
             vacant: Arc::clone(sentinel.profile()),
             live: AtomicUsize::new(0),
             writer: Mutex::new(Writes::default()),
-            hot: hot::Hot::new(),
+            hot: Box::new(hot::Hot::new()),
         }
     }
 }
