@@ -15,7 +15,7 @@ use crate::store::PyMemoryStore;
 use portcullis::{
     Checker, KeySpec, LookupError, Outcome, Pending, Prepared, SecretBytes, Timestamp,
 };
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyBaseException, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
@@ -208,6 +208,108 @@ impl PyChecker {
         }
         self.check_callable(py, request, lookup, now)
             .map(|o| self.decision(o))
+    }
+
+    /// `check` for asyncio: returns a coroutine that gives the same `Decision` `check`
+    /// gives for the same arguments. `lookup` may also be an async callable (`async def
+    /// lookup(key_id)`, or any callable that returns an awaitable): it is awaited, so the
+    /// event loop runs other requests while your database answers. What it raises or
+    /// returns is sorted as in `check` (an exception is a 503 `lookup_failed`, a value that
+    /// makes no record a 401 `corrupt_record`); a `CancelledError`, `KeyboardInterrupt` or
+    /// `SystemExit` propagates. Built on `prepare`/`finish`: the request is read and `now`
+    /// fixed when this is called (bad arguments raise here, not when awaited); a
+    /// `MemoryStore` is decided at once; a database `Store` in a worker thread
+    /// (`asyncio.to_thread`), since a cache miss reads the database.
+    #[pyo3(signature = (method, path, *, lookup, authorization=None, query=None, https=false, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn check_async<'py>(
+        slf: &Bound<'py, Self>,
+        method: &str,
+        path: &str,
+        lookup: &Bound<'py, PyAny>,
+        authorization: Option<&Bound<'py, PyAny>>,
+        query: Option<&Bound<'py, PyAny>>,
+        https: bool,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let request = OwnedRequest::new(method, path, authorization, query, https)?;
+        let now = input::timestamp(now, "now")?;
+        let aio = py.import("portcullis._aio")?;
+        if let Ok(store) = lookup.cast::<PyMemoryStore>() {
+            let store: &portcullis::MemoryStore = &store.get().inner;
+            let outcome = run(py, request.is_large(), || {
+                this.inner.check(&request.view(), store, now).into_outcome()
+            });
+            return aio.call_method1("ready", (this.decision(outcome),));
+        }
+        if lookup.is_instance_of::<PyStore>() {
+            return aio.call_method1(
+                "in_thread",
+                (
+                    slf,
+                    method,
+                    path,
+                    lookup,
+                    authorization,
+                    query,
+                    https,
+                    now.secs(),
+                ),
+            );
+        }
+        if !lookup.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "lookup must be a MemoryStore, a Store or a callable, not {}",
+                input::type_name(lookup)
+            )));
+        }
+        match run(py, request.is_large(), || {
+            prepare(&this.inner, &request, now)
+        }) {
+            Phase::Done(outcome) => aio.call_method1("ready", (this.decision(outcome),)),
+            Phase::Lookup(pending) => {
+                let pending = PyPending {
+                    key_id: pending.key_id().to_string(),
+                    checker: this.inner.clone(),
+                    inner: Mutex::new(Some(pending)),
+                };
+                aio.call_method1("fetch", (slf, pending, lookup, now.secs()))
+            }
+        }
+    }
+
+    /// `check_async`'s phase two when the lookup returned (or its awaitable gave) `found`:
+    /// sorted as `check` sorts a lookup's return value.
+    fn _finish_returned(
+        &self,
+        py: Python<'_>,
+        pending: &PyPending,
+        found: &Bound<'_, PyAny>,
+        now: u64,
+    ) -> PyResult<PyDecision> {
+        let fetched = crate::lookup::returned(found, &pending.key_id)?;
+        let pending = self.take(py, pending)?;
+        Ok(self.decision(fetched.finish(&self.inner, pending, Timestamp(now))))
+    }
+
+    /// `check_async`'s phase two when the lookup raised `error`: sorted as `check` sorts
+    /// a lookup's exception (a `BaseException` that is not an `Exception` is raised again).
+    fn _finish_raised(
+        &self,
+        py: Python<'_>,
+        pending: &PyPending,
+        error: &Bound<'_, PyBaseException>,
+        now: u64,
+    ) -> PyResult<PyDecision> {
+        let fetched = crate::lookup::raised(
+            py,
+            PyErr::from_value(error.clone().into_any()),
+            &pending.key_id,
+        )?;
+        let pending = self.take(py, pending)?;
+        Ok(self.decision(fetched.finish(&self.inner, pending, Timestamp(now))))
     }
 
     /// Decides many requests at once: a list of `Decision`, in request order, equal to

@@ -2,7 +2,6 @@
 
 use crate::errors;
 use crate::input;
-use portcullis::Source;
 use portcullis::StoredHash;
 use portcullis::extract_credential as core_extract_credential;
 use pyo3::prelude::*;
@@ -58,10 +57,7 @@ pub(crate) fn extract_credential(
     .map_err(|e| errors::credential(py, e))?;
     Ok(PyCredential {
         token: c.token.to_vec(),
-        source: match c.source {
-            Source::Header => "header",
-            Source::Query => "query",
-        },
+        source: crate::codes::source(c.source),
     })
 }
 

@@ -2,10 +2,11 @@
 
 use crate::errors;
 use portcullis::KeyId;
-use portcullis::{KeyError, Timestamp};
+use portcullis::{KeyError, SecretBytes, Timestamp};
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDateTime, PyDelta, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDateTime, PyDelta, PyFloat, PyInt, PyMemoryView, PyString};
 
 /// Text that may arrive as `str` or `bytes` (header values, query strings, keys), as bytes.
 pub(crate) fn bytes_of(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
@@ -42,7 +43,8 @@ pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
-/// A point in time: `int` seconds since the epoch, an aware `datetime`, or `None` (now).
+/// A point in time: `int` or `float` seconds since the epoch, an aware `datetime`, or
+/// `None` (now).
 pub(crate) fn timestamp(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Timestamp> {
     match value {
         None => Ok(Timestamp::now()),
@@ -51,7 +53,13 @@ pub(crate) fn timestamp(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResul
     }
 }
 
-/// A point in time that must be given: `int` seconds or an aware `datetime`.
+/// A point in time that must be given. The one rule for every time argument:
+/// - `int` seconds since the epoch (not `bool`);
+/// - `float` seconds (`time.time()`), floored to the whole second: the core counts whole
+///   seconds, and flooring never moves a time past an expiry it has not reached;
+/// - a timezone-aware `datetime` (floored the same way); a naive one is a `ValueError`
+///   naming the argument, since its zone is a guess;
+/// - before 1970, NaN or infinite: a `ValueError` naming the argument.
 pub(crate) fn required_timestamp(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Timestamp> {
     if let Ok(dt) = v.cast::<PyDateTime>() {
         if dt.getattr("tzinfo")?.is_none() {
@@ -60,12 +68,37 @@ pub(crate) fn required_timestamp(v: &Bound<'_, PyAny>, what: &str) -> PyResult<T
             )));
         }
         let secs: f64 = dt.call_method0("timestamp")?.extract()?;
-        if !(0.0..1.8e19).contains(&secs) {
-            return Err(PyValueError::new_err(format!("{what} is before 1970")));
-        }
-        return Ok(Timestamp(secs.floor() as u64));
+        return float_secs(secs, what).map(Timestamp);
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return float_secs(f.value(), what).map(Timestamp);
+    }
+    if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be int or float seconds since the epoch or an aware datetime, not {}",
+            type_name(v)
+        )));
     }
     non_negative(v, what).map(Timestamp)
+}
+
+/// Float seconds since the epoch, floored; before 1970, NaN or infinite is refused.
+fn float_secs(secs: f64, what: &str) -> PyResult<u64> {
+    if secs.is_nan() || secs.is_infinite() {
+        return Err(PyValueError::new_err(format!(
+            "{what} must be a finite time"
+        )));
+    }
+    if secs < 0.0 {
+        return Err(PyValueError::new_err(format!("{what} is before 1970")));
+    }
+    if secs >= 1.8e19 {
+        return Err(PyValueError::new_err(format!(
+            "{what} is too far in the future"
+        )));
+    }
+    // In range: the cast truncates, which for a non-negative value is the floor.
+    Ok(secs.floor() as u64)
 }
 
 /// A duration: `int` seconds or a `timedelta`.
@@ -82,11 +115,11 @@ pub(crate) fn seconds(v: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     non_negative(v, what)
 }
 
-/// A non-negative `int` (not `bool`, not `float`).
+/// A non-negative `int` (not `bool`, not `float`): a duration, or a time already typed.
 fn non_negative(v: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     if v.is_instance_of::<pyo3::types::PyBool>() || !v.is_instance_of::<pyo3::types::PyInt>() {
         return Err(PyTypeError::new_err(format!(
-            "{what} must be int seconds or a datetime/timedelta, not {}",
+            "{what} must be int seconds or a timedelta, not {}",
             type_name(v)
         )));
     }
@@ -116,4 +149,35 @@ pub(crate) fn strings(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>>
         out.push(s.to_str()?.to_owned());
     }
     Ok(out)
+}
+
+/// A secret given as any bytes-like object (`bytes`, `bytearray`, `memoryview`, an
+/// `array.array`, …: the buffer protocol), copied once into memory that is wiped on drop.
+/// A buffer of wider items (`array('I')`) is read as its bytes; `str` is refused (its
+/// encoding would be a guess).
+pub(crate) fn secret(v: &Bound<'_, PyAny>, what: &str) -> PyResult<SecretBytes> {
+    let py = v.py();
+    if let Ok(b) = v.cast::<PyBytes>() {
+        return Ok(SecretBytes::new(b.as_bytes().to_vec()));
+    }
+    let refused = || {
+        PyTypeError::new_err(format!(
+            "{what} must be a bytes-like object (bytes, bytearray, memoryview, array), not {}",
+            type_name(v)
+        ))
+    };
+    if v.is_instance_of::<PyString>() {
+        return Err(refused());
+    }
+    let buffer = match PyBuffer::<u8>::get(v) {
+        Ok(buffer) => buffer,
+        // Items wider than a byte: the same memory seen as unsigned bytes.
+        Err(_) => PyMemoryView::from(v)
+            .and_then(|view| view.call_method1("cast", ("B",)))
+            .and_then(|bytes| PyBuffer::<u8>::get(&bytes))
+            .map_err(|_| refused())?,
+    };
+    // `to_vec` allocates exactly the buffer's length, so the copy never moves (a move
+    // would leave an unwiped copy behind).
+    Ok(SecretBytes::new(buffer.to_vec(py)?))
 }

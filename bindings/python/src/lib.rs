@@ -12,6 +12,7 @@
 
 mod batch;
 mod checker;
+mod codes;
 mod database;
 mod decision;
 mod errors;
@@ -66,6 +67,7 @@ fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<oauth_server::PyOAuthServer>()?;
     m.add_class::<oauth_server::PyAuthorizeOutcome>()?;
     m.add_class::<oauth_server::PyTokenResponse>()?;
+    m.add_function(wrap_pyfunction!(codes::_enumerations, m)?)?;
     Ok(())
 }
 

@@ -50,29 +50,37 @@ impl Fetched {
 /// Calls `lookup(key_id)` and sorts the result (see the module docs). `Err` only for a
 /// `BaseException` that is not an `Exception`.
 pub(crate) fn fetch(lookup: &Bound<'_, PyAny>, key_id: &str) -> PyResult<Fetched> {
-    let py = lookup.py();
-    let found = match lookup.call1((key_id,)) {
-        Ok(found) => found,
-        Err(e) if is_lookup_error(py, &e) => {
-            let message = e
-                .value(py)
-                .str()
-                .map_or_else(|_| "key lookup failed".to_owned(), |s| s.to_string());
-            return Ok(Fetched::Failed(LookupError::new(message)));
-        }
-        Err(e) => {
-            let e = only_exceptions(py, e)?;
-            log(py, "key lookup for %s raised", &[key_id], Some(&e));
-            return Ok(Fetched::Failed(LookupError::new(format!(
-                "the lookup raised {}",
-                type_name(py, &e)
-            ))));
-        }
-    };
+    match lookup.call1((key_id,)) {
+        Ok(found) => returned(&found, key_id),
+        Err(e) => raised(lookup.py(), e, key_id),
+    }
+}
+
+/// What the lookup raised, sorted (also for an async lookup, whose exception arrives
+/// when it is awaited). `Err` only for a `BaseException` that is not an `Exception`.
+pub(crate) fn raised(py: Python<'_>, e: PyErr, key_id: &str) -> PyResult<Fetched> {
+    if is_lookup_error(py, &e) {
+        let message = e
+            .value(py)
+            .str()
+            .map_or_else(|_| "key lookup failed".to_owned(), |s| s.to_string());
+        return Ok(Fetched::Failed(LookupError::new(message)));
+    }
+    let e = only_exceptions(py, e)?;
+    log(py, "key lookup for %s raised", &[key_id], Some(&e));
+    Ok(Fetched::Failed(LookupError::new(format!(
+        "the lookup raised {}",
+        type_name(py, &e)
+    ))))
+}
+
+/// What the lookup returned, sorted (for an async lookup: what its awaitable gave).
+pub(crate) fn returned(found: &Bound<'_, PyAny>, key_id: &str) -> PyResult<Fetched> {
+    let py = found.py();
     if found.is_none() {
         return Ok(Fetched::Found(None));
     }
-    match record_of(&found) {
+    match record_of(found) {
         Ok(record) => Ok(Fetched::Found(Some(record))),
         Err(e) => {
             let e = only_exceptions(py, e)?;

@@ -45,20 +45,25 @@ fn key_error(py: Python<'_>, e: &AccessKeyError) -> PyErr {
 #[pymethods]
 impl PyAccessKeys {
     /// A key set whose primary (and only) key is `secret` under `kid` (1–32 characters
-    /// of `[A-Za-z0-9-]`).
+    /// of `[A-Za-z0-9-]`). `secret`: any bytes-like object (`bytes`, `bytearray`,
+    /// `memoryview`, `array`); the copy taken of it is wiped once keyed.
     #[new]
-    fn new(py: Python<'_>, kid: &str, secret: &[u8]) -> PyResult<Self> {
-        let keys = AccessKeys::new(kid, secret).map_err(|e| key_error(py, &e))?;
+    fn new(py: Python<'_>, kid: &str, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let secret = input::secret(secret, "secret")?;
+        let keys = AccessKeys::new(kid, secret.expose()).map_err(|e| key_error(py, &e))?;
         let ids = vec![kid.to_owned()];
         Ok(PyAccessKeys {
             inner: Mutex::new(KeySet { keys, ids }),
         })
     }
 
-    /// Adds a verification key.
-    fn add(&self, py: Python<'_>, kid: &str, secret: &[u8]) -> PyResult<()> {
+    /// Adds a verification key (`secret` as in the constructor).
+    fn add(&self, py: Python<'_>, kid: &str, secret: &Bound<'_, PyAny>) -> PyResult<()> {
+        let secret = input::secret(secret, "secret")?;
         let mut set = self.lock();
-        set.keys.add(kid, secret).map_err(|e| key_error(py, &e))?;
+        set.keys
+            .add(kid, secret.expose())
+            .map_err(|e| key_error(py, &e))?;
         set.ids.push(kid.to_owned());
         Ok(())
     }

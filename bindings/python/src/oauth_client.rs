@@ -2,7 +2,7 @@
 
 use crate::errors;
 use crate::input;
-use portcullis::oauth::{Client, ClientError, ClientType};
+use portcullis::oauth::{Client, ClientError};
 use portcullis::{OsRandom, codes};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -164,10 +164,7 @@ impl PyClient {
     /// `"public"` or `"confidential"`.
     #[getter]
     fn client_type(&self) -> &'static str {
-        match self.inner.client_type {
-            ClientType::Public => "public",
-            ClientType::Confidential => "confidential",
-        }
+        crate::codes::client_type(self.inner.client_type)
     }
 
     /// A native app (RFC 8252).

@@ -494,21 +494,21 @@ impl PyOAuthServer {
         let policy = self.policy.clone();
         Ok(match outcome {
             AuthorizeOutcome::Valid(request) => PyAuthorizeOutcome {
-                kind: "valid",
+                kind: crate::codes::KIND_VALID,
                 error: None,
                 location: None,
                 request: Some(request),
                 policy,
             },
             AuthorizeOutcome::Redirect { error, location } => PyAuthorizeOutcome {
-                kind: "redirect",
+                kind: crate::codes::KIND_REDIRECT,
                 error: Some(error),
                 location: Some(location),
                 request: None,
                 policy,
             },
             AuthorizeOutcome::ShowError(error) => PyAuthorizeOutcome {
-                kind: "show_error",
+                kind: crate::codes::KIND_SHOW_ERROR,
                 error: Some(error),
                 location: None,
                 request: None,

@@ -2,6 +2,7 @@
 //! never shown by `repr`.
 
 use crate::errors;
+use crate::input;
 use portcullis::{Peppers, SecretBytes};
 use pyo3::prelude::*;
 use std::sync::Mutex;
@@ -50,11 +51,13 @@ fn build(state: &State) -> Result<Peppers, portcullis::PepperError> {
 
 #[pymethods]
 impl PyPeppers {
-    /// A set whose primary (and only) pepper is `secret` under `id`.
+    /// A set whose primary (and only) pepper is `secret` under `id`. `secret`: any
+    /// bytes-like object (`bytes`, `bytearray`, `memoryview`, `array`), copied into
+    /// memory wiped when the set is freed.
     #[new]
-    fn new(py: Python<'_>, id: &str, secret: &[u8]) -> PyResult<Self> {
+    fn new(py: Python<'_>, id: &str, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
         let state = State {
-            entries: vec![(id.to_owned(), SecretBytes::new(secret.to_vec()))],
+            entries: vec![(id.to_owned(), input::secret(secret, "secret")?)],
             primary: id.to_owned(),
         };
         build(&state).map_err(|e| errors::pepper(py, &e))?;
@@ -63,12 +66,12 @@ impl PyPeppers {
         })
     }
 
-    /// Adds an older pepper that existing records may still name.
-    fn add(&self, py: Python<'_>, id: &str, secret: &[u8]) -> PyResult<()> {
+    /// Adds an older pepper that existing records may still name (`secret` as in the
+    /// constructor).
+    fn add(&self, py: Python<'_>, id: &str, secret: &Bound<'_, PyAny>) -> PyResult<()> {
+        let secret = input::secret(secret, "secret")?;
         let mut state = self.lock();
-        state
-            .entries
-            .push((id.to_owned(), SecretBytes::new(secret.to_vec())));
+        state.entries.push((id.to_owned(), secret));
         if let Err(e) = build(&state) {
             state.entries.pop();
             return Err(errors::pepper(py, &e));

@@ -493,6 +493,8 @@ def test_time_arguments(checker: portcullis.Checker, store: portcullis.MemorySto
     with pytest.raises(ValueError):
         checker.check("GET", "/v1/claims", lookup=store, now=-1)
     with pytest.raises(TypeError):
-        checker.check("GET", "/v1/claims", lookup=store, now=1.5)  # type: ignore[arg-type]
+        checker.check("GET", "/v1/claims", lookup=store, now="1.5")  # type: ignore[arg-type]
+    # Float seconds are accepted (issue #24), floored: tests/test_time_and_secrets.py.
+    assert checker.check("GET", "/health", lookup=store, https=True, now=NOW + 0.5).allowed
     with pytest.raises(TypeError):
         checker.check("GET", "/v1/claims", lookup=store, now=True)

@@ -437,9 +437,10 @@ def test_a_keyboard_interrupt_in_the_store_is_raised_not_swallowed(
 def test_wrong_types_are_type_errors(env: Setup) -> None:
     q = env.authorize_query()
     with pytest.raises(TypeError, match="OAuthStore"):
-        env.server.authorize(q, 42)
+        env.server.authorize(q, 42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="no method put_code"):
-        env.server.approve(env.server.authorize(q, env.store), "u", object())
+        outcome = env.server.authorize(q, env.store)
+        env.server.approve(outcome, "u", object())  # type: ignore[arg-type]
 
     class OnlyClients:
         def client(self, client_id: str) -> None:
@@ -447,7 +448,7 @@ def test_wrong_types_are_type_errors(env: Setup) -> None:
 
     assert env.server.authorize(q, OnlyClients()).kind == "show_error"
     with pytest.raises(TypeError, match="no method put_code"):
-        env.server.token(env.auth, "grant_type=x", OnlyClients())
+        env.server.token(env.auth, "grant_type=x", OnlyClients())  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         env.server.token(env.auth, 123, env.store)  # type: ignore[arg-type]
     with pytest.raises(TypeError):

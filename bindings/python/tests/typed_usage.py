@@ -3,13 +3,17 @@ the stubs must accept correct code and give precise result types."""
 
 from __future__ import annotations
 
+import array
+import asyncio
+import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import portcullis
+from portcullis.codes import AuthorizeKind, BearerError, Reason, WarningCode
 
 
-def typed_flow(pepper: bytes) -> Tuple[bool, Optional[str], List[str]]:
+def typed_flow(pepper: bytes) -> Tuple[bool, Optional[str], Sequence[str]]:
     policy: portcullis.Policy = portcullis.Policy.from_file("examples/claimport.toml")
     peppers = portcullis.Peppers("p1", pepper)
     peppers.add("p0", pepper[::-1])
@@ -48,7 +52,45 @@ def typed_flow(pepper: bytes) -> Tuple[bool, Optional[str], List[str]]:
         position: Optional[int] = e.position
         del position
     del status, created
-    return v.valid and check.allowed, header, d.warnings
+    reason: Reason = d.reason
+    error: Optional[BearerError] = d.error
+    warnings: List[WarningCode] = d.warnings
+    if reason == "lookup_failed" or v.reason == "wrong_secret":
+        del error
+    return v.valid and check.allowed, header, warnings
+
+
+def typed_inputs(pepper: bytearray) -> portcullis.Decision:
+    """Float times, any bytes-like secret."""
+    policy = portcullis.Policy.from_file("examples/claimport.toml")
+    peppers = portcullis.Peppers("p1", pepper)
+    peppers.add("p0", memoryview(bytes(pepper)))
+    peppers.add("p2", array.array("B", pepper))
+    keys = portcullis.AccessKeys("k1", memoryview(pepper))
+    checker = portcullis.Checker(policy, peppers,
+                                 access_tokens=portcullis.AccessVerifier(policy, keys))
+    issued = checker.issue("n", "o", ["claims:read"], now=time.time())
+    issued.record.revoked(time.time()).state(1_800_000_000.5)
+    return checker.check("GET", "/health", lookup=portcullis.MemoryStore(), now=time.time())
+
+
+async def typed_async(checker: portcullis.Checker, key: str) -> List[portcullis.Decision]:
+    store = portcullis.MemoryStore()
+
+    async def lookup(key_id: str) -> Optional[portcullis.KeyRecord]:
+        await asyncio.sleep(0)
+        return store.get(key_id)
+
+    def sync_lookup(key_id: str) -> Optional[Dict[str, Any]]:
+        return None
+
+    one: portcullis.Decision = await checker.check_async(
+        "GET", "/v1/claims", lookup=lookup, authorization=f"Bearer {key}", https=True,
+        now=time.time())
+    task = asyncio.ensure_future(checker.check_async("GET", "/health", lookup=sync_lookup))
+    many = await asyncio.gather(
+        task, checker.check_async("GET", "/v1/claims", lookup=store, query=b"api_key=x"))
+    return [one, *many]
 
 
 class TypedStore:
@@ -94,6 +136,8 @@ def typed_oauth(secret: bytes) -> Tuple[int, Optional[str], List[str]]:
                                                             ["claims:read"])
     outcome = server.authorize(b"client_id=web", store)
     location: Optional[str] = outcome.location
+    kind: AuthorizeKind = outcome.kind
+    del kind
     if outcome.kind == "valid":
         location = server.approve(outcome, "user", portcullis.MemoryOAuthStore(),
                                   scopes=outcome.scopes)

@@ -46,13 +46,21 @@ and the change feed are both down, checks answer 503 ``lookup_failed``, never an
 from stale state (docs/fleet.md).
 
 Times shown to people (record fields) are aware UTC ``datetime`` objects; times passed in
-(``now``, ``at``, ``not_before``) are int seconds since the epoch or aware datetimes;
+(``now``, ``at``, ``not_before``) are int or float seconds since the epoch
+(``time.time()``; a float is floored to the whole second) or aware datetimes (a naive one
+raises ``ValueError`` naming the argument);
 durations (``ttl``, ``grace``) are int seconds or ``timedelta``; a ``ttl`` is at least one
-second (``None`` never expires; zero raises ``IssueError``, code ``bad_ttl``).
+second (``None`` never expires; zero raises ``IssueError``, code ``bad_ttl``). Secrets
+(``Peppers``, ``AccessKeys``) are any bytes-like object, copied into memory that is wiped.
+
+With asyncio, ``await checker.check_async(...)`` takes the arguments of ``check`` and a
+lookup that may be ``async``. The enumerated strings (``Decision.reason``,
+``AuthorizeOutcome.kind``, …) are ``Literal`` types in :mod:`portcullis.codes`.
 """
 
 from __future__ import annotations
 
+from portcullis import codes
 from portcullis._portcullis import (
     AccessClaims,
     AccessKeys,
@@ -150,6 +158,7 @@ __all__ = [
     "TokenResponse",
     "Verification",
     "__version__",
+    "codes",
     "extract_credential",
     "legacy_sha256_hash",
     "oauth_token_hash",

@@ -4,11 +4,12 @@ import os
 from datetime import datetime, timedelta
 from typing import (
     Any,
+    Awaitable,
     Callable,
+    Coroutine,
     Dict,
     Iterable,
     List,
-    Literal,
     Mapping,
     Optional,
     Sequence,
@@ -17,7 +18,21 @@ from typing import (
     final,
 )
 
+from _typeshed import ReadableBuffer
+
+from portcullis.codes import (
+    AuthorizeKind,
+    BearerError,
+    ClientType,
+    CredentialSource,
+    Detail,
+    KeyState,
+    OAuthErrorCode,
+    Reason,
+    WarningCode,
+)
 from portcullis.errors import PolicyIssue
+from portcullis.oauth import ClientStore, CodeWriter, OAuthStore
 
 __all__ = [
     "__version__",
@@ -40,6 +55,7 @@ __all__ = [
     "Credential",
     "extract_credential",
     "legacy_sha256_hash",
+    "_enumerations",
     "AccessKeys",
     "AccessClaims",
     "AccessVerifier",
@@ -55,33 +71,59 @@ __all__ = [
 
 __version__: str
 
-#: A point in time: int seconds since the epoch, or an aware datetime.
-_Time = Union[int, datetime]
+#: A point in time: int or float seconds since the epoch (a float is floored to the
+#: second: ``time.time()`` works), or an aware datetime (floored the same way; a naive
+#: one raises ``ValueError`` naming the argument).
+_Time = Union[int, float, datetime]
 #: A duration: int seconds, or a timedelta.
 _Duration = Union[int, timedelta]
 #: What a lookup may return and what record arguments accept.
 _RecordLike = Union["KeyRecord", Mapping[str, Any], str]
 _Text = Union[str, bytes]
+#: A lookup: a store, or a callable ``key_id -> record | None``.
+_Lookup = Union["MemoryStore", "Store", Callable[[str], Optional[_RecordLike]]]
+#: A lookup for ``check_async``: also an async callable (or one returning an awaitable).
+_AsyncLookup = Union[
+    "MemoryStore",
+    "Store",
+    Callable[[str], Union[Optional[_RecordLike], Awaitable[Optional[_RecordLike]]]],
+]
 
 @final
 class Policy:
+    """A loaded, validated policy (catalog, routes, transport, lifecycle). Immutable."""
+
     @staticmethod
-    def from_toml(text: str) -> Policy: ...
+    def from_toml(text: str) -> Policy:
+        """Loads a policy from TOML text; raises ``PolicyError`` listing every problem."""
     @staticmethod
-    def from_file(path: Union[str, os.PathLike[str]]) -> Policy: ...
-    def for_environment(self, env: str) -> Optional[Policy]: ...
+    def from_file(path: Union[str, os.PathLike[str]]) -> Policy:
+        """Loads a policy from a TOML file (``str`` or path-like): a regular file or a
+        pipe, read up to its 4 MiB limit and never further (a larger one raises
+        ``PolicyError``, as the same text would); a directory or a device such as
+        ``/dev/zero`` is refused before it is read (``ConfigurationError``, code
+        ``io``)."""
+    def for_environment(self, env: str) -> Optional[Policy]:
+        """The same policy for a deployment of another environment (``None`` if not
+        accepted)."""
     @property
-    def realm(self) -> str: ...
+    def realm(self) -> str:
+        """The ``WWW-Authenticate`` realm."""
     @property
-    def deployment_env(self) -> str: ...
+    def deployment_env(self) -> str:
+        """The environment this deployment accepts (``live``)."""
     @property
-    def kinds(self) -> List[str]: ...
+    def kinds(self) -> List[str]:
+        """Accepted key kinds; the first is the one ``Checker.issue`` uses."""
     @property
-    def environments(self) -> List[str]: ...
+    def environments(self) -> List[str]:
+        """Accepted environments."""
     @property
-    def scopes(self) -> List[Tuple[str, str]]: ...
+    def scopes(self) -> List[Tuple[str, str]]:
+        """Declared scopes as ``(name, description)`` pairs, in catalog order."""
     @property
-    def routes(self) -> List[Tuple[str, str]]: ...
+    def routes(self) -> List[Tuple[str, str]]:
+        """Routes as ``(method, path template)``, in policy order."""
     @property
     def oauth(self) -> OAuthConfig:
         """The policy's ``[oauth]`` settings (the secure defaults where it says
@@ -99,91 +141,147 @@ class Policy:
         (an OpenAPI 3.x JSON document, at most 4 MiB), that document with the schemes
         added and ``security`` set on each operation a route decides. A bad document
         raises ``ConfigurationError`` (``too_large``, ``bad_json``, ``bad_document``)."""
-    def requirement(self, text: str) -> Requirement: ...
-    def grant(self, grants: Sequence[str]) -> Grant: ...
+    def requirement(self, text: str) -> Requirement:
+        """Compiles a requirement expression against this policy's catalog."""
+    def grant(self, grants: Sequence[str]) -> Grant:
+        """The effective scopes of a list of grants (names or patterns like
+        ``claims:*``)."""
 
 @final
 class Requirement:
-    def evaluate(self, grants: Sequence[str]) -> Evaluation: ...
+    """A compiled scope requirement (``claims:read & orders:read``, ``a | b``)."""
+
+    def evaluate(self, grants: Sequence[str]) -> Evaluation:
+        """Evaluates the requirement against granted scopes (names or patterns)."""
     @property
-    def canonical(self) -> str: ...
+    def canonical(self) -> str:
+        """The canonical text: alternatives joined by `` | ``, names in catalog order."""
 
 @final
 class Evaluation:
+    """The result of evaluating a requirement against granted scopes."""
+
     @property
-    def allowed(self) -> bool: ...
+    def allowed(self) -> bool:
+        """Whether the grants meet the requirement."""
     @property
-    def missing(self) -> List[str]: ...
+    def missing(self) -> List[str]:
+        """Scopes missing from the closest alternative (empty when allowed)."""
     @property
-    def required(self) -> List[str]: ...
+    def required(self) -> List[str]:
+        """Every scope of the closest alternative (empty when allowed)."""
     def __bool__(self) -> bool: ...
 
 @final
 class Grant:
+    """The effective scopes of a list of grants."""
+
     @property
-    def scopes(self) -> List[str]: ...
+    def scopes(self) -> List[str]:
+        """Every scope granted, implications and wildcards expanded, in catalog order."""
     @property
-    def unknown(self) -> int: ...
+    def unknown(self) -> int:
+        """How many grant strings the catalog does not know (they grant nothing)."""
 
 @final
 class Peppers:
-    def __new__(cls, id: str, secret: bytes) -> Peppers: ...
-    def add(self, id: str, secret: bytes) -> None: ...
-    def set_primary(self, id: str) -> None: ...
+    """A set of named peppers (``secret`` ≥ 32 bytes); new records use the primary.
+
+    Built once at start-up; a ``Checker`` takes a snapshot, so later changes here do
+    not affect checkers already made. Safe to share (internally locked)."""
+
+    def __new__(cls, id: str, secret: ReadableBuffer) -> Peppers:
+        """A set whose primary (and only) pepper is ``secret`` (at least 32 bytes) under
+        ``id``. ``secret``: any bytes-like object (``bytes``, ``bytearray``,
+        ``memoryview``, ``array``), copied once into memory wiped when the set is freed;
+        ``str`` raises ``TypeError``."""
+    def add(self, id: str, secret: ReadableBuffer) -> None:
+        """Adds an older pepper that existing records may still name (``secret`` as in
+        the constructor)."""
+    def set_primary(self, id: str) -> None:
+        """Makes the pepper ``id`` the one new records use."""
     @property
-    def primary_id(self) -> str: ...
+    def primary_id(self) -> str:
+        """The primary pepper's id."""
     @property
-    def ids(self) -> List[str]: ...
+    def ids(self) -> List[str]:
+        """Every pepper id, primary first."""
 
 @final
 class KeyRecord:
+    """A key record (the JSON form is the storage contract; see ``to_dict``/``to_json``)."""
+
     @staticmethod
-    def from_json(text: str) -> KeyRecord: ...
+    def from_json(text: str) -> KeyRecord:
+        """Parses the JSON form."""
     @staticmethod
-    def from_dict(data: Dict[str, Any]) -> KeyRecord: ...
-    def to_json(self) -> str: ...
-    def to_dict(self) -> Dict[str, Any]: ...
+    def from_dict(data: Dict[str, Any]) -> KeyRecord:
+        """Builds a record from its dict form (as ``to_dict`` returns it)."""
+    def to_json(self) -> str:
+        """The JSON form (a str)."""
+    def to_dict(self) -> Dict[str, Any]:
+        """The dict form: JSON types only, times as int seconds since the epoch."""
     @property
-    def id(self) -> str: ...
+    def id(self) -> str:
+        """The key id (16 base62 characters; safe to log and show)."""
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The name given at creation."""
     @property
-    def owner(self) -> str: ...
+    def owner(self) -> str:
+        """The owning organisation or user."""
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """The key kind (``sk``)."""
     @property
-    def env(self) -> str: ...
+    def env(self) -> str:
+        """The environment (``live``)."""
     @property
-    def scopes(self) -> List[str]: ...
+    def scopes(self) -> List[str]:
+        """The granted scopes as stored (names or patterns)."""
     @property
-    def hash(self) -> str: ...
+    def hash(self) -> str:
+        """The self-describing hash string (not a secret, but keep it in your database)."""
     @property
-    def display(self) -> str: ...
+    def display(self) -> str:
+        """The display form, safe to log: ``sk_live_<id>_…``."""
     @property
-    def created_at(self) -> datetime: ...
+    def created_at(self) -> datetime:
+        """Creation time (aware UTC datetime)."""
     @property
-    def not_before(self) -> Optional[datetime]: ...
+    def not_before(self) -> Optional[datetime]:
+        """Not valid before this time, if set."""
     @property
-    def expires_at(self) -> Optional[datetime]: ...
+    def expires_at(self) -> Optional[datetime]:
+        """Expiry time, if any."""
     @property
-    def revoked_at(self) -> Optional[datetime]: ...
+    def revoked_at(self) -> Optional[datetime]:
+        """Revocation time, if revoked."""
     @property
-    def rotated_from(self) -> Optional[str]: ...
+    def rotated_from(self) -> Optional[str]:
+        """The id of the key this one replaced, if it came from a rotation."""
     @property
-    def metadata(self) -> Dict[str, Any]: ...
-    def is_revoked(self, now: Optional[_Time] = None) -> bool: ...
-    def state(
-        self, now: Optional[_Time] = None
-    ) -> Literal["active", "revoked", "expired", "not_yet_valid"]:
+    def metadata(self) -> Dict[str, Any]:
+        """Host data (a dict of JSON values)."""
+    def is_revoked(self, now: Optional[_Time] = None) -> bool:
+        """Whether the key is revoked at ``now`` (default: the current time)."""
+    def state(self, now: Optional[_Time] = None) -> KeyState:
         """The key's state at ``now`` (default: the current time), as the checker decides
         it: revoked from ``revoked_at`` on, not yet valid before ``not_before``, expired
         from ``expires_at`` on."""
-    def revoked(self, at: Optional[_Time] = None) -> KeyRecord: ...
-    def with_expires_at(self, at: Optional[_Time]) -> KeyRecord: ...
-    def with_scopes(self, scopes: Sequence[str]) -> KeyRecord: ...
-    def with_name(self, name: str) -> KeyRecord: ...
-    def with_metadata(self, metadata: Dict[str, Any]) -> KeyRecord: ...
-    def with_hash(self, hash: str) -> KeyRecord: ...
+    def revoked(self, at: Optional[_Time] = None) -> KeyRecord:
+        """A copy revoked from ``at`` on (default: now; an earlier revocation is kept)."""
+    def with_expires_at(self, at: Optional[_Time]) -> KeyRecord:
+        """A copy with another expiry (``None`` clears it)."""
+    def with_scopes(self, scopes: Sequence[str]) -> KeyRecord:
+        """A copy with other granted scopes."""
+    def with_name(self, name: str) -> KeyRecord:
+        """A copy with another name."""
+    def with_metadata(self, metadata: Dict[str, Any]) -> KeyRecord:
+        """A copy with other host data (a dict of JSON values)."""
+    def with_hash(self, hash: str) -> KeyRecord:
+        """A copy with another hash string (e.g. ``Checker.hash_key(key)`` after a
+        ``needs_rehash`` warning)."""
     def __eq__(self, other: object, /) -> bool: ...
 
 @final
@@ -191,9 +289,13 @@ class MemoryStore:
     """Key records by id, in memory. An id is looked up as the text it is: text that is
     not a key id (say, from a URL) names no record, so it is never an error."""
 
-    def __new__(cls) -> MemoryStore: ...
-    def insert(self, record: _RecordLike) -> None: ...
-    def put(self, record: _RecordLike) -> None: ...
+    def __new__(cls) -> MemoryStore:
+        """An empty store."""
+    def insert(self, record: _RecordLike) -> None:
+        """Adds a new record (``KeyRecord``, dict or JSON); raises ``StoreError`` if the
+        id exists."""
+    def put(self, record: _RecordLike) -> None:
+        """Adds or replaces a record."""
     def get(self, key_id: str) -> Optional[KeyRecord]:
         """The record with this id, or ``None`` (also for any text that is not a key
         id)."""
@@ -204,7 +306,8 @@ class MemoryStore:
         """Revokes a record from ``at`` on (default: now). Raises ``StoreError`` with
         code ``not_found`` if absent, also for any text that is not a key id (then
         ``key_id`` is empty: the text is not repeated, it may be a whole key)."""
-    def records(self) -> List[KeyRecord]: ...
+    def records(self) -> List[KeyRecord]:
+        """A snapshot of every record (in no particular order)."""
     def __len__(self) -> int: ...
     def __contains__(self, key_id: str, /) -> bool: ...
 
@@ -259,38 +362,62 @@ class Store:
 
 @final
 class Decision:
+    """The answer to a request: allowed or denied, with everything a response needs.
+
+    Clients never learn why a token was invalid: send ``status``, ``www_authenticate``
+    (and ``error``); log ``reason``."""
+
     @property
-    def allowed(self) -> bool: ...
+    def allowed(self) -> bool:
+        """Whether the request may proceed (status 200)."""
     @property
-    def status(self) -> int: ...
+    def status(self) -> int:
+        """The HTTP status: 200, 400, 401, 403, or 503 when the lookup failed."""
     @property
-    def error(self) -> Optional[str]: ...
+    def error(self) -> Optional[BearerError]:
+        """The RFC 6750 error code (``invalid_token``, …), if the response carries one."""
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> Reason:
+        """The internal reason, for logs and metrics (``wrong_secret``, ``revoked``, …)."""
     @property
-    def detail(self) -> Optional[str]: ...
+    def detail(self) -> Optional[Detail]:
+        """For ``malformed_key``, the key error code (``checksum``, ``length``, …); for
+        ``ambiguous_path``, the path error code (``dot_segment``,
+        ``encoded_separator``, …)."""
     @property
-    def description(self) -> Optional[str]: ...
+    def description(self) -> Optional[str]:
+        """The ``error_description`` text sent to the client, if any."""
     @property
-    def www_authenticate(self) -> Optional[str]: ...
+    def www_authenticate(self) -> Optional[str]:
+        """The ``WWW-Authenticate`` header value for a 400, 401 or 403."""
     @property
-    def key_id(self) -> Optional[str]: ...
+    def key_id(self) -> Optional[str]:
+        """The caller's key id, when the key was verified (also on a 403)."""
     @property
-    def owner(self) -> Optional[str]: ...
+    def owner(self) -> Optional[str]:
+        """The caller's owner, when the key was verified."""
     @property
-    def scopes(self) -> List[str]: ...
+    def scopes(self) -> List[str]:
+        """The caller's effective scopes, in catalog order."""
     @property
-    def missing(self) -> List[str]: ...
+    def missing(self) -> List[str]:
+        """Scopes missing on a 403, in catalog order."""
     @property
-    def required(self) -> List[str]: ...
+    def required(self) -> List[str]:
+        """On a 403, every scope of the route's closest alternative."""
     @property
-    def warnings(self) -> List[str]: ...
+    def warnings(self) -> List[WarningCode]:
+        """Warning codes (``rotation_due``, ``expiring_soon``, ``credential_in_query``,
+        …)."""
     @property
-    def route(self) -> Optional[Tuple[str, str]]: ...
+    def route(self) -> Optional[Tuple[str, str]]:
+        """The matched route as ``(method, path template)``, if any."""
     @property
-    def record(self) -> Optional[KeyRecord]: ...
+    def record(self) -> Optional[KeyRecord]:
+        """The caller's record, when the key was verified."""
     @property
-    def lookup_error(self) -> Optional[str]: ...
+    def lookup_error(self) -> Optional[str]:
+        """The host's lookup error message, on ``lookup_failed`` (503)."""
     def to_dict(self) -> Dict[str, Any]:
         """The decision as a dict of plain values (for structured logs and JSON): one key
         per property, with its value, except ``record``; ``route`` as a list or
@@ -298,16 +425,23 @@ class Decision:
 
 @final
 class Verification:
+    """The result of ``Checker.verify``: a key checked against a record, without a route."""
+
     @property
-    def valid(self) -> bool: ...
+    def valid(self) -> bool:
+        """Whether the key is valid now."""
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> Reason:
+        """``allowed``, or why not (``wrong_secret``, ``expired``, ``malformed_key``, …)."""
     @property
-    def detail(self) -> Optional[str]: ...
+    def detail(self) -> Optional[Detail]:
+        """For ``malformed_key``, the key error code."""
     @property
-    def warnings(self) -> List[str]: ...
+    def warnings(self) -> List[WarningCode]:
+        """Warning codes."""
     @property
-    def scopes(self) -> List[str]: ...
+    def scopes(self) -> List[str]:
+        """The key's effective scopes (empty unless valid)."""
     def __bool__(self) -> bool: ...
 
 @final
@@ -317,7 +451,8 @@ class Pending:
     presented key, wiped when it is finished or freed."""
 
     @property
-    def key_id(self) -> str: ...
+    def key_id(self) -> str:
+        """The key id to fetch from your database."""
 
 @final
 class Request:
@@ -331,17 +466,25 @@ class Request:
         authorization: Optional[_Text] = None,
         query: Optional[_Text] = None,
         https: bool = False,
-    ) -> Request: ...
+    ) -> Request:
+        """A request: ``authorization`` is the ``Authorization`` header value and
+        ``query`` the raw query string (``str`` or ``bytes``, or ``None``); ``https``
+        says whether it came over TLS."""
     @property
-    def method(self) -> str: ...
+    def method(self) -> str:
+        """The HTTP method."""
     @property
-    def path(self) -> str: ...
+    def path(self) -> str:
+        """The request path."""
     @property
-    def authorization(self) -> Optional[bytes]: ...
+    def authorization(self) -> Optional[bytes]:
+        """The ``Authorization`` header value, as bytes (may hold a key: do not log)."""
     @property
-    def query(self) -> Optional[bytes]: ...
+    def query(self) -> Optional[bytes]:
+        """The query string, as bytes (may hold a key: do not log)."""
     @property
-    def https(self) -> bool: ...
+    def https(self) -> bool:
+        """Whether the request came over TLS."""
 
 #: An element of ``Checker.check_many``: a ``Request``, or a tuple
 #: ``(method, path[, authorization[, query[, https]]])``.
@@ -355,52 +498,81 @@ _RequestLike = Union[
 
 @final
 class ParsedKey:
+    """A parsed key (the secret stays out of it)."""
+
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """The kind (``sk``)."""
     @property
-    def env(self) -> str: ...
+    def env(self) -> str:
+        """The environment (``live``)."""
     @property
-    def key_id(self) -> str: ...
+    def key_id(self) -> str:
+        """The key id, to look the record up."""
     @property
-    def display(self) -> str: ...
+    def display(self) -> str:
+        """A form safe to log: ``sk_live_<id>_…``."""
 
 @final
 class IssuedKey:
+    """A freshly issued key: show ``key`` to the user once, store ``record``."""
+
     @property
-    def key(self) -> str: ...
+    def key(self) -> str:
+        """The plaintext key (``sk_live_…``). Show it once; never store or log it."""
     @property
-    def record(self) -> KeyRecord: ...
+    def record(self) -> KeyRecord:
+        """The record to store (holds only the hash)."""
 
 @final
 class Rotation:
+    """A rotation: the successor key, and the predecessor's record now expiring at the
+    end of the grace period (store both)."""
+
     @property
-    def successor(self) -> IssuedKey: ...
+    def successor(self) -> IssuedKey:
+        """The new key."""
     @property
-    def predecessor(self) -> KeyRecord: ...
+    def predecessor(self) -> KeyRecord:
+        """The old record with its new expiry."""
 
 @final
 class Credential:
+    """A bearer credential found in a request."""
+
     @property
-    def token(self) -> bytes: ...
+    def token(self) -> bytes:
+        """The token bytes (a secret: do not log)."""
     @property
-    def source(self) -> str: ...
+    def source(self) -> CredentialSource:
+        """``"header"`` or ``"query"``."""
 
 @final
 class Checker:
+    """Turns requests into decisions under one policy and one pepper set. Immutable;
+    share one instance between all threads."""
+
     def __new__(
         cls, policy: Policy, peppers: Peppers, *, access_tokens: Optional[AccessVerifier] = None
-    ) -> Checker: ...
-    def with_access_tokens(self, verifier: AccessVerifier) -> Checker: ...
+    ) -> Checker:
+        """A checker for ``policy`` with ``peppers`` (a snapshot of both is taken).
+        ``access_tokens``: an ``AccessVerifier``, so that ``check`` also accepts OAuth
+        access tokens (``Bearer at.…``) in the same path as API keys."""
+    def with_access_tokens(self, verifier: AccessVerifier) -> Checker:
+        """A new checker with the same policy and peppers that also accepts OAuth access
+        tokens verified by ``verifier`` (this one is unchanged)."""
     @property
-    def access_tokens(self) -> Optional[AccessVerifier]: ...
+    def access_tokens(self) -> Optional[AccessVerifier]:
+        """The attached access-token verifier, if any."""
     @property
-    def policy(self) -> Policy: ...
+    def policy(self) -> Policy:
+        """The policy."""
     def check(
         self,
         method: str,
         path: str,
         *,
-        lookup: Union[MemoryStore, Store, Callable[[str], Optional[_RecordLike]]],
+        lookup: _Lookup,
         authorization: Optional[_Text] = None,
         query: Optional[_Text] = None,
         https: bool = False,
@@ -423,13 +595,39 @@ class Checker:
         self,
         requests: Iterable[_RequestLike],
         *,
-        lookup: Union[MemoryStore, Store, Callable[[str], Optional[_RecordLike]]],
+        lookup: _Lookup,
         now: Optional[_Time] = None,
     ) -> List[Decision]:
         """The decisions ``check`` gives one by one, in request order. A lookup callable
         is called as in ``check``: what it raises or returns is that request's decision;
         a ``KeyboardInterrupt`` or ``SystemExit`` stops the batch (its note names the
         element)."""
+    def check_async(
+        self,
+        method: str,
+        path: str,
+        *,
+        lookup: _AsyncLookup,
+        authorization: Optional[_Text] = None,
+        query: Optional[_Text] = None,
+        https: bool = False,
+        now: Optional[_Time] = None,
+    ) -> Coroutine[Any, Any, Decision]:
+        """``check`` for asyncio: ``await checker.check_async(...)`` gives the decision
+        ``check`` gives for the same arguments. ``lookup`` may also be an async callable
+        (``async def lookup(key_id)``, or any callable returning an awaitable): it is
+        awaited, so the event loop serves other requests meanwhile. What it raises or
+        returns is sorted as in ``check`` (503 ``lookup_failed``, 401
+        ``corrupt_record``); ``CancelledError``, ``KeyboardInterrupt`` and
+        ``SystemExit`` propagate. The request is read and ``now`` fixed when this is
+        called (bad arguments raise then); a ``MemoryStore`` decides at once, a
+        database ``Store`` in a worker thread (``asyncio.to_thread``)."""
+    def _finish_returned(
+        self, pending: Pending, found: object, now: int
+    ) -> Decision:
+        """``check_async``'s phase two after the lookup returned ``found`` (internal)."""
+    def _finish_raised(self, pending: Pending, error: BaseException, now: int) -> Decision:
+        """``check_async``'s phase two after the lookup raised ``error`` (internal)."""
     def prepare(
         self,
         method: str,
@@ -439,22 +637,31 @@ class Checker:
         query: Optional[_Text] = None,
         https: bool = False,
         now: Optional[_Time] = None,
-    ) -> Union[Decision, Pending]: ...
+    ) -> Union[Decision, Pending]:
+        """Phase one of a two-phase check: a ``Decision`` when no record is needed
+        (access tokens are decided here, at ``now``: default the current time), else a
+        ``Pending`` whose ``key_id`` you fetch before calling ``finish``."""
     def finish(
         self, pending: Pending, record: Optional[_RecordLike], now: Optional[_Time] = None
     ) -> Decision:
         """Phase two: the decision, given the fetched record (``None`` if unknown). Only
         the checker that prepared ``pending`` may finish it (another one, e.g. after a
         policy reload, raises ``ConfigurationError`` with code ``foreign_pending``)."""
-    def finish_failed(self, pending: Pending, message: str) -> Decision: ...
+    def finish_failed(self, pending: Pending, message: str) -> Decision:
+        """Phase two when your lookup failed: a 503 decision (fail closed)."""
     def verify(
         self, key: _Text, record: _RecordLike, now: Optional[_Time] = None
     ) -> Verification:
         """Verifies a key against a record: deployment environment (a key of another
         environment is ``wrong_environment``, as in ``check``), secret and lifecycle; no
         route rules."""
-    def parse(self, key: _Text) -> ParsedKey: ...
-    def hash_key(self, key: _Text) -> str: ...
+    def parse(self, key: _Text) -> ParsedKey:
+        """Parses a key with this policy's kinds and environments; raises
+        ``MalformedKeyError``."""
+    def hash_key(self, key: _Text) -> str:
+        """The record hash string of a key under the primary pepper (for re-hashing a
+        record that got a ``needs_rehash`` warning:
+        ``record.with_hash(checker.hash_key(key))``)."""
     def issue(
         self,
         name: str,
@@ -485,30 +692,57 @@ def extract_credential(
     *,
     param: str = "api_key",
     allow_query: bool = False,
-) -> Credential: ...
-def legacy_sha256_hash(key: str) -> str: ...
+) -> Credential:
+    """Finds the bearer credential of a request (the first step of every check); raises
+    ``CredentialError`` with the extraction error code."""
+def legacy_sha256_hash(key: str) -> str:
+    """The legacy ``sha256$…`` hash string of a whole key text, for importing keys from
+    an older system that stored plain SHA-256 digests."""
+def _enumerations() -> Dict[str, List[str]]:
+    """Every enumerated string the module returns, by the name of its ``Literal`` in
+    ``portcullis.codes`` (a test hook, not API)."""
 
 # -- OAuth 2.0 ---------------------------------------------------------------------------
 
 #: A client argument: a Client, its dict or its JSON text.
 _ClientLike = Union["Client", Mapping[str, Any], str]
 #: A store argument: MemoryOAuthStore, the database Store, or an object implementing
-#: portcullis.OAuthStore.
-_StoreLike = Any
+#: the portcullis.OAuthStore protocol.
+_StoreLike = Union["MemoryOAuthStore", Store, OAuthStore]
+#: The store ``authorize`` takes: it reads only clients.
+_ClientStoreLike = Union["MemoryOAuthStore", Store, ClientStore]
+#: The store ``approve`` takes: it only puts the new code.
+_CodeWriterLike = Union["MemoryOAuthStore", Store, CodeWriter]
 
 @final
 class AccessKeys:
-    def __new__(cls, kid: str, secret: bytes) -> AccessKeys: ...
-    def add(self, kid: str, secret: bytes) -> None: ...
-    def set_primary(self, kid: str) -> None: ...
-    def remove(self, kid: str) -> None: ...
+    """The access-token signing keys (``secret`` ≥ 32 bytes): one signs, all verify.
+
+    Rotation: ``add`` the new key, ``set_primary`` it, ``remove`` the old one an
+    access-token lifetime later. An ``AccessVerifier`` takes a snapshot: later changes
+    here need a new verifier. Secrets are kept only as keyed HMAC states, never shown."""
+
+    def __new__(cls, kid: str, secret: ReadableBuffer) -> AccessKeys:
+        """A key set whose primary (and only) key is ``secret`` (at least 32 bytes,
+        any bytes-like object) under ``kid`` (1-32 characters of ``[A-Za-z0-9-]``)."""
+    def add(self, kid: str, secret: ReadableBuffer) -> None:
+        """Adds a verification key (``secret`` as in the constructor)."""
+    def set_primary(self, kid: str) -> None:
+        """Makes ``kid`` the signing key."""
+    def remove(self, kid: str) -> None:
+        """Removes a key (not the primary one: ``unknown_access_key``)."""
     @property
-    def primary_id(self) -> str: ...
+    def primary_id(self) -> str:
+        """The signing key's id."""
     @property
-    def ids(self) -> List[str]: ...
+    def ids(self) -> List[str]:
+        """Every key id, in the order added."""
 
 @final
 class AccessClaims:
+    """What an access token says (readable by whoever holds the token: signed, not
+    encrypted). Build one to sign test tokens with ``AccessVerifier.sign``."""
+
     def __new__(
         cls,
         *,
@@ -519,59 +753,103 @@ class AccessClaims:
         expires_at: int,
         token_id: str,
         family: str,
-    ) -> AccessClaims: ...
+    ) -> AccessClaims:
+        """Claims to sign (``token_id`` and ``family``: 16 base62 characters each)."""
     @property
-    def subject(self) -> str: ...
+    def subject(self) -> str:
+        """The resource owner the token acts for."""
     @property
-    def client_id(self) -> str: ...
+    def client_id(self) -> str:
+        """The client it was issued to."""
     @property
-    def scopes(self) -> List[str]: ...
+    def scopes(self) -> List[str]:
+        """The granted scopes, implications expanded, in catalog order."""
     @property
-    def issued_at(self) -> int: ...
+    def issued_at(self) -> int:
+        """Issue time (int seconds)."""
     @property
-    def expires_at(self) -> int: ...
+    def expires_at(self) -> int:
+        """Expiry (int seconds): invalid from this second on."""
     @property
-    def token_id(self) -> str: ...
+    def token_id(self) -> str:
+        """The token id (``jti``), 16 base62 characters."""
     @property
-    def family(self) -> str: ...
-    def to_dict(self) -> Dict[str, Any]: ...
+    def family(self) -> str:
+        """The grant family, 16 base62 characters."""
+    def to_dict(self) -> Dict[str, Any]:
+        """The claims as a dict (the shape of the conformance vectors)."""
     def __eq__(self, other: object, /) -> bool: ...
 
 @final
 class AccessVerifier:
-    def __new__(cls, policy: Policy, keys: AccessKeys, *, max_skew: int = 60) -> AccessVerifier: ...
-    def verify(self, token: _Text, now: Optional[_Time] = None) -> AccessClaims: ...
-    def decode(self, token: _Text) -> AccessClaims: ...
-    def sign(self, claims: AccessClaims) -> str: ...
-    def revoke_family(self, family: str) -> None: ...
-    def forget_family(self, family: str) -> None: ...
-    def is_family_revoked(self, family: str) -> bool: ...
+    """Verifies access tokens (``at.…``) with no storage lookup: the keys, the policy's
+    scope catalog, and a revocation set (revoked grant families, a revocation epoch)
+    that the host pushes. Lock-free; share one instance between a ``Checker``
+    (``access_tokens=``) and an ``OAuthServer``."""
+
+    def __new__(cls, policy: Policy, keys: AccessKeys, *, max_skew: int = 60) -> AccessVerifier:
+        """A verifier for tokens under (a snapshot of) ``keys`` and ``policy``'s catalog.
+        ``max_skew``: seconds a token's issue time may lie in the future (default 60)."""
+    def verify(self, token: _Text, now: Optional[_Time] = None) -> AccessClaims:
+        """Fully verifies a token at ``now`` (default: the current time): shape, key,
+        MAC, catalog, revocation, time. Raises ``AccessTokenError`` (``code``:
+        ``access_token_expired``, …)."""
+    def decode(self, token: _Text) -> AccessClaims:
+        """Checks a token's shape, key, MAC and catalog only (not time, not revocation)."""
+    def sign(self, claims: AccessClaims) -> str:
+        """Signs ``claims`` under the primary key (the server does this itself; for
+        tests, vectors and tools). The token is a bearer secret: do not log it."""
+    def revoke_family(self, family: str) -> None:
+        """Revokes every access token of a grant family (16 base62 characters)."""
+    def forget_family(self, family: str) -> None:
+        """Forgets a revoked family (once its last access token has expired)."""
+    def is_family_revoked(self, family: str) -> bool:
+        """Whether a family is revoked."""
     @property
-    def family_count(self) -> int: ...
-    def set_epoch(self, epoch: _Time) -> None: ...
+    def family_count(self) -> int:
+        """How many revoked families are held."""
+    def set_epoch(self, epoch: _Time) -> None:
+        """Revokes every token issued before ``epoch`` (raises the epoch; never lowers
+        it)."""
     @property
-    def epoch(self) -> int: ...
+    def epoch(self) -> int:
+        """The revocation epoch (int seconds; 0 = none)."""
     @property
-    def max_skew(self) -> int: ...
+    def max_skew(self) -> int:
+        """Seconds a token's issue time may lie in the future."""
     @property
-    def primary_id(self) -> str: ...
+    def primary_id(self) -> str:
+        """The signing key's id."""
 
 @final
 class PkceChallenge:
-    def __new__(cls, method: str, challenge: str) -> PkceChallenge: ...
+    """A PKCE code challenge (RFC 7636): ``method`` is ``"S256"`` or ``"plain"``."""
+
+    def __new__(cls, method: str, challenge: str) -> PkceChallenge:
+        """A challenge as bound to a code (no grammar check: see ``verify``)."""
     @staticmethod
-    def s256(verifier: str) -> PkceChallenge: ...
-    def verify(self, verifier: str) -> bool: ...
+    def s256(verifier: str) -> PkceChallenge:
+        """The S256 challenge of a verifier (for clients and tests)."""
+    def verify(self, verifier: str) -> bool:
+        """Whether ``verifier`` answers this challenge (grammar checked, constant-time)."""
     @property
-    def method(self) -> str: ...
+    def method(self) -> str:
+        """``"S256"`` or ``"plain"``."""
     @property
-    def challenge(self) -> str: ...
+    def challenge(self) -> str:
+        """The challenge text."""
     def __eq__(self, other: object, /) -> bool: ...
 
-def oauth_token_hash(token: str) -> Optional[bytes]: ...
+def oauth_token_hash(token: str) -> Optional[bytes]:
+    """The SHA-256 a store keeps for an opaque token (``rt.…`` refresh token, ``ac.…``
+    code, ``cs.…`` client secret), as 32 bytes; ``None`` if the text has no such
+    shape."""
 
 @final
 class Client:
+    """A registered client, as the host stores it (``to_json``/``from_json`` is the
+    storage contract). Immutable."""
+
     @staticmethod
     def public(
         client_id: str,
@@ -579,43 +857,72 @@ class Client:
         allowed_scopes: Sequence[str],
         *,
         native: bool = False,
-    ) -> Client: ...
+    ) -> Client:
+        """A public client (no secret; PKCE always required). ``native``: an app (RFC
+        8252) that may use custom schemes and loopback redirects with any port."""
     @staticmethod
     def confidential(
         client_id: str, redirect_uris: Sequence[str], allowed_scopes: Sequence[str]
-    ) -> Tuple[Client, str]: ...
+    ) -> Tuple[Client, str]:
+        """A confidential client and its fresh secret (``cs.…``), as ``(client,
+        secret)``. The secret is shown once: hand it to the client's developer; only
+        its hash is kept."""
     @staticmethod
-    def from_json(value: str) -> Client: ...
+    def from_json(value: str) -> Client:
+        """A client from its JSON text (validated); raises ``ClientError``."""
     @staticmethod
-    def from_dict(value: Dict[str, Any]) -> Client: ...
-    def to_json(self) -> str: ...
-    def to_dict(self) -> Dict[str, Any]: ...
-    def check_secret(self, secret: str) -> bool: ...
-    def allows_grant(self, grant_type: str) -> bool: ...
+    def from_dict(value: Dict[str, Any]) -> Client:
+        """A client from its dict form (validated); raises ``ClientError``."""
+    def to_json(self) -> str:
+        """The JSON form (what to store; holds the secret's hash, never the secret)."""
+    def to_dict(self) -> Dict[str, Any]:
+        """The dict form."""
+    def check_secret(self, secret: str) -> bool:
+        """Whether ``secret`` is this client's secret (constant time on the hashes)."""
+    def allows_grant(self, grant_type: str) -> bool:
+        """Whether the client may use a grant type."""
     @property
-    def client_id(self) -> str: ...
+    def client_id(self) -> str:
+        """The client id."""
     @property
-    def client_type(self) -> str: ...
+    def client_type(self) -> ClientType:
+        """``"public"`` or ``"confidential"``."""
     @property
-    def native(self) -> bool: ...
+    def native(self) -> bool:
+        """A native app (RFC 8252)."""
     @property
-    def redirect_uris(self) -> List[str]: ...
+    def redirect_uris(self) -> List[str]:
+        """The registered redirect URIs (matched exactly)."""
     @property
-    def allowed_scopes(self) -> List[str]: ...
+    def allowed_scopes(self) -> List[str]:
+        """Scopes the client may be granted."""
     @property
-    def grant_types(self) -> List[str]: ...
+    def grant_types(self) -> List[str]:
+        """Grant types the client may use."""
     def __eq__(self, other: object, /) -> bool: ...
 
 @final
 class MemoryOAuthStore:
-    def __new__(cls) -> MemoryOAuthStore: ...
-    def add_client(self, client: _ClientLike) -> None: ...
-    def client(self, client_id: str) -> Optional[Client]: ...
-    def is_family_revoked(self, family: str) -> bool: ...
-    def purge_codes(self, now: Optional[_Time] = None) -> None: ...
+    """An in-memory implementation of every OAuth store contract (clients, codes, refresh
+    tokens, revoked families) behind one mutex: for tests, examples and single-process
+    servers. Safe to share between threads."""
+
+    def __new__(cls) -> MemoryOAuthStore:
+        """An empty store."""
+    def add_client(self, client: _ClientLike) -> None:
+        """Registers (or replaces) a client (``Client``, its dict or JSON)."""
+    def client(self, client_id: str) -> Optional[Client]:
+        """The client with this id, or ``None``."""
+    def is_family_revoked(self, family: str) -> bool:
+        """Whether a grant family is revoked (refresh tokens)."""
+    def purge_codes(self, now: Optional[_Time] = None) -> None:
+        """Drops used and expired codes (call now and then)."""
 
 @final
 class OAuthConfig:
+    """The engine's knobs; the defaults are the secure profile (RFC 9700, OAuth 2.1).
+    Times are int seconds."""
+
     def __new__(
         cls,
         *,
@@ -629,25 +936,40 @@ class OAuthConfig:
         allow_body_credentials: bool = False,
         default_scope: Optional[str] = None,
         issuer: Optional[str] = None,
-    ) -> OAuthConfig: ...
+    ) -> OAuthConfig:
+        """A configuration; every argument is keyword-only and defaults to the secure
+        value. Durations: int seconds or ``timedelta``. ``issuer``: an ``https`` URL
+        (``http`` for a loopback host) without query or fragment, else
+        ``ConfigurationError``."""
     @property
-    def code_ttl(self) -> int: ...
+    def code_ttl(self) -> int:
+        """Authorization-code lifetime (default 600; capped at 600)."""
     @property
-    def access_ttl(self) -> int: ...
+    def access_ttl(self) -> int:
+        """Access-token lifetime (default 3600: one hour)."""
     @property
-    def refresh_idle_ttl(self) -> int: ...
+    def refresh_idle_ttl(self) -> int:
+        """A refresh token unused this long expires (default 30 days)."""
     @property
-    def refresh_max_ttl(self) -> int: ...
+    def refresh_max_ttl(self) -> int:
+        """A grant family lives at most this long (default 90 days)."""
     @property
-    def refresh_grace(self) -> int: ...
+    def refresh_grace(self) -> int:
+        """Seconds after rotation during which the previous refresh token may be redeemed
+        once more without revoking the family; a further use is reuse (default 0)."""
     @property
-    def allow_plain_pkce(self) -> bool: ...
+    def allow_plain_pkce(self) -> bool:
+        """Accept ``code_challenge_method=plain`` (default False)."""
     @property
-    def require_pkce_for_confidential(self) -> bool: ...
+    def require_pkce_for_confidential(self) -> bool:
+        """Require PKCE from confidential clients too (default True)."""
     @property
-    def allow_body_credentials(self) -> bool: ...
+    def allow_body_credentials(self) -> bool:
+        """Accept ``client_id``/``client_secret`` in the body (default False: HTTP Basic
+        only)."""
     @property
-    def default_scope(self) -> Optional[str]: ...
+    def default_scope(self) -> Optional[str]:
+        """Scopes granted when the request has none (default None: ``invalid_scope``)."""
     @property
     def issuer(self) -> Optional[str]:
         """The issuer identifier (RFC 8414), or None. When set, every authorization
@@ -655,47 +977,83 @@ class OAuthConfig:
         it. An ``https`` URL (``http`` for a loopback host) without query or fragment;
         anything else raises ``ConfigurationError`` (code ``bad_issuer``)."""
     @property
-    def effective_code_ttl(self) -> int: ...
+    def effective_code_ttl(self) -> int:
+        """The code lifetime actually used: ``code_ttl`` capped at ten minutes."""
     def __eq__(self, other: object, /) -> bool: ...
 
 @final
 class TokenResponse:
+    """An HTTP response to send as is: ``status``, ``headers`` (``Content-Type``,
+    ``Cache-Control: no-store``, ``Pragma: no-cache``, and ``WWW-Authenticate`` on a
+    401) and the JSON ``body``. The body may hold tokens: ``repr`` does not show it;
+    do not log it."""
+
     @property
-    def status(self) -> int: ...
+    def status(self) -> int:
+        """The HTTP status: 200, 400, 401, 500 or 503."""
     @property
-    def headers(self) -> List[Tuple[str, str]]: ...
+    def headers(self) -> List[Tuple[str, str]]:
+        """Header ``(name, value)`` pairs, in order."""
     @property
-    def body(self) -> str: ...
-    def header(self, name: str) -> Optional[str]: ...
-    def json(self) -> Dict[str, Any]: ...
+    def body(self) -> str:
+        """The JSON body text (may contain tokens)."""
+    def header(self, name: str) -> Optional[str]:
+        """A header's value (name case-insensitive), or ``None``."""
+    def json(self) -> Dict[str, Any]:
+        """The body, parsed."""
 
 @final
 class AuthorizeOutcome:
+    """The outcome of validating an authorization request. ``kind``:
+
+    - ``"valid"``: authenticate the user, show the consent screen (``client_id``,
+      ``scopes``), then call ``OAuthServer.approve`` or ``OAuthServer.deny`` with this
+      object;
+    - ``"redirect"``: the request is bad but the client is trusted: redirect (302) to
+      ``location`` (it carries ``error`` and the ``state``);
+    - ``"show_error"``: the client or redirect URI cannot be trusted: show ``error``
+      and ``description`` on a 400 page and do **not** redirect."""
+
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> AuthorizeKind:
+        """``"valid"``, ``"redirect"`` or ``"show_error"``."""
     @property
-    def error(self) -> Optional[str]: ...
+    def error(self) -> Optional[OAuthErrorCode]:
+        """The OAuth error code (``invalid_request``, …), unless valid."""
     @property
-    def description(self) -> Optional[str]: ...
+    def description(self) -> Optional[str]:
+        """The error's description (safe to show), unless valid."""
     @property
-    def location(self) -> Optional[str]: ...
+    def location(self) -> Optional[str]:
+        """Where to redirect, for ``"redirect"``."""
     @property
-    def client_id(self) -> Optional[str]: ...
+    def client_id(self) -> Optional[str]:
+        """The requesting client's id, for ``"valid"``."""
     @property
-    def client(self) -> Optional[Client]: ...
+    def client(self) -> Optional[Client]:
+        """The requesting client, for ``"valid"``."""
     @property
-    def redirect_uri(self) -> Optional[str]: ...
+    def redirect_uri(self) -> Optional[str]:
+        """Where the answer goes, for ``"valid"``."""
     @property
-    def state(self) -> Optional[str]: ...
+    def state(self) -> Optional[str]:
+        """The client's ``state``, for ``"valid"``."""
     @property
-    def scopes(self) -> List[str]: ...
+    def scopes(self) -> List[str]:
+        """The scopes to ask consent for (requested ∩ client-allowed, implications
+        expanded), in catalog order; empty unless valid."""
     @property
-    def scope_narrowed(self) -> bool: ...
+    def scope_narrowed(self) -> bool:
+        """Whether ``scopes`` is narrower than what the client asked for."""
     @property
-    def code_challenge_method(self) -> Optional[str]: ...
+    def code_challenge_method(self) -> Optional[str]:
+        """The PKCE challenge method (``"S256"``/``"plain"``), if the request had one."""
 
 @final
 class OAuthServer:
+    """The OAuth 2.0 authorization server engine for one policy's scope catalog, signing
+    with the verifier's keys. Immutable; share one instance between threads."""
+
     def __new__(
         cls,
         policy: Policy,
@@ -712,7 +1070,8 @@ class OAuthServer:
         when given (``ConfigurationError``, code
         ``bad_issuer``, when it is not an acceptable issuer identifier)."""
     @property
-    def config(self) -> OAuthConfig: ...
+    def config(self) -> OAuthConfig:
+        """The configuration."""
     def metadata(
         self,
         *,
@@ -736,18 +1095,33 @@ class OAuthServer:
         issuer, ``insecure_endpoint`` for an ``http`` URL of a host that is not loopback,
         ``bad_endpoint`` for one that is not an absolute URL.
         """
-    def authorize(self, query: _Text, store: _StoreLike) -> AuthorizeOutcome: ...
+    def authorize(self, query: _Text, store: _ClientStoreLike) -> AuthorizeOutcome:
+        """Validates an authorization request's query string (``str`` or ``bytes``; a
+        leading ``?`` is ignored). ``store``: a ``MemoryOAuthStore``, a ``Store`` or
+        an object with ``client(id)``."""
     def approve(
         self,
         outcome: AuthorizeOutcome,
         subject: str,
-        store: _StoreLike,
+        store: _CodeWriterLike,
         *,
         scopes: Optional[Sequence[str]] = None,
         now: Optional[_Time] = None,
-    ) -> str: ...
-    def deny(self, outcome: AuthorizeOutcome) -> str: ...
-    def error_redirect(self, outcome: AuthorizeOutcome, error: str) -> str: ...
+    ) -> str:
+        """The user approved a ``"valid"`` request: mints a code, stores it
+        (``put_code``), and returns the redirect URL with ``code`` and ``state``.
+        ``scopes``: what the user consented to, if the consent screen let them narrow
+        (default: everything asked). Raises ``OAuthError`` (``access_denied`` when no
+        scope is left, ``invalid_request`` for a bad subject, ``server_error`` when
+        the store failed: then redirect to ``error_redirect(outcome,
+        "server_error")``)."""
+    def deny(self, outcome: AuthorizeOutcome) -> str:
+        """The user refused a ``"valid"`` request: the ``access_denied`` redirect URL."""
+    def error_redirect(self, outcome: AuthorizeOutcome, error: str) -> str:
+        """The redirect URL carrying ``error``, an authorization error code of RFC 6749
+        §4.1.2.1 (``access_denied``, ``server_error``, ``temporarily_unavailable``,
+        ``invalid_request``, ``invalid_scope``, ``unauthorized_client``,
+        ``unsupported_response_type``), for a ``"valid"`` request."""
     def token(
         self,
         authorization: Optional[_Text],
@@ -827,4 +1201,6 @@ class OAuthServer:
         and body types as for ``token_request``, answers as ``introspect``."""
     def revoke_family(
         self, family: str, store: _StoreLike, *, now: Optional[_Time] = None
-    ) -> None: ...
+    ) -> None:
+        """Revokes a grant family everywhere: the store's refresh tokens and the
+        verifier's access tokens (e.g. when the user withdraws consent)."""

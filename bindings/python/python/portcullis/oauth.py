@@ -41,22 +41,31 @@ from typing import Any, Dict, Optional, Protocol, Tuple, Union
 
 from portcullis._portcullis import Client
 
-__all__ = ["OAuthStore", "Record"]
+__all__ = ["ClientStore", "CodeWriter", "OAuthStore", "Record"]
 
 #: A stored record: its dict, or its JSON text.
 Record = Union[Dict[str, Any], str]
 
 
-class OAuthStore(Protocol):
-    """The store contract of the OAuth endpoints (clients, codes, refresh tokens)."""
+class ClientStore(Protocol):
+    """What ``OAuthServer.authorize`` needs of a store: its clients."""
 
     def client(self, client_id: str) -> Union[Client, Record, None]:
         """The registered client with this id (a ``Client``, its dict or JSON), or None."""
         ...
 
+
+class CodeWriter(Protocol):
+    """What ``OAuthServer.approve`` needs of a store: somewhere to put the new code."""
+
     def put_code(self, code_hash: bytes, record: Dict[str, Any]) -> None:
         """Stores a new authorization code's record under its hash."""
         ...
+
+
+class OAuthStore(ClientStore, CodeWriter, Protocol):
+    """The store contract of the OAuth endpoints (clients, codes, refresh tokens): what
+    ``token``, ``revoke``, ``introspect`` and ``revoke_family`` need."""
 
     def code(self, code_hash: bytes) -> Optional[Record]:
         """The record of an authorization code (used ones included), or None; changes
