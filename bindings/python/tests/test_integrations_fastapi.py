@@ -3,6 +3,7 @@ dependency with declared scopes, the startup check, the middleware."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
@@ -102,11 +103,30 @@ def test_unknown_declared_scope_stops_the_startup(
             pass
 
 
-def test_openapi_names_the_scheme_and_the_declared_scopes(client: TestClient) -> None:
+def test_openapi_carries_the_policys_schemes_and_the_declared_scopes(
+        client: TestClient, policy: portcullis.Policy) -> None:
     doc = client.get("/openapi.json").json()
-    assert doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    schemes = json.loads(policy.openapi())["components"]["securitySchemes"]
+    assert doc["components"]["securitySchemes"] == schemes
+    assert schemes["apiKey"]["scheme"] == "bearer"
+    # /reports is not in the policy: it keeps what its Security(...) declares.
     security: List[Dict[str, List[str]]] = doc["paths"]["/reports"]["get"]["security"]
     assert security == [{"apiKey": ["claims:write"]}]
+
+
+def test_openapi_merge_can_be_left_out(
+        checker: portcullis.Checker, store: portcullis.MemoryStore) -> None:
+    bearer = PortcullisBearer(checker, lookup=store)
+    app = FastAPI()
+
+    @app.get("/reports")
+    def reports(caller: Principal = Security(bearer, scopes=["claims:read"])) -> str:
+        return caller.owner
+
+    bearer.install(app, openapi=False)
+    schemes = app.openapi()["components"]["securitySchemes"]
+    assert schemes == {"apiKey": {"type": "http", "scheme": "bearer",
+                                  "bearerFormat": "API key"}}
 
 
 def test_middleware_lets_the_route_table_decide(

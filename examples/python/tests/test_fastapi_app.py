@@ -15,9 +15,12 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import pytest
 import uvicorn
+from openapi_spec_validator import validate
+
+import portcullis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fastapi_app import create_app
+from fastapi_app import POLICY_FILE, create_app
 
 ADMIN = "admin-token-for-tests"
 PEPPER = bytes(range(100, 132))
@@ -115,9 +118,15 @@ def test_403_insufficient_scope_names_the_missing_scope(client: Client) -> None:
     assert status == 403 and 'scope="analytics:read"' in headers["www-authenticate"]
 
 
-def test_openapi_shows_the_bearer_scheme_and_scopes(client: Client) -> None:
+def test_openapi_carries_the_policys_security(client: Client) -> None:
     status, doc, _ = client.call("GET", "/openapi.json", https=False)
     assert status == 200
-    assert doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
-    assert doc["paths"]["/v1/claims"]["post"]["security"] == [{"apiKey": ["claims:write"]}]
-    assert "security" not in doc["paths"]["/health"]["get"]
+    validate(doc)
+    policy = json.loads(portcullis.Policy.from_file(POLICY_FILE).openapi())
+    assert doc["components"]["securitySchemes"] == policy["components"]["securitySchemes"]
+    for path, method in (("/v1/claims", "get"), ("/v1/claims", "post"),
+                         ("/v1/analytics/{report}", "get"), ("/health", "get")):
+        assert doc["paths"][path][method]["security"] == \
+            policy["paths"][path][method]["security"], (path, method)
+    assert {"oauth2": ["claims:write"]} in doc["paths"]["/v1/claims"]["post"]["security"]
+    assert doc["paths"]["/health"]["get"]["security"] == []

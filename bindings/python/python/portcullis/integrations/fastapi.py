@@ -24,6 +24,12 @@ Decisions made here:
 - ``install`` also checks every scope declared with this dependency, on every route,
   against the policy's catalog when the app starts (its lifespan): an unknown scope stops
   the startup with ``portcullis.RequirementError``. ``validate(app)`` does it at once.
+- ``install`` makes the app's OpenAPI document carry the policy's security
+  (``Policy.openapi(merge=…)``): its schemes (``apiKey``, and ``oauth2`` with the
+  catalog's scopes when the policy has ``[oauth]``) and, on each operation a route of the
+  policy decides, that route's requirement with implications expanded; operations the
+  policy has no route for keep the scopes their ``Security(…)`` declares, under the same
+  ``apiKey`` scheme (the dependency's default name).
 - The check runs in a worker thread (the dependency is a plain function; the middleware
   hands it to one): a lookup callable may block on its database.
 - HTTPS is the ASGI ``scheme`` (uvicorn sets it from ``X-Forwarded-Proto`` for the proxies
@@ -36,7 +42,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any, AsyncIterator, Callable, Iterator, List, Optional, Set, Union
+import json
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Set, Union
 
 import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request
@@ -63,6 +70,7 @@ __all__ = [
     "PortcullisDenied",
     "PortcullisMiddleware",
     "Principal",
+    "merge_policy_openapi",
     "route_principal",
 ]
 
@@ -162,10 +170,13 @@ class PortcullisBearer(SecurityBase):
         for scopes in self.declared(app):
             self.guard.requirement(scopes)
 
-    def install(self, app: FastAPI) -> None:
-        """Answers denials with the decision's JSON body, and validates the declared
-        scopes when the app starts."""
+    def install(self, app: FastAPI, *, openapi: bool = True) -> None:
+        """Answers denials with the decision's JSON body, validates the declared scopes
+        when the app starts and (``openapi``) merges the policy's security into the
+        app's OpenAPI document."""
         app.add_exception_handler(PortcullisDenied, _handle_denied)
+        if openapi:
+            merge_policy_openapi(app, self.guard.policy)
         inner = app.router.lifespan_context
 
         @contextlib.asynccontextmanager
@@ -175,6 +186,23 @@ class PortcullisBearer(SecurityBase):
                 yield state
 
         app.router.lifespan_context = lifespan
+
+
+def merge_policy_openapi(app: FastAPI, policy: portcullis.Policy) -> None:
+    """Makes ``app.openapi()`` (``/openapi.json``, ``/docs``) give FastAPI's document with
+    the policy's security merged in by ``Policy.openapi``, computed once."""
+    generate = app.openapi
+
+    def openapi() -> Dict[str, Any]:
+        if not merged:
+            document: Dict[str, Any] = json.loads(policy.openapi(merge=json.dumps(generate())))
+            app.openapi_schema = document
+            merged.append(True)
+        assert app.openapi_schema is not None  # set just above, once
+        return app.openapi_schema
+
+    merged: List[bool] = []
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _scopes_of(dependant: Any) -> List[str]:
