@@ -8,7 +8,7 @@ import pytest
 from flask import Flask, g
 
 import portcullis
-from portcullis.integrations.flask import Portcullis, Principal
+from portcullis.integrations.flask import IntegrationError, Portcullis, Principal
 
 REALM = 'Bearer realm="claimport"'
 
@@ -106,3 +106,13 @@ def test_route_table_mode_lets_the_policy_decide(call: Any, keys: Dict[str, str]
     assert headers["WWW-Authenticate"].endswith('scope="orders:read"')
     assert call("/health", route_table=True)[:2] == (200, {"owner": None, "scopes": None})
     assert call("/v1/claims", route_table=True)[0] == 401
+
+
+def test_scopes_declared_on_a_public_policy_route_raise_never_allow(
+        checker: portcullis.Checker, store: portcullis.MemoryStore) -> None:
+    app = Flask(__name__)
+    app.testing = True  # the view's exception reaches the test
+    auth = Portcullis(app, checker=checker, lookup=store)
+    app.get("/health")(auth.require("claims:read")(lambda: "never"))
+    with pytest.raises(IntegrationError, match="public"):
+        app.test_client().get("/health", base_url="https://localhost")
