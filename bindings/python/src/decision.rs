@@ -1,5 +1,6 @@
 //! `Decision` and `Verification`: data, never exceptions.
 
+use crate::policy::PyRequirement;
 use crate::record::PyKeyRecord;
 use crate::shared::SharedChecker;
 use portcullis::{Decision, Outcome, Reason, Verification};
@@ -18,6 +19,7 @@ pub struct PyDecision {
 }
 
 /// How a decision holds the checker whose policy it reads (route, scope names, realm).
+#[derive(Clone)]
 pub(crate) enum CheckerRef {
     /// The checker itself: one write to its shared reference count per decision.
     Own(Arc<SharedChecker>),
@@ -143,6 +145,25 @@ impl PyDecision {
             inner: p.record.clone(),
         })
     }
+    /// This decision with a further requirement, such as scopes a view declares (from
+    /// `Policy.requirement` of this decision's policy): a verified caller whose scopes do
+    /// not meet it gets the 403 `insufficient_scope` decision, worded as for a policy
+    /// route; any other decision comes back unchanged (a public route's too: declare no
+    /// scopes on one). `ValueError` for a requirement of another policy's catalog.
+    fn require(&self, requirement: &PyRequirement) -> PyResult<PyDecision> {
+        let catalog = self.checker.policy().catalog();
+        if requirement.catalog_id() != catalog.id() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "the requirement was built from another policy's catalog",
+            ));
+        }
+        let decided = self.view().require(requirement.inner());
+        Ok(PyDecision::new(
+            decided.into_outcome(),
+            self.checker.clone(),
+        ))
+    }
+
     /// The host's lookup error message, on `lookup_failed` (503).
     #[getter]
     fn lookup_error(&self) -> Option<String> {

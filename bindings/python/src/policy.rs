@@ -23,6 +23,17 @@ pub struct PyRequirement {
     inner: Requirement,
 }
 
+impl PyRequirement {
+    /// The compiled requirement.
+    pub(crate) fn inner(&self) -> &Requirement {
+        &self.inner
+    }
+    /// The id of the catalog it was compiled against.
+    pub(crate) fn catalog_id(&self) -> u64 {
+        self.policy.catalog().id()
+    }
+}
+
 /// The result of evaluating a requirement against granted scopes.
 #[pyclass(
     frozen,

@@ -9,7 +9,7 @@ use crate::oauth::TokenError;
 use crate::path::PathError;
 use crate::policy::Policy;
 use crate::record::KeyRecord;
-use crate::scope::ScopeSet;
+use crate::scope::{Requirement, ScopeSet};
 use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
@@ -380,6 +380,27 @@ impl<'p, O: Borrow<Outcome>> Decision<'p, O> {
     /// given).
     pub fn into_outcome(self) -> O {
         self.outcome
+    }
+
+    /// This decision with a further requirement, such as the scopes a handler declares
+    /// beside the policy's routes (built by [`Requirement::parse`] from this decision's
+    /// policy's catalog): when the caller was verified and allowed, or verified on a path
+    /// the policy has no route for, and its scopes do not meet `requirement`, the 403
+    /// `insufficient_scope` decision naming the missing scopes and those of the closest
+    /// alternative, as the checker words it for a route; otherwise this decision
+    /// unchanged. A public route's decision has no caller and so stays as it is: a host
+    /// must not declare scopes on a public route.
+    pub fn require(&self, requirement: &Requirement) -> Decision<'p> {
+        let mut outcome = self.outcome().clone();
+        if matches!(outcome.reason, Reason::Allowed | Reason::UnknownRoute)
+            && let Some(principal) = &outcome.principal
+            && let Err(short) = requirement.evaluate(&principal.granted)
+        {
+            outcome.reason = Reason::InsufficientScope;
+            outcome.missing = short.missing;
+            outcome.required = short.required;
+        }
+        Decision::new(outcome, self.policy)
     }
 }
 

@@ -538,3 +538,48 @@ fn finish_corrupt_decides_as_a_record_whose_hash_does_not_decode() {
         assert_eq!(d.into_outcome(), via_record);
     }
 }
+
+/// `Decision::require`: a handler's declared scopes on top of the policy's route. A
+/// verified caller short of them gets the 403 the checker gives for a route that requires
+/// them, word for word; a caller that meets them, a public route and a denial are left
+/// as they are.
+#[test]
+fn a_declared_requirement_denies_as_a_route_would() {
+    let c = checker();
+    let store = MemoryStore::new();
+    let header = stored_reader(&c, &store);
+    let now = Timestamp(NOW);
+    let catalog = c.policy().catalog();
+    let write = portcullis::Requirement::parse(catalog, "claims:write").expect("parse");
+    let read = portcullis::Requirement::parse(catalog, "claims:read").expect("parse");
+
+    let allowed = c.check(&get("/v1/claims/1", &header), &store, now);
+    let denied = allowed.require(&write);
+    let route = c.check(
+        &Request::new("POST", "/v1/claims")
+            .authorization(&header)
+            .https(true),
+        &store,
+        now,
+    );
+    assert_eq!(route.reason(), Reason::InsufficientScope);
+    assert_eq!(denied.reason(), Reason::InsufficientScope);
+    assert_eq!(denied.status(), 403);
+    assert_eq!(
+        denied.www_authenticate().map(|w| w.to_string()),
+        route.www_authenticate().map(|w| w.to_string())
+    );
+    assert_eq!(denied.missing().collect::<Vec<_>>(), ["claims:write"]);
+    assert_eq!(
+        denied.key_id(),
+        allowed.key_id(),
+        "the caller is still named"
+    );
+
+    let kept = allowed.require(&read);
+    assert!(kept.allowed() && kept.outcome() == allowed.outcome());
+    let public = c.check(&get("/health", ""), &store, now);
+    assert_eq!(public.require(&write).reason(), Reason::Public);
+    let wrong = c.check(&get("/v1/claims/1", "Bearer sk_live_x"), &store, now);
+    assert_eq!(wrong.require(&write).outcome(), wrong.outcome());
+}

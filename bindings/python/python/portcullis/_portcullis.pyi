@@ -418,6 +418,12 @@ class Decision:
     @property
     def lookup_error(self) -> Optional[str]:
         """The host's lookup error message, on ``lookup_failed`` (503)."""
+    def require(self, requirement: Requirement) -> Decision:
+        """This decision with a further requirement, such as scopes a view declares
+        (from ``Policy.requirement`` of this decision's policy): a verified caller whose
+        scopes do not meet it gets the 403 ``insufficient_scope`` decision, worded as for
+        a policy route; any other decision comes back unchanged (a public route's too:
+        declare no scopes on one). ``ValueError`` for another policy's requirement."""
     def to_dict(self) -> Dict[str, Any]:
         """The decision as a dict of plain values (for structured logs and JSON): one key
         per property, with its value, except ``record``; ``route`` as a list or

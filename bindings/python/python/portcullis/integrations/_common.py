@@ -5,9 +5,8 @@ Decisions made here (see also the package docstring):
   decision.description}``; without a credential there is no ``error`` (RFC 6750 §3.1) and
   the description is "Authentication required"; a 503 is ``temporarily_unavailable``
   ("Try again later") and never names the database's failure.
-- Declared scopes the caller lacks are a 403 ``insufficient_scope`` whose
-  ``WWW-Authenticate`` names the scopes of the requirement's closest alternative (the
-  ``scope`` of RFC 6750 §3), as the core does for a route of the policy.
+- Declared scopes the caller lacks are the core's 403 ``insufficient_scope``
+  (``Decision.require``): the same ``WWW-Authenticate`` as for a route of the policy.
 - A view that declares scopes on a path the policy calls public is a configuration error
   (the core checks no credential there): it raises, it is never an allow.
 - The path given to the core is the raw path as received (``..``, ``%2F``, ``//`` are
@@ -39,11 +38,6 @@ __all__ = [
 Lookup = Union[portcullis.MemoryStore, portcullis.Store, Callable[[str], Any]]
 
 log = logging.getLogger("portcullis.integrations")
-
-# The core's text for insufficient_scope (crates/portcullis/src/decision.rs): declared
-# scopes are evaluated here, not by a route of the policy, so the header is written here.
-_INSUFFICIENT_SCOPE = "The token lacks the scope this request requires"
-
 
 class IntegrationError(RuntimeError):
     """The app and its policy disagree (declared scopes on a path the policy calls
@@ -104,15 +98,6 @@ def deny(decision: portcullis.Decision) -> Denial:
     if decision.www_authenticate:
         headers = (("WWW-Authenticate", decision.www_authenticate),)
     return Denial(decision.status, headers, body, tuple(decision.missing), decision.reason)
-
-
-def _scope_denial(realm: str, evaluation: portcullis.Evaluation) -> Denial:
-    required = " ".join(evaluation.required)
-    header = (f'Bearer realm="{realm}", error="insufficient_scope", '
-              f'error_description="{_INSUFFICIENT_SCOPE}", scope="{required}"')
-    body = {"error": "insufficient_scope", "error_description": _INSUFFICIENT_SCOPE}
-    return Denial(403, (("WWW-Authenticate", header),), body, tuple(evaluation.missing),
-                  "insufficient_scope")
 
 
 class Guard:
@@ -182,10 +167,9 @@ class Guard:
         """The principal if its scopes satisfy the declared ones, else the 403."""
         requirement = self.requirement(scopes)
         if requirement is not None:
-            evaluation = requirement.evaluate(list(principal.scopes))
-            if not evaluation.allowed:
-                return self._denied(method, raw_path,
-                                    _scope_denial(self.policy.realm, evaluation))
+            decided = principal.decision.require(requirement)
+            if decided.reason == "insufficient_scope":
+                return self._denied(method, raw_path, deny(decided))
         return principal
 
     @staticmethod
