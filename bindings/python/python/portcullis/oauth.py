@@ -37,11 +37,20 @@ leaves the code redeemable.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Protocol, Tuple, Union
+import asyncio
+import inspect
+from typing import Any, Awaitable, Callable, Dict, Optional, Protocol, Tuple, TypeVar, Union
 
 from portcullis._portcullis import Client
 
-__all__ = ["ClientStore", "CodeWriter", "OAuthStore", "Record"]
+__all__ = ["AsyncOAuthStore", "ClientStore", "CodeWriter", "OAuthStore", "Record", "call",
+           "STORE_TIMEOUT"]
+
+T = TypeVar("T")
+
+#: Seconds an endpoint run by :func:`call` waits for one method of an async store; past
+#: it the endpoint answers ``server_error`` (fail closed), as for any store failure.
+STORE_TIMEOUT = 30.0
 
 #: A stored record: its dict, or its JSON text.
 Record = Union[Dict[str, Any], str]
@@ -107,3 +116,64 @@ class OAuthStore(ClientStore, CodeWriter, Protocol):
     def is_family_revoked(self, family: str) -> bool:
         """Whether a grant family is revoked."""
         ...
+
+
+class AsyncOAuthStore(Protocol):
+    """:class:`OAuthStore` with coroutine methods (an asyncio database driver): the same
+    names, arguments, results and rules (``consume_code`` and ``rotate`` atomic). Pass it
+    to the endpoints through :func:`call`."""
+
+    async def client(self, client_id: str) -> Union[Client, Record, None]: ...
+    async def put_code(self, code_hash: bytes, record: Dict[str, Any]) -> None: ...
+    async def code(self, code_hash: bytes) -> Optional[Record]: ...
+    async def consume_code(self, code_hash: bytes) -> Optional[Tuple[str, Record]]: ...
+    async def put_refresh(self, token_hash: bytes, record: Dict[str, Any]) -> None: ...
+    async def refresh(self, token_hash: bytes) -> Optional[Record]: ...
+    async def rotate(self, old_hash: bytes, expected: Optional[int], rotated_at: int,
+                     new_hash: bytes, new_record: Dict[str, Any]) -> bool: ...
+    async def revoke_family(self, family: str, now: int) -> None: ...
+    async def is_family_revoked(self, family: str) -> bool: ...
+
+
+_METHODS = ("client", "put_code", "code", "consume_code", "put_refresh", "refresh", "rotate",
+            "revoke_family", "is_family_revoked")
+
+
+class _Bridge:
+    """An async store seen by the engine as a blocking one: each call, made on the
+    endpoint's worker thread, runs the coroutine on the caller's event loop and waits
+    for it (at most :data:`STORE_TIMEOUT`)."""
+
+    def __init__(self, store: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._store = store
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name not in _METHODS:
+            raise AttributeError(name)
+        method = getattr(self._store, name)
+
+        def blocking(*args: Any) -> Any:
+            future = asyncio.run_coroutine_threadsafe(method(*args), self._loop)
+            try:
+                return future.result(STORE_TIMEOUT)
+            except TimeoutError:
+                future.cancel()
+                raise
+        return blocking
+
+
+async def call(endpoint: Callable[..., T], *args: Any, store: Any, **kwargs: Any) -> T:
+    """Runs an ``OAuthServer`` endpoint (``authorize``, ``approve``, ``token``,
+    ``token_request``, ``revoke``, ``introspect``, …) without blocking the event loop:
+    on a worker thread, with ``store`` given by keyword. ``store`` may be an
+    :class:`AsyncOAuthStore` (its coroutines run on this loop while the endpoint waits
+    for them) or any store the endpoint takes (``MemoryOAuthStore``, ``Store``, a
+    blocking host store)::
+
+        response = await portcullis.oauth.call(server.token, auth, body, store=db, now=now)
+    """
+    if any(inspect.iscoroutinefunction(getattr(store, m, None)) for m in _METHODS):
+        store = _Bridge(store, asyncio.get_running_loop())
+    result: Awaitable[T] = asyncio.to_thread(endpoint, *args, store=store, **kwargs)
+    return await result
