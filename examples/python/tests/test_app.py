@@ -6,56 +6,18 @@ import json
 import sqlite3
 import sys
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Iterator
 
 import pytest
 from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from http_client import ADMIN, TIMEOUT, Client
+
 from app import create_app
 
-ADMIN = "admin-token-for-tests"
 PEPPER = bytes(range(100, 132))
-TIMEOUT = 10
-
-
-class Client:
-    """A tiny HTTP client over urllib (real sockets, no test client)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-
-    def call(self, method: str, path: str, *, key: Optional[str] = None,
-             body: Optional[Dict[str, Any]] = None, https: bool = True,
-             headers: Optional[Dict[str, str]] = None) -> Tuple[int, Any, Dict[str, str]]:
-        h = dict(headers or {})
-        if key is not None:
-            h["Authorization"] = f"Bearer {key}"
-        if https:
-            h["X-Forwarded-Proto"] = "https"  # as the TLS-terminating proxy would set it
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            h["Content-Type"] = "application/json"
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
-                return resp.status, json.loads(resp.read() or b"null"), dict(resp.headers)
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null"), dict(e.headers)
-
-    def admin(self, method: str, path: str, body: Optional[Dict[str, Any]] = None
-              ) -> Tuple[int, Any, Dict[str, str]]:
-        return self.call(method, path, body=body, headers={"X-Admin-Token": ADMIN})
-
-    def new_key(self, name: str, permissions: list[str], owner: str = "org_acme") -> Dict[str, Any]:
-        status, body, _ = self.admin("POST", "/settings/api-keys",
-                                     {"name": name, "owner": owner, "permissions": permissions})
-        assert status == 201, body
-        return dict(body)
 
 
 @pytest.fixture()

@@ -8,10 +8,8 @@ import socket
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Iterator
 
 import pytest
 import uvicorn
@@ -20,45 +18,11 @@ from openapi_spec_validator import validate
 import portcullis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from http_client import ADMIN, TIMEOUT, Client
+
 from fastapi_app import POLICY_FILE, create_app
 
-ADMIN = "admin-token-for-tests"
 PEPPER = bytes(range(100, 132))
-TIMEOUT = 10
-
-
-class Client:
-    """urllib over real sockets, as a customer's integration would call the API."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-
-    def call(self, method: str, path: str, *, key: Optional[str] = None,
-             body: Optional[Dict[str, Any]] = None, https: bool = True,
-             headers: Optional[Dict[str, str]] = None) -> Tuple[int, Any, Dict[str, str]]:
-        h = dict(headers or {})
-        if key is not None:
-            h["Authorization"] = f"Bearer {key}"
-        if https:
-            h["X-Forwarded-Proto"] = "https"  # a TLS proxy on loopback, trusted by uvicorn
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            h["Content-Type"] = "application/json"
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
-                return resp.status, json.loads(resp.read() or b"null"), dict(resp.headers)
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null"), dict(e.headers)
-
-    def new_key(self, permissions: list[str], owner: str = "org_acme") -> str:
-        status, body, _ = self.call("POST", "/settings/api-keys",
-                                    body={"name": "k", "owner": owner,
-                                          "permissions": permissions},
-                                    headers={"X-Admin-Token": ADMIN})
-        assert status == 201, body
-        return str(body["key"])
 
 
 @pytest.fixture()
@@ -82,7 +46,7 @@ def client() -> Iterator[Client]:
 
 
 def test_declared_scopes_allow_with_implications(client: Client) -> None:
-    writer = client.new_key(["Write Claims"])
+    writer = client.new_key("k", ["Write Claims"])["key"]
     status, claim, _ = client.call("POST", "/v1/claims", key=writer, body={"title": "Hail"})
     assert status == 201 and claim["title"] == "Hail"
     assert client.call("GET", "/v1/claims", key=writer)[:2] == (  # write implies read
@@ -90,7 +54,7 @@ def test_declared_scopes_allow_with_implications(client: Client) -> None:
     status, me, _ = client.call("GET", "/v1/me", key=writer)
     assert (status, me["owner"], me["scopes"]) == (200, "org_acme",
                                                    ["claims:read", "claims:write"])
-    admin = client.new_key(["Full Access"])
+    admin = client.new_key("k", ["Full Access"])["key"]
     assert client.call("GET", "/v1/analytics/claims-by-status", key=admin)[:2] == (
         200, {"open": 1})
 
@@ -102,13 +66,13 @@ def test_401_with_www_authenticate(client: Client) -> None:
     status, body, headers = client.call("GET", "/v1/claims", key="sk_live_garbage")
     assert (status, body["error"]) == (401, "invalid_token")
     assert 'error="invalid_token"' in headers["www-authenticate"]
-    status, body, _ = client.call("GET", "/v1/claims", key=client.new_key(["Read Claims"]),
-                                  https=False)
+    key = client.new_key("k", ["Read Claims"])["key"]
+    status, body, _ = client.call("GET", "/v1/claims", key=key, https=False)
     assert (status, body["error"]) == (400, "invalid_request")
 
 
 def test_403_insufficient_scope_names_the_missing_scope(client: Client) -> None:
-    reader = client.new_key(["Read Claims"])
+    reader = client.new_key("k", ["Read Claims"])["key"]
     status, body, headers = client.call("POST", "/v1/claims", key=reader, body={"title": "x"})
     assert (status, body["error"]) == (403, "insufficient_scope")
     assert headers["www-authenticate"] == (
