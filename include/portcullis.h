@@ -3103,6 +3103,19 @@ portcullis_result portcullis_store_attach(const struct portcullis_store *store,
                                           const struct portcullis_checker *checker);
 
 /**
+ * Revokes, in every process sharing this database store, every OAuth access token
+ * issued before `epoch` (Unix seconds): the stored epoch is raised, never lowered, and
+ * the change feed carries it to every process's attached verifiers. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a memory store: raise the
+ * epoch of its verifier instead), the `PORTCULLIS_DATABASE_*` errors.
+ *
+ * # Safety
+ * `store` live.
+ */
+portcullis_result portcullis_store_revoke_access_tokens_before(const struct portcullis_store *store,
+                                                               uint64_t epoch);
+
+/**
  * The number of records (0 for NULL); for a database store, the number of key rows
  * (revoked ones included, at most 100,000), read from the database; 0 when that fails.
  *

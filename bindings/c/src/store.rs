@@ -378,6 +378,33 @@ pub unsafe extern "C" fn portcullis_store_attach(
     })
 }
 
+/// Revokes, in every process sharing this database store, every OAuth access token
+/// issued before `epoch` (Unix seconds): the stored epoch is raised, never lowered, and
+/// the change feed carries it to every process's attached verifiers. Errors:
+/// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a memory store: raise the
+/// epoch of its verifier instead), the `PORTCULLIS_DATABASE_*` errors.
+///
+/// # Safety
+/// `store` live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_store_revoke_access_tokens_before(
+    store: *const portcullis_store,
+    epoch: u64,
+) -> portcullis_result {
+    guard(|| {
+        // SAFETY: live (contract).
+        let store = unsafe { borrow(store)? };
+        let Backend::Database(d) = &store.inner else {
+            return Err(Failure::new(
+                R::PORTCULLIS_INVALID_ARGUMENT,
+                "a memory store shares no epoch: raise its verifier's",
+            ));
+        };
+        d.revoke_access_tokens_before(Timestamp(epoch))
+            .map_err(db_failure)
+    })
+}
+
 /// The number of records (0 for NULL); for a database store, the number of key rows
 /// (revoked ones included, at most 100,000), read from the database; 0 when that fails.
 ///

@@ -161,6 +161,17 @@ static void test_fleet(const portcullis_policy *policy, const portcullis_peppers
     CHECK_OK(portcullis_checker_new_with_access_tokens(policy, peppers, verifier, &with_tokens));
     CHECK_OK(portcullis_store_attach(a, with_tokens));
     CHECK(status_of(with_tokens, b, header) == 200, "API keys still work through the attached checker");
+    /* The access-token epoch, raised through the database: the attached verifier has it. */
+    CHECK_RC(portcullis_store_revoke_access_tokens_before(NULL, NOW), PORTCULLIS_NULL_PARAMETER);
+    CHECK_OK(portcullis_store_new(&memory));
+    CHECK_RC(portcullis_store_revoke_access_tokens_before(memory, NOW), PORTCULLIS_INVALID_ARGUMENT);
+    portcullis_store_free(memory);
+    /* (Before NOW: the OAuth test below issues tokens at NOW on this database.) */
+    CHECK_OK(portcullis_store_revoke_access_tokens_before(a, NOW - 1000));
+    CHECK(portcullis_access_verifier_epoch(verifier) == NOW - 1000, "epoch %llu",
+          (unsigned long long)portcullis_access_verifier_epoch(verifier));
+    CHECK_OK(portcullis_store_revoke_access_tokens_before(a, NOW - 2000));
+    CHECK(portcullis_access_verifier_epoch(verifier) == NOW - 1000, "the epoch is never lowered");
     portcullis_checker_free(with_tokens);
     portcullis_access_verifier_free(verifier);
     portcullis_access_keys_free(keys);

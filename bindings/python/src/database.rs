@@ -140,6 +140,21 @@ impl PyStore {
             .map_err(|e| database_error(py, &e))
     }
 
+    /// Revokes every OAuth access token issued before `epoch` (int or float seconds, or an
+    /// aware `datetime`) in every process sharing this database: the stored epoch is
+    /// raised, never lowered, and the change feed carries it to every attached verifier.
+    /// Raises `DatabaseError`.
+    fn revoke_access_tokens_before(
+        &self,
+        py: Python<'_>,
+        epoch: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let epoch = input::required_timestamp(epoch, "epoch")?;
+        let store = self.inner.clone();
+        py.detach(move || store.revoke_access_tokens_before(epoch))
+            .map_err(|e| database_error(py, &e))
+    }
+
     /// Rotates a key in one transaction (see `Checker.rotate`): stores the successor and the
     /// predecessor's shortened life (`grace`: seconds or `timedelta`), and returns the
     /// `Rotation` (its successor's key is shown once). Raises `DatabaseError`

@@ -139,3 +139,28 @@ def test_a_wrong_store_names_the_database_store(env: Setup) -> None:
     with pytest.raises(TypeError):
         env.store.add_client(42)
 
+
+
+def test_an_epoch_raised_on_a_revokes_access_tokens_on_b(
+    policy: portcullis.Policy, url: str
+) -> None:
+    keys = portcullis.AccessKeys("k1", bytes(range(1, 33)))
+    worker_a, worker_b = portcullis.Store.open(url), portcullis.Store.open(url)
+    env = setup(policy, worker_a)
+    worker_a.attach(env.verifier)
+    verifier_b = portcullis.AccessVerifier(policy, keys)
+    worker_b.attach(verifier_b)
+    checker_b = portcullis.Checker(policy, portcullis.Peppers("p1", PEPPER),
+                                   access_tokens=verifier_b)
+    access = env.exchange(env.code()).json()["access_token"]
+
+    def on_b() -> Any:
+        return checker_b.check("GET", "/v1/claims", lookup=worker_b,
+                               authorization=f"Bearer {access}", https=True, now=NOW + 20)
+
+    assert on_b().allowed
+    worker_a.revoke_access_tokens_before(NOW + 10.5)  # seconds, floored
+    assert env.verifier.epoch == NOW + 10, "the writing process has it at once"
+    wait_for(lambda: on_b().reason == "access_token_revoked", 1.0)
+    worker_a.revoke_access_tokens_before(NOW)
+    assert verifier_b.epoch == NOW + 10, "never lowered"

@@ -350,6 +350,11 @@ class Store:
         """Pushes this store's OAuth revocations, now and as the feed brings them, into
         ``verifier``, and makes it fail closed like the cache (503 while the feed is behind
         the bound)."""
+    def revoke_access_tokens_before(self, epoch: _Time) -> None:
+        """Revokes every OAuth access token issued before ``epoch`` (int or float seconds,
+        or an aware ``datetime``) in every process sharing this database: the stored
+        epoch is raised, never lowered, and the change feed carries it to every attached
+        verifier. Raises ``DatabaseError``."""
     def add_client(self, client: _ClientLike) -> None:
         """Registers (or replaces) an OAuth client in the database, for every process's
         ``OAuthServer`` given this store as ``store=``."""
