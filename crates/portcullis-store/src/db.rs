@@ -27,7 +27,24 @@ pub(crate) enum Col {
     Null,
     Int(i64),
     Text(String),
-    Blob(Vec<u8>),
+    /// Bytes (a `BYTEA`/`BLOB`, or SQLite text that is not UTF-8): never read as text.
+    Blob,
+}
+
+impl From<ColRef<'_>> for Col {
+    fn from(c: ColRef<'_>) -> Col {
+        match c {
+            ColRef::Null => Col::Null,
+            ColRef::Int(i) => Col::Int(i),
+            ColRef::Text(t) => Col::Text(t.to_owned()),
+            ColRef::Blob => Col::Blob,
+        }
+    }
+}
+
+/// A row's first `width` columns, copied out (read as [`RowRef::col`] reads them).
+fn owned_row(row: &dyn RowRef, width: usize) -> Result<Vec<Col>, Error> {
+    (0..width).map(|i| row.col(i).map(Col::from)).collect()
 }
 
 impl Col {
@@ -157,7 +174,6 @@ fn sqlite_query(
     params: &[Value<'_>],
     limit: usize,
 ) -> Result<Rows, Error> {
-    use rusqlite::types::ValueRef as R;
     let mut stmt = sqlite_bound(conn, sql, params)?;
     let width = stmt.column_count();
     let mut rows = stmt.raw_query();
@@ -166,18 +182,7 @@ fn sqlite_query(
         let Some(row) = rows.next().map_err(|e| error::sqlite("query", &e))? else {
             break;
         };
-        let mut cols = Vec::with_capacity(width);
-        for i in 0..width {
-            let v = row.get_ref(i).map_err(|e| error::sqlite("column", &e))?;
-            cols.push(match v {
-                R::Null => Col::Null,
-                R::Integer(i) => Col::Int(i),
-                R::Real(f) => Col::Int(f as i64),
-                R::Text(t) => Col::Text(String::from_utf8_lossy(t).into_owned()),
-                R::Blob(b) => Col::Blob(b.to_vec()),
-            });
-        }
-        out.push(cols);
+        out.push(owned_row(row, width)?);
     }
     Ok(out)
 }
@@ -260,39 +265,10 @@ fn pg_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn postgres::types::ToSql
 }
 
 fn pg_rows(rows: Vec<postgres::Row>, limit: usize) -> Result<Rows, Error> {
-    use postgres::types::Type;
-    let mut out = Vec::with_capacity(rows.len().min(limit));
-    for row in rows.into_iter().take(limit) {
-        let mut cols = Vec::with_capacity(row.len());
-        for (i, column) in row.columns().iter().enumerate() {
-            let bad = |e: postgres::Error| error::postgres("column", &e);
-            let col = match *column.type_() {
-                Type::INT8 => row
-                    .try_get::<_, Option<i64>>(i)
-                    .map_err(bad)?
-                    .map_or(Col::Null, Col::Int),
-                Type::INT4 => row
-                    .try_get::<_, Option<i32>>(i)
-                    .map_err(bad)?
-                    .map_or(Col::Null, |v| Col::Int(v.into())),
-                Type::BOOL => row
-                    .try_get::<_, Option<bool>>(i)
-                    .map_err(bad)?
-                    .map_or(Col::Null, |v| Col::Int(v.into())),
-                Type::BYTEA => row
-                    .try_get::<_, Option<Vec<u8>>>(i)
-                    .map_err(bad)?
-                    .map_or(Col::Null, Col::Blob),
-                _ => row
-                    .try_get::<_, Option<String>>(i)
-                    .map_err(bad)?
-                    .map_or(Col::Null, Col::Text),
-            };
-            cols.push(col);
-        }
-        out.push(cols);
-    }
-    Ok(out)
+    rows.iter()
+        .take(limit)
+        .map(|row| owned_row(row, row.len()))
+        .collect()
 }
 
 type Statements = std::collections::HashMap<String, postgres::Statement>;
