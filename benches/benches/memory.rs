@@ -115,6 +115,7 @@ fn allocations_per_check(
             authorization: Some(header),
             query: None,
             https: true,
+            client: None,
         }
     }
     let shapes = [

@@ -120,6 +120,7 @@ unsafe fn request<'a>(r: &portcullis_request) -> FfiResult<Request<'a>> {
             authorization: optional_bytes(r.authorization, r.authorization_len)?,
             query: optional_bytes(r.query, r.query_len)?,
             https: r.https,
+            client: None,
         })
     }
 }

@@ -258,6 +258,7 @@ fn view<'a>(buffers: &'a Buffers, entry: &'a Entry) -> Request<'a> {
             authorization: p.authorization.map(|s| buffers.secret(s)),
             query: p.query.map(|s| buffers.secret(s)),
             https: p.https,
+            client: None,
         },
     }
 }

@@ -141,13 +141,17 @@ fn warnings() -> Vec<&'static str> {
         Warning::CredentialInQuery,
         Warning::NeedsRehash,
         Warning::UnknownScopes,
+        Warning::NewNetwork,
+        Warning::AfterDormancy,
     ];
     let _ = |w: Warning| match w {
         Warning::RotationDue
         | Warning::ExpiringSoon
         | Warning::CredentialInQuery
         | Warning::NeedsRehash
-        | Warning::UnknownScopes => {}
+        | Warning::UnknownScopes
+        | Warning::NewNetwork
+        | Warning::AfterDormancy => {}
     };
     all.iter().map(Warning::code).collect()
 }

@@ -65,6 +65,7 @@ impl OwnedRequest {
             authorization: self.authorization.as_ref().map(SecretBytes::expose),
             query: self.query.as_ref().map(SecretBytes::expose),
             https: self.https,
+            client: None,
         }
     }
 }

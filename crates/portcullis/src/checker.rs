@@ -23,6 +23,8 @@ use crate::record::{KeyRecord, KeyState, Scheme};
 use crate::request::Request;
 use crate::scope::{CatalogMismatch, ScopeSet};
 use crate::time::Timestamp;
+use crate::usage::{UsageRecorder, Use};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Turns requests into decisions under one policy and one pepper set.
@@ -33,6 +35,7 @@ pub struct Checker {
     policy: Policy,
     peppers: Peppers,
     access: Option<Arc<AccessVerifier>>,
+    usage: Option<Arc<UsageRecorder>>,
     /// Who made a [`Pending`]: compared by address, and held by every pending check so the
     /// address cannot be reused while one is outstanding.
     identity: Arc<Identity>,
@@ -63,6 +66,7 @@ pub struct Pending {
     key: PresentedKey,
     route: Option<usize>,
     warnings: Warnings,
+    client: Option<IpAddr>,
     checker: Arc<Identity>,
 }
 
@@ -98,6 +102,7 @@ impl Checker {
             policy,
             peppers,
             access: None,
+            usage: None,
             identity: Arc::new(Identity),
         }
     }
@@ -117,6 +122,20 @@ impl Checker {
         verifier.same_catalog(&self.policy.catalog)?;
         self.access = Some(verifier);
         Ok(self)
+    }
+
+    /// The same checker, recording every decision made against a key's record in
+    /// `recorder` (see [`crate::usage`]): counts per hour, first and last use, and
+    /// unusual-activity signals, two of which also come back as decision warnings. Keep a
+    /// clone of the `Arc` to drain it.
+    pub fn with_usage(mut self, recorder: Arc<UsageRecorder>) -> Self {
+        self.usage = Some(recorder);
+        self
+    }
+
+    /// The attached usage recorder, if any.
+    pub fn usage(&self) -> Option<&Arc<UsageRecorder>> {
+        self.usage.as_ref()
     }
 
     /// The attached access-token verifier, if any.
@@ -180,6 +199,7 @@ impl Checker {
                 key: PresentedKey::from_parsed(&front.key),
                 route: front.route,
                 warnings: front.warnings,
+                client: front.client,
                 checker: self.identity.clone(),
             }),
         }
@@ -203,6 +223,7 @@ impl Checker {
             key,
             route: pending.route,
             warnings: pending.warnings,
+            client: pending.client,
         };
         self.back_decision(&front, record, now)
     }
@@ -365,6 +386,7 @@ impl Checker {
             key,
             route,
             warnings: early.warnings,
+            client: request.client,
         })
     }
 
@@ -387,7 +409,11 @@ impl Checker {
         now: Timestamp,
     ) -> Decision<'_> {
         let (key, route, warnings) = (&front.key, front.route, front.warnings);
-        Decision::new(self.back(key, route, warnings, record, now), &self.policy)
+        let mut outcome = self.back(key, route, warnings, record, now);
+        if let Some(usage) = &self.usage {
+            note(usage, front, &mut outcome, now);
+        }
+        Decision::new(outcome, &self.policy)
     }
 
     /// Everything after the lookup. Always inlined, and the outcome is built from values
@@ -606,6 +632,17 @@ struct Front<'r> {
     key: ParsedKey<'r>,
     route: Option<usize>,
     warnings: Warnings,
+    client: Option<IpAddr>,
+}
+
+/// Records a decision made against a record, adding the warnings the use raised.
+#[inline]
+fn note(usage: &UsageRecorder, front: &Front<'_>, outcome: &mut Outcome, now: Timestamp) {
+    if let Some(used) = Use::of(outcome.reason) {
+        let id = front.key.id();
+        let raised = usage.record(&id, used, outcome.warnings, front.client, now);
+        outcome.warnings.extend(raised);
+    }
 }
 
 fn with_route(mut o: Outcome, route: Option<usize>) -> Outcome {

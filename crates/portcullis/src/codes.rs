@@ -80,11 +80,13 @@ pub enum Family {
     Database,
     /// [`crate::OpenApiError`]: a document given to merge the policy's security into.
     OpenApi,
+    /// [`crate::usage::UsageConfigError`]: a usage recorder's setting.
+    Usage,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 26] = [
+    pub const ALL: [Family; 27] = [
         Family::Binding,
         Family::Policy,
         Family::Pepper,
@@ -111,6 +113,7 @@ impl Family {
         Family::Verifier,
         Family::Database,
         Family::OpenApi,
+        Family::Usage,
     ];
 
     /// The stable snake_case name (`access_key`).
@@ -142,6 +145,7 @@ impl Family {
             Family::Verifier => "verifier",
             Family::Database => "database",
             Family::OpenApi => "openapi",
+            Family::Usage => "usage",
         }
     }
 
@@ -446,6 +450,14 @@ table! {
     OPENAPI_TOO_LARGE = OpenApi "too_large" None, "the OpenAPI document is too large";
     OPENAPI_BAD_JSON = OpenApi "bad_json" None, "the OpenAPI document is not valid JSON";
     OPENAPI_BAD_DOCUMENT = OpenApi "bad_document" None, "not an OpenAPI 3.x document";
+    USAGE_BAD_MAX_KEYS = Usage "bad_max_keys" None,
+        "max_keys must be 1 to 1,048,576";
+    USAGE_BAD_BURST_THRESHOLD = Usage "bad_burst_threshold" None,
+        "burst_threshold must be at least 1";
+    USAGE_BAD_VOLUME_FACTOR = Usage "bad_volume_factor" None,
+        "volume_factor must be a finite number of at least 1";
+    USAGE_BAD_BASELINE_HOURS = Usage "bad_baseline_hours" None,
+        "baseline_hours must be 1 to 8,760";
 }
 
 macro_rules! has_code {
@@ -482,6 +494,7 @@ has_code!(
     crate::bounded::BoundedReadError,
     crate::scope::CatalogMismatch,
     crate::OpenApiError,
+    crate::usage::UsageConfigError,
 );
 
 impl HasCode for crate::PolicyError {
@@ -634,6 +647,10 @@ mod tests {
             crate::OpenApiError::TooLarge { limit: 1 },
             crate::OpenApiError::Json { line: 1, column: 1 },
             crate::OpenApiError::NotOpenApi("x"),
+            crate::usage::UsageConfigError::MaxKeys,
+            crate::usage::UsageConfigError::BurstThreshold,
+            crate::usage::UsageConfigError::VolumeFactor,
+            crate::usage::UsageConfigError::BaselineHours,
         );
         for c in OAuthErrorCode::ALL {
             all.push((of(&c), c.code()));

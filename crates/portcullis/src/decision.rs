@@ -193,15 +193,22 @@ pub enum Warning {
     NeedsRehash,
     /// The record grants scopes the catalog does not know; they grant nothing.
     UnknownScopes,
+    /// The key was used from a client network it had not been used from (usage recorder:
+    /// see [`crate::usage`]).
+    NewNetwork,
+    /// The key was used after a long idle time (usage recorder: see [`crate::usage`]).
+    AfterDormancy,
 }
 
 impl Warning {
-    const ALL: [Warning; 5] = [
+    const ALL: [Warning; 7] = [
         Warning::RotationDue,
         Warning::ExpiringSoon,
         Warning::CredentialInQuery,
         Warning::NeedsRehash,
         Warning::UnknownScopes,
+        Warning::NewNetwork,
+        Warning::AfterDormancy,
     ];
 
     /// A stable machine-readable name.
@@ -212,6 +219,8 @@ impl Warning {
             Warning::CredentialInQuery => "credential_in_query",
             Warning::NeedsRehash => "needs_rehash",
             Warning::UnknownScopes => "unknown_scopes",
+            Warning::NewNetwork => "new_network",
+            Warning::AfterDormancy => "after_dormancy",
         }
     }
 
@@ -236,6 +245,10 @@ impl Warnings {
     /// Whether there is none.
     pub fn is_empty(&self) -> bool {
         self.0 == 0
+    }
+    /// Adds every warning of `other`.
+    pub fn extend(&mut self, other: Warnings) {
+        self.0 |= other.0;
     }
     /// The warnings, in a fixed order.
     pub fn iter(&self) -> impl Iterator<Item = Warning> + '_ {

@@ -45,7 +45,7 @@
 //!
 //! # The API's shape
 //!
-//! Modules are private; what a user needs is re-exported here, by name. Four namespaces
+//! Modules are private; what a user needs is re-exported here, by name. Five namespaces
 //! stay public because each is a sub-API of its own:
 //! - [`oauth`]: the OAuth 2.0 authorization server (endpoints, clients, stores, access
 //!   tokens, PKCE), about fifty items a key-only user never meets.
@@ -54,6 +54,8 @@
 //! - [`policy`]: the policy's parts (routes, transport, lifecycle); [`Policy`] and its
 //!   errors are also here.
 //! - [`codes`]: the one table of stable error codes every binding reports.
+//! - [`usage`]: the usage recorder (counts per key and hour, unusual-activity signals)
+//!   a checker feeds ([`Checker::with_usage`]).
 //!
 //! [`limits`] gathers every size bound. [`for_bindings`] holds what only this
 //! repository's bindings and command use: it is not part of the stable API.
@@ -84,7 +86,9 @@ mod record;
 mod request;
 pub mod scope;
 mod secret;
+mod thread_slot;
 mod time;
+pub mod usage;
 
 pub use checker::{Checker, Pending, Prepared, Verification};
 pub use decision::{

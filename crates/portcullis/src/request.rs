@@ -1,5 +1,7 @@
 //! The parts of an HTTP request that a decision depends on.
 
+use std::net::IpAddr;
+
 /// What portcullis needs to know about a request. Borrowed; nothing is copied.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Request<'a> {
@@ -17,6 +19,9 @@ pub struct Request<'a> {
     pub query: Option<&'a [u8]>,
     /// Whether the request arrived over HTTPS (as your TLS terminator reports it).
     pub https: bool,
+    /// The client's address, as your server or a trusted proxy reports it: only a usage
+    /// recorder reads it ([`crate::usage`]: new-network signals). Never a decision input.
+    pub client: Option<IpAddr>,
 }
 
 impl<'a> Request<'a> {
@@ -29,6 +34,7 @@ impl<'a> Request<'a> {
             authorization: None,
             query: None,
             https: false,
+            client: None,
         }
     }
 
@@ -41,6 +47,12 @@ impl<'a> Request<'a> {
     /// Sets the raw query string.
     pub fn query(mut self, query: &'a str) -> Self {
         self.query = Some(query.as_bytes());
+        self
+    }
+
+    /// Sets the client's address.
+    pub fn client(mut self, addr: IpAddr) -> Self {
+        self.client = Some(addr);
         self
     }
 
@@ -59,6 +71,7 @@ impl std::fmt::Debug for Request<'_> {
             .field("authorization", &self.authorization.map(|_| "[REDACTED]"))
             .field("query", &self.query.map(|_| "[REDACTED]"))
             .field("https", &self.https)
+            .field("client", &self.client)
             .finish()
     }
 }

@@ -71,7 +71,7 @@ proptest! {
                       query in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..100)), https in any::<bool>()) {
         let c = common::checker();
         let store = MemoryStore::new();
-        let request = Request { method: &method, path: &path, authorization: auth.as_deref(), query: query.as_deref(), https };
+        let request = Request { method: &method, path: &path, authorization: auth.as_deref(), query: query.as_deref(), https, client: None };
         let d = c.check(&request, &store, Timestamp(common::NOW));
         prop_assert!(matches!(d.status(), 200 | 400 | 401 | 403));
         if d.allowed() {

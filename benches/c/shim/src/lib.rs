@@ -242,6 +242,7 @@ unsafe fn request<'a>(r: &portcullis_bench_request) -> Option<Request<'a>> {
             authorization: bytes(r.authorization, r.authorization_len),
             query: bytes(r.query, r.query_len),
             https: r.https,
+            client: None,
         })
     }
 }

@@ -100,6 +100,8 @@ WarningCode = Union[
     Literal["credential_in_query"],
     Literal["needs_rehash"],
     Literal["unknown_scopes"],
+    Literal["new_network"],
+    Literal["after_dormancy"],
 ]
 
 #: A key's lifecycle state (``KeyRecord.state``).

@@ -24,8 +24,8 @@
 
 use crate::format::KeyId;
 use crate::record::KeyRecord;
+use crate::thread_slot::{slot_count, thread_slot};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Most records one store replicates.
 pub(super) const MAX_HOT: usize = 1_024;
@@ -39,10 +39,9 @@ pub(super) struct Hot {
 
 impl Hot {
     pub(super) fn new() -> Self {
-        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
         Hot {
             copies: papaya::HashMap::with_hasher(foldhash::fast::RandomState::default()),
-            slots: cores.clamp(2, 16),
+            slots: slot_count(),
         }
     }
 
@@ -51,7 +50,7 @@ impl Hot {
     pub(super) fn get(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
         let copies = self.copies.pin();
         let all = copies.get(id)?;
-        all.get(slot() % all.len()).map(Arc::clone)
+        all.get(thread_slot() % all.len()).map(Arc::clone)
     }
 
     /// Whether no more records may be replicated.
@@ -82,14 +81,4 @@ impl Hot {
     pub(super) fn len(&self) -> usize {
         self.copies.len()
     }
-}
-
-/// The calling thread's slot, drawn once per thread in turn.
-#[inline]
-fn slot() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    SLOT.with(|s| *s)
 }
