@@ -43,6 +43,8 @@
 //! # Unusual activity
 //! Each rule raises a [`Signal`] the host drains; the two decided while recording also
 //! put a warning on the decision ([`Warning::NewNetwork`], [`Warning::AfterDormancy`]).
+//! A drain reports at most one signal of each kind per key, the latest (drain every few
+//! seconds and little is merged); every use that raised one carries its warning.
 //! - **New network** ([`SignalKind::NewNetwork`]): an authenticated use from a client
 //!   network (IPv4 /24, IPv6 /48; see [`Network`]) the key was not seen from, once the key
 //!   has been in use for [`UsageConfig::learning`] seconds. During learning networks are
