@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// The start of an hour.
-const T0: u64 = 1_800_000_000 - 1_800_000_000 % 3_600;
+const T0: u64 = 1_800_000_000; // 500,000 hours exactly
 const H: u64 = 3_600;
 const DAY: u64 = 86_400;
 const A: &str = "usageAAAAAAAAAAA";

@@ -2,7 +2,7 @@ use super::*;
 use std::sync::Arc;
 
 const H: u64 = 3_600;
-const T0: u64 = 1_800_000_000 - 1_800_000_000 % H;
+const T0: u64 = 1_800_000_000; // 500,000 hours exactly
 
 fn id(n: u32) -> KeyId {
     KeyId::parse(&format!("usagekey{n:08}")).expect("test input")
