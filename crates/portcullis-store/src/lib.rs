@@ -35,6 +35,11 @@
 //!   loaded at open ≤ [`MAX_FAMILIES`], changes 1,000 per page); unknown ids remembered
 //!   ≤ [`CacheConfig::max_absent`].
 //!
+//! - **An append-only audit** of every lifecycle change (created, revoked, rotated,
+//!   rehashed, pepper rotated) names who made it, as the host says ([`Options::actor`],
+//!   [`Store::acting_as`]), and never holds a secret; [`Store::audit_log`] reads it
+//!   newest first (see the `audit` module's notes).
+//!
 //! - **Access tokens fail closed too:** a verifier given to [`Store::attach`] follows the
 //!   store's freshness, so past the bound its tokens are refused (503 `lookup_failed`).
 //!
@@ -48,6 +53,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod audit;
 mod cache;
 mod db;
 mod error;
@@ -58,11 +64,12 @@ mod store;
 pub mod tls;
 mod url;
 
+pub use audit::{Actor, ActorError, AuditFilter, MAX_ACTOR_LEN, MAX_AUDIT_PAGE};
 pub use cache::CacheConfig;
 pub use error::{Error, ErrorKind};
 pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION, PRODUCT};
 pub use store::{
-    AuditEntry, CHANNEL, CorruptKey, FeedStatus, MAX_FAMILIES, MAX_JSON, MAX_LIST, Options, Pruned,
-    Store, StoredKey,
+    ActingAs, AuditEntry, AuditLock, CHANNEL, CorruptKey, FeedStatus, MAX_FAMILIES, MAX_JSON,
+    MAX_LIST, Options, Pruned, Store, StoredKey,
 };
 pub use url::{MAX_URL_LEN, PgTarget, Target};

@@ -13,6 +13,10 @@
 //!   `portcullis_schema (product, version)`.
 //! - **A database with other tables and no portcullis identity is foreign** and is never
 //!   altered; a version above [`LATEST`] is refused before anything is written.
+//! - **The audit is append-only in the schema too** (migration 3): triggers refuse an
+//!   `UPDATE`, `DELETE` (and on PostgreSQL `TRUNCATE`) of `key_audit`, so not even a
+//!   mistaken statement of this crate can rewrite it; dropping the table stays possible to
+//!   the database's owner, as it must.
 //! - **Migrations run under a lock** (SQLite's write lock, a PostgreSQL advisory
 //!   transaction lock) and re-read the version under it, so processes starting together
 //!   migrate once.
@@ -92,6 +96,13 @@ const SQLITE: &[&str] = &[
         subject TEXT NOT NULL,
         at      INTEGER NOT NULL
     ) STRICT;",
+    // 3: who made each audited change (old rows: '' = unknown), entries that concern no
+    // key (key_id '': a pepper rotation), and the audit made append-only.
+    "ALTER TABLE key_audit ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    CREATE TRIGGER key_audit_no_update BEFORE UPDATE ON key_audit
+    BEGIN SELECT RAISE(ABORT, 'key_audit is append-only'); END;
+    CREATE TRIGGER key_audit_no_delete BEFORE DELETE ON key_audit
+    BEGIN SELECT RAISE(ABORT, 'key_audit is append-only'); END;",
 ];
 
 /// PostgreSQL migrations, numbered as [`SQLITE`]'s.
@@ -151,6 +162,13 @@ const POSTGRES: &[&str] = &[
         subject TEXT NOT NULL,
         at      BIGINT NOT NULL
     );",
+    "ALTER TABLE key_audit ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    CREATE FUNCTION portcullis_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'key_audit is append-only'; END $$;
+    CREATE TRIGGER key_audit_append_only BEFORE UPDATE OR DELETE ON key_audit
+        FOR EACH ROW EXECUTE FUNCTION portcullis_audit_append_only();
+    CREATE TRIGGER key_audit_no_truncate BEFORE TRUNCATE ON key_audit
+        FOR EACH STATEMENT EXECUTE FUNCTION portcullis_audit_append_only();",
 ];
 
 const _: () = assert!(SQLITE.len() == POSTGRES.len(), "one numbering");

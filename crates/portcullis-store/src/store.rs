@@ -27,6 +27,7 @@
 //!   it had not applied pruned away drops its whole cache and reloads the revocations
 //!   before it marks itself fresh again (`feed.rs`).
 
+use crate::audit::{Actor, AuditFilter, MAX_AUDIT_PAGE};
 use crate::cache::{Cache, CacheConfig, Cached};
 use crate::db::{Col, ColRef, Conn, Exec, Limits, Rows, Value};
 use crate::error::{Error, ErrorKind};
@@ -37,7 +38,7 @@ use portcullis::oauth::{
     AccessVerifier, Client, ClientStore, CodeRecord, CodeStore, Consumed, RefreshRecord,
     RefreshStore, RevocationFeed, Revocations, Rotated, TokenHash,
 };
-use portcullis::{Checker, KeyId, KeyLookup, KeyRecord, LookupError, Rotation, Timestamp};
+use portcullis::{Checker, KeyId, KeyLookup, KeyRecord, LookupError, Peppers, Rotation, Timestamp};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -101,6 +102,9 @@ pub struct Options {
     pub feed: bool,
     /// The cache's limits.
     pub cache: CacheConfig,
+    /// Who the writes of this store handle are recorded as in the audit when no actor is
+    /// named per call ([`Store::acting_as`]); default [`Actor::UNKNOWN`] (recorded as "").
+    pub actor: Actor,
 }
 
 impl Default for Options {
@@ -118,6 +122,7 @@ impl Default for Options {
             create: true,
             feed: true,
             cache: CacheConfig::default(),
+            actor: Actor::UNKNOWN,
         }
     }
 }
@@ -131,20 +136,27 @@ impl Options {
     }
 }
 
-/// One entry of a key's lifecycle audit.
+/// One entry of the lifecycle audit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEntry {
     /// Its place in the audit (increasing).
     pub seq: i64,
-    /// The key.
+    /// The key ("" for an entry that concerns no key: `pepper_rotated`).
     pub key_id: String,
-    /// `created`, `revoked`, `rotated` or `rehashed`.
+    /// `created`, `revoked`, `rotated`, `rehashed` or `pepper_rotated`.
     pub action: String,
     /// When (the time the caller gave).
     pub at: Timestamp,
-    /// Details (`rotated`: the successor's id; `created` by rotation: the predecessor's).
+    /// Details (`rotated`: the successor's id; `created` by rotation: the predecessor's;
+    /// `pepper_rotated`: the new primary pepper's id).
     pub detail: String,
+    /// Who made the change, as the host named it ("" unknown: none was named, or the
+    /// entry predates the column).
+    pub actor: String,
 }
+
+/// The action of an audit entry that concerns no key.
+const PEPPER_ROTATED: &str = "pepper_rotated";
 
 /// What the feed has done so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -631,20 +643,24 @@ fn update_key(x: &mut dyn Exec, record: &KeyRecord) -> Result<(), Error> {
     .map(|_| ())
 }
 
+/// Appends one audit entry (`key_id` "" for an entry that concerns no key). Every
+/// caller passes ids and action names only, never a secret.
 fn audit(
     x: &mut dyn Exec,
-    id: &KeyId,
+    key_id: &str,
     action: &str,
     at: Timestamp,
     detail: &str,
+    actor: &Actor,
 ) -> Result<(), Error> {
     x.exec(
-        "INSERT INTO key_audit (key_id, action, at, detail) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO key_audit (key_id, action, at, detail, actor) VALUES ($1, $2, $3, $4, $5)",
         &[
-            Value::Text(id.as_str()),
+            Value::Text(key_id),
             Value::Text(action),
             Value::Int(secs(at)),
             Value::Text(detail),
+            Value::Text(actor.as_str()),
         ],
     )
     .map(|_| ())
@@ -864,10 +880,32 @@ impl Store {
     }
 
     /// Stores a new key record (from `Checker::issue`); an existing id is `duplicate_key`.
+    /// Audited as [`Options::actor`] (see [`Store::acting_as`] to name another).
     pub fn insert_key(&self, record: &KeyRecord, now: Timestamp) -> Result<(), Error> {
+        self.insert_key_as(&self.shared.options.actor, record, now)
+    }
+
+    /// A view of this store whose writes are audited as `actor` (a server acting for many
+    /// users in one process names each call's): `store.acting_as(Actor::new(user)?)
+    /// .revoke_key(&id, now)`. It costs a copy of the actor, nothing else.
+    pub fn acting_as(&self, actor: Actor) -> ActingAs<'_> {
+        ActingAs { store: self, actor }
+    }
+
+    /// The actor this handle's writes are audited as unless named per call.
+    pub fn actor(&self) -> &Actor {
+        &self.shared.options.actor
+    }
+
+    fn insert_key_as(
+        &self,
+        actor: &Actor,
+        record: &KeyRecord,
+        now: Timestamp,
+    ) -> Result<(), Error> {
         self.shared.write(|x, changes| {
             insert_key(x, record)?;
-            audit(x, &record.id(), "created", now, "")?;
+            audit(x, record.id().as_str(), "created", now, "", actor)?;
             changes.push(Change::Key(record.id()));
             Ok(())
         })
@@ -970,9 +1008,62 @@ impl Store {
         }
     }
 
+    /// [`Store::with_write_lock`] for work that the audit records: `f` appends its entries
+    /// through the [`AuditLock`] it is given (as [`Options::actor`]), in the lock's
+    /// transaction, committed only if `f` succeeds. Work outside the database (a pepper
+    /// file) cannot share the transaction: should the commit fail after `f` succeeded, the
+    /// error is returned (the work is done, its entry is not).
+    pub fn with_write_lock_audited<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut AuditLock<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.with_write_lock_audited_as(&self.shared.options.actor, f)
+    }
+
+    fn with_write_lock_audited_as<T, E: From<Error>>(
+        &self,
+        actor: &Actor,
+        f: impl FnOnce(&mut AuditLock<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut outcome = None;
+        let locked = self.shared.with_conn(|conn| {
+            conn.write(|x| {
+                if x.is_postgres() {
+                    x.exec(
+                        "SELECT pg_advisory_xact_lock($1)",
+                        &[Value::Int(MIGRATION_LOCK + 2)],
+                    )?;
+                }
+                let mut lock = AuditLock { x, actor };
+                let result = f(&mut lock);
+                let failed = result.is_err();
+                outcome = Some(result);
+                if failed {
+                    // Rolls back whatever `f` appended before it failed.
+                    return Err(Error::new(ErrorKind::Database, "rolled back"));
+                }
+                Ok(())
+            })
+        });
+        match (outcome, locked) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (Some(Ok(_)), Err(e)) | (None, Err(e)) => Err(E::from(e)),
+            (None, Ok(())) => Err(E::from(Error::new(
+                ErrorKind::Database,
+                "the write lock was not taken",
+            ))),
+        }
+    }
+
     /// Revokes a key from `now` on. Returns whether it already was (the earlier time is
     /// kept). A row whose record cannot be decoded is revoked by its `revoked_at` column.
+    /// Audited as [`Options::actor`].
     pub fn revoke_key(&self, id: &KeyId, now: Timestamp) -> Result<bool, Error> {
+        self.revoke_key_as(&self.shared.options.actor, id, now)
+    }
+
+    fn revoke_key_as(&self, actor: &Actor, id: &KeyId, now: Timestamp) -> Result<bool, Error> {
         self.shared.write(|x, changes| {
             let already = match read_key_for_update(x, id)? {
                 KeyRow::Record(mut record) => {
@@ -993,7 +1084,7 @@ impl Store {
                 }
             };
             if !already {
-                audit(x, id, "revoked", now, "")?;
+                audit(x, id.as_str(), "revoked", now, "", actor)?;
                 changes.push(Change::Key(*id));
             }
             Ok(already)
@@ -1001,9 +1092,21 @@ impl Store {
     }
 
     /// Rotates a key in one transaction: issues its successor and shortens the
-    /// predecessor's life to `grace` seconds (see `Checker::rotate`).
+    /// predecessor's life to `grace` seconds (see `Checker::rotate`). Audited as
+    /// [`Options::actor`].
     pub fn rotate_key(
         &self,
+        id: &KeyId,
+        checker: &Checker,
+        grace: u64,
+        now: Timestamp,
+    ) -> Result<Rotation, Error> {
+        self.rotate_key_as(&self.shared.options.actor, id, checker, grace, now)
+    }
+
+    fn rotate_key_as(
+        &self,
+        actor: &Actor,
         id: &KeyId,
         checker: &Checker,
         grace: u64,
@@ -1017,8 +1120,8 @@ impl Store {
             let new_id = rotation.successor.record.id();
             update_key(x, &rotation.predecessor)?;
             insert_key(x, &rotation.successor.record)?;
-            audit(x, id, "rotated", now, new_id.as_str())?;
-            audit(x, &new_id, "created", now, id.as_str())?;
+            audit(x, id.as_str(), "rotated", now, new_id.as_str(), actor)?;
+            audit(x, new_id.as_str(), "created", now, id.as_str(), actor)?;
             changes.push(Change::Key(*id));
             changes.push(Change::Key(new_id));
             Ok(rotation)
@@ -1027,8 +1130,20 @@ impl Store {
 
     /// Moves a record to the primary pepper once its key is presented (see
     /// `Checker::rehash`, which verifies the key first). Returns whether it changed.
+    /// Audited as [`Options::actor`].
     pub fn rehash_key(
         &self,
+        id: &KeyId,
+        key: &[u8],
+        checker: &Checker,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        self.rehash_key_as(&self.shared.options.actor, id, key, checker, now)
+    }
+
+    fn rehash_key_as(
+        &self,
+        actor: &Actor,
         id: &KeyId,
         key: &[u8],
         checker: &Checker,
@@ -1039,7 +1154,7 @@ impl Store {
             match checker.rehash(key, &mut record, now) {
                 Ok(true) => {
                     update_key(x, &record)?;
-                    audit(x, id, "rehashed", now, "")?;
+                    audit(x, id.as_str(), "rehashed", now, "", actor)?;
                     changes.push(Change::Key(*id));
                     Ok(true)
                 }
@@ -1050,30 +1165,46 @@ impl Store {
 
     /// The audit of a key, oldest first, at most `limit` (≤ 1,000) entries.
     pub fn audit(&self, id: &KeyId, limit: usize) -> Result<Vec<AuditEntry>, Error> {
-        let limit = limit.min(1_000);
+        let limit = limit.min(MAX_AUDIT_PAGE);
         let rows = self.shared.with_conn(|c| {
             c.read(|x| {
                 x.query(
-                    "SELECT seq, key_id, action, at, detail FROM key_audit
+                    "SELECT seq, key_id, action, at, detail, actor FROM key_audit
                      WHERE key_id = $1 ORDER BY seq LIMIT $2",
                     &[Value::Text(id.as_str()), Value::Int(limit as i64)],
                     limit,
                 )
             })
         })?;
-        Ok(rows
-            .into_iter()
-            .map(|mut r| {
-                let mut take = |i: usize| std::mem::replace(&mut r[i], Col::Null);
-                AuditEntry {
-                    seq: take(0).int().unwrap_or(0),
-                    key_id: take(1).into_text().unwrap_or_default(),
-                    action: take(2).into_text().unwrap_or_default(),
-                    at: stamp(take(3).int()).unwrap_or(Timestamp(0)),
-                    detail: take(4).into_text().unwrap_or_default(),
-                }
+        Ok(rows.into_iter().map(audit_entry).collect())
+    }
+
+    /// The audit log, **newest first**: every entry (or one key's, [`AuditFilter::key`])
+    /// between the filter's sequence bounds, at most [`AuditFilter::limit`] (capped at
+    /// [`MAX_AUDIT_PAGE`]). Page back with the smallest `seq` returned as the next
+    /// filter's `before`.
+    pub fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, Error> {
+        let limit = filter.limit.min(MAX_AUDIT_PAGE);
+        let key = filter.key.as_ref().map(KeyId::as_str);
+        let rows = self.shared.with_conn(|c| {
+            c.read(|x| {
+                x.query(
+                    "SELECT seq, key_id, action, at, detail, actor FROM key_audit
+                     WHERE (CAST($1 AS TEXT) IS NULL OR key_id = $1)
+                       AND (CAST($2 AS BIGINT) IS NULL OR seq < $2)
+                       AND (CAST($3 AS BIGINT) IS NULL OR seq > $3)
+                     ORDER BY seq DESC LIMIT $4",
+                    &[
+                        Value::OptText(key),
+                        Value::OptInt(filter.before),
+                        Value::OptInt(filter.after),
+                        Value::Int(limit as i64),
+                    ],
+                    limit,
+                )
             })
-            .collect())
+        })?;
+        Ok(rows.into_iter().map(audit_entry).collect())
     }
 
     /// Registers or replaces an OAuth client.
@@ -1133,6 +1264,107 @@ impl Store {
     /// The cache's sizes: known records, remembered unknown ids.
     pub fn cache_sizes(&self) -> (usize, usize) {
         self.shared.cache.sizes()
+    }
+}
+
+/// The write methods of a [`Store`] with the actor named per call ([`Store::acting_as`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ActingAs<'a> {
+    store: &'a Store,
+    actor: Actor,
+}
+
+impl ActingAs<'_> {
+    /// [`Store::insert_key`], audited as this actor.
+    pub fn insert_key(&self, record: &KeyRecord, now: Timestamp) -> Result<(), Error> {
+        self.store.insert_key_as(&self.actor, record, now)
+    }
+
+    /// [`Store::revoke_key`], audited as this actor.
+    pub fn revoke_key(&self, id: &KeyId, now: Timestamp) -> Result<bool, Error> {
+        self.store.revoke_key_as(&self.actor, id, now)
+    }
+
+    /// [`Store::rotate_key`], audited as this actor.
+    pub fn rotate_key(
+        &self,
+        id: &KeyId,
+        checker: &Checker,
+        grace: u64,
+        now: Timestamp,
+    ) -> Result<Rotation, Error> {
+        self.store
+            .rotate_key_as(&self.actor, id, checker, grace, now)
+    }
+
+    /// [`Store::rehash_key`], audited as this actor.
+    pub fn rehash_key(
+        &self,
+        id: &KeyId,
+        key: &[u8],
+        checker: &Checker,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        self.store.rehash_key_as(&self.actor, id, key, checker, now)
+    }
+
+    /// [`Store::with_write_lock_audited`], audited as this actor.
+    pub fn with_write_lock_audited<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut AuditLock<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.store.with_write_lock_audited_as(&self.actor, f)
+    }
+
+    /// The actor these writes are audited as.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+/// The store's write lock as [`Store::with_write_lock_audited`] holds it: appends entries
+/// that concern no key, in the lock's transaction.
+pub struct AuditLock<'a> {
+    x: &'a mut dyn Exec,
+    actor: &'a Actor,
+}
+
+impl std::fmt::Debug for AuditLock<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLock")
+            .field("actor", self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLock<'_> {
+    /// Records that `peppers`' primary became the primary pepper at `now`: the entry
+    /// `pepper_rotated` with the pepper's id as its detail. Only the id is read from the
+    /// set (a valid pepper id by construction); its secrets never reach the audit.
+    pub fn pepper_rotated(&mut self, peppers: &Peppers, now: Timestamp) -> Result<(), Error> {
+        audit(
+            self.x,
+            "",
+            PEPPER_ROTATED,
+            now,
+            peppers.primary_id(),
+            self.actor,
+        )
+    }
+}
+
+fn audit_entry(mut r: Vec<Col>) -> AuditEntry {
+    let mut take = |i: usize| {
+        r.get_mut(i)
+            .map_or(Col::Null, |c| std::mem::replace(c, Col::Null))
+    };
+    AuditEntry {
+        seq: take(0).int().unwrap_or(0),
+        key_id: take(1).into_text().unwrap_or_default(),
+        action: take(2).into_text().unwrap_or_default(),
+        at: stamp(take(3).int()).unwrap_or(Timestamp(0)),
+        detail: take(4).into_text().unwrap_or_default(),
+        actor: take(5).into_text().unwrap_or_default(),
     }
 }
 
