@@ -2,6 +2,7 @@
 
 use crate::time_text::{parse_duration, parse_ttl};
 use clap::{Args, Parser, Subcommand};
+use portcullis_store::Actor;
 use std::path::PathBuf;
 
 /// API keys for your service from the command line: create, list, revoke and rotate keys
@@ -55,6 +56,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "PORTCULLIS_BUSY_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
     pub busy_timeout: u64,
 
+    /// Who the audit records as making this command's changes (a person's or service's
+    /// name, at most 256 bytes, no control characters) [default: $USER, else "cli"].
+    #[arg(long, global = true, env = "PORTCULLIS_ACTOR", value_name = "NAME", value_parser = parse_actor)]
+    pub actor: Option<Actor>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -78,6 +84,28 @@ pub enum Command {
     Pepper(PepperCommand),
     /// Tell the whole story on a throwaway store; exits 0 only if every step behaves.
     Demo,
+    /// Print the audit log, newest first: who created, revoked, rotated and rehashed keys
+    /// and rotated peppers, and when.
+    Audit(AuditArgs),
+}
+
+/// `portcullis audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this key's entries (the id or its display form).
+    #[arg(long, value_name = "ID")]
+    pub key: Option<String>,
+    /// At most this many entries (1-1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub limit: u64,
+    /// Only entries older than this sequence number (the next page: the last SEQ shown).
+    #[arg(long, value_name = "SEQ")]
+    pub before: Option<i64>,
+}
+
+/// Parses `--actor` (and `PORTCULLIS_ACTOR`): the store's rules for an actor.
+pub fn parse_actor(text: &str) -> Result<Actor, String> {
+    Actor::new(text).map_err(|e| e.to_string())
 }
 
 /// `portcullis keys …`.

@@ -6,6 +6,7 @@ use crate::pepper_file::PepperFile;
 use crate::store::{Access, Store};
 use portcullis::policy::MAX_POLICY_LEN;
 use portcullis::{Checker, KeyId, Policy, Timestamp};
+use portcullis_store::Actor;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -55,6 +56,18 @@ pub struct Context {
     /// The database URL given with `--database` (or `PORTCULLIS_DATABASE_URL`); `None`:
     /// the SQLite file of the store directory.
     pub database: Option<DatabaseUrl>,
+    /// Who the audit records as making this command's changes (`--actor`).
+    pub actor: Actor,
+}
+
+/// The actor when `--actor` and `PORTCULLIS_ACTOR` are not given: `$USER` if it is a
+/// valid actor, else `cli`.
+pub fn default_actor() -> Actor {
+    std::env::var("USER")
+        .ok()
+        .and_then(|user| Actor::new(&user).ok())
+        .or_else(|| Actor::new("cli").ok())
+        .unwrap_or_default()
 }
 
 /// A database URL as given; its `Debug` never shows a password.
@@ -103,7 +116,12 @@ impl Context {
     /// The store's database, which must exist, opened to change it.
     pub fn store(&self) -> Result<Store, CliError> {
         self.initialised_database()?;
-        Store::open(&self.database_url(), Access::Write, self.busy_timeout)
+        Store::open_as(
+            &self.database_url(),
+            Access::Write,
+            self.busy_timeout,
+            self.actor,
+        )
     }
 
     /// The store's database opened to read it: on SQLite, commands that only read (`keys
@@ -115,7 +133,12 @@ impl Context {
 
     /// The store's database, created if missing (`init`).
     pub fn store_create(&self) -> Result<Store, CliError> {
-        Store::open(&self.database_url(), Access::Create, self.busy_timeout)
+        Store::open_as(
+            &self.database_url(),
+            Access::Create,
+            self.busy_timeout,
+            self.actor,
+        )
     }
 
     /// A missing database file next to an existing pepper file is a store that lost its

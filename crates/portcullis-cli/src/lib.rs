@@ -3,7 +3,8 @@
 //! The `portcullis` command: the product's "Settings > API Keys" page as a command line.
 //! It creates keys (shown once), lists, revokes and rotates them on an embedded SQLite
 //! store or a shared PostgreSQL database (`--database URL`, [`store::Store`]), decides requests with the core's checker, validates policy
-//! files, rotates peppers, and tells the whole story in `portcullis demo`.
+//! files, rotates peppers, prints the audit log of every change and who made it
+//! (`--actor`), and tells the whole story in `portcullis demo`.
 //!
 //! Every command prints a human table, or one JSON document with `--json`; exit codes are
 //! in [`error`]. The command-line reference and the JSON shapes are in the crate's
@@ -63,6 +64,7 @@ pub fn run() -> ExitCode {
         json: cli.json,
         busy_timeout: std::time::Duration::from_secs(cli.busy_timeout),
         database: cli.database,
+        actor: cli.actor.unwrap_or_else(context::default_actor),
     };
     let code = match dispatch(cli.command, &context) {
         Ok(report) => print_report(&report, context.json),
@@ -80,6 +82,7 @@ pub fn dispatch(command: Command, context: &Context) -> Result<Report, CliError>
         Command::Policy(policy) => commands::policy::run(policy, context),
         Command::Pepper(pepper) => commands::pepper::run(pepper, context),
         Command::Demo => commands::demo::run(context),
+        Command::Audit(args) => commands::audit::run(&args, context),
     }
 }
 

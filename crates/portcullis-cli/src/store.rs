@@ -20,7 +20,9 @@
 
 use crate::error::CliError;
 use portcullis::{Checker, KeyId, KeyLookup, KeyRecord, LookupError, Rotation, Timestamp};
-use portcullis_store::{ErrorKind, Options, StoredKey, Target};
+use portcullis_store::{
+    Actor, AuditEntry, AuditFilter, AuditLock, ErrorKind, Options, StoredKey, Target,
+};
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::sync::Arc;
@@ -60,6 +62,16 @@ impl Store {
     /// Opens the store at a database URL (`sqlite:PATH` or `postgresql://…`) for
     /// `access`; `busy` is how long a statement waits for another process's lock.
     pub fn open(url: &str, access: Access, busy: Duration) -> Result<Store, CliError> {
+        Store::open_as(url, access, busy, Actor::UNKNOWN)
+    }
+
+    /// [`Store::open`], its changes audited as made by `actor`.
+    pub fn open_as(
+        url: &str,
+        access: Access,
+        busy: Duration,
+        actor: Actor,
+    ) -> Result<Store, CliError> {
         let target = Target::parse(url).map_err(|e| from_store(&e, "the --database URL"))?;
         let shown = target.describe();
         let mut options = Options {
@@ -68,6 +80,7 @@ impl Store {
             // A command is over in moments: no second connection, and its own writes
             // reach its cache at once.
             feed: false,
+            actor,
             ..Options::default()
         };
         match &target {
@@ -175,6 +188,25 @@ impl Store {
                 LockError::Command(e) => e,
                 LockError::Store(e) => self.err(&e),
             })
+    }
+
+    /// [`Store::with_write_lock`] for work the audit records: `f` appends its entries
+    /// through the lock (as the store's actor); they commit only if `f` succeeds.
+    pub fn with_write_lock_audited<T>(
+        &self,
+        f: impl FnOnce(&mut AuditLock<'_>) -> Result<T, CliError>,
+    ) -> Result<T, CliError> {
+        self.inner
+            .with_write_lock_audited(|lock| f(lock).map_err(LockError::Command))
+            .map_err(|e| match e {
+                LockError::Command(e) => e,
+                LockError::Store(e) => self.err(&e),
+            })
+    }
+
+    /// The audit log, newest first (see [`portcullis_store::Store::audit_log`]).
+    pub fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, CliError> {
+        self.inner.audit_log(filter).map_err(|e| self.err(&e))
     }
 
     fn corrupt(&self, c: &portcullis_store::CorruptKey) -> CliError {

@@ -100,7 +100,8 @@ fn every_command_works_on_postgresql() {
             &[],
         )
         .expect("count");
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (2, 4));
+    // Audit: created, rotated, the successor created, revoked, and the pepper rotation.
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (2, 5));
 
     let demo = s.json(0, &["demo"]);
     assert_eq!(demo["ok"], true, "{demo}");

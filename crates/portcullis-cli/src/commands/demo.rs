@@ -257,6 +257,7 @@ pub fn run(outer: &Context) -> Result<Report, CliError> {
         json: outer.json,
         busy_timeout: outer.busy_timeout,
         database: outer.database.clone(),
+        actor: outer.actor,
     };
     init::run(&context)?;
     let mut demo = Demo {

@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns arguments into a [`crate::Report`].
 
+pub mod audit;
 pub mod check;
 pub mod demo;
 pub mod init;

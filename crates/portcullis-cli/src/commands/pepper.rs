@@ -5,6 +5,7 @@ use crate::cli::PepperCommand;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::pepper_file::PepperFile;
+use crate::store::from_store;
 use crate::table::Table;
 use crate::view::printable;
 use serde_json::json;
@@ -17,14 +18,26 @@ pub fn run(command: PepperCommand, context: &Context) -> Result<Report, CliError
 }
 
 /// Adds a fresh primary pepper under the store's write lock (so two rotations in two
-/// processes cannot overwrite each other), then reports which peppers records use.
+/// processes cannot overwrite each other), records it in the audit (the new pepper's id
+/// and `--actor`, never its bytes) in the same lock, then reports which peppers records
+/// use.
 fn rotate(context: &Context) -> Result<Report, CliError> {
     let store = context.store()?;
     let path = &context.paths.pepper;
-    let (new_id, ids) = store.with_write_lock(|| {
+    let (new_id, ids) = store.with_write_lock_audited(|lock| {
         let mut file = PepperFile::load(path)?;
         let id = file.rotate(path)?;
         let ids: Vec<String> = file.ids().iter().map(|s| (*s).to_owned()).collect();
+        // The file is already rewritten: say so if its audit entry cannot be written.
+        lock.pepper_rotated(&file.peppers()?, context.now)
+            .map_err(|e| {
+                let mut error = from_store(&e, store.shown());
+                error.message = format!(
+                    "the pepper file now has the primary pepper {id}, but its audit entry could not be written: {}",
+                    error.message
+                );
+                error
+            })?;
         Ok((id, ids))
     })?;
     let usage = store.pepper_usage()?;
