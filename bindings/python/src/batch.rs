@@ -106,15 +106,17 @@ pub struct PyRequest {
 impl PyRequest {
     /// A request: `authorization` is the `Authorization` header value and `query` the
     /// raw query string (`str` or `bytes`, or `None`); `https` says whether it came over
-    /// TLS.
+    /// TLS; `client` is the client's address (`str` or an `ipaddress` address), for a
+    /// checker's usage recorder.
     #[new]
-    #[pyo3(signature = (method, path, *, authorization=None, query=None, https=false))]
+    #[pyo3(signature = (method, path, *, authorization=None, query=None, https=false, client=None))]
     fn new(
         method: &Bound<'_, PyAny>,
         path: &Bound<'_, PyAny>,
         authorization: Option<&Bound<'_, PyAny>>,
         query: Option<&Bound<'_, PyAny>>,
         https: bool,
+        client: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let secret = |v, what| -> PyResult<Option<SecretBytes>> {
             Ok(opt_text(v, arg(what))?.map(|b| SecretBytes::new(b.to_vec())))
@@ -125,6 +127,7 @@ impl PyRequest {
             authorization: secret(authorization, "authorization")?,
             query: secret(query, "query")?,
             https,
+            client: crate::usage::client_of(client, &arg("client"))?,
         };
         Ok(PyRequest { inner })
     }
@@ -154,16 +157,26 @@ impl PyRequest {
     fn https(&self) -> bool {
         self.inner.https
     }
+    /// The client's address, if given (normalised: `"2001:db8::1"`).
+    #[getter]
+    fn client(&self) -> Option<String> {
+        self.inner.client.map(|a| a.to_string())
+    }
 
     fn __repr__(&self) -> String {
         let redacted = |t: &Option<SecretBytes>| if t.is_some() { "[REDACTED]" } else { "None" };
         format!(
-            "Request(method={}, path={}, authorization={}, query={}, https={})",
+            "Request(method={}, path={}, authorization={}, query={}, https={}{})",
             crate::py_str(&self.inner.method),
             crate::py_str(&self.inner.path),
             redacted(&self.inner.authorization),
             redacted(&self.inner.query),
-            if self.inner.https { "True" } else { "False" }
+            if self.inner.https { "True" } else { "False" },
+            // Shown only when given, so the usual repr stays short.
+            self.inner
+                .client
+                .map(|a| format!(", client={}", crate::py_str(&a.to_string())))
+                .unwrap_or_default()
         )
     }
 }
@@ -258,6 +271,7 @@ fn view<'a>(buffers: &'a Buffers, entry: &'a Entry) -> Request<'a> {
             authorization: p.authorization.map(|s| buffers.secret(s)),
             query: p.query.map(|s| buffers.secret(s)),
             https: p.https,
+            // A tuple has no client: a `Request` carries one.
             client: None,
         },
     }

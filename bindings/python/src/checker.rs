@@ -12,6 +12,7 @@ use crate::policy::PyPolicy;
 use crate::record::record_of;
 use crate::shared::{OwnedRequest, SharedChecker};
 use crate::store::PyMemoryStore;
+use crate::usage::PyUsageRecorder;
 use portcullis::{
     Checker, KeySpec, LookupError, Outcome, Pending, Prepared, SecretBytes, Timestamp,
 };
@@ -101,19 +102,25 @@ impl PyChecker {
 impl PyChecker {
     /// A checker for `policy` with `peppers` (a snapshot of both is taken).
     /// `access_tokens`: an `AccessVerifier`, so that `check` also accepts OAuth access
-    /// tokens (`Bearer at.…`) in the same path as API keys.
+    /// tokens (`Bearer at.…`) in the same path as API keys. `usage`: a `UsageRecorder`
+    /// that records every decision made against a key's record.
     #[new]
-    #[pyo3(signature = (policy, peppers, *, access_tokens=None))]
+    #[pyo3(signature = (policy, peppers, *, access_tokens=None, usage=None))]
     fn new(
         py: Python<'_>,
         policy: &PyPolicy,
         peppers: &PyPeppers,
         access_tokens: Option<&PyAccessVerifier>,
+        usage: Option<&PyUsageRecorder>,
     ) -> PyResult<Self> {
         let peppers = peppers.build(py)?;
         let checker = Checker::new(portcullis::Policy::clone(&policy.inner), peppers);
         let checker = match access_tokens {
             Some(v) => with_verifier(py, checker, v)?,
+            None => checker,
+        };
+        let checker = match usage {
+            Some(r) => checker.with_usage(r.inner.clone()),
             None => checker,
         };
         Ok(PyChecker {
@@ -122,17 +129,49 @@ impl PyChecker {
         })
     }
 
-    /// A new checker with the same policy and peppers that also accepts OAuth access
-    /// tokens verified by `verifier` (this one is unchanged).
+    /// A new checker with the same policy, peppers and usage recorder that also accepts
+    /// OAuth access tokens verified by `verifier` (this one is unchanged).
     fn with_access_tokens(&self, py: Python<'_>, verifier: &PyAccessVerifier) -> PyResult<Self> {
         let checker = Checker::new(
             portcullis::Policy::clone(&self.policy),
             self.inner.peppers().clone(),
         );
+        let checker = with_verifier(py, checker, verifier)?;
+        let checker = match self.inner.usage() {
+            Some(r) => checker.with_usage(r.clone()),
+            None => checker,
+        };
         Ok(PyChecker {
-            inner: Arc::new(SharedChecker(with_verifier(py, checker, verifier)?)),
+            inner: Arc::new(SharedChecker(checker)),
             policy: self.policy.clone(),
         })
+    }
+
+    /// A new checker with the same policy, peppers and access-token verifier that also
+    /// records its decisions in `recorder` (this one is unchanged).
+    fn with_usage(&self, py: Python<'_>, recorder: &PyUsageRecorder) -> PyResult<Self> {
+        let checker = Checker::new(
+            portcullis::Policy::clone(&self.policy),
+            self.inner.peppers().clone(),
+        );
+        let checker = match self.inner.access_tokens() {
+            Some(v) => checker
+                .with_access_tokens(v.clone())
+                .map_err(|e| crate::oauth_server::catalog_mismatch(py, e))?,
+            None => checker,
+        };
+        Ok(PyChecker {
+            inner: Arc::new(SharedChecker(checker.with_usage(recorder.inner.clone()))),
+            policy: self.policy.clone(),
+        })
+    }
+
+    /// The attached usage recorder, if any.
+    #[getter]
+    fn usage(&self) -> Option<PyUsageRecorder> {
+        self.inner
+            .usage()
+            .map(|r| PyUsageRecorder { inner: r.clone() })
     }
 
     /// The attached access-token verifier, if any.
@@ -168,8 +207,10 @@ impl PyChecker {
     /// no record a 401 `corrupt_record`; both are logged to the `portcullis.lookup`
     /// logger. A `KeyboardInterrupt` or `SystemExit` propagates. `now`: int seconds,
     /// aware datetime, or `None` for the current time. `https` defaults to `False`: pass
-    /// what your TLS terminator reports.
-    #[pyo3(signature = (method, path, *, lookup, authorization=None, query=None, https=false, now=None))]
+    /// what your TLS terminator reports. `client`: the client's address (`str` or an
+    /// `ipaddress` address), for the usage recorder; a string that is no address raises
+    /// `ValueError`.
+    #[pyo3(signature = (method, path, *, lookup, authorization=None, query=None, https=false, now=None, client=None))]
     #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
@@ -181,8 +222,9 @@ impl PyChecker {
         query: Option<&Bound<'_, PyAny>>,
         https: bool,
         now: Option<&Bound<'_, PyAny>>,
+        client: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyDecision> {
-        let request = OwnedRequest::new(method, path, authorization, query, https)?;
+        let request = OwnedRequest::new(method, path, authorization, query, https, client)?;
         let now = input::timestamp(now, "now")?;
         if let Ok(store) = lookup.cast::<PyMemoryStore>() {
             // Borrowed, not cloned: an `Arc` clone per call is an atomic write to a
@@ -220,7 +262,7 @@ impl PyChecker {
     /// fixed when this is called (bad arguments raise here, not when awaited); a
     /// `MemoryStore` is decided at once; a database `Store` in a worker thread
     /// (`asyncio.to_thread`), since a cache miss reads the database.
-    #[pyo3(signature = (method, path, *, lookup, authorization=None, query=None, https=false, now=None))]
+    #[pyo3(signature = (method, path, *, lookup, authorization=None, query=None, https=false, now=None, client=None))]
     #[allow(clippy::too_many_arguments)]
     fn check_async<'py>(
         slf: &Bound<'py, Self>,
@@ -231,10 +273,11 @@ impl PyChecker {
         query: Option<&Bound<'py, PyAny>>,
         https: bool,
         now: Option<&Bound<'py, PyAny>>,
+        client: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let this = slf.get();
-        let request = OwnedRequest::new(method, path, authorization, query, https)?;
+        let request = OwnedRequest::new(method, path, authorization, query, https, client)?;
         let now = input::timestamp(now, "now")?;
         let aio = py.import("portcullis._aio")?;
         if let Ok(store) = lookup.cast::<PyMemoryStore>() {
@@ -256,6 +299,7 @@ impl PyChecker {
                     query,
                     https,
                     now.secs(),
+                    request.client.map(|a| a.to_string()),
                 ),
             );
         }
@@ -355,7 +399,7 @@ impl PyChecker {
     /// Phase one of a two-phase check: a `Decision` when no record is needed (access
     /// tokens are decided here, at `now`: default the current time), else a `Pending`
     /// whose `key_id` you fetch before calling `finish`.
-    #[pyo3(signature = (method, path, *, authorization=None, query=None, https=false, now=None))]
+    #[pyo3(signature = (method, path, *, authorization=None, query=None, https=false, now=None, client=None))]
     #[allow(clippy::too_many_arguments)]
     fn prepare(
         &self,
@@ -366,8 +410,9 @@ impl PyChecker {
         query: Option<&Bound<'_, PyAny>>,
         https: bool,
         now: Option<&Bound<'_, PyAny>>,
+        client: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let request = OwnedRequest::new(method, path, authorization, query, https)?;
+        let request = OwnedRequest::new(method, path, authorization, query, https, client)?;
         let now = input::timestamp(now, "now")?;
         match run(py, request.is_large(), || {
             prepare(&self.inner, &request, now)

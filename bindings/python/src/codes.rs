@@ -13,9 +13,11 @@
 
 use portcullis::codes::{Family, TABLE};
 use portcullis::oauth::{ClientType, OAuthErrorCode};
-use portcullis::{ErrorCode, KeyError, KeyState, PathError, Reason, Source, Warning};
+use portcullis::usage::{Denial, Network, SignalKind};
+use portcullis::{ErrorCode, KeyError, KeyState, PathError, Reason, Source, Timestamp, Warning};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// `AuthorizeOutcome.kind` of a request to show the consent screen for.
 pub(crate) const KIND_VALID: &str = "valid";
@@ -133,17 +135,30 @@ fn errors() -> Vec<&'static str> {
     all.iter().map(ErrorCode::as_str).collect()
 }
 
+/// Every warning, in the core's order.
+const WARNINGS: [Warning; 7] = [
+    Warning::RotationDue,
+    Warning::ExpiringSoon,
+    Warning::CredentialInQuery,
+    Warning::NeedsRehash,
+    Warning::UnknownScopes,
+    Warning::NewNetwork,
+    Warning::AfterDormancy,
+];
+
+/// The warning of a code (`UsageRecorder.record`'s `warnings`).
+pub(crate) fn warning_of(code: &str) -> Option<Warning> {
+    WARNINGS.into_iter().find(|w| w.code() == code)
+}
+
+/// Whether `code` is a `Decision.reason`.
+pub(crate) fn is_reason(code: &str) -> bool {
+    reasons().contains(&code)
+}
+
 /// Every `Decision.warnings` element.
 fn warnings() -> Vec<&'static str> {
-    let all = [
-        Warning::RotationDue,
-        Warning::ExpiringSoon,
-        Warning::CredentialInQuery,
-        Warning::NeedsRehash,
-        Warning::UnknownScopes,
-        Warning::NewNetwork,
-        Warning::AfterDormancy,
-    ];
+    let all = WARNINGS;
     let _ = |w: Warning| match w {
         Warning::RotationDue
         | Warning::ExpiringSoon
@@ -154,6 +169,35 @@ fn warnings() -> Vec<&'static str> {
         | Warning::AfterDormancy => {}
     };
     all.iter().map(Warning::code).collect()
+}
+
+/// Every `Signal.kind`.
+fn signal_kinds() -> Vec<&'static str> {
+    let network = Network::of(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let all = [
+        SignalKind::NewNetwork { network },
+        SignalKind::Volume {
+            hour: Timestamp(0),
+            count: 0,
+            baseline: 0.0,
+        },
+        SignalKind::AfterDormancy {
+            last_used: Timestamp(0),
+        },
+        SignalKind::WrongSecretBurst {
+            attempts: 0,
+            since: Timestamp(0),
+        },
+        SignalKind::RotationDue,
+    ];
+    let _ = |k: SignalKind| match k {
+        SignalKind::NewNetwork { .. }
+        | SignalKind::Volume { .. }
+        | SignalKind::AfterDormancy { .. }
+        | SignalKind::WrongSecretBurst { .. }
+        | SignalKind::RotationDue => {}
+    };
+    all.iter().map(SignalKind::code).collect()
 }
 
 /// Every `KeyRecord.state`.
@@ -180,6 +224,9 @@ pub(crate) fn _enumerations(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("Detail", family_codes(&[Family::Key, Family::Path]))?;
     d.set_item("WarningCode", warnings())?;
     d.set_item("KeyState", key_states())?;
+    d.set_item("SignalKind", signal_kinds())?;
+    let denials: Vec<&str> = Denial::ALL.iter().map(|d| d.code()).collect();
+    d.set_item("UsageDenial", denials)?;
     d.set_item(
         "AuthorizeKind",
         vec![KIND_VALID, KIND_REDIRECT, KIND_SHOW_ERROR],

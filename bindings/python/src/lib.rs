@@ -8,7 +8,8 @@
 //! `KeyRecord`, `Decision` and friends are immutable; `MemoryStore` is the core's
 //! concurrent store, `Store` the database store (`portcullis-store`, internally synchronised); `Peppers` and `Pending` lock internally. OAuth: `AccessVerifier`,
 //! `OAuthServer`, `Client` and `OAuthConfig` are immutable (revocations are lock-free
-//! sets); `AccessKeys` and `MemoryOAuthStore` lock internally.
+//! sets); `AccessKeys` and `MemoryOAuthStore` lock internally. `UsageRecorder` records
+//! lock-free and drains under a lock of its own; its batches are immutable.
 
 mod batch;
 mod checker;
@@ -30,6 +31,7 @@ mod record;
 mod shared;
 mod store;
 mod time;
+mod usage;
 
 use pyo3::prelude::*;
 
@@ -67,6 +69,12 @@ fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<oauth_server::PyOAuthServer>()?;
     m.add_class::<oauth_server::PyAuthorizeOutcome>()?;
     m.add_class::<oauth_server::PyTokenResponse>()?;
+    m.add_class::<usage::PyUsageRecorder>()?;
+    m.add_class::<usage::PyUsageStats>()?;
+    m.add_class::<usage::PyUsageBatch>()?;
+    m.add_class::<usage::PyKeyUsage>()?;
+    m.add_class::<usage::PyHourCounts>()?;
+    m.add_class::<usage::PySignal>()?;
     m.add_function(wrap_pyfunction!(codes::_enumerations, m)?)?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 use crate::input;
 use portcullis::{Checker, Request, SecretBytes};
 use pyo3::prelude::*;
+use std::net::IpAddr;
 
 /// The core checker on cache lines of its own. Every `Decision` holds an `Arc` of it, so
 /// building and freeing decisions (attached) writes its reference count while other
@@ -30,16 +31,20 @@ pub(crate) struct OwnedRequest {
     pub(crate) authorization: Option<SecretBytes>,
     pub(crate) query: Option<SecretBytes>,
     pub(crate) https: bool,
+    /// The client's address, for the usage recorder.
+    pub(crate) client: Option<IpAddr>,
 }
 
 impl OwnedRequest {
-    /// Copies the parts (`authorization` and `query` as `str` or `bytes`).
+    /// Copies the parts (`authorization` and `query` as `str` or `bytes`; `client` as
+    /// `str` or an `ipaddress` address).
     pub(crate) fn new(
         method: &str,
         path: &str,
         authorization: Option<&Bound<'_, PyAny>>,
         query: Option<&Bound<'_, PyAny>>,
         https: bool,
+        client: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         Ok(OwnedRequest {
             method: method.to_owned(),
@@ -47,6 +52,7 @@ impl OwnedRequest {
             authorization: input::opt_bytes(authorization, "authorization")?.map(SecretBytes::new),
             query: input::opt_bytes(query, "query")?.map(SecretBytes::new),
             https,
+            client: crate::usage::client_of(client, &"client")?,
         })
     }
 
@@ -65,7 +71,7 @@ impl OwnedRequest {
             authorization: self.authorization.as_ref().map(SecretBytes::expose),
             query: self.query.as_ref().map(SecretBytes::expose),
             https: self.https,
-            client: None,
+            client: self.client,
         }
     }
 }

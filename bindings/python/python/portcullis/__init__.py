@@ -53,6 +53,19 @@ durations (``ttl``, ``grace``) are int seconds or ``timedelta``; a ``ttl`` is at
 second (``None`` never expires; zero raises ``IssueError``, code ``bad_ttl``). Secrets
 (``Peppers``, ``AccessKeys``) are any bytes-like object, copied into memory that is wiped.
 
+Usage: a :class:`UsageRecorder` attached to the checker (``usage=``) counts each key's
+uses per hour (allowed, and denied by reason), its first and last use and the client
+networks it is used from (pass ``client=`` to ``check``), and raises unusual-activity
+signals (a new network, a volume spike, use after dormancy, a wrong-secret burst, use
+past rotation). Drain it every few seconds from another thread and store the batch::
+
+    recorder = portcullis.UsageRecorder()
+    checker = portcullis.Checker(policy, peppers, usage=recorder)
+    decision = checker.check("GET", "/v1/claims/7", lookup=store,
+                             authorization=header, https=True, client="203.0.113.5")
+    batch = recorder.drain()           # GIL released; recording goes on
+    save(batch.to_json())              # and alert on batch.signals
+
 With asyncio, ``await checker.check_async(...)`` takes the arguments of ``check`` and a
 lookup that may be ``async``. The enumerated strings (``Decision.reason``,
 ``AuthorizeOutcome.kind``, …) are ``Literal`` types in :mod:`portcullis.codes`.
@@ -72,8 +85,10 @@ from portcullis._portcullis import (
     Decision,
     Evaluation,
     Grant,
+    HourCounts,
     IssuedKey,
     KeyRecord,
+    KeyUsage,
     MemoryOAuthStore,
     MemoryStore,
     OAuthConfig,
@@ -86,8 +101,12 @@ from portcullis._portcullis import (
     Request,
     Requirement,
     Rotation,
+    Signal,
     Store,
     TokenResponse,
+    UsageBatch,
+    UsageRecorder,
+    UsageStats,
     Verification,
     __version__,
     extract_credential,
@@ -129,10 +148,12 @@ __all__ = [
     "Decision",
     "Evaluation",
     "Grant",
+    "HourCounts",
     "IssueError",
     "IssuedKey",
     "KeyLookupError",
     "KeyRecord",
+    "KeyUsage",
     "MalformedKeyError",
     "MemoryOAuthStore",
     "MemoryStore",
@@ -153,9 +174,13 @@ __all__ = [
     "Requirement",
     "RequirementError",
     "Rotation",
+    "Signal",
     "Store",
     "StoreError",
     "TokenResponse",
+    "UsageBatch",
+    "UsageRecorder",
+    "UsageStats",
     "Verification",
     "__version__",
     "codes",

@@ -55,6 +55,7 @@ async def in_thread(
     query: Optional[Any],
     https: bool,
     now: int,
+    client: Optional[str] = None,
 ) -> Decision:
     """``checker.check`` with a database ``Store``, in a worker thread."""
     call = functools.partial(
@@ -66,5 +67,6 @@ async def in_thread(
         query=query,
         https=https,
         now=now,
+        client=client,
     )
     return await asyncio.to_thread(call)

@@ -2,6 +2,7 @@
 
 import os
 from datetime import datetime, timedelta
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import (
     Any,
     Awaitable,
@@ -29,6 +30,8 @@ from portcullis.codes import (
     KeyState,
     OAuthErrorCode,
     Reason,
+    SignalKind,
+    UsageDenial,
     WarningCode,
 )
 from portcullis.errors import PolicyIssue
@@ -67,6 +70,12 @@ __all__ = [
     "OAuthServer",
     "AuthorizeOutcome",
     "TokenResponse",
+    "UsageRecorder",
+    "UsageStats",
+    "UsageBatch",
+    "KeyUsage",
+    "HourCounts",
+    "Signal",
 ]
 
 __version__: str
@@ -80,6 +89,10 @@ _Duration = Union[int, timedelta]
 #: What a lookup may return and what record arguments accept.
 _RecordLike = Union["KeyRecord", Mapping[str, Any], str]
 _Text = Union[str, bytes]
+#: A client address: ``"203.0.113.5"``, ``"2001:db8::1"`` or an ``ipaddress`` address.
+_Client = Union[str, IPv4Address, IPv6Address]
+#: A client network as usage records it: ``"203.0.113.0/24"``, ``"2001:db8:1::/48"``.
+_Network = Union[str, IPv4Network, IPv6Network]
 #: A lookup: a store, or a callable ``key_id -> record | None``.
 _Lookup = Union["MemoryStore", "Store", Callable[[str], Optional[_RecordLike]]]
 #: A lookup for ``check_async``: also an async callable (or one returning an awaitable).
@@ -477,10 +490,13 @@ class Request:
         authorization: Optional[_Text] = None,
         query: Optional[_Text] = None,
         https: bool = False,
+        client: Optional[_Client] = None,
     ) -> Request:
         """A request: ``authorization`` is the ``Authorization`` header value and
         ``query`` the raw query string (``str`` or ``bytes``, or ``None``); ``https``
-        says whether it came over TLS."""
+        says whether it came over TLS; ``client`` is the client's address, for a
+        checker's usage recorder (a string that is no address raises ``ValueError``).
+        Tuples given to ``check_many`` carry no client: use a ``Request`` for one."""
     @property
     def method(self) -> str:
         """The HTTP method."""
@@ -496,6 +512,9 @@ class Request:
     @property
     def https(self) -> bool:
         """Whether the request came over TLS."""
+    @property
+    def client(self) -> Optional[str]:
+        """The client's address, if given (normalised: ``"2001:db8::1"``)."""
 
 #: An element of ``Checker.check_many``: a ``Request``, or a tuple
 #: ``(method, path[, authorization[, query[, https]]])``.
@@ -564,17 +583,31 @@ class Checker:
     share one instance between all threads."""
 
     def __new__(
-        cls, policy: Policy, peppers: Peppers, *, access_tokens: Optional[AccessVerifier] = None
+        cls,
+        policy: Policy,
+        peppers: Peppers,
+        *,
+        access_tokens: Optional[AccessVerifier] = None,
+        usage: Optional[UsageRecorder] = None,
     ) -> Checker:
         """A checker for ``policy`` with ``peppers`` (a snapshot of both is taken).
         ``access_tokens``: an ``AccessVerifier``, so that ``check`` also accepts OAuth
-        access tokens (``Bearer at.…``) in the same path as API keys."""
+        access tokens (``Bearer at.…``) in the same path as API keys. ``usage``: a
+        ``UsageRecorder`` that records every decision made against a key's record
+        (``check``, ``check_many``, ``check_async``, ``finish``); its ``new_network`` and
+        ``after_dormancy`` warnings also come back in ``Decision.warnings``."""
     def with_access_tokens(self, verifier: AccessVerifier) -> Checker:
-        """A new checker with the same policy and peppers that also accepts OAuth access
-        tokens verified by ``verifier`` (this one is unchanged)."""
+        """A new checker with the same policy, peppers and usage recorder that also
+        accepts OAuth access tokens verified by ``verifier`` (this one is unchanged)."""
     @property
     def access_tokens(self) -> Optional[AccessVerifier]:
         """The attached access-token verifier, if any."""
+    def with_usage(self, recorder: UsageRecorder) -> Checker:
+        """A new checker with the same policy, peppers and access-token verifier that
+        also records its decisions in ``recorder`` (this one is unchanged)."""
+    @property
+    def usage(self) -> Optional[UsageRecorder]:
+        """The attached usage recorder, if any (the same recorder: drain it)."""
     @property
     def policy(self) -> Policy:
         """The policy."""
@@ -588,6 +621,7 @@ class Checker:
         query: Optional[_Text] = None,
         https: bool = False,
         now: Optional[_Time] = None,
+        client: Optional[_Client] = None,
     ) -> Decision:
         """Decides a request. ``path`` is the raw path as received (ASGI
         ``scope["raw_path"]``, not the decoded ``scope["path"]``), without the query
@@ -601,7 +635,12 @@ class Checker:
         (``lookup_error`` names only its type) and a return value that makes no record is
         401 ``corrupt_record``; both are logged at ERROR to the ``portcullis.lookup``
         logger, and neither raises out of ``check``. A ``BaseException`` that is not an
-        ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) propagates."""
+        ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) propagates.
+
+        ``client``: the client's address (``str`` or an ``ipaddress`` address), which a
+        usage recorder counts per network; a string that is no address raises
+        ``ValueError``. Pass the address of the direct peer, or behind a proxy you trust
+        the address it forwards (your code parses ``X-Forwarded-For``, not this one)."""
     def check_many(
         self,
         requests: Iterable[_RequestLike],
@@ -623,6 +662,7 @@ class Checker:
         query: Optional[_Text] = None,
         https: bool = False,
         now: Optional[_Time] = None,
+        client: Optional[_Client] = None,
     ) -> Coroutine[Any, Any, Decision]:
         """``check`` for asyncio: ``await checker.check_async(...)`` gives the decision
         ``check`` gives for the same arguments. ``lookup`` may also be an async callable
@@ -648,10 +688,12 @@ class Checker:
         query: Optional[_Text] = None,
         https: bool = False,
         now: Optional[_Time] = None,
+        client: Optional[_Client] = None,
     ) -> Union[Decision, Pending]:
         """Phase one of a two-phase check: a ``Decision`` when no record is needed
         (access tokens are decided here, at ``now``: default the current time), else a
-        ``Pending`` whose ``key_id`` you fetch before calling ``finish``."""
+        ``Pending`` whose ``key_id`` you fetch before calling ``finish``. ``client`` is
+        kept for ``finish`` to record."""
     def finish(
         self, pending: Pending, record: Optional[_RecordLike], now: Optional[_Time] = None
     ) -> Decision:
@@ -1215,3 +1257,196 @@ class OAuthServer:
     ) -> None:
         """Revokes a grant family everywhere: the store's refresh tokens and the
         verifier's access tokens (e.g. when the user withdraws consent)."""
+
+@final
+class UsageRecorder:
+    """Counts uses per key (first and last use, counts per hour, client networks) and
+    raises unusual-activity signals. Thread-safe: recording takes no lock. Attach it to a
+    ``Checker`` (``usage=``), then drain it every few seconds and store the batch::
+
+        recorder = portcullis.UsageRecorder()
+        checker = portcullis.Checker(policy, peppers, usage=recorder)
+        # each request: checker.check(..., client=peer_address)
+        # every few seconds, on another thread:
+        batch = recorder.drain()
+        for signal in batch.signals: alert(signal)
+
+    The rules (the core's ``portcullis::usage``): a new network (IPv4 /24, IPv6 /48)
+    after ``learning``; an hour's uses at ``volume_factor`` times the trailing
+    ``baseline_hours`` baseline and at least ``volume_min_count``; a use after
+    ``dormancy``; ``burst_threshold`` wrong secrets within ``burst_window``; a use past
+    the policy's maximum age. A recorder knows only what it has seen: give it back what
+    you stored with ``restore`` after a restart."""
+
+    def __new__(
+        cls,
+        *,
+        max_keys: Optional[int] = None,
+        learning: Optional[_Duration] = None,
+        dormancy: Optional[_Duration] = None,
+        burst_threshold: Optional[int] = None,
+        burst_window: Optional[_Duration] = None,
+        volume_factor: Optional[float] = None,
+        volume_min_count: Optional[int] = None,
+        baseline_hours: Optional[int] = None,
+    ) -> UsageRecorder:
+        """A recorder with its table allocated for ``max_keys`` keys. A setting left out
+        (or ``None``) is the core's default: ``max_keys`` 10,000 (1 to 1,048,576),
+        ``learning`` 7 days, ``dormancy`` 30 days, ``burst_threshold`` 10 (at least 1)
+        wrong secrets within ``burst_window`` 600 s, ``volume_factor`` 10 (at least 1,
+        finite), ``volume_min_count`` 1,000, ``baseline_hours`` 24 (1 to 8,760).
+        Durations are int seconds or ``timedelta``. A setting out of range raises
+        ``ConfigurationError`` with the core's code (``bad_max_keys``,
+        ``bad_burst_threshold``, ``bad_volume_factor``, ``bad_baseline_hours``)."""
+    def record(
+        self,
+        key_id: str,
+        use: str,
+        *,
+        at: _Time,
+        client: Optional[_Client] = None,
+        warnings: Iterable[str] = (),
+    ) -> List[WarningCode]:
+        """Records one use of ``key_id`` at ``at``: ``use`` is a decision's reason
+        (``allowed``, ``wrong_secret``, …; a reason the recorder does not count, such as
+        ``unknown_key``, records nothing; a string that is no reason raises
+        ``ValueError``), ``client`` the client's address, ``warnings`` the decision's
+        warning codes (``rotation_due`` raises a signal). Returns the warnings the use
+        raised (``new_network``, ``after_dormancy``). A checker with this recorder
+        records its decisions itself: call this for decisions made otherwise
+        (``Checker.verify``)."""
+    def drain(self, now: Optional[_Time] = None) -> UsageBatch:
+        """Takes every count and signal recorded since the previous drain; the GIL is
+        released meanwhile, and recording goes on (a use counted during a drain may be
+        in the next one). ``now`` (default the current time) stamps volume alarms and
+        orders evictions. Drain at least every few hours: a key keeps four hours of
+        counts between drains."""
+    def restore(
+        self,
+        key_id: str,
+        *,
+        first_used: Optional[_Time] = None,
+        last_used: Optional[_Time] = None,
+        networks: Iterable[_Network] = (),
+    ) -> bool:
+        """Gives a key back what a previous recorder knew of it (from your store):
+        first and last use, and networks (``"203.0.113.0/24"``, ``"2001:db8:1::/48"``;
+        at most 8 are kept), so that learning, dormancy and new networks carry across a
+        restart. ``False`` when the table has no room for the key."""
+    def stats(self) -> UsageStats:
+        """Counters about the recorder itself."""
+
+@final
+class UsageStats:
+    """Counters about a recorder (``UsageRecorder.stats()``)."""
+
+    @property
+    def keys(self) -> int:
+        """Keys tracked now."""
+    @property
+    def max_keys(self) -> int:
+        """The most keys the recorder tracks."""
+    @property
+    def dropped(self) -> int:
+        """Uses not recorded since the recorder was made (a new key and no room)."""
+    @property
+    def evicted(self) -> int:
+        """Keys evicted since the recorder was made."""
+
+@final
+class UsageBatch:
+    """What one ``UsageRecorder.drain`` took out."""
+
+    @property
+    def keys(self) -> List[KeyUsage]:
+        """Keys with counts since the previous drain, by id."""
+    @property
+    def signals(self) -> List[Signal]:
+        """Signals raised since the previous drain, by time, then key, then kind."""
+    @property
+    def dropped(self) -> int:
+        """Uses not recorded since the previous drain (a new key and no room)."""
+    def to_json(self) -> Dict[str, Any]:
+        """The batch as plain values, to store it: ``{"keys": [{"key_id",
+        "first_used", "last_used", "hours": [{"hour", "allowed", "denied": {reason:
+        count}}], "networks": [...]}], "signals": [{"key_id", "at", "kind", …}],
+        "dropped"}``; times are int seconds, zero denial counts are left out. The form
+        of the usage vectors, the C binding and the store."""
+
+@final
+class KeyUsage:
+    """One key's usage since the previous drain."""
+
+    @property
+    def key_id(self) -> str:
+        """The key id."""
+    @property
+    def first_used(self) -> Optional[datetime]:
+        """Its first authenticated use this recorder knows of (allowed, or refused for
+        scope); ``None`` if it has none (wrong secrets do not make a key used)."""
+    @property
+    def last_used(self) -> Optional[datetime]:
+        """Its last authenticated use."""
+    @property
+    def hours(self) -> List[HourCounts]:
+        """Counts per hour since the previous drain, oldest first."""
+    @property
+    def networks(self) -> List[str]:
+        """The client networks it has been used from (at most 8)."""
+
+@final
+class HourCounts:
+    """One key's uses in one hour."""
+
+    @property
+    def hour(self) -> datetime:
+        """The hour's first second."""
+    @property
+    def allowed(self) -> int:
+        """Allowed uses."""
+    @property
+    def denied(self) -> Dict[UsageDenial, int]:
+        """Denied uses by reason; reasons with none are left out."""
+    @property
+    def total(self) -> int:
+        """Every use, allowed or denied."""
+
+@final
+class Signal:
+    """An unusual-activity event. ``kind`` says what happened; the fields of that kind
+    are set and the others are ``None``: ``network`` (``new_network``); ``hour``,
+    ``count``, ``baseline`` (``volume``); ``last_used`` (``after_dormancy``);
+    ``attempts``, ``since`` (``wrong_secret_burst``); none for ``rotation_due``."""
+
+    @property
+    def key_id(self) -> str:
+        """The key id."""
+    @property
+    def at(self) -> datetime:
+        """When it was raised (a use's time; a volume alarm's: the drain's)."""
+    @property
+    def kind(self) -> SignalKind:
+        """What happened."""
+    @property
+    def network(self) -> Optional[str]:
+        """``new_network``: the network (``"198.51.100.0/24"``)."""
+    @property
+    def hour(self) -> Optional[datetime]:
+        """``volume``: the hour whose count fired."""
+    @property
+    def count(self) -> Optional[int]:
+        """``volume``: the hour's uses when the rule fired."""
+    @property
+    def baseline(self) -> Optional[float]:
+        """``volume``: the baseline (uses per hour) it exceeded."""
+    @property
+    def last_used(self) -> Optional[datetime]:
+        """``after_dormancy``: the use before this one."""
+    @property
+    def attempts(self) -> Optional[int]:
+        """``wrong_secret_burst``: wrong secrets in the window so far."""
+    @property
+    def since(self) -> Optional[datetime]:
+        """``wrong_secret_burst``: the window's start."""
+    def to_json(self) -> Dict[str, Any]:
+        """This signal as its entry of ``UsageBatch.to_json()``."""

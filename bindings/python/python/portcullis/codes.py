@@ -1,6 +1,7 @@
 """The enumerated strings of portcullis, as ``Literal`` types for annotations and
 ``match`` statements: ``Decision.reason`` is a :data:`Reason`, ``Decision.error`` a
-:data:`BearerError`, ``AuthorizeOutcome.kind`` an :data:`AuthorizeKind`, and so on.
+:data:`BearerError`, ``AuthorizeOutcome.kind`` an :data:`AuthorizeKind`, ``Signal.kind`` a
+:data:`SignalKind`, and so on.
 
 The values are the core's (``crates/portcullis/src/codes.rs`` and ``Reason``): the test
 suite checks every one the native module can return is listed here and nothing else.
@@ -26,6 +27,8 @@ __all__ = [
     "OAuthErrorCode",
     "CredentialSource",
     "ClientType",
+    "SignalKind",
+    "UsageDenial",
 ]
 
 #: Why a decision came out as it did (``Decision.reason``, ``Verification.reason``): for
@@ -145,4 +148,26 @@ CredentialSource = Union[
 ClientType = Union[
     Literal["public"],
     Literal["confidential"],
+]
+
+#: What an unusual-activity signal reports (``Signal.kind``, ``UsageRecorder.drain``).
+SignalKind = Union[
+    Literal["new_network"],
+    Literal["volume"],
+    Literal["after_dormancy"],
+    Literal["wrong_secret_burst"],
+    Literal["rotation_due"],
+]
+
+#: Why a use was denied, as usage counts it (the keys of ``HourCounts.denied``):
+#: ``other`` counts ``corrupt_record``, ``unknown_pepper`` and ``legacy_hash_refused``.
+UsageDenial = Union[
+    Literal["wrong_secret"],
+    Literal["revoked"],
+    Literal["expired"],
+    Literal["not_yet_valid"],
+    Literal["max_age_exceeded"],
+    Literal["insufficient_scope"],
+    Literal["unknown_route"],
+    Literal["other"],
 ]

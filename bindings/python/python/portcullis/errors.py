@@ -120,7 +120,8 @@ class ConfigurationError(PortcullisError, ValueError):
     (``bad_access_key_id``, ``access_key_too_short``, ``duplicate_access_key``,
     ``unknown_access_key``), an ``AccessVerifier`` of another policy's scope catalog
     (``catalog_mismatch``), OAuth metadata (``no_issuer``, ``insecure_endpoint``,
-    ``bad_endpoint``)."""
+    ``bad_endpoint``), a ``UsageRecorder`` setting out of range (``bad_max_keys``,
+    ``bad_burst_threshold``, ``bad_volume_factor``, ``bad_baseline_hours``)."""
 
 
 class IssueError(PortcullisError, ValueError):
