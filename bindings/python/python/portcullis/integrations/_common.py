@@ -11,10 +11,19 @@ Decisions made here (see also the package docstring):
   (the core checks no credential there): it raises, it is never an allow.
 - The path given to the core is the raw path as received (``..``, ``%2F``, ``//`` are
   refused there, never decoded first).
+- The client address given to the core (for a checker's ``UsageRecorder``) is the peer
+  address the framework reports (FastAPI ``request.client.host``, Flask
+  ``request.remote_addr``, Django ``REMOTE_ADDR``), never a header: behind a proxy that
+  is the proxy's address. Let the server replace it with the forwarded address only for
+  proxies you trust (uvicorn ``--proxy-headers --forwarded-allow-ips``, Werkzeug
+  ``ProxyFix``, a Django middleware that sets ``REMOTE_ADDR``), or leave the recorder's
+  network rule unused. A peer that is no IP address (a Unix socket, a test client's
+  ``"testclient"``) is passed as no address.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import urllib.parse
@@ -29,6 +38,7 @@ __all__ = [
     "IntegrationError",
     "Lookup",
     "Principal",
+    "client_address",
     "deny",
     "raw_path_from_environ",
     "raw_path_from_scope",
@@ -136,16 +146,18 @@ class Guard:
         query: Optional[Union[str, bytes]],
         https: bool,
         scopes: Optional[Sequence[str]] = None,
+        client: Optional[str] = None,
     ) -> Union[Principal, Denial, None]:
         """Route-table mode (``scopes`` is ``None``): the policy's routes decide; the
         principal, ``None`` for a public route, or the denial. Declared mode (``scopes``
         a sequence, empty for "any verified caller"): the credential as ``check``
         decides it, then the declared scopes; the principal or the denial (``None`` when
         the policy's route is public and no scope is declared: no credential was
-        checked)."""
+        checked). ``client``: the peer's address, for the checker's usage recorder
+        (see :func:`client_address`)."""
         decision = self.checker.check(method, raw_path, lookup=self.lookup,
                                       authorization=authorization, query=query or None,
-                                      https=https)
+                                      https=https, client=client_address(client))
         if scopes is None:
             if not decision.allowed:
                 return self._denied(method, raw_path, deny(decision))
@@ -176,6 +188,18 @@ class Guard:
     def _denied(method: str, raw_path: str, denial: Denial) -> Denial:
         log.info("denied %s %s: %s", method, raw_path, denial.reason)
         return denial
+
+
+def client_address(host: Optional[str]) -> Optional[str]:
+    """The peer address a framework reports, if it is an IP address (a Unix socket
+    path or a test client's ``"testclient"`` is none)."""
+    if not host:
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return host
 
 
 def raw_path_from_environ(environ: Mapping[str, Any], decoded_path: str) -> str:

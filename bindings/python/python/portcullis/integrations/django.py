@@ -29,6 +29,9 @@ Decisions made here:
   check (``manage.py check``, ``runserver``, the test runner): an unknown scope is
   ``portcullis.E001``. ``validate_views()`` raises ``RequirementError`` instead.
 - HTTPS is ``request.is_secure()`` (``SECURE_PROXY_SSL_HEADER`` behind a proxy).
+- The client address for the checker's usage recorder is ``REMOTE_ADDR``: the direct
+  peer (behind a proxy you trust, a middleware of yours sets it from the forwarded
+  address; Django has no setting for it).
 """
 
 # Django and DRF ship no type information (django-stubs is a separate, optional package).
@@ -100,6 +103,7 @@ def _decide(request: HttpRequest, scopes: Optional[Sequence[str]]
         query=request.META.get("QUERY_STRING") or None,
         https=request.is_secure(),
         scopes=scopes,
+        client=request.META.get("REMOTE_ADDR"),
     )
 
 

@@ -36,6 +36,9 @@ Decisions made here:
   it trusts); ``trust_forwarded_proto=True`` also believes that header from anyone.
 - The middleware decides WebSocket connections too (a denied one is closed with 1008,
   policy violation), so no connection bypasses the route table.
+- The client address for the checker's usage recorder is ``request.client.host``: the
+  direct peer, or what uvicorn's ``--proxy-headers`` sets for proxies in
+  ``--forwarded-allow-ips``; behind any other proxy it is the proxy's address.
 """
 
 from __future__ import annotations
@@ -116,7 +119,15 @@ def _decide(guard: Guard, scope: Scope, trust_forwarded_proto: bool,
         query=scope.get("query_string") or None,
         https=_is_https(scope, trust_forwarded_proto),
         scopes=scopes,
+        client=_client_host(scope),
     )
+
+
+def _client_host(scope: Scope) -> Optional[str]:
+    """The ASGI ``client`` host (``request.client.host``): the direct peer, or the
+    forwarded address when uvicorn's ``--proxy-headers`` trusts the proxy."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 class PortcullisBearer(SecurityBase):

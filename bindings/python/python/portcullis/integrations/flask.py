@@ -18,6 +18,9 @@ Decisions made here:
   TLS-terminating proxy decides when to believe ``X-Forwarded-Proto``).
 - ``@require`` compiles its scopes when it decorates (at import, when the app is built):
   an unknown scope raises ``portcullis.RequirementError`` then.
+- The client address for the checker's usage recorder is ``request.remote_addr``: the
+  direct peer (behind a proxy, wrap the app in Werkzeug's ``ProxyFix`` for the proxies
+  you trust, so that it is the forwarded address).
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class Portcullis:
             query=request.query_string,
             https=self.is_https(),
             scopes=scopes,
+            client=request.remote_addr,
         )
         if isinstance(outcome, Denial):
             return _response(outcome)
