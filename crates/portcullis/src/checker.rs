@@ -174,7 +174,7 @@ impl Checker {
         match self.front(request, Some(now)) {
             Err(early) => Decision::new(early.outcome(), &self.policy),
             Ok(ref front) => match lookup.lookup(&front.key.id()) {
-                Ok(record) => self.back_decision(front, record, now),
+                Ok(record) => self.back_decision(front, request.client.as_ref(), record, now),
                 Err(e) => Decision::new(lookup_failed(front.route, e), &self.policy),
             },
         }
@@ -199,7 +199,7 @@ impl Checker {
                 key: PresentedKey::from_parsed(&front.key),
                 route: front.route,
                 warnings: front.warnings,
-                client: front.client,
+                client: request.client,
                 checker: self.identity.clone(),
             }),
         }
@@ -223,9 +223,8 @@ impl Checker {
             key,
             route: pending.route,
             warnings: pending.warnings,
-            client: pending.client,
         };
-        self.back_decision(&front, record, now)
+        self.back_decision(&front, pending.client.as_ref(), record, now)
     }
 
     /// Phase two when the host's lookup failed: a 503 decision (fail closed); 503
@@ -386,7 +385,6 @@ impl Checker {
             key,
             route,
             warnings: early.warnings,
-            client: request.client,
         })
     }
 
@@ -405,30 +403,39 @@ impl Checker {
     fn back_decision(
         &self,
         front: &Front<'_>,
+        client: Option<&IpAddr>,
         record: Option<Arc<KeyRecord>>,
         now: Timestamp,
     ) -> Decision<'_> {
         let (key, route, warnings) = (&front.key, front.route, front.warnings);
-        let mut outcome = self.back(key, route, warnings, record, now);
-        if let Some(usage) = &self.usage {
-            note(usage, front, &mut outcome, now);
+        // Two instances of `back`: without a recorder, the one path there was before.
+        if self.usage.is_some() {
+            let outcome = self.back::<true>(key, route, warnings, record, now, client);
+            Decision::new(outcome, &self.policy)
+        } else {
+            let outcome = self.back::<false>(key, route, warnings, record, now, client);
+            Decision::new(outcome, &self.policy)
         }
-        Decision::new(outcome, &self.policy)
     }
 
     /// Everything after the lookup. Always inlined, and the outcome is built from values
     /// after the last call, so that it is never built on the stack and copied out
     /// (benches/OPTIMISATIONS.md).
     #[inline(always)]
-    fn back(
+    fn back<const RECORD: bool>(
         &self,
         key: &ParsedKey<'_>,
         route: Option<usize>,
         mut warnings: Warnings,
         record: Option<Arc<KeyRecord>>,
         now: Timestamp,
+        client: Option<&IpAddr>,
     ) -> Outcome {
-        let outcome = |reason, principal, refusal: Option<Refusal>, warnings| {
+        let outcome = |reason, principal, refusal: Option<Refusal>, mut warnings: Warnings| {
+            // Recorded before the outcome is built, so that it is still built in place.
+            if RECORD && let Some(usage) = &self.usage {
+                warnings.extend(note(usage, key, reason, warnings, client, now));
+            }
             let (missing, required) = refusal.map_or((ScopeSet::EMPTY, ScopeSet::EMPTY), |r| {
                 (r.missing, r.required)
             });
@@ -628,21 +635,26 @@ impl Early {
     }
 }
 
+/// Records a decision made against a record; the warnings the use raised.
+#[inline(never)]
+fn note(
+    usage: &UsageRecorder,
+    key: &ParsedKey<'_>,
+    reason: Reason,
+    warnings: Warnings,
+    client: Option<&IpAddr>,
+    now: Timestamp,
+) -> Warnings {
+    match Use::of(reason) {
+        Some(used) => usage.record(&key.id(), used, warnings, client.copied(), now),
+        None => Warnings::default(),
+    }
+}
+
 struct Front<'r> {
     key: ParsedKey<'r>,
     route: Option<usize>,
     warnings: Warnings,
-    client: Option<IpAddr>,
-}
-
-/// Records a decision made against a record, adding the warnings the use raised.
-#[inline]
-fn note(usage: &UsageRecorder, front: &Front<'_>, outcome: &mut Outcome, now: Timestamp) {
-    if let Some(used) = Use::of(outcome.reason) {
-        let id = front.key.id();
-        let raised = usage.record(&id, used, outcome.warnings, front.client, now);
-        outcome.warnings.extend(raised);
-    }
 }
 
 fn with_route(mut o: Outcome, route: Option<usize>) -> Outcome {

@@ -1,6 +1,7 @@
 //! A number each thread draws once, so that per-thread copies and counters can be picked
 //! without a lock (hot records, usage counts).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The calling thread's slot, drawn once per thread in turn.
@@ -8,9 +9,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) fn thread_slot() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        // Const-initialised: no lazy-init state to check on every call.
+        static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
     }
-    SLOT.with(|s| *s)
+    SLOT.with(|s| match s.get() {
+        usize::MAX => {
+            let slot = NEXT.fetch_add(1, Ordering::Relaxed) % (usize::MAX - 1);
+            s.set(slot);
+            slot
+        }
+        slot => slot,
+    })
 }
 
 /// How many slots per-thread structures keep: the machine's parallelism, 2 to 16.

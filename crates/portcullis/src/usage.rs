@@ -493,10 +493,11 @@ impl UsageRecorder {
             Use::Allowed => None,
             Use::Denied(d) => Some(d),
         };
-        self.table.count(i, now / HOUR, denial);
+        let slot = self.table.slot(i);
+        self.table.count(slot, i, now / HOUR, denial);
         let mut raised = Warnings::default();
         if used.authenticated() {
-            raised = self.on_use(i, client, now);
+            raised = self.on_use(slot, i, client, now);
         }
         if denial == Some(Denial::WrongSecret) {
             self.on_wrong_secret(i, now);
@@ -509,9 +510,8 @@ impl UsageRecorder {
 
     /// First and last use, dormancy and networks.
     #[inline]
-    fn on_use(&self, i: usize, client: Option<IpAddr>, now: u64) -> Warnings {
+    fn on_use(&self, slot: &table::Slot, i: usize, client: Option<IpAddr>, now: u64) -> Warnings {
         let mut raised = Warnings::default();
-        let slot = self.table.slot(i);
         let mut first = slot.first.load(Ordering::Relaxed);
         if first == 0 {
             first = match slot

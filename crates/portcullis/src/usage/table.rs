@@ -70,7 +70,8 @@ pub(super) struct Table {
     mask: usize,
     /// `allowed[(stripe * slots + slot) * HOURS_KEPT + bucket]`.
     allowed: Box<[AtomicU32]>,
-    stripes: usize,
+    /// Stripes - 1 (a power of two: a `%` here cost a division per use).
+    stripe_mask: usize,
     /// `denied[(slot * HOURS_KEPT + bucket) * Denial::COUNT + denial]`.
     denied: Box<[AtomicU32]>,
     live: AtomicUsize,
@@ -86,13 +87,14 @@ pub(super) struct Swapped {
 
 impl Table {
     pub(super) fn new(max_keys: usize, stripes: usize) -> Self {
+        let stripes = stripes.next_power_of_two();
         let len = (max_keys + max_keys / 3).max(16).next_power_of_two();
         let atomics = |n: usize| (0..n).map(|_| AtomicU32::new(0)).collect();
         Table {
             slots: (0..len).map(|_| Slot::default()).collect(),
             mask: len - 1,
             allowed: atomics(stripes * len * HOURS_KEPT),
-            stripes,
+            stripe_mask: stripes - 1,
             denied: atomics(len * HOURS_KEPT * Denial::COUNT),
             live: AtomicUsize::new(0),
             max_keys,
@@ -134,10 +136,19 @@ impl Table {
             }
             i = (i + 1) & self.mask;
         }
-        if !claim || self.live() >= self.max_keys {
+        if claim {
+            self.claim(id, w, free?)
+        } else {
+            None
+        }
+    }
+
+    /// Claims slot `i` (free when probed) for `id`.
+    #[cold]
+    fn claim(&self, id: &KeyId, w: [u64; 2], i: usize) -> Option<usize> {
+        if self.live() >= self.max_keys {
             return None;
         }
-        let i = free?;
         let s = &self.slots[i];
         let was = s.id0.load(Ordering::Relaxed);
         if !matches!(was, EMPTY | TOMB)
@@ -169,8 +180,7 @@ impl Table {
 
     /// Adds one use to slot `i` at hour `hour`.
     #[inline]
-    pub(super) fn count(&self, i: usize, hour: u64, denial: Option<Denial>) {
-        let s = &self.slots[i];
+    pub(super) fn count(&self, s: &Slot, i: usize, hour: u64, denial: Option<Denial>) {
         let b = (hour % HOURS_KEPT as u64) as usize;
         let tag = hour + 1;
         if s.hours[b].load(Ordering::Relaxed) < tag {
@@ -178,7 +188,7 @@ impl Table {
         }
         let counter = match denial {
             None => {
-                let stripe = thread_slot() % self.stripes;
+                let stripe = thread_slot() & self.stripe_mask;
                 &self.allowed[(stripe * self.slots.len() + i) * HOURS_KEPT + b]
             }
             Some(d) => &self.denied[(i * HOURS_KEPT + b) * Denial::COUNT + d as usize],
@@ -215,7 +225,7 @@ impl Table {
                 0 => 0,
                 _ => u64::from(c.swap(0, Ordering::Relaxed)),
             };
-            let allowed = (0..self.stripes)
+            let allowed = (0..=self.stripe_mask)
                 .map(|st| take(&self.allowed[(st * self.slots.len() + i) * HOURS_KEPT + b]))
                 .sum();
             let mut denied = [0u64; Denial::COUNT];
