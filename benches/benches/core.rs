@@ -5,12 +5,15 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hmac::{KeyInit, Mac};
 use portcullis::RandomSource;
+use portcullis::usage::{UsageConfig, UsageRecorder};
 use portcullis::{
     Catalog, Checker, KeySpec, MemoryStore, OsRandom, Peppers, Policy, Request, Requirement,
     SeededRandom, Timestamp,
 };
 use portcullis_benches::write_results;
 use std::hint::black_box;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -27,6 +30,8 @@ fn claimport() -> String {
 
 struct Fixture {
     checker: Checker,
+    /// The same checker with a usage recorder attached.
+    recorded: Checker,
     store: MemoryStore,
     key: String,
     header: String,
@@ -94,8 +99,12 @@ fn fixture() -> Fixture {
         rotation.push(format!("Bearer {}", issued.key.expose()));
         store.insert(issued.record).expect("insert");
     }
+    let recorder = UsageRecorder::new(UsageConfig::default()).expect("usage config");
+    let recorded = Checker::new(checker.policy().clone(), checker.peppers().clone())
+        .with_usage(Arc::new(recorder));
     Fixture {
         checker,
+        recorded,
         store,
         key,
         header,
@@ -359,18 +368,18 @@ fn paired(f: &Fixture) {
         requests("GET", "/v1/claims/42"),
         requests("POST", "/v1/claims"),
     );
-    let check_all = |batch: &[Request<'_>], status: u16| {
+    let client = IpAddr::from([203, 0, 113, 7]);
+    let from_client: Vec<Request<'_>> = allowed.iter().map(|r| r.client(client)).collect();
+    let check_with = |checker: &Checker, batch: &[Request<'_>], status: u16| {
         let mut i = 0;
         for _ in 0..ITERS {
             i = if i + 1 == batch.len() { 0 } else { i + 1 };
-            let got = f
-                .checker
-                .check(black_box(&batch[i]), &f.store, NOW)
-                .status();
+            let got = checker.check(black_box(&batch[i]), &f.store, NOW).status();
             assert_eq!(black_box(got), status);
         }
     };
-    let subjects: [(&str, &dyn Fn()); 5] = [
+    let check_all = |batch: &[Request<'_>], status: u16| check_with(&f.checker, batch, status);
+    let subjects: [(&str, &dyn Fn()); 6] = [
         ("hmac_rustcrypto", &|| {
             for _ in 0..ITERS {
                 let mut m = rc.clone();
@@ -393,6 +402,10 @@ fn paired(f: &Fixture) {
         }),
         ("check_allowed", &|| check_all(&allowed, 200)),
         ("check_forbidden", &|| check_all(&forbidden, 403)),
+        // The allowed checks again, recorded (with the client's address).
+        ("check_allowed_usage", &|| {
+            check_with(&f.recorded, &from_client, 200)
+        }),
     ];
     let n = subjects.len();
     let mut ns = vec![Vec::with_capacity(ROUNDS); n];
@@ -445,6 +458,13 @@ fn paired(f: &Fixture) {
             ));
         }
     }
+    // What recording adds, round by round.
+    let added: Vec<f64> = ns[5].iter().zip(&ns[3]).map(|(u, c)| u - c).collect();
+    let (q1, m, q3) = quartiles(added);
+    println!("paired/usage_added: {m:+.1} ns per check (rounds q1-q3 {q1:+.1} to {q3:+.1})");
+    json.push(format!(
+        "\"usage_added_ns\": {m:.2}, \"usage_added_ns_q1\": {q1:.2}, \"usage_added_ns_q3\": {q3:.2}"
+    ));
     let (_, fl, _) = quartiles(floor);
     println!("paired/floor: {fl:.1} ns (the faster vetted HMAC of each round)");
     json.push(format!("\"floor_ns\": {fl:.2}"));
@@ -556,6 +576,17 @@ fn threads_paired(f: &Fixture) {
     };
     let check = |t: usize| check_run(&own[t]);
     let same_key = |_: usize| check_run(&own[0][..1]);
+    let client = IpAddr::from([203, 0, 113, 7]);
+    let recorded_request = own[0][0].client(client);
+    let same_key_usage = |_: usize| {
+        for _ in 0..ITERS {
+            let got = f
+                .recorded
+                .check(black_box(&recorded_request), &f.store, NOW)
+                .status();
+            assert_eq!(black_box(got), 200);
+        }
+    };
     let compress = |_: usize| {
         for _ in 0..ITERS {
             let mut s = black_box([0x6a09e667u32; 8]);
@@ -563,10 +594,11 @@ fn threads_paired(f: &Fixture) {
             black_box(s);
         }
     };
-    let subjects: [(&str, &Work<'_>); 3] = [
+    let subjects: [(&str, &Work<'_>); 4] = [
         ("check", &check),
         ("check_same_key", &same_key),
         ("compress", &compress),
+        ("check_same_key_usage", &same_key_usage),
     ];
     let helper = Helper::new();
     let mut ratios = vec![Vec::with_capacity(ROUNDS); subjects.len()];
@@ -605,12 +637,16 @@ fn threads_paired(f: &Fixture) {
             .map(|(c, p)| c / p)
             .collect()
     };
-    let shares = [of_ceiling(0), of_ceiling(1)];
+    let shares = [of_ceiling(0), of_ceiling(1), of_ceiling(3)];
     let four = four_threads(&subjects, &own4(&requests), &check_run, ROUNDS / 4);
     let named = subjects
         .iter()
         .map(|(name, _)| *name)
-        .chain(["check_of_ceiling", "check_same_key_of_ceiling"])
+        .chain([
+            "check_of_ceiling",
+            "check_same_key_of_ceiling",
+            "check_same_key_usage_of_ceiling",
+        ])
         .chain(FOUR_NAMES);
     let mut json = vec![format!("\"rounds\": {ROUNDS}, \"iters\": {ITERS}")];
     for (name, mut r) in named.zip(ratios.into_iter().chain(shares).chain(four)) {
@@ -646,7 +682,7 @@ fn own4<'r, 'a>(requests: &'r [Request<'a>]) -> [Vec<&'r Request<'a>>; 4] {
 /// sides), the ratio 4 × t1 / t4; then each check's ratio over the compressions' in the
 /// same round.
 fn four_threads(
-    subjects: &[(&str, &Work<'_>); 3],
+    subjects: &[(&str, &Work<'_>); 4],
     own: &[Vec<&Request<'_>>; 4],
     check_run: &(dyn Fn(&[&Request<'_>]) + Sync),
     rounds: usize,

@@ -1,12 +1,15 @@
 //! Bytes per key in the in-memory store at 1M keys, counted by a global allocator that
 //! tracks live heap bytes (inline struct sizes included, allocator overhead not), and heap
 //! allocations per full check (header → decision) on that store, counted by the same
-//! allocator. Writes target/bench-results/memory.json for `benches/summary.py`.
+//! allocator (also with a usage recorder attached). Writes target/bench-results/memory.json for `benches/summary.py`.
 
+use portcullis::usage::{UsageConfig, UsageRecorder};
 use portcullis::{
     Checker, KeySpec, MemoryStore, Peppers, Policy, Request, SeededRandom, Timestamp,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 struct Counting;
@@ -118,14 +121,34 @@ fn allocations_per_check(
             client: None,
         }
     }
+    // The same checks recorded by a usage recorder, with the client's address.
+    let recorder = UsageRecorder::new(UsageConfig::default()).expect("usage config");
+    let recorded = Checker::new(checker.policy().clone(), checker.peppers().clone())
+        .with_usage(Arc::new(recorder));
+    let client = IpAddr::from([203, 0, 113, 7]);
     let shapes = [
         ("allowed", request("GET", header.as_bytes()), 200),
         ("forbidden", request("PATCH", header.as_bytes()), 403),
         ("typo", request("GET", &typo), 401),
         ("unknown_key", request("GET", stranger.as_bytes()), 401),
+        (
+            "allowed_usage",
+            request("GET", header.as_bytes()).client(client),
+            200,
+        ),
+        (
+            "forbidden_usage",
+            request("PATCH", header.as_bytes()).client(client),
+            403,
+        ),
     ];
     let mut members = Vec::new();
     for (name, request, status) in shapes {
+        let checker = if name.ends_with("_usage") {
+            &recorded
+        } else {
+            checker
+        };
         let warm = checker.check(&request, store, now).status();
         assert_eq!(warm, status, "{name}");
         let before = ALLOCATIONS.load(Ordering::Relaxed);
