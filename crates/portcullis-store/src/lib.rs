@@ -40,6 +40,12 @@
 //!   [`Store::acting_as`]), and never holds a secret; [`Store::audit_log`] reads it
 //!   newest first (see the `audit` module's notes).
 //!
+//! - **Usage** drained from a [`portcullis::usage::UsageRecorder`] is saved in batches
+//!   ([`Store::drain_usage`], every few seconds, never a write per request), additively so
+//!   a fleet shares one database, and read back as "last used", counts per hour and
+//!   signals ([`Store::key_usage`], [`Store::last_used_all`], [`Store::usage_signals`]);
+//!   see the `usage` module's notes.
+//!
 //! - **Access tokens fail closed too:** a verifier given to [`Store::attach`] follows the
 //!   store's freshness, so past the bound its tokens are refused (503 `lookup_failed`).
 //!
@@ -63,6 +69,7 @@ mod schema;
 mod store;
 pub mod tls;
 mod url;
+mod usage;
 
 pub use audit::{Actor, ActorError, AuditFilter, MAX_ACTOR_LEN, MAX_AUDIT_PAGE};
 pub use cache::CacheConfig;
@@ -73,3 +80,6 @@ pub use store::{
     MAX_LIST, Options, Pruned, Store, StoredKey,
 };
 pub use url::{MAX_URL_LEN, PgTarget, Target};
+pub use usage::{
+    MAX_SIGNAL_PAGE, MAX_USAGE_HOURS, SignalFilter, StoredSignal, UnsavedUsage, UsageHistory,
+};

@@ -17,6 +17,10 @@
 //!   `UPDATE`, `DELETE` (and on PostgreSQL `TRUNCATE`) of `key_audit`, so not even a
 //!   mistaken statement of this crate can rewrite it; dropping the table stays possible to
 //!   the database's owner, as it must.
+//! - **Usage is stored in its own tables** (migration 4): `key_usage` (one row per key:
+//!   first and last use, networks as a JSON array), `key_usage_hours` (one row per key and
+//!   hour, a column per count, so that many processes add to one row) and
+//!   `usage_signals` (append, pruned by age). See `usage.rs`.
 //! - **Migrations run under a lock** (SQLite's write lock, a PostgreSQL advisory
 //!   transaction lock) and re-read the version under it, so processes starting together
 //!   migrate once.
@@ -103,6 +107,39 @@ const SQLITE: &[&str] = &[
     BEGIN SELECT RAISE(ABORT, 'key_audit is append-only'); END;
     CREATE TRIGGER key_audit_no_delete BEFORE DELETE ON key_audit
     BEGIN SELECT RAISE(ABORT, 'key_audit is append-only'); END;",
+    // 4: usage (see `usage.rs`): per key first/last use and networks, counts per key per
+    // hour (allowed and each denial), and the unusual-activity signals drained.
+    "CREATE TABLE key_usage (
+        key_id     TEXT PRIMARY KEY NOT NULL,
+        first_used INTEGER,
+        last_used  INTEGER,
+        networks   TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX key_usage_by_last ON key_usage (last_used);
+    CREATE TABLE key_usage_hours (
+        key_id             TEXT NOT NULL,
+        hour               INTEGER NOT NULL,
+        allowed            INTEGER NOT NULL,
+        wrong_secret       INTEGER NOT NULL,
+        revoked            INTEGER NOT NULL,
+        expired            INTEGER NOT NULL,
+        not_yet_valid      INTEGER NOT NULL,
+        max_age_exceeded   INTEGER NOT NULL,
+        insufficient_scope INTEGER NOT NULL,
+        unknown_route      INTEGER NOT NULL,
+        other              INTEGER NOT NULL,
+        PRIMARY KEY (key_id, hour)
+    ) STRICT;
+    CREATE INDEX key_usage_hours_by_hour ON key_usage_hours (hour);
+    CREATE TABLE usage_signals (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        key_id  TEXT NOT NULL,
+        at      INTEGER NOT NULL,
+        kind    TEXT NOT NULL,
+        details TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX usage_signals_by_key ON usage_signals (key_id, seq);
+    CREATE INDEX usage_signals_by_at ON usage_signals (at);",
 ];
 
 /// PostgreSQL migrations, numbered as [`SQLITE`]'s.
@@ -169,6 +206,37 @@ const POSTGRES: &[&str] = &[
         FOR EACH ROW EXECUTE FUNCTION portcullis_audit_append_only();
     CREATE TRIGGER key_audit_no_truncate BEFORE TRUNCATE ON key_audit
         FOR EACH STATEMENT EXECUTE FUNCTION portcullis_audit_append_only();",
+    "CREATE TABLE key_usage (
+        key_id     TEXT PRIMARY KEY NOT NULL,
+        first_used BIGINT,
+        last_used  BIGINT,
+        networks   TEXT NOT NULL
+    );
+    CREATE INDEX key_usage_by_last ON key_usage (last_used);
+    CREATE TABLE key_usage_hours (
+        key_id             TEXT NOT NULL,
+        hour               BIGINT NOT NULL,
+        allowed            BIGINT NOT NULL,
+        wrong_secret       BIGINT NOT NULL,
+        revoked            BIGINT NOT NULL,
+        expired            BIGINT NOT NULL,
+        not_yet_valid      BIGINT NOT NULL,
+        max_age_exceeded   BIGINT NOT NULL,
+        insufficient_scope BIGINT NOT NULL,
+        unknown_route      BIGINT NOT NULL,
+        other              BIGINT NOT NULL,
+        PRIMARY KEY (key_id, hour)
+    );
+    CREATE INDEX key_usage_hours_by_hour ON key_usage_hours (hour);
+    CREATE TABLE usage_signals (
+        seq     BIGSERIAL PRIMARY KEY,
+        key_id  TEXT NOT NULL,
+        at      BIGINT NOT NULL,
+        kind    TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX usage_signals_by_key ON usage_signals (key_id, seq);
+    CREATE INDEX usage_signals_by_at ON usage_signals (at);",
 ];
 
 const _: () = assert!(SQLITE.len() == POSTGRES.len(), "one numbering");

@@ -21,7 +21,7 @@
 //! - **Bounded reads:** a stored JSON value longer than [`MAX_JSON`] is refused before it
 //!   is parsed; every query reads at most a fixed number of rows (see each method).
 //! - **Bounded retention** (see [`Options::keep_changes`], [`Options::code_margin`],
-//!   [`Options::family_window`]): the feed prunes at most every [`Options::prune_every`],
+//!   [`Options::family_window`], [`Options::usage_window`]): the feed prunes at most every [`Options::prune_every`],
 //!   one short transaction of at most 1,000 rows per table at a time, never on a
 //!   request's path; a failed prune is retried at the next turn. A feed that finds changes
 //!   it had not applied pruned away drops its whole cache and reloads the revocations
@@ -94,6 +94,11 @@ pub struct Options {
     /// How often the feed prunes (default 60 s); a prune that found a full batch to delete
     /// continues at the feed's next turn.
     pub prune_every: Duration,
+    /// How long usage history is kept: hourly counts and signals older than this (by this
+    /// machine's clock) are pruned (default 90 days, the rotation period the product
+    /// advises, so a key's whole life between rotations can be read back). A key's first
+    /// and last use and networks are kept (one row per key).
+    pub usage_window: Duration,
     /// Create a missing SQLite file (default true).
     pub create: bool,
     /// Run the change feed (default true). Without it the cache answers on its own only
@@ -119,6 +124,7 @@ impl Default for Options {
             keep_changes: 100_000,
             code_margin: Duration::from_secs(300),
             prune_every: Duration::from_secs(60),
+            usage_window: Duration::from_secs(90 * 86_400),
             create: true,
             feed: true,
             cache: CacheConfig::default(),
@@ -183,6 +189,10 @@ pub struct Pruned {
     pub families: u64,
     /// Refresh tokens of those families (none of them can be used again).
     pub refresh_tokens: u64,
+    /// Hourly usage counts older than [`Options::usage_window`].
+    pub usage_hours: u64,
+    /// Usage signals older than [`Options::usage_window`].
+    pub usage_signals: u64,
 }
 
 impl Pruned {
@@ -191,6 +201,8 @@ impl Pruned {
         self.codes += other.codes;
         self.families += other.families;
         self.refresh_tokens += other.refresh_tokens;
+        self.usage_hours += other.usage_hours;
+        self.usage_signals += other.usage_signals;
     }
 }
 
@@ -332,7 +344,10 @@ impl Shared {
 
     /// Runs `f` on the connection, re-opening it if it broke (at most every
     /// `reconnect_every`); a connection that fails a call and is closed is dropped.
-    fn with_conn<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, Error>) -> Result<T, Error> {
+    pub(crate) fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let mut link = self.lock_link();
         if link.conn.as_ref().is_none_or(Conn::is_closed) {
             link.conn = None;
@@ -752,7 +767,7 @@ fn decode_key(id: &str, col: ColRef<'_>, revoked_at: Option<i64>) -> KeyRow {
 /// kept current by the change feed. Open one per process and share it (it is
 /// `Send + Sync`); dropping it stops its feed.
 pub struct Store {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     /// The feed's thread, joined on drop (so a host that frees the store and exits leaks
     /// nothing, under valgrind too).
     feed: Option<std::thread::JoinHandle<()>>,
@@ -1244,9 +1259,10 @@ impl Store {
     /// Deletes now what the feed prunes every [`Options::prune_every`]: `changes` rows
     /// beyond [`Options::keep_changes`], authorization codes expired for longer than
     /// [`Options::code_margin`], and families revoked longer ago than
-    /// [`Options::family_window`] with their refresh tokens (times by this machine's
-    /// clock). Batch after batch, each its own short transaction, the connection released
-    /// between them, until nothing is left (at most 10,000 batches).
+    /// [`Options::family_window`] with their refresh tokens, and usage counts and signals
+    /// older than [`Options::usage_window`] (times by this machine's clock). Batch after
+    /// batch, each its own short transaction, the connection released between them, until
+    /// nothing is left (at most 10,000 batches).
     pub fn prune(&self) -> Result<Pruned, Error> {
         let mut total = Pruned::default();
         for _ in 0..MAX_PRUNE_BATCHES {
@@ -1445,7 +1461,7 @@ const MAX_PRUNE_BATCHES: usize = 10_000;
 
 /// Serialises pruning across the fleet on PostgreSQL (SQLite's write lock already does):
 /// two pruners deleting the same rows in different orders could deadlock.
-fn prune_lock(x: &mut dyn Exec) -> Result<(), Error> {
+pub(crate) fn prune_lock(x: &mut dyn Exec) -> Result<(), Error> {
     if x.is_postgres() {
         x.exec(
             "SELECT pg_advisory_xact_lock($1)",
@@ -1513,15 +1529,20 @@ pub(crate) fn prune_batch(
         )?;
         Ok((refresh, families))
     })?;
+    let (usage_hours, usage_signals) = crate::usage::prune_batch(conn, options, now, PRUNE_BATCH)?;
     let more = changes >= PRUNE_BATCH as u64
         || codes >= PRUNE_BATCH as u64
-        || families >= FAMILY_BATCH as u64;
+        || families >= FAMILY_BATCH as u64
+        || usage_hours >= PRUNE_BATCH as u64
+        || usage_signals >= PRUNE_BATCH as u64;
     Ok((
         Pruned {
             changes,
             codes,
             families,
             refresh_tokens,
+            usage_hours,
+            usage_signals,
         },
         more,
     ))
