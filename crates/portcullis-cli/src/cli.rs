@@ -132,6 +132,15 @@ pub enum KeysCommand {
         /// The key id (or its display form).
         id: String,
     },
+    /// Show a key's uses per hour as a chart (allowed and denied), its first and last use,
+    /// its networks and the unusual-activity signals raised for it.
+    Usage {
+        /// The key id (or its display form).
+        id: String,
+        /// How many hours to show, up to the current one (1-8784).
+        #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u64).range(1..=8784))]
+        hours: u64,
+    },
     /// Issue a successor; the old key keeps working for the grace period.
     Rotate {
         /// The key id (or its display form).
@@ -187,6 +196,10 @@ pub struct CheckArgs {
     /// The request came over plain HTTP (the default is HTTPS).
     #[arg(long)]
     pub http: bool,
+    /// The client's IP address (IPv4 or IPv6), recorded with the key's usage: its network
+    /// (/24, /48) is what the new-network rule compares.
+    #[arg(long, value_name = "ADDR")]
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// `portcullis policy …`.

@@ -65,6 +65,25 @@ pub fn format_opt(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "-".to_owned(), format_time)
 }
 
+/// How long ago `then` was at `now`, for people: `just now`, `3 min ago`, `1 hour ago`,
+/// `2 days ago`; `never` for `None`; a time after `now` (a `--now` in the past) as the time.
+pub fn format_ago(then: Option<Timestamp>, now: Timestamp) -> String {
+    let Some(then) = then else {
+        return "never".to_owned();
+    };
+    if then > now {
+        return format_time(then);
+    }
+    let secs = now.since(then);
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
+    match secs {
+        0..60 => "just now".to_owned(),
+        60..3_600 => format!("{} min ago", secs / 60),
+        3_600..86_400 => plural(secs / 3_600, "hour"),
+        _ => plural(secs / 86_400, "day"),
+    }
+}
+
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
 /// (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
@@ -105,6 +124,32 @@ mod tests {
         assert_eq!(parse_ttl("1"), Ok(1));
         assert_eq!(parse_ttl("90d"), Ok(7_776_000));
         assert!(parse_ttl("7 days").is_err());
+    }
+
+    #[test]
+    fn says_how_long_ago() {
+        let now = Timestamp(1_800_000_000);
+        assert_eq!(format_ago(None, now), "never");
+        assert_eq!(format_ago(Some(now), now), "just now");
+        assert_eq!(format_ago(Some(Timestamp(now.0 - 59)), now), "just now");
+        assert_eq!(format_ago(Some(Timestamp(now.0 - 180)), now), "3 min ago");
+        assert_eq!(
+            format_ago(Some(Timestamp(now.0 - 3_600)), now),
+            "1 hour ago"
+        );
+        assert_eq!(
+            format_ago(Some(Timestamp(now.0 - 7_300)), now),
+            "2 hours ago"
+        );
+        assert_eq!(
+            format_ago(Some(Timestamp(now.0 - 86_400)), now),
+            "1 day ago"
+        );
+        assert_eq!(
+            format_ago(Some(Timestamp(now.0 - 2 * 86_400 - 5)), now),
+            "2 days ago"
+        );
+        assert_eq!(format_ago(Some(now.plus(60)), now), "2027-01-15 08:01 UTC");
     }
 
     #[test]

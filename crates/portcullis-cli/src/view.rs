@@ -10,10 +10,11 @@
 
 use crate::store::CorruptRow;
 use crate::table::Table;
-use crate::time_text::{format_opt, format_time};
-use portcullis::{Decision, KeyRecord, Timestamp};
+use crate::time_text::{format_ago, format_opt, format_time};
+use portcullis::{Decision, KeyId, KeyRecord, Timestamp};
 use serde_json::{Value, json};
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// `text` safe to print on a terminal: every control character and bidirectional
 /// control escaped, everything else as it is (borrowed when nothing needs escaping).
@@ -72,6 +73,14 @@ pub fn record_json(record: &KeyRecord, now: Timestamp) -> Value {
     })
 }
 
+/// The JSON shape of a record as `keys list` and `keys show` print it: [`record_json`]
+/// and `last_used` (Unix seconds of its last authenticated use on record, or `null`).
+pub fn listed_json(record: &KeyRecord, now: Timestamp, last_used: Option<Timestamp>) -> Value {
+    let mut v = record_json(record, now);
+    v["last_used"] = json!(last_used.map(Timestamp::secs));
+    v
+}
+
 /// The JSON shape of a row that cannot be decoded: `{"id", "code": "corrupt_record",
 /// "message", "revoked_at"}`.
 pub fn corrupt_json(row: &CorruptRow, database: &str) -> Value {
@@ -84,10 +93,24 @@ pub fn corrupt_json(row: &CorruptRow, database: &str) -> Value {
 }
 
 /// The columns of `keys list`; a corrupt row shows its id and status `corrupt` (or
-/// `revoked (corrupt)`), `?` elsewhere.
-pub fn list_table(records: &[KeyRecord], corrupt: &[CorruptRow], now: Timestamp) -> Table {
+/// `revoked (corrupt)`), `?` elsewhere. LAST USED is how long ago the key's last
+/// authenticated use was (`never`).
+pub fn list_table(
+    records: &[KeyRecord],
+    corrupt: &[CorruptRow],
+    last_used: &HashMap<KeyId, Timestamp>,
+    now: Timestamp,
+) -> Table {
     let mut table = Table::new([
-        "ID", "NAME", "OWNER", "ENV", "SCOPES", "STATUS", "CREATED", "EXPIRES",
+        "ID",
+        "NAME",
+        "OWNER",
+        "ENV",
+        "SCOPES",
+        "STATUS",
+        "CREATED",
+        "EXPIRES",
+        "LAST USED",
     ]);
     for r in records {
         table.row([
@@ -99,6 +122,7 @@ pub fn list_table(records: &[KeyRecord], corrupt: &[CorruptRow], now: Timestamp)
             status(r, now).to_owned(),
             format_time(r.created_at()),
             format_opt(r.expires_at()),
+            format_ago(last_used.get(&r.id()).copied(), now),
         ]);
     }
     for c in corrupt {
@@ -107,7 +131,7 @@ pub fn list_table(records: &[KeyRecord], corrupt: &[CorruptRow], now: Timestamp)
         } else {
             "corrupt"
         };
-        table.row([c.id.as_str(), "?", "?", "?", "?", state, "?", "?"]);
+        table.row([c.id.as_str(), "?", "?", "?", "?", state, "?", "?", "?"]);
     }
     table
 }

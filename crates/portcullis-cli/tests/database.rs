@@ -180,7 +180,8 @@ fn a_store_of_the_first_schema_is_upgraded_in_place_by_the_first_write() {
     conn.execute_batch(
         "DROP TABLE key_audit; DROP TABLE oauth_clients; DROP TABLE oauth_codes;
          DROP TABLE oauth_refresh; DROP TABLE oauth_revoked_families; DROP TABLE access_epoch;
-         DROP TABLE changes; PRAGMA user_version = 1;",
+         DROP TABLE changes; DROP TABLE key_usage; DROP TABLE key_usage_hours;
+         DROP TABLE usage_signals; PRAGMA user_version = 1;",
     )
     .expect("schema 1");
     drop(conn);

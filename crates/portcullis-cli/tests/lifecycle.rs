@@ -54,7 +54,9 @@ fn lifecycle_in_json_mode() {
     let list = s.json(0, &["keys", "list"]);
     assert_shape(&list, &["records", "corrupt"]);
     assert_eq!(list["records"].as_array().map(Vec::len), Some(1));
-    assert_shape(&list["records"][0], RECORD_FIELDS);
+    let mut listed = RECORD_FIELDS.to_vec();
+    listed.push("last_used");
+    assert_shape(&list["records"][0], &listed);
     let show = s.json(0, &["keys", "show", &id]);
     assert_shape(&show, &["record"]);
     assert_eq!(show["record"], list["records"][0]);

@@ -1,14 +1,24 @@
 //! `portcullis check`: decides a request as the API would, with the store's keys.
+//!
+//! The decision is recorded as the key's usage, as a host's would be: a recorder attached
+//! to the checker, given the key's stored history first (so the new-network and dormancy
+//! rules see what earlier checks saw), and saved to the store (`drain_usage`) before the
+//! command exits. `--client ADDR` is the client address the new-network rule compares.
+//! A store that cannot save it is an error (exit 4): the decision is printed only when
+//! it was recorded.
 
 use crate::Report;
 use crate::cli::CheckArgs;
 use crate::context::Context;
 use crate::error::{CliError, EXIT_DENIED, EXIT_OK};
 use crate::files::KEY_STDIN_LIMIT;
+use crate::store::from_store;
 use crate::view::{decision_json, decision_table, verdict};
-use portcullis::Request;
 use portcullis::for_bindings::{BoundedReadError, read_line_to_limit};
 use portcullis::parse_authorization_header;
+use portcullis::usage::{UsageConfig, UsageRecorder};
+use portcullis::{Prepared, Request};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// Checks the request; exit code 0 when allowed, [`EXIT_DENIED`] when refused.
@@ -29,7 +39,8 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
         (header, None) => header,
         (None, Some(bearer)) => Some(bearer.as_str()),
     };
-    let checker = context.checker()?;
+    let recorder = Arc::new(recorder()?);
+    let checker = context.checker()?.with_usage(Arc::clone(&recorder));
     let store = context.store_read_only()?;
     let mut request = Request::new(&args.method, &args.path).https(!args.http);
     if let Some(value) = authorization {
@@ -38,7 +49,21 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
     if let Some(query) = &args.query {
         request = request.query(query);
     }
+    if let Some(client) = args.client {
+        request = request.client(client);
+    }
+    let stored = |e: portcullis_store::Error| from_store(&e, store.shown());
+    if let Prepared::Lookup(pending) = checker.prepare(&request) {
+        store
+            .inner()
+            .restore_key_usage(&recorder, &[pending.key_id()])
+            .map_err(stored)?;
+    }
     let decision = checker.check(&request, &store, context.now);
+    store
+        .inner()
+        .drain_usage(&recorder, context.now)
+        .map_err(|e| stored(e.error))?;
     if decision
         .warnings()
         .contains(portcullis::Warning::NeedsRehash)
@@ -65,6 +90,15 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
             EXIT_DENIED
         },
     })
+}
+
+/// A recorder for one decision (one key).
+fn recorder() -> Result<UsageRecorder, CliError> {
+    let config = UsageConfig {
+        max_keys: 4,
+        ..UsageConfig::default()
+    };
+    UsageRecorder::new(config).map_err(|e| CliError::input(e.code(), e.to_string()))
 }
 
 /// `Bearer KEY` with the key read from the first line of stdin, at most

@@ -1,12 +1,16 @@
-//! `portcullis keys …`: create (shown once), list, show, revoke, rotate.
+//! `portcullis keys …`: create (shown once), list (with when each key was last used),
+//! show, usage (`commands/usage.rs`), revoke, rotate.
 
 use crate::Report;
 use crate::cli::{CreateArgs, KeysCommand};
 use crate::context::{Context, parse_key_id};
 use crate::error::{CliError, EXIT_OK, EXIT_STORE};
-use crate::store::{Row, corrupt_hint, not_found};
+use crate::store::{Row, corrupt_hint, from_store, not_found};
+use crate::time_text::format_ago;
 use crate::time_text::{format_duration, format_opt};
-use crate::view::{corrupt_json, list_table, printable, record_json, record_table, status};
+use crate::view::{
+    corrupt_json, list_table, listed_json, printable, record_json, record_table, status,
+};
 use portcullis::{Checker, IssueError, IssuedKey, KeySpec, OsRandom};
 use serde_json::{Value, json};
 
@@ -16,6 +20,7 @@ pub fn run(command: KeysCommand, context: &Context) -> Result<Report, CliError> 
         KeysCommand::Create(args) => create(&args, context),
         KeysCommand::List { owner, status } => list(owner.as_deref(), status.as_deref(), context),
         KeysCommand::Show { id } => show(&id, context),
+        KeysCommand::Usage { id, hours } => super::usage::run(&id, hours, context),
         KeysCommand::Revoke { id } => revoke(&id, context),
         KeysCommand::Rotate { id, grace } => rotate(&id, grace, context),
     }
@@ -83,12 +88,16 @@ fn list(owner: Option<&str>, state: Option<&str>, context: &Context) -> Result<R
     records.retain(|r| {
         owner.is_none_or(|o| r.owner() == o) && state.is_none_or(|s| status(r, context.now) == s)
     });
+    let last_used = store
+        .inner()
+        .last_used_all()
+        .map_err(|e| from_store(&e, store.shown()))?;
     let mut human =
         if records.is_empty() && corrupt.is_empty() && owner.is_none() && state.is_none() {
             "No keys yet. Create one with `portcullis keys create --name NAME --scopes SCOPES`.\n"
                 .to_owned()
         } else {
-            list_table(&records, &corrupt, context.now).render(0)
+            list_table(&records, &corrupt, &last_used, context.now).render(0)
         };
     let unrevoked = corrupt.iter().filter(|c| c.revoked_at.is_none()).count();
     for row in corrupt.iter().filter(|c| c.revoked_at.is_none()) {
@@ -99,7 +108,10 @@ fn list(owner: Option<&str>, state: Option<&str>, context: &Context) -> Result<R
         ));
     }
     let json = json!({
-        "records": records.iter().map(|r| record_json(r, context.now)).collect::<Vec<_>>(),
+        "records": records
+            .iter()
+            .map(|r| listed_json(r, context.now, last_used.get(&r.id()).copied()))
+            .collect::<Vec<_>>(),
         "corrupt": corrupt.iter().map(|c| corrupt_json(c, store.shown())).collect::<Vec<_>>(),
     });
     Ok(Report {
@@ -111,13 +123,18 @@ fn list(owner: Option<&str>, state: Option<&str>, context: &Context) -> Result<R
 
 fn show(id: &str, context: &Context) -> Result<Report, CliError> {
     let id = parse_key_id(id)?;
-    let record = context
-        .store_read_only()?
-        .get(&id)?
-        .ok_or_else(|| not_found(&id))?;
+    let store = context.store_read_only()?;
+    let record = store.get(&id)?.ok_or_else(|| not_found(&id))?;
+    let last_used = store
+        .inner()
+        .key_usage(&id, context.now)
+        .map_err(|e| from_store(&e, store.shown()))?
+        .last_used;
+    let mut table = record_table(&record, context.now);
+    table.row(["last used", &format_ago(last_used, context.now)]);
     Ok(Report::ok(
-        record_table(&record, context.now).render(0),
-        json!({ "record": record_json(&record, context.now) }),
+        table.render(0),
+        json!({ "record": listed_json(&record, context.now, last_used) }),
     ))
 }
 

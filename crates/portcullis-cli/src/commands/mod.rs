@@ -7,3 +7,4 @@ pub mod init;
 pub mod keys;
 pub mod pepper;
 pub mod policy;
+pub mod usage;
