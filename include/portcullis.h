@@ -17,7 +17,8 @@
  *   their _free function. Every _free accepts NULL (no-op). Names follow the Rust API:
  *   docs/naming.md has the table Rust / C / Python.
  * - Constant sets are enums (a uint32_t before C23): portcullis_result,
- *   portcullis_source, portcullis_key_state, portcullis_oauth_authorize_kind.
+ *   portcullis_source, portcullis_key_state, portcullis_oauth_authorize_kind; bit sets
+ *   are a uint32_t of an enum's bits (portcullis_warning).
  * - Fallible calls return portcullis_result (a uint32_t; the numbers are stable and
  *   never reused). Out-parameters are written only when the call returns PORTCULLIS_OK
  *   (exception: the required-length protocol reports the needed length in *len_out with
@@ -38,7 +39,8 @@
  * - Thread-safety is stated per type: policy, checker, store, record (unless being
  *   changed), decision, issued key and evaluation may be used from many threads at once;
  *   so may the OAuth server, access verifier, claims, client, authorization, response
- *   and OAuth store (a callback store as far as the host's callbacks are thread-safe).
+ *   and OAuth store (a callback store as far as the host's callbacks are thread-safe),
+ *   and the usage recorder.
  * - Time is always an input: `now` is Unix seconds.
  * - Secrets (plaintext keys, peppers, access-token keys, client secrets, codes, OAuth
  *   tokens) are zeroized when their handle or string is freed and never appear in
@@ -495,6 +497,53 @@ typedef uint32_t portcullis_key_state;
 #endif // __cplusplus
 
 /**
+ * One decision warning as a bit of a warning set (`uint32_t`), as
+ * `portcullis_usage_recorder_record` takes and gives them; the names are the warnings' codes
+ * (`portcullis_decision_warning`).
+ */
+enum portcullis_warning
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * `rotation_due`: the key is older than the policy's maximum age.
+   */
+  PORTCULLIS_WARNING_ROTATION_DUE = (1 << 0),
+  /**
+   * `expiring_soon`: the key expires within the policy's warning window.
+   */
+  PORTCULLIS_WARNING_EXPIRING_SOON = (1 << 1),
+  /**
+   * `credential_in_query`: the credential came in the query string.
+   */
+  PORTCULLIS_WARNING_CREDENTIAL_IN_QUERY = (1 << 2),
+  /**
+   * `needs_rehash`: the record uses an old pepper or the legacy scheme.
+   */
+  PORTCULLIS_WARNING_NEEDS_REHASH = (1 << 3),
+  /**
+   * `unknown_scopes`: the record grants scopes the catalog does not know.
+   */
+  PORTCULLIS_WARNING_UNKNOWN_SCOPES = (1 << 4),
+  /**
+   * `new_network`: the key was used from a client network it had not been used from.
+   */
+  PORTCULLIS_WARNING_NEW_NETWORK = (1 << 5),
+  /**
+   * `after_dormancy`: the key was used after a long idle time.
+   */
+  PORTCULLIS_WARNING_AFTER_DORMANCY = (1 << 6),
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum portcullis_warning portcullis_warning;
+#else
+typedef uint32_t portcullis_warning;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The claims of an access token (subject, client, scopes, times, token id, family).
  * Immutable: safe to read from several threads at once. Strings it returns borrow from
  * it and stay valid until `portcullis_access_claims_free`.
@@ -632,6 +681,16 @@ typedef struct portcullis_store portcullis_store;
 typedef struct portcullis_token_response portcullis_token_response;
 
 /**
+ * Counts uses per key — first and last use, counts per hour (allowed, denied by
+ * reason), client networks — and raises unusual-activity signals (new network, volume,
+ * after dormancy, wrong-secret burst, rotation due), in a fixed table allocated when it
+ * is made. Thread-safe: record, drain, restore and read stats from any number of
+ * threads at once (recording takes no lock and allocates nothing; one drain runs at a
+ * time). Checkers made with it keep it alive, so it may be freed before them.
+ */
+typedef struct portcullis_usage_recorder portcullis_usage_recorder;
+
+/**
  * The parts of an HTTP request a decision depends on. Strings are (pointer, length)
  * pairs, read during the call only.
  */
@@ -676,6 +735,18 @@ typedef struct portcullis_request {
    * so a forgotten field fails loudly.
    */
   bool https;
+  /**
+   * The client's IP address as text, without a port (`203.0.113.5`, `2001:db8::1`;
+   * UTF-8), for the usage recorder's new-network rule
+   * (`portcullis_checker_new_with_usage`); NULL when unknown, which the zero value of a
+   * zero-initialised request means. Pass the peer address, or the client address your
+   * trusted proxy reports. Not an IP address: `PORTCULLIS_INVALID_ARGUMENT`.
+   */
+  const char *client;
+  /**
+   * Length of `client` in bytes.
+   */
+  size_t client_len;
 } portcullis_request;
 
 /**
@@ -1066,6 +1137,73 @@ typedef struct portcullis_policy_issue {
   struct portcullis_str message;
 } portcullis_policy_issue;
 
+/**
+ * The settings of a usage recorder; durations in seconds. Start from
+ * `portcullis_usage_config_default` and change what you need, so that a field added
+ * later gets its default.
+ */
+typedef struct portcullis_usage_config {
+  /**
+   * Keys tracked at once, 1 to 1,048,576 (default 10,000); the table (about 300 bytes
+   * per key plus 16 per key per core) is allocated when the recorder is made.
+   */
+  size_t max_keys;
+  /**
+   * How long after its first use a key's client networks are learnt without a signal
+   * (default 7 days).
+   */
+  uint64_t learning;
+  /**
+   * The idle time after which a use raises `after_dormancy` (default 30 days).
+   */
+  uint64_t dormancy;
+  /**
+   * Wrong secrets within `burst_window` that make a `wrong_secret_burst`, at least 1
+   * (default 10).
+   */
+  uint32_t burst_threshold;
+  /**
+   * The burst window (default 600 s).
+   */
+  uint64_t burst_window;
+  /**
+   * How many times its trailing hourly baseline an hour's count must reach for a
+   * `volume` signal, at least 1 and finite (default 10).
+   */
+  double volume_factor;
+  /**
+   * The fewest uses in an hour that can be a volume alarm (default 1,000).
+   */
+  uint64_t volume_min_count;
+  /**
+   * Hours the baseline averages over, and the history a key needs before the volume
+   * rule applies, 1 to 8,760 (default 24).
+   */
+  uint32_t baseline_hours;
+} portcullis_usage_config;
+
+/**
+ * Counters about a recorder itself (`portcullis_usage_recorder_stats`).
+ */
+typedef struct portcullis_usage_stats {
+  /**
+   * Keys tracked now.
+   */
+  size_t keys;
+  /**
+   * The bound (`max_keys`).
+   */
+  size_t max_keys;
+  /**
+   * Uses not recorded since the recorder was made (a new key and no room).
+   */
+  uint64_t dropped;
+  /**
+   * Keys evicted since the recorder was made.
+   */
+  uint64_t evicted;
+} portcullis_usage_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1085,7 +1223,9 @@ portcullis_result portcullis_checker_new(const struct portcullis_policy *policy,
  * Decides a request in one call, fetching the record through `lookup(user_data, …)`.
  * The decision (also for denials: that is data, not an error) goes to `*decision_out`.
  * Errors: `PORTCULLIS_NULL_PARAMETER` (checker, request, its method or path, lookup,
- * decision_out), `PORTCULLIS_INVALID_UTF8` (method or path), `PORTCULLIS_INVALID_LENGTH`.
+ * decision_out), `PORTCULLIS_INVALID_UTF8` (method, path or client),
+ * `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_INVALID_ARGUMENT` (a client that is not an IP
+ * address).
  *
  * # Safety
  * `checker`, `request` live; `lookup` behaves as documented; `decision_out` writable.
@@ -3161,6 +3301,144 @@ const char *portcullis_version(void);
  * `buf` is NULL or writable for `cap` bytes; `len_out` is NULL or writable.
  */
 portcullis_result portcullis_last_error(char *buf, size_t cap, size_t *len_out);
+
+/**
+ * Writes the default settings to `*config_out`. Errors: `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `config_out` writable.
+ */
+portcullis_result portcullis_usage_config_default(struct portcullis_usage_config *config_out);
+
+/**
+ * Makes a recorder with `config` (copied). Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_ARGUMENT` for a setting out of range (`portcullis_last_error`
+ * names it with its code of the family `usage`: `bad_max_keys`, `bad_burst_threshold`,
+ * `bad_volume_factor`, `bad_baseline_hours`).
+ *
+ * # Safety
+ * `config` readable; `recorder_out` writable.
+ */
+portcullis_result portcullis_usage_recorder_new(const struct portcullis_usage_config *config,
+                                                struct portcullis_usage_recorder **recorder_out);
+
+/**
+ * Makes a checker (as `portcullis_checker_new`) that records every decision made against
+ * a key's record in `recorder` (`portcullis_checker_check`, `_check_store`,
+ * `_check_store_into`, `portcullis_pending_finish`): counts, first and last use, and
+ * signals, of which `new_network` and `after_dormancy` also come back as decision
+ * warnings. Pass the client address in `portcullis_request.client` for the network
+ * rule. `verifier` is NULL or an access-token verifier, as for
+ * `portcullis_checker_new_with_access_tokens` (access tokens are not recorded). The
+ * checker keeps its own reference to the recorder. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (the verifier was made for another scope catalog).
+ *
+ * # Safety
+ * `policy`, `peppers`, `recorder` live; `verifier` NULL or live; `checker_out` writable.
+ */
+portcullis_result portcullis_checker_new_with_usage(const struct portcullis_policy *policy,
+                                                    const struct portcullis_peppers *peppers,
+                                                    const struct portcullis_access_verifier *verifier,
+                                                    const struct portcullis_usage_recorder *recorder,
+                                                    struct portcullis_checker **checker_out);
+
+/**
+ * Records one use of the key `key_id` at `now`, for hosts that decide by other means
+ * (`portcullis_checker_verify`, a cache of their own); a checker made with
+ * `portcullis_checker_new_with_usage` records its checks itself. `use_code` is the
+ * decision's reason code (`portcullis_decision_reason`): `allowed`, or a denial made
+ * against the key's record (`wrong_secret`, `revoked`, `expired`, `not_yet_valid`,
+ * `max_age_exceeded`, `insufficient_scope`, `unknown_route`, `corrupt_record`,
+ * `unknown_pepper`, `legacy_hash_refused`); any other code (`unknown_key`,
+ * `lookup_failed`, …) records nothing and is not an error. `warnings` are the decision's,
+ * as `portcullis_warning` bits (its `PORTCULLIS_WARNING_ROTATION_DUE` raises the
+ * `rotation_due` signal). `client` is the client's IP address as text without a port, or
+ * NULL when unknown. `*raised_out` (may be NULL) receives the warnings this use raised
+ * (`PORTCULLIS_WARNING_NEW_NETWORK`, `PORTCULLIS_WARNING_AFTER_DORMANCY`; 0 when it
+ * recorded nothing). Thread-safe. Errors: `PORTCULLIS_NULL_PARAMETER` (recorder, key_id,
+ * use_code), `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`,
+ * `PORTCULLIS_KEY_LENGTH` / `PORTCULLIS_KEY_CHARACTER` (the key id is not 16 base62
+ * characters), `PORTCULLIS_INVALID_ARGUMENT` (an unknown warning bit, or a client that
+ * is not an IP address).
+ *
+ * # Safety
+ * `recorder` live; `key_id`, `use_code` readable for their lengths; `client` NULL or
+ * readable for `client_len` bytes; `raised_out` NULL or writable.
+ */
+portcullis_result portcullis_usage_recorder_record(const struct portcullis_usage_recorder *recorder,
+                                                   const char *key_id,
+                                                   size_t key_id_len,
+                                                   const char *use_code,
+                                                   size_t use_code_len,
+                                                   uint32_t warnings,
+                                                   const char *client,
+                                                   size_t client_len,
+                                                   uint64_t now,
+                                                   uint32_t *raised_out);
+
+/**
+ * Takes every count and signal recorded since the previous drain (evaluating the volume
+ * rule on the counts; `now` stamps volume alarms) and writes them to `*json_out` as
+ * compact JSON text (library-owned, NUL-terminated: free with `portcullis_string_free`),
+ * its length to `*len_out` (may be NULL). The text is the core's `UsageBatch::to_json`:
+ * `{"dropped": n, "keys": [{"key_id", "first_used", "last_used", "hours": [{"hour",
+ * "allowed", "denied": {reason: count}}], "networks": ["203.0.113.0/24"]}], "signals":
+ * [{"key_id", "at", "kind", …}]}`, times in Unix seconds. Drain every few seconds from
+ * one thread and store the batch; recording goes on meanwhile. Thread-safe (one drain
+ * runs at a time). Errors: `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `recorder` live; `json_out` writable; `len_out` NULL or writable.
+ */
+portcullis_result portcullis_usage_recorder_drain(const struct portcullis_usage_recorder *recorder,
+                                                  uint64_t now,
+                                                  char **json_out,
+                                                  size_t *len_out);
+
+/**
+ * Gives the key `key_id` back what a previous recorder knew of it (from your store), so
+ * that learning, dormancy and new networks carry across a restart: its first and last
+ * authenticated use (Unix seconds; 0 = unknown) and the client networks it was used
+ * from, `networks_len` strings in the form the drain writes (`203.0.113.0/24`,
+ * `2001:db8:1::/48`; at most 8 are kept). Earlier first and later last uses than the
+ * recorder's own win. `*restored_out` (may be NULL) receives false when the table had
+ * no room for the key. Thread-safe. Errors: `PORTCULLIS_NULL_PARAMETER` (recorder,
+ * key_id, a network's data, networks with a nonzero count), `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_KEY_LENGTH` / `PORTCULLIS_KEY_CHARACTER`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (a network that is not an IPv4 /24 or IPv6 /48; nothing
+ * is restored then).
+ *
+ * # Safety
+ * `recorder` live; `key_id` readable for `key_id_len` bytes; `networks` NULL (with a
+ * count of 0) or `networks_len` readable strings; `restored_out` NULL or writable.
+ */
+portcullis_result portcullis_usage_recorder_restore(const struct portcullis_usage_recorder *recorder,
+                                                    const char *key_id,
+                                                    size_t key_id_len,
+                                                    uint64_t first_used,
+                                                    uint64_t last_used,
+                                                    const struct portcullis_str *networks,
+                                                    size_t networks_len,
+                                                    bool *restored_out);
+
+/**
+ * Writes the recorder's own counters to `*stats_out`. Thread-safe. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `recorder` live; `stats_out` writable.
+ */
+portcullis_result portcullis_usage_recorder_stats(const struct portcullis_usage_recorder *recorder,
+                                                  struct portcullis_usage_stats *stats_out);
+
+/**
+ * Frees the host's recorder handle. NULL is a no-op. Checkers made with it keep
+ * recording into it (they hold their own reference).
+ *
+ * # Safety
+ * `recorder` is NULL or a recorder not yet freed, no longer used through this handle.
+ */
+void portcullis_usage_recorder_free(struct portcullis_usage_recorder *recorder);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -80,6 +80,7 @@ for v in "${VARIANTS[@]}"; do
     build test_oauth_metadata "$v" "${extra[@]}" -- bindings/c/tests/test_oauth_metadata.c
     build test_openapi "$v" "${extra[@]}" -- bindings/c/tests/test_openapi.c
     build test_vectors "$v" "${extra[@]}" -- bindings/c/tests/test_vectors.c "$OUT/vectors_data.c"
+    build test_usage "$v" "${extra[@]}" -- bindings/c/tests/test_usage.c "$OUT/vectors_data.c"
     build test_threads "$v" "${extra[@]}" -pthread -- bindings/c/tests/test_threads.c
     build test_random "$v" "${extra[@]}" -- bindings/c/tests/test_random.c
     build test_store_db "$v" "${extra[@]}" -- bindings/c/tests/test_store_db.c
@@ -162,6 +163,7 @@ run_suite() {
     fi
     "${run[@]}" "$OUT/test_api-$v" "$POLICY"
     "${run[@]}" "$OUT/test_vectors-$v"
+    "${run[@]}" "$OUT/test_usage-$v"
     "${run[@]}" "$OUT/test_oauth_metadata-$v" "$POLICY"
     "${run[@]}" "$OUT/test_openapi-$v" "$POLICY"
     if [[ ${#run[@]} -gt 0 ]]; then  # valgrind is slow: fewer rounds

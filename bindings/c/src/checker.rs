@@ -12,6 +12,7 @@ use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
 use crate::store::portcullis_store;
 use crate::text::{owned_string, portcullis_str};
+use crate::usage::client_addr;
 use core_lib::{
     Checker, KeyId, KeyRecord, LookupError, Outcome, Pending, Prepared, Principal, Request,
     ScopeSet, StoredHash, Timestamp,
@@ -57,6 +58,14 @@ pub struct portcullis_request {
     /// value, false, is refused (400 `insecure_transport`) when the policy requires HTTPS,
     /// so a forgotten field fails loudly.
     pub https: bool,
+    /// The client's IP address as text, without a port (`203.0.113.5`, `2001:db8::1`;
+    /// UTF-8), for the usage recorder's new-network rule
+    /// (`portcullis_checker_new_with_usage`); NULL when unknown, which the zero value of a
+    /// zero-initialised request means. Pass the peer address, or the client address your
+    /// trusted proxy reports. Not an IP address: `PORTCULLIS_INVALID_ARGUMENT`.
+    pub client: *const c_char,
+    /// Length of `client` in bytes.
+    pub client_len: usize,
 }
 
 /// The fields of a parsed key, each NUL-terminated.
@@ -120,7 +129,7 @@ unsafe fn request<'a>(r: &portcullis_request) -> FfiResult<Request<'a>> {
             authorization: optional_bytes(r.authorization, r.authorization_len)?,
             query: optional_bytes(r.query, r.query_len)?,
             https: r.https,
-            client: None,
+            client: client_addr(r.client, r.client_len)?,
         })
     }
 }
@@ -153,7 +162,9 @@ pub unsafe extern "C" fn portcullis_checker_new(
 /// Decides a request in one call, fetching the record through `lookup(user_data, …)`.
 /// The decision (also for denials: that is data, not an error) goes to `*decision_out`.
 /// Errors: `PORTCULLIS_NULL_PARAMETER` (checker, request, its method or path, lookup,
-/// decision_out), `PORTCULLIS_INVALID_UTF8` (method or path), `PORTCULLIS_INVALID_LENGTH`.
+/// decision_out), `PORTCULLIS_INVALID_UTF8` (method, path or client),
+/// `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_INVALID_ARGUMENT` (a client that is not an IP
+/// address).
 ///
 /// # Safety
 /// `checker`, `request` live; `lookup` behaves as documented; `decision_out` writable.

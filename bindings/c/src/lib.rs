@@ -46,6 +46,7 @@ mod result;
 mod scopes;
 mod store;
 mod text;
+mod usage;
 
 pub use checker::*;
 pub use decision::*;
@@ -64,6 +65,7 @@ pub use result::*;
 pub use scopes::*;
 pub use store::*;
 pub use text::*;
+pub use usage::*;
 
 /// The header promises these types may be shared between threads; prove it.
 const _: () = {
@@ -84,6 +86,7 @@ const _: () = {
     shareable::<portcullis_authorization>();
     shareable::<portcullis_token_response>();
     shareable::<portcullis_oauth_store>();
+    shareable::<portcullis_usage_recorder>();
     const fn movable<T: Send>() {}
     movable::<portcullis_pending>();
 };

@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <string.h>
 
-enum { JV_NULL, JV_BOOL, JV_INT, JV_STRING, JV_ARRAY, JV_OBJECT };
+/* JV_REAL keeps a non-integer number as its JSON text in `str` (read it with strtod). */
+enum { JV_NULL, JV_BOOL, JV_INT, JV_STRING, JV_ARRAY, JV_OBJECT, JV_REAL };
 
 typedef struct jv {
     int type;
@@ -18,7 +19,7 @@ typedef struct jv {
 } jv;
 
 extern const jv VECTORS_KEYS, VECTORS_EXTRACT, VECTORS_SCOPES, VECTORS_DECISIONS, VECTORS_OAUTH,
-    VECTORS_ERRORS;
+    VECTORS_ERRORS, VECTORS_USAGE;
 
 /* The member `key` of an object, or NULL. */
 static inline const jv *jv_get(const jv *obj, const char *key) {

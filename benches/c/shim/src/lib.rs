@@ -52,6 +52,10 @@ pub struct portcullis_bench_request {
     pub query_len: usize,
     /// Whether the request came over HTTPS.
     pub https: bool,
+    /// The client address, or NULL (the bench leaves it NULL; kept for the layout).
+    pub client: *const c_char,
+    /// Length of `client`.
+    pub client_len: usize,
 }
 
 /// Result codes of the shim (its own, not `portcullis_result`).
