@@ -29,8 +29,10 @@
 //!
 //! # Bounds
 //! - At most [`UsageConfig::max_keys`] keys (≤ [`MAX_TRACKED_KEYS`]), in a table allocated
-//!   when the recorder is made: about 300 bytes per key plus 16 bytes per key per core
-//!   (recording threads count allowed uses on lines of their own). When the table is
+//!   when the recorder is made: a power of two of slots above 4/3 of `max_keys`, each
+//!   about 360 bytes plus 16 per core (recording threads count allowed uses on lines of
+//!   their own) — 6 MB for the default 10,000 keys on two cores; [`UsageStats::bytes`]
+//!   says. When the table is
 //!   seven-eighths full, a drain evicts the least recently active keys down to three
 //!   quarters; a use of a new key that finds no room is counted in
 //!   [`UsageBatch::dropped`].
@@ -425,6 +427,8 @@ pub struct UsageStats {
     pub dropped: u64,
     /// Keys evicted since the recorder was made.
     pub evicted: u64,
+    /// Bytes the recorder's table takes (allocated once, when it was made).
+    pub bytes: usize,
 }
 
 /// Counts uses per key, lock-free and without allocating; share it (`Arc`) between the
@@ -746,6 +750,7 @@ impl UsageRecorder {
             max_keys: self.config.max_keys,
             dropped: self.dropped_total.load(Ordering::Relaxed),
             evicted: self.evicted.load(Ordering::Relaxed),
+            bytes: self.table.bytes(),
         }
     }
 }

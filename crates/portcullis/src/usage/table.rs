@@ -106,6 +106,13 @@ impl Table {
         self.slots.len()
     }
 
+    /// Bytes allocated for the table.
+    pub(super) fn bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.slots)
+            + std::mem::size_of_val(&*self.allowed)
+            + std::mem::size_of_val(&*self.denied)
+    }
+
     pub(super) fn live(&self) -> usize {
         self.live.load(Ordering::Relaxed)
     }

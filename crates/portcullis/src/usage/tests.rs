@@ -348,3 +348,14 @@ fn uses_map_from_reasons_and_codes() {
         Some(Use::Denied(Denial::Other))
     );
 }
+
+#[test]
+fn memory_is_allocated_once_and_reported() {
+    let small = recorder(|c| c.max_keys = 1_000).stats().bytes;
+    let large = recorder(|c| c.max_keys = 10_000).stats().bytes;
+    // Proportional to the bound (slots are a power of two above 4/3 of it).
+    assert!(large >= 8 * small && large < 20 * small, "{small} {large}");
+    let per_key = large / 10_000;
+    println!("usage recorder: {large} bytes for 10,000 keys ({per_key} per key)");
+    assert!(per_key < 1_500, "{per_key} bytes per key");
+}
