@@ -35,21 +35,23 @@ pub(super) const SIG_DORMANT: u32 = 2;
 pub(super) const SIG_BURST: u32 = 4;
 pub(super) const SIG_ROTATION: u32 = 8;
 
-/// One key's state (counts live in the table's arrays).
+/// One key's state (counts live in the table's arrays). The fields an allowed use reads
+/// come first and fill the slot's first cache line, so a use touches that line only.
 #[derive(Default)]
+#[repr(C, align(64))]
 pub(super) struct Slot {
     id0: AtomicU64,
     id1: AtomicU64,
     /// First and last authenticated use (seconds; 0: none).
     pub(super) first: AtomicU64,
     pub(super) last: AtomicU64,
-    /// Each bucket's hour + 1 (0: unused).
-    hours: [AtomicU64; HOURS_KEPT],
-    /// Networks seen (packed; 0: free) and where the next one goes.
-    nets: [AtomicU64; NETWORKS_PER_KEY],
-    net_next: AtomicU32,
+    /// Each bucket's hour + 1 (0: unused; hours fit 32 bits for 490,000 years).
+    hours: [AtomicU32; HOURS_KEPT],
     /// Counts not drained yet.
     dirty: AtomicBool,
+    /// The first network learnt (the usual one), then the others; packed, 0: free.
+    nets: [AtomicU64; NETWORKS_PER_KEY],
+    net_next: AtomicU32,
     /// Raised signals not drained yet, with their data.
     pub(super) pending: AtomicU32,
     pub(super) new_net: AtomicU64,
@@ -189,7 +191,7 @@ impl Table {
     #[inline]
     pub(super) fn count(&self, s: &Slot, i: usize, hour: u64, denial: Option<Denial>) {
         let b = (hour % HOURS_KEPT as u64) as usize;
-        let tag = hour + 1;
+        let tag = (hour + 1) as u32;
         if s.hours[b].load(Ordering::Relaxed) < tag {
             s.hours[b].fetch_max(tag, Ordering::Relaxed);
         }
@@ -228,6 +230,7 @@ impl Table {
             if tag == 0 {
                 continue;
             }
+            let tag = u64::from(tag);
             let take = |c: &AtomicU32| match c.load(Ordering::Relaxed) {
                 0 => 0,
                 _ => u64::from(c.swap(0, Ordering::Relaxed)),
@@ -282,7 +285,7 @@ impl Table {
     pub(super) fn activity(&self, i: usize) -> u64 {
         let s = &self.slots[i];
         let hour = s.hours.iter().map(|h| h.load(Ordering::Relaxed)).max();
-        let hour_end = hour.unwrap_or(0).saturating_mul(3600);
+        let hour_end = u64::from(hour.unwrap_or(0)).saturating_mul(3600);
         [
             s.last.load(Ordering::Relaxed),
             s.burst_start.load(Ordering::Relaxed),
@@ -318,12 +321,15 @@ impl Table {
         .into_iter()
         .chain([&s.dormant_at, &s.burst_start, &s.burst_since, &s.burst_at])
         .chain([&s.rotation_day, &s.rotation_at])
-        .chain(&s.hours)
         .chain(&s.nets)
         {
             a.store(0, Ordering::Relaxed);
         }
-        for a in [&s.net_next, &s.pending, &s.burst_count] {
+        for a in s
+            .hours
+            .iter()
+            .chain([&s.net_next, &s.pending, &s.burst_count])
+        {
             a.store(0, Ordering::Relaxed);
         }
         s.dirty.store(false, Ordering::SeqCst);
