@@ -9,7 +9,8 @@
 //! concurrent store, `Store` the database store (`portcullis-store`, internally synchronised); `Peppers` and `Pending` lock internally. OAuth: `AccessVerifier`,
 //! `OAuthServer`, `Client` and `OAuthConfig` are immutable (revocations are lock-free
 //! sets); `AccessKeys` and `MemoryOAuthStore` lock internally. `UsageRecorder` records
-//! lock-free and drains under a lock of its own; its batches are immutable.
+//! lock-free and drains under a lock of its own; its batches are immutable, and so are
+//! what a `Store` reads back (`UsageHistory`, `StoredSignal`, `AuditEntry`).
 
 mod batch;
 mod checker;
@@ -30,6 +31,7 @@ mod policy;
 mod record;
 mod shared;
 mod store;
+mod store_usage;
 mod time;
 mod usage;
 
@@ -75,6 +77,9 @@ fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<usage::PyKeyUsage>()?;
     m.add_class::<usage::PyHourCounts>()?;
     m.add_class::<usage::PySignal>()?;
+    m.add_class::<store_usage::PyUsageHistory>()?;
+    m.add_class::<store_usage::PyStoredSignal>()?;
+    m.add_class::<store_usage::PyAuditEntry>()?;
     m.add_function(wrap_pyfunction!(codes::_enumerations, m)?)?;
     Ok(())
 }

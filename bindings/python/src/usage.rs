@@ -368,7 +368,7 @@ impl PyUsageStats {
 /// What one `UsageRecorder.drain` took out: keys with counts, signals, dropped uses.
 #[pyclass(frozen, module = "portcullis._portcullis", name = "UsageBatch")]
 pub struct PyUsageBatch {
-    inner: Arc<UsageBatch>,
+    pub(crate) inner: Arc<UsageBatch>,
 }
 
 #[pymethods]
@@ -470,7 +470,7 @@ impl PyKeyUsage {
 /// One key's uses in one hour.
 #[pyclass(frozen, module = "portcullis._portcullis", name = "HourCounts")]
 pub struct PyHourCounts {
-    inner: HourCounts,
+    pub(crate) inner: HourCounts,
 }
 
 #[pymethods]

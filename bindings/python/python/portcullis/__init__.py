@@ -66,6 +66,13 @@ past rotation). Drain it every few seconds from another thread and store the bat
     batch = recorder.drain()           # GIL released; recording goes on
     save(batch.to_json())              # and alert on batch.signals
 
+With a database :class:`Store`, ``store.drain_usage(recorder)`` drains and saves in one
+call (``store.restore_usage(recorder)`` after a restart); ``store.last_used()``,
+``store.key_usage(key_id)`` and ``store.usage_signals()`` read it back. Every key write is
+in the store's append-only audit (``store.audit_log()``), under the actor the write names
+(``store.revoke(key_id, actor="alice@example.com")``) or the store's
+(``Store.open(url, actor=...)``).
+
 With asyncio, ``await checker.check_async(...)`` takes the arguments of ``check`` and a
 lookup that may be ``async``. The enumerated strings (``Decision.reason``,
 ``AuthorizeOutcome.kind``, …) are ``Literal`` types in :mod:`portcullis.codes`.
@@ -78,6 +85,7 @@ from portcullis._portcullis import (
     AccessClaims,
     AccessKeys,
     AccessVerifier,
+    AuditEntry,
     AuthorizeOutcome,
     Checker,
     Client,
@@ -103,8 +111,10 @@ from portcullis._portcullis import (
     Rotation,
     Signal,
     Store,
+    StoredSignal,
     TokenResponse,
     UsageBatch,
+    UsageHistory,
     UsageRecorder,
     UsageStats,
     Verification,
@@ -137,6 +147,7 @@ __all__ = [
     "AccessKeys",
     "AccessTokenError",
     "AccessVerifier",
+    "AuditEntry",
     "AuthorizeOutcome",
     "Checker",
     "Client",
@@ -177,8 +188,10 @@ __all__ = [
     "Signal",
     "Store",
     "StoreError",
+    "StoredSignal",
     "TokenResponse",
     "UsageBatch",
+    "UsageHistory",
     "UsageRecorder",
     "UsageStats",
     "Verification",

@@ -76,6 +76,9 @@ __all__ = [
     "KeyUsage",
     "HourCounts",
     "Signal",
+    "UsageHistory",
+    "StoredSignal",
+    "AuditEntry",
 ]
 
 __version__: str
@@ -331,34 +334,112 @@ class Store:
     opens it. Pass it as ``lookup=`` to ``Checker.check``: answers come from this
     process's cache while the change feed is fresh (within ``staleness``), from the
     database otherwise, and a 503 ``lookup_failed`` when neither can answer. Every call
-    that may touch the database releases the GIL. Errors are ``DatabaseError``."""
+    that may touch the database releases the GIL. Errors are ``DatabaseError``.
+
+    Usage: ``drain_usage`` drains a ``UsageRecorder`` and saves the batch (every few
+    seconds, from one thread; never per request); ``last_used``, ``key_usage`` and
+    ``usage_signals`` read it back. The audit: every key write (``insert``, ``revoke``,
+    ``rotate``) appends to an append-only log (``audit_log``) under the actor the write
+    names (``actor=``, e.g. the signed-in user) or else the store's (``Store.open(url,
+    actor=...)``). An actor is a keyword of each write rather than a view
+    (Rust's ``Store::acting_as``): one method per write, whoever acts."""
 
     @staticmethod
-    def open(url: str, *, staleness: Optional[Union[float, timedelta]] = None) -> Store:
+    def open(
+        url: str,
+        *,
+        staleness: Optional[Union[float, timedelta]] = None,
+        actor: Optional[str] = None,
+    ) -> Store:
         """Connects, checks the database is portcullis's and not newer than this module,
         migrates it and starts the change feed. ``staleness``: seconds the cache may
-        answer on its own since the feed last caught up (default 1)."""
-    def insert(self, record: _RecordLike) -> None:
-        """Stores a new record (from ``Checker.issue``); ``DatabaseError``
-        ``duplicate_key`` if the id exists."""
+        answer on its own since the feed last caught up (default 1). ``actor``: who this
+        handle's writes are audited as when a write names none (default: no one); one
+        the store refuses (empty, over 256 bytes, a control character) raises
+        ``ConfigurationError`` (``invalid_argument``)."""
+    def insert(self, record: _RecordLike, *, actor: Optional[str] = None) -> None:
+        """Stores a new record (from ``Checker.issue``), audited as ``actor`` (default:
+        the store's); ``DatabaseError`` ``duplicate_key`` if the id exists."""
     def get(self, key_id: str) -> Optional[KeyRecord]:
         """The record read from the database (not the cache), or ``None`` (also for any
         text that is not a key id)."""
     def records(self) -> List[KeyRecord]:
         """Every decodable record, oldest first (at most 100,000), from the database; a
         row whose record cannot be decoded is left out."""
-    def revoke(self, key_id: str, at: Optional[_Time] = None) -> bool:
-        """Revokes a key from ``at`` on (default: now) in every process; returns whether
-        it already was. ``DatabaseError`` ``key_not_found`` if absent."""
+    def revoke(
+        self, key_id: str, at: Optional[_Time] = None, *, actor: Optional[str] = None
+    ) -> bool:
+        """Revokes a key from ``at`` on (default: now) in every process, audited as
+        ``actor`` (default: the store's); returns whether it already was (then nothing
+        is audited). ``DatabaseError`` ``key_not_found`` if absent."""
     def rotate(
         self,
         key_id: str,
         checker: Checker,
         grace: _Duration,
         now: Optional[_Time] = None,
+        *,
+        actor: Optional[str] = None,
     ) -> Rotation:
         """Rotates a key in one transaction and stores both records (see
-        ``Checker.rotate``); ``DatabaseError`` ``key_not_found`` or ``key_inactive``."""
+        ``Checker.rotate``), audited as ``actor`` (default: the store's);
+        ``DatabaseError`` ``key_not_found`` or ``key_inactive``."""
+    def audit_log(
+        self,
+        *,
+        key: Optional[str] = None,
+        before: Optional[int] = None,
+        after: Optional[int] = None,
+        limit: int = 50,
+    ) -> List[AuditEntry]:
+        """The audit log, newest first: every lifecycle change or one key's (``key``;
+        text that is not a key id matches nothing), with ``seq`` below ``before`` and
+        above ``after``, at most ``limit`` (capped at 1,000). Page back with the
+        smallest ``seq`` of a page as the next ``before``."""
+    @property
+    def actor(self) -> Optional[str]:
+        """Who this handle's writes are audited as when a write names none (``None``:
+        no one)."""
+    def drain_usage(self, recorder: UsageRecorder, now: Optional[_Time] = None) -> UsageBatch:
+        """Drains ``recorder`` (at ``now``, default the current time) and saves the batch
+        in one transaction; returns the batch, for its signals. Call it every few seconds
+        from one thread and once before the process exits, never per request. When the
+        save fails it raises ``DatabaseError`` with the drained batch as ``.batch``: the
+        recorder no longer holds it, so keep it and ``save_usage`` it later (saving is
+        additive: late counts the same), or it is lost."""
+    def save_usage(self, batch: UsageBatch) -> None:
+        """Saves a drained batch in one transaction: adds its counts to each key's hours,
+        keeps the earliest first use and the latest last use, merges the networks and
+        appends the signals. Additive: a batch saved twice counts twice; many processes
+        may save into one database."""
+    def restore_usage(
+        self, recorder: UsageRecorder, key_ids: Optional[Iterable[str]] = None
+    ) -> int:
+        """Gives a new recorder (after a restart) the stored first and last use and
+        networks of the most recently used keys (at most three quarters of its
+        ``max_keys``), or of the keys in ``key_ids``, so that learning, dormancy and
+        known networks carry over. Returns how many keys it restored."""
+    def last_used(self) -> Dict[str, datetime]:
+        """Every key's last authenticated use on record, by key id (keys never used are
+        absent): the "last used" of a key listing."""
+    def key_usage(self, key_id: str, since: Optional[_Time] = None) -> UsageHistory:
+        """A key's stored usage: first and last use, networks, counts per hour from
+        ``since`` on (default: all kept, the store's 90 days; oldest first) and signals
+        raised from ``since`` on (newest first, at most 1,000). A key never used, or text
+        that is not a key id, has an empty history."""
+    def usage_signals(
+        self,
+        *,
+        key: Optional[str] = None,
+        since: Optional[_Time] = None,
+        before: Optional[int] = None,
+        after: Optional[int] = None,
+        limit: int = 100,
+    ) -> List[StoredSignal]:
+        """Saved signals, newest first: every key's or one key's (``key``; text that is
+        not a key id matches nothing), raised at or after ``since``, with ``seq`` below
+        ``before`` and above ``after``, at most ``limit`` (capped at 1,000). Page back with
+        the smallest ``seq`` of a page as the next ``before``."""
     def attach(self, verifier: AccessVerifier) -> None:
         """Pushes this store's OAuth revocations, now and as the feed brings them, into
         ``verifier``, and makes it fail closed like the cache (503 while the feed is behind
@@ -1450,3 +1531,79 @@ class Signal:
         """``wrong_secret_burst``: the window's start."""
     def to_json(self) -> Dict[str, Any]:
         """This signal as its entry of ``UsageBatch.to_json()``."""
+
+@final
+class UsageHistory:
+    """A key's stored usage (``Store.key_usage``)."""
+
+    @property
+    def key_id(self) -> str:
+        """The key id asked for."""
+    @property
+    def first_used(self) -> Optional[datetime]:
+        """Its first authenticated use on record (``None``: never used)."""
+    @property
+    def last_used(self) -> Optional[datetime]:
+        """Its last authenticated use on record."""
+    @property
+    def networks(self) -> List[str]:
+        """The client networks it has been used from (at most 8)."""
+    @property
+    def hours(self) -> List[HourCounts]:
+        """Its counts per hour since the time asked for, oldest first; hours without use
+        are absent."""
+    @property
+    def signals(self) -> List[StoredSignal]:
+        """Its signals since the time asked for, newest first."""
+
+@final
+class StoredSignal:
+    """A saved unusual-activity signal (``Store.usage_signals``,
+    ``UsageHistory.signals``)."""
+
+    @property
+    def seq(self) -> int:
+        """Its place among saved signals (increasing)."""
+    @property
+    def key_id(self) -> str:
+        """The key id."""
+    @property
+    def at(self) -> datetime:
+        """When it was raised."""
+    @property
+    def kind(self) -> str:
+        """``new_network``, ``volume``, ``after_dormancy``, ``wrong_secret_burst`` or
+        ``rotation_due`` (a newer version may have saved another)."""
+    @property
+    def details(self) -> Dict[str, Any]:
+        """The kind's fields as saved (``{"network": "198.51.100.0/24"}``; ``{}`` for
+        ``rotation_due``; times as int seconds)."""
+    def to_json(self) -> Dict[str, Any]:
+        """``{"seq", "key_id", "at", "kind", …the kind's fields}``: ``Signal.to_json()``
+        with the sequence number."""
+
+@final
+class AuditEntry:
+    """One entry of the audit log (``Store.audit_log``). It never holds a secret."""
+
+    @property
+    def seq(self) -> int:
+        """Its place in the log (increasing)."""
+    @property
+    def key_id(self) -> Optional[str]:
+        """The key (``None`` for an entry about no key: ``pepper_rotated``)."""
+    @property
+    def action(self) -> str:
+        """``created``, ``revoked``, ``rotated``, ``rehashed`` or ``pepper_rotated``."""
+    @property
+    def actor(self) -> Optional[str]:
+        """Who made the change, as the host named it (``None``: no one was named, or the
+        entry predates actors)."""
+    @property
+    def at(self) -> datetime:
+        """When."""
+    @property
+    def detail(self) -> str:
+        """``rotated``: the successor's id; ``created`` by a rotation: the
+        predecessor's; ``pepper_rotated``: the new primary pepper's id; otherwise
+        ``""``."""

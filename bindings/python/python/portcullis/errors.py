@@ -15,7 +15,10 @@ A *denied request* is never an exception: ``Checker.check`` returns a ``Decision
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple, Type
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Type
+
+if TYPE_CHECKING:
+    from portcullis._portcullis import UsageBatch
 
 __all__ = [
     "PortcullisError",
@@ -121,7 +124,9 @@ class ConfigurationError(PortcullisError, ValueError):
     ``unknown_access_key``), an ``AccessVerifier`` of another policy's scope catalog
     (``catalog_mismatch``), OAuth metadata (``no_issuer``, ``insecure_endpoint``,
     ``bad_endpoint``), a ``UsageRecorder`` setting out of range (``bad_max_keys``,
-    ``bad_burst_threshold``, ``bad_volume_factor``, ``bad_baseline_hours``)."""
+    ``bad_burst_threshold``, ``bad_volume_factor``, ``bad_baseline_hours``), an actor
+    the database ``Store`` refuses (``invalid_argument``: empty, over 256 bytes, or
+    holding a control character)."""
 
 
 class IssueError(PortcullisError, ValueError):
@@ -165,13 +170,25 @@ class DatabaseError(PortcullisError):
     ``corrupt_record``, ``store_value_too_large``, ``duplicate_key``, ``key_not_found``,
     ``key_inactive``, ``store_error``, ``store_busy``) and ``hint`` says what to do. The
     message names what failed, never the URL's password. A failed *lookup* is not an
-    exception: ``check`` answers 503 ``lookup_failed``."""
+    exception: ``check`` answers 503 ``lookup_failed``.
+
+    ``batch``: from ``Store.drain_usage``, the drained ``UsageBatch`` that could not be
+    saved (the recorder no longer holds it: ``Store.save_usage(error.batch)`` later
+    counts it once); ``None`` otherwise. It is not carried by ``pickle`` or ``copy``."""
 
     hint: str
+    batch: Optional[UsageBatch] = None
 
     def __init__(self, message: str, code: str, hint: str = "") -> None:
         super().__init__(message, code)
         self.hint = hint
+
+    def __reduce__(
+        self,
+    ) -> Tuple[Any, Tuple[Type[PortcullisError], Tuple[Any, ...]], Dict[str, Any]]:
+        # A native batch does not pickle; the error's other fields do.
+        rebuild, args, state = super().__reduce__()
+        return rebuild, args, {k: v for k, v in state.items() if k != "batch"}
 
 
 class KeyLookupError(PortcullisError):
