@@ -82,11 +82,13 @@ pub enum Family {
     OpenApi,
     /// [`crate::usage::UsageConfigError`]: a usage recorder's setting.
     Usage,
+    /// [`crate::limit::LimitError`]: a rate limit's setting.
+    Limit,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 27] = [
+    pub const ALL: [Family; 28] = [
         Family::Binding,
         Family::Policy,
         Family::Pepper,
@@ -114,6 +116,7 @@ impl Family {
         Family::Database,
         Family::OpenApi,
         Family::Usage,
+        Family::Limit,
     ];
 
     /// The stable snake_case name (`access_key`).
@@ -146,6 +149,7 @@ impl Family {
             Family::Database => "database",
             Family::OpenApi => "openapi",
             Family::Usage => "usage",
+            Family::Limit => "limit",
         }
     }
 
@@ -458,6 +462,12 @@ table! {
         "volume_factor must be a finite number of at least 1";
     USAGE_BAD_BASELINE_HOURS = Usage "bad_baseline_hours" None,
         "baseline_hours must be 1 to 8,760";
+    LIMIT_BAD_RATE = Limit "bad_rate" None,
+        "a limit's rate must be at least 1 and at most one request per microsecond";
+    LIMIT_BAD_WINDOW = Limit "bad_window" None, "a limit's window must be 1 to 86,400 seconds";
+    LIMIT_BAD_BURST = Limit "bad_burst" None,
+        "a limit's burst must be at least 1 and refill within 50 days";
+    LIMIT_BAD_SUBJECTS = Limit "bad_subjects" None, "max_subjects must be 1 to 16,777,216";
 }
 
 macro_rules! has_code {
@@ -495,6 +505,7 @@ has_code!(
     crate::scope::CatalogMismatch,
     crate::OpenApiError,
     crate::usage::UsageConfigError,
+    crate::limit::LimitError,
 );
 
 impl HasCode for crate::PolicyError {
@@ -651,6 +662,10 @@ mod tests {
             crate::usage::UsageConfigError::BurstThreshold,
             crate::usage::UsageConfigError::VolumeFactor,
             crate::usage::UsageConfigError::BaselineHours,
+            crate::limit::LimitError::Rate,
+            crate::limit::LimitError::Window,
+            crate::limit::LimitError::Burst,
+            crate::limit::LimitError::Subjects,
         );
         for c in OAuthErrorCode::ALL {
             all.push((of(&c), c.code()));

@@ -45,7 +45,7 @@
 //!
 //! # The API's shape
 //!
-//! Modules are private; what a user needs is re-exported here, by name. Five namespaces
+//! Modules are private; what a user needs is re-exported here, by name. Six namespaces
 //! stay public because each is a sub-API of its own:
 //! - [`oauth`]: the OAuth 2.0 authorization server (endpoints, clients, stores, access
 //!   tokens, PKCE), about fifty items a key-only user never meets.
@@ -54,6 +54,7 @@
 //! - [`policy`]: the policy's parts (routes, transport, lifecycle); [`Policy`] and its
 //!   errors are also here.
 //! - [`codes`]: the one table of stable error codes every binding reports.
+//! - [`limit`]: rate limits in one process (GCRA over a lock-free table of subjects).
 //! - [`usage`]: the usage recorder (counts per key and hour, unusual-activity signals)
 //!   a checker feeds ([`Checker::with_usage`]).
 //!
@@ -75,6 +76,7 @@ pub mod for_bindings;
 mod format;
 mod hash;
 mod issue;
+pub mod limit;
 mod lookup;
 mod mac;
 pub mod oauth;

@@ -1,0 +1,223 @@
+//! Rate limits in one process: the generic cell rate algorithm (GCRA) over a fixed
+//! lock-free table of subjects, one atomic word each.
+//!
+//! ```
+//! use portcullis::limit::{Quota, RateLimiter};
+//! let quota = Quota::new(100, 1, 20)?;          // 100 per second, 20 at once
+//! let limiter = RateLimiter::new(10_000)?;
+//! let now_us = 5_000_000;                        // a monotonic clock, in microseconds
+//! let verdict = limiter.check(&quota, 0, b"key:Ab3dE5", now_us);
+//! assert!(verdict.allowed && verdict.remaining == 19);
+//! # Ok::<(), portcullis::limit::LimitError>(())
+//! ```
+//!
+//! Decisions:
+//! - **GCRA** keeps one "theoretical arrival time" (TAT) per subject: a request at `now`
+//!   is allowed when `max(tat, now) + interval - now <= burst × interval`, and then moves
+//!   the TAT on by one interval. It is exact, needs no background refill, and a subject
+//!   whose TAT has passed is indistinguishable from a new one — which is what lets a slot
+//!   be reused without losing anything.
+//! - **One word per subject:** 20 bits of the subject's fingerprint and 44 bits of its TAT
+//!   in microseconds (modulo 2⁴⁴, about 203 days), updated by compare-and-swap. A TAT is
+//!   read relative to `now`: one further ahead than any quota allows is from a former
+//!   lap, that is, in the past.
+//! - **Bounded:** a table of `max_subjects` (up to [`MAX_SUBJECTS`]), allocated once. A
+//!   new subject takes an empty slot or one whose TAT has passed, within a probe window
+//!   of 16; when every slot there is busy the request is refused as limited (fail
+//!   closed) and counted ([`RateLimiter::saturated`]).
+//! - **Fingerprints can collide** (20 bits within a window of 16 slots: about one
+//!   subject pair in 65,000 at full load); two subjects that do share one limit each
+//!   other more, never less.
+//! - **Time is an input** (microseconds of a monotonic clock the host reads): the core
+//!   reads no clock, and tests drive it.
+
+mod table;
+
+use std::fmt;
+
+/// The most subjects one limiter holds.
+pub const MAX_SUBJECTS: usize = 1 << 24;
+/// The longest window: one day.
+pub const MAX_WINDOW_SECS: u32 = 86_400;
+
+const MICROS: u64 = 1_000_000;
+
+/// A rate: `rate` requests per `window` seconds, at most `burst` at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Quota {
+    rate: u32,
+    window: u32,
+    burst: u32,
+    /// Microseconds between two requests at the steady rate.
+    interval: u64,
+}
+
+impl Quota {
+    /// `rate` requests per `window` seconds (1 to [`MAX_WINDOW_SECS`]), with at most
+    /// `burst` (≥ 1) at once.
+    ///
+    /// # Errors
+    /// [`LimitError::Rate`] for a rate of 0 or one faster than a request per
+    /// microsecond, [`LimitError::Window`], [`LimitError::Burst`].
+    pub fn new(rate: u32, window: u32, burst: u32) -> Result<Self, LimitError> {
+        if window == 0 || window > MAX_WINDOW_SECS {
+            return Err(LimitError::Window);
+        }
+        let window_us = u64::from(window) * MICROS;
+        if rate == 0 || u64::from(rate) > window_us {
+            return Err(LimitError::Rate);
+        }
+        let interval = window_us / u64::from(rate);
+        if burst == 0 || interval.saturating_mul(u64::from(burst)) > table::MAX_HORIZON {
+            return Err(LimitError::Burst);
+        }
+        Ok(Quota {
+            rate,
+            window,
+            burst,
+            interval,
+        })
+    }
+
+    /// Requests per window.
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// The window, in seconds.
+    pub fn window(&self) -> u32 {
+        self.window
+    }
+
+    /// Requests allowed at once.
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// Microseconds between two requests at the steady rate.
+    pub fn interval_us(&self) -> u64 {
+        self.interval
+    }
+
+    /// How far ahead of `now` a TAT may be: `burst` intervals.
+    fn horizon(&self) -> u64 {
+        self.interval.saturating_mul(u64::from(self.burst))
+    }
+}
+
+/// What a limiter said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Whether the request may proceed (and was counted).
+    pub allowed: bool,
+    /// Requests that could still be made at once after this one.
+    pub remaining: u32,
+    /// Microseconds until the subject is back to its full burst.
+    pub reset_us: u64,
+    /// On a refusal, microseconds until one request would be allowed (0 when allowed).
+    pub retry_after_us: u64,
+}
+
+/// A [`Quota`] or [`RateLimiter`] setting out of range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LimitError {
+    /// The rate is 0 or faster than one request per microsecond.
+    Rate,
+    /// The window is 0 or longer than [`MAX_WINDOW_SECS`].
+    Window,
+    /// The burst is 0, or so large that a full burst takes more than 50 days to refill.
+    Burst,
+    /// `max_subjects` is 0 or above [`MAX_SUBJECTS`].
+    Subjects,
+}
+
+impl LimitError {
+    /// Its row in [`crate::codes`].
+    pub const fn row(&self) -> &'static crate::codes::Code {
+        match self {
+            LimitError::Rate => &crate::codes::LIMIT_BAD_RATE,
+            LimitError::Window => &crate::codes::LIMIT_BAD_WINDOW,
+            LimitError::Burst => &crate::codes::LIMIT_BAD_BURST,
+            LimitError::Subjects => &crate::codes::LIMIT_BAD_SUBJECTS,
+        }
+    }
+
+    /// A stable machine-readable name, unique in its family (see [`crate::codes`]).
+    pub const fn code(&self) -> &'static str {
+        self.row().code()
+    }
+}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.row().message())
+    }
+}
+
+impl std::error::Error for LimitError {}
+
+/// Subjects' TATs; share it (`Arc`) between threads.
+pub struct RateLimiter {
+    table: table::Table,
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("slots", &self.table.len())
+            .field("saturated", &self.saturated())
+            .finish()
+    }
+}
+
+impl RateLimiter {
+    /// A limiter for up to `max_subjects` subjects at once (its table is allocated now:
+    /// 8 bytes per slot, a power of two above 4/3 of the bound).
+    ///
+    /// # Errors
+    /// [`LimitError::Subjects`].
+    pub fn new(max_subjects: usize) -> Result<Self, LimitError> {
+        if max_subjects == 0 || max_subjects > MAX_SUBJECTS {
+            return Err(LimitError::Subjects);
+        }
+        Ok(RateLimiter {
+            table: table::Table::new(max_subjects),
+        })
+    }
+
+    /// Counts one request of `subject` under `quota` (its limit numbered `limit`: the
+    /// same subject under two limits has two TATs) at `now_us`, if it is allowed.
+    #[inline]
+    pub fn check(&self, quota: &Quota, limit: u32, subject: &[u8], now_us: u64) -> Verdict {
+        self.check_n(quota, limit, subject, 1, now_us)
+    }
+
+    /// As [`RateLimiter::check`] for `n` requests at once (all or none; `n` above the
+    /// burst is never allowed). `n = 0` only reads the subject's state (`allowed`).
+    pub fn check_n(
+        &self,
+        quota: &Quota,
+        limit: u32,
+        subject: &[u8],
+        n: u32,
+        now_us: u64,
+    ) -> Verdict {
+        self.table
+            .update(self.table.fingerprint(limit, subject), quota, n, now_us)
+    }
+
+    /// Gives back `n` requests counted for `subject` (a request refused by a later limit,
+    /// so that its earlier limits do not count it).
+    pub fn refund(&self, quota: &Quota, limit: u32, subject: &[u8], n: u32, now_us: u64) {
+        self.table
+            .refund(self.table.fingerprint(limit, subject), quota, n, now_us);
+    }
+
+    /// Requests refused because no slot was free for a new subject.
+    pub fn saturated(&self) -> u64 {
+        self.table.saturated()
+    }
+}
+
+#[cfg(test)]
+mod tests;
