@@ -26,6 +26,7 @@ NAMESPACES = {
     "scope": SRC / "scope" / "mod.rs",
     "policy": SRC / "policy" / "mod.rs",
     "codes": SRC / "codes.rs",
+    "usage": SRC / "usage.rs",
     "for_bindings": SRC / "for_bindings.rs",
 }
 TICKED = re.compile(r"`([^`]+)`")
