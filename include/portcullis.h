@@ -21,8 +21,9 @@
  *   are a uint32_t of an enum's bits (portcullis_warning).
  * - Fallible calls return portcullis_result (a uint32_t; the numbers are stable and
  *   never reused). Out-parameters are written only when the call returns PORTCULLIS_OK
- *   (exception: the required-length protocol reports the needed length in *len_out with
- *   PORTCULLIS_BUFFER_TOO_SMALL). portcullis_result_message(code) gives a static text
+ *   (exceptions: the required-length protocol reports the needed length in *len_out with
+ *   PORTCULLIS_BUFFER_TOO_SMALL; portcullis_store_drain_usage hands back the batch it
+ *   drained but could not save with the database error). portcullis_result_message(code) gives a static text
  *   for any code without allocating; portcullis_last_error() the detail of the last
  *   failure on the calling thread (e.g. every problem of an invalid policy, with lines).
  * - Strings go in as (pointer, length): text must be UTF-8 (else
@@ -3145,7 +3146,8 @@ portcullis_result portcullis_store_new_from_url(const char *url,
 
 /**
  * Adds a copy of `record` (the caller keeps its handle); a database store writes it and
- * its audit entry in one transaction, and every process sees it. Errors:
+ * its audit entry in one transaction, and every process sees it. The audit records no
+ * actor (`portcullis_store_insert_as` names one). Errors:
  * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_STORE_DUPLICATE` (an id already present;
  * a database store: `PORTCULLIS_DATABASE_DUPLICATE_KEY`), a database store's
  * `PORTCULLIS_DATABASE_*` errors (nothing was written).
@@ -3155,6 +3157,22 @@ portcullis_result portcullis_store_new_from_url(const char *url,
  */
 portcullis_result portcullis_store_insert(const struct portcullis_store *store,
                                           const struct portcullis_record *record);
+
+/**
+ * `portcullis_store_insert`, with the audit entry recorded as done by `actor` (who acts,
+ * as the host names them: a user's email, a service's name; trimmed, 1 to 256 bytes of
+ * UTF-8 without control characters). A memory store keeps no audit: the actor is
+ * checked, then unused. Errors as for `portcullis_store_insert`, and
+ * `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_INVALID_ARGUMENT`
+ * (not an actor; nothing was written).
+ *
+ * # Safety
+ * `store` and `record` are live; `actor` readable for `actor_len` bytes.
+ */
+portcullis_result portcullis_store_insert_as(const struct portcullis_store *store,
+                                             const char *actor,
+                                             size_t actor_len,
+                                             const struct portcullis_record *record);
 
 /**
  * Adds or replaces (same id) a copy of `record`. Errors: `PORTCULLIS_NULL_PARAMETER`,
@@ -3196,7 +3214,8 @@ portcullis_result portcullis_store_remove(const struct portcullis_store *store,
  * Revokes the key with this id from `at` (Unix seconds) on; every later check sees it
  * (a database store: in this process at once, in the others when the change feed
  * brings it, within milliseconds while it runs; revoking again keeps the earlier time).
- * Errors as for `portcullis_store_get`.
+ * The audit records no actor (`portcullis_store_revoke_as` names one). Errors as for
+ * `portcullis_store_get`.
  *
  * # Safety
  * `store` is live; `id` readable for `id_len` bytes.
@@ -3207,10 +3226,26 @@ portcullis_result portcullis_store_revoke(const struct portcullis_store *store,
                                           uint64_t at);
 
 /**
+ * `portcullis_store_revoke`, with the audit entry recorded as done by `actor` (as for
+ * `portcullis_store_insert_as`). Errors as for `portcullis_store_revoke` and
+ * `PORTCULLIS_INVALID_ARGUMENT` (not an actor; nothing was written).
+ *
+ * # Safety
+ * `store` is live; `actor` readable for `actor_len` bytes, `id` for `id_len` bytes.
+ */
+portcullis_result portcullis_store_revoke_as(const struct portcullis_store *store,
+                                             const char *actor,
+                                             size_t actor_len,
+                                             const char *id,
+                                             size_t id_len,
+                                             uint64_t at);
+
+/**
  * Rotates the key with this id at `now`, as `portcullis_checker_rotate`, and stores the
  * result: the successor is added and the predecessor's record replaced (a database
- * store: in one transaction, with their audit entries). Writes the successor (its
- * plaintext, shown once) to `*successor_out`. Errors as for `portcullis_store_get` and
+ * store: in one transaction, with their audit entries, which record no actor:
+ * `portcullis_store_rotate_as` names one). Writes the successor (its plaintext, shown
+ * once) to `*successor_out`. Errors as for `portcullis_store_get` and
  * `portcullis_checker_rotate` (`PORTCULLIS_ISSUE_INACTIVE`: revoked or expired; a
  * database store: `PORTCULLIS_DATABASE_KEY_INACTIVE`).
  *
@@ -3224,6 +3259,26 @@ portcullis_result portcullis_store_rotate(const struct portcullis_store *store,
                                           uint64_t grace_secs,
                                           uint64_t now,
                                           struct portcullis_issued_key **successor_out);
+
+/**
+ * `portcullis_store_rotate`, with both audit entries (the predecessor's `rotated`, the
+ * successor's `created`) recorded as done by `actor` (as for
+ * `portcullis_store_insert_as`). Errors as for `portcullis_store_rotate` and
+ * `PORTCULLIS_INVALID_ARGUMENT` (not an actor; nothing was written).
+ *
+ * # Safety
+ * `store`, `checker` live; `actor` readable for `actor_len` bytes, `id` for `id_len`
+ * bytes; `successor_out` writable.
+ */
+portcullis_result portcullis_store_rotate_as(const struct portcullis_store *store,
+                                             const char *actor,
+                                             size_t actor_len,
+                                             const struct portcullis_checker *checker,
+                                             const char *id,
+                                             size_t id_len,
+                                             uint64_t grace_secs,
+                                             uint64_t now,
+                                             struct portcullis_issued_key **successor_out);
 
 /**
  * Makes the access-token verifier of `checker` (from
@@ -3272,6 +3327,126 @@ size_t portcullis_store_len(const struct portcullis_store *store);
  * `store` is NULL or a store not yet freed and no longer in use by any thread.
  */
 void portcullis_store_free(struct portcullis_store *store);
+
+/**
+ * Drains `recorder` at `now` (as `portcullis_usage_recorder_drain`) and saves the batch
+ * in this database store in one transaction (counts added per key and hour, first use
+ * kept earliest and last use latest, networks merged, signals appended; many processes
+ * may save into one database). Writes the batch's JSON text (as
+ * `portcullis_usage_recorder_drain` writes it; library-owned, NUL-terminated: free with
+ * `portcullis_string_free`) to `*json_out` and its length to `*len_out` (may be NULL),
+ * so the host can act on its `signals`. Call it every few seconds from one thread, and
+ * once before exiting; never per request.
+ *
+ * When the save fails the recorder has already been drained: the call returns the
+ * store's `PORTCULLIS_DATABASE_*` error **and still writes the batch's text to
+ * `*json_out` and `*len_out`** (the one exception to "out-parameters only on success"),
+ * to keep and retry with `portcullis_store_save_usage` (saving is additive: a late batch
+ * adds up the same); free it either way. Set `*json_out = NULL` before the call and
+ * free it when non-NULL after. On every other error nothing is drained or written:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a memory store).
+ *
+ * # Safety
+ * `store`, `recorder` live; `json_out` writable; `len_out` NULL or writable.
+ */
+portcullis_result portcullis_store_drain_usage(const struct portcullis_store *store,
+                                               const struct portcullis_usage_recorder *recorder,
+                                               uint64_t now,
+                                               char **json_out,
+                                               size_t *len_out);
+
+/**
+ * Saves a batch, the `len` bytes of JSON text at `json` as `portcullis_usage_recorder_drain`
+ * and `portcullis_store_drain_usage` write it, in this database store (as
+ * `portcullis_store_drain_usage` saves): for a batch drained by the recorder directly,
+ * or kept from a drain whose save failed. Additive: saving one batch twice counts it
+ * twice. Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_INVALID_ARGUMENT` (a memory store, or text
+ * that is not such a batch: `portcullis_last_error` says where; nothing was saved), the
+ * `PORTCULLIS_DATABASE_*` errors (nothing was saved: keep the text and retry).
+ *
+ * # Safety
+ * `store` live; `json` readable for `len` bytes.
+ */
+portcullis_result portcullis_store_save_usage(const struct portcullis_store *store,
+                                              const char *json,
+                                              size_t len);
+
+/**
+ * Gives a new recorder (after a restart) what this database store holds of the most
+ * recently used keys — first and last use, client networks — at most three quarters of
+ * its `max_keys` (leaving room for new keys), so that learning periods, dormancy and
+ * known networks carry over. `*restored_out` (may be NULL) receives how many keys it
+ * restored. Call it before the recorder's checker serves requests. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (a memory store), the
+ * `PORTCULLIS_DATABASE_*` errors (nothing was restored).
+ *
+ * # Safety
+ * `store`, `recorder` live; `restored_out` NULL or writable.
+ */
+portcullis_result portcullis_store_restore_usage(const struct portcullis_store *store,
+                                                 const struct portcullis_usage_recorder *recorder,
+                                                 size_t *restored_out);
+
+/**
+ * Writes the last authenticated use on record of the key `key_id` (Unix seconds; 0: never
+ * used, or unknown to the store) to `*at_out`: what saved batches say, so uses not yet
+ * drained are not in it. Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`,
+ * `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_KEY_LENGTH` / `PORTCULLIS_KEY_CHARACTER`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (a memory store), the `PORTCULLIS_DATABASE_*` errors.
+ *
+ * # Safety
+ * `store` live; `key_id` readable for `key_id_len` bytes; `at_out` writable.
+ */
+portcullis_result portcullis_store_last_used(const struct portcullis_store *store,
+                                             const char *key_id,
+                                             size_t key_id_len,
+                                             uint64_t *at_out);
+
+/**
+ * Writes every key's last authenticated use on record as one JSON object (`{"KEY_ID":
+ * UNIX_SECONDS, …}`, by key id; keys never used are absent; at most 100,000 keys, the most
+ * recently used) to `*json_out` (library-owned, NUL-terminated: free with
+ * `portcullis_string_free`) and its length to `*len_out` (may be NULL): the "last used"
+ * column of a key list. Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT`
+ * (a memory store), the `PORTCULLIS_DATABASE_*` errors.
+ *
+ * # Safety
+ * `store` live; `json_out` writable; `len_out` NULL or writable.
+ */
+portcullis_result portcullis_store_last_used_all(const struct portcullis_store *store,
+                                                 char **json_out,
+                                                 size_t *len_out);
+
+/**
+ * Writes a page of this database store's append-only audit log, **newest first**, as a
+ * JSON array to `*json_out` (library-owned, NUL-terminated: free with
+ * `portcullis_string_free`) and its length to `*len_out` (may be NULL). Each entry is
+ * `{"seq", "at", "actor", "action", "key_id", "detail"}` (the command line's `audit
+ * --json` entries): `seq` its place in the log, `at` Unix seconds, `action` one of
+ * `created`, `revoked`, `rotated`, `rehashed`, `pepper_rotated`; `actor` (who, as the
+ * host named them with an `_as` call), `key_id` (absent for a pepper rotation) and
+ * `detail` (the successor's id for `rotated`, the predecessor's for `created` by
+ * rotation, the new pepper's id for `pepper_rotated`) are `null` when empty. The log
+ * never holds a secret. `key_id` NULL: every entry; else only that key's. `before_seq`
+ * 0: from the newest; else only entries below it (page back with the smallest `seq` of
+ * a page). `limit`: at most that many, 0 meaning 100, capped at 1,000. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`,
+ * `PORTCULLIS_KEY_LENGTH` / `PORTCULLIS_KEY_CHARACTER`, `PORTCULLIS_INVALID_ARGUMENT`
+ * (a memory store, which keeps no audit; a `before_seq` over `INT64_MAX`), the
+ * `PORTCULLIS_DATABASE_*` errors.
+ *
+ * # Safety
+ * `store` live; `key_id` NULL or readable for `key_id_len` bytes; `json_out` writable;
+ * `len_out` NULL or writable.
+ */
+portcullis_result portcullis_store_audit_log(const struct portcullis_store *store,
+                                             const char *key_id,
+                                             size_t key_id_len,
+                                             uint64_t before_seq,
+                                             size_t limit,
+                                             char **json_out,
+                                             size_t *len_out);
 
 /**
  * Frees a string the library returned as `char *` (record JSON, hashes). Its bytes are

@@ -45,6 +45,7 @@ mod record;
 mod result;
 mod scopes;
 mod store;
+mod store_usage;
 mod text;
 mod usage;
 
@@ -64,6 +65,7 @@ pub use record::*;
 pub use result::*;
 pub use scopes::*;
 pub use store::*;
+pub use store_usage::*;
 pub use text::*;
 pub use usage::*;
 

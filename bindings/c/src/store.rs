@@ -12,6 +12,11 @@
 //!   database answer from a memory store's; `portcullis_last_error` starts with the
 //!   stable code (`store_unreachable: …`) and ends with the hint. A URL is never shown
 //!   with its password.
+//! - **The actor is an argument of each write** (`portcullis_store_insert_as`,
+//!   `_revoke_as`, `_rotate_as`), not state set on the handle: one store is shared by
+//!   every thread of a server acting for many users, and a setter would race between
+//!   them; an argument also needs no handle to free. The calls without `_as` record no
+//!   actor.
 
 use crate::checker::portcullis_checker;
 use crate::ffi::{
@@ -21,8 +26,9 @@ use crate::issue::portcullis_issued_key;
 use crate::record::portcullis_record;
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
+use core_lib::codes::HasCode;
 use core_lib::{KeyId, KeyLookup, KeyRecord, LookupError, MemoryStore, StoreError, Timestamp};
-use db_store::{Options, Store};
+use db_store::{Actor, Options, Store};
 use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +87,18 @@ pub(crate) unsafe fn key_id(id: *const c_char, len: usize) -> FfiResult<KeyId> {
     // SAFETY: forwarded contract.
     let text = unsafe { text(id, len) }?;
     KeyId::parse(text).map_err(|e| Failure::new(R::from(e), format!("key id: {e}")))
+}
+
+/// Parses an actor argument (who acts, for the audit): `PORTCULLIS_INVALID_ARGUMENT`
+/// when empty, too long or holding a control character.
+///
+/// # Safety
+/// `actor` is readable for `len` bytes.
+pub(crate) unsafe fn actor(actor: *const c_char, len: usize) -> FfiResult<Actor> {
+    // SAFETY: forwarded contract.
+    let text = unsafe { text(actor, len) }?;
+    // The detail never repeats the name: it may be anything the host passed.
+    Actor::new(text).map_err(|e| Failure::new(R::of(e.row()), format!("actor: {e}")))
 }
 
 fn store_failure(e: StoreError) -> Failure {
@@ -153,7 +171,8 @@ pub unsafe extern "C" fn portcullis_store_new_from_url(
 }
 
 /// Adds a copy of `record` (the caller keeps its handle); a database store writes it and
-/// its audit entry in one transaction, and every process sees it. Errors:
+/// its audit entry in one transaction, and every process sees it. The audit records no
+/// actor (`portcullis_store_insert_as` names one). Errors:
 /// `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_STORE_DUPLICATE` (an id already present;
 /// a database store: `PORTCULLIS_DATABASE_DUPLICATE_KEY`), a database store's
 /// `PORTCULLIS_DATABASE_*` errors (nothing was written).
@@ -168,15 +187,58 @@ pub unsafe extern "C" fn portcullis_store_insert(
     guard(|| {
         // SAFETY: live (contract).
         let (store, record) = unsafe { (borrow(store)?, borrow(record)?) };
-        match &store.inner {
-            Backend::Memory(m) => m
-                .insert(KeyRecord::clone(&record.inner))
-                .map_err(store_failure),
-            Backend::Database(d) => d
-                .insert_key(&record.inner, Timestamp::now())
-                .map_err(db_failure),
-        }
+        insert(store, record, None)
     })
+}
+
+/// `portcullis_store_insert`, with the audit entry recorded as done by `actor` (who acts,
+/// as the host names them: a user's email, a service's name; trimmed, 1 to 256 bytes of
+/// UTF-8 without control characters). A memory store keeps no audit: the actor is
+/// checked, then unused. Errors as for `portcullis_store_insert`, and
+/// `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_INVALID_ARGUMENT`
+/// (not an actor; nothing was written).
+///
+/// # Safety
+/// `store` and `record` are live; `actor` readable for `actor_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_store_insert_as(
+    store: *const portcullis_store,
+    actor: *const c_char,
+    actor_len: usize,
+    record: *const portcullis_record,
+) -> portcullis_result {
+    guard(|| {
+        // SAFETY: live / readable (contract).
+        let (store, actor, record) = unsafe {
+            (
+                borrow(store)?,
+                self::actor(actor, actor_len)?,
+                borrow(record)?,
+            )
+        };
+        insert(store, record, Some(&actor))
+    })
+}
+
+/// The body of `portcullis_store_insert` and `_insert_as`.
+fn insert(
+    store: &portcullis_store,
+    record: &portcullis_record,
+    actor: Option<&Actor>,
+) -> FfiResult<()> {
+    match &store.inner {
+        Backend::Memory(m) => m
+            .insert(KeyRecord::clone(&record.inner))
+            .map_err(store_failure),
+        Backend::Database(d) => {
+            let now = Timestamp::now();
+            match actor {
+                Some(a) => d.acting_as(*a).insert_key(&record.inner, now),
+                None => d.insert_key(&record.inner, now),
+            }
+            .map_err(db_failure)
+        }
+    }
 }
 
 /// Adds or replaces (same id) a copy of `record`. Errors: `PORTCULLIS_NULL_PARAMETER`,
@@ -269,7 +331,8 @@ pub unsafe extern "C" fn portcullis_store_remove(
 /// Revokes the key with this id from `at` (Unix seconds) on; every later check sees it
 /// (a database store: in this process at once, in the others when the change feed
 /// brings it, within milliseconds while it runs; revoking again keeps the earlier time).
-/// Errors as for `portcullis_store_get`.
+/// The audit records no actor (`portcullis_store_revoke_as` names one). Errors as for
+/// `portcullis_store_get`.
 ///
 /// # Safety
 /// `store` is live; `id` readable for `id_len` bytes.
@@ -283,20 +346,61 @@ pub unsafe extern "C" fn portcullis_store_revoke(
     guard(|| {
         // SAFETY: live / readable (contract).
         let (store, id) = unsafe { (borrow(store)?, key_id(id, id_len)?) };
-        match &store.inner {
-            Backend::Memory(m) => m.revoke(&id, Timestamp(at)).map_err(store_failure),
-            Backend::Database(d) => d
-                .revoke_key(&id, Timestamp(at))
-                .map(drop)
-                .map_err(db_failure),
-        }
+        revoke(store, &id, Timestamp(at), None)
     })
+}
+
+/// `portcullis_store_revoke`, with the audit entry recorded as done by `actor` (as for
+/// `portcullis_store_insert_as`). Errors as for `portcullis_store_revoke` and
+/// `PORTCULLIS_INVALID_ARGUMENT` (not an actor; nothing was written).
+///
+/// # Safety
+/// `store` is live; `actor` readable for `actor_len` bytes, `id` for `id_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_store_revoke_as(
+    store: *const portcullis_store,
+    actor: *const c_char,
+    actor_len: usize,
+    id: *const c_char,
+    id_len: usize,
+    at: u64,
+) -> portcullis_result {
+    guard(|| {
+        // SAFETY: live / readable (contract).
+        let (store, actor, id) = unsafe {
+            (
+                borrow(store)?,
+                self::actor(actor, actor_len)?,
+                key_id(id, id_len)?,
+            )
+        };
+        revoke(store, &id, Timestamp(at), Some(&actor))
+    })
+}
+
+/// The body of `portcullis_store_revoke` and `_revoke_as`.
+fn revoke(
+    store: &portcullis_store,
+    id: &KeyId,
+    at: Timestamp,
+    actor: Option<&Actor>,
+) -> FfiResult<()> {
+    match &store.inner {
+        Backend::Memory(m) => m.revoke(id, at).map_err(store_failure),
+        Backend::Database(d) => match actor {
+            Some(a) => d.acting_as(*a).revoke_key(id, at),
+            None => d.revoke_key(id, at),
+        }
+        .map(drop)
+        .map_err(db_failure),
+    }
 }
 
 /// Rotates the key with this id at `now`, as `portcullis_checker_rotate`, and stores the
 /// result: the successor is added and the predecessor's record replaced (a database
-/// store: in one transaction, with their audit entries). Writes the successor (its
-/// plaintext, shown once) to `*successor_out`. Errors as for `portcullis_store_get` and
+/// store: in one transaction, with their audit entries, which record no actor:
+/// `portcullis_store_rotate_as` names one). Writes the successor (its plaintext, shown
+/// once) to `*successor_out`. Errors as for `portcullis_store_get` and
 /// `portcullis_checker_rotate` (`PORTCULLIS_ISSUE_INACTIVE`: revoked or expired; a
 /// database store: `PORTCULLIS_DATABASE_KEY_INACTIVE`).
 ///
@@ -317,29 +421,91 @@ pub unsafe extern "C" fn portcullis_store_rotate(
         // SAFETY: live / readable (contract).
         let (store, checker, id) =
             unsafe { (borrow(store)?, borrow(checker)?, key_id(id, id_len)?) };
-        let now = Timestamp(now);
-        let rotation = match &store.inner {
-            Backend::Database(d) => d
-                .rotate_key(&id, &checker.inner, grace_secs, now)
-                .map_err(db_failure)?,
-            Backend::Memory(m) => {
-                let old = m
-                    .get(&id)
-                    .ok_or_else(|| store_failure(StoreError::NotFound(id)))?;
-                let rotation = checker
-                    .inner
-                    .rotate(&old, grace_secs, now)
-                    .map_err(crate::issue::issue_failure)?;
-                m.insert(KeyRecord::clone(&rotation.successor.record))
-                    .map_err(store_failure)?;
-                m.put(KeyRecord::clone(&rotation.predecessor));
-                rotation
-            }
-        };
+        let successor = rotate(store, checker, &id, grace_secs, Timestamp(now), None)?;
         // SAFETY: non-NULL and writable (contract).
-        unsafe { out.write(into_handle(portcullis_issued_key::new(rotation.successor))) };
+        unsafe { out.write(into_handle(successor)) };
         Ok(())
     })
+}
+
+/// `portcullis_store_rotate`, with both audit entries (the predecessor's `rotated`, the
+/// successor's `created`) recorded as done by `actor` (as for
+/// `portcullis_store_insert_as`). Errors as for `portcullis_store_rotate` and
+/// `PORTCULLIS_INVALID_ARGUMENT` (not an actor; nothing was written).
+///
+/// # Safety
+/// `store`, `checker` live; `actor` readable for `actor_len` bytes, `id` for `id_len`
+/// bytes; `successor_out` writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn portcullis_store_rotate_as(
+    store: *const portcullis_store,
+    actor: *const c_char,
+    actor_len: usize,
+    checker: *const portcullis_checker,
+    id: *const c_char,
+    id_len: usize,
+    grace_secs: u64,
+    now: u64,
+    successor_out: *mut *mut portcullis_issued_key,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(successor_out)?;
+        // SAFETY: live / readable (contract).
+        let (store, actor, checker, id) = unsafe {
+            (
+                borrow(store)?,
+                self::actor(actor, actor_len)?,
+                borrow(checker)?,
+                key_id(id, id_len)?,
+            )
+        };
+        let successor = rotate(
+            store,
+            checker,
+            &id,
+            grace_secs,
+            Timestamp(now),
+            Some(&actor),
+        )?;
+        // SAFETY: non-NULL and writable (contract).
+        unsafe { out.write(into_handle(successor)) };
+        Ok(())
+    })
+}
+
+/// The body of `portcullis_store_rotate` and `_rotate_as`: the successor's handle.
+fn rotate(
+    store: &portcullis_store,
+    checker: &portcullis_checker,
+    id: &KeyId,
+    grace_secs: u64,
+    now: Timestamp,
+    actor: Option<&Actor>,
+) -> FfiResult<portcullis_issued_key> {
+    let rotation = match &store.inner {
+        Backend::Database(d) => match actor {
+            Some(a) => d
+                .acting_as(*a)
+                .rotate_key(id, &checker.inner, grace_secs, now),
+            None => d.rotate_key(id, &checker.inner, grace_secs, now),
+        }
+        .map_err(db_failure)?,
+        Backend::Memory(m) => {
+            let old = m
+                .get(id)
+                .ok_or_else(|| store_failure(StoreError::NotFound(*id)))?;
+            let rotation = checker
+                .inner
+                .rotate(&old, grace_secs, now)
+                .map_err(crate::issue::issue_failure)?;
+            m.insert(KeyRecord::clone(&rotation.successor.record))
+                .map_err(store_failure)?;
+            m.put(KeyRecord::clone(&rotation.predecessor));
+            rotation
+        }
+    };
+    Ok(portcullis_issued_key::new(rotation.successor))
 }
 
 /// Makes the access-token verifier of `checker` (from

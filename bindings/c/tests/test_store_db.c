@@ -4,7 +4,8 @@
  * errors of a bad URL, an unreachable server and a file that is not a database; the OAuth
  * engine over the database (portcullis_oauth_store_new_from_store): a refresh token reused
  * through one store revokes the family, and the other store's attached checker refuses
- * the family's access token within the 1 s bound.
+ * the family's access token within the 1 s bound. Usage and audit (issue #20): drain_usage,
+ * save_usage, restore_usage, last used, the _as writes' actors in the audit log.
  * usage: test_store_db POLICY URL */
 #define _DEFAULT_SOURCE
 #include <time.h>
@@ -315,6 +316,244 @@ static void test_oauth_fleet(const portcullis_policy *policy, const portcullis_p
     portcullis_access_keys_free(keys);
 }
 
+/* How many times `needle` occurs in `text`. */
+static int occurrences(const char *text, const char *needle) {
+    int n = 0;
+    for (const char *at = text; at != NULL && (at = strstr(at, needle)) != NULL; at += strlen(needle)) n++;
+    return n;
+}
+
+/* The first "seq" of an audit page's JSON text (0 when none). */
+static unsigned long long first_seq(const char *json) {
+    const char *at = json ? strstr(json, "\"seq\":") : NULL;
+    return at ? strtoull(at + 6, NULL, 10) : 0;
+}
+
+/* One audit page as JSON text (free it); NULL on failure. */
+static char *audit_page(const portcullis_store *s, portcullis_str key, uint64_t before, size_t limit) {
+    char *json = NULL;
+    size_t len = 0;
+    if (portcullis_store_audit_log(s, key.data, key.len, before, limit, &json, &len) != PORTCULLIS_OK) return NULL;
+    CHECK(json != NULL && strlen(json) == len, "audit length");
+    return json;
+}
+
+/* Usage and audit through a database store (issue #20): a checker with a recorder checks
+ * through the store, drain_usage saves, last used reads back, save_usage adds a batch, a
+ * fresh recorder restored from the store knows the key's network, the actors of the _as
+ * writes are in the audit log (newest first, paged), bad actors and NULLs are refused
+ * with nothing written. */
+static void test_usage_and_audit(const portcullis_policy *policy, const portcullis_peppers *peppers,
+                                 const char *url) {
+    portcullis_store *a = NULL, *memory = NULL;
+    CHECK_OK(portcullis_store_new_from_url(url, strlen(url), 0, &a));
+    CHECK_OK(portcullis_store_new(&memory));
+    portcullis_usage_config config;
+    CHECK_OK(portcullis_usage_config_default(&config));
+    portcullis_usage_recorder *recorder = NULL, *fresh = NULL, *unrestored = NULL;
+    CHECK_OK(portcullis_usage_recorder_new(&config, &recorder));
+    CHECK_OK(portcullis_usage_recorder_new(&config, &fresh));
+    CHECK_OK(portcullis_usage_recorder_new(&config, &unrestored));
+    portcullis_checker *checker = NULL;
+    CHECK_OK(portcullis_checker_new_with_usage(policy, peppers, NULL, recorder, &checker));
+    if (a == NULL || recorder == NULL || checker == NULL) return;
+
+    /* A key inserted as alice (the actor is trimmed). */
+    portcullis_str scopes[] = {cstr("claims:read")};
+    portcullis_key_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.name = cstr("Usage key");
+    spec.owner = cstr("org_42");
+    spec.scopes = scopes;
+    spec.scopes_len = 1;
+    portcullis_issued_key *issued = NULL;
+    portcullis_record *record = NULL;
+    CHECK_OK(portcullis_checker_issue(checker, &spec, NOW, &issued));
+    CHECK_OK(portcullis_issued_key_record(issued, &record));
+    const char *alice = "  alice@example.com ";
+    CHECK_RC(portcullis_store_insert_as(a, "", 0, record), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK(strstr(detail(), "actor") != NULL, "bad actor: %s", detail());
+    CHECK_RC(portcullis_store_insert_as(a, NULL, 5, record), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_insert_as(NULL, alice, strlen(alice), record), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_insert_as(a, alice, strlen(alice), NULL), PORTCULLIS_NULL_PARAMETER);
+    CHECK_OK(portcullis_store_insert_as(a, alice, strlen(alice), record));
+    CHECK_OK(portcullis_store_insert_as(memory, alice, strlen(alice), record)); /* checked, unused */
+    portcullis_str id = portcullis_record_id(record);
+    char idz[32];
+    snprintf(idz, sizeof idz, "%.*s", (int)id.len, id.data);
+    portcullis_str secret = portcullis_issued_key_secret(issued);
+    char secretz[128], header[160];
+    snprintf(secretz, sizeof secretz, "%.*s", (int)secret.len, secret.data);
+    snprintf(header, sizeof header, "Bearer %s", secretz);
+
+    /* Checked through the store from a client address: the recorder counts it. */
+    portcullis_request req = make_request("GET", "/v1/claims/42", header, NULL, true);
+    req.client = "203.0.113.5";
+    req.client_len = strlen(req.client);
+    portcullis_decision *d = NULL;
+    CHECK_OK(portcullis_checker_check_store(checker, &req, a, NOW, &d));
+    CHECK(d != NULL && portcullis_decision_status(d) == 200, "allowed");
+    portcullis_decision_free(d);
+
+    uint64_t at = 77;
+    CHECK_OK(portcullis_store_last_used(a, id.data, id.len, &at));
+    CHECK(at == 0, "never used before the drain: %llu", (unsigned long long)at);
+
+    /* drain_usage: bad inputs drain nothing and write nothing. */
+    char *json = SENTINEL;
+    size_t len = 0;
+    CHECK_RC(portcullis_store_drain_usage(NULL, recorder, NOW + 5, &json, &len), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_drain_usage(a, NULL, NOW + 5, &json, &len), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_drain_usage(a, recorder, NOW + 5, NULL, &len), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_drain_usage(memory, recorder, NOW + 5, &json, &len), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK(strstr(detail(), "memory store") != NULL, "memory: %s", detail());
+    CHECK(json == SENTINEL, "untouched on failure");
+    json = NULL;
+    CHECK_OK(portcullis_store_drain_usage(a, recorder, NOW + 5, &json, &len));
+    CHECK(json != NULL && strlen(json) == len && strstr(json, idz) != NULL &&
+              strstr(json, "\"allowed\":1") != NULL && strstr(json, "203.0.113.0/24") != NULL,
+          "the drained batch: %s", json ? json : "(null)");
+    CHECK(json == NULL || strstr(json, secretz) == NULL, "no secret in the batch");
+    portcullis_string_free(json);
+    json = NULL;
+    CHECK_OK(portcullis_store_drain_usage(a, recorder, NOW + 6, &json, NULL));
+    CHECK(json != NULL && strstr(json, "\"keys\":[]") != NULL, "nothing new: %s", json ? json : "(null)");
+    portcullis_string_free(json);
+
+    /* Last used reads back, one key and all keys. */
+    at = 0;
+    CHECK_OK(portcullis_store_last_used(a, id.data, id.len, &at));
+    CHECK(at == NOW, "last used %llu", (unsigned long long)at);
+    CHECK_OK(portcullis_store_last_used(a, "AAAAAAAAAAAAAAAA", 16, &at));
+    CHECK(at == 0, "an unknown key was never used");
+    CHECK_RC(portcullis_store_last_used(a, id.data, id.len, NULL), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_last_used(a, "short", 5, &at), PORTCULLIS_KEY_LENGTH);
+    CHECK_RC(portcullis_store_last_used(memory, id.data, id.len, &at), PORTCULLIS_INVALID_ARGUMENT);
+    char entry[64];
+    snprintf(entry, sizeof entry, "\"%s\":%llu", idz, NOW);
+    json = NULL;
+    CHECK_OK(portcullis_store_last_used_all(a, &json, &len));
+    CHECK(json != NULL && json[0] == '{' && strstr(json, entry) != NULL, "all: %.200s", json ? json : "(null)");
+    portcullis_string_free(json);
+    CHECK_RC(portcullis_store_last_used_all(a, NULL, &len), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_last_used_all(memory, &json, &len), PORTCULLIS_INVALID_ARGUMENT);
+
+    /* save_usage: a batch in the drain's form adds up; malformed text saves nothing. */
+    char batch[256];
+    snprintf(batch, sizeof batch,
+             "{\"keys\":[{\"key_id\":\"%s\",\"first_used\":null,\"last_used\":%llu,\"hours\":[],"
+             "\"networks\":[]}],\"signals\":[],\"dropped\":0}", idz, NOW + 100);
+    CHECK_RC(portcullis_store_save_usage(NULL, batch, strlen(batch)), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_save_usage(a, NULL, 3), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_save_usage(memory, batch, strlen(batch)), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK_RC(portcullis_store_save_usage(a, "{\"keys\":", 8), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK_RC(portcullis_store_save_usage(a, "\xff", 1), PORTCULLIS_INVALID_UTF8);
+    const char *bad_hour = "{\"keys\":[{\"key_id\":\"AAAAAAAAAAAAAAAA\",\"hours\":[{\"hour\":5,\"allowed\":1}]}],\"signals\":[]}";
+    CHECK_RC(portcullis_store_save_usage(a, bad_hour, strlen(bad_hour)), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK(strstr(detail(), "keys[0].hours[0].hour") != NULL, "says where: %s", detail());
+    CHECK_OK(portcullis_store_save_usage(a, batch, strlen(batch)));
+    CHECK_OK(portcullis_store_last_used(a, id.data, id.len, &at));
+    CHECK(at == NOW + 100, "the saved batch's last use: %llu", (unsigned long long)at);
+
+    /* Restore: a fresh recorder knows the key's network and first use, so a use from
+     * another network after the learning period (7 days) raises new_network; a recorder
+     * that was not restored is still learning. */
+    size_t restored = 0;
+    CHECK_RC(portcullis_store_restore_usage(NULL, fresh, &restored), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_restore_usage(a, NULL, &restored), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_restore_usage(memory, fresh, &restored), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK_OK(portcullis_store_restore_usage(a, fresh, NULL));
+    CHECK_OK(portcullis_store_restore_usage(a, fresh, &restored));
+    CHECK(restored >= 1, "restored %zu", restored);
+    const char *other = "198.51.100.7";
+    uint64_t later = NOW + 8 * 86400;
+    uint32_t raised = 0, raised_unrestored = 0;
+    CHECK_OK(portcullis_usage_recorder_record(fresh, id.data, id.len, "allowed", 7, 0, other,
+                                              strlen(other), later, &raised));
+    CHECK(raised & PORTCULLIS_WARNING_NEW_NETWORK, "restored: new_network raised (%u)", raised);
+    CHECK_OK(portcullis_usage_recorder_record(unrestored, id.data, id.len, "allowed", 7, 0, other,
+                                              strlen(other), later, &raised_unrestored));
+    CHECK(raised_unrestored == 0, "not restored: learning (%u)", raised_unrestored);
+
+    /* Actors: a bad one writes nothing; rotate as bob, revoke the successor as carol,
+     * revoke without an actor. */
+    const char *bob = "bob (ops)", *carol = "carol";
+    char longest[300];
+    memset(longest, 'x', sizeof longest);
+    const char *bad_actors[] = {"   ", "a\nb", "a\x1b[31m"};
+    for (size_t i = 0; i < sizeof bad_actors / sizeof *bad_actors; i++)
+        CHECK_RC(portcullis_store_revoke_as(a, bad_actors[i], strlen(bad_actors[i]), id.data, id.len, NOW),
+                 PORTCULLIS_INVALID_ARGUMENT);
+    CHECK_RC(portcullis_store_revoke_as(a, longest, sizeof longest, id.data, id.len, NOW),
+             PORTCULLIS_INVALID_ARGUMENT);
+    CHECK(strstr(detail(), "xxx") == NULL, "the detail never repeats the actor: %s", detail());
+    CHECK_RC(portcullis_store_revoke_as(a, "\xff", 1, id.data, id.len, NOW), PORTCULLIS_INVALID_UTF8);
+    CHECK_RC(portcullis_store_revoke_as(a, NULL, 0, id.data, id.len, NOW), PORTCULLIS_NULL_PARAMETER);
+    CHECK(status_of(checker, a, header) == 200, "still allowed: nothing was revoked");
+    portcullis_issued_key *successor = SENTINEL;
+    CHECK_RC(portcullis_store_rotate_as(a, "", 0, checker, id.data, id.len, 60, NOW, &successor),
+             PORTCULLIS_INVALID_ARGUMENT);
+    CHECK(successor == SENTINEL, "untouched");
+    CHECK_RC(portcullis_store_rotate_as(a, bob, strlen(bob), checker, id.data, id.len, 60, NOW, NULL),
+             PORTCULLIS_NULL_PARAMETER);
+    CHECK_OK(portcullis_store_rotate_as(a, bob, strlen(bob), checker, id.data, id.len, 60, NOW, &successor));
+    portcullis_record *next = NULL;
+    CHECK_OK(portcullis_issued_key_record(successor, &next));
+    portcullis_str next_id = portcullis_record_id(next);
+    CHECK_OK(portcullis_store_revoke_as(a, carol, strlen(carol), next_id.data, next_id.len, NOW + 1));
+    CHECK_OK(portcullis_store_revoke(a, id.data, id.len, NOW + 2));
+
+    /* The audit log: the key's entries newest first, with their actors. */
+    char *page = audit_page(a, id, 0, 0);
+    CHECK(page != NULL && page[0] == '[' && occurrences(page, "\"seq\":") == 3, "key's log: %s",
+          page ? page : "(null)");
+    const char *revoked = page ? strstr(page, "\"action\":\"revoked\"") : NULL;
+    const char *rotated = page ? strstr(page, "\"action\":\"rotated\"") : NULL;
+    const char *created = page ? strstr(page, "\"action\":\"created\"") : NULL;
+    CHECK(revoked && rotated && created && revoked < rotated && rotated < created, "newest first: %s",
+          page ? page : "(null)");
+    CHECK(page && strstr(page, "\"actor\":\"alice@example.com\"") && strstr(page, "\"actor\":\"bob (ops)\"") &&
+              strstr(page, "\"actor\":null") && !strstr(page, secretz),
+          "actors: %s", page ? page : "(null)");
+    portcullis_string_free(page);
+    page = audit_page(a, next_id, 0, 0);
+    CHECK(page && strstr(page, "\"action\":\"revoked\",\"actor\":\"carol\"") &&
+              strstr(page, "\"action\":\"created\",\"actor\":\"bob (ops)\"") && strstr(page, idz),
+          "successor's log: %s", page ? page : "(null)");
+    portcullis_string_free(page);
+    /* Paging: one at a time, back from the newest. */
+    page = audit_page(a, id, 0, 1);
+    unsigned long long seq = first_seq(page);
+    CHECK(page && occurrences(page, "\"seq\":") == 1 && strstr(page, "revoked") && seq > 0, "page 1: %s",
+          page ? page : "(null)");
+    portcullis_string_free(page);
+    page = audit_page(a, id, seq, 1);
+    CHECK(page && occurrences(page, "\"seq\":") == 1 && strstr(page, "rotated") && first_seq(page) < seq,
+          "page 2: %s", page ? page : "(null)");
+    portcullis_string_free(page);
+    page = audit_page(a, (portcullis_str){NULL, 0}, 0, 1000);
+    CHECK(page && strstr(page, "carol") && strstr(page, idz), "every key's log");
+    portcullis_string_free(page);
+    json = SENTINEL;
+    CHECK_RC(portcullis_store_audit_log(NULL, NULL, 0, 0, 0, &json, &len), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_audit_log(a, NULL, 0, 0, 0, NULL, &len), PORTCULLIS_NULL_PARAMETER);
+    CHECK_RC(portcullis_store_audit_log(memory, NULL, 0, 0, 0, &json, &len), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK_RC(portcullis_store_audit_log(a, "short", 5, 0, 0, &json, &len), PORTCULLIS_KEY_LENGTH);
+    CHECK_RC(portcullis_store_audit_log(a, NULL, 0, UINT64_MAX, 0, &json, &len), PORTCULLIS_INVALID_ARGUMENT);
+    CHECK(json == SENTINEL, "untouched on failure");
+
+    portcullis_record_free(next);
+    portcullis_issued_key_free(successor);
+    portcullis_record_free(record);
+    portcullis_issued_key_free(issued);
+    portcullis_checker_free(checker);
+    portcullis_usage_recorder_free(unrestored);
+    portcullis_usage_recorder_free(fresh);
+    portcullis_usage_recorder_free(recorder);
+    portcullis_store_free(memory);
+    portcullis_store_free(a);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s POLICY URL\n", argv[0]);
@@ -329,6 +568,7 @@ int main(int argc, char **argv) {
     test_errors();
     if (checker != NULL) test_fleet(policy, peppers, checker, argv[2]);
     if (checker != NULL) test_oauth_fleet(policy, peppers, argv[2]);
+    if (checker != NULL) test_usage_and_audit(policy, peppers, argv[2]);
     portcullis_checker_free(checker);
     portcullis_peppers_free(peppers);
     portcullis_policy_free(policy);
