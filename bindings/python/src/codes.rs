@@ -44,7 +44,7 @@ pub(crate) const fn client_type(client_type: ClientType) -> &'static str {
 
 /// The reasons that carry no nested error code (one value each; the payload of
 /// `AmbiguousPath` and `MalformedKey` shows in `detail`, not in the reason).
-const PLAIN_REASONS: [Reason; 20] = [
+const PLAIN_REASONS: [Reason; 22] = [
     Reason::Allowed,
     Reason::Public,
     Reason::InsecureTransport,
@@ -65,6 +65,8 @@ const PLAIN_REASONS: [Reason; 20] = [
     Reason::UnknownRoute,
     Reason::LookupFailed,
     Reason::ForeignPending,
+    Reason::RateLimited,
+    Reason::LimiterUnavailable,
 ];
 
 /// The code family whose codes a reason takes as its own, or `None` for a plain reason
@@ -92,7 +94,9 @@ const fn nested(reason: Reason) -> Option<Family> {
         | Reason::InsufficientScope
         | Reason::UnknownRoute
         | Reason::LookupFailed
-        | Reason::ForeignPending => None,
+        | Reason::ForeignPending
+        | Reason::RateLimited
+        | Reason::LimiterUnavailable => None,
     }
 }
 

@@ -11,10 +11,11 @@
 //!   [`Checker::verify`] alike.
 
 use crate::bytes::eq_public;
-use crate::decision::{Decision, Outcome, Principal, Reason, Warning, Warnings};
+use crate::decision::{Decision, LimitState, Outcome, Principal, Reason, Warning, Warnings};
 use crate::extract::{Credential, ExtractError, Source, extract_unvalidated, is_b64token};
 use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey};
 use crate::hash::{HashCheck, StoredHash, burn, check_digest};
+use crate::limit::{Limits, Per, Taken};
 use crate::lookup::{KeyLookup, LookupError};
 use crate::oauth::{AccessVerifier, TokenError, access};
 use crate::pepper::Peppers;
@@ -36,6 +37,7 @@ pub struct Checker {
     peppers: Peppers,
     access: Option<Arc<AccessVerifier>>,
     usage: Option<Arc<UsageRecorder>>,
+    limits: Option<Arc<dyn Limits>>,
     /// Who made a [`Pending`]: compared by address, and held by every pending check so the
     /// address cannot be reused while one is outstanding.
     identity: Arc<Identity>,
@@ -67,6 +69,7 @@ pub struct Pending {
     route: Option<usize>,
     warnings: Warnings,
     client: Option<IpAddr>,
+    class: u8,
     checker: Arc<Identity>,
 }
 
@@ -103,6 +106,7 @@ impl Checker {
             peppers,
             access: None,
             usage: None,
+            limits: None,
             identity: Arc::new(Identity),
         }
     }
@@ -131,6 +135,22 @@ impl Checker {
     pub fn with_usage(mut self, recorder: Arc<UsageRecorder>) -> Self {
         self.usage = Some(recorder);
         self
+    }
+
+    /// The same checker, counting the policy's rate limits (`[[limits]]`) in `limits`: in
+    /// this process ([`crate::limit::LocalLimits`]) or across a fleet. A request allowed
+    /// by its key and scopes is then refused with 429 [`Reason::RateLimited`] over a
+    /// limit, or 503 [`Reason::LimiterUnavailable`] when the limiter cannot tell; the
+    /// decision reports the limit ([`Decision::rate_limit`]). Without limits attached,
+    /// the policy's limits are not applied.
+    pub fn with_limits(mut self, limits: Arc<dyn Limits>) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    /// The attached limits, if any.
+    pub fn limits(&self) -> Option<&Arc<dyn Limits>> {
+        self.limits.as_ref()
     }
 
     /// The attached usage recorder, if any.
@@ -200,6 +220,7 @@ impl Checker {
                 route: front.route,
                 warnings: front.warnings,
                 client: request.client,
+                class: front.class,
                 checker: self.identity.clone(),
             }),
         }
@@ -223,6 +244,7 @@ impl Checker {
             key,
             route: pending.route,
             warnings: pending.warnings,
+            class: pending.class,
         };
         self.back_decision(&front, pending.client.as_ref(), record, now)
     }
@@ -381,10 +403,16 @@ impl Checker {
             early.reason = reason;
             return Err(early);
         }
+        // The request's class matters only to limits.
+        let class = match self.policy.limits.is_empty() {
+            true => 0,
+            false => self.policy.class_id(route, request.method),
+        };
         Ok(Front {
             key,
             route,
             warnings: early.warnings,
+            class,
         })
     }
 
@@ -408,12 +436,17 @@ impl Checker {
         now: Timestamp,
     ) -> Decision<'_> {
         let (key, route, warnings) = (&front.key, front.route, front.warnings);
+        let at = At {
+            now,
+            client,
+            class: front.class,
+        };
         // Two instances of `back`: without a recorder, the one path there was before.
         if self.usage.is_some() {
-            let outcome = self.back::<true>(key, route, warnings, record, now, client);
+            let outcome = self.back::<true>(key, route, warnings, record, at);
             Decision::new(outcome, &self.policy)
         } else {
-            let outcome = self.back::<false>(key, route, warnings, record, now, client);
+            let outcome = self.back::<false>(key, route, warnings, record, at);
             Decision::new(outcome, &self.policy)
         }
     }
@@ -428,13 +461,17 @@ impl Checker {
         route: Option<usize>,
         mut warnings: Warnings,
         record: Option<Arc<KeyRecord>>,
-        now: Timestamp,
-        client: Option<&IpAddr>,
+        at: At<'_>,
     ) -> Outcome {
-        let outcome = |reason, principal, refusal: Option<Refusal>, mut warnings: Warnings| {
+        let now = at.now;
+        let outcome = |reason,
+                       principal,
+                       refusal: Option<Refusal>,
+                       mut warnings: Warnings,
+                       limit: Option<LimitState>| {
             // Recorded before the outcome is built, so that it is still built in place.
             if RECORD && let Some(usage) = &self.usage {
-                warnings.extend(note(usage, key, reason, warnings, client, now));
+                warnings.extend(note(usage, key, reason, warnings, at.client, now));
             }
             let (missing, required) = refusal.map_or((ScopeSet::EMPTY, ScopeSet::EMPTY), |r| {
                 (r.missing, r.required)
@@ -447,20 +484,112 @@ impl Checker {
                 required,
                 warnings,
                 lookup_error: None,
+                limit,
             }
         };
         let Some(record) = record else {
             burn(&self.peppers, key);
-            return outcome(Reason::UnknownKey, None, None, warnings);
+            return outcome(Reason::UnknownKey, None, None, warnings, None);
         };
         let granted = match self.authenticate(key, &record, now, &mut warnings) {
-            Err(reason) => return outcome(reason, None, None, warnings),
+            Err(reason) => return outcome(reason, None, None, warnings, None),
             Ok(granted) => granted,
         };
+        let refusal = self.authorize(route, &granted).err();
+        let (reason, limit) = match (&refusal, &self.limits) {
+            (None, Some(limits)) if !self.policy.limits.is_empty() => {
+                self.limit(&**limits, &record, at.class)
+            }
+            (None, _) => (Reason::Allowed, None),
+            (Some(r), _) => (r.reason, None),
+        };
         let principal = Some(Principal { record, granted });
-        match self.authorize(route, &granted) {
-            Ok(()) => outcome(Reason::Allowed, principal, None, warnings),
-            Err(refusal) => outcome(refusal.reason, principal, Some(refusal), warnings),
+        outcome(reason, principal, refusal, warnings, limit)
+    }
+
+    /// Takes one request from every limit of the policy that applies to `record` and the
+    /// request's `class`, in file order: the decision's reason (allowed, 429 or 503) and
+    /// the limit to report (the refusing one, or the one with the fewest left). A refusal
+    /// gives back what the earlier limits took.
+    fn limit(
+        &self,
+        limits: &dyn Limits,
+        record: &KeyRecord,
+        class: u8,
+    ) -> (Reason, Option<LimitState>) {
+        let tier = record.metadata().get("tier").and_then(|t| t.as_str());
+        let id = record.id();
+        let mut taken = 0u32;
+        let mut report: Option<LimitState> = None;
+        for (i, limit) in self.policy.limits.iter().enumerate() {
+            let applies = limit.class_id.is_none_or(|c| c == class)
+                && (limit.tiers.is_empty()
+                    || tier.is_some_and(|t| limit.tiers.iter().any(|x| x == t)));
+            if !applies {
+                continue;
+            }
+            let subject = match limit.per {
+                Per::Key => id.as_bytes().as_slice(),
+                Per::Owner => record.owner().as_bytes(),
+            };
+            let index = i as u16; // at most MAX_LIMITS
+            let (reason, state) = match limits.take(u32::from(index), limit, subject) {
+                Taken::Allowed {
+                    remaining,
+                    reset_us,
+                } => {
+                    taken |= 1 << i;
+                    let state = LimitState {
+                        index,
+                        remaining,
+                        reset_us,
+                        retry_after_us: 0,
+                    };
+                    if report.is_none_or(|r| remaining < r.remaining) {
+                        report = Some(state);
+                    }
+                    continue;
+                }
+                Taken::Limited {
+                    retry_after_us,
+                    reset_us,
+                } => (
+                    Reason::RateLimited,
+                    LimitState {
+                        index,
+                        remaining: 0,
+                        reset_us,
+                        retry_after_us,
+                    },
+                ),
+                Taken::Unavailable { retry_after_us } => (
+                    Reason::LimiterUnavailable,
+                    LimitState {
+                        index,
+                        remaining: 0,
+                        reset_us: 0,
+                        retry_after_us,
+                    },
+                ),
+            };
+            self.refund(limits, record, taken);
+            return (reason, Some(state));
+        }
+        (Reason::Allowed, report)
+    }
+
+    /// Gives back the requests taken from the limits whose bits are set in `taken`.
+    #[cold]
+    fn refund(&self, limits: &dyn Limits, record: &KeyRecord, taken: u32) {
+        let id = record.id();
+        for (i, limit) in self.policy.limits.iter().enumerate() {
+            if taken & (1 << i) != 0 {
+                let subject = match limit.per {
+                    Per::Key => id.as_bytes().as_slice(),
+                    Per::Owner => record.owner().as_bytes(),
+                };
+                limits.refund(i as u32, limit, subject);
+            }
         }
     }
 
@@ -635,6 +764,15 @@ impl Early {
     }
 }
 
+/// What `back` needs besides the key and its record.
+#[derive(Clone, Copy)]
+struct At<'c> {
+    now: Timestamp,
+    client: Option<&'c IpAddr>,
+    /// The request's class (limits).
+    class: u8,
+}
+
 /// Records a decision made against a record; the warnings the use raised.
 #[inline(never)]
 fn note(
@@ -655,6 +793,7 @@ struct Front<'r> {
     key: ParsedKey<'r>,
     route: Option<usize>,
     warnings: Warnings,
+    class: u8,
 }
 
 fn with_route(mut o: Outcome, route: Option<usize>) -> Outcome {

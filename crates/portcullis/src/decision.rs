@@ -88,6 +88,11 @@ pub enum Reason {
     ForeignPending,
     /// An OAuth access token (`at.…`) that is not valid: why (401 `invalid_token`).
     AccessToken(TokenError),
+    /// A rate limit of the policy refused the request (429, with `Retry-After`).
+    RateLimited,
+    /// The rate limiter cannot tell (a fleet's shared limiter is unreachable and this
+    /// process holds nothing of the limit): 503, never an unlimited allow.
+    LimiterUnavailable,
 }
 
 impl Reason {
@@ -116,6 +121,8 @@ impl Reason {
             Reason::LookupFailed => "lookup_failed",
             Reason::ForeignPending => "foreign_pending",
             Reason::AccessToken(e) => e.code(),
+            Reason::RateLimited => "rate_limited",
+            Reason::LimiterUnavailable => "limiter_unavailable",
         }
     }
 
@@ -136,7 +143,8 @@ impl Reason {
             Reason::Credential(ExtractError::Missing | ExtractError::WrongScheme) => 401,
             Reason::Credential(_) | Reason::InsecureTransport | Reason::AmbiguousPath(_) => 400,
             Reason::InsufficientScope | Reason::UnknownRoute => 403,
-            Reason::LookupFailed | Reason::ForeignPending => 503,
+            Reason::LookupFailed | Reason::ForeignPending | Reason::LimiterUnavailable => 503,
+            Reason::RateLimited => 429,
             _ => 401,
         }
     }
@@ -289,6 +297,21 @@ pub struct Outcome {
     pub warnings: Warnings,
     /// The host's lookup error, on [`Reason::LookupFailed`].
     pub lookup_error: Option<LookupError>,
+    /// The rate limit to report: the one that refused, or the closest to its end.
+    pub limit: Option<LimitState>,
+}
+
+/// Where a request stands under one limit of the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitState {
+    /// The limit's number in the policy ([`Policy::limits`]).
+    pub index: u16,
+    /// Requests that could still be made at once.
+    pub remaining: u32,
+    /// Microseconds until the full burst is back.
+    pub reset_us: u64,
+    /// On a refusal, microseconds until a request would be allowed.
+    pub retry_after_us: u64,
 }
 
 impl Outcome {
@@ -301,6 +324,7 @@ impl Outcome {
             required: ScopeSet::EMPTY,
             warnings: Warnings::default(),
             lookup_error: None,
+            limit: None,
         }
     }
 }
@@ -384,6 +408,39 @@ impl<'p, O: Borrow<Outcome>> Decision<'p, O> {
             outcome: self.outcome(),
             policy: self.policy,
         })
+    }
+    /// On a refusal for a rate limit (429) or an unavailable limiter (503), the seconds
+    /// to send in `Retry-After` (rounded up, at least 1).
+    pub fn retry_after(&self) -> Option<u64> {
+        let o = self.outcome();
+        match o.reason {
+            Reason::RateLimited | Reason::LimiterUnavailable => {
+                let us = o.limit.map_or(1_000_000, |l| l.retry_after_us);
+                Some(us.div_ceil(1_000_000).max(1))
+            }
+            _ => None,
+        }
+    }
+    /// The `RateLimit-Policy` field of the limit reported ([`Outcome::limit`]), as
+    /// draft-ietf-httpapi-ratelimit-headers-10 writes it: `"per_key";q=100;w=1`.
+    pub fn rate_limit_policy(&self) -> Option<String> {
+        let state = self.outcome().limit?;
+        let limit = self.policy.limits.get(usize::from(state.index))?;
+        let q = limit.quota();
+        Some(format!(
+            "\"{}\";q={};w={}",
+            limit.name(),
+            q.rate(),
+            q.window()
+        ))
+    }
+    /// The `RateLimit` field of the limit reported: `"per_key";r=42;t=1` (`r`: requests
+    /// left at once, `t`: seconds until the full burst is back, rounded up).
+    pub fn rate_limit(&self) -> Option<String> {
+        let state = self.outcome().limit?;
+        let limit = self.policy.limits.get(usize::from(state.index))?;
+        let t = state.reset_us.div_ceil(1_000_000);
+        Some(format!("\"{}\";r={};t={t}", limit.name(), state.remaining))
     }
     /// The outcome.
     pub fn outcome(&self) -> &Outcome {

@@ -219,5 +219,189 @@ impl RateLimiter {
     }
 }
 
+/// Whose requests a limit counts together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Per {
+    /// Each key's own.
+    Key,
+    /// All keys of one owner (the organisation): more keys do not mean more quota.
+    Owner,
+}
+
+impl Per {
+    /// `key` or `owner`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Per::Key => "key",
+            Per::Owner => "owner",
+        }
+    }
+}
+
+/// A named limit of the policy (`[[limits]]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub(crate) name: String,
+    pub(crate) per: Per,
+    pub(crate) quota: Quota,
+    /// The route class it applies to (`None`: every route).
+    pub(crate) class: Option<String>,
+    pub(crate) class_id: Option<u8>,
+    /// The key tiers it applies to (empty: every key).
+    pub(crate) tiers: Vec<String>,
+}
+
+impl Limit {
+    /// Its name (`RateLimit-Policy` names it).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Whose requests it counts together.
+    pub fn per(&self) -> Per {
+        self.per
+    }
+    /// Its rate.
+    pub fn quota(&self) -> &Quota {
+        &self.quota
+    }
+    /// The route class it applies to, if not every route.
+    pub fn class(&self) -> Option<&str> {
+        self.class.as_deref()
+    }
+    /// The key tiers it applies to (empty: every key).
+    pub fn tiers(&self) -> &[String] {
+        &self.tiers
+    }
+}
+
+/// What a [`Limits`] said about one request under one limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// Counted: the request may proceed.
+    Allowed {
+        /// Requests that could still be made at once.
+        remaining: u32,
+        /// Microseconds until the full burst is back.
+        reset_us: u64,
+    },
+    /// Over the limit: 429.
+    Limited {
+        /// Microseconds until one request would be allowed.
+        retry_after_us: u64,
+        /// Microseconds until the full burst is back.
+        reset_us: u64,
+    },
+    /// The limiter cannot tell (a fleet's shared store is unreachable and this process
+    /// holds nothing of the limit): 503, never an unlimited allow.
+    Unavailable {
+        /// Microseconds after which to try again.
+        retry_after_us: u64,
+    },
+}
+
+/// Where a checker's limits are counted ([`crate::Checker::with_limits`]): in this
+/// process ([`LocalLimits`]) or across a fleet (`portcullis-store`'s Redis leases).
+pub trait Limits: Send + Sync + fmt::Debug {
+    /// Counts one request of `subject` (a key id or an owner) under limit number `index`
+    /// of the policy.
+    fn take(&self, index: u32, limit: &Limit, subject: &[u8]) -> Taken;
+    /// Gives back one request counted by [`Limits::take`] (a later limit refused it).
+    fn refund(&self, index: u32, limit: &Limit, subject: &[u8]);
+}
+
+/// A monotonic clock in microseconds; the limiter's one time input.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Microseconds since a fixed, arbitrary origin; never decreasing.
+    fn now_us(&self) -> u64;
+}
+
+/// The system's monotonic clock (`std::time::Instant`), counted from its creation.
+#[derive(Debug)]
+pub struct MonotonicClock {
+    origin: std::time::Instant,
+}
+
+impl MonotonicClock {
+    /// A clock starting now.
+    pub fn new() -> Self {
+        MonotonicClock {
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for MonotonicClock {
+    fn default() -> Self {
+        MonotonicClock::new()
+    }
+}
+
+impl Clock for MonotonicClock {
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Limits counted in this process: a [`RateLimiter`] read with a [`Clock`].
+#[derive(Debug)]
+pub struct LocalLimits<C: Clock = MonotonicClock> {
+    limiter: RateLimiter,
+    clock: C,
+}
+
+impl LocalLimits {
+    /// Limits for up to `max_subjects` subjects (keys and owners) at once, on the
+    /// system's monotonic clock.
+    ///
+    /// # Errors
+    /// [`LimitError::Subjects`].
+    pub fn new(max_subjects: usize) -> Result<Self, LimitError> {
+        LocalLimits::with_clock(max_subjects, MonotonicClock::new())
+    }
+}
+
+impl<C: Clock> LocalLimits<C> {
+    /// Limits read with `clock` (tests drive a clock of their own).
+    ///
+    /// # Errors
+    /// [`LimitError::Subjects`].
+    pub fn with_clock(max_subjects: usize, clock: C) -> Result<Self, LimitError> {
+        Ok(LocalLimits {
+            limiter: RateLimiter::new(max_subjects)?,
+            clock,
+        })
+    }
+
+    /// The limiter.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+}
+
+impl<C: Clock> Limits for LocalLimits<C> {
+    #[inline]
+    fn take(&self, index: u32, limit: &Limit, subject: &[u8]) -> Taken {
+        let v = self
+            .limiter
+            .check(&limit.quota, index, subject, self.clock.now_us());
+        if v.allowed {
+            Taken::Allowed {
+                remaining: v.remaining,
+                reset_us: v.reset_us,
+            }
+        } else {
+            Taken::Limited {
+                retry_after_us: v.retry_after_us,
+                reset_us: v.reset_us,
+            }
+        }
+    }
+
+    fn refund(&self, index: u32, limit: &Limit, subject: &[u8]) {
+        let now = self.clock.now_us();
+        self.limiter.refund(&limit.quota, index, subject, 1, now);
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -54,6 +54,8 @@ Reason = Union[
     Literal["unknown_route"],
     Literal["lookup_failed"],
     Literal["foreign_pending"],
+    Literal["rate_limited"],
+    Literal["limiter_unavailable"],
     Literal["missing_credential"],
     Literal["wrong_scheme"],
     Literal["malformed_header"],

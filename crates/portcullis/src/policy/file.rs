@@ -88,6 +88,8 @@ struct File {
     scopes: Vec<ScopeEntry>,
     #[serde(default)]
     routes: Vec<RouteEntry>,
+    #[serde(default)]
+    limits: Vec<super::limits::LimitEntry>,
 }
 
 #[derive(Deserialize)]
@@ -313,16 +315,22 @@ struct RouteEntry {
     path: Spanned<String>,
     require: Option<Spanned<String>>,
     access: Option<Spanned<String>>,
+    class: Option<Spanned<String>>,
 }
 
 /// Collects issues with locations computed from byte spans.
-struct Issues<'t> {
+pub(super) struct Issues<'t> {
     text: &'t str,
     issues: Vec<PolicyIssue>,
 }
 
 impl Issues<'_> {
-    fn push(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn push(
+        &mut self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         let issue = self.issue(span, field, message);
         self.issues.push(issue);
     }
@@ -424,6 +432,17 @@ pub(super) fn load(text: &str) -> Result<Policy, PolicyError> {
             Some((routes, entries)),
         ) if issues.issues.is_empty() => {
             let warnings = overrides(&routes, &entries, &file.routes, &issues);
+            let declared: Vec<_> = entries
+                .iter()
+                .map(|&i| (i, file.routes.get(i).and_then(|e| e.class.clone())))
+                .collect();
+            let (class_names, route_classes) = super::limits::classes(&declared, &mut issues);
+            let limits = super::limits::limits(&file.limits, &class_names, &mut issues);
+            if !issues.issues.is_empty() {
+                return Err(PolicyError {
+                    issues: issues.issues,
+                });
+            }
             Ok(Policy {
                 realm,
                 format,
@@ -446,6 +465,9 @@ pub(super) fn load(text: &str) -> Result<Policy, PolicyError> {
                 oauth,
                 oauth_declared: file.oauth.is_some(),
                 warnings,
+                limits,
+                route_classes,
+                class_names,
             })
         }
         _ => Err(PolicyError {

@@ -44,6 +44,16 @@
 //! method = "GET"
 //! path = "/v1/claims/{id}"
 //! require = "claims:read"        # or: access = "public" / "authenticated"
+//! # class = "bulk"               # optional route class for [[limits]] (default: by method)
+//!
+//! [[limits]]                     # rate limits, applied after authentication (see `limit`)
+//! name = "per_key"
+//! per = "key"                    # or "owner": all keys of an organisation together
+//! rate = 100                     # requests per window
+//! window = 1                     # seconds
+//! burst = 100                    # default: rate
+//! # routes = "write"             # only requests of this class ("read", "write" or a route's)
+//! # tiers = ["free"]             # only keys whose metadata.tier is listed
 //! ```
 //!
 //! Routes: `method` is an upper-case HTTP method or `*` (any method); `path` a template of
@@ -59,6 +69,7 @@
 //! another method (`*`, or `GET` for `HEAD`) decides some requests, with other access.
 
 mod file;
+mod limits;
 mod openapi;
 mod routes;
 mod segment;
@@ -66,6 +77,7 @@ mod template;
 
 pub use crate::path::{PathParams, PathRules};
 pub use file::{MAX_POLICY_LEN, PolicyError, PolicyIssue};
+pub use limits::{MAX_CLASSES, MAX_LIMITS};
 pub use openapi::{MAX_ALTERNATIVES, MAX_OPENAPI_LEN, OpenApiError};
 pub use routes::{Access, Override, Route, RouteError, RouteTable};
 
@@ -123,6 +135,12 @@ pub struct Policy {
     /// Whether the text has an `[oauth]` section (OpenAPI then lists the OAuth scheme).
     pub(crate) oauth_declared: bool,
     pub(crate) warnings: Vec<PolicyIssue>,
+    /// `[[limits]]`, in file order.
+    pub(crate) limits: Vec<crate::limit::Limit>,
+    /// Each route's class, when it names one (by route number).
+    pub(crate) route_classes: Vec<Option<u8>>,
+    /// Class names by id: `read`, `write`, then the routes' own.
+    pub(crate) class_names: Vec<String>,
 }
 
 impl Policy {
@@ -188,6 +206,25 @@ impl Policy {
     /// requests with other access.
     pub fn warnings(&self) -> &[PolicyIssue] {
         &self.warnings
+    }
+    /// The rate limits (`[[limits]]`), in file order.
+    pub fn limits(&self) -> &[crate::limit::Limit] {
+        &self.limits
+    }
+    /// The class of a request for `method` matched to route number `route` (if any):
+    /// the route's `class`, else `read` for `GET`, `HEAD` and `OPTIONS`, `write` otherwise.
+    pub fn request_class(&self, route: Option<usize>, method: &str) -> &str {
+        let id = self.class_id(route, method);
+        self.class_names
+            .get(usize::from(id))
+            .map_or("", String::as_str)
+    }
+    pub(crate) fn class_id(&self, route: Option<usize>, method: &str) -> u8 {
+        let named = route.and_then(|r| self.route_classes.get(r).copied().flatten());
+        named.unwrap_or(match method {
+            "GET" | "HEAD" | "OPTIONS" => limits::READ,
+            _ => limits::WRITE,
+        })
     }
     /// Method and template of route number `index`.
     pub fn route_info(&self, index: usize) -> Option<(&str, &str)> {
