@@ -55,7 +55,7 @@ bench:
 
 ## Regenerate the conformance vectors in tests/vectors/ (review the diff before committing).
 vectors:
-	PORTCULLIS_BLESS=1 $(CARGO) test -p portcullis --test vectors --test oauth_vectors --test error_vectors --test usage_vectors
+	PORTCULLIS_BLESS=1 $(CARGO) test -p portcullis --test vectors --test oauth_vectors --test error_vectors --test usage_vectors --test limit_vectors
 
 ## Fuzz every target (fuzz/, cargo-fuzz on nightly) for FUZZ_SECONDS each; see SECURITY.md.
 FUZZ_SECONDS ?= 600
