@@ -105,6 +105,13 @@ def main():
             f"{paired['check_allowed_usage_ns'] / paired['check_allowed_ns']:.3f}× (added, rounds q1–q3 "
             f"{paired['usage_added_ns_q1']:+.1f} to {paired['usage_added_ns_q3']:+.1f} ns)",
             "≤ +10 ns", added <= 10)
+    if "limit_added_ns" in paired:
+        added = paired["limit_added_ns"]
+        row("full check with a local rate limit (allowed, one per-key limit), added per check",
+            f"{added:+.1f} ns", f"the same check without, same rounds {fmt_ns(paired['check_allowed_ns'])}",
+            f"{paired['check_allowed_limited_ns'] / paired['check_allowed_ns']:.3f}× (added, rounds q1–q3 "
+            f"{paired['limit_added_ns_q1']:+.1f} to {paired['limit_added_ns_q3']:+.1f} ns)",
+            "≤ +15 ns", added <= 15)
     parse = median("key", "parse")
     row("parse a valid key", fmt_ns(parse), "", "", "", None)
     typo = median("key", "reject_typo")

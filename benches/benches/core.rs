@@ -5,6 +5,7 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hmac::{KeyInit, Mac};
 use portcullis::RandomSource;
+use portcullis::limit::LocalLimits;
 use portcullis::usage::{UsageConfig, UsageRecorder};
 use portcullis::{
     Catalog, Checker, KeySpec, MemoryStore, OsRandom, Peppers, Policy, Request, Requirement,
@@ -32,6 +33,8 @@ struct Fixture {
     checker: Checker,
     /// The same checker with a usage recorder attached.
     recorded: Checker,
+    /// The same policy with a per-key limit no check reaches, counted in this process.
+    limited: Checker,
     store: MemoryStore,
     key: String,
     header: String,
@@ -102,9 +105,15 @@ fn fixture() -> Fixture {
     let recorder = UsageRecorder::new(UsageConfig::default()).expect("usage config");
     let recorded = Checker::new(checker.policy().clone(), checker.peppers().clone())
         .with_usage(Arc::new(recorder));
+    // A limit of a million a second per key: counted on every check, never refusing one.
+    let limit = "[[limits]]\nname = \"per_key\"\nrate = 1000000\nwindow = 1\n";
+    let policy = Policy::from_toml(&format!("{}\n{limit}", claimport())).expect("policy");
+    let local = LocalLimits::new(100_000).expect("limits");
+    let limited = Checker::new(policy, checker.peppers().clone()).with_limits(Arc::new(local));
     Fixture {
         checker,
         recorded,
+        limited,
         store,
         key,
         header,
@@ -379,7 +388,7 @@ fn paired(f: &Fixture) {
         }
     };
     let check_all = |batch: &[Request<'_>], status: u16| check_with(&f.checker, batch, status);
-    let subjects: [(&str, &dyn Fn()); 6] = [
+    let subjects: [(&str, &dyn Fn()); 7] = [
         ("hmac_rustcrypto", &|| {
             for _ in 0..ITERS {
                 let mut m = rc.clone();
@@ -405,6 +414,10 @@ fn paired(f: &Fixture) {
         // The allowed checks again, recorded (with the client's address).
         ("check_allowed_usage", &|| {
             check_with(&f.recorded, &from_client, 200)
+        }),
+        // The allowed checks again, each counted by a local rate limit.
+        ("check_allowed_limited", &|| {
+            check_with(&f.limited, &allowed, 200)
         }),
     ];
     let n = subjects.len();
@@ -464,6 +477,12 @@ fn paired(f: &Fixture) {
     println!("paired/usage_added: {m:+.1} ns per check (rounds q1-q3 {q1:+.1} to {q3:+.1})");
     json.push(format!(
         "\"usage_added_ns\": {m:.2}, \"usage_added_ns_q1\": {q1:.2}, \"usage_added_ns_q3\": {q3:.2}"
+    ));
+    let added: Vec<f64> = ns[6].iter().zip(&ns[3]).map(|(l, c)| l - c).collect();
+    let (q1, m, q3) = quartiles(added);
+    println!("paired/limit_added: {m:+.1} ns per check (rounds q1-q3 {q1:+.1} to {q3:+.1})");
+    json.push(format!(
+        "\"limit_added_ns\": {m:.2}, \"limit_added_ns_q1\": {q1:.2}, \"limit_added_ns_q3\": {q3:.2}"
     ));
     let (_, fl, _) = quartiles(floor);
     println!("paired/floor: {fl:.1} ns (the faster vetted HMAC of each round)");

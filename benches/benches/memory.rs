@@ -3,6 +3,7 @@
 //! allocations per full check (header → decision) on that store, counted by the same
 //! allocator (also with a usage recorder attached). Writes target/bench-results/memory.json for `benches/summary.py`.
 
+use portcullis::limit::LocalLimits;
 use portcullis::usage::{UsageConfig, UsageRecorder};
 use portcullis::{
     Checker, KeySpec, MemoryStore, Peppers, Policy, Request, SeededRandom, Timestamp,
@@ -126,6 +127,21 @@ fn allocations_per_check(
     let recorded = Checker::new(checker.policy().clone(), checker.peppers().clone())
         .with_usage(Arc::new(recorder));
     let client = IpAddr::from([203, 0, 113, 7]);
+    // And counted by a local per-key rate limit no check reaches.
+    let limit = "[[limits]]\nname = \"per_key\"\nrate = 1000000\nwindow = 1\n";
+    let text = format!(
+        "{}\n{limit}",
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/claimport.toml"
+        ))
+        .expect("policy")
+    );
+    let limited = Checker::new(
+        Policy::from_toml(&text).expect("policy"),
+        checker.peppers().clone(),
+    )
+    .with_limits(Arc::new(LocalLimits::new(1_000).expect("limits")));
     let shapes = [
         ("allowed", request("GET", header.as_bytes()), 200),
         ("forbidden", request("PATCH", header.as_bytes()), 403),
@@ -141,13 +157,14 @@ fn allocations_per_check(
             request("PATCH", header.as_bytes()).client(client),
             403,
         ),
+        ("allowed_limited", request("GET", header.as_bytes()), 200),
     ];
     let mut members = Vec::new();
     for (name, request, status) in shapes {
-        let checker = if name.ends_with("_usage") {
-            &recorded
-        } else {
-            checker
+        let checker = match name {
+            n if n.ends_with("_usage") => &recorded,
+            "allowed_limited" => &limited,
+            _ => checker,
         };
         let warm = checker.check(&request, store, now).status();
         assert_eq!(warm, status, "{name}");
