@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{NOW, PEPPER, PEPPER_ID, claimport_text};
+use common::{NOW, PEPPER, PEPPER_ID, claimport_text, settle_vectors};
 use portcullis::codes::{self, Code, HasCode};
 use portcullis::oauth::{AccessKeys, Client};
 use portcullis::{
@@ -17,7 +17,6 @@ use portcullis::{
     Timestamp, extract_credential,
 };
 use serde_json::{Value, json};
-use std::path::PathBuf;
 
 const UNKNOWN_ID: &str = "AAAAAAAAAAAAAAAA";
 
@@ -419,21 +418,5 @@ fn errors_json_is_current_and_every_case_yields_its_code() {
         "table": table(),
         "cases": cases,
     });
-    settle("errors.json", &value);
-}
-
-fn settle(name: &str, value: &Value) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/vectors")
-        .join(name);
-    let text = serde_json::to_string_pretty(value).expect("json") + "\n";
-    if std::env::var_os("PORTCULLIS_BLESS").is_some() {
-        std::fs::write(&path, &text).expect("write vectors");
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == text,
-        "{name} is stale: run `make vectors` and review the diff"
-    );
+    settle_vectors("errors.json", &value);
 }

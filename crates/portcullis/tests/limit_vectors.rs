@@ -6,9 +6,11 @@
 //! `make vectors` (PORTCULLIS_BLESS=1) rewrites it. Every step states by hand whether it
 //! is allowed; generation fails if the limiter disagrees.
 
+mod common;
+
+use common::settle_vectors;
 use portcullis::limit::{Quota, RateLimiter};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 
 /// One request: at `at_us`, `n` requests of `subject` under limit `limit`; allowed or not.
 struct Step(u64, u32, &'static str, u32, bool);
@@ -126,15 +128,5 @@ fn limits_json_is_current_and_every_step_comes_out_as_stated() {
         "comment": "Rate-limit vectors (crates/portcullis/tests/limit_vectors.rs): for each case, make a limiter and the quota (`rate` per `window` seconds, `burst` at once), then for each step call check_n(quota, limit, subject, n, at_us) in order on that one limiter; the verdict's four fields are given (n = 0 only reads).",
         "cases": cases,
     });
-    let text = serde_json::to_string_pretty(&doc).expect("json") + "\n";
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors/limits.json");
-    if std::env::var_os("PORTCULLIS_BLESS").is_some() {
-        std::fs::write(&path, &text).expect("write vectors");
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == text,
-        "limits.json is stale: run `make vectors` and review the diff"
-    );
+    settle_vectors("limits.json", &doc);
 }

@@ -242,6 +242,17 @@ window = 60
     assert_eq!(f.status("GET", "/v1/claims/1", &b), 200);
 }
 
+/// A store holding one key of `org_1` with `claims:read`, and its header.
+fn one_key(checker: &Checker) -> (MemoryStore, String) {
+    let store = MemoryStore::new();
+    let issued = checker
+        .issue(&KeySpec::new("x", "org_1", ["claims:read"]), Timestamp(NOW))
+        .expect("issue");
+    let header = format!("Bearer {}", issued.key.expose());
+    store.insert(issued.record).expect("insert");
+    (store, header)
+}
+
 /// A fleet limiter whose shared store is down and holds nothing.
 #[derive(Debug)]
 struct Down;
@@ -259,12 +270,7 @@ impl Limits for Down {
 fn an_unavailable_limiter_is_503_never_an_allow() {
     let policy = Policy::from_toml(&format!("{}\n{PER_KEY}", claimport_text())).expect("policy");
     let checker = Checker::new(policy, peppers()).with_limits(Arc::new(Down));
-    let store = MemoryStore::new();
-    let issued = checker
-        .issue(&KeySpec::new("x", "org_1", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
-    let header = format!("Bearer {}", issued.key.expose());
-    store.insert(issued.record).expect("insert");
+    let (store, header) = one_key(&checker);
     let r = Request::new("GET", "/v1/claims/1")
         .authorization(&header)
         .https(true);
@@ -282,12 +288,7 @@ fn policies_without_limits_or_without_a_limiter_are_unchanged() {
     assert!(plain.limits().is_empty());
     let policy = Policy::from_toml(&format!("{}\n{PER_KEY}", claimport_text())).expect("policy");
     let checker = Checker::new(policy, peppers());
-    let store = MemoryStore::new();
-    let issued = checker
-        .issue(&KeySpec::new("x", "org_1", ["claims:read"]), Timestamp(NOW))
-        .expect("issue");
-    let header = format!("Bearer {}", issued.key.expose());
-    store.insert(issued.record).expect("insert");
+    let (store, header) = one_key(&checker);
     let r = Request::new("GET", "/v1/claims/1")
         .authorization(&header)
         .https(true);

@@ -27,11 +27,10 @@
 
 mod common;
 
-use common::TestPolicy;
+use common::{TestPolicy, settle_vectors};
 use portcullis::oauth::{AccessClaims, AccessKeys, AccessVerifier, ChallengeMethod, PkceChallenge};
 use portcullis::{KeyId, MemoryStore, Policy, Request, ScopeSet, Timestamp};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 const NOW: u64 = common::NOW;
@@ -96,22 +95,6 @@ fn check_mac_independently(token: &str, kid: &str) {
     let tag = ring::hmac::sign(&key, signed.as_bytes());
     let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref());
     assert_eq!(mac, expected, "MAC of {token}");
-}
-
-fn settle(name: &str, value: &Value) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/vectors")
-        .join(name);
-    let text = serde_json::to_string_pretty(value).expect("json") + "\n";
-    if std::env::var_os("PORTCULLIS_BLESS").is_some() {
-        std::fs::write(&path, &text).expect("write vectors");
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == text,
-        "{name} is stale: run `PORTCULLIS_BLESS=1 cargo test -p portcullis --test oauth_vectors` and review the diff"
-    );
 }
 
 struct Minted {
@@ -902,5 +885,5 @@ fn oauth_vectors() {
         "opaque": opaque_vectors(),
         "token_requests": token_request_vectors(&p),
     });
-    settle("oauth.json", &doc);
+    settle_vectors("oauth.json", &doc);
 }

@@ -9,21 +9,16 @@
 
 mod common;
 
-use common::{DAY, NOW, TestPolicy};
+use common::{DAY, NOW, TestPolicy, settle_vectors};
 use portcullis::{
     Checker, KeyRecord, KeySpec, MemoryStore, Peppers, Policy, Request, Requirement, SeededRandom,
     StoredHash, Timestamp,
 };
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 const P1: &str = "p1";
 const P0: &str = "p0";
-
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
-}
 
 fn pepper_secret(id: &str) -> Vec<u8> {
     (0..32u8)
@@ -66,22 +61,6 @@ fn claimport_legacy() -> String {
 
 fn checker(policy: &str, primary: &str) -> Checker {
     Checker::new(Policy::from_toml(policy).expect("policy"), peppers(primary))
-}
-
-/// Compares with (or, when blessing, writes) one vector file.
-fn settle(name: &str, value: &Value) {
-    let path = vectors_dir().join(name);
-    let text = serde_json::to_string_pretty(value).expect("json") + "\n";
-    if std::env::var_os("PORTCULLIS_BLESS").is_some() {
-        std::fs::create_dir_all(vectors_dir()).expect("mkdir");
-        std::fs::write(&path, &text).expect("write vectors");
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == text,
-        "{name} is stale: run `make vectors` and review the diff"
-    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -189,7 +168,7 @@ fn keys() {
         assert_eq!(c.parse(&bytes).err().map(|e| e.code()), Some(error));
         cases.push(json!({"input_hex": hex(&bytes), "error": error, "id": null}));
     }
-    settle(
+    settle_vectors(
         "keys.json",
         &json!({
             "description": "Issued keys with their record hashes under the primary pepper (HMAC-SHA256 of `{id}_{secret}`) and their legacy plain SHA-256 hashes; and parse outcomes. `input_repeat` means `char` repeated `count` times.",
@@ -300,7 +279,7 @@ fn extract() {
             case
         })
         .collect();
-    settle(
+    settle_vectors(
         "extract.json",
         &json!({"description": "RFC 6750 credential extraction: header grammar and query parameter rules.", "cases": out}),
     );
@@ -347,7 +326,7 @@ fn scopes() {
             })
         })
         .collect();
-    settle(
+    settle_vectors(
         "scopes.json",
         &json!({"description": "Grants (with implications and wildcards) against requirement expressions, on the claimport catalog. `required`/`missing`: the closest alternative on a denial.", "policy": text, "cases": out}),
     );
@@ -1064,7 +1043,7 @@ fn decisions() {
         }
         portcullis::Prepared::Done(d) => panic!("expected a lookup, got {:?}", d.reason()),
     }
-    settle(
+    settle_vectors(
         "decisions.json",
         &json!({
             "description": "Requests against the claimport policy with the records below in a store, at time `now` (Unix seconds). `claimport_query` is the same policy with require_https=false and allow_query_key=true; `claimport_legacy` with accept_legacy_sha256=true. Peppers: the first is primary.",

@@ -38,3 +38,25 @@ pub fn checker_of(policy: Policy) -> Checker {
 pub fn checker() -> Checker {
     checker_of(TestPolicy::claimport().build())
 }
+
+/// The conformance vectors' directory, `tests/vectors/`.
+pub fn vectors_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
+}
+
+/// Compares `value` with the committed vector file `name`, or writes it when
+/// `PORTCULLIS_BLESS` is set (`make vectors`: review the diff before committing).
+pub fn settle_vectors(name: &str, value: &serde_json::Value) {
+    let path = vectors_dir().join(name);
+    let text = serde_json::to_string_pretty(value).expect("json") + "\n";
+    if std::env::var_os("PORTCULLIS_BLESS").is_some() {
+        std::fs::create_dir_all(vectors_dir()).expect("mkdir");
+        std::fs::write(&path, &text).expect("write vectors");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{name} is stale: run `make vectors` and review the diff"
+    );
+}
