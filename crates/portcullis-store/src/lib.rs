@@ -49,6 +49,11 @@
 //! - **Access tokens fail closed too:** a verifier given to [`Store::attach`] follows the
 //!   store's freshness, so past the bound its tokens are refused (503 `lookup_failed`).
 //!
+//! - **Rate limits across a fleet:** [`FleetLimits`] counts the policy's `[[limits]]` in
+//!   Redis, leased in small batches with one atomic script call and spent locally; when
+//!   Redis is down a process spends what it holds, then answers 503
+//!   `limiter_unavailable` (see the `fleet_limits` module's notes).
+//!
 //! - **Bounded retention:** the feed prunes the change sequence, expired authorization
 //!   codes and old revoked families in small batches (see [`Options::keep_changes`] and
 //!   [`Store::prune`]); a process that missed pruned changes resynchronises.
@@ -65,6 +70,7 @@ mod db;
 mod error;
 mod feed;
 pub mod files;
+pub mod fleet_limits;
 mod schema;
 mod store;
 pub mod tls;
@@ -74,6 +80,7 @@ mod usage;
 pub use audit::{Actor, ActorError, AuditFilter, MAX_ACTOR_LEN, MAX_AUDIT_PAGE};
 pub use cache::CacheConfig;
 pub use error::{Error, ErrorKind};
+pub use fleet_limits::{Degrade, FleetConfig, FleetLimits, FleetStats};
 pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION, PRODUCT};
 pub use store::{
     ActingAs, AuditEntry, AuditLock, CHANNEL, CorruptKey, FeedStatus, MAX_FAMILIES, MAX_JSON,

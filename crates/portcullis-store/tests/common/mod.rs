@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod redis_server;
 
 use portcullis::{Checker, KeySpec, Peppers, Policy, Request, Timestamp};
 
