@@ -494,6 +494,7 @@ pub unsafe extern "C" fn portcullis_checker_verify(
             warnings: v.warnings,
             lookup_error: None,
             limit: None,
+            credits: None,
         };
         let handle = into_handle(portcullis_decision::new(checker.inner.clone(), outcome));
         // SAFETY: non-NULL and writable (contract).

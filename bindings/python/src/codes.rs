@@ -44,7 +44,7 @@ pub(crate) const fn client_type(client_type: ClientType) -> &'static str {
 
 /// The reasons that carry no nested error code (one value each; the payload of
 /// `AmbiguousPath` and `MalformedKey` shows in `detail`, not in the reason).
-const PLAIN_REASONS: [Reason; 22] = [
+const PLAIN_REASONS: [Reason; 23] = [
     Reason::Allowed,
     Reason::Public,
     Reason::InsecureTransport,
@@ -67,6 +67,7 @@ const PLAIN_REASONS: [Reason; 22] = [
     Reason::ForeignPending,
     Reason::RateLimited,
     Reason::LimiterUnavailable,
+    Reason::CreditsExhausted,
 ];
 
 /// The code family whose codes a reason takes as its own, or `None` for a plain reason
@@ -96,7 +97,8 @@ const fn nested(reason: Reason) -> Option<Family> {
         | Reason::LookupFailed
         | Reason::ForeignPending
         | Reason::RateLimited
-        | Reason::LimiterUnavailable => None,
+        | Reason::LimiterUnavailable
+        | Reason::CreditsExhausted => None,
     }
 }
 

@@ -11,11 +11,13 @@
 //!   [`Checker::verify`] alike.
 
 use crate::bytes::eq_public;
-use crate::decision::{Decision, LimitState, Outcome, Principal, Reason, Warning, Warnings};
+use crate::decision::{
+    CREDITS, Decision, LimitState, Outcome, Principal, Reason, Warning, Warnings,
+};
 use crate::extract::{Credential, ExtractError, Source, extract_unvalidated, is_b64token};
 use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey};
 use crate::hash::{HashCheck, StoredHash, burn, check_digest};
-use crate::limit::{Limits, Per, Taken};
+use crate::limit::{Credits, Limits, Per, Spent, Taken};
 use crate::lookup::{KeyLookup, LookupError};
 use crate::oauth::{AccessVerifier, TokenError, access};
 use crate::pepper::Peppers;
@@ -468,7 +470,7 @@ impl Checker {
                        principal,
                        refusal: Option<Refusal>,
                        mut warnings: Warnings,
-                       limit: Option<LimitState>| {
+                       (limit, credits): (Option<LimitState>, Option<u32>)| {
             // Recorded before the outcome is built, so that it is still built in place.
             if RECORD && let Some(usage) = &self.usage {
                 warnings.extend(note(usage, key, reason, warnings, at.client, now));
@@ -485,26 +487,25 @@ impl Checker {
                 warnings,
                 lookup_error: None,
                 limit,
+                credits,
             }
         };
         let Some(record) = record else {
             burn(&self.peppers, key);
-            return outcome(Reason::UnknownKey, None, None, warnings, None);
+            return outcome(Reason::UnknownKey, None, None, warnings, (None, None));
         };
         let granted = match self.authenticate(key, &record, now, &mut warnings) {
-            Err(reason) => return outcome(reason, None, None, warnings, None),
+            Err(reason) => return outcome(reason, None, None, warnings, (None, None)),
             Ok(granted) => granted,
         };
         let refusal = self.authorize(route, &granted).err();
-        let (reason, limit) = match (&refusal, &self.limits) {
-            (None, Some(limits)) if !self.policy.limits.is_empty() => {
-                self.limit(&**limits, &record, at.class)
-            }
-            (None, _) => (Reason::Allowed, None),
-            (Some(r), _) => (r.reason, None),
+        let (reason, limit, credits) = match (&refusal, &self.limits) {
+            (None, Some(limits)) => self.limit(&**limits, &record, at.class, now),
+            (None, None) => (Reason::Allowed, None, None),
+            (Some(r), _) => (r.reason, None, None),
         };
         let principal = Some(Principal { record, granted });
-        outcome(reason, principal, refusal, warnings, limit)
+        outcome(reason, principal, refusal, warnings, (limit, credits))
     }
 
     /// Takes one request from every limit of the policy that applies to `record` and the
@@ -516,7 +517,8 @@ impl Checker {
         limits: &dyn Limits,
         record: &KeyRecord,
         class: u8,
-    ) -> (Reason, Option<LimitState>) {
+        now: Timestamp,
+    ) -> (Reason, Option<LimitState>, Option<u32>) {
         let tier = record.metadata().get("tier").and_then(|t| t.as_str());
         let id = record.id();
         let mut taken = 0u32;
@@ -573,9 +575,33 @@ impl Checker {
                 ),
             };
             self.refund(limits, record, taken);
-            return (reason, Some(state));
+            return (reason, Some(state), None);
         }
-        (Reason::Allowed, report)
+        // Credits last: a request a limit refuses spends none.
+        let Some(credits) = Credits::of(record) else {
+            return (Reason::Allowed, report, None);
+        };
+        let refused = |retry_after_us| LimitState {
+            index: CREDITS,
+            remaining: 0,
+            reset_us: retry_after_us,
+            retry_after_us,
+        };
+        match limits.spend(&id, &credits, now) {
+            Spent::Spent { remaining } => (Reason::Allowed, report, Some(remaining)),
+            Spent::Exhausted => {
+                self.refund(limits, record, taken);
+                let until = credits
+                    .next_refill(now)
+                    .map_or(0, |t| t.since(now) * 1_000_000);
+                (Reason::CreditsExhausted, Some(refused(until)), Some(0))
+            }
+            Spent::Unavailable { retry_after_us } => {
+                self.refund(limits, record, taken);
+                let state = refused(retry_after_us);
+                (Reason::LimiterUnavailable, Some(state), None)
+            }
+        }
     }
 
     /// Gives back the requests taken from the limits whose bits are set in `taken`.

@@ -93,6 +93,9 @@ pub enum Reason {
     /// The rate limiter cannot tell (a fleet's shared limiter is unreachable and this
     /// process holds nothing of the limit): 503, never an unlimited allow.
     LimiterUnavailable,
+    /// The key has no credits left in this period (429; `Retry-After` until the refill,
+    /// when it has one).
+    CreditsExhausted,
 }
 
 impl Reason {
@@ -123,6 +126,7 @@ impl Reason {
             Reason::AccessToken(e) => e.code(),
             Reason::RateLimited => "rate_limited",
             Reason::LimiterUnavailable => "limiter_unavailable",
+            Reason::CreditsExhausted => "credits_exhausted",
         }
     }
 
@@ -144,7 +148,7 @@ impl Reason {
             Reason::Credential(_) | Reason::InsecureTransport | Reason::AmbiguousPath(_) => 400,
             Reason::InsufficientScope | Reason::UnknownRoute => 403,
             Reason::LookupFailed | Reason::ForeignPending | Reason::LimiterUnavailable => 503,
-            Reason::RateLimited => 429,
+            Reason::RateLimited | Reason::CreditsExhausted => 429,
             _ => 401,
         }
     }
@@ -299,12 +303,17 @@ pub struct Outcome {
     pub lookup_error: Option<LookupError>,
     /// The rate limit to report: the one that refused, or the closest to its end.
     pub limit: Option<LimitState>,
+    /// The key's credits left after this request, when it has credits.
+    pub credits: Option<u32>,
 }
+
+/// [`LimitState::index`] of a refusal for credits (no limit of the policy).
+pub const CREDITS: u16 = u16::MAX;
 
 /// Where a request stands under one limit of the policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LimitState {
-    /// The limit's number in the policy ([`Policy::limits`]).
+    /// The limit's number in the policy ([`Policy::limits`]), or [`CREDITS`].
     pub index: u16,
     /// Requests that could still be made at once.
     pub remaining: u32,
@@ -325,6 +334,7 @@ impl Outcome {
             warnings: Warnings::default(),
             lookup_error: None,
             limit: None,
+            credits: None,
         }
     }
 }
@@ -409,13 +419,16 @@ impl<'p, O: Borrow<Outcome>> Decision<'p, O> {
             policy: self.policy,
         })
     }
-    /// On a refusal for a rate limit (429) or an unavailable limiter (503), the seconds
-    /// to send in `Retry-After` (rounded up, at least 1).
+    /// On a refusal for a rate limit or credits (429) or an unavailable limiter (503),
+    /// the seconds to send in `Retry-After` (rounded up, at least 1; none for credits that
+    /// never refill).
     pub fn retry_after(&self) -> Option<u64> {
         let o = self.outcome();
-        match o.reason {
-            Reason::RateLimited | Reason::LimiterUnavailable => {
-                let us = o.limit.map_or(1_000_000, |l| l.retry_after_us);
+        match (o.reason, o.limit) {
+            // Credits that never refill: no time will do.
+            (Reason::CreditsExhausted, Some(l)) if l.retry_after_us == 0 => None,
+            (Reason::RateLimited | Reason::LimiterUnavailable | Reason::CreditsExhausted, l) => {
+                let us = l.map_or(1_000_000, |l| l.retry_after_us);
                 Some(us.div_ceil(1_000_000).max(1))
             }
             _ => None,
@@ -441,6 +454,11 @@ impl<'p, O: Borrow<Outcome>> Decision<'p, O> {
         let limit = self.policy.limits.get(usize::from(state.index))?;
         let t = state.reset_us.div_ceil(1_000_000);
         Some(format!("\"{}\";r={};t={t}", limit.name(), state.remaining))
+    }
+    /// The key's credits left after this request, when it has credits and they were
+    /// counted.
+    pub fn credits_remaining(&self) -> Option<u32> {
+        self.outcome().credits
     }
     /// The outcome.
     pub fn outcome(&self) -> &Outcome {

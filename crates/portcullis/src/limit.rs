@@ -31,8 +31,13 @@
 //! - **Time is an input** (microseconds of a monotonic clock the host reads): the core
 //!   reads no clock, and tests drive it.
 
+mod credits;
 mod table;
 
+pub use credits::{Credits, Refill, Spent};
+
+use crate::format::KeyId;
+use crate::time::Timestamp;
 use std::fmt;
 
 /// The most subjects one limiter holds.
@@ -307,6 +312,20 @@ pub trait Limits: Send + Sync + fmt::Debug {
     fn take(&self, index: u32, limit: &Limit, subject: &[u8]) -> Taken;
     /// Gives back one request counted by [`Limits::take`] (a later limit refused it).
     fn refund(&self, index: u32, limit: &Limit, subject: &[u8]);
+    /// Spends one of `key`'s `credits` at `now` ([`Credits::of`] its record). A counter
+    /// that keeps no credits answers [`Spent::Unavailable`] (the default): a key with
+    /// credits is never allowed uncounted.
+    fn spend(&self, key: &KeyId, credits: &Credits, now: Timestamp) -> Spent {
+        let _ = (key, credits, now);
+        Spent::Unavailable {
+            retry_after_us: 1_000_000,
+        }
+    }
+    /// Gives back one credit spent by [`Limits::spend`] (a later check refused the
+    /// request).
+    fn unspend(&self, key: &KeyId, credits: &Credits, now: Timestamp) {
+        let _ = (key, credits, now);
+    }
 }
 
 /// A monotonic clock in microseconds; the limiter's one time input.
@@ -342,11 +361,23 @@ impl Clock for MonotonicClock {
     }
 }
 
-/// Limits counted in this process: a [`RateLimiter`] read with a [`Clock`].
-#[derive(Debug)]
+/// Limits counted in this process: a [`RateLimiter`] read with a [`Clock`], and credits
+/// spent per key. Credits are counted in memory: after a restart give each key back what
+/// it spent in the current period ([`LocalLimits::restore_credits`]; the usage store
+/// has the counts), or a restart refills them.
 pub struct LocalLimits<C: Clock = MonotonicClock> {
     limiter: RateLimiter,
+    credits: credits::CreditTable,
     clock: C,
+}
+
+impl<C: Clock> fmt::Debug for LocalLimits<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalLimits")
+            .field("limiter", &self.limiter)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LocalLimits {
@@ -368,8 +399,21 @@ impl<C: Clock> LocalLimits<C> {
     pub fn with_clock(max_subjects: usize, clock: C) -> Result<Self, LimitError> {
         Ok(LocalLimits {
             limiter: RateLimiter::new(max_subjects)?,
+            credits: credits::CreditTable::new(max_subjects),
             clock,
         })
+    }
+
+    /// Makes `key`'s use of its `credits` in the period of `now` at least `used` (what it
+    /// spent before a restart). `false` when there is no room for the key.
+    pub fn restore_credits(
+        &self,
+        key: &KeyId,
+        credits: &Credits,
+        used: u32,
+        now: Timestamp,
+    ) -> bool {
+        self.credits.restore(key, credits, used, now)
     }
 
     /// The limiter.
@@ -400,6 +444,14 @@ impl<C: Clock> Limits for LocalLimits<C> {
     fn refund(&self, index: u32, limit: &Limit, subject: &[u8]) {
         let now = self.clock.now_us();
         self.limiter.refund(&limit.quota, index, subject, 1, now);
+    }
+
+    fn spend(&self, key: &KeyId, credits: &Credits, now: Timestamp) -> Spent {
+        self.credits.spend(key, credits, now)
+    }
+
+    fn unspend(&self, key: &KeyId, credits: &Credits, now: Timestamp) {
+        self.credits.unspend(key, credits, now);
     }
 }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{NOW, claimport_text, peppers};
-use portcullis::limit::{Clock, Limit, Limits, LocalLimits, Taken};
+use portcullis::limit::{Clock, Credits, Limit, Limits, LocalLimits, Refill, Taken};
 use portcullis::{Checker, KeySpec, MemoryStore, Policy, Reason, Request, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,9 +47,22 @@ fn fixture(limits: &str) -> Fixture {
 
 impl Fixture {
     fn key(&self, owner: &str, scopes: &[&str], tier: Option<&str>) -> String {
+        self.key_with(owner, scopes, tier, None)
+    }
+
+    fn key_with(
+        &self,
+        owner: &str,
+        scopes: &[&str],
+        tier: Option<&str>,
+        credits: Option<serde_json::Value>,
+    ) -> String {
         let mut spec = KeySpec::new("Limits", owner, scopes.iter().copied());
         if let Some(t) = tier {
             spec.metadata.insert("tier".into(), t.into());
+        }
+        if let Some(c) = credits {
+            spec.metadata.insert("credits".into(), c);
         }
         let issued = self.checker.issue(&spec, Timestamp(NOW)).expect("issue");
         let header = format!("Bearer {}", issued.key.expose());
@@ -337,4 +350,125 @@ fn a_route_class_names_its_requests() {
     assert_eq!(policy.request_class(Some(exports), "POST"), "bulk");
     assert_eq!(policy.request_class(None, "GET"), "read");
     assert_eq!(policy.request_class(None, "DELETE"), "write");
+}
+
+#[test]
+fn credits_run_out_and_come_back_at_the_refill() {
+    let f = fixture("");
+    let never = f.key_with(
+        "org_1",
+        &["claims:read"],
+        None,
+        Some(serde_json::json!({"amount": 2})),
+    );
+    let get = Request::new("GET", "/v1/claims/1")
+        .authorization(&never)
+        .https(true);
+    let first = f.checker.check(&get, &f.store, Timestamp(NOW));
+    assert_eq!((first.status(), first.credits_remaining()), (200, Some(1)));
+    assert_eq!(f.status("GET", "/v1/claims/1", &never), 200);
+    let out = f.checker.check(&get, &f.store, Timestamp(NOW));
+    assert_eq!(
+        (out.status(), out.reason().code()),
+        (429, "credits_exhausted")
+    );
+    assert_eq!(
+        (out.retry_after(), out.credits_remaining()),
+        (None, Some(0))
+    );
+    // A refusal for scope spends nothing; neither does one for credits.
+    let daily = serde_json::json!({"amount": 1, "refill": "daily"});
+    let d = f.key_with("org_2", &["claims:read"], None, Some(daily));
+    assert_eq!(f.status("POST", "/v1/claims", &d), 403);
+    assert_eq!(f.status("GET", "/v1/claims/1", &d), 200);
+    let r = Request::new("GET", "/v1/claims/1")
+        .authorization(&d)
+        .https(true);
+    let out = f.checker.check(&r, &f.store, Timestamp(NOW));
+    assert_eq!(out.status(), 429);
+    // NOW is 08:00 UTC: the refill is 16 hours later.
+    assert_eq!(out.retry_after(), Some(16 * 3_600));
+    let tomorrow = f.checker.check(&r, &f.store, Timestamp(NOW + 16 * 3_600));
+    assert_eq!(
+        (tomorrow.status(), tomorrow.credits_remaining()),
+        (200, Some(0))
+    );
+}
+
+#[test]
+fn a_rate_limited_request_spends_no_credit_and_exhausted_credits_spend_no_quota() {
+    let f = fixture(PER_KEY);
+    let key = f.key_with(
+        "org_1",
+        &["claims:read"],
+        None,
+        Some(serde_json::json!({"amount": 4})),
+    );
+    assert_eq!(
+        f.statuses(4, "GET", "/v1/claims/1", &key),
+        [200, 200, 200, 429]
+    );
+    f.clock.advance_ms(300);
+    // Three credits were spent by the three allowed requests: one left.
+    assert_eq!(f.statuses(2, "GET", "/v1/claims/1", &key), [200, 429]);
+    let r = Request::new("GET", "/v1/claims/1")
+        .authorization(&key)
+        .https(true);
+    assert_eq!(
+        f.checker
+            .check(&r, &f.store, Timestamp(NOW))
+            .reason()
+            .code(),
+        "credits_exhausted"
+    );
+}
+
+#[test]
+fn malformed_credits_allow_nothing_and_a_counter_without_credits_is_503() {
+    let f = fixture("");
+    let bad = f.key_with(
+        "org_1",
+        &["claims:read"],
+        None,
+        Some(serde_json::json!({"amount": -1})),
+    );
+    assert_eq!(f.status("GET", "/v1/claims/1", &bad), 429);
+    let policy = Policy::from_toml(&claimport_text()).expect("policy");
+    let checker = Checker::new(policy, peppers()).with_limits(Arc::new(Down));
+    let store = MemoryStore::new();
+    let mut spec = KeySpec::new("x", "org_1", ["claims:read"]);
+    spec.metadata
+        .insert("credits".into(), serde_json::json!({"amount": 5}));
+    let issued = checker.issue(&spec, Timestamp(NOW)).expect("issue");
+    let header = format!("Bearer {}", issued.key.expose());
+    store.insert(issued.record).expect("insert");
+    let r = Request::new("GET", "/v1/claims/1")
+        .authorization(&header)
+        .https(true);
+    assert_eq!(
+        checker.check(&r, &store, Timestamp(NOW)).reason().code(),
+        "limiter_unavailable"
+    );
+}
+
+#[test]
+fn credits_restored_after_a_restart_are_not_spent_twice() {
+    let local = LocalLimits::with_clock(100, TestClock::default()).expect("limits");
+    let key = portcullis::KeyId::parse("creditsAAAAAAAAA").expect("id");
+    let monthly = Credits::new(10, Refill::Monthly);
+    assert!(local.restore_credits(&key, &monthly, 9, Timestamp(NOW)));
+    assert_eq!(
+        local.spend(&key, &monthly, Timestamp(NOW)),
+        portcullis::limit::Spent::Spent { remaining: 0 }
+    );
+    assert_eq!(
+        local.spend(&key, &monthly, Timestamp(NOW)),
+        portcullis::limit::Spent::Exhausted
+    );
+    // Next month: a full allowance again.
+    let next = monthly.next_refill(Timestamp(NOW)).expect("refill");
+    assert_eq!(
+        local.spend(&key, &monthly, next),
+        portcullis::limit::Spent::Spent { remaining: 9 }
+    );
 }

@@ -56,6 +56,7 @@ Reason = Union[
     Literal["foreign_pending"],
     Literal["rate_limited"],
     Literal["limiter_unavailable"],
+    Literal["credits_exhausted"],
     Literal["missing_credential"],
     Literal["wrong_scheme"],
     Literal["malformed_header"],
