@@ -47,6 +47,7 @@
 use crate::db::{Col, Conn, Exec, Value};
 use crate::error::Error;
 use crate::store::{MAX_JSON, MAX_LIST, Options, Store, prune_lock};
+use portcullis::limit::{Clock, Credits, LocalLimits};
 use portcullis::usage::{
     Denial, HourCounts, KeyUsage, NETWORKS_PER_KEY, Network, Signal, SignalKind, UsageBatch,
     UsageRecorder,
@@ -489,6 +490,50 @@ impl Store {
             })
         })?;
         Ok(restore_rows(recorder, rows, ids.len()))
+    }
+
+    /// Gives `limits` back what each key with credits (its record's `metadata.credits`)
+    /// spent in its current period, from the saved usage (a credit is spent by every
+    /// allowed request, which the usage recorder counts): after a restart, credits are not
+    /// spent twice. Needs the checker's usage recorder drained into this store; counts
+    /// older than [`crate::Options::usage_window`] are pruned, so credits that never
+    /// refill are restored from that window only. At most [`MAX_LIST`] keys; returns how
+    /// many it restored.
+    pub fn restore_credits<C: Clock>(
+        &self,
+        limits: &LocalLimits<C>,
+        now: Timestamp,
+    ) -> Result<usize, Error> {
+        let keys: Vec<(KeyId, Credits)> = self
+            .list_keys()?
+            .into_iter()
+            .filter_map(|k| match k {
+                crate::StoredKey::Record(r) => Some((r.id(), Credits::of(&r)?)),
+                crate::StoredKey::Corrupt(_) => None,
+            })
+            .collect();
+        let mut spent = Vec::with_capacity(keys.len());
+        self.shared.with_conn(|c| {
+            c.read(|x| {
+                for (id, credits) in &keys {
+                    let since = credits.period_start(now).map_or(0, |t| int(t.secs()));
+                    let rows = x.query(
+                        "SELECT CAST(COALESCE(SUM(allowed), 0) AS BIGINT) FROM key_usage_hours
+                         WHERE key_id = $1 AND hour >= $2",
+                        &[Value::Text(id.as_str()), Value::Int(since)],
+                        1,
+                    )?;
+                    let used = rows.first().and_then(|r| r.first()).and_then(Col::int);
+                    spent.push(u32::try_from(used.unwrap_or(0)).unwrap_or(u32::MAX));
+                }
+                Ok(())
+            })
+        })?;
+        Ok(keys
+            .iter()
+            .zip(spent)
+            .filter(|((id, credits), used)| limits.restore_credits(id, credits, *used, now))
+            .count())
     }
 
     /// Every key's last authenticated use on record (keys never used are absent), at

@@ -481,3 +481,42 @@ fn no_usage_row_holds_a_secret() {
         check(&url, Some((&pg, "usage_secret")));
     }
 }
+
+/// Credits counted in memory, then a restart: the new process's limits are given back
+/// what the key spent this month (from the saved usage), so they are not spent twice.
+#[test]
+fn a_restart_restores_the_credits_spent_this_period() {
+    use portcullis::limit::{LocalLimits, MonotonicClock};
+    on_both("usage_credits", |backend, url| {
+        let store = open(url);
+        let mut with_credits = spec("credits");
+        let credits = serde_json::json!({"amount": 5, "refill": "monthly"});
+        with_credits.metadata.insert("credits".into(), credits);
+        let issued = common::checker().issue(&with_credits, NOW).expect("issue");
+        store.insert_key(&issued.record, NOW).expect("insert");
+        let key = issued.key.expose().to_owned();
+        let process = |limits: Arc<LocalLimits<MonotonicClock>>| {
+            common::checker().with_usage(recorder()).with_limits(limits)
+        };
+        let first_limits = Arc::new(LocalLimits::new(64).expect("limits"));
+        let first = process(first_limits);
+        let statuses: Vec<u16> = (0..3)
+            .map(|_| common::status(&first, &store, &key))
+            .collect();
+        assert_eq!(statuses, [200, 200, 200], "{backend}");
+        let usage = first.usage().expect("recorder");
+        store.drain_usage(usage, NOW).expect("drain");
+        // A new process: restored, it has two credits left, not five.
+        let limits = Arc::new(LocalLimits::new(64).expect("limits"));
+        assert_eq!(
+            store.restore_credits(&limits, NOW).expect("restore"),
+            1,
+            "{backend}"
+        );
+        let second = process(limits);
+        let statuses: Vec<u16> = (0..3)
+            .map(|_| common::status(&second, &store, &key))
+            .collect();
+        assert_eq!(statuses, [200, 200, 429], "{backend}");
+    });
+}

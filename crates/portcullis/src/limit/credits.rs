@@ -92,6 +92,19 @@ impl Credits {
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
+    /// When the period of `now` began (`None` for [`Refill::Never`]: the key's life).
+    pub fn period_start(&self, now: Timestamp) -> Option<Timestamp> {
+        let days = now.secs() / DAY;
+        match self.refill {
+            Refill::Never => None,
+            Refill::Daily => Some(Timestamp(days * DAY)),
+            Refill::Monthly => {
+                let (year, month) = year_month(days);
+                Some(Timestamp(days_from_civil(year, month) * DAY))
+            }
+        }
+    }
+
     /// When the period of `now` ends and the credits come back (`None`: never).
     pub fn next_refill(&self, now: Timestamp) -> Option<Timestamp> {
         let days = now.secs() / DAY;
@@ -307,8 +320,11 @@ mod tests {
         assert_eq!(monthly.period(dec), 56 * 12 + 11);
         let leap = Timestamp(951_782_400); // 2000-02-29 00:00 UTC
         assert_eq!(monthly.next_refill(leap), Some(Timestamp(951_868_800))); // 2000-03-01
+        assert_eq!(monthly.period_start(now), Some(Timestamp(1_798_761_600))); // 2027-01-01
+        assert_eq!(monthly.period_start(leap), Some(Timestamp(949_363_200))); // 2000-02-01
         let daily = Credits::new(5, Refill::Daily);
         assert_eq!(daily.next_refill(now), Some(Timestamp(1_800_057_600)));
+        assert_eq!(daily.period_start(now), Some(Timestamp(1_799_971_200)));
         assert_eq!(Credits::new(5, Refill::Never).next_refill(now), None);
     }
 }
