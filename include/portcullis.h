@@ -41,8 +41,9 @@
  *   changed), decision, issued key and evaluation may be used from many threads at once;
  *   so may the OAuth server, access verifier, claims, client, authorization, response
  *   and OAuth store (a callback store as far as the host's callbacks are thread-safe),
- *   and the usage recorder.
- * - Time is always an input: `now` is Unix seconds.
+ *   the usage recorder, the rate limiter and limits.
+ * - Time is always an input: `now` is Unix seconds (the rate limiter's `now_us`:
+ *   microseconds of a monotonic clock).
  * - Secrets (plaintext keys, peppers, access-token keys, client secrets, codes, OAuth
  *   tokens) are zeroized when their handle or string is freed and never appear in
  *   messages.
@@ -607,6 +608,13 @@ typedef struct portcullis_evaluation portcullis_evaluation;
 typedef struct portcullis_issued_key portcullis_issued_key;
 
 /**
+ * Where a checker counts the policy's rate limits (`[[limits]]`): made by
+ * `portcullis_local_limits_new` (this process). Thread-safe. Checkers made with it keep
+ * it alive, so it may be freed before them.
+ */
+typedef struct portcullis_limits portcullis_limits;
+
+/**
  * Where a callback hands a record back: call `portcullis_oauth_answer_set_record` on it
  * (at most once; a second call replaces the first). Valid only during the callback.
  */
@@ -656,6 +664,15 @@ typedef struct portcullis_peppers portcullis_peppers;
  * checkers keep their own copy).
  */
 typedef struct portcullis_policy portcullis_policy;
+
+/**
+ * Counts requests per subject with the generic cell rate algorithm (GCRA): one word per
+ * subject in a table of fixed size allocated when it is made (8 bytes per slot). When no
+ * slot is free for a new subject, its request is refused (fail closed) and counted
+ * (`portcullis_rate_limiter_saturated`). Thread-safe: check and refund from any number of
+ * threads at once (lock-free, no allocation).
+ */
+typedef struct portcullis_rate_limiter portcullis_rate_limiter;
 
 /**
  * A key record: id, name, owner, kind, env, scopes, hash, times, metadata. Holds no
@@ -864,6 +881,47 @@ typedef struct portcullis_key_spec {
    */
   struct portcullis_str metadata_json;
 } portcullis_key_spec;
+
+/**
+ * A rate: `rate` requests per `window` seconds, at most `burst` at once. Make it with
+ * `portcullis_quota_new` (which checks it); the calls that take one check it again.
+ */
+typedef struct portcullis_quota {
+  /**
+   * Requests per window, at least 1 and at most one per microsecond.
+   */
+  uint32_t rate;
+  /**
+   * The window in seconds, 1 to 86,400.
+   */
+  uint32_t window;
+  /**
+   * Requests allowed at once, at least 1 (a full burst must refill within 50 days).
+   */
+  uint32_t burst;
+} portcullis_quota;
+
+/**
+ * What a rate limiter said about a request (`portcullis_rate_limiter_check`).
+ */
+typedef struct portcullis_verdict {
+  /**
+   * Whether the request may proceed (and was counted).
+   */
+  bool allowed;
+  /**
+   * Requests that could still be made at once after this one.
+   */
+  uint32_t remaining;
+  /**
+   * Microseconds until the subject is back to its full burst.
+   */
+  uint64_t reset_us;
+  /**
+   * On a refusal, microseconds until one request would be allowed (0 when allowed).
+   */
+  uint64_t retry_after_us;
+} portcullis_verdict;
 
 /**
  * The fields of claims to sign (`portcullis_access_claims_new`). Strings are read during
@@ -1428,7 +1486,9 @@ void portcullis_checker_free(struct portcullis_checker *checker);
 bool portcullis_decision_allowed(const struct portcullis_decision *decision);
 
 /**
- * The HTTP status: 200, 400, 401, 403, or 503 when the lookup failed. 0 for NULL.
+ * The HTTP status: 200, 400, 401, 403, 429 over a rate limit (reason `rate_limited`),
+ * or 503 when the lookup failed or the rate limiter could not tell (reason
+ * `limiter_unavailable`). 0 for NULL.
  *
  * # Safety
  * `decision` is NULL or live.
@@ -1447,7 +1507,7 @@ struct portcullis_str portcullis_decision_error(const struct portcullis_decision
 /**
  * The internal reason, for logs only (`allowed`, `public`, `unknown_key`,
  * `wrong_secret`, `revoked`, `expired`, `malformed_key`, `missing_credential`,
- * `ambiguous_path`, …).
+ * `ambiguous_path`, `rate_limited`, `limiter_unavailable`, …).
  * Never show it to the client. Static text; absent for NULL.
  *
  * # Safety
@@ -1490,6 +1550,50 @@ portcullis_result portcullis_decision_www_authenticate(const struct portcullis_d
                                                        char *buf,
                                                        size_t cap,
                                                        size_t *len_out);
+
+/**
+ * On a refusal for a rate limit (429 `rate_limited`) or an unavailable limiter (503
+ * `limiter_unavailable`), whether there is a `Retry-After` value and, if so, writes its
+ * seconds (rounded up, at least 1) to `*secs_out`. False (nothing written) for every
+ * other decision and for NULL arguments, as the other optional values of a decision
+ * (`portcullis_decision_route`).
+ *
+ * # Safety
+ * `decision` is NULL or live; `secs_out` NULL or writable.
+ */
+bool portcullis_decision_retry_after(const struct portcullis_decision *decision,
+                                     uint64_t *secs_out);
+
+/**
+ * Copies the `RateLimit-Policy` header field value of the limit the decision reports
+ * (draft-ietf-httpapi-ratelimit-headers-10: `"per_key";q=100;w=1`) into `buf`, with the
+ * required-length protocol of `portcullis_decision_www_authenticate`. A checker with
+ * limits (`portcullis_checker_new_with_limits`) reports the limit that refused, or on an
+ * allowed request the one closest to its end, on allowed and limited answers alike; the
+ * value is empty (length 0) when no limit applied. Errors: `PORTCULLIS_NULL_PARAMETER`
+ * (decision or len_out), `PORTCULLIS_BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `decision` is live; `buf` NULL or writable for `cap` bytes; `len_out` writable.
+ */
+portcullis_result portcullis_decision_rate_limit_policy(const struct portcullis_decision *decision,
+                                                        char *buf,
+                                                        size_t cap,
+                                                        size_t *len_out);
+
+/**
+ * Copies the `RateLimit` header field value of the limit the decision reports
+ * (`"per_key";r=42;t=1`: `r` requests left at once, `t` seconds until the full burst
+ * is back) into `buf`, as `portcullis_decision_rate_limit_policy` does; empty when no
+ * limit applied. Errors as for `portcullis_decision_rate_limit_policy`.
+ *
+ * # Safety
+ * `decision` is live; `buf` NULL or writable for `cap` bytes; `len_out` writable.
+ */
+portcullis_result portcullis_decision_rate_limit(const struct portcullis_decision *decision,
+                                                 char *buf,
+                                                 size_t cap,
+                                                 size_t *len_out);
 
 /**
  * The caller's key id (16 characters, NUL-terminated) when the key was verified (also
@@ -1691,6 +1795,134 @@ portcullis_result portcullis_issued_key_record(const struct portcullis_issued_ke
  * `issued` is NULL or an issued key not yet freed, not in use by another thread.
  */
 void portcullis_issued_key_free(struct portcullis_issued_key *issued);
+
+/**
+ * Checks a rate and writes it to `*quota_out`. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_ARGUMENT` for a setting out of range (`portcullis_last_error`
+ * names its code of the family `limit`: `bad_rate`, `bad_window`, `bad_burst`).
+ *
+ * # Safety
+ * `quota_out` writable.
+ */
+portcullis_result portcullis_quota_new(uint32_t rate,
+                                       uint32_t window,
+                                       uint32_t burst,
+                                       struct portcullis_quota *quota_out);
+
+/**
+ * Makes a limiter for up to `max_subjects` subjects at once (1 to 16,777,216; the table
+ * is allocated now). Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT`
+ * (`bad_subjects`).
+ *
+ * # Safety
+ * `limiter_out` writable.
+ */
+portcullis_result portcullis_rate_limiter_new(size_t max_subjects,
+                                              struct portcullis_rate_limiter **limiter_out);
+
+/**
+ * Counts `n` requests of `subject` (`subject_len` bytes, any bytes: a key id, an owner,
+ * an address) under `quota` at `now_us` if they are allowed, all or none, and writes the
+ * verdict to `*verdict_out`. `limit` numbers the limit: the same subject under two
+ * limits is counted apart. `n` above the burst is never allowed; `n = 0` only reads the
+ * subject's state. `now_us` is microseconds of a monotonic clock (the same clock for
+ * every call on this limiter; it may wrap past 2^44). Thread-safe. Errors:
+ * `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_LENGTH`, `PORTCULLIS_INVALID_ARGUMENT`
+ * (a quota out of range, as `portcullis_quota_new`).
+ *
+ * # Safety
+ * `limiter`, `quota` live / readable; `subject` readable for `subject_len` bytes;
+ * `verdict_out` writable.
+ */
+portcullis_result portcullis_rate_limiter_check(const struct portcullis_rate_limiter *limiter,
+                                                const struct portcullis_quota *quota,
+                                                uint32_t limit,
+                                                const char *subject,
+                                                size_t subject_len,
+                                                uint32_t n,
+                                                uint64_t now_us,
+                                                struct portcullis_verdict *verdict_out);
+
+/**
+ * Gives back `n` requests counted for `subject` under `quota` and `limit` (a request a
+ * later limit of your own refused, so that the earlier ones do not count it). Giving
+ * back more than was counted only restores the full burst. Thread-safe. Errors as for
+ * `portcullis_rate_limiter_check`.
+ *
+ * # Safety
+ * `limiter`, `quota` live / readable; `subject` readable for `subject_len` bytes.
+ */
+portcullis_result portcullis_rate_limiter_refund(const struct portcullis_rate_limiter *limiter,
+                                                 const struct portcullis_quota *quota,
+                                                 uint32_t limit,
+                                                 const char *subject,
+                                                 size_t subject_len,
+                                                 uint32_t n,
+                                                 uint64_t now_us);
+
+/**
+ * Requests refused because no slot was free for a new subject, since the limiter was
+ * made (0 for NULL). A growing count means `max_subjects` is too small. Thread-safe.
+ *
+ * # Safety
+ * `limiter` is NULL or live.
+ */
+uint64_t portcullis_rate_limiter_saturated(const struct portcullis_rate_limiter *limiter);
+
+/**
+ * Frees a limiter. NULL is a no-op.
+ *
+ * # Safety
+ * `limiter` is NULL or a limiter not yet freed, no longer used by any thread.
+ */
+void portcullis_rate_limiter_free(struct portcullis_rate_limiter *limiter);
+
+/**
+ * Makes limits counted in this process for up to `max_subjects` keys and owners at once
+ * (1 to 16,777,216; a table of 8-byte slots, a power of two above 4/3 of the bound,
+ * allocated now), read with the system's
+ * monotonic clock. Attach them with `portcullis_checker_new_with_limits`; checkers made
+ * with the same limits share their counts. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_ARGUMENT` (`bad_subjects`).
+ *
+ * # Safety
+ * `limits_out` writable.
+ */
+portcullis_result portcullis_local_limits_new(size_t max_subjects,
+                                              struct portcullis_limits **limits_out);
+
+/**
+ * Frees the host's limits handle. NULL is a no-op. Checkers made with it keep counting
+ * in it (they hold their own reference).
+ *
+ * # Safety
+ * `limits` is NULL or a limits handle not yet freed, no longer used through this handle.
+ */
+void portcullis_limits_free(struct portcullis_limits *limits);
+
+/**
+ * Makes a checker (as `portcullis_checker_new`) that applies the policy's rate limits
+ * (`[[limits]]`), counted in `limits`: a request allowed by its key and scopes is then
+ * refused with 429 `rate_limited` over a limit, or 503 `limiter_unavailable` when the
+ * limits cannot tell; refusals before that (401, 403, …) spend nothing. Every decision
+ * of a limited request reports its limit: `portcullis_decision_rate_limit_policy`,
+ * `portcullis_decision_rate_limit`, and on a refusal `portcullis_decision_retry_after`.
+ * `verifier` is NULL or an access-token verifier (as for
+ * `portcullis_checker_new_with_access_tokens`), `recorder` NULL or a usage recorder (as
+ * for `portcullis_checker_new_with_usage`). The checker keeps its own references.
+ * Errors: `PORTCULLIS_NULL_PARAMETER`, `PORTCULLIS_INVALID_ARGUMENT` (the verifier was
+ * made for another scope catalog).
+ *
+ * # Safety
+ * `policy`, `peppers`, `limits` live; `verifier`, `recorder` NULL or live;
+ * `checker_out` writable.
+ */
+portcullis_result portcullis_checker_new_with_limits(const struct portcullis_policy *policy,
+                                                     const struct portcullis_peppers *peppers,
+                                                     const struct portcullis_access_verifier *verifier,
+                                                     const struct portcullis_usage_recorder *recorder,
+                                                     const struct portcullis_limits *limits,
+                                                     struct portcullis_checker **checker_out);
 
 /**
  * Starts a key set whose primary (and only) key is `secret` (`secret_len` bytes, at

@@ -81,6 +81,7 @@ for v in "${VARIANTS[@]}"; do
     build test_openapi "$v" "${extra[@]}" -- bindings/c/tests/test_openapi.c
     build test_vectors "$v" "${extra[@]}" -- bindings/c/tests/test_vectors.c "$OUT/vectors_data.c"
     build test_usage "$v" "${extra[@]}" -- bindings/c/tests/test_usage.c "$OUT/vectors_data.c"
+    build test_limits "$v" "${extra[@]}" -- bindings/c/tests/test_limits.c "$OUT/vectors_data.c"
     build test_threads "$v" "${extra[@]}" -pthread -- bindings/c/tests/test_threads.c
     build test_random "$v" "${extra[@]}" -- bindings/c/tests/test_random.c
     build test_store_db "$v" "${extra[@]}" -- bindings/c/tests/test_store_db.c
@@ -164,6 +165,7 @@ run_suite() {
     "${run[@]}" "$OUT/test_api-$v" "$POLICY"
     "${run[@]}" "$OUT/test_vectors-$v"
     "${run[@]}" "$OUT/test_usage-$v"
+    "${run[@]}" "$OUT/test_limits-$v"
     "${run[@]}" "$OUT/test_oauth_metadata-$v" "$POLICY"
     "${run[@]}" "$OUT/test_openapi-$v" "$POLICY"
     if [[ ${#run[@]} -gt 0 ]]; then  # valgrind is slow: fewer rounds

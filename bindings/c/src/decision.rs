@@ -74,7 +74,9 @@ pub unsafe extern "C" fn portcullis_decision_allowed(decision: *const portcullis
     unsafe { read(decision, false, |d| d.outcome.reason.status() == 200) }
 }
 
-/// The HTTP status: 200, 400, 401, 403, or 503 when the lookup failed. 0 for NULL.
+/// The HTTP status: 200, 400, 401, 403, 429 over a rate limit (reason `rate_limited`),
+/// or 503 when the lookup failed or the rate limiter could not tell (reason
+/// `limiter_unavailable`). 0 for NULL.
 ///
 /// # Safety
 /// `decision` is NULL or live.
@@ -103,7 +105,7 @@ pub unsafe extern "C" fn portcullis_decision_error(
 
 /// The internal reason, for logs only (`allowed`, `public`, `unknown_key`,
 /// `wrong_secret`, `revoked`, `expired`, `malformed_key`, `missing_credential`,
-/// `ambiguous_path`, …).
+/// `ambiguous_path`, `rate_limited`, `limiter_unavailable`, …).
 /// Never show it to the client. Static text; absent for NULL.
 ///
 /// # Safety
@@ -180,6 +182,88 @@ pub unsafe extern "C" fn portcullis_decision_www_authenticate(
             .www_authenticate()
             .map(|w| w.to_string())
             .unwrap_or_default();
+        // SAFETY: forwarded contract.
+        unsafe { copy_out(&value, buf, cap, len_out) }
+    })
+}
+
+/// On a refusal for a rate limit (429 `rate_limited`) or an unavailable limiter (503
+/// `limiter_unavailable`), whether there is a `Retry-After` value and, if so, writes its
+/// seconds (rounded up, at least 1) to `*secs_out`. False (nothing written) for every
+/// other decision and for NULL arguments, as the other optional values of a decision
+/// (`portcullis_decision_route`).
+///
+/// # Safety
+/// `decision` is NULL or live; `secs_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_decision_retry_after(
+    decision: *const portcullis_decision,
+    secs_out: *mut u64,
+) -> bool {
+    guard_value(false, || {
+        // SAFETY: NULL or live / writable (contract).
+        let (d, out) = unsafe { (borrow(decision).ok()?, secs_out.as_mut()?) };
+        *out = Decision::new(&d.outcome, d.checker.policy()).retry_after()?;
+        Some(true)
+    })
+}
+
+/// Copies the `RateLimit-Policy` header field value of the limit the decision reports
+/// (draft-ietf-httpapi-ratelimit-headers-10: `"per_key";q=100;w=1`) into `buf`, with the
+/// required-length protocol of `portcullis_decision_www_authenticate`. A checker with
+/// limits (`portcullis_checker_new_with_limits`) reports the limit that refused, or on an
+/// allowed request the one closest to its end, on allowed and limited answers alike; the
+/// value is empty (length 0) when no limit applied. Errors: `PORTCULLIS_NULL_PARAMETER`
+/// (decision or len_out), `PORTCULLIS_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `decision` is live; `buf` NULL or writable for `cap` bytes; `len_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_decision_rate_limit_policy(
+    decision: *const portcullis_decision,
+    buf: *mut c_char,
+    cap: usize,
+    len_out: *mut usize,
+) -> portcullis_result {
+    // SAFETY: forwarded contract.
+    unsafe { copy_field(decision, buf, cap, len_out, |d| d.rate_limit_policy()) }
+}
+
+/// Copies the `RateLimit` header field value of the limit the decision reports
+/// (`"per_key";r=42;t=1`: `r` requests left at once, `t` seconds until the full burst
+/// is back) into `buf`, as `portcullis_decision_rate_limit_policy` does; empty when no
+/// limit applied. Errors as for `portcullis_decision_rate_limit_policy`.
+///
+/// # Safety
+/// `decision` is live; `buf` NULL or writable for `cap` bytes; `len_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_decision_rate_limit(
+    decision: *const portcullis_decision,
+    buf: *mut c_char,
+    cap: usize,
+    len_out: *mut usize,
+) -> portcullis_result {
+    // SAFETY: forwarded contract.
+    unsafe { copy_field(decision, buf, cap, len_out, |d| d.rate_limit()) }
+}
+
+/// Copies a header field value of a decision (empty when `field` gives none) with the
+/// required-length protocol.
+///
+/// # Safety
+/// As for `portcullis_decision_rate_limit_policy`.
+unsafe fn copy_field(
+    decision: *const portcullis_decision,
+    buf: *mut c_char,
+    cap: usize,
+    len_out: *mut usize,
+    field: impl FnOnce(&Decision<'_, &Outcome>) -> Option<String>,
+) -> portcullis_result {
+    guard(|| {
+        out_ptr(len_out)?;
+        // SAFETY: live (contract).
+        let d = unsafe { borrow(decision) }?;
+        let value = field(&Decision::new(&d.outcome, d.checker.policy())).unwrap_or_default();
         // SAFETY: forwarded contract.
         unsafe { copy_out(&value, buf, cap, len_out) }
     })

@@ -33,6 +33,7 @@ mod decision;
 mod extract;
 mod ffi;
 mod issue;
+mod limits;
 mod oauth_access;
 mod oauth_client;
 mod oauth_metadata;
@@ -53,6 +54,7 @@ pub use checker::*;
 pub use decision::*;
 pub use extract::*;
 pub use issue::*;
+pub use limits::*;
 pub use oauth_access::*;
 pub use oauth_client::*;
 pub use oauth_metadata::*;
@@ -89,6 +91,8 @@ const _: () = {
     shareable::<portcullis_token_response>();
     shareable::<portcullis_oauth_store>();
     shareable::<portcullis_usage_recorder>();
+    shareable::<portcullis_rate_limiter>();
+    shareable::<portcullis_limits>();
     const fn movable<T: Send>() {}
     movable::<portcullis_pending>();
 };

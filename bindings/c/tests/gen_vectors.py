@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-FILES = ["keys", "extract", "scopes", "decisions", "oauth", "errors", "usage"]
+FILES = ["keys", "extract", "scopes", "decisions", "oauth", "errors", "usage", "limits"]
 
 
 def c_string(text: str) -> str:

@@ -19,7 +19,7 @@ typedef struct jv {
 } jv;
 
 extern const jv VECTORS_KEYS, VECTORS_EXTRACT, VECTORS_SCOPES, VECTORS_DECISIONS, VECTORS_OAUTH,
-    VECTORS_ERRORS, VECTORS_USAGE;
+    VECTORS_ERRORS, VECTORS_USAGE, VECTORS_LIMITS;
 
 /* The member `key` of an object, or NULL. */
 static inline const jv *jv_get(const jv *obj, const char *key) {
