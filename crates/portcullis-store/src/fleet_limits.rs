@@ -11,7 +11,7 @@
 //!
 //! Decisions:
 //! - **Leases:** per (limit, subject) a process takes up to `lease` tokens (never more
-//!   than the quota's burst) with one atomic Redis call: a Lua script running the same
+//!   than the quota's burst, nor than accrue in [`FleetConfig::lease_for`]) with one atomic Redis call: a Lua script running the same
 //!   GCRA as [`portcullis::limit::RateLimiter`] on the server's `TIME`, granting what fits
 //!   and answering the granted count, what is left, the retry-after and the reset. The
 //!   process spends them locally under a short per-subject lock, so N processes exceed a
@@ -106,7 +106,8 @@ pub enum Degrade {
 /// How a [`FleetLimits`] leases and fails.
 #[derive(Clone, Debug)]
 pub struct FleetConfig {
-    /// Tokens taken per Redis call (default 10; at least 1, at most the quota's burst).
+    /// Tokens taken per Redis call (default 10; at least 1, at most the quota's burst and
+    /// what the quota accrues in `lease_for`).
     pub lease: u32,
     /// The longest a Redis call may take, connecting included (default 5 ms; at least
     /// 1 ms): past it Redis counts as down.
@@ -619,11 +620,20 @@ impl Limits for FleetLimits {
                 reset_us: lease.reset_at_us.saturating_sub(now),
             };
         }
-        let n = self.config.lease.clamp(1, quota.burst());
+        // No more than accrue while a lease lasts: a slow limit (100 a day) leases one.
+        let accrues = self.lease_us / quota.interval_us().max(1);
+        let n = self
+            .config
+            .lease
+            .min(quota.burst())
+            .min(u32::try_from(accrues).unwrap_or(u32::MAX))
+            .max(1);
         let taken = match self.lease(limit, subject, n, now) {
             None => {
-                // The lease (if any) is spent or expired: nothing more is held.
+                // The lease (if any) is spent or expired: nothing more is held, and a
+                // refund of this answer must not reach it.
                 lease.tokens = 0;
+                lease.expires_us = now;
                 drop(lease);
                 return self.down(index, limit, subject, now);
             }
@@ -664,13 +674,13 @@ impl Limits for FleetLimits {
         let now = self.clock.now_us();
         // A token of a live lease goes back to it; one from elsewhere (a degraded count,
         // a direct grant, an expired lease) is not given back: the fleet allows less.
-        if let Some((_, mut lease)) = self.slot(self.print(index, subject), now, false) {
-            if now < lease.expires_us {
-                lease.tokens = lease.tokens.saturating_add(1).min(limit.quota().burst());
-            }
-        } else if let (Some(local), Degrade::Local { processes }) =
-            (&self.local, self.config.degrade)
+        if let Some((_, mut lease)) = self.slot(self.print(index, subject), now, false)
+            && now < lease.expires_us
         {
+            lease.tokens = lease.tokens.saturating_add(1).min(limit.quota().burst());
+            return;
+        }
+        if let (Some(local), Degrade::Local { processes }) = (&self.local, self.config.degrade) {
             local.refund(&share(limit.quota(), processes), index, subject, 1, now);
         }
     }

@@ -458,3 +458,34 @@ fn the_lua_gcra_answers_as_the_core_rate_limiter() {
         }
     }
 }
+
+#[test]
+fn a_slow_limit_leases_one_token_at_a_time() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    // 100 a day: a lease of 10 would expire unspent after 1 s and waste the day's quota.
+    let p = policy("[[limits]]\nname = \"daily\"\nrate = 100\nwindow = 86400\n");
+    let daily = &p.limits()[0];
+    let limits = FleetLimits::open(&redis.url(), FleetConfig::default()).expect("open");
+    // The first call also loads the script (NOSCRIPT, then EVAL).
+    assert!(matches!(limits.take(0, daily, b"d"), Taken::Allowed { .. }));
+    let first = limits.stats().round_trips;
+    for i in 1..=2 {
+        assert!(matches!(limits.take(0, daily, b"d"), Taken::Allowed { .. }));
+        assert_eq!(limits.stats().round_trips, first + i, "one token per call");
+    }
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut admin = client.get_connection().expect("connect");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("portcullis:limit:*")
+        .query(&mut admin)
+        .expect("keys");
+    assert_eq!(keys, ["portcullis:limit:daily:key:d"]);
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&keys[0])
+        .query(&mut admin)
+        .expect("ttl");
+    // Three of a hundred a day: the TAT is 3 × 864 s ahead, and the key expires with it.
+    assert!((2_592_000 - 5_000..=2_592_001).contains(&ttl), "{ttl}");
+}
