@@ -239,6 +239,13 @@ def main():
                 fmt_ns(store[f"{name}_stale_ns"]), "", f"{r:.2f}×", "", None)
         row(f"database store ({label}): change-feed events applied per second ({store['feed_events']:,} at once)",
             f"{store[f'{name}_feed_events_per_sec']:,.0f}/s", "", "", "", None)
+    if "fleet_added_ns" in store:
+        lease = store.get("fleet_lease", 10)
+        row(f"fleet rate limits (Redis leases of {lease}): check vs the same check without limits (informational)",
+            fmt_ns(store["fleet_check_ns"]), f"no limits {fmt_ns(store['fleet_plain_ns'])}",
+            f"{store['fleet_ratio']:.2f}× (+{store['fleet_added_ns']:.0f} ns a check)", "", None)
+        row("fleet rate limits: Redis round trips per 1,000 checks (informational)",
+            f"{store['fleet_round_trips_per_1000']:.0f}", "", "", "", None)
 
     header = ("measure", "median", "baseline", "ratio", "target", "verdict")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

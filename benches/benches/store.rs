@@ -14,6 +14,13 @@
 //! - change-feed events applied per second: 20,000 change rows committed at once, timed
 //!   until another store's feed has applied them.
 //!
+//! - with Redis (Debian's `redis-server`, installed by
+//!   `crates/portcullis-store/tests/redis.sh` and started on a free loopback port; skipped
+//!   with a message when it cannot be): the mean added cost per check of fleet-wide rate
+//!   limits (`FleetLimits`, leases of 10, a per-key limit no check reaches) against the
+//!   same check without limits, and the Redis round trips per 1,000 checks (informational,
+//!   issue #21).
+//!
 //! The ratios come from alternating rounds in one process (as `paired` in core.rs), and
 //! are written to target/bench-results/store.json for benches/summary.py; criterion
 //! times each subject too.
@@ -24,7 +31,7 @@ use portcullis::{
     Checker, KeyLookup, KeyRecord, KeySpec, MemoryStore, Peppers, Policy, Request, Timestamp,
 };
 use portcullis_benches::write_results;
-use portcullis_store::{Options, Store};
+use portcullis_store::{FleetConfig, FleetLimits, Options, Store};
 use std::cell::RefCell;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -444,6 +451,118 @@ impl Drop for Pg {
     }
 }
 
+/// A throwaway Redis on a free loopback port, without persistence, killed on drop.
+struct RedisServer {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    fn start() -> Result<RedisServer, String> {
+        let script = root().join("crates/portcullis-store/tests/redis.sh");
+        let installed = Command::new("bash").arg(&script).status();
+        if !installed.is_ok_and(|s| s.success()) {
+            return Err("redis-server is not installed and could not be (tests/redis.sh)".into());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--unixsocket", ""])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("redis-server: {e}"))?;
+        let server = RedisServer {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err("redis-server did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A check with fleet-wide limits (Redis leases) against the same check without limits,
+/// both on a `MemoryStore`; the Redis round trips per 1,000 checks.
+fn fleet_limits(c: &mut Criterion, url: &str, json: &mut Vec<String>) {
+    let text = std::fs::read_to_string(root().join("examples/claimport.toml")).expect("policy");
+    let limit = "\n[[limits]]\nname = \"per_key\"\nrate = 100000\nburst = 1000\n";
+    let checker = |limits: bool| {
+        let policy = Policy::from_toml(&format!("{text}{limit}")).expect("policy");
+        let checker = Checker::new(policy, Peppers::new("p1", &PEPPER).expect("pepper"));
+        if limits {
+            let fleet = FleetLimits::open(url, FleetConfig::default()).expect("fleet limits");
+            let fleet = std::sync::Arc::new(fleet);
+            (checker.with_limits(fleet.clone()), Some(fleet))
+        } else {
+            (checker, None)
+        }
+    };
+    let ((plain, _), (leased, fleet)) = (checker(false), checker(true));
+    let fleet = fleet.expect("the limiter");
+    let memory = MemoryStore::new();
+    let rng = SeededRandom::new(b"fleet bench");
+    let mut headers = Vec::with_capacity(KEYS);
+    for i in 0..KEYS {
+        let spec = KeySpec::new("bench", &format!("org_{i}"), ["claims:read"]);
+        let issued = plain
+            .issue_with("sk", "live", &spec, NOW, &rng)
+            .expect("issue");
+        headers.push(format!("Bearer {}", issued.key.expose()));
+        memory.insert(issued.record).expect("insert");
+    }
+    let (mut at_s, mut at_b) = (0, 0);
+    checks_of(&leased, &headers, &memory, KEYS, 0);
+    let trips = fleet.stats().round_trips;
+    let counted = std::cell::Cell::new(0usize);
+    let (s, b, ratio) = paired(
+        21,
+        20_000,
+        &mut |n| {
+            at_s = checks_of(&leased, &headers, &memory, n, at_s);
+            counted.set(counted.get() + n);
+        },
+        &mut |n| at_b = checks_of(&plain, &headers, &memory, n, at_b),
+    );
+    let per_1000 = (fleet.stats().round_trips - trips) as f64 * 1000.0 / counted.get() as f64;
+    let stats = fleet.stats();
+    assert_eq!(
+        (stats.failures, stats.unavailable),
+        (0, 0),
+        "Redis failed: {stats:?}"
+    );
+    let mut group = c.benchmark_group("store_fleet");
+    group.bench_function("redis_leased_check", |bench| {
+        bench.iter(|| at_s = checks_of(&leased, &headers, &memory, 1, at_s))
+    });
+    group.finish();
+    json.push(format!(
+        "\"fleet_check_ns\": {s:.1}, \"fleet_plain_ns\": {b:.1}, \"fleet_added_ns\": {:.1}, \"fleet_ratio\": {:.3}, \"fleet_round_trips_per_1000\": {per_1000:.1}, \"fleet_lease\": {}",
+        s - b,
+        ratio.1,
+        FleetConfig::default().lease
+    ));
+}
+
 fn all(c: &mut Criterion) {
     let mut json = vec![format!("\"keys\": {KEYS}, \"feed_events\": {FEED_EVENTS}")];
     let dir = tempfile::tempdir().expect("tempdir");
@@ -452,6 +571,10 @@ fn all(c: &mut Criterion) {
     measure(c, "sqlite", &url, &mut json);
     if let Some(pg) = Pg::start() {
         measure(c, "postgres", &pg.url.clone(), &mut json);
+    }
+    match RedisServer::start() {
+        Ok(redis) => fleet_limits(c, &redis.url, &mut json),
+        Err(why) => eprintln!("\n!!! store bench: Redis rows SKIPPED: {why} !!!\n"),
     }
     write_results("store.json", &json);
 }
