@@ -6,6 +6,7 @@ use crate::decision::{BatchChecker, CheckerRef, PyDecision, PyVerification};
 use crate::errors;
 use crate::input;
 use crate::keys::{PyIssuedKey, PyParsedKey, PyRotation};
+use crate::limits::PyLocalLimits;
 use crate::oauth::PyAccessVerifier;
 use crate::peppers::PyPeppers;
 use crate::policy::PyPolicy;
@@ -28,6 +29,9 @@ pub struct PyChecker {
     inner: Arc<SharedChecker>,
     /// The policy as given (the checker holds an equal copy), for the `policy` getter.
     policy: Arc<portcullis::Policy>,
+    /// The attached limits, as given (the checker holds them as a `dyn Limits`, which
+    /// cannot be handed back as `LocalLimits`).
+    limits: Option<Arc<portcullis::limit::LocalLimits>>,
 }
 
 /// A request waiting for its record (two-phase checks): fetch `key_id`, then call
@@ -103,67 +107,58 @@ impl PyChecker {
     /// A checker for `policy` with `peppers` (a snapshot of both is taken).
     /// `access_tokens`: an `AccessVerifier`, so that `check` also accepts OAuth access
     /// tokens (`Bearer at.…`) in the same path as API keys. `usage`: a `UsageRecorder`
-    /// that records every decision made against a key's record.
+    /// that records every decision made against a key's record. `limits`: a
+    /// `LocalLimits` that counts the policy's rate limits (`[[limits]]`); without it they
+    /// are not applied.
     #[new]
-    #[pyo3(signature = (policy, peppers, *, access_tokens=None, usage=None))]
+    #[pyo3(signature = (policy, peppers, *, access_tokens=None, usage=None, limits=None))]
     fn new(
         py: Python<'_>,
         policy: &PyPolicy,
         peppers: &PyPeppers,
         access_tokens: Option<&PyAccessVerifier>,
         usage: Option<&PyUsageRecorder>,
+        limits: Option<&PyLocalLimits>,
     ) -> PyResult<Self> {
-        let peppers = peppers.build(py)?;
-        let checker = Checker::new(portcullis::Policy::clone(&policy.inner), peppers);
-        let checker = match access_tokens {
-            Some(v) => with_verifier(py, checker, v)?,
-            None => checker,
+        let parts = Parts {
+            peppers: peppers.build(py)?,
+            access_tokens: access_tokens.map(|v| v.inner.clone()),
+            usage: usage.map(|r| r.inner.clone()),
+            limits: limits.map(|l| l.inner.clone()),
         };
-        let checker = match usage {
-            Some(r) => checker.with_usage(r.inner.clone()),
-            None => checker,
-        };
-        Ok(PyChecker {
-            inner: Arc::new(SharedChecker(checker)),
-            policy: policy.inner.clone(),
-        })
+        assemble(py, policy.inner.clone(), parts)
     }
 
-    /// A new checker with the same policy, peppers and usage recorder that also accepts
-    /// OAuth access tokens verified by `verifier` (this one is unchanged).
+    /// A new checker with the same policy, peppers, usage recorder and limits that also
+    /// accepts OAuth access tokens verified by `verifier` (this one is unchanged).
     fn with_access_tokens(&self, py: Python<'_>, verifier: &PyAccessVerifier) -> PyResult<Self> {
-        let checker = Checker::new(
-            portcullis::Policy::clone(&self.policy),
-            self.inner.peppers().clone(),
-        );
-        let checker = with_verifier(py, checker, verifier)?;
-        let checker = match self.inner.usage() {
-            Some(r) => checker.with_usage(r.clone()),
-            None => checker,
-        };
-        Ok(PyChecker {
-            inner: Arc::new(SharedChecker(checker)),
-            policy: self.policy.clone(),
-        })
+        let mut parts = self.parts();
+        parts.access_tokens = Some(verifier.inner.clone());
+        assemble(py, self.policy.clone(), parts)
     }
 
-    /// A new checker with the same policy, peppers and access-token verifier that also
-    /// records its decisions in `recorder` (this one is unchanged).
+    /// A new checker with the same policy, peppers, access-token verifier and limits
+    /// that also records its decisions in `recorder` (this one is unchanged).
     fn with_usage(&self, py: Python<'_>, recorder: &PyUsageRecorder) -> PyResult<Self> {
-        let checker = Checker::new(
-            portcullis::Policy::clone(&self.policy),
-            self.inner.peppers().clone(),
-        );
-        let checker = match self.inner.access_tokens() {
-            Some(v) => checker
-                .with_access_tokens(v.clone())
-                .map_err(|e| crate::oauth_server::catalog_mismatch(py, e))?,
-            None => checker,
-        };
-        Ok(PyChecker {
-            inner: Arc::new(SharedChecker(checker.with_usage(recorder.inner.clone()))),
-            policy: self.policy.clone(),
-        })
+        let mut parts = self.parts();
+        parts.usage = Some(recorder.inner.clone());
+        assemble(py, self.policy.clone(), parts)
+    }
+
+    /// A new checker with the same policy, peppers, access-token verifier and usage
+    /// recorder that counts the policy's rate limits in `limits` (this one is unchanged).
+    fn with_limits(&self, py: Python<'_>, limits: &PyLocalLimits) -> PyResult<Self> {
+        let mut parts = self.parts();
+        parts.limits = Some(limits.inner.clone());
+        assemble(py, self.policy.clone(), parts)
+    }
+
+    /// The attached limits, if any (the same table: they count on).
+    #[getter]
+    fn limits(&self) -> Option<PyLocalLimits> {
+        self.limits
+            .as_ref()
+            .map(|l| PyLocalLimits { inner: l.clone() })
     }
 
     /// The attached usage recorder, if any.
@@ -583,7 +578,47 @@ impl PyChecker {
     }
 }
 
+/// What a checker is made of besides its policy.
+struct Parts {
+    peppers: portcullis::Peppers,
+    access_tokens: Option<Arc<portcullis::oauth::AccessVerifier>>,
+    usage: Option<Arc<portcullis::usage::UsageRecorder>>,
+    limits: Option<Arc<portcullis::limit::LocalLimits>>,
+}
+
+/// The checker of `policy` with `parts`; one place, so that every `with_*` keeps the
+/// others' parts.
+fn assemble(py: Python<'_>, policy: Arc<portcullis::Policy>, parts: Parts) -> PyResult<PyChecker> {
+    let mut checker = Checker::new(portcullis::Policy::clone(&policy), parts.peppers);
+    if let Some(v) = parts.access_tokens {
+        checker = checker
+            .with_access_tokens(v)
+            .map_err(|e| crate::oauth_server::catalog_mismatch(py, e))?;
+    }
+    if let Some(r) = parts.usage {
+        checker = checker.with_usage(r);
+    }
+    if let Some(l) = parts.limits.clone() {
+        checker = checker.with_limits(l);
+    }
+    Ok(PyChecker {
+        inner: Arc::new(SharedChecker(checker)),
+        policy,
+        limits: parts.limits,
+    })
+}
+
 impl PyChecker {
+    /// This checker's parts, to build another.
+    fn parts(&self) -> Parts {
+        Parts {
+            peppers: self.inner.peppers().clone(),
+            access_tokens: self.inner.access_tokens().cloned(),
+            usage: self.inner.usage().cloned(),
+            limits: self.limits.clone(),
+        }
+    }
+
     /// Takes the core pending out of its Python wrapper (once, same checker only): a
     /// clone, with the original dropped where it lies, which wipes its copy of the key
     /// (moving it out would leave the key in the object's memory for Python to free).
@@ -605,17 +640,6 @@ impl PyChecker {
         *slot = None;
         Ok(taken)
     }
-}
-
-/// `checker` accepting access tokens of `verifier`, which must share its scope catalog.
-fn with_verifier(
-    py: Python<'_>,
-    checker: Checker,
-    verifier: &PyAccessVerifier,
-) -> PyResult<Checker> {
-    checker
-        .with_access_tokens(verifier.inner.clone())
-        .map_err(|e| crate::oauth_server::catalog_mismatch(py, e))
 }
 
 /// Key bytes copied from Python are a secret: wipe them when done.

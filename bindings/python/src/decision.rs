@@ -70,7 +70,8 @@ impl PyDecision {
     fn allowed(&self) -> bool {
         self.view().allowed()
     }
-    /// The HTTP status: 200, 400, 401, 403, or 503 when the lookup failed.
+    /// The HTTP status: 200, 400, 401, 403, 429 over a rate limit, or 503 when the
+    /// lookup failed or the limiter cannot tell.
     #[getter]
     fn status(&self) -> u16 {
         self.view().status()
@@ -173,6 +174,52 @@ impl PyDecision {
             .map(|e| e.message.clone())
     }
 
+    /// On a 429 (`rate_limited`) or a 503 for an unavailable limiter, the seconds to
+    /// send in `Retry-After` (rounded up, at least 1); `None` otherwise.
+    #[getter]
+    fn retry_after(&self) -> Option<u64> {
+        self.view().retry_after()
+    }
+
+    /// The `RateLimit-Policy` field (draft-ietf-httpapi-ratelimit-headers-10) of the
+    /// limit reported, `"per_key";q=100;w=1`, on allowed and limited answers alike;
+    /// `None` when no limit applied.
+    #[getter]
+    fn rate_limit_policy(&self) -> Option<String> {
+        self.view().rate_limit_policy()
+    }
+
+    /// The `RateLimit` field of the limit reported, `"per_key";r=42;t=1` (`r`: requests
+    /// left at once, `t`: seconds until the full burst is back); `None` when no limit
+    /// applied.
+    #[getter]
+    fn rate_limit(&self) -> Option<String> {
+        self.view().rate_limit()
+    }
+
+    /// The response header fields this decision calls for, as `(name, value)` pairs in
+    /// this order: `WWW-Authenticate` (400, 401, 403), `Retry-After` (429, and a 503 for
+    /// an unavailable limiter), `RateLimit-Policy` and `RateLimit` (whenever a limit
+    /// applied, allowed answers included).
+    #[getter]
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        let view = self.view();
+        let mut out = Vec::new();
+        if let Some(w) = view.www_authenticate() {
+            out.push(("WWW-Authenticate", w.to_string()));
+        }
+        if let Some(s) = view.retry_after() {
+            out.push(("Retry-After", s.to_string()));
+        }
+        if let Some(p) = view.rate_limit_policy() {
+            out.push(("RateLimit-Policy", p));
+        }
+        if let Some(r) = view.rate_limit() {
+            out.push(("RateLimit", r));
+        }
+        out
+    }
+
     /// The decision as a dict of plain values (for structured logs and JSON): one key per
     /// property, with the property's value, except `record` (left out: read it from the
     /// decision); `route` as a list or `None`.
@@ -193,6 +240,10 @@ impl PyDecision {
         d.set_item("warnings", self.warnings())?;
         d.set_item("route", self.route().map(|(m, p)| vec![m, p]))?;
         d.set_item("lookup_error", self.lookup_error())?;
+        d.set_item("retry_after", self.retry_after())?;
+        d.set_item("rate_limit_policy", self.rate_limit_policy())?;
+        d.set_item("rate_limit", self.rate_limit())?;
+        d.set_item("headers", self.headers())?;
         Ok(d)
     }
 

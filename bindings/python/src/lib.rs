@@ -11,6 +11,7 @@
 //! sets); `AccessKeys` and `MemoryOAuthStore` lock internally. `UsageRecorder` records
 //! lock-free and drains under a lock of its own; its batches are immutable, and so are
 //! what a `Store` reads back (`UsageHistory`, `StoredSignal`, `AuditEntry`).
+//! `Quota` and `Verdict` are immutable; `RateLimiter` and `LocalLimits` count lock-free.
 
 mod batch;
 mod checker;
@@ -21,6 +22,7 @@ mod errors;
 mod extract;
 mod input;
 mod keys;
+mod limits;
 mod lookup;
 mod oauth;
 mod oauth_client;
@@ -80,6 +82,10 @@ fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store_usage::PyUsageHistory>()?;
     m.add_class::<store_usage::PyStoredSignal>()?;
     m.add_class::<store_usage::PyAuditEntry>()?;
+    m.add_class::<limits::PyQuota>()?;
+    m.add_class::<limits::PyVerdict>()?;
+    m.add_class::<limits::PyRateLimiter>()?;
+    m.add_class::<limits::PyLocalLimits>()?;
     m.add_function(wrap_pyfunction!(codes::_enumerations, m)?)?;
     Ok(())
 }

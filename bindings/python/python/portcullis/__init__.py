@@ -73,6 +73,14 @@ in the store's append-only audit (``store.audit_log()``), under the actor the wr
 (``store.revoke(key_id, actor="alice@example.com")``) or the store's
 (``Store.open(url, actor=...)``).
 
+Rate limits: a policy's ``[[limits]]`` (per key or per owner, a route class, key tiers
+from ``metadata["tier"]``) are counted when the checker has ``limits=``; over a limit the
+decision is 429 ``rate_limited``, and ``Decision.headers`` holds ``Retry-After``,
+``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers-10), which
+the integrations send::
+
+    checker = portcullis.Checker(policy, peppers, limits=portcullis.LocalLimits(100_000))
+
 With asyncio, ``await checker.check_async(...)`` takes the arguments of ``check`` and a
 lookup that may be ``async``. The enumerated strings (``Decision.reason``,
 ``AuthorizeOutcome.kind``, …) are ``Literal`` types in :mod:`portcullis.codes`.
@@ -97,6 +105,7 @@ from portcullis._portcullis import (
     IssuedKey,
     KeyRecord,
     KeyUsage,
+    LocalLimits,
     MemoryOAuthStore,
     MemoryStore,
     OAuthConfig,
@@ -106,6 +115,8 @@ from portcullis._portcullis import (
     Peppers,
     PkceChallenge,
     Policy,
+    Quota,
+    RateLimiter,
     Request,
     Requirement,
     Rotation,
@@ -117,6 +128,7 @@ from portcullis._portcullis import (
     UsageHistory,
     UsageRecorder,
     UsageStats,
+    Verdict,
     Verification,
     __version__,
     extract_credential,
@@ -165,6 +177,7 @@ __all__ = [
     "KeyLookupError",
     "KeyRecord",
     "KeyUsage",
+    "LocalLimits",
     "MalformedKeyError",
     "MemoryOAuthStore",
     "MemoryStore",
@@ -180,6 +193,8 @@ __all__ = [
     "PolicyError",
     "PolicyIssue",
     "PortcullisError",
+    "Quota",
+    "RateLimiter",
     "RecordError",
     "Request",
     "Requirement",
@@ -194,6 +209,7 @@ __all__ = [
     "UsageHistory",
     "UsageRecorder",
     "UsageStats",
+    "Verdict",
     "Verification",
     "__version__",
     "codes",

@@ -79,6 +79,10 @@ __all__ = [
     "UsageHistory",
     "StoredSignal",
     "AuditEntry",
+    "Quota",
+    "Verdict",
+    "RateLimiter",
+    "LocalLimits",
 ]
 
 __version__: str
@@ -471,7 +475,8 @@ class Decision:
         """Whether the request may proceed (status 200)."""
     @property
     def status(self) -> int:
-        """The HTTP status: 200, 400, 401, 403, or 503 when the lookup failed."""
+        """The HTTP status: 200, 400, 401, 403, 429 over a rate limit, or 503 when the
+        lookup failed or the limiter cannot tell."""
     @property
     def error(self) -> Optional[BearerError]:
         """The RFC 6750 error code (``invalid_token``, …), if the response carries one."""
@@ -517,6 +522,28 @@ class Decision:
     @property
     def lookup_error(self) -> Optional[str]:
         """The host's lookup error message, on ``lookup_failed`` (503)."""
+    @property
+    def retry_after(self) -> Optional[int]:
+        """On a 429 (``rate_limited``) or a 503 for an unavailable limiter
+        (``limiter_unavailable``), the seconds to send in ``Retry-After`` (rounded up,
+        at least 1); ``None`` otherwise."""
+    @property
+    def rate_limit_policy(self) -> Optional[str]:
+        """The ``RateLimit-Policy`` field (draft-ietf-httpapi-ratelimit-headers-10) of
+        the limit reported, ``"per_key";q=100;w=1``, on allowed and limited answers
+        alike; ``None`` when no limit applied (or the checker has no ``limits``)."""
+    @property
+    def rate_limit(self) -> Optional[str]:
+        """The ``RateLimit`` field of the limit reported, ``"per_key";r=42;t=1``
+        (``r``: requests left at once, ``t``: seconds until the full burst is back);
+        ``None`` when no limit applied."""
+    @property
+    def headers(self) -> List[Tuple[str, str]]:
+        """The response header fields this decision calls for, as ``(name, value)``
+        pairs in this order: ``WWW-Authenticate`` (400, 401, 403), ``Retry-After`` (429,
+        and a 503 for an unavailable limiter), ``RateLimit-Policy`` and ``RateLimit``
+        (whenever a limit applied, allowed answers included). The integrations send
+        them."""
     def require(self, requirement: Requirement) -> Decision:
         """This decision with a further requirement, such as scopes a view declares
         (from ``Policy.requirement`` of this decision's policy): a verified caller whose
@@ -670,25 +697,40 @@ class Checker:
         *,
         access_tokens: Optional[AccessVerifier] = None,
         usage: Optional[UsageRecorder] = None,
+        limits: Optional[LocalLimits] = None,
     ) -> Checker:
         """A checker for ``policy`` with ``peppers`` (a snapshot of both is taken).
         ``access_tokens``: an ``AccessVerifier``, so that ``check`` also accepts OAuth
         access tokens (``Bearer at.…``) in the same path as API keys. ``usage``: a
         ``UsageRecorder`` that records every decision made against a key's record
         (``check``, ``check_many``, ``check_async``, ``finish``); its ``new_network`` and
-        ``after_dormancy`` warnings also come back in ``Decision.warnings``."""
+        ``after_dormancy`` warnings also come back in ``Decision.warnings``. ``limits``:
+        a ``LocalLimits`` that counts the policy's rate limits (``[[limits]]``) after a
+        key is authenticated and authorised: over a limit the decision is 429
+        ``rate_limited`` with ``retry_after``; ``rate_limit_policy`` and ``rate_limit``
+        report the limit on allowed answers too. Without ``limits`` the policy's limits
+        are not applied."""
     def with_access_tokens(self, verifier: AccessVerifier) -> Checker:
-        """A new checker with the same policy, peppers and usage recorder that also
-        accepts OAuth access tokens verified by ``verifier`` (this one is unchanged)."""
+        """A new checker with the same policy, peppers, usage recorder and limits that
+        also accepts OAuth access tokens verified by ``verifier`` (this one is
+        unchanged)."""
     @property
     def access_tokens(self) -> Optional[AccessVerifier]:
         """The attached access-token verifier, if any."""
     def with_usage(self, recorder: UsageRecorder) -> Checker:
-        """A new checker with the same policy, peppers and access-token verifier that
-        also records its decisions in ``recorder`` (this one is unchanged)."""
+        """A new checker with the same policy, peppers, access-token verifier and limits
+        that also records its decisions in ``recorder`` (this one is unchanged)."""
     @property
     def usage(self) -> Optional[UsageRecorder]:
         """The attached usage recorder, if any (the same recorder: drain it)."""
+    def with_limits(self, limits: LocalLimits) -> Checker:
+        """A new checker with the same policy, peppers, access-token verifier and usage
+        recorder that counts the policy's rate limits in ``limits`` (this one is
+        unchanged)."""
+    @property
+    def limits(self) -> Optional[LocalLimits]:
+        """The attached limits, if any (the same table: what it counted stays
+        counted)."""
     @property
     def policy(self) -> Policy:
         """The policy."""
@@ -1607,3 +1649,110 @@ class AuditEntry:
         """``rotated``: the successor's id; ``created`` by a rotation: the
         predecessor's; ``pepper_rotated``: the new primary pepper's id; otherwise
         ``""``."""
+
+@final
+class Quota:
+    """A rate: ``rate`` requests per ``window`` seconds, at most ``burst`` at once.
+    Immutable; equal quotas compare equal."""
+
+    def __new__(cls, rate: int, window: int, burst: Optional[int] = None) -> Quota:
+        """``rate`` requests (at least 1, at most one per microsecond) per ``window``
+        seconds (1 to 86,400), at most ``burst`` at once (default ``rate``; at least 1,
+        and refilled within 50 days). A setting out of range raises
+        ``ConfigurationError`` with the core's code (``bad_rate``, ``bad_window``,
+        ``bad_burst``); a non-integer raises ``TypeError``."""
+    @property
+    def rate(self) -> int:
+        """Requests per window."""
+    @property
+    def window(self) -> int:
+        """The window, in seconds."""
+    @property
+    def burst(self) -> int:
+        """Requests allowed at once."""
+    @property
+    def interval_us(self) -> int:
+        """Microseconds between two requests at the steady rate."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Verdict:
+    """What a ``RateLimiter`` said about one request; true when allowed."""
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the request may proceed (and was counted)."""
+    @property
+    def remaining(self) -> int:
+        """Requests that could still be made at once after this one."""
+    @property
+    def reset_us(self) -> int:
+        """Microseconds until the subject is back to its full burst."""
+    @property
+    def retry_after_us(self) -> int:
+        """On a refusal, microseconds until one request would be allowed (0 when
+        allowed)."""
+    def __bool__(self) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class RateLimiter:
+    """Rate limits of subjects in this process (GCRA: one word per subject, lock-free,
+    its memory allocated once), for what a ``Checker`` does not limit itself. Time is an
+    argument, ``now_us``: microseconds of a monotonic clock you read
+    (``time.monotonic_ns() // 1000``). Thread-safe: share one instance::
+
+        limiter = portcullis.RateLimiter(10_000)
+        per_second = portcullis.Quota(100, 1, burst=20)
+        verdict = limiter.check(per_second, "user:42", now_us=time.monotonic_ns() // 1000)
+        if not verdict: answer_429(retry_after=verdict.retry_after_us)
+
+    When every slot a new subject may take is busy, it is refused as limited (fail
+    closed) and counted in ``saturated``."""
+
+    def __new__(cls, max_subjects: int) -> RateLimiter:
+        """A limiter for up to ``max_subjects`` subjects at once (1 to 16,777,216; 8
+        bytes a slot, allocated now). Out of range: ``ConfigurationError``, code
+        ``bad_subjects``."""
+    def check(
+        self,
+        quota: Quota,
+        subject: _Text,
+        *,
+        now_us: int,
+        limit: int = 0,
+        n: int = 1,
+    ) -> Verdict:
+        """Counts ``n`` requests of ``subject`` under ``quota`` at ``now_us``, all or
+        none (``n`` above the burst is never allowed; ``n = 0`` only reads). ``limit``
+        numbers the limit: one subject under two limits is counted apart."""
+    def refund(
+        self,
+        quota: Quota,
+        subject: _Text,
+        *,
+        now_us: int,
+        limit: int = 0,
+        n: int = 1,
+    ) -> None:
+        """Gives back ``n`` requests counted for ``subject`` (a request a later limit
+        refused, so that the earlier ones do not count it)."""
+    @property
+    def saturated(self) -> int:
+        """Requests refused because no slot was free for a new subject."""
+
+@final
+class LocalLimits:
+    """Where a ``Checker`` counts the policy's rate limits (``[[limits]]``) in this
+    process, on the system's monotonic clock: ``Checker(policy, peppers,
+    limits=portcullis.LocalLimits(100_000))``. Limits per key count each key; per owner,
+    all keys of one owner together; a limit with ``tiers`` applies to keys whose
+    record's ``metadata["tier"]`` names one. Thread-safe."""
+
+    def __new__(cls, max_subjects: int) -> LocalLimits:
+        """Limits for up to ``max_subjects`` keys and owners at once (1 to 16,777,216).
+        Out of range: ``ConfigurationError``, code ``bad_subjects``."""
+    @property
+    def saturated(self) -> int:
+        """Requests refused because no slot was free for a new subject."""

@@ -124,7 +124,8 @@ class ConfigurationError(PortcullisError, ValueError):
     ``unknown_access_key``), an ``AccessVerifier`` of another policy's scope catalog
     (``catalog_mismatch``), OAuth metadata (``no_issuer``, ``insecure_endpoint``,
     ``bad_endpoint``), a ``UsageRecorder`` setting out of range (``bad_max_keys``,
-    ``bad_burst_threshold``, ``bad_volume_factor``, ``bad_baseline_hours``), an actor
+    ``bad_burst_threshold``, ``bad_volume_factor``, ``bad_baseline_hours``), a rate-limit
+    setting out of range (``bad_rate``, ``bad_window``, ``bad_burst``, ``bad_subjects``), an actor
     the database ``Store`` refuses (``invalid_argument``: empty, over 256 bytes, or
     holding a control character)."""
 

@@ -19,6 +19,11 @@ Decisions made here (see also the package docstring):
   ``ProxyFix``, a Django middleware that sets ``REMOTE_ADDR``), or leave the recorder's
   network rule unused. A peer that is no IP address (a Unix socket, a test client's
   ``"testclient"``) is passed as no address.
+- A denial carries every header field the decision calls for (``Decision.headers``):
+  ``WWW-Authenticate``, and on a 429 ``Retry-After`` with the ``RateLimit-Policy`` and
+  ``RateLimit`` fields; a 429's body is ``{"error": "rate_limited", "error_description":
+  "Too many requests"}``. An allowed answer carries the ``RateLimit`` fields too
+  (:func:`limit_headers`), which each integration adds to the view's response.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ __all__ = [
     "Principal",
     "client_address",
     "deny",
+    "limit_headers",
     "raw_path_from_environ",
     "raw_path_from_scope",
 ]
@@ -100,13 +106,13 @@ def deny(decision: portcullis.Decision) -> Denial:
     body: Dict[str, str]
     if decision.status == 503:
         body = {"error": "temporarily_unavailable", "error_description": "Try again later"}
+    elif decision.status == 429:
+        body = {"error": "rate_limited", "error_description": "Too many requests"}
     else:
         body = {"error_description": decision.description or "Authentication required"}
         if decision.error:
             body = {"error": decision.error, **body}
-    headers: Tuple[Tuple[str, str], ...] = ()
-    if decision.www_authenticate:
-        headers = (("WWW-Authenticate", decision.www_authenticate),)
+    headers = tuple(decision.headers)
     return Denial(decision.status, headers, body, tuple(decision.missing), decision.reason)
 
 
@@ -188,6 +194,14 @@ class Guard:
     def _denied(method: str, raw_path: str, denial: Denial) -> Denial:
         log.info("denied %s %s: %s", method, raw_path, denial.reason)
         return denial
+
+
+def limit_headers(principal: Optional[Principal]) -> Tuple[Tuple[str, str], ...]:
+    """The rate-limit header fields an allowed answer carries (``RateLimit-Policy``,
+    ``RateLimit``); none for a public route or a checker without limits."""
+    if principal is None:
+        return ()
+    return tuple(principal.decision.headers)
 
 
 def client_address(host: Optional[str]) -> Optional[str]:

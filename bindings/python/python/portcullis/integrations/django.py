@@ -56,6 +56,7 @@ from portcullis.integrations._common import (
     Guard,
     IntegrationError,
     Principal,
+    limit_headers,
     raw_path_from_environ,
     raw_path_from_scope,
 )
@@ -114,6 +115,9 @@ class PortcullisDenied(APIException):  # type: ignore[misc, unused-ignore]
         super().__init__(detail=dict(denial.body))
         self.status_code = denial.status
         self.auth_header = denial.www_authenticate
+        # DRF's handler sends `wait` as Retry-After (a 429's).
+        retry_after = next((v for k, v in denial.headers if k == "Retry-After"), None)
+        self.wait = int(retry_after) if retry_after is not None else None
         self.denial = denial
 
 
@@ -202,6 +206,9 @@ class PortcullisMiddleware:
                 return refusal
             request.portcullis = outcome
         response: HttpResponse = self.get_response(request)
+        for name, value in limit_headers(getattr(request, "portcullis", None)):
+            if name not in response:
+                response[name] = value
         return response
 
 

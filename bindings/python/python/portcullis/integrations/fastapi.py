@@ -64,6 +64,7 @@ from portcullis.integrations._common import (
     IntegrationError,
     Lookup,
     Principal,
+    limit_headers,
     raw_path_from_scope,
 )
 
@@ -151,13 +152,16 @@ class PortcullisBearer(SecurityBase):
         self.model = HTTPBearerModel(bearerFormat="API key", description=description)
         self.scheme_name = scheme_name
 
-    def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
+    def __call__(self, request: Request, response: Response,
+                 security_scopes: SecurityScopes) -> Principal:
         outcome = _decide(self.guard, request.scope, self.trust_forwarded_proto,
                           list(security_scopes.scopes))
         if isinstance(outcome, Denial):
             raise PortcullisDenied(outcome)
         if outcome is None:  # declared mode gives a principal or a denial
             raise IntegrationError("no principal for a declared requirement")
+        for name, value in limit_headers(outcome):
+            response.headers[name] = value  # FastAPI copies them to the view's response
         return outcome
 
     def declared(self, app: FastAPI) -> Iterator[List[str]]:
@@ -262,7 +266,18 @@ class PortcullisMiddleware:
                 await _denial_response(outcome)(scope, receive, send)
             return
         scope.setdefault("state", {})["portcullis"] = outcome
-        await self.app(scope, receive, send)
+        extra = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                 for k, v in limit_headers(outcome)]
+        if not extra or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_limits(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
 
 
 def route_principal(request: Request) -> Optional[Principal]:

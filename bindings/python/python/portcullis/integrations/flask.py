@@ -37,6 +37,7 @@ from portcullis.integrations._common import (
     IntegrationError,
     Lookup,
     Principal,
+    limit_headers,
     raw_path_from_environ,
 )
 
@@ -75,6 +76,7 @@ class Portcullis:
     def init_app(self, app: Flask) -> None:
         """Registers the route-table hook (in route-table mode)."""
         app.extensions["portcullis"] = self
+        app.after_request(self._limit_headers)
         if self.route_table:
             app.before_request(self._before_request)
 
@@ -94,6 +96,13 @@ class Portcullis:
             return _response(outcome)
         g.portcullis = outcome
         return None
+
+    @staticmethod
+    def _limit_headers(response: Response) -> Response:
+        """Adds the rate-limit fields of the current request's decision (if allowed)."""
+        for name, value in limit_headers(g.get("portcullis")):
+            response.headers.setdefault(name, value)
+        return response
 
     def _before_request(self) -> Optional[Response]:
         if self.exempt is not None and self.exempt():
