@@ -25,7 +25,13 @@ fn installed() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Installs once per test binary: its tests start servers from parallel threads.
 fn find_or_install() -> bool {
+    static ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ONCE.get_or_init(install)
+}
+
+fn install() -> bool {
     if installed() {
         return true;
     }
