@@ -172,6 +172,23 @@ pub struct CreateArgs {
     /// Lifetime (e.g. 90d; at least 1s); without it the key does not expire.
     #[arg(long, value_parser = parse_ttl)]
     pub ttl: Option<u64>,
+    /// The key's tier, which picks the policy's `[[limits]]` that name it in `tiers`
+    /// (stored as the record's metadata `tier`; 1-32 letters, digits, '_' or '-').
+    #[arg(long, value_name = "NAME", value_parser = parse_tier)]
+    pub tier: Option<String>,
+}
+
+/// Parses `--tier`: a name as the policy's `tiers` take it (1-32 of `[A-Za-z0-9_-]`).
+pub fn parse_tier(text: &str) -> Result<String, String> {
+    let ok = (1..=32).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err("use 1-32 letters, digits, '_' or '-' (as the policy's `tiers`)".to_owned())
+    }
 }
 
 /// `portcullis check`.

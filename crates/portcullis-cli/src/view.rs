@@ -151,7 +151,15 @@ pub fn record_table(record: &KeyRecord, now: Timestamp) -> Table {
     if let Some(from) = record.rotated_from() {
         t.row(["rotated from", from.as_str()]);
     }
+    if let Some(tier) = tier(record) {
+        t.row(["tier", tier]);
+    }
     t
+}
+
+/// The record's tier (its metadata `tier`, when a string), which picks its limits.
+pub fn tier(record: &KeyRecord) -> Option<&str> {
+    record.metadata().get("tier").and_then(|t| t.as_str())
 }
 
 /// The key-error code of a malformed-key decision (`checksum`, `length`, …), the path
@@ -177,6 +185,9 @@ pub fn decision_json(d: &Decision<'_>) -> Value {
         "required": d.required().collect::<Vec<_>>(),
         "warnings": d.warnings().iter().map(|w| w.code()).collect::<Vec<_>>(),
         "route": d.route().map(|(method, path)| json!({"method": method, "path": path})),
+        "retry_after": d.retry_after(),
+        "rate_limit_policy": d.rate_limit_policy(),
+        "rate_limit": d.rate_limit(),
     })
 }
 
@@ -215,6 +226,15 @@ pub fn decision_table(d: &Decision<'_>) -> Table {
     }
     if let Some(www) = d.www_authenticate() {
         t.row(["WWW-Authenticate", &www.to_string()]);
+    }
+    if let Some(secs) = d.retry_after() {
+        t.row(["Retry-After", &secs.to_string()]);
+    }
+    if let Some(policy) = d.rate_limit_policy() {
+        t.row(["RateLimit-Policy", &policy]);
+    }
+    if let Some(state) = d.rate_limit() {
+        t.row(["RateLimit", &state]);
     }
     let warnings: Vec<_> = d.warnings().iter().map(|w| w.code()).collect();
     if !warnings.is_empty() {

@@ -6,6 +6,11 @@
 //! command exits. `--client ADDR` is the client address the new-network rule compares.
 //! A store that cannot save it is an error (exit 4): the decision is printed only when
 //! it was recorded.
+//!
+//! A policy with `[[limits]]` is checked with `LocalLimits` attached, so the output shows
+//! the limit state (`RateLimit-Policy`, `RateLimit`, and `Retry-After` on a 429). The
+//! limiter lives in this process: it counts this one request, not earlier `check` runs
+//! (a server keeps its limiter for its lifetime, or shares one through Redis).
 
 use crate::Report;
 use crate::cli::CheckArgs;
@@ -15,6 +20,7 @@ use crate::files::KEY_STDIN_LIMIT;
 use crate::store::from_store;
 use crate::view::{decision_json, decision_table, verdict};
 use portcullis::for_bindings::{BoundedReadError, read_line_to_limit};
+use portcullis::limit::LocalLimits;
 use portcullis::parse_authorization_header;
 use portcullis::usage::{UsageConfig, UsageRecorder};
 use portcullis::{Prepared, Request};
@@ -40,7 +46,12 @@ pub fn run(args: &CheckArgs, context: &Context) -> Result<Report, CliError> {
         (None, Some(bearer)) => Some(bearer.as_str()),
     };
     let recorder = Arc::new(recorder()?);
-    let checker = context.checker()?.with_usage(Arc::clone(&recorder));
+    let mut checker = context.checker()?.with_usage(Arc::clone(&recorder));
+    if !checker.policy().limits().is_empty() {
+        // One request: a key and an owner per limit at most.
+        let limits = LocalLimits::new(64).map_err(|e| CliError::input(e.code(), e.to_string()))?;
+        checker = checker.with_limits(Arc::new(limits));
+    }
     let store = context.store_read_only()?;
     let mut request = Request::new(&args.method, &args.path).https(!args.http);
     if let Some(value) = authorization {

@@ -238,6 +238,7 @@ impl Demo {
             env: env.map(str::to_owned),
             kind: None,
             ttl: None,
+            tier: None,
         };
         let issued = keys::issue(&self.checker, &args, &self.context)?;
         self.store.insert(&issued.record, self.context.now)?;

@@ -48,6 +48,9 @@ pub fn issue(
         args.scopes.iter().map(|s| s.trim()),
     );
     spec.ttl = args.ttl;
+    if let Some(tier) = &args.tier {
+        spec.metadata.insert("tier".into(), tier.clone().into());
+    }
     checker
         .issue_with(&kind, &env, &spec, context.now, &OsRandom::new())
         .map_err(|e| issue_error(&e, checker))

@@ -74,6 +74,9 @@ fn check(file: &Path) -> Result<Report, CliError> {
         scopes(&policy).render(2),
         routes(&policy).render(2),
     );
+    if !policy.limits().is_empty() {
+        human.push_str(&format!("\nLimits\n{}", limits(&policy).render(2)));
+    }
     let warnings = policy.warnings();
     if !warnings.is_empty() {
         human.push_str(&format!("\nWarnings ({})\n", warnings.len()));
@@ -197,6 +200,27 @@ fn routes(p: &Policy) -> Table {
     table
 }
 
+/// The rate limits, in file order (every one that applies counts a request).
+fn limits(p: &Policy) -> Table {
+    let mut table = Table::new(["NAME", "PER", "RATE", "BURST", "ROUTES", "TIERS"]);
+    for l in p.limits() {
+        let q = l.quota();
+        table.row([
+            l.name().to_owned(),
+            l.per().as_str().to_owned(),
+            format!("{}/{}s", q.rate(), q.window()),
+            q.burst().to_string(),
+            l.class().unwrap_or("all").to_owned(),
+            if l.tiers().is_empty() {
+                "all".to_owned()
+            } else {
+                l.tiers().join(" ")
+            },
+        ]);
+    }
+    table
+}
+
 fn access(p: &Policy, access: &Access) -> String {
     match access {
         Access::Public => "public".to_owned(),
@@ -253,6 +277,15 @@ fn policy_json(p: &Policy) -> Value {
             "path": r.path,
             "access": match &r.access { Access::Public => "public", Access::Requires(_) => "key" },
             "require": match &r.access { Access::Public => None, Access::Requires(req) => Some(req.canonical(catalog)) },
+        })).collect::<Vec<_>>(),
+        "limits": p.limits().iter().map(|l| json!({
+            "name": l.name(),
+            "per": l.per().as_str(),
+            "rate": l.quota().rate(),
+            "window": l.quota().window(),
+            "burst": l.quota().burst(),
+            "routes": l.class(),
+            "tiers": l.tiers(),
         })).collect::<Vec<_>>(),
     })
 }
