@@ -27,6 +27,7 @@ NAMESPACES = {
     "policy": SRC / "policy" / "mod.rs",
     "codes": SRC / "codes.rs",
     "usage": SRC / "usage.rs",
+    "limit": SRC / "limit.rs",
     "for_bindings": SRC / "for_bindings.rs",
 }
 TICKED = re.compile(r"`([^`]+)`")
