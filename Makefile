@@ -25,9 +25,11 @@ lint:
 		|| $(CARGO) install cargo-deny --version $(DENY_VERSION) --locked
 	$(CARGO) deny --workspace check licenses bans sources
 
-## The store's tests run a real PostgreSQL: pg.sh installs it on a fresh machine.
+## The store's tests run a real PostgreSQL and Redis: pg.sh and redis.sh install them on a
+## fresh machine.
 test-rust:
 	bash crates/portcullis-store/tests/pg.sh
+	bash crates/portcullis-store/tests/redis.sh
 	$(CARGO) test --workspace
 
 ## The C binding's suites (gcc, valgrind, sanitizers).
