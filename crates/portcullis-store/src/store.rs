@@ -997,30 +997,8 @@ impl Store {
         &self,
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut outcome = None;
-        let locked = self.shared.with_conn(|conn| {
-            conn.write(|x| {
-                if x.is_postgres() {
-                    x.exec(
-                        "SELECT pg_advisory_xact_lock($1)",
-                        &[Value::Int(MIGRATION_LOCK + 2)],
-                    )?;
-                }
-                outcome = Some(f());
-                Ok(())
-            })
-        });
-        match (outcome, locked) {
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok(value)), Ok(())) => Ok(value),
-            // The lock was released with an error after `f` succeeded (its work is done).
-            (Some(Ok(value)), Err(_)) => Ok(value),
-            (None, Err(e)) => Err(E::from(e)),
-            (None, Ok(())) => Err(E::from(Error::new(
-                ErrorKind::Database,
-                "the write lock was not taken",
-            ))),
-        }
+        // Nothing is written: a commit that fails after `f` succeeded loses nothing.
+        self.locked(&self.shared.options.actor, false, |_| f())
     }
 
     /// [`Store::with_write_lock`] for work that the audit records: `f` appends its entries
@@ -1038,6 +1016,18 @@ impl Store {
     fn with_write_lock_audited_as<T, E: From<Error>>(
         &self,
         actor: &Actor,
+        f: impl FnOnce(&mut AuditLock<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.locked(actor, true, f)
+    }
+
+    /// Runs `f` in a transaction holding the write lock (PostgreSQL: an advisory lock too),
+    /// rolled back if `f` fails. When `commit_matters` (`f` wrote audit entries), a commit
+    /// that fails after `f` succeeded is an error.
+    fn locked<T, E: From<Error>>(
+        &self,
+        actor: &Actor,
+        commit_matters: bool,
         f: impl FnOnce(&mut AuditLock<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut outcome = None;
@@ -1063,6 +1053,7 @@ impl Store {
         match (outcome, locked) {
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(value)), Ok(())) => Ok(value),
+            (Some(Ok(value)), Err(_)) if !commit_matters => Ok(value),
             (Some(Ok(_)), Err(e)) | (None, Err(e)) => Err(E::from(e)),
             (None, Ok(())) => Err(E::from(Error::new(
                 ErrorKind::Database,
