@@ -37,14 +37,29 @@
 //!   through a local TLS proxy (stunnel, a sidecar). A URL's password is never shown.
 //! - **Redis keys:** `{prefix}{limit name}:{key|owner}:{subject}`, expiring when their
 //!   TAT passes. Processes must share the policy's limit names and quotas.
+//! - **Credits** ([`Limits::spend`]) are counted in Redis, one atomic script per spend
+//!   on `{prefix}credits:{key id}:{refill}:{period}`: it adds one only while the count is
+//!   below the amount, so the fleet spends exactly `amount` per period, never one more.
+//!   Not leased: a leased credit dies with its process (a crash or a restart), and a
+//!   credit that never refills would be lost for good; a credited request costs one
+//!   round trip instead. A refilling period's key expires an hour after the period ends
+//!   (a process whose clock lags still finds it); a `never` key does not expire. They are
+//!   as durable as the Redis (enable its AOF or snapshots): a Redis that loses its data
+//!   refills every key's credits.
+//! - **Credits fail closed** under every [`Degrade`]: while Redis is down a key with
+//!   credits gets [`Spent::Unavailable`] (503), and a credit given back
+//!   ([`Limits::unspend`]) while it is down stays spent (the fleet allows less).
 
 use crate::error::{Error, ErrorKind};
 use crate::url::MAX_URL_LEN;
 use portcullis::limit::{
-    Clock, Limit, Limits, MAX_WINDOW_SECS, MonotonicClock, Per, Quota, RateLimiter, Taken,
+    Clock, Credits, Limit, Limits, MAX_WINDOW_SECS, MonotonicClock, Per, Quota, RateLimiter,
+    Refill, Spent, Taken,
 };
+use portcullis::{KeyId, Timestamp};
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -86,6 +101,27 @@ local retry = 0
 if granted == 0 then retry = ahead + interval - horizon end
 return {granted, math.floor((horizon - after) / interval), retry, after}
 ";
+
+/// Credits in Redis: KEYS[1] the period's count of spent credits; ARGV amount, the
+/// key's time to live in seconds (0: none), and 1 to spend one or -1 to give one back.
+/// Returns {spent (1 or 0), remaining}.
+const CREDITS_SCRIPT: &str = r"
+local amount = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ARGV[3] == '-1' then
+  if used > 0 then redis.call('DECR', KEYS[1]) end
+  return {0, math.max(0, amount - math.max(0, used - 1))}
+end
+if used >= amount then return {0, 0} end
+used = redis.call('INCR', KEYS[1])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+return {1, amount - used}
+";
+
+/// How long a refilling period's count outlives the period, in seconds: a process whose
+/// clock lags behind still counts in it.
+const CREDITS_MARGIN_SECS: u64 = 3_600;
 
 /// What a process does while Redis is down and it holds no tokens of a limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -223,6 +259,8 @@ pub struct FleetLimits {
     local: Option<RateLimiter>,
     /// The script's SHA-1 (EVALSHA).
     sha: String,
+    /// The credits script's SHA-1.
+    credits_sha: String,
     budget: Duration,
     lease_us: u64,
     probe_us: u64,
@@ -342,6 +380,7 @@ impl FleetLimits {
             mask: len - 1,
             local,
             sha: redis::Script::new(SCRIPT).get_hash().to_owned(),
+            credits_sha: redis::Script::new(CREDITS_SCRIPT).get_hash().to_owned(),
             budget,
             lease_us: micros(config.lease_for).max(1),
             probe_us: micros(config.probe_every).clamp(1, MAX_BACKOFF_US),
@@ -494,26 +533,57 @@ impl FleetLimits {
         self.down_until.store(until, Ordering::Release);
     }
 
-    /// The script on the connection for the key in `conn.key`; `None` (the connection
-    /// dropped) on any error or past the budget.
+    /// The GCRA script on the connection for the key in `conn.key`; `None` (the
+    /// connection dropped) on any error or past the budget.
     fn run(&self, conn: &mut Conn, quota: &Quota, n: u32, now_us: Option<u64>) -> Option<Grant> {
+        let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let args = [
+            int(quota.interval_us()),
+            i64::from(quota.burst()),
+            i64::from(n),
+            int(now_us.unwrap_or(0)),
+        ];
+        let args = if now_us.is_some() {
+            &args[..]
+        } else {
+            &args[..3]
+        };
+        match self.eval(conn, SCRIPT, &self.sha, args).as_deref() {
+            Some(&[granted, remaining, retry, reset]) => Some(Grant {
+                granted: u32::try_from(granted).unwrap_or(0),
+                remaining: u32::try_from(remaining).unwrap_or(0),
+                retry_after_us: u64::try_from(retry).unwrap_or(0),
+                reset_us: u64::try_from(reset).unwrap_or(0),
+            }),
+            _ => self.failed(conn),
+        }
+    }
+
+    /// Counts a failure and drops the connection.
+    #[cold]
+    fn failed<T>(&self, conn: &mut Conn) -> Option<T> {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        self.went_down(conn, self.clock.now_us());
+        None
+    }
+
+    /// `script` (its SHA-1 `sha`) on the connection for the key in `conn.key` with
+    /// `args`; its integers, or `None` on any error or past the budget (the caller
+    /// counts the failure).
+    fn eval(&self, conn: &mut Conn, script: &str, sha: &str, args: &[i64]) -> Option<Vec<i64>> {
         let Conn {
             connection, key, ..
         } = conn;
         let c = connection.as_mut()?;
         let call = |eval: bool| {
             let mut cmd = if eval {
-                redis::cmd("EVAL").arg(SCRIPT).to_owned()
+                redis::cmd("EVAL").arg(script).to_owned()
             } else {
-                redis::cmd("EVALSHA").arg(&self.sha).to_owned()
+                redis::cmd("EVALSHA").arg(sha).to_owned()
             };
-            cmd.arg(1)
-                .arg(key.as_slice())
-                .arg(quota.interval_us())
-                .arg(quota.burst())
-                .arg(n);
-            if let Some(now) = now_us {
-                cmd.arg(now);
+            cmd.arg(1).arg(key.as_slice());
+            for arg in args {
+                cmd.arg(*arg);
             }
             cmd
         };
@@ -527,19 +597,7 @@ impl FleetLimits {
             self.round_trips.fetch_add(1, Ordering::Relaxed);
             answer = call(true).query(c);
         }
-        match answer.ok().as_deref() {
-            Some(&[granted, remaining, retry, reset]) => Some(Grant {
-                granted: u32::try_from(granted).unwrap_or(0),
-                remaining: u32::try_from(remaining).unwrap_or(0),
-                retry_after_us: u64::try_from(retry).unwrap_or(0),
-                reset_us: u64::try_from(reset).unwrap_or(0),
-            }),
-            _ => {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                self.went_down(conn, self.clock.now_us());
-                None
-            }
-        }
+        answer.ok()
     }
 
     /// Asks Redis for up to `n` tokens of the subject; `None` while it is down.
@@ -555,6 +613,41 @@ impl FleetLimits {
         });
         conn.key.extend_from_slice(subject);
         self.run(&mut conn, limit.quota(), n, None)
+    }
+
+    /// Runs the credits script for `key` at `now` (`give_back`: -1 instead of +1); its
+    /// answer {spent, remaining}, or `None` while Redis is down.
+    fn credits(
+        &self,
+        key: &KeyId,
+        credits: &Credits,
+        now: Timestamp,
+        give_back: bool,
+    ) -> Option<(bool, u32)> {
+        let mut conn = self.connection(self.clock.now_us())?;
+        let refill = credits.refill();
+        conn.key.clear();
+        conn.key.extend_from_slice(self.config.prefix.as_bytes());
+        conn.key.extend_from_slice(b"credits:");
+        conn.key.extend_from_slice(key.as_bytes());
+        conn.key.push(b':');
+        conn.key.extend_from_slice(refill.as_str().as_bytes());
+        // Writing to a Vec cannot fail.
+        let _ = write!(conn.key, ":{}", credits.period(now));
+        let ttl = match (refill, credits.next_refill(now)) {
+            (Refill::Never, _) | (_, None) => 0,
+            (_, Some(end)) => end.since(now).saturating_add(CREDITS_MARGIN_SECS),
+        };
+        let args = [
+            i64::from(credits.amount()),
+            i64::try_from(ttl).unwrap_or(i64::MAX),
+            if give_back { -1 } else { 1 },
+        ];
+        let answer = self.eval(&mut conn, CREDITS_SCRIPT, &self.credits_sha, &args);
+        match answer.as_deref() {
+            Some(&[spent, remaining]) => Some((spent == 1, u32::try_from(remaining).unwrap_or(0))),
+            _ => self.failed(&mut conn),
+        }
     }
 
     /// The answer while Redis is down and no lease holds a token.
@@ -682,6 +775,32 @@ impl Limits for FleetLimits {
         }
         if let (Some(local), Degrade::Local { processes }) = (&self.local, self.config.degrade) {
             local.refund(&share(limit.quota(), processes), index, subject, 1, now);
+        }
+    }
+
+    fn spend(&self, key: &KeyId, credits: &Credits, now: Timestamp) -> Spent {
+        if credits.amount() == 0 {
+            // Nothing to count (malformed credits read as none): no call needed.
+            return Spent::Exhausted;
+        }
+        match self.credits(key, credits, now, false) {
+            Some((true, remaining)) => Spent::Spent { remaining },
+            Some((false, _)) => Spent::Exhausted,
+            None => {
+                self.unavailable.fetch_add(1, Ordering::Relaxed);
+                let mono = self.clock.now_us();
+                let next = self.down_until.load(Ordering::Acquire).saturating_sub(mono);
+                Spent::Unavailable {
+                    retry_after_us: next.max(1_000_000),
+                }
+            }
+        }
+    }
+
+    fn unspend(&self, key: &KeyId, credits: &Credits, now: Timestamp) {
+        if credits.amount() > 0 {
+            // While Redis is down the credit stays spent: the fleet allows less.
+            let _ = self.credits(key, credits, now, true);
         }
     }
 }

@@ -1,16 +1,18 @@
 //! Rate limits across a fleet through a real Redis (Debian's `redis-server` on a free
 //! loopback port, `tests/common/redis_server.rs`): leases shared by two real processes,
 //! Redis stopped and restarted under load, a slow Redis, an organisation of twenty keys,
-//! and the Lua GCRA against the core's `RateLimiter`.
+//! the Lua GCRA against the core's `RateLimiter`, and credits: one key's shared exactly
+//! by two processes, a daily refill at midnight, Redis down (503) and back.
 //!
 //! The two-process test runs this binary again as workers (the ignored test
-//! `worker_process`, driven by environment variables; it prints one `FLEET` line).
+//! `worker_process`, driven by environment variables; it prints one `FLEET` line); the
+//! credits test likewise (`credits_worker_process`, one `CREDITS` line).
 
 mod common;
 
 use common::redis_server::RedisServer;
-use portcullis::limit::{Limit, Limits, Quota, RateLimiter, Taken};
-use portcullis::{Checker, KeySpec, MemoryStore, Peppers, Policy, Request, Timestamp};
+use portcullis::limit::{Credits, Limit, Limits, Quota, RateLimiter, Refill, Spent, Taken};
+use portcullis::{Checker, KeyId, KeySpec, MemoryStore, Peppers, Policy, Request, Timestamp};
 use portcullis_store::{Degrade, FleetConfig, FleetLimits};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -488,4 +490,267 @@ fn a_slow_limit_leases_one_token_at_a_time() {
         .expect("ttl");
     // Three of a hundred a day: the TAT is 3 × 864 s ahead, and the key expires with it.
     assert!((2_592_000 - 5_000..=2_592_001).contains(&ttl), "{ttl}");
+}
+
+// Credits ------------------------------------------------------------------------------
+
+/// A key id of this test's own (ids are 16 base62 characters).
+fn key_id(text: &str) -> KeyId {
+    KeyId::parse(text).expect("key id")
+}
+
+#[test]
+#[ignore = "a worker process of two_processes_share_one_keys_credits_exactly (run by it)"]
+fn credits_worker_process() {
+    let (Ok(url), Ok(start), Ok(tries)) = (
+        std::env::var("FLEET_WORKER_URL"),
+        std::env::var("FLEET_WORKER_START_MS"),
+        std::env::var("FLEET_WORKER_TRIES"),
+    ) else {
+        return;
+    };
+    let start: u64 = start.parse().expect("start");
+    let tries: u32 = tries.parse().expect("tries");
+    let limits = FleetLimits::open(&url, FleetConfig::default()).expect("open");
+    let credits = Credits::new(50, Refill::Monthly);
+    let key = key_id("creditsShared001");
+    while wall_ms() < start {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let (mut spent, mut exhausted, mut unavailable, mut remaining_sum) = (0, 0, 0, 0u64);
+    for _ in 0..tries {
+        match limits.spend(&key, &credits, NOW) {
+            Spent::Spent { remaining } => {
+                spent += 1;
+                remaining_sum += u64::from(remaining);
+            }
+            Spent::Exhausted => exhausted += 1,
+            Spent::Unavailable { .. } => unavailable += 1,
+        }
+    }
+    println!(
+        "\nCREDITS spent={spent} exhausted={exhausted} unavailable={unavailable} remaining_sum={remaining_sum}"
+    );
+}
+
+#[test]
+fn two_processes_share_one_keys_credits_exactly() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let exe = std::env::current_exe().expect("test binary");
+    let start = wall_ms() + 1_500;
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(&exe)
+                .args([
+                    "credits_worker_process",
+                    "--exact",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("FLEET_WORKER_URL", redis.url())
+                .env("FLEET_WORKER_START_MS", start.to_string())
+                .env("FLEET_WORKER_TRIES", "60")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn a worker")
+        })
+        .collect();
+    let (mut spent, mut exhausted, mut sum) = (0, 0, 0);
+    for w in workers {
+        let out = w.wait_with_output().expect("worker");
+        assert!(out.status.success(), "a worker failed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .find("CREDITS ")
+            .and_then(|at| text[at..].lines().next())
+            .unwrap_or_else(|| panic!("no CREDITS line in {text:?}"));
+        println!("worker: {line}");
+        assert_eq!(field(line, "unavailable"), 0);
+        spent += field(line, "spent");
+        exhausted += field(line, "exhausted");
+        sum += field(line, "remaining_sum");
+    }
+    // Exactly the amount, each remaining count (49 down to 0) answered once.
+    assert_eq!((spent, exhausted), (50, 70));
+    assert_eq!(sum, (0..50).sum::<u64>());
+}
+
+#[test]
+fn two_fleet_limits_in_threads_share_credits_exactly() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let credits = Credits::new(50, Refill::Never);
+    let key = key_id("creditsThreads01");
+    let limits: Vec<_> = (0..2)
+        .map(|_| Arc::new(FleetLimits::open(&redis.url(), FleetConfig::default()).expect("open")))
+        .collect();
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let l = Arc::clone(&limits[t % 2]);
+            std::thread::spawn(move || {
+                (0..30)
+                    .filter(|_| matches!(l.spend(&key, &credits, NOW), Spent::Spent { .. }))
+                    .count()
+            })
+        })
+        .collect();
+    let total: usize = handles.into_iter().map(|h| h.join().expect("thread")).sum();
+    assert_eq!(total, 50);
+    // Credits that never refill are not bound to a time: later is the same count.
+    let later = Timestamp(NOW.secs() + 400 * 86_400);
+    assert_eq!(limits[0].spend(&key, &credits, later), Spent::Exhausted);
+}
+
+/// The Redis key's time to live (-1: none, -2: no key).
+fn ttl(redis: &RedisServer, key: &str) -> i64 {
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut c = client.get_connection().expect("connection");
+    redis::cmd("TTL").arg(key).query(&mut c).expect("TTL")
+}
+
+#[test]
+fn daily_credits_come_back_at_midnight_utc() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let limits = FleetLimits::open(&redis.url(), FleetConfig::default()).expect("open");
+    let other = FleetLimits::open(&redis.url(), FleetConfig::default()).expect("open");
+    let daily = Credits::new(3, Refill::Daily);
+    let key = key_id("creditsDaily0001");
+    let midnight = Timestamp((NOW.secs() / 86_400 + 1) * 86_400);
+    let before = Timestamp(midnight.secs() - 1);
+    for (n, l) in [2, 1, 0].into_iter().zip([&limits, &other, &limits]) {
+        assert_eq!(l.spend(&key, &daily, before), Spent::Spent { remaining: n });
+    }
+    assert_eq!(other.spend(&key, &daily, before), Spent::Exhausted);
+    // The day's count expires an hour after the day ends, not before.
+    let day = midnight.secs() / 86_400 - 1;
+    let name = format!("portcullis:limit:credits:creditsDaily0001:daily:{day}");
+    let t = ttl(&redis, &name);
+    assert!((3_590..=3_601).contains(&t), "TTL {t}");
+    // A credit given back (a later check refused the request) can be spent again.
+    limits.unspend(&key, &daily, before);
+    assert_eq!(
+        other.spend(&key, &daily, before),
+        Spent::Spent { remaining: 0 }
+    );
+    assert_eq!(limits.spend(&key, &daily, before), Spent::Exhausted);
+
+    // At 00:00:00 UTC the new day has all three, for every process.
+    assert_eq!(
+        other.spend(&key, &daily, midnight),
+        Spent::Spent { remaining: 2 }
+    );
+    assert_eq!(
+        limits.spend(&key, &daily, midnight),
+        Spent::Spent { remaining: 1 }
+    );
+    // A process whose clock lags a second still counts in the old day: exhausted.
+    assert_eq!(limits.spend(&key, &daily, before), Spent::Exhausted);
+
+    // Credits that never refill never expire.
+    let never = Credits::new(1, Refill::Never);
+    let once = key_id("creditsNever0001");
+    assert_eq!(
+        limits.spend(&once, &never, NOW),
+        Spent::Spent { remaining: 0 }
+    );
+    assert_eq!(
+        ttl(&redis, "portcullis:limit:credits:creditsNever0001:never:0"),
+        -1
+    );
+    // Malformed credits (amount 0) allow nothing.
+    let none = Credits::new(0, Refill::Daily);
+    assert_eq!(limits.spend(&key, &none, midnight), Spent::Exhausted);
+}
+
+#[test]
+fn redis_down_makes_credits_503_never_an_allow_then_they_work_again() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let limits = FleetLimits::open(&redis.url(), config(5)).expect("open");
+    let credits = Credits::new(1_000, Refill::Monthly);
+    let key = key_id("creditsDown00001");
+    assert_eq!(
+        limits.spend(&key, &credits, NOW),
+        Spent::Spent { remaining: 999 }
+    );
+    redis.stop();
+    for _ in 0..200 {
+        match limits.spend(&key, &credits, NOW) {
+            Spent::Unavailable { retry_after_us } => assert!(retry_after_us >= 1_000_000),
+            other => panic!("Redis is down: {other:?}"),
+        }
+    }
+    // Degrade::Local is for rate limits only: credits still fail closed.
+    let local = FleetLimits::open(
+        &redis.url(),
+        FleetConfig {
+            degrade: Degrade::Local { processes: 2 },
+            ..FleetConfig::default()
+        },
+    )
+    .expect("open");
+    assert!(matches!(
+        local.spend(&key, &credits, NOW),
+        Spent::Unavailable { .. }
+    ));
+    assert!(limits.stats().unavailable >= 200);
+
+    redis.start_again();
+    let t0 = Instant::now();
+    loop {
+        match limits.spend(&key, &credits, NOW) {
+            // The test server keeps nothing on disk: the count starts again.
+            Spent::Spent { remaining } => {
+                assert_eq!(remaining, 999);
+                break;
+            }
+            Spent::Exhausted => panic!("exhausted after a restart"),
+            Spent::Unavailable { .. } => {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(5),
+                    "no spend after the restart"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_fleet_checker_answers_credits_exhausted_and_503_when_redis_is_down() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let limits = FleetLimits::open(&redis.url(), FleetConfig::default()).expect("open");
+    let peppers = Peppers::new("p1", &[7u8; 32]).expect("pepper");
+    let checker = Checker::new(policy(""), peppers).with_limits(Arc::new(limits));
+    let store = MemoryStore::new();
+    let mut spec = KeySpec::new("credited", "org_1", ["claims:read"]);
+    spec.metadata.insert(
+        "credits".into(),
+        serde_json::json!({"amount": 2, "refill": "daily"}),
+    );
+    let issued = checker.issue(&spec, NOW).expect("issue");
+    let header = format!("Bearer {}", issued.key.expose());
+    store.insert(issued.record).expect("insert");
+    let check = || {
+        let r = Request::new("GET", "/v1/claims")
+            .authorization(&header)
+            .https(true);
+        let d = checker.check(&r, &store, NOW);
+        (d.status(), d.credits_remaining())
+    };
+    assert_eq!(check(), (200, Some(1)));
+    assert_eq!(check(), (200, Some(0)));
+    assert_eq!(check(), (429, Some(0)));
+    redis.stop();
+    assert_eq!(check().0, 503);
 }
