@@ -349,6 +349,7 @@ fn policy_check_prints_the_catalog_and_routes() {
             "warnings",
             "scopes",
             "routes",
+            "limits",
         ],
     );
     assert_eq!(v["warnings"], serde_json::json!([]));

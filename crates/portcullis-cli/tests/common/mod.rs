@@ -197,4 +197,7 @@ pub const DECISION_FIELDS: &[&str] = &[
     "required",
     "warnings",
     "route",
+    "retry_after",
+    "rate_limit_policy",
+    "rate_limit",
 ];
