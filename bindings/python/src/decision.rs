@@ -174,11 +174,19 @@ impl PyDecision {
             .map(|e| e.message.clone())
     }
 
-    /// On a 429 (`rate_limited`) or a 503 for an unavailable limiter, the seconds to
-    /// send in `Retry-After` (rounded up, at least 1); `None` otherwise.
+    /// On a 429 (`rate_limited`, or `credits_exhausted` with a refill) or a 503 for an
+    /// unavailable limiter, the seconds to send in `Retry-After` (rounded up, at least
+    /// 1); `None` otherwise.
     #[getter]
     fn retry_after(&self) -> Option<u64> {
         self.view().retry_after()
+    }
+
+    /// The key's credits left after this request (its record's `metadata.credits`), when
+    /// it has credits and they were counted; `None` otherwise.
+    #[getter]
+    fn credits_remaining(&self) -> Option<u32> {
+        self.view().credits_remaining()
     }
 
     /// The `RateLimit-Policy` field (draft-ietf-httpapi-ratelimit-headers-10) of the

@@ -273,3 +273,21 @@ def test_fastapi_sends_the_429_and_the_fields_on_allowed_answers() -> None:
     assert answers[2].headers["ratelimit"] == '"per_key";r=0;t=1080'
     assert 355 <= int(answers[3].headers["retry-after"]) <= 360
     assert answers[3].json()["error"] == "rate_limited"
+
+
+def test_credits_run_out_with_their_own_reason() -> None:
+    checker = checker_with("")
+    store = portcullis.MemoryStore()
+    issued = checker.issue("Credits", "org_1", ["claims:read"],
+                           metadata={"credits": {"amount": 2, "refill": "daily"}})
+    store.insert(issued.record)
+    header = f"Bearer {issued.key}"
+    first = get(checker, store, header)
+    assert first.allowed and first.credits_remaining == 1
+    assert get(checker, store, header).credits_remaining == 0
+    out = get(checker, store, header)
+    assert (out.status, out.reason, out.credits_remaining) == (429, "credits_exhausted", 0)
+    assert out.retry_after is not None and 0 < out.retry_after <= 86_400
+    assert ("Retry-After", str(out.retry_after)) in out.headers
+    # A key without credits reports none.
+    assert get(checker, store, key(checker, store)).credits_remaining is None

@@ -528,6 +528,10 @@ class Decision:
         (``limiter_unavailable``), the seconds to send in ``Retry-After`` (rounded up,
         at least 1); ``None`` otherwise."""
     @property
+    def credits_remaining(self) -> Optional[int]:
+        """The key's credits left after this request (its record's ``metadata.credits``),
+        when it has credits and they were counted; ``None`` otherwise."""
+    @property
     def rate_limit_policy(self) -> Optional[str]:
         """The ``RateLimit-Policy`` field (draft-ietf-httpapi-ratelimit-headers-10) of
         the limit reported, ``"per_key";q=100;w=1``, on allowed and limited answers

@@ -22,7 +22,8 @@ Decisions made here (see also the package docstring):
 - A denial carries every header field the decision calls for (``Decision.headers``):
   ``WWW-Authenticate``, and on a 429 ``Retry-After`` with the ``RateLimit-Policy`` and
   ``RateLimit`` fields; a 429's body is ``{"error": "rate_limited", "error_description":
-  "Too many requests"}``. An allowed answer carries the ``RateLimit`` fields too
+  "Too many requests"}`` (``"credits_exhausted"``, ``"No credits left"`` when the key's
+  credits ran out). An allowed answer carries the ``RateLimit`` fields too
   (:func:`limit_headers`), which each integration adds to the view's response.
 """
 
@@ -106,6 +107,8 @@ def deny(decision: portcullis.Decision) -> Denial:
     body: Dict[str, str]
     if decision.status == 503:
         body = {"error": "temporarily_unavailable", "error_description": "Try again later"}
+    elif decision.reason == "credits_exhausted":
+        body = {"error": "credits_exhausted", "error_description": "No credits left"}
     elif decision.status == 429:
         body = {"error": "rate_limited", "error_description": "Too many requests"}
     else:
