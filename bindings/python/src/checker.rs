@@ -6,7 +6,7 @@ use crate::decision::{BatchChecker, CheckerRef, PyDecision, PyVerification};
 use crate::errors;
 use crate::input;
 use crate::keys::{PyIssuedKey, PyParsedKey, PyRotation};
-use crate::limits::PyLocalLimits;
+use crate::limits::AnyLimits;
 use crate::oauth::PyAccessVerifier;
 use crate::peppers::PyPeppers;
 use crate::policy::PyPolicy;
@@ -30,8 +30,8 @@ pub struct PyChecker {
     /// The policy as given (the checker holds an equal copy), for the `policy` getter.
     policy: Arc<portcullis::Policy>,
     /// The attached limits, as given (the checker holds them as a `dyn Limits`, which
-    /// cannot be handed back as `LocalLimits`).
-    limits: Option<Arc<portcullis::limit::LocalLimits>>,
+    /// cannot be handed back as a Python object).
+    limits: Option<AnyLimits>,
 }
 
 /// A request waiting for its record (two-phase checks): fetch `key_id`, then call
@@ -108,8 +108,8 @@ impl PyChecker {
     /// `access_tokens`: an `AccessVerifier`, so that `check` also accepts OAuth access
     /// tokens (`Bearer at.…`) in the same path as API keys. `usage`: a `UsageRecorder`
     /// that records every decision made against a key's record. `limits`: a
-    /// `LocalLimits` that counts the policy's rate limits (`[[limits]]`); without it they
-    /// are not applied.
+    /// `LocalLimits` or a `FleetLimits` that counts the policy's rate limits
+    /// (`[[limits]]`) and keys' credits; without it they are not applied.
     #[new]
     #[pyo3(signature = (policy, peppers, *, access_tokens=None, usage=None, limits=None))]
     fn new(
@@ -118,13 +118,13 @@ impl PyChecker {
         peppers: &PyPeppers,
         access_tokens: Option<&PyAccessVerifier>,
         usage: Option<&PyUsageRecorder>,
-        limits: Option<&PyLocalLimits>,
+        limits: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let parts = Parts {
             peppers: peppers.build(py)?,
             access_tokens: access_tokens.map(|v| v.inner.clone()),
             usage: usage.map(|r| r.inner.clone()),
-            limits: limits.map(|l| l.inner.clone()),
+            limits: limits.map(AnyLimits::extract).transpose()?,
         };
         assemble(py, policy.inner.clone(), parts)
     }
@@ -147,18 +147,16 @@ impl PyChecker {
 
     /// A new checker with the same policy, peppers, access-token verifier and usage
     /// recorder that counts the policy's rate limits in `limits` (this one is unchanged).
-    fn with_limits(&self, py: Python<'_>, limits: &PyLocalLimits) -> PyResult<Self> {
+    fn with_limits(&self, py: Python<'_>, limits: &Bound<'_, PyAny>) -> PyResult<Self> {
         let mut parts = self.parts();
-        parts.limits = Some(limits.inner.clone());
+        parts.limits = Some(AnyLimits::extract(limits)?);
         assemble(py, self.policy.clone(), parts)
     }
 
     /// The attached limits, if any (the same table: they count on).
     #[getter]
-    fn limits(&self) -> Option<PyLocalLimits> {
-        self.limits
-            .as_ref()
-            .map(|l| PyLocalLimits { inner: l.clone() })
+    fn limits(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.limits.as_ref().map(|l| l.to_object(py)).transpose()
     }
 
     /// The attached usage recorder, if any.
@@ -583,7 +581,7 @@ struct Parts {
     peppers: portcullis::Peppers,
     access_tokens: Option<Arc<portcullis::oauth::AccessVerifier>>,
     usage: Option<Arc<portcullis::usage::UsageRecorder>>,
-    limits: Option<Arc<portcullis::limit::LocalLimits>>,
+    limits: Option<AnyLimits>,
 }
 
 /// The checker of `policy` with `parts`; one place, so that every `with_*` keeps the
@@ -598,8 +596,8 @@ fn assemble(py: Python<'_>, policy: Arc<portcullis::Policy>, parts: Parts) -> Py
     if let Some(r) = parts.usage {
         checker = checker.with_usage(r);
     }
-    if let Some(l) = parts.limits.clone() {
-        checker = checker.with_limits(l);
+    if let Some(l) = &parts.limits {
+        checker = checker.with_limits(l.shared());
     }
     Ok(PyChecker {
         inner: Arc::new(SharedChecker(checker)),

@@ -86,6 +86,7 @@ fn _portcullis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<limits::PyVerdict>()?;
     m.add_class::<limits::PyRateLimiter>()?;
     m.add_class::<limits::PyLocalLimits>()?;
+    m.add_class::<limits::PyFleetLimits>()?;
     m.add_function(wrap_pyfunction!(codes::_enumerations, m)?)?;
     Ok(())
 }

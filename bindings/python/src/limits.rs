@@ -15,7 +15,8 @@
 
 use crate::errors;
 use crate::input;
-use portcullis::limit::{LimitError, LocalLimits, Quota, RateLimiter, Verdict};
+use portcullis::limit::{LimitError, Limits, LocalLimits, Quota, RateLimiter, Verdict};
+use portcullis_store::{Degrade, FleetConfig, FleetLimits};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt};
@@ -281,5 +282,117 @@ impl PyLocalLimits {
 
     fn __repr__(&self) -> String {
         format!("LocalLimits(saturated={})", self.saturated())
+    }
+}
+
+/// Where a `Checker` counts the policy's rate limits across a fleet: leases from Redis
+/// (`redis://127.0.0.1:PORT`, this machine only, or `redis+unix://PATH`). Each process
+/// spends small batches of tokens it took atomically; when Redis is unreachable or slower
+/// than `budget` it spends what it holds, then answers 503 `limiter_unavailable` — never
+/// an unlimited allow — unless `degrade_processes` is set (each process then counts its
+/// share of the limit alone). Thread-safe; reconnects by itself.
+#[pyclass(frozen, module = "portcullis._portcullis", name = "FleetLimits")]
+pub struct PyFleetLimits {
+    pub(crate) inner: Arc<FleetLimits>,
+}
+
+#[pymethods]
+impl PyFleetLimits {
+    /// Connects to Redis at `url`. `lease`: tokens per Redis call (default 10);
+    /// `budget`: seconds a Redis call may take (default 0.005); `max_subjects`: leases
+    /// held at once (default 10,000); `degrade_processes`: while Redis is down, count
+    /// `limit / degrade_processes` here instead of answering 503.
+    #[new]
+    #[pyo3(signature = (url, *, lease=None, budget=None, max_subjects=None, degrade_processes=None))]
+    fn new(
+        py: Python<'_>,
+        url: &str,
+        lease: Option<u32>,
+        budget: Option<f64>,
+        max_subjects: Option<usize>,
+        degrade_processes: Option<u32>,
+    ) -> PyResult<Self> {
+        let mut config = FleetConfig::default();
+        if let Some(lease) = lease {
+            config.lease = lease;
+        }
+        if let Some(budget) = budget {
+            if !(budget.is_finite() && budget > 0.0 && budget <= 60.0) {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "budget must be a number of seconds above 0 and at most 60",
+                ));
+            }
+            config.budget = std::time::Duration::from_secs_f64(budget);
+        }
+        if let Some(max) = max_subjects {
+            config.max_subjects = max;
+        }
+        if let Some(processes) = degrade_processes {
+            config.degrade = Degrade::Local { processes };
+        }
+        let inner = py
+            .detach(|| FleetLimits::open(url, config))
+            .map_err(|e| crate::database::database_error(py, &e))?;
+        Ok(PyFleetLimits {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Whether Redis answered the last call.
+    #[getter]
+    fn is_up(&self) -> bool {
+        self.inner.is_up()
+    }
+
+    /// Redis calls made so far.
+    #[getter]
+    fn round_trips(&self) -> u64 {
+        self.inner.stats().round_trips
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "FleetLimits(is_up={}, round_trips={})",
+            if self.is_up() { "True" } else { "False" },
+            self.round_trips()
+        )
+    }
+}
+
+/// The limits a checker counts in: this process's or the fleet's.
+#[derive(Clone)]
+pub(crate) enum AnyLimits {
+    Local(Arc<LocalLimits>),
+    Fleet(Arc<FleetLimits>),
+}
+
+impl AnyLimits {
+    /// A `LocalLimits` or a `FleetLimits`.
+    pub(crate) fn extract(limits: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if let Ok(local) = limits.cast::<PyLocalLimits>() {
+            return Ok(AnyLimits::Local(local.get().inner.clone()));
+        }
+        if let Ok(fleet) = limits.cast::<PyFleetLimits>() {
+            return Ok(AnyLimits::Fleet(fleet.get().inner.clone()));
+        }
+        Err(pyo3::exceptions::PyTypeError::new_err(
+            "limits must be a LocalLimits or a FleetLimits",
+        ))
+    }
+
+    /// What the core checker holds.
+    pub(crate) fn shared(&self) -> Arc<dyn Limits> {
+        match self {
+            AnyLimits::Local(l) => l.clone(),
+            AnyLimits::Fleet(f) => f.clone(),
+        }
+    }
+
+    /// The Python object for these limits (the same table: it counts on).
+    pub(crate) fn to_object(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(match self {
+            AnyLimits::Local(l) => Py::new(py, PyLocalLimits { inner: l.clone() })?.into_any(),
+            AnyLimits::Fleet(f) => Py::new(py, PyFleetLimits { inner: f.clone() })?.into_any(),
+        })
     }
 }

@@ -83,6 +83,7 @@ __all__ = [
     "Verdict",
     "RateLimiter",
     "LocalLimits",
+    "FleetLimits",
 ]
 
 __version__: str
@@ -701,7 +702,7 @@ class Checker:
         *,
         access_tokens: Optional[AccessVerifier] = None,
         usage: Optional[UsageRecorder] = None,
-        limits: Optional[LocalLimits] = None,
+        limits: Optional[Union[LocalLimits, FleetLimits]] = None,
     ) -> Checker:
         """A checker for ``policy`` with ``peppers`` (a snapshot of both is taken).
         ``access_tokens``: an ``AccessVerifier``, so that ``check`` also accepts OAuth
@@ -727,12 +728,12 @@ class Checker:
     @property
     def usage(self) -> Optional[UsageRecorder]:
         """The attached usage recorder, if any (the same recorder: drain it)."""
-    def with_limits(self, limits: LocalLimits) -> Checker:
+    def with_limits(self, limits: Union[LocalLimits, FleetLimits]) -> Checker:
         """A new checker with the same policy, peppers, access-token verifier and usage
         recorder that counts the policy's rate limits in ``limits`` (this one is
         unchanged)."""
     @property
-    def limits(self) -> Optional[LocalLimits]:
+    def limits(self) -> Optional[Union[LocalLimits, FleetLimits]]:
         """The attached limits, if any (the same table: what it counted stays
         counted)."""
     @property
@@ -1760,3 +1761,33 @@ class LocalLimits:
     @property
     def saturated(self) -> int:
         """Requests refused because no slot was free for a new subject."""
+
+@final
+class FleetLimits:
+    """Where a ``Checker`` counts the policy's rate limits and keys' credits across a fleet:
+    leases from Redis (``redis://127.0.0.1:PORT``, this machine only, or
+    ``redis+unix://PATH``). Each process spends small batches of tokens it took
+    atomically; when Redis is unreachable or slower than ``budget`` it spends what it
+    holds, then answers 503 ``limiter_unavailable`` (never an unlimited allow) unless
+    ``degrade_processes`` is set. Thread-safe; reconnects by itself."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        lease: Optional[int] = None,
+        budget: Optional[float] = None,
+        max_subjects: Optional[int] = None,
+        degrade_processes: Optional[int] = None,
+    ) -> FleetLimits:
+        """Connects to Redis at ``url``. ``lease``: tokens per Redis call (default 10);
+        ``budget``: seconds a Redis call may take (default 0.005); ``max_subjects``:
+        leases held at once (default 10,000); ``degrade_processes``: while Redis is
+        down, count ``limit / degrade_processes`` here instead of answering 503. A bad
+        URL: ``DatabaseError`` (``store_bad_url``)."""
+    @property
+    def is_up(self) -> bool:
+        """Whether Redis answered the last call."""
+    @property
+    def round_trips(self) -> int:
+        """Redis calls made so far."""
