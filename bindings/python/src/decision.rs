@@ -251,6 +251,7 @@ impl PyDecision {
         d.set_item("retry_after", self.retry_after())?;
         d.set_item("rate_limit_policy", self.rate_limit_policy())?;
         d.set_item("rate_limit", self.rate_limit())?;
+        d.set_item("credits_remaining", self.credits_remaining())?;
         d.set_item("headers", self.headers())?;
         Ok(d)
     }

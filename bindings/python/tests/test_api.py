@@ -105,7 +105,8 @@ def test_check_allowed_with_store(
         "description": None, "www_authenticate": None, "key_id": issued.record.id,
         "owner": "org_42", "scopes": ["claims:read"], "missing": [], "required": [],
         "warnings": [], "route": ["GET", "/v1/claims/{id}"], "lookup_error": None,
-        "retry_after": None, "rate_limit_policy": None, "rate_limit": None, "headers": [],
+        "retry_after": None, "rate_limit_policy": None, "rate_limit": None,
+        "credits_remaining": None, "headers": [],
     }
     assert json.loads(json.dumps(d.to_dict())) == d.to_dict()
 
