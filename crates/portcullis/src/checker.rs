@@ -11,9 +11,7 @@
 //!   [`Checker::verify`] alike.
 
 use crate::bytes::eq_public;
-use crate::decision::{
-    CREDITS, Decision, LimitState, Outcome, Principal, Reason, Warning, Warnings,
-};
+use crate::decision::{Decision, LimitState, Outcome, Principal, Reason, Warning, Warnings};
 use crate::extract::{Credential, ExtractError, Source, extract_unvalidated, is_b64token};
 use crate::format::{KeyError, KeyId, ParsedKey, PresentedKey};
 use crate::hash::{HashCheck, StoredHash, burn, check_digest};
@@ -582,7 +580,7 @@ impl Checker {
             return (Reason::Allowed, report, None);
         };
         let refused = |retry_after_us| LimitState {
-            index: CREDITS,
+            index: LimitState::CREDITS,
             remaining: 0,
             reset_us: retry_after_us,
             retry_after_us,

@@ -307,13 +307,11 @@ pub struct Outcome {
     pub credits: Option<u32>,
 }
 
-/// [`LimitState::index`] of a refusal for credits (no limit of the policy).
-pub const CREDITS: u16 = u16::MAX;
-
 /// Where a request stands under one limit of the policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LimitState {
-    /// The limit's number in the policy ([`Policy::limits`]), or [`CREDITS`].
+    /// The limit's number in the policy ([`Policy::limits`]), or
+    /// [`LimitState::CREDITS`].
     pub index: u16,
     /// Requests that could still be made at once.
     pub remaining: u32,
@@ -321,6 +319,11 @@ pub struct LimitState {
     pub reset_us: u64,
     /// On a refusal, microseconds until a request would be allowed.
     pub retry_after_us: u64,
+}
+
+impl LimitState {
+    /// [`LimitState::index`] of a refusal for credits (no limit of the policy).
+    pub const CREDITS: u16 = u16::MAX;
 }
 
 impl Outcome {

@@ -94,8 +94,7 @@ pub mod usage;
 
 pub use checker::{Checker, Pending, Prepared, Verification};
 pub use decision::{
-    Decision, ErrorCode, LimitState, Outcome, Principal, Reason, Warning, Warnings,
-    WwwAuthenticate,
+    Decision, ErrorCode, LimitState, Outcome, Principal, Reason, Warning, Warnings, WwwAuthenticate,
 };
 pub use extract::{
     Credential, ExtractError, Source, extract_credential, parse_authorization_header,
