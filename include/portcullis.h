@@ -608,8 +608,9 @@ typedef struct portcullis_evaluation portcullis_evaluation;
 typedef struct portcullis_issued_key portcullis_issued_key;
 
 /**
- * Where a checker counts the policy's rate limits (`[[limits]]`): made by
- * `portcullis_local_limits_new` (this process). Thread-safe. Checkers made with it keep
+ * Where a checker counts the policy's rate limits (`[[limits]]`) and keys' credits: made
+ * by `portcullis_local_limits_new` (this process) or `portcullis_fleet_limits_new` (a
+ * fleet, in Redis). Thread-safe. Checkers made with it keep
  * it alive, so it may be freed before them.
  */
 typedef struct portcullis_limits portcullis_limits;
@@ -1565,6 +1566,19 @@ bool portcullis_decision_retry_after(const struct portcullis_decision *decision,
                                      uint64_t *secs_out);
 
 /**
+ * Whether the decision reports the key's credits left (a key whose record carries
+ * `"credits"` metadata, on a checker with limits, when they were counted: after an
+ * allowed request, or 0 on a 429 `credits_exhausted`) and, if so, writes them to
+ * `*remaining_out`. False (nothing written) for every other decision and for NULL
+ * arguments, as `portcullis_decision_retry_after`.
+ *
+ * # Safety
+ * `decision` is NULL or live; `remaining_out` NULL or writable.
+ */
+bool portcullis_decision_credits_remaining(const struct portcullis_decision *decision,
+                                           uint32_t *remaining_out);
+
+/**
  * Copies the `RateLimit-Policy` header field value of the limit the decision reports
  * (draft-ietf-httpapi-ratelimit-headers-10: `"per_key";q=100;w=1`) into `buf`, with the
  * required-length protocol of `portcullis_decision_www_authenticate`. A checker with
@@ -1892,6 +1906,42 @@ portcullis_result portcullis_local_limits_new(size_t max_subjects,
                                               struct portcullis_limits **limits_out);
 
 /**
+ * Makes limits counted across a fleet in the Redis at `url` (`url_len` bytes:
+ * `redis://[user:password@]127.0.0.1:6379[/db]`, a loopback address, or
+ * `redis+unix:///path/redis.sock`; plaintext to another machine and `rediss://` are
+ * refused: reach a remote Redis through a local TLS proxy). Redis need not be up: until
+ * it answers, requests are answered as while it is down. Every process of the fleet must
+ * use the same policy limits. Settings, 0 meaning the default:
+ * - `lease`: rate-limit tokens each process takes per Redis call (10); N processes
+ *   exceed a limit by at most N leases.
+ * - `budget_ms`: the longest a Redis call may take, connecting included (5): past it
+ *   Redis counts as down.
+ * - `max_subjects`: keys and owners whose leases this process holds at once (10,000; at
+ *   most 4,194,304, larger values are clamped).
+ * - `degrade_processes`: 0 fails closed while Redis is down (503 `limiter_unavailable`
+ *   once the process's leases are spent); N gives each process its share of each rate
+ *   limit (limit ÷ N) instead, right only while at most N processes run.
+ *
+ * Credits are counted in Redis one at a time (exactly `amount` per period across the
+ * fleet) and always fail closed: 503 while Redis is down, whatever `degrade_processes`.
+ * Attach the limits with `portcullis_checker_new_with_limits`; free them with
+ * `portcullis_limits_free`. Errors: `PORTCULLIS_NULL_PARAMETER`,
+ * `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_DATABASE_STORE_BAD_URL` (a URL that does not
+ * parse, uses TLS or names another machine; `portcullis_last_error` says which, never
+ * with the password).
+ *
+ * # Safety
+ * `url` readable for `url_len` bytes; `limits_out` writable.
+ */
+portcullis_result portcullis_fleet_limits_new(const char *url,
+                                              size_t url_len,
+                                              uint32_t lease,
+                                              uint32_t budget_ms,
+                                              size_t max_subjects,
+                                              uint32_t degrade_processes,
+                                              struct portcullis_limits **limits_out);
+
+/**
  * Frees the host's limits handle. NULL is a no-op. Checkers made with it keep counting
  * in it (they hold their own reference).
  *
@@ -1907,6 +1957,8 @@ void portcullis_limits_free(struct portcullis_limits *limits);
  * limits cannot tell; refusals before that (401, 403, …) spend nothing. Every decision
  * of a limited request reports its limit: `portcullis_decision_rate_limit_policy`,
  * `portcullis_decision_rate_limit`, and on a refusal `portcullis_decision_retry_after`.
+ * A key whose record carries `"credits"` metadata spends one per request the limits
+ * allow: none left is 429 `credits_exhausted` (`portcullis_decision_credits_remaining`).
  * `verifier` is NULL or an access-token verifier (as for
  * `portcullis_checker_new_with_access_tokens`), `recorder` NULL or a usage recorder (as
  * for `portcullis_checker_new_with_usage`). The checker keeps its own references.

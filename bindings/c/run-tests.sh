@@ -85,6 +85,7 @@ for v in "${VARIANTS[@]}"; do
     build test_threads "$v" "${extra[@]}" -pthread -- bindings/c/tests/test_threads.c
     build test_random "$v" "${extra[@]}" -- bindings/c/tests/test_random.c
     build test_store_db "$v" "${extra[@]}" -- bindings/c/tests/test_store_db.c
+    build test_fleet_limits "$v" "${extra[@]}" -- bindings/c/tests/test_fleet_limits.c
     build readme "$v" "${extra[@]}" -- bindings/c/examples/readme.c
     build oauth "$v" "${extra[@]}" -- bindings/c/examples/oauth.c
     build host "$v" "${extra[@]}" -- bindings/c/examples/host.c
@@ -141,9 +142,45 @@ PY
 # PostgreSQL server (tests/pg-server.sh: installed if missing, stopped on exit).
 step "start PostgreSQL for the database store's tests"
 PGDIR=$(mktemp -d -u /tmp/portcullis-c-pg.XXXXXX)
-trap 'bash "$ROOT/tests/pg-server.sh" stop "$PGDIR"' EXIT
+REDIS_PID= REDIS_DIR=
+# shellcheck disable=SC2317  # called by the EXIT trap
+stop_servers() {
+    if [[ -n $REDIS_PID ]]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" || true; fi
+    if [[ -n $REDIS_DIR ]]; then rm -rf "$REDIS_DIR"; fi
+    bash "$ROOT/tests/pg-server.sh" stop "$PGDIR"
+}
+trap stop_servers EXIT
 PG_URL=$(bash tests/pg-server.sh start "$PGDIR")
 echo "PostgreSQL on ${PG_URL##*@}"
+
+# The fleet limits' test meets a throwaway Redis (crates/portcullis-store/tests/redis.sh
+# installs Debian's redis-server if missing) on a free loopback port, nothing on disk.
+step "start Redis for the fleet limits' test"
+REDIS_URL=
+if bash crates/portcullis-store/tests/redis.sh; then
+    REDIS_DIR=$(mktemp -d /tmp/portcullis-c-redis.XXXXXX)
+    REDIS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --protected-mode yes \
+        --unixsocket "" --daemonize no --dir "$REDIS_DIR" --logfile "$REDIS_DIR/log" </dev/null >/dev/null 2>&1 &
+    REDIS_PID=$!
+    for _ in $(seq 100); do
+        if python3 - "$REDIS_PORT" <<'PY'
+import socket, sys
+try:
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2) as s:
+        s.sendall(b"PING\r\n")
+        sys.exit(0 if s.recv(16).startswith(b"+PONG") else 1)
+except OSError:
+    sys.exit(1)
+PY
+        then REDIS_URL=redis://127.0.0.1:$REDIS_PORT; break; fi
+        sleep 0.1
+    done
+    [[ -n $REDIS_URL ]] || { echo "redis-server did not start:" >&2; cat "$REDIS_DIR/log" >&2; exit 1; }
+    echo "Redis on 127.0.0.1:$REDIS_PORT"
+else
+    echo "!!! SKIPPED: redis-server is not installed and could not be installed: test_fleet_limits runs without Redis !!!"
+fi
 # store_suite VARIANT PG RUN...: the store test on SQLite, and on PostgreSQL when PG is 1.
 store_suite() {
     local v=$1 pg=$2; shift 2
@@ -166,6 +203,7 @@ run_suite() {
     "${run[@]}" "$OUT/test_vectors-$v"
     "${run[@]}" "$OUT/test_usage-$v"
     "${run[@]}" "$OUT/test_limits-$v"
+    "${run[@]}" "$OUT/test_fleet_limits-$v" "$REDIS_URL"
     "${run[@]}" "$OUT/test_oauth_metadata-$v" "$POLICY"
     "${run[@]}" "$OUT/test_openapi-$v" "$POLICY"
     if [[ ${#run[@]} -gt 0 ]]; then  # valgrind is slow: fewer rounds

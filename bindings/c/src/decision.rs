@@ -208,6 +208,27 @@ pub unsafe extern "C" fn portcullis_decision_retry_after(
     })
 }
 
+/// Whether the decision reports the key's credits left (a key whose record carries
+/// `"credits"` metadata, on a checker with limits, when they were counted: after an
+/// allowed request, or 0 on a 429 `credits_exhausted`) and, if so, writes them to
+/// `*remaining_out`. False (nothing written) for every other decision and for NULL
+/// arguments, as `portcullis_decision_retry_after`.
+///
+/// # Safety
+/// `decision` is NULL or live; `remaining_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_decision_credits_remaining(
+    decision: *const portcullis_decision,
+    remaining_out: *mut u32,
+) -> bool {
+    guard_value(false, || {
+        // SAFETY: NULL or live / writable (contract).
+        let (d, out) = unsafe { (borrow(decision).ok()?, remaining_out.as_mut()?) };
+        *out = Decision::new(&d.outcome, d.checker.policy()).credits_remaining()?;
+        Some(true)
+    })
+}
+
 /// Copies the `RateLimit-Policy` header field value of the limit the decision reports
 /// (draft-ietf-httpapi-ratelimit-headers-10: `"per_key";q=100;w=1`) into `buf`, with the
 /// required-length protocol of `portcullis_decision_www_authenticate`. A checker with

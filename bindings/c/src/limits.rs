@@ -8,9 +8,13 @@
 //! - **Time is an input** to the limiter: microseconds of a monotonic clock the host
 //!   reads (`clock_gettime(CLOCK_MONOTONIC)`), not the Unix seconds of the rest of the
 //!   API; a wall clock that steps back would hand out a burst again.
-//! - **`portcullis_limits` is one handle type for every kind of limits** (today those of
-//!   this process, `portcullis_local_limits_new`), so a checker constructor need not
-//!   change when other kinds (a fleet's shared limits) are offered.
+//! - **`portcullis_limits` is one handle type for every kind of limits**: those of this
+//!   process (`portcullis_local_limits_new`) and a fleet's, shared through Redis
+//!   (`portcullis_fleet_limits_new`), so one checker constructor takes either.
+//! - **Fleet settings are plain arguments, 0 meaning the default** (as
+//!   `staleness_ms` of `portcullis_store_new_from_url`): no options struct whose layout
+//!   would be part of the ABI. Its errors are the database store's
+//!   (`PORTCULLIS_DATABASE_STORE_BAD_URL`), as Redis is reached through `portcullis-store`.
 //! - **A checker with limits is made from parts** (`portcullis_checker_new_with_limits`,
 //!   the access-token verifier and usage recorder optional), as the other checker
 //!   constructors are: a checker is immutable, and deriving one from another would have
@@ -20,18 +24,21 @@
 
 use crate::checker::portcullis_checker;
 use crate::ffi::{
-    Failure, FfiResult, borrow, bytes, free_handle, guard, into_handle, out_ptr, read,
+    Failure, FfiResult, borrow, bytes, free_handle, guard, into_handle, out_ptr, read, text,
 };
 use crate::oauth_access::{catalog_mismatch, portcullis_access_verifier};
 use crate::peppers::portcullis_peppers;
 use crate::policy::portcullis_policy;
 use crate::result::portcullis_result;
 use crate::result::portcullis_result as R;
+use crate::store::db_failure;
 use crate::usage::portcullis_usage_recorder;
 use core_lib::Checker;
 use core_lib::limit::{LimitError, Limits, LocalLimits, Quota, RateLimiter, Verdict};
+use db_store::{Degrade, FleetConfig, FleetLimits};
 use std::ffi::c_char;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A rate: `rate` requests per `window` seconds, at most `burst` at once. Make it with
 /// `portcullis_quota_new` (which checks it); the calls that take one check it again.
@@ -83,8 +90,9 @@ pub struct portcullis_rate_limiter {
     inner: RateLimiter,
 }
 
-/// Where a checker counts the policy's rate limits (`[[limits]]`): made by
-/// `portcullis_local_limits_new` (this process). Thread-safe. Checkers made with it keep
+/// Where a checker counts the policy's rate limits (`[[limits]]`) and keys' credits: made
+/// by `portcullis_local_limits_new` (this process) or `portcullis_fleet_limits_new` (a
+/// fleet, in Redis). Thread-safe. Checkers made with it keep
 /// it alive, so it may be freed before them.
 #[allow(non_camel_case_types)]
 pub struct portcullis_limits {
@@ -274,6 +282,75 @@ pub unsafe extern "C" fn portcullis_local_limits_new(
     })
 }
 
+/// Makes limits counted across a fleet in the Redis at `url` (`url_len` bytes:
+/// `redis://[user:password@]127.0.0.1:6379[/db]`, a loopback address, or
+/// `redis+unix:///path/redis.sock`; plaintext to another machine and `rediss://` are
+/// refused: reach a remote Redis through a local TLS proxy). Redis need not be up: until
+/// it answers, requests are answered as while it is down. Every process of the fleet must
+/// use the same policy limits. Settings, 0 meaning the default:
+/// - `lease`: rate-limit tokens each process takes per Redis call (10); N processes
+///   exceed a limit by at most N leases.
+/// - `budget_ms`: the longest a Redis call may take, connecting included (5): past it
+///   Redis counts as down.
+/// - `max_subjects`: keys and owners whose leases this process holds at once (10,000; at
+///   most 4,194,304, larger values are clamped).
+/// - `degrade_processes`: 0 fails closed while Redis is down (503 `limiter_unavailable`
+///   once the process's leases are spent); N gives each process its share of each rate
+///   limit (limit ÷ N) instead, right only while at most N processes run.
+///
+/// Credits are counted in Redis one at a time (exactly `amount` per period across the
+/// fleet) and always fail closed: 503 while Redis is down, whatever `degrade_processes`.
+/// Attach the limits with `portcullis_checker_new_with_limits`; free them with
+/// `portcullis_limits_free`. Errors: `PORTCULLIS_NULL_PARAMETER`,
+/// `PORTCULLIS_INVALID_UTF8`, `PORTCULLIS_DATABASE_STORE_BAD_URL` (a URL that does not
+/// parse, uses TLS or names another machine; `portcullis_last_error` says which, never
+/// with the password).
+///
+/// # Safety
+/// `url` readable for `url_len` bytes; `limits_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portcullis_fleet_limits_new(
+    url: *const c_char,
+    url_len: usize,
+    lease: u32,
+    budget_ms: u32,
+    max_subjects: usize,
+    degrade_processes: u32,
+    limits_out: *mut *mut portcullis_limits,
+) -> portcullis_result {
+    guard(|| {
+        let out = out_ptr(limits_out)?;
+        // SAFETY: readable (contract).
+        let url = unsafe { text(url, url_len) }?;
+        let defaults = FleetConfig::default();
+        let config = FleetConfig {
+            lease: if lease == 0 { defaults.lease } else { lease },
+            budget: if budget_ms == 0 {
+                defaults.budget
+            } else {
+                Duration::from_millis(u64::from(budget_ms))
+            },
+            max_subjects: if max_subjects == 0 {
+                defaults.max_subjects
+            } else {
+                max_subjects
+            },
+            degrade: match degrade_processes {
+                0 => Degrade::Closed,
+                processes => Degrade::Local { processes },
+            },
+            ..defaults
+        };
+        let fleet = FleetLimits::open(url, config).map_err(db_failure)?;
+        let handle = portcullis_limits {
+            inner: Arc::new(fleet),
+        };
+        // SAFETY: non-NULL and writable (contract).
+        unsafe { out.write(into_handle(handle)) };
+        Ok(())
+    })
+}
+
 /// Frees the host's limits handle. NULL is a no-op. Checkers made with it keep counting
 /// in it (they hold their own reference).
 ///
@@ -291,6 +368,8 @@ pub unsafe extern "C" fn portcullis_limits_free(limits: *mut portcullis_limits) 
 /// limits cannot tell; refusals before that (401, 403, …) spend nothing. Every decision
 /// of a limited request reports its limit: `portcullis_decision_rate_limit_policy`,
 /// `portcullis_decision_rate_limit`, and on a refusal `portcullis_decision_retry_after`.
+/// A key whose record carries `"credits"` metadata spends one per request the limits
+/// allow: none left is 429 `credits_exhausted` (`portcullis_decision_credits_remaining`).
 /// `verifier` is NULL or an access-token verifier (as for
 /// `portcullis_checker_new_with_access_tokens`), `recorder` NULL or a usage recorder (as
 /// for `portcullis_checker_new_with_usage`). The checker keeps its own references.
