@@ -438,41 +438,53 @@ impl Checker {
         let (key, route, warnings) = (&front.key, front.route, front.warnings);
         let at = At {
             now,
-            client,
             class: front.class,
         };
-        // Two instances of `back`: without a recorder, the one path there was before.
-        if self.usage.is_some() {
-            let outcome = self.back::<true>(key, route, warnings, record, at);
-            Decision::new(outcome, &self.policy)
-        } else {
-            let outcome = self.back::<false>(key, route, warnings, record, at);
-            Decision::new(outcome, &self.policy)
+        match &self.usage {
+            // Built where it is returned: a local copied out cost ~30 instructions.
+            None => Decision::new(self.back(key, route, warnings, record, at), &self.policy),
+            Some(usage) => self.recorded(usage, key, route, warnings, record, at, client),
         }
+    }
+
+    /// `back_decision` with a usage recorder: the decision, then the use recorded into
+    /// it where it lies (recording inside `back` made every exit call out before
+    /// building the outcome, which cost more: benches/OPTIMISATIONS.md).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn recorded(
+        &self,
+        usage: &UsageRecorder,
+        key: &ParsedKey<'_>,
+        route: Option<usize>,
+        warnings: Warnings,
+        record: Option<Arc<KeyRecord>>,
+        at: At,
+        client: Option<&IpAddr>,
+    ) -> Decision<'_> {
+        let mut decision = Decision::new(self.back(key, route, warnings, record, at), &self.policy);
+        record_into(usage, key, &mut decision, client, at.now);
+        decision
     }
 
     /// Everything after the lookup. Always inlined, and the outcome is built from values
     /// after the last call, so that it is never built on the stack and copied out
     /// (benches/OPTIMISATIONS.md).
     #[inline(always)]
-    fn back<const RECORD: bool>(
+    fn back(
         &self,
         key: &ParsedKey<'_>,
         route: Option<usize>,
         mut warnings: Warnings,
         record: Option<Arc<KeyRecord>>,
-        at: At<'_>,
+        at: At,
     ) -> Outcome {
         let now = at.now;
         let outcome = |reason,
                        principal,
                        refusal: Option<Refusal>,
-                       mut warnings: Warnings,
+                       warnings: Warnings,
                        (limit, credits): (Option<LimitState>, Option<u32>)| {
-            // Recorded before the outcome is built, so that it is still built in place.
-            if RECORD && let Some(usage) = &self.usage {
-                warnings.extend(note(usage, key, reason, warnings, at.client, now));
-            }
             let (missing, required) = refusal.map_or((ScopeSet::EMPTY, ScopeSet::EMPTY), |r| {
                 (r.missing, r.required)
             });
@@ -517,7 +529,10 @@ impl Checker {
         class: u8,
         now: Timestamp,
     ) -> (Reason, Option<LimitState>, Option<u32>) {
-        let tier = record.metadata().get("tier").and_then(|t| t.as_str());
+        let tier = match record.has_metadata() {
+            true => record.metadata().get("tier").and_then(|t| t.as_str()),
+            false => None,
+        };
         let id = record.id();
         let mut taken = 0u32;
         let mut report: Option<LimitState> = None;
@@ -576,7 +591,7 @@ impl Checker {
             return (reason, Some(state), None);
         }
         // Credits last: a request a limit refuses spends none.
-        let Some(credits) = Credits::of(record) else {
+        let Some(credits) = record.has_metadata().then(|| Credits::of(record)).flatten() else {
             return (Reason::Allowed, report, None);
         };
         let refused = |retry_after_us| LimitState {
@@ -788,29 +803,29 @@ impl Early {
     }
 }
 
-/// What `back` needs besides the key and its record.
-#[derive(Clone, Copy)]
-struct At<'c> {
-    now: Timestamp,
-    client: Option<&'c IpAddr>,
-    /// The request's class (limits).
-    class: u8,
-}
-
-/// Records a decision made against a record; the warnings the use raised.
+/// Records a decision made against a record in `usage`, adding the warnings the use
+/// raised to the decision.
 #[inline(never)]
-fn note(
+fn record_into(
     usage: &UsageRecorder,
     key: &ParsedKey<'_>,
-    reason: Reason,
-    warnings: Warnings,
+    decision: &mut Decision<'_>,
     client: Option<&IpAddr>,
     now: Timestamp,
-) -> Warnings {
-    match Use::of(reason) {
-        Some(used) => usage.record(&key.id(), used, warnings, client.copied(), now),
-        None => Warnings::default(),
+) {
+    let o = decision.outcome_mut();
+    if let Some(used) = Use::of(o.reason) {
+        let raised = usage.record(&key.id(), used, o.warnings, client.copied(), now);
+        o.warnings.extend(raised);
     }
+}
+
+/// What `back` needs besides the key and its record.
+#[derive(Clone, Copy)]
+struct At {
+    now: Timestamp,
+    /// The request's class (limits).
+    class: u8,
 }
 
 struct Front<'r> {

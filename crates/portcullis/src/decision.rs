@@ -495,6 +495,13 @@ impl<'p, O: Borrow<Outcome>> Decision<'p, O> {
     }
 }
 
+impl Decision<'_> {
+    /// The owned outcome, to amend in place.
+    pub(crate) fn outcome_mut(&mut self) -> &mut Outcome {
+        &mut self.outcome
+    }
+}
+
 /// A `WWW-Authenticate` header value; format it with `to_string()` or `write!`.
 ///
 /// `Bearer realm="api"` for a missing credential; with `error`, `error_description` and, on

@@ -55,6 +55,9 @@ pub struct Quota {
     burst: u32,
     /// Microseconds between two requests at the steady rate.
     interval: u64,
+    /// `2^64 / interval`, rounded up: whole intervals are counted by a multiply (a 64-bit
+    /// division cost 10-30 ns a check).
+    magic: u64,
 }
 
 impl Quota {
@@ -81,6 +84,7 @@ impl Quota {
             window,
             burst,
             interval,
+            magic: (u64::MAX / interval).saturating_add(1),
         })
     }
 
@@ -102,6 +106,23 @@ impl Quota {
     /// Microseconds between two requests at the steady rate.
     pub fn interval_us(&self) -> u64 {
         self.interval
+    }
+
+    /// Whole intervals in `us` (`us / interval`, exact).
+    #[inline]
+    fn intervals_in(&self, us: u64) -> u64 {
+        if self.interval == 1 {
+            return us;
+        }
+        let q = ((u128::from(us) * u128::from(self.magic)) >> 64) as u64;
+        // The estimate is off by at most one either way: correct it.
+        if q.wrapping_mul(self.interval) > us {
+            q - 1
+        } else if (q + 1).saturating_mul(self.interval) <= us {
+            q + 1
+        } else {
+            q
+        }
     }
 
     /// How far ahead of `now` a TAT may be: `burst` intervals.
@@ -334,18 +355,27 @@ pub trait Clock: Send + Sync + fmt::Debug {
     fn now_us(&self) -> u64;
 }
 
-/// The system's monotonic clock (`std::time::Instant`), counted from its creation.
-#[derive(Debug)]
+/// The system's monotonic clock, counted from its creation. Read through the processor's
+/// time-stamp counter when it is stable, calibrated against the OS clock (`quanta`): a
+/// read costs a few nanoseconds, where `std::time::Instant::now` cost ~30 ns on the
+/// benchmark machine (benches/OPTIMISATIONS.md); otherwise the OS clock.
 pub struct MonotonicClock {
-    origin: std::time::Instant,
+    clock: quanta::Clock,
+    origin: u64,
+}
+
+impl fmt::Debug for MonotonicClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MonotonicClock").finish_non_exhaustive()
+    }
 }
 
 impl MonotonicClock {
     /// A clock starting now.
     pub fn new() -> Self {
-        MonotonicClock {
-            origin: std::time::Instant::now(),
-        }
+        let clock = quanta::Clock::new();
+        let origin = clock.raw();
+        MonotonicClock { clock, origin }
     }
 }
 
@@ -356,8 +386,9 @@ impl Default for MonotonicClock {
 }
 
 impl Clock for MonotonicClock {
+    #[inline]
     fn now_us(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+        self.clock.delta_as_nanos(self.origin, self.clock.raw()) / 1_000
     }
 }
 

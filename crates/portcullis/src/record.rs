@@ -285,6 +285,12 @@ impl KeyRecord {
         }
     }
 
+    /// Whether the record has any metadata (a check without it skips tier and credits).
+    #[inline]
+    pub(crate) fn has_metadata(&self) -> bool {
+        self.extras.as_ref().is_some_and(|e| !e.metadata.is_empty())
+    }
+
     /// The key id.
     pub fn id(&self) -> KeyId {
         self.id

@@ -78,7 +78,7 @@ impl Table {
             if after > horizon || n == 0 {
                 return Verdict {
                     allowed: n == 0,
-                    remaining: remaining(horizon, ahead, quota.interval),
+                    remaining: remaining(quota, horizon, ahead),
                     reset_us: ahead,
                     retry_after_us: if n == 0 { 0 } else { after - horizon },
                 };
@@ -90,7 +90,7 @@ impl Table {
             {
                 return Verdict {
                     allowed: true,
-                    remaining: remaining(horizon, after, quota.interval),
+                    remaining: remaining(quota, horizon, after),
                     reset_us: after,
                     retry_after_us: 0,
                 };
@@ -165,8 +165,8 @@ fn is_free(word: u64, now: u64) -> bool {
     word == 0 || delta == 0 || delta >= MAX_HORIZON
 }
 
-fn remaining(horizon: u64, ahead: u64, interval: u64) -> u32 {
-    u32::try_from(horizon.saturating_sub(ahead) / interval.max(1)).unwrap_or(u32::MAX)
+fn remaining(quota: &Quota, horizon: u64, ahead: u64) -> u32 {
+    u32::try_from(quota.intervals_in(horizon.saturating_sub(ahead))).unwrap_or(u32::MAX)
 }
 
 fn refused(reset: u64, retry: u64) -> Verdict {

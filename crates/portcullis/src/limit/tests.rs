@@ -157,3 +157,12 @@ proptest! {
         prop_assert!(allowed <= u64::from(burst) + elapsed / quota.interval_us());
     }
 }
+
+proptest! {
+    #[test]
+    fn whole_intervals_are_counted_exactly(rate in 1u32..1_000_000, window in 1u32..86_400, us in 0u64..(1 << 44)) {
+        if let Ok(q) = Quota::new(rate, window, 1) {
+            prop_assert_eq!(q.intervals_in(us), us / q.interval_us());
+        }
+    }
+}
