@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import pickle
-import sqlite3
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import List
@@ -152,8 +153,7 @@ def test_a_failed_drain_raises_the_store_error_with_the_batch_to_save_later(
     issued = new_key(checker, store)
     recorder = portcullis.UsageRecorder()
     recorder.record(issued.record.id, "allowed", at=HOUR + 5)
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TABLE key_usage")  # every save now fails
+    sql_elsewhere(path, "DROP TABLE key_usage")  # every save now fails
     with pytest.raises(portcullis.DatabaseError) as info:
         store.drain_usage(recorder, now=HOUR + 60)
     error = info.value
@@ -287,3 +287,12 @@ def test_bad_arguments_are_refused(checker: portcullis.Checker, tmp_path: Path) 
         store.save_usage({"keys": []})  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         store.restore_usage(portcullis.UsageRecorder(), key_ids="0123456789abcdef")
+
+def sql_elsewhere(path: Path, statement: str) -> None:
+    """Runs one SQL statement on a store's database file in another process: Python's
+    SQLite and the store's own in one process break each other's locks and WAL mappings
+    (a bus error when one truncates what the other has mapped)."""
+    script = ("import sqlite3, sys\n"
+              "with sqlite3.connect(sys.argv[1]) as db:\n"
+              "    db.execute(sys.argv[2])\n")
+    subprocess.run([sys.executable, "-c", script, str(path), statement], check=True, timeout=60)

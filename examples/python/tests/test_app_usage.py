@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -37,6 +38,7 @@ class Running:
     drainer: UsageDrainer
     db_path: Path
     database_url: Optional[str]
+
 
 
 def start(db_path: Path, database_url: Optional[str]) -> Iterator[Running]:
@@ -146,11 +148,10 @@ def test_a_failed_save_keeps_the_batch_for_the_next_round(tmp_path: Path) -> Non
     try:
         created = running.client.new_key("k", ["Read Claims"])
         assert running.client.call("GET", "/v1/claims", key=created["key"])[0] == 200
-        with sqlite3.connect(tmp_path / "keys.sqlite3") as db:
-            db.execute("ALTER TABLE key_usage RENAME TO key_usage_away")
+        keys = tmp_path / "keys.sqlite3"
+        sql_elsewhere(keys, "ALTER TABLE key_usage RENAME TO key_usage_away")
         running.drainer.drain()  # fails; the batch is kept
-        with sqlite3.connect(tmp_path / "keys.sqlite3") as db:
-            db.execute("ALTER TABLE key_usage_away RENAME TO key_usage")
+        sql_elsewhere(keys, "ALTER TABLE key_usage_away RENAME TO key_usage")
         assert listed(running.client)[created["id"]]["last_used"] is None
         running.drainer.drain()  # the kept batch first
         assert listed(running.client)[created["id"]]["last_used"] is not None
@@ -190,3 +191,12 @@ def test_a_signal_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
                    for r in caplog.records)
     finally:
         gen.close()
+
+def sql_elsewhere(path: Path, statement: str) -> None:
+    """Runs one SQL statement on a store's database file in another process: Python's
+    SQLite and the store's own in one process break each other's locks and WAL mappings
+    (a bus error when one truncates what the other has mapped)."""
+    script = ("import sqlite3, sys\n"
+              "with sqlite3.connect(sys.argv[1]) as db:\n"
+              "    db.execute(sys.argv[2])\n")
+    subprocess.run([sys.executable, "-c", script, str(path), statement], check=True, timeout=60)
