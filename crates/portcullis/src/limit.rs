@@ -55,8 +55,8 @@ pub struct Quota {
     burst: u32,
     /// Microseconds between two requests at the steady rate.
     interval: u64,
-    /// `2^64 / interval`, rounded up: whole intervals are counted by a multiply (a 64-bit
-    /// division cost 10-30 ns a check).
+    /// `2^64 / interval`, rounded up: whole intervals are counted by a multiply, as a
+    /// 64-bit division per check costs more (benches/OPTIMISATIONS.md).
     magic: u64,
 }
 
@@ -356,9 +356,9 @@ pub trait Clock: Send + Sync + fmt::Debug {
 }
 
 /// The system's monotonic clock, counted from its creation. Read through the processor's
-/// time-stamp counter when it is stable, calibrated against the OS clock (`quanta`): a
-/// read costs a few nanoseconds, where `std::time::Instant::now` cost ~30 ns on the
-/// benchmark machine (benches/OPTIMISATIONS.md); otherwise the OS clock.
+/// time-stamp counter when it is stable, calibrated against the OS clock (`quanta`), else
+/// the OS clock, with `u64` arithmetic (`Instant::elapsed().as_micros()` divides a `u128`:
+/// benches/OPTIMISATIONS.md).
 pub struct MonotonicClock {
     clock: quanta::Clock,
     origin: u64,
