@@ -87,6 +87,43 @@ pub enum Command {
     /// Print the audit log, newest first: who created, revoked, rotated and rehashed keys
     /// and rotated peppers, and when.
     Audit(AuditArgs),
+    /// Serve the policy over HTTP: forward auth for nginx, Traefik, Caddy and Envoy, the
+    /// OAuth endpoints, /healthz and /metrics (see the README's "Behind a proxy").
+    Serve(ServeArgs),
+}
+
+/// `portcullis serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to serve HTTP (port 0: any free port, printed when ready).
+    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Where to serve Envoy's gRPC ext_authz (envoy.service.auth.v3.Authorization/Check).
+    #[arg(long, value_name = "ADDR")]
+    pub grpc: Option<std::net::SocketAddr>,
+    /// A network whose proxies' forwarded headers are believed (repeatable; an address or
+    /// ADDR/PREFIX) [default: 127.0.0.0/8 and ::1].
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<portcullis_server::Cidr>,
+    /// The URL clients reach this server at (https://auth.example.com): the OAuth issuer
+    /// and the base of the metadata documents and of resource_metadata.
+    #[arg(long, env = "PORTCULLIS_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// What to log on stderr, as JSON lines: off, refusals or all.
+    #[arg(long, default_value = "refusals", value_name = "LEVEL")]
+    pub log: portcullis_server::LogLevel,
+    /// Count the policy's [[limits]] across a fleet in Redis (redis://127.0.0.1:PORT);
+    /// without it, each server counts them in its own memory.
+    #[arg(
+        long,
+        env = "PORTCULLIS_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub redis: Option<String>,
+    /// Connections open at once; past it, new connections wait to be accepted.
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_connections: usize,
 }
 
 /// `portcullis audit`.

@@ -77,6 +77,7 @@ pub fn run() -> ExitCode {
 pub fn dispatch(command: Command, context: &Context) -> Result<Report, CliError> {
     match command {
         Command::Init => commands::init::run(context),
+        Command::Serve(args) => commands::serve::run(&args, context),
         Command::Keys(keys) => commands::keys::run(keys, context),
         Command::Check(args) => commands::check::run(&args, context),
         Command::Policy(policy) => commands::policy::run(policy, context),

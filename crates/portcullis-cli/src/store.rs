@@ -94,6 +94,31 @@ impl Store {
         Ok(Store { inner, shown })
     }
 
+    /// Opens the store for a long-running server (`portcullis serve`): its change feed runs,
+    /// so other processes' writes and revocations reach its cache within the staleness
+    /// bound. Returns the store crate's store, which the server shares between threads.
+    pub fn open_serving(
+        url: &str,
+        busy: Duration,
+        actor: Actor,
+    ) -> Result<(portcullis_store::Store, String), CliError> {
+        let target = Target::parse(url).map_err(|e| from_store(&e, "the --database URL"))?;
+        let shown = target.describe();
+        let mut options = Options {
+            create: false,
+            statement_timeout: busy,
+            actor,
+            ..Options::default()
+        };
+        match &target {
+            Target::Sqlite(path) => precheck(path, Access::Write)?,
+            Target::Postgres(_) => options.statement_timeout = busy.max(Duration::from_secs(1)),
+        }
+        let inner =
+            portcullis_store::Store::open_with(url, options).map_err(|e| from_store(&e, &shown))?;
+        Ok((inner, shown))
+    }
+
     /// The database, without a password (`sqlite:PATH`, `postgresql://USER@HOST:PORT/DB`).
     pub fn shown(&self) -> &str {
         &self.shown

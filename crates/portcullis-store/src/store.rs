@@ -1558,6 +1558,23 @@ impl KeyLookup for Store {
 }
 
 impl Store {
+    /// The cache's answer alone: `Some` when the feed is fresh and the cache knows the id
+    /// (a record, or known absent); `None` when only the database can answer. For async
+    /// hosts (`portcullis serve`) that answer hits on the runtime and send misses, which
+    /// block on the database, to a blocking thread.
+    pub fn lookup_cached(&self, id: &KeyId) -> Option<Option<Arc<KeyRecord>>> {
+        let s = &*self.shared;
+        let now = s.now();
+        if !s.fresh(now) {
+            return None;
+        }
+        match s.cache.get(id, now) {
+            Cached::Known(record) => Some(Some(record)),
+            Cached::Absent => Some(None),
+            Cached::Miss => None,
+        }
+    }
+
     #[cold]
     fn read_through(&self, id: &KeyId, now: u64) -> Result<Option<Arc<KeyRecord>>, Error> {
         let s = &*self.shared;

@@ -420,6 +420,7 @@ impl<'p, O: Borrow<Outcome>> Decision<'p, O> {
         matches!(self.status(), 400 | 401 | 403).then(|| WwwAuthenticate {
             outcome: self.outcome(),
             policy: self.policy,
+            resource_metadata: None,
         })
     }
     /// On a refusal for a rate limit or credits (429) or an unavailable limiter (503),
@@ -506,16 +507,37 @@ impl Decision<'_> {
 ///
 /// `Bearer realm="api"` for a missing credential; with `error`, `error_description` and, on
 /// 403, `scope` (the scopes the closest alternative of the route needs) otherwise.
+/// [`WwwAuthenticate::resource_metadata`] adds the RFC 9728 §5.1 parameter.
 #[derive(Clone, Copy, Debug)]
 pub struct WwwAuthenticate<'d> {
     outcome: &'d Outcome,
     policy: &'d Policy,
+    resource_metadata: Option<&'d str>,
+}
+
+impl<'d> WwwAuthenticate<'d> {
+    /// Adds `resource_metadata="URL"` (RFC 9728 §5.1): where a client finds the protected
+    /// resource's metadata, and through it the authorization server. `url` must be an
+    /// absolute URL without `"` or a backslash (a server's own configured URL); one that is not is
+    /// left out rather than sent malformed.
+    pub fn resource_metadata(mut self, url: &'d str) -> Self {
+        let quotable = url
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+        if quotable && (url.starts_with("https://") || url.starts_with("http://")) {
+            self.resource_metadata = Some(url);
+        }
+        self
+    }
 }
 
 impl fmt::Display for WwwAuthenticate<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (reason, policy) = (self.outcome.reason, self.policy);
         write!(f, "Bearer realm=\"{}\"", policy.realm())?;
+        if let Some(url) = self.resource_metadata {
+            write!(f, ", resource_metadata=\"{url}\"")?;
+        }
         let Some(error) = reason.error() else {
             return Ok(());
         };

@@ -7,4 +7,5 @@ pub mod init;
 pub mod keys;
 pub mod pepper;
 pub mod policy;
+pub mod serve;
 pub mod usage;

@@ -1,0 +1,300 @@
+//! The request a proxy asks about, read from a forward-auth request.
+//!
+//! Each proxy has its own contract (shared/reference: serving-and-fleet):
+//! - nginx `auth_request`: `X-Original-URI` and `X-Original-Method` (set in its config);
+//! - Traefik ForwardAuth and Caddy `forward_auth`: `X-Forwarded-Uri` and
+//!   `X-Forwarded-Method` (both send a GET);
+//! - Envoy `ext_authz` in HTTP mode: the original method, and the original path after the
+//!   configured `path_prefix` ([`ENVOY_PREFIX`]).
+//!
+//! All of them: `X-Forwarded-Proto` (`https` or `http`) and the client's address from
+//! `X-Real-IP`, else the last `X-Forwarded-For` entry (the one the proxy appended), else the
+//! proxy's own address. These headers are read only from trusted proxies; the caller checks.
+//!
+//! Every header is read once: a repeated one is refused (two values a proxy and an upstream
+//! could each pick differently are the start of a bypass). The URI is passed raw to the
+//! core, which refuses ambiguous paths with 400 before any route is matched.
+
+use http::HeaderMap;
+use http::header::{AUTHORIZATION, HeaderName};
+use std::net::IpAddr;
+
+/// The path prefix of Envoy's HTTP `ext_authz` (its `path_prefix` setting): a request to
+/// `/auth/envoy/v1/claims` asks about `/v1/claims`.
+pub const ENVOY_PREFIX: &str = "/auth/envoy";
+
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// Which proxy contract a request followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// nginx `auth_request` (`X-Original-*`).
+    Nginx,
+    /// Traefik or Caddy (`X-Forwarded-Uri`, `X-Forwarded-Method`).
+    Forwarded,
+    /// Envoy HTTP `ext_authz` (the path under [`ENVOY_PREFIX`]).
+    Envoy,
+}
+
+impl Style {
+    /// A label for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Style::Nginx => "nginx",
+            Style::Forwarded => "forwarded",
+            Style::Envoy => "envoy",
+        }
+    }
+}
+
+/// The original request, borrowed from the forward-auth request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Original<'a> {
+    /// Which contract it came in.
+    pub style: Style,
+    /// The original method.
+    pub method: &'a str,
+    /// The raw original path, without the query.
+    pub path: &'a str,
+    /// The raw original query, without `?`.
+    pub query: Option<&'a str>,
+    /// The raw `Authorization` value, if one was sent.
+    pub authorization: Option<&'a [u8]>,
+    /// Whether the client reached the proxy over HTTPS.
+    pub https: bool,
+    /// The client's address.
+    pub client: IpAddr,
+}
+
+/// Why a forward-auth request does not say what it asks about (400; the texts name
+/// headers only, never their values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ForwardError {
+    /// Neither `X-Original-URI` nor `X-Forwarded-Uri` was sent.
+    #[error("the proxy sent no X-Original-URI (nginx) or X-Forwarded-Uri (Traefik, Caddy)")]
+    NoOriginal,
+    /// A header was sent twice, or its value is not visible ASCII.
+    #[error("the header {0} is repeated or not visible ASCII")]
+    BadHeader(&'static str),
+    /// The forwarded URI is not an origin-form target (`/path?query`).
+    #[error("the forwarded URI does not start with '/'")]
+    NotOriginForm,
+    /// `X-Forwarded-Proto` is neither `http` nor `https`.
+    #[error("X-Forwarded-Proto is neither 'http' nor 'https'")]
+    BadProto,
+}
+
+impl ForwardError {
+    /// A stable snake_case name, for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ForwardError::NoOriginal => "no_original_uri",
+            ForwardError::BadHeader(_) => "bad_forwarded_header",
+            ForwardError::NotOriginForm => "bad_forwarded_uri",
+            ForwardError::BadProto => "bad_forwarded_proto",
+        }
+    }
+}
+
+/// Reads the original request of a forward-auth request to `path` (`/auth`, or a path
+/// under [`ENVOY_PREFIX`]) with `method` and `query`, from `peer`.
+pub fn original<'a>(
+    method: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    headers: &'a HeaderMap,
+    peer: IpAddr,
+) -> Result<Original<'a>, ForwardError> {
+    let (style, method, path, query) = if let Some(rest) = envoy_path(path) {
+        (Style::Envoy, method, rest, query)
+    } else if let Some(uri) = one(headers, &X_ORIGINAL_URI, "X-Original-URI")? {
+        let method = one(headers, &X_ORIGINAL_METHOD, "X-Original-Method")?.unwrap_or(method);
+        let (path, query) = split_target(uri)?;
+        (Style::Nginx, method, path, query)
+    } else if let Some(uri) = one(headers, &X_FORWARDED_URI, "X-Forwarded-Uri")? {
+        let method = one(headers, &X_FORWARDED_METHOD, "X-Forwarded-Method")?.unwrap_or(method);
+        let (path, query) = split_target(uri)?;
+        (Style::Forwarded, method, path, query)
+    } else {
+        return Err(ForwardError::NoOriginal);
+    };
+    let https = match one(headers, &X_FORWARDED_PROTO, "X-Forwarded-Proto")? {
+        None => false,
+        Some(p) if p.eq_ignore_ascii_case("https") => true,
+        Some(p) if p.eq_ignore_ascii_case("http") => false,
+        Some(_) => return Err(ForwardError::BadProto),
+    };
+    let mut authorization = headers.get_all(AUTHORIZATION).iter();
+    let first = authorization.next().map(|v| v.as_bytes());
+    if authorization.next().is_some() {
+        return Err(ForwardError::BadHeader("Authorization"));
+    }
+    Ok(Original {
+        style,
+        method,
+        path,
+        query,
+        authorization: first,
+        https,
+        client: client(headers, peer),
+    })
+}
+
+/// The original path of an Envoy request: what follows [`ENVOY_PREFIX`], if it starts
+/// with `/`.
+fn envoy_path(path: &str) -> Option<&str> {
+    path.strip_prefix(ENVOY_PREFIX)
+        .filter(|rest| rest.starts_with('/'))
+}
+
+/// One header's value: none, one visible-ASCII value, or an error.
+fn one<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+    shown: &'static str,
+) -> Result<Option<&'a str>, ForwardError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ForwardError::BadHeader(shown));
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| ForwardError::BadHeader(shown))
+}
+
+/// `/path?query` → (`/path`, `query`). A fragment is not part of a request target: `#` is
+/// left in the path, where the core's path rules see it.
+fn split_target(uri: &str) -> Result<(&str, Option<&str>), ForwardError> {
+    if !uri.starts_with('/') {
+        return Err(ForwardError::NotOriginForm);
+    }
+    Ok(match uri.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (uri, None),
+    })
+}
+
+/// The client's address as the proxy reports it, else the proxy's own.
+fn client(headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+    let parse = |v: &str| v.trim().parse::<IpAddr>().ok();
+    if let Some(ip) = headers
+        .get(&X_REAL_IP)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse)
+    {
+        return ip;
+    }
+    headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(parse)
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn nginx_sends_the_original_uri_and_method() {
+        let h = headers(&[
+            ("x-original-uri", "/v1/claims?page=2"),
+            ("x-original-method", "POST"),
+            ("x-forwarded-proto", "https"),
+            ("x-real-ip", "203.0.113.9"),
+            ("authorization", "Bearer x"),
+        ]);
+        let o = original("GET", "/auth", None, &h, PEER).expect("original");
+        assert_eq!(o.style, Style::Nginx);
+        assert_eq!(
+            (o.method, o.path, o.query),
+            ("POST", "/v1/claims", Some("page=2"))
+        );
+        assert!(o.https);
+        assert_eq!(o.client, IpAddr::from([203, 0, 113, 9]));
+        assert_eq!(o.authorization, Some(&b"Bearer x"[..]));
+    }
+
+    #[test]
+    fn traefik_and_caddy_send_forwarded_headers() {
+        let h = headers(&[
+            ("x-forwarded-uri", "/v1/orders"),
+            ("x-forwarded-method", "DELETE"),
+            ("x-forwarded-for", "198.51.100.1, 192.0.2.7"),
+        ]);
+        let o = original("GET", "/auth", None, &h, PEER).expect("original");
+        assert_eq!(o.style, Style::Forwarded);
+        assert_eq!((o.method, o.path, o.query), ("DELETE", "/v1/orders", None));
+        assert!(!o.https);
+        assert_eq!(o.client, IpAddr::from([192, 0, 2, 7]));
+    }
+
+    #[test]
+    fn envoy_sends_the_path_under_the_prefix() {
+        let none = HeaderMap::new();
+        let o =
+            original("PUT", "/auth/envoy/v1/claims/7", Some("a=b"), &none, PEER).expect("original");
+        assert_eq!(o.style, Style::Envoy);
+        assert_eq!(
+            (o.method, o.path, o.query),
+            ("PUT", "/v1/claims/7", Some("a=b"))
+        );
+        assert_eq!(o.client, PEER);
+        assert!(original("GET", "/auth/envoyx", None, &HeaderMap::new(), PEER).is_err());
+    }
+
+    #[test]
+    fn ambiguity_is_refused() {
+        let no = |pairs: &[(&'static str, &'static str)]| {
+            original("GET", "/auth", None, &headers(pairs), PEER).expect_err("refused")
+        };
+        assert_eq!(no(&[]), ForwardError::NoOriginal);
+        assert_eq!(
+            no(&[("x-original-uri", "/a"), ("x-original-uri", "/b")]),
+            ForwardError::BadHeader("X-Original-URI")
+        );
+        assert_eq!(
+            no(&[("x-original-uri", "http://h/a")]),
+            ForwardError::NotOriginForm
+        );
+        assert_eq!(
+            no(&[
+                ("x-original-uri", "/a"),
+                ("x-forwarded-proto", "https, http")
+            ]),
+            ForwardError::BadProto
+        );
+        assert_eq!(
+            no(&[
+                ("x-original-uri", "/a"),
+                ("authorization", "a"),
+                ("authorization", "b")
+            ]),
+            ForwardError::BadHeader("Authorization")
+        );
+    }
+}

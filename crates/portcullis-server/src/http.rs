@@ -1,0 +1,206 @@
+//! The HTTP endpoints: routing, forward auth, health and metrics, and the helpers every
+//! endpoint answers with.
+
+use crate::forwarded::{self, ENVOY_PREFIX};
+use crate::service::Service;
+use crate::verdict::Verdict;
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The body of every response.
+pub type Body = Full<Bytes>;
+
+/// Answers one request. Never fails: every error is a response.
+pub async fn handle<B>(
+    service: Arc<Service>,
+    request: Request<B>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, Infallible>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let started = Instant::now();
+    let timeout = service.config.bounds.request_timeout;
+    let answer = tokio::time::timeout(timeout, route(&service, request, peer, started)).await;
+    Ok(answer.unwrap_or_else(|_| {
+        json_response(
+            StatusCode::REQUEST_TIMEOUT,
+            r#"{"error":"request_timeout"}"#,
+        )
+    }))
+}
+
+async fn route<B>(
+    service: &Service,
+    request: Request<B>,
+    peer: SocketAddr,
+    started: Instant,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let path = request.uri().path();
+    if path == "/auth" || path.starts_with(ENVOY_PREFIX) {
+        return forward_auth(service, &request, peer, started).await;
+    }
+    match path {
+        "/healthz" => health(service, request.method()),
+        "/metrics" => metrics(service, request.method()),
+        _ => match crate::oauth::route(service, request, peer).await {
+            Some(response) => response,
+            None => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
+        },
+    }
+}
+
+/// `/auth` and `/auth/envoy/…`: may the request the proxy describes pass?
+async fn forward_auth<B>(
+    service: &Service,
+    request: &Request<B>,
+    peer: SocketAddr,
+    started: Instant,
+) -> Response<Body> {
+    let peer = peer.ip();
+    if !service.config.trusted_proxies.trusts(peer) {
+        service.log.event(
+            "untrusted_proxy",
+            serde_json::json!({"peer": peer.to_string(), "path": "/auth"}),
+        );
+        return verdict_response(&Verdict::refused(
+            403,
+            "untrusted_proxy",
+            "This address is not a trusted proxy",
+        ));
+    }
+    let uri = request.uri();
+    let original = match forwarded::original(
+        request.method().as_str(),
+        uri.path(),
+        uri.query(),
+        request.headers(),
+        peer,
+    ) {
+        Ok(original) => original,
+        Err(e) => {
+            service
+                .metrics
+                .decision("auth", e.code(), 400, started.elapsed());
+            service.log.event(
+                "bad_forward",
+                serde_json::json!({"error": e.code(), "peer": peer.to_string()}),
+            );
+            return verdict_response(&Verdict::refused(400, "invalid_request", &e.to_string()));
+        }
+    };
+    let endpoint = match original.style {
+        forwarded::Style::Envoy => "auth_envoy",
+        _ => "auth",
+    };
+    let verdict = service.decide(endpoint, &original, started).await;
+    verdict_response(&verdict)
+}
+
+/// A verdict as an HTTP response.
+pub fn verdict_response(verdict: &Verdict) -> Response<Body> {
+    let body = verdict.body.clone().map_or_else(Bytes::new, Bytes::from);
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() =
+        StatusCode::from_u16(verdict.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in &verdict.headers {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(*name, value);
+        }
+    }
+    if verdict.body.is_some() {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `/healthz`: 200 while the store's cache is current (or the database answers), 503 when
+/// decisions would be refused for staleness, so a load balancer takes the instance out.
+fn health(service: &Service, method: &Method) -> Response<Body> {
+    if method != Method::GET && method != Method::HEAD {
+        return method_not_allowed("GET, HEAD");
+    }
+    let fresh = service.store.is_fresh();
+    let body = serde_json::json!({
+        "status": if fresh { "ok" } else { "stale" },
+        "feed": format!("{:?}", service.store.feed_status()),
+    });
+    let status = if fresh {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(status, &body.to_string())
+}
+
+/// `/metrics`: the Prometheus text.
+fn metrics(service: &Service, method: &Method) -> Response<Body> {
+    if method != Method::GET {
+        return method_not_allowed("GET");
+    }
+    let mut response = Response::new(Full::new(Bytes::from(service.metrics.render())));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+/// A JSON response that no cache keeps.
+pub fn json_response(status: StatusCode, body: &str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::copy_from_slice(body.as_bytes())));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// 405 with `Allow`.
+pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut response = json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        r#"{"error":"method_not_allowed"}"#,
+    );
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// Reads a request body of at most `max` bytes; past it, the 413 to answer.
+pub async fn read_body<B>(body: B, max: usize) -> Result<Bytes, Response<Body>>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                r#"{"error":"invalid_request","error_description":"The request body is too large"}"#,
+            ))
+        }
+        Err(_) => Err(json_response(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"invalid_request","error_description":"The request body could not be read"}"#,
+        )),
+    }
+}
