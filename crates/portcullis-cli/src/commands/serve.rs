@@ -31,7 +31,7 @@ pub fn run(args: &ServeArgs, context: &Context) -> Result<Report, CliError> {
     let (store, shown) = Store::open_serving(
         &context.database_url(),
         context.busy_timeout,
-        context.actor.clone(),
+        context.actor,
     )?;
     let store = Arc::new(store);
     let checker = checker(args, context, &store, &shown)?;
