@@ -1,0 +1,196 @@
+//! `/auth` as each proxy calls it, on a real server: the statuses, the identity headers,
+//! the challenge, trusted proxies and ambiguous paths.
+
+mod common;
+
+use common::{CLAIMPORT, TestServer};
+use portcullis_server::{Cidr, ServeConfig, TrustedProxies};
+
+fn nginx(server: &TestServer, method: &str, uri: &str, auth: Option<&str>) -> common::Reply {
+    let auth = auth.map_or_else(String::new, |a| format!("\nAuthorization: Bearer {a}"));
+    server.send(
+        &format!(
+            "GET /auth HTTP/1.1\nHost: a\nX-Original-URI: {uri}\nX-Original-Method: {method}\nX-Forwarded-Proto: https{auth}"
+        ),
+        b"",
+    )
+}
+
+#[test]
+fn nginx_requests_are_decided_by_the_policy() {
+    let server = TestServer::start(CLAIMPORT);
+    let key = server.key("acme", &["claims:read"]);
+
+    let allowed = nginx(&server, "GET", "/v1/claims?page=2", Some(&key));
+    assert_eq!(allowed.status, 200, "{}", allowed.text());
+    assert_eq!(allowed.header("x-portcullis-owner"), Some("acme"));
+    assert_eq!(allowed.header("x-portcullis-scopes"), Some("claims:read"));
+    assert_eq!(
+        allowed.header("x-portcullis-key-id").map(str::len),
+        Some(16),
+        "the key id"
+    );
+
+    let missing = nginx(&server, "GET", "/v1/claims", None);
+    assert_eq!(missing.status, 401);
+    assert_eq!(
+        missing.header("www-authenticate"),
+        Some("Bearer realm=\"claimport\"")
+    );
+    assert_eq!(missing.header("x-portcullis-owner"), None);
+
+    let write = nginx(&server, "POST", "/v1/claims", Some(&key));
+    assert_eq!(write.status, 403);
+    let challenge = write.header("www-authenticate").expect("challenge");
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("scope=\"claims:write\""), "{challenge}");
+    assert_eq!(write.header("x-portcullis-status"), Some("403"));
+
+    let wrong = nginx(
+        &server,
+        "GET",
+        "/v1/claims",
+        Some(&key.replace("sk_live_", "sk_test_")),
+    );
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.json()["error"], "invalid_token");
+}
+
+#[test]
+fn identity_headers_are_always_set_and_empty_on_public_routes() {
+    let server = TestServer::start(CLAIMPORT);
+    let public = nginx(&server, "GET", "/health", None);
+    assert_eq!(public.status, 200);
+    for name in [
+        "x-portcullis-key-id",
+        "x-portcullis-owner",
+        "x-portcullis-scopes",
+    ] {
+        assert_eq!(public.header(name), Some(""), "{name}");
+    }
+}
+
+#[test]
+fn traefik_caddy_and_envoy_shapes_are_understood() {
+    let server = TestServer::start(CLAIMPORT);
+    let key = server.key("acme", &["claims:write"]);
+    let forwarded = server.send(
+        &format!(
+            "GET /auth HTTP/1.1\nHost: a\nX-Forwarded-Method: POST\nX-Forwarded-Uri: /v1/claims\nX-Forwarded-Proto: https\nX-Forwarded-For: 198.51.100.4\nAuthorization: Bearer {key}"
+        ),
+        b"",
+    );
+    assert_eq!(forwarded.status, 200, "{}", forwarded.text());
+    let envoy = server.send(
+        &format!(
+            "POST /auth/envoy/v1/claims HTTP/1.1\nHost: a\nX-Forwarded-Proto: https\nAuthorization: Bearer {key}"
+        ),
+        b"",
+    );
+    assert_eq!(envoy.status, 200, "{}", envoy.text());
+    let envoy_denied = server.send(
+        "DELETE /auth/envoy/v1/claims/7 HTTP/1.1\nHost: a\nX-Forwarded-Proto: https",
+        b"",
+    );
+    assert_eq!(envoy_denied.status, 401);
+}
+
+#[test]
+fn plain_http_is_refused_when_the_policy_requires_https() {
+    let server = TestServer::start(CLAIMPORT);
+    let key = server.key("acme", &["claims:read"]);
+    let reply = server.send(
+        &format!(
+            "GET /auth HTTP/1.1\nHost: a\nX-Original-URI: /v1/claims\nX-Forwarded-Proto: http\nAuthorization: Bearer {key}"
+        ),
+        b"",
+    );
+    assert_eq!(reply.status, 400);
+}
+
+#[test]
+fn ambiguous_and_repeated_forwarded_values_are_refused() {
+    let server = TestServer::start(CLAIMPORT);
+    let key = server.key("acme", &["claims:read"]);
+    for uri in [
+        "/v1/claims/../admin",
+        "/v1/claims/%2e%2e/x",
+        "/v1//claims",
+        "/v1/claims%2Fx",
+    ] {
+        let reply = nginx(&server, "GET", uri, Some(&key));
+        assert_eq!(reply.status, 400, "{uri}: {}", reply.text());
+    }
+    let twice = server.send(
+        "GET /auth HTTP/1.1\nHost: a\nX-Original-URI: /health\nX-Original-URI: /v1/claims",
+        b"",
+    );
+    assert_eq!(twice.status, 400);
+    let none = server.send("GET /auth HTTP/1.1\nHost: a", b"");
+    assert_eq!(none.status, 400);
+    assert_eq!(none.json()["error"], "invalid_request");
+}
+
+#[test]
+fn only_trusted_proxies_are_answered() {
+    let config = ServeConfig {
+        trusted_proxies: TrustedProxies::new(vec!["10.0.0.0/8".parse::<Cidr>().expect("net")])
+            .expect("proxies"),
+        ..ServeConfig::default()
+    };
+    let server = TestServer::start_with(CLAIMPORT, config, |c| c);
+    let reply = nginx(&server, "GET", "/health", None);
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.json()["error"], "untrusted_proxy");
+}
+
+#[test]
+fn health_and_metrics_report() {
+    let server = TestServer::start(CLAIMPORT);
+    let key = server.key("acme", &["claims:read"]);
+    assert_eq!(nginx(&server, "GET", "/v1/claims", Some(&key)).status, 200);
+    assert_eq!(nginx(&server, "GET", "/v1/claims", None).status, 401);
+    let health = server.send("GET /healthz HTTP/1.1\nHost: a", b"");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "ok");
+    let metrics = server.send("GET /metrics HTTP/1.1\nHost: a", b"").text();
+    assert!(
+        metrics.contains(
+            "portcullis_decisions_total{endpoint=\"auth\",reason=\"allowed\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("reason=\"missing_credential\",status=\"401\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("portcullis_decision_seconds_count 2"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn oversized_headers_are_refused() {
+    let server = TestServer::start(CLAIMPORT);
+    let big = "a".repeat(20 * 1024);
+    let reply = server.send(&format!("GET /auth HTTP/1.1\nHost: a\nX-Big: {big}"), b"");
+    assert_eq!(reply.status, 431);
+}
+
+#[test]
+fn a_revoked_key_is_refused_at_once() {
+    let server = TestServer::start(CLAIMPORT);
+    let key = server.key("acme", &["claims:read"]);
+    assert_eq!(nginx(&server, "GET", "/v1/claims", Some(&key)).status, 200);
+    let id = portcullis::KeyId::parse(&key[8..24]).expect("id");
+    let already = server
+        .store
+        .revoke_key(&id, portcullis::Timestamp::now())
+        .expect("revoke");
+    assert!(!already);
+    assert_eq!(nginx(&server, "GET", "/v1/claims", Some(&key)).status, 401);
+}
