@@ -171,6 +171,55 @@ impl OAuthServer {
     }
 }
 
+/// The protected-resource metadata document (RFC 9728 §2), in its order.
+#[derive(Serialize)]
+struct ResourceDocument<'a> {
+    resource: &'a str,
+    authorization_servers: &'a [&'a str],
+    scopes_supported: Vec<&'a str>,
+    bearer_methods_supported: [&'static str; 1],
+}
+
+impl OAuthServer {
+    /// The protected-resource metadata document (RFC 9728 §2) as JSON, for
+    /// `GET /.well-known/oauth-protected-resource` (serve it with
+    /// `Content-Type: application/json`, without authentication): a client that received
+    /// a 401 with `resource_metadata` learns from it which authorization server to ask and
+    /// for which scopes.
+    ///
+    /// `resource` is the resource identifier, the URL the document is served under minus
+    /// the well-known suffix (§3.3: a client compares them); `authorization_servers` are
+    /// issuer identifiers. Both follow the issuer's URL rules. `scopes_supported` is the
+    /// catalog, in catalog order; `bearer_methods_supported` is `header` only: a token in
+    /// a query string or form body ends up in logs and referrers (RFC 6750 §2.3, §5.3).
+    pub fn protected_resource_metadata(
+        &self,
+        resource: &str,
+        authorization_servers: &[&str],
+    ) -> Result<String, MetadataError> {
+        check_url(resource, "the resource")?;
+        if resource.contains('?') {
+            return Err(MetadataError::Malformed("the resource"));
+        }
+        for server in authorization_servers {
+            Issuer::new(server)?;
+        }
+        let document = ResourceDocument {
+            resource,
+            authorization_servers,
+            scopes_supported: self
+                .catalog
+                .scopes()
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect(),
+            bearer_methods_supported: ["header"],
+        };
+        // Serializing string slices cannot fail.
+        serde_json::to_string_pretty(&document).map_err(|_| MetadataError::Malformed("metadata"))
+    }
+}
+
 /// The URL rules shared by the issuer and the endpoints.
 fn check_url(url: &str, what: &'static str) -> Result<(), MetadataError> {
     let malformed = MetadataError::Malformed(what);
@@ -200,6 +249,99 @@ fn check_url(url: &str, what: &'static str) -> Result<(), MetadataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn engine() -> OAuthServer {
+        use crate::oauth::{AccessKeys, AccessVerifier, OAuthConfig};
+        let policy = crate::Policy::from_toml(
+            r#"
+            [service]
+            realm = "claimport"
+            [[scopes]]
+            name = "claims:read"
+            description = "Read Claims"
+            [[scopes]]
+            name = "orders:read"
+            description = "Read Orders"
+            [[routes]]
+            method = "GET"
+            path = "/v1/claims"
+            require = "claims:read"
+            "#,
+        )
+        .expect("policy");
+        let keys = AccessKeys::new("k1", &[7u8; 32]).expect("keys");
+        let verifier = std::sync::Arc::new(AccessVerifier::new(keys, policy.catalog()));
+        OAuthServer::new(
+            OAuthConfig::default(),
+            policy.catalog().clone(),
+            verifier,
+            "claimport",
+        )
+        .expect("engine")
+    }
+
+    #[test]
+    fn rfc9728_2_protected_resource_document() {
+        let server = engine();
+        let text = server
+            .protected_resource_metadata("https://api.claimport.io", &["https://auth.claimport.io"])
+            .expect("document");
+        let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            doc,
+            serde_json::json!({
+                "resource": "https://api.claimport.io",
+                "authorization_servers": ["https://auth.claimport.io"],
+                "scopes_supported": ["claims:read", "orders:read"],
+                "bearer_methods_supported": ["header"],
+            })
+        );
+        assert!(text.find("\"resource\"") < text.find("\"authorization_servers\""));
+    }
+
+    #[test]
+    fn rfc9728_2_resource_and_servers_are_checked() {
+        let server = engine();
+        let refused = [
+            (
+                "http://api.claimport.io",
+                "https://a.example",
+                MetadataError::Scheme("the resource"),
+            ),
+            (
+                "https://api.claimport.io/#f",
+                "https://a.example",
+                MetadataError::Malformed("the resource"),
+            ),
+            (
+                "https://api.claimport.io/?q=1",
+                "https://a.example",
+                MetadataError::Malformed("the resource"),
+            ),
+            (
+                "https://api.claimport.io",
+                "http://a.example",
+                MetadataError::Scheme("the issuer"),
+            ),
+            (
+                "https://api.claimport.io",
+                "https://a.example?x",
+                MetadataError::IssuerQuery,
+            ),
+        ];
+        for (resource, issuer, error) in refused {
+            assert_eq!(
+                server.protected_resource_metadata(resource, &[issuer]),
+                Err(error),
+                "{resource} {issuer}"
+            );
+        }
+        assert!(
+            server
+                .protected_resource_metadata("http://127.0.0.1:7878", &["http://127.0.0.1:7878"])
+                .is_ok()
+        );
+    }
 
     #[test]
     fn rfc8414_2_issuer_is_https_without_query_or_fragment() {
