@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test check demo test-rust lint test-c test-python bench fuzz fuzz-smoke vectors
+.PHONY: test check demo demo-proxy test-proxies test-rust lint test-c test-python bench fuzz fuzz-smoke vectors
 
 ## Every suite: Rust (fmt, clippy, tests), C, Python. Installs what it needs.
-test: lint test-rust test-c test-python fuzz-smoke
+test: lint test-rust test-c test-python test-proxies fuzz-smoke
 
 ## The inner loop (under two minutes on a warm build): fmt, clippy, the core crate's tests.
 check:
@@ -32,6 +32,11 @@ test-rust:
 	bash crates/portcullis-store/tests/redis.sh
 	$(CARGO) test --workspace
 
+## Debian's nginx and Caddy in front of `portcullis serve`, configured from the README's
+## "Behind a proxy" blocks (installs them; under a minute on a warm build).
+test-proxies:
+	bash crates/portcullis-server/tests/proxies/run.sh
+
 ## The C binding's suites (gcc, valgrind, sanitizers).
 test-c:
 	bash bindings/c/run-tests.sh
@@ -43,6 +48,10 @@ test-python:
 ## The main job: issue and check keys on the embedded default store.
 demo:
 	$(CARGO) run -q -p portcullis-cli -- demo
+
+## A request through nginx and `portcullis serve`: allowed, then refused with 401, 403, 429.
+demo-proxy:
+	bash examples/proxy-demo/run.sh
 
 ## Benchmarks: ratios against the HMAC-SHA256 floor, one summary table (benches/README.md).
 ## Run on an idle machine. Rust (criterion), then the C and Python harnesses, then the table.

@@ -95,10 +95,10 @@ def main():
               a.status == 200 and a.upstream and all(
                   a.seen(h) in ([], [""]) for h in forged), (a, a.json))
         a = send(port, "GET", "/v1/claims", tls=True)
-        www = a.headers.get("WWW-Authenticate") or ""
-        check(f"{proxy}: no key: 401 with its Bearer challenge, upstream not reached",
-              a.status == 401 and www.startswith("Bearer ") and 'realm="claimport"' in www
-              and not a.upstream, a)
+        www = a.headers.get_all("WWW-Authenticate") or []
+        check(f"{proxy}: no key: 401 with one Bearer challenge, upstream not reached",
+              a.status == 401 and len(www) == 1 and www[0].startswith("Bearer ")
+              and 'realm="claimport"' in www[0] and not a.upstream, (a, www))
         a = send(port, "GET", "/v1/claims", tls=True, token="sk_live_garbage")
         check(f"{proxy}: a malformed key: refused, upstream not reached",
               a.status in (400, 401) and not a.upstream, a)
