@@ -62,6 +62,7 @@ bench:
 	$(CARGO) bench -p portcullis-benches --bench store
 	bash benches/c/run.sh
 	bash benches/python/run.sh
+	bash benches/serve/run.sh
 	python3 benches/summary.py
 
 ## Regenerate the conformance vectors in tests/vectors/ (review the diff before committing).

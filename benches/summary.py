@@ -247,6 +247,21 @@ def main():
         row("fleet rate limits: Redis round trips per 1,000 checks (informational)",
             f"{store['fleet_round_trips_per_1000']:.0f}", "", "", "", None)
 
+    serve = extra("serve")
+    if serve:
+        ratio = serve["throughput_ratio"]
+        row(f"portcullis serve /auth (nginx headers, allowed key) vs a bare hyper server, wrk -c32, pinned cores (median of {serve['rounds']} rounds)",
+            f"{serve['serve_rps']:,.0f}/s", f"bare {serve['bare_rps']:,.0f}/s", f"{ratio:.2f}×", "≥ 0.8×", ratio >= 0.8)
+        row("portcullis serve /auth latency at saturation, p50 / p99 (bare: informational)",
+            f"{serve['serve_p50_us']:.0f} / {serve['serve_p99_us']:.0f} µs",
+            f"bare {serve['bare_p50_us']:.0f} / {serve['bare_p99_us']:.0f} µs", "", "", None)
+        growth = serve.get("soak_rss_growth")
+        if growth is not None:
+            codes = ", ".join(f"{n:,} × {c}" for c, n in sorted(serve["soak_status_counts"].items()))
+            row(f"soak: {serve['soak_seconds']} s of hey asking {serve['soak_asked_rps']:,}/s (80 % of the maximum), {serve['soak_rps']:,.0f}/s served ({codes}): resident memory after the first minute",
+                f"{serve['soak_rss_kb_first']:,} → {serve['soak_rss_kb_last']:,} kB", "", f"{growth * 100:+.1f} %", "flat (within ±10 %)",
+                abs(growth) <= 0.10)
+
     header = ("measure", "median", "baseline", "ratio", "target", "verdict")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(x) for x in r) + " |" for r in rows]
