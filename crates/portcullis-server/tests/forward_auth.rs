@@ -194,3 +194,52 @@ fn a_revoked_key_is_refused_at_once() {
     assert!(!already);
     assert_eq!(nginx(&server, "GET", "/v1/claims", Some(&key)).status, 401);
 }
+
+#[test]
+fn limits_answer_429_with_retry_after_and_the_rate_limit_fields() {
+    let policy = format!(
+        "{CLAIMPORT}\n[[limits]]\nname = \"per_key\"\nper = \"key\"\nrate = 2\nwindow = 60\nburst = 2\n"
+    );
+    let limits = portcullis::limit::LocalLimits::new(64).expect("limits");
+    let server = TestServer::start_with(&policy, ServeConfig::default(), |c| {
+        c.with_limits(std::sync::Arc::new(limits))
+    });
+    let key = server.key("acme", &["claims:read"]);
+    for _ in 0..2 {
+        let ok = nginx(&server, "GET", "/v1/claims", Some(&key));
+        assert_eq!(ok.status, 200);
+        assert!(
+            ok.header("ratelimit-policy")
+                .is_some_and(|p| p.contains("per_key"))
+        );
+    }
+    let limited = nginx(&server, "GET", "/v1/claims", Some(&key));
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("x-portcullis-status"), Some("429"));
+    let retry: u64 = limited
+        .header("retry-after")
+        .and_then(|s| s.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(limited.header("ratelimit").is_some());
+    assert_eq!(limited.json()["error"], "rate_limited");
+    // Unauthenticated requests spend nothing: still 401, not 429.
+    assert_eq!(nginx(&server, "GET", "/v1/claims", None).status, 401);
+}
+
+#[test]
+fn usage_is_recorded_and_drained_to_the_store_when_the_server_stops() {
+    let recorder = portcullis::usage::UsageRecorder::new(Default::default()).expect("recorder");
+    let server = TestServer::start_with(CLAIMPORT, ServeConfig::default(), |c| {
+        c.with_usage(std::sync::Arc::new(recorder))
+    });
+    let key = server.key("acme", &["claims:read"]);
+    for _ in 0..3 {
+        assert_eq!(nginx(&server, "GET", "/v1/claims", Some(&key)).status, 200);
+    }
+    let store = server.store.clone();
+    drop(server);
+    let id = portcullis::KeyId::parse(&key[8..24]).expect("id");
+    let last = store.last_used_all().expect("last used");
+    assert!(last.contains_key(&id), "{last:?}");
+}
