@@ -90,6 +90,54 @@ pub enum Command {
     /// Serve the policy over HTTP: forward auth for nginx, Traefik, Caddy and Envoy, the
     /// OAuth endpoints, /healthz and /metrics (see the README's "Behind a proxy").
     Serve(ServeArgs),
+    /// OAuth: register clients, mint a signed-in-user assertion for testing.
+    #[command(subcommand)]
+    Oauth(OAuthCommand),
+}
+
+/// `portcullis oauth …`.
+#[derive(Debug, Subcommand)]
+pub enum OAuthCommand {
+    /// Print a signed-in-user assertion (the `portcullis_user` cookie the host sets), for
+    /// testing and for host developers checking their own.
+    Assert {
+        /// The signed-in user (the owner of what they approve; 1-255 bytes).
+        #[arg(long)]
+        user: String,
+        /// How long it is valid (e.g. 300, 5m).
+        #[arg(long, default_value = "300", value_parser = parse_ttl)]
+        ttl: u64,
+        /// The host secret [default: STORE/host-secret, created when missing].
+        #[arg(long, env = "PORTCULLIS_HOST_SECRET_FILE", value_name = "PATH")]
+        host_secret_file: Option<PathBuf>,
+    },
+    /// Register OAuth clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+/// `portcullis oauth clients …`.
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; prints its client_id and (confidential clients, once) its secret.
+    Create {
+        /// A name for people; the client_id starts with it.
+        #[arg(long)]
+        name: String,
+        /// A redirect URI, matched exactly (repeatable; https, or for --native a custom
+        /// scheme or http://127.0.0.1).
+        #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+        redirect_uris: Vec<String>,
+        /// Scopes it may be granted, comma-separated [default: every scope of the policy].
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// A public client (single-page or native app): no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// A native app (implies --public): custom schemes and loopback redirects.
+        #[arg(long)]
+        native: bool,
+    },
 }
 
 /// `portcullis serve`.
@@ -124,6 +172,15 @@ pub struct ServeArgs {
     /// Connections open at once; past it, new connections wait to be accepted.
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub max_connections: usize,
+    /// The secret shared with the host, which signs the signed-in-user assertions
+    /// [default: STORE/host-secret, created (mode 0600) when missing]. The host and every
+    /// server of a fleet need the same file.
+    #[arg(long, env = "PORTCULLIS_HOST_SECRET_FILE", value_name = "PATH")]
+    pub host_secret_file: Option<PathBuf>,
+    /// The key access tokens are signed with [default: STORE/oauth-key, created (mode
+    /// 0600) when missing]. Every server of a fleet needs the same file.
+    #[arg(long, env = "PORTCULLIS_OAUTH_KEY_FILE", value_name = "PATH")]
+    pub oauth_key_file: Option<PathBuf>,
 }
 
 /// `portcullis audit`.

@@ -78,6 +78,7 @@ pub fn dispatch(command: Command, context: &Context) -> Result<Report, CliError>
     match command {
         Command::Init => commands::init::run(context),
         Command::Serve(args) => commands::serve::run(&args, context),
+        Command::Oauth(oauth) => commands::oauth::run(oauth, context),
         Command::Keys(keys) => commands::keys::run(keys, context),
         Command::Check(args) => commands::check::run(&args, context),
         Command::Policy(policy) => commands::policy::run(policy, context),

@@ -29,7 +29,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod assertion;
 pub mod config;
+pub mod consent;
 pub mod forwarded;
 pub mod http;
 pub mod listen;

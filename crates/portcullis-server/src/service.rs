@@ -4,6 +4,7 @@ use crate::config::ServeConfig;
 use crate::forwarded::Original;
 use crate::log::Log;
 use crate::metrics::Metrics;
+use crate::oauth::OAuthState;
 use crate::verdict::Verdict;
 use portcullis::{Checker, LookupError, Prepared, Request, Timestamp};
 use portcullis_store::Store;
@@ -27,6 +28,9 @@ pub struct Service {
     pub log: Log,
     /// The RFC 9728 metadata URL named in `WWW-Authenticate`, when a public URL is set.
     pub resource_metadata: Option<String>,
+    /// The OAuth endpoints' engine and host secret; `None`: `/oauth/…` and the metadata
+    /// documents answer 404 ([`Service::with_oauth`]).
+    pub oauth: Option<Arc<OAuthState>>,
 }
 
 impl Service {
@@ -45,7 +49,16 @@ impl Service {
             config,
             metrics: Metrics::default(),
             resource_metadata,
+            oauth: None,
         }
+    }
+
+    /// The same service serving the OAuth endpoints with `state` (whose verifier the
+    /// checker should hold, with `Checker::with_access_tokens`, for `/auth` to accept the
+    /// tokens it grants).
+    pub fn with_oauth(mut self, state: OAuthState) -> Self {
+        self.oauth = Some(Arc::new(state));
+        self
     }
 
     /// Decides the original request a proxy asks about, counts it and logs it.

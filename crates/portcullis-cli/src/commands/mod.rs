@@ -5,6 +5,7 @@ pub mod check;
 pub mod demo;
 pub mod init;
 pub mod keys;
+pub mod oauth;
 pub mod pepper;
 pub mod policy;
 pub mod serve;

@@ -8,15 +8,24 @@
 //! (`--redis`). When ready it prints where it listens: one line, or one JSON object with
 //! `--json` (`{"http": "127.0.0.1:7878"}`), so a script that started it on port 0 can read
 //! the port.
+//!
+//! The OAuth endpoints need two secret files, created (mode 0600) when missing:
+//! `STORE/host-secret` (`--host-secret-file`), shared with the host, which signs the
+//! signed-in-user assertions with it, and `STORE/oauth-key` (`--oauth-key-file`), which
+//! signs access tokens. **Every server of a fleet needs the same two files** (and the host
+//! the first): a server with other files refuses the others' assertions and tokens.
 
 use crate::Report;
 use crate::cli::ServeArgs;
+use crate::commands::oauth::{HOST_SECRET_FILE, OAUTH_KEY_FILE, secret_file};
 use crate::context::Context;
 use crate::error::CliError;
 use crate::store::{Store, from_store};
 use portcullis::Checker;
 use portcullis::limit::LocalLimits;
+use portcullis::oauth::AccessVerifier;
 use portcullis::usage::{UsageConfig, UsageRecorder};
+use portcullis_server::oauth::{OAuthState, access_verifier};
 use portcullis_server::{Bounds, ServeConfig, Service, TrustedProxies};
 use portcullis_store::fleet_limits::{FleetConfig, FleetLimits};
 use std::io::Write;
@@ -28,14 +37,32 @@ const LOCAL_SUBJECTS: usize = 65_536;
 /// Serves until a signal; the report is printed after a graceful stop.
 pub fn run(args: &ServeArgs, context: &Context) -> Result<Report, CliError> {
     let config = config(args)?;
-    let (store, shown) = Store::open_serving(
-        &context.database_url(),
-        context.busy_timeout,
-        context.actor,
-    )?;
+    let (store, shown) =
+        Store::open_serving(&context.database_url(), context.busy_timeout, context.actor)?;
     let store = Arc::new(store);
-    let checker = checker(args, context, &store, &shown)?;
-    let service = Service::new(Arc::new(checker), store, config);
+    let (checker, verifier) = checker(args, context, &store, &shown)?;
+    let host_secret_path = args
+        .host_secret_file
+        .clone()
+        .unwrap_or_else(|| context.paths.dir.join(HOST_SECRET_FILE));
+    let (host_secret, created) = secret_file(&host_secret_path, "--host-secret-file")?;
+    if created {
+        eprintln!(
+            "portcullis serve: created the host secret {} (give the host, and every server, this file)",
+            host_secret_path.display()
+        );
+    }
+    let oauth = OAuthState::new(
+        checker.policy(),
+        verifier,
+        host_secret,
+        config.public_url.as_deref(),
+    )
+    .map_err(|e| {
+        CliError::input("invalid_argument", e.to_string())
+            .hint("--public-url must be https:// (http:// only for 127.0.0.1 or localhost)")
+    })?;
+    let service = Service::new(Arc::new(checker), store, config).with_oauth(oauth);
     let json = context.json;
     portcullis_server::run_until_signal(service, |server| {
         let addr = server.http_addr();
@@ -88,20 +115,40 @@ fn config(args: &ServeArgs) -> Result<ServeConfig, CliError> {
     })
 }
 
-/// The store's checker with a usage recorder and the policy's limits.
+/// The store's checker with a usage recorder, the policy's limits and the access tokens
+/// of the OAuth endpoints (keyed by the `oauth-key` file, following the store's
+/// revocations); returns the access-token verifier too.
 fn checker(
     args: &ServeArgs,
     context: &Context,
     store: &portcullis_store::Store,
     shown: &str,
-) -> Result<Checker, CliError> {
+) -> Result<(Checker, Arc<AccessVerifier>), CliError> {
     let stored = |e: portcullis_store::Error| from_store(&e, shown);
     let recorder = UsageRecorder::new(UsageConfig::default())
         .map_err(|e| CliError::input(e.code(), e.to_string()))?;
     store.restore_usage(&recorder).map_err(stored)?;
-    let mut checker = context.checker()?.with_usage(Arc::new(recorder));
+    let key_path = args
+        .oauth_key_file
+        .clone()
+        .unwrap_or_else(|| context.paths.dir.join(OAUTH_KEY_FILE));
+    let (key, created) = secret_file(&key_path, "--oauth-key-file")?;
+    if created {
+        eprintln!(
+            "portcullis serve: created the access-token key {} (every server of a fleet needs this file)",
+            key_path.display()
+        );
+    }
+    let base = context.checker()?;
+    let verifier = access_verifier(&key, base.policy().catalog())
+        .map_err(|e| CliError::store("secret_file", e.to_string()))?;
+    store.attach(verifier.clone()).map_err(stored)?;
+    let mut checker = base
+        .with_access_tokens(verifier.clone())
+        .map_err(|e| CliError::input("policy_invalid", e.to_string()))?
+        .with_usage(Arc::new(recorder));
     if checker.policy().limits().is_empty() {
-        return Ok(checker);
+        return Ok((checker, verifier));
     }
     checker = match &args.redis {
         Some(url) => {
@@ -117,5 +164,5 @@ fn checker(
             checker.with_limits(Arc::new(limits))
         }
     };
-    Ok(checker)
+    Ok((checker, verifier))
 }

@@ -1,0 +1,178 @@
+//! `portcullis oauth …`: register OAuth clients in the store, and mint the signed-in-user
+//! assertion `portcullis serve` reads (for tests, and for host developers comparing it with
+//! the one their code mints).
+//!
+//! Decisions:
+//! - A client's registration has no display name: the `client_id` is the name made
+//!   URL-safe plus 12 random characters, so the consent page, which shows the id, names
+//!   the client for people and two clients of one name still differ.
+//! - Scopes default to every scope of the store's policy; each one given must be known to
+//!   it (a typo would otherwise grant nothing, silently).
+//! - The secret of a confidential client is printed once; only its hash is stored.
+
+use crate::Report;
+use crate::cli::{ClientsCommand, OAuthCommand};
+use crate::context::{Context, load_policy};
+use crate::error::CliError;
+use crate::store::from_store;
+use portcullis::oauth::Client;
+use portcullis::{OsRandom, RandomSource};
+use portcullis_server::assertion::HostSecret;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// The host secret's file name inside the store directory.
+pub const HOST_SECRET_FILE: &str = "host-secret";
+/// The access-token key's file name inside the store directory.
+pub const OAUTH_KEY_FILE: &str = "oauth-key";
+
+/// Runs an `oauth` subcommand.
+pub fn run(command: OAuthCommand, context: &Context) -> Result<Report, CliError> {
+    match command {
+        OAuthCommand::Assert {
+            user,
+            ttl,
+            host_secret_file,
+        } => assert(&user, ttl, host_secret_file, context),
+        OAuthCommand::Clients(ClientsCommand::Create {
+            name,
+            redirect_uris,
+            scopes,
+            public,
+            native,
+        }) => create_client(
+            &name,
+            &redirect_uris,
+            &scopes,
+            public || native,
+            native,
+            context,
+        ),
+    }
+}
+
+/// Loads a secret file, creating it when missing; errors name the file and the flag.
+pub fn secret_file(path: &std::path::Path, flag: &str) -> Result<(HostSecret, bool), CliError> {
+    HostSecret::load_or_create(path).map_err(|e| {
+        CliError::store("secret_file", e.to_string()).hint(format!(
+            "fix or remove the file (a new one is created), or name another with {flag}"
+        ))
+    })
+}
+
+fn assert(
+    user: &str,
+    ttl: u64,
+    file: Option<PathBuf>,
+    context: &Context,
+) -> Result<Report, CliError> {
+    let path = file.unwrap_or_else(|| context.paths.dir.join(HOST_SECRET_FILE));
+    let (secret, _) = secret_file(&path, "--host-secret-file")?;
+    let expires_at = context.now.0.saturating_add(ttl);
+    let assertion = secret
+        .assert_user(user, expires_at)
+        .map_err(|e| CliError::input(e.code(), e.to_string()))?;
+    Ok(Report::ok(
+        format!("{assertion}\n"),
+        json!({ "assertion": assertion, "user": user, "expires_at": expires_at }),
+    ))
+}
+
+fn create_client(
+    name: &str,
+    redirect_uris: &[String],
+    scopes: &[String],
+    public: bool,
+    native: bool,
+    context: &Context,
+) -> Result<Report, CliError> {
+    let policy = load_policy(&context.paths.policy, true)?;
+    let catalog = policy.catalog();
+    let scopes: Vec<String> = if scopes.is_empty() {
+        catalog.scopes().iter().map(|s| s.name.clone()).collect()
+    } else {
+        scopes.iter().map(|s| s.trim().to_owned()).collect()
+    };
+    if let Some(unknown) = scopes
+        .iter()
+        .find(|s| catalog.grant(std::slice::from_ref(s)).unknown > 0)
+    {
+        return Err(CliError::input(
+            "unknown_scope",
+            format!("the policy has no scope {unknown:?}"),
+        )
+        .hint("run `portcullis policy check` on the policy to list its scopes"));
+    }
+    let id = client_id(name)?;
+    let uris: Vec<&str> = redirect_uris.iter().map(String::as_str).collect();
+    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let invalid = |e: portcullis::oauth::ClientError| CliError::input(e.code(), e.to_string());
+    let (client, secret) = if public {
+        (
+            Client::public(&id, native, &uris, &scope_refs).map_err(invalid)?,
+            None,
+        )
+    } else {
+        let (client, secret) =
+            Client::confidential(&id, &uris, &scope_refs, &OsRandom::new()).map_err(invalid)?;
+        (client, Some(secret))
+    };
+    let store = context.store()?;
+    store
+        .inner()
+        .put_client(&client)
+        .map_err(|e| from_store(&e, store.shown()))?;
+    let kind = if public { "public" } else { "confidential" };
+    let mut human = format!("client_id:     {id}\ntype:          {kind}\n");
+    if let Some(secret) = &secret {
+        human.push_str(&format!(
+            "client_secret: {}\n\nThe secret is shown once: store it now (only its hash is kept).\n",
+            secret.expose()
+        ));
+    }
+    Ok(Report::ok(
+        human,
+        json!({
+            "client_id": id,
+            "client_type": kind,
+            "client_secret": secret.as_ref().map(|s| s.expose()),
+            "redirect_uris": client.redirect_uris,
+            "scopes": client.allowed_scopes,
+        }),
+    ))
+}
+
+/// The name made URL-safe (letters, digits, `-`; at most 40) plus `-` and 12 random
+/// base62 characters.
+fn client_id(name: &str) -> Result<String, CliError> {
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut slug = String::new();
+    for c in name.chars() {
+        if slug.len() >= 40 {
+            break;
+        }
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let random = OsRandom::new();
+    let mut suffix = String::with_capacity(12);
+    let mut byte = [0u8; 1];
+    while suffix.len() < 12 {
+        random
+            .fill(&mut byte)
+            .map_err(|e| CliError::store("random_failed", e.to_string()))?;
+        // 248 = 4 × 62: rejecting the rest keeps every character equally likely.
+        if byte[0] < 248 {
+            suffix.push(char::from(BASE62[usize::from(byte[0] % 62)]));
+        }
+    }
+    Ok(if slug.is_empty() {
+        format!("client-{suffix}")
+    } else {
+        format!("{slug}-{suffix}")
+    })
+}
