@@ -75,9 +75,24 @@ def check(name, ok, got):
         print(f"FAIL  {name}\n      got: {got!r}")
 
 
+def logged_client(path):
+    """The client address serve (STRICT, --log all) logged for a decision about `path`."""
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        with open(ENV["TMP"] + "/STRICT.err", encoding="utf-8") as f:
+            for line in f:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("event") == "decision" and event.get("path") == path:
+                    return event.get("client")
+        time.sleep(0.05)
+    return None
+
+
 def main():
     reader, reader_id = key("reader", "claims:read", "acme")
-    limited, _ = key("limited", "claims:read", "acme")
     forged = {"X-Portcullis-Owner": "evil", "X-Portcullis-Key-Id": "forged",
               "X-Portcullis-Scopes": "full_access"}
     proxies = [("nginx", int(ENV["N_TLS"]), int(ENV["N_PLAIN"])),
@@ -121,6 +136,18 @@ def main():
               "X-Forwarded-Proto: https is not believed)", a.status == 400 and not a.upstream, a)
 
     for proxy, port, _ in proxies:
+        path = f"/v1/claims/client-{proxy}"
+        spoof = {"X-Real-IP": "203.0.113.9", "X-Forwarded-For": "203.0.113.9"}
+        a = send(port, "GET", path, tls=True, headers=spoof, token=reader)
+        seen = logged_client(path)
+        check(f"{proxy}: serve sees the client's real address, not its X-Real-IP / "
+              f"X-Forwarded-For ({seen})", a.status == 200 and seen == "127.0.0.1", a)
+        a = send(int(ENV[proxy[0].upper() + "_UNTRUSTED"]), "GET", "/v1/claims", tls=True,
+                 token=reader)
+        check(f"{proxy}: a proxy outside --trusted-proxy is refused (403), never allowed",
+              a.status == 403 and not a.upstream, a)
+
+    for proxy, port, _ in proxies:
         token, key_id = key(f"revoked-{proxy}", "claims:read", "acme")
         a = send(port, "GET", "/v1/claims", tls=True, token=token)
         check(f"{proxy}: a key about to be revoked passes", a.status == 200 and a.upstream, a)
@@ -135,19 +162,21 @@ def main():
               f"({time.monotonic() - start:.2f} s)",
               a.status == 401 and not a.upstream and time.monotonic() - start <= 2, a)
 
-    port = int(ENV["N_OPEN"])
-    answers = [send(port, "GET", "/v1/claims", token=limited) for _ in range(4)]
-    check("nginx, open policy: plain HTTP passes when the policy allows it",
-          answers[0].status == 200 and answers[0].upstream, answers[0])
-    a = answers[3]
-    check("nginx: over the limit: 429 with Retry-After and the RateLimit fields",
-          [x.status for x in answers] == [200, 200, 200, 429] and not a.upstream
-          and (a.headers.get("Retry-After") or "").isdigit()
-          and '"tiny"' in (a.headers.get("RateLimit-Policy") or "")
-          and '"tiny"' in (a.headers.get("RateLimit") or ""), answers)
-    a = send(int(ENV["N_DOWN"]), "GET", "/v1/claims", token=reader)
-    check("nginx: the limiter unreachable: 503 with Retry-After, not an allow",
-          a.status == 503 and not a.upstream and bool(a.headers.get("Retry-After")), a)
+    for proxy, _, _ in proxies:
+        limited, _ = key(f"limited-{proxy}", "claims:read", "acme")
+        port = int(ENV[proxy[0].upper() + "_OPEN"])
+        answers = [send(port, "GET", "/v1/claims", token=limited) for _ in range(4)]
+        check(f"{proxy}, open policy: plain HTTP passes when the policy allows it",
+              answers[0].status == 200 and answers[0].upstream, answers[0])
+        a = answers[3]
+        check(f"{proxy}: over the limit: 429 with Retry-After and the RateLimit fields",
+              [x.status for x in answers] == [200, 200, 200, 429] and not a.upstream
+              and (a.headers.get("Retry-After") or "").isdigit()
+              and '"tiny"' in (a.headers.get("RateLimit-Policy") or "")
+              and '"tiny"' in (a.headers.get("RateLimit") or ""), answers)
+        a = send(int(ENV[proxy[0].upper() + "_DOWN"]), "GET", "/v1/claims", token=reader)
+        check(f"{proxy}: the limiter unreachable: 503 with Retry-After, not an allow",
+              a.status == 503 and not a.upstream and bool(a.headers.get("Retry-After")), a)
 
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

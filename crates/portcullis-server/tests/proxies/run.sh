@@ -73,19 +73,22 @@ window = 60
 burst = 3
 TOML
 
-# serve NAME ARGS...: starts `portcullis serve` and sets ${NAME}_ADDR.
+# serve NAME ARGS...: starts `portcullis ARGS serve $SERVE_ARGS` and sets ${NAME}_ADDR.
 serve() {
     local name="$1"; shift
-    "$BIN" --store "$STORE" --json "$@" serve --listen 127.0.0.1:0 --log off \
+    "$BIN" --store "$STORE" --json "$@" serve --listen 127.0.0.1:0 --log "${LOG:-off}" ${SERVE_ARGS:-} \
         >"$TMP/$name.out" 2>"$TMP/$name.err" &
     PIDS+=($!)
     wait_file "$TMP/$name.out" "serve ($name)" "$TMP/$name.err"
     printf -v "${name}_ADDR" '%s' "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$TMP/$name.out")"
 }
-serve STRICT
+# STRICT logs every decision: check.py reads the client address it saw.
+LOG=all serve STRICT
+# Trusting another network only: loopback proxies are refused.
+SERVE_ARGS="--trusted-proxy 192.0.2.0/24" serve UNTRUSTED
 serve OPEN --policy "$OPEN"
 # The open policy with its limits counted in a Redis nobody listens on: 503, never an allow.
-PORTCULLIS_REDIS_URL="redis://127.0.0.1:$(free_port)" serve DOWN --policy "$OPEN"
+SERVE_ARGS="--redis redis://127.0.0.1:$(free_port)" serve DOWN --policy "$OPEN"
 
 python3 "$HERE/upstream.py" "$TMP/upstream.port" 2>"$TMP/upstream.err" &
 PIDS+=($!)
@@ -95,17 +98,21 @@ UPSTREAM="127.0.0.1:$(cat "$TMP/upstream.port")"
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
     -keyout "$TMP/tls.key" -out "$TMP/tls.crt" 2>/dev/null
 
-N_TLS=$(free_port); N_PLAIN=$(free_port); N_OPEN=$(free_port); N_DOWN=$(free_port)
-C_TLS=$(free_port); C_PLAIN=$(free_port)
-export N_TLS N_PLAIN N_OPEN N_DOWN C_TLS C_PLAIN STRICT_ADDR OPEN_ADDR DOWN_ADDR UPSTREAM TMP
+N_TLS=$(free_port); N_PLAIN=$(free_port); N_OPEN=$(free_port); N_DOWN=$(free_port); N_UNTRUSTED=$(free_port)
+C_TLS=$(free_port); C_PLAIN=$(free_port); C_OPEN=$(free_port); C_DOWN=$(free_port); C_UNTRUSTED=$(free_port)
+export N_TLS N_PLAIN N_OPEN N_DOWN N_UNTRUSTED C_TLS C_PLAIN C_OPEN C_DOWN C_UNTRUSTED
+export STRICT_ADDR OPEN_ADDR DOWN_ADDR UNTRUSTED_ADDR UPSTREAM TMP
 python3 - "$TMP/spec.json" <<'PY'
 import json, os, sys
 e = os.environ
 site = lambda port, tls, auth: {"port": int(e[port]), "tls": tls, "auth": e[auth], "upstream": e["UPSTREAM"]}
 json.dump({"cert": e["TMP"] + "/tls.crt", "key": e["TMP"] + "/tls.key",
            "nginx": [site("N_TLS", True, "STRICT_ADDR"), site("N_PLAIN", False, "STRICT_ADDR"),
-                     site("N_OPEN", False, "OPEN_ADDR"), site("N_DOWN", False, "DOWN_ADDR")],
-           "caddy": [site("C_TLS", True, "STRICT_ADDR"), site("C_PLAIN", False, "STRICT_ADDR")]},
+                     site("N_OPEN", False, "OPEN_ADDR"), site("N_DOWN", False, "DOWN_ADDR"),
+                     site("N_UNTRUSTED", True, "UNTRUSTED_ADDR")],
+           "caddy": [site("C_TLS", True, "STRICT_ADDR"), site("C_PLAIN", False, "STRICT_ADDR"),
+                     site("C_OPEN", False, "OPEN_ADDR"), site("C_DOWN", False, "DOWN_ADDR"),
+                     site("C_UNTRUSTED", True, "UNTRUSTED_ADDR")]},
           open(sys.argv[1], "w"))
 PY
 # PROXY_README: another README to render (to check that a broken configuration fails).
@@ -117,8 +124,8 @@ NGINX=$!; PIDS+=($NGINX)
 HOME="$TMP" XDG_DATA_HOME="$TMP/caddy-data" XDG_CONFIG_HOME="$TMP/caddy-config" \
     caddy run --config "$TMP/Caddyfile" --adapter caddyfile >"$TMP/caddy.log" 2>&1 &
 CADDY=$!; PIDS+=($CADDY)
-for p in $N_TLS $N_PLAIN $N_OPEN $N_DOWN; do wait_port "$p" nginx "$TMP/nginx-error.log" "$NGINX"; done
-for p in $C_TLS $C_PLAIN; do wait_port "$p" caddy "$TMP/caddy.log" "$CADDY"; done
+for p in $N_TLS $N_PLAIN $N_OPEN $N_DOWN $N_UNTRUSTED; do wait_port "$p" nginx "$TMP/nginx-error.log" "$NGINX"; done
+for p in $C_TLS $C_PLAIN $C_OPEN $C_DOWN $C_UNTRUSTED; do wait_port "$p" caddy "$TMP/caddy.log" "$CADDY"; done
 
 export PORTCULLIS_BIN="$BIN" PORTCULLIS_STORE="$STORE"
 python3 "$HERE/check.py"
