@@ -243,3 +243,28 @@ fn usage_is_recorded_and_drained_to_the_store_when_the_server_stops() {
     let last = store.last_used_all().expect("last used");
     assert!(last.contains_key(&id), "{last:?}");
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use std::io::{Read, Write};
+    let config = ServeConfig {
+        bounds: portcullis_server::Bounds {
+            header_timeout: std::time::Duration::from_millis(500),
+            ..Default::default()
+        },
+        ..ServeConfig::default()
+    };
+    let server = TestServer::start_with(CLAIMPORT, config, |c| c);
+    let mut stream = std::net::TcpStream::connect(server.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    stream
+        .write_all(b"GET /auth HTTP/1.1\r\nHost: a\r\nX-Original-URI: /v1")
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let read = stream.read_to_end(&mut rest);
+    assert!(read.is_ok(), "the server closed the connection: {read:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+}
