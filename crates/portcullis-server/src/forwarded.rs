@@ -7,9 +7,15 @@
 //! - Envoy `ext_authz` in HTTP mode: the original method, and the original path after the
 //!   configured `path_prefix` ([`ENVOY_PREFIX`]).
 //!
-//! All of them: `X-Forwarded-Proto` (`https` or `http`) and the client's address from
-//! `X-Real-IP`, else the last `X-Forwarded-For` entry (the one the proxy appended), else the
-//! proxy's own address. These headers are read only from trusted proxies; the caller checks.
+//! All of them: `X-Forwarded-Proto` (`https` or `http`), and the client's address: for
+//! nginx `X-Real-IP` (its configuration sets it), else the last `X-Forwarded-For` entry;
+//! for the others the last `X-Forwarded-For` entry only (the one the proxy appended: Caddy
+//! and Traefik pass a client's own `X-Real-IP` through); else the proxy's own address.
+//! These headers are read only from trusted proxies; the caller checks.
+//!
+//! A request that carries both `X-Original-URI` and `X-Forwarded-Uri` is refused: Caddy
+//! and Traefik pass the client's headers to the auth service, so a client could add an
+//! `X-Original-URI` naming a public path while Caddy's `X-Forwarded-Uri` names the real one.
 //!
 //! Every header is read once: a repeated one is refused (two values a proxy and an upstream
 //! could each pick differently are the start of a bypass). The URI is passed raw to the
@@ -82,6 +88,10 @@ pub enum ForwardError {
     /// A header was sent twice, or its value is not visible ASCII.
     #[error("the header {0} is repeated or not visible ASCII")]
     BadHeader(&'static str),
+    /// Both `X-Original-URI` and `X-Forwarded-Uri` were sent: one of them came from the
+    /// client.
+    #[error("both X-Original-URI and X-Forwarded-Uri were sent; a proxy sends one")]
+    BothStyles,
     /// The forwarded URI is not an origin-form target (`/path?query`).
     #[error("the forwarded URI does not start with '/'")]
     NotOriginForm,
@@ -96,6 +106,7 @@ impl ForwardError {
         match self {
             ForwardError::NoOriginal => "no_original_uri",
             ForwardError::BadHeader(_) => "bad_forwarded_header",
+            ForwardError::BothStyles => "two_forwarded_uris",
             ForwardError::NotOriginForm => "bad_forwarded_uri",
             ForwardError::BadProto => "bad_forwarded_proto",
         }
@@ -111,6 +122,9 @@ pub fn original<'a>(
     headers: &'a HeaderMap,
     peer: IpAddr,
 ) -> Result<Original<'a>, ForwardError> {
+    if headers.contains_key(&X_ORIGINAL_URI) && headers.contains_key(&X_FORWARDED_URI) {
+        return Err(ForwardError::BothStyles);
+    }
     let (style, method, path, query) = if let Some(rest) = envoy_path(path) {
         (Style::Envoy, method, rest, query)
     } else if let Some(uri) = one(headers, &X_ORIGINAL_URI, "X-Original-URI")? {
@@ -142,7 +156,7 @@ pub fn original<'a>(
         query,
         authorization: first,
         https,
-        client: client(headers, peer),
+        client: client(style, headers, peer),
     })
 }
 
@@ -185,12 +199,13 @@ fn split_target(uri: &str) -> Result<(&str, Option<&str>), ForwardError> {
 }
 
 /// The client's address as the proxy reports it, else the proxy's own.
-fn client(headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+fn client(style: Style, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
     let parse = |v: &str| v.trim().parse::<IpAddr>().ok();
-    if let Some(ip) = headers
-        .get(&X_REAL_IP)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse)
+    if style == Style::Nginx
+        && let Some(ip) = headers
+            .get(&X_REAL_IP)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse)
     {
         return ip;
     }
@@ -245,6 +260,7 @@ mod tests {
             ("x-forwarded-uri", "/v1/orders"),
             ("x-forwarded-method", "DELETE"),
             ("x-forwarded-for", "198.51.100.1, 192.0.2.7"),
+            ("x-real-ip", "203.0.113.66"),
         ]);
         let o = original("GET", "/auth", None, &h, PEER).expect("original");
         assert_eq!(o.style, Style::Forwarded);
@@ -273,6 +289,13 @@ mod tests {
             original("GET", "/auth", None, &headers(pairs), PEER).expect_err("refused")
         };
         assert_eq!(no(&[]), ForwardError::NoOriginal);
+        assert_eq!(
+            no(&[
+                ("x-original-uri", "/health"),
+                ("x-forwarded-uri", "/v1/claims")
+            ]),
+            ForwardError::BothStyles
+        );
         assert_eq!(
             no(&[("x-original-uri", "/a"), ("x-original-uri", "/b")]),
             ForwardError::BadHeader("X-Original-URI")
