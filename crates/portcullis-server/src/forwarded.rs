@@ -46,6 +46,8 @@ pub enum Style {
     Forwarded,
     /// Envoy HTTP `ext_authz` (the path under [`ENVOY_PREFIX`]).
     Envoy,
+    /// Envoy gRPC `ext_authz` (`Authorization/Check`, [`crate::grpc`]).
+    Grpc,
 }
 
 impl Style {
@@ -55,6 +57,7 @@ impl Style {
             Style::Nginx => "nginx",
             Style::Forwarded => "forwarded",
             Style::Envoy => "envoy",
+            Style::Grpc => "grpc",
         }
     }
 }

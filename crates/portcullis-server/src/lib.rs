@@ -12,6 +12,9 @@
 //!   `X-Portcullis-Key-Id`, `-Owner` and `-Scopes`, always all three (empty when absent).
 //!   Refused: the decision's status, `WWW-Authenticate`, `Retry-After`, the rate-limit
 //!   fields, `X-Portcullis-Status` and a JSON body. (`forwarded.rs`, `verdict.rs`.)
+//! - gRPC `envoy.service.auth.v3.Authorization/Check` on
+//!   [`ServeConfig::grpc_listen`], when set: Envoy `ext_authz` in gRPC mode, the same
+//!   decision as a `CheckResponse` (`grpc.rs`).
 //! - `/healthz` (200, or 503 while the store cannot vouch for its cache) and `/metrics`
 //!   (Prometheus text: decisions by endpoint, reason and status; a latency histogram).
 //!
@@ -33,6 +36,7 @@ pub mod assertion;
 pub mod config;
 pub mod consent;
 pub mod forwarded;
+pub mod grpc;
 pub mod http;
 pub mod listen;
 pub mod log;
@@ -57,12 +61,14 @@ use tokio::net::TcpListener;
 /// How often usage counted in memory is saved to the store.
 pub const USAGE_DRAIN_EVERY: Duration = Duration::from_secs(10);
 
-/// A server with its listeners bound: [`Server::http_addr`] is known before it runs.
+/// A server with its listeners bound: [`Server::http_addr`] and [`Server::grpc_addr`] are
+/// known before it runs.
 #[derive(Debug)]
 pub struct Server {
     service: Arc<Service>,
     http: TcpListener,
     http_addr: SocketAddr,
+    grpc: Option<(TcpListener, SocketAddr)>,
 }
 
 impl Server {
@@ -70,10 +76,19 @@ impl Server {
     pub async fn bind(service: Service) -> std::io::Result<Server> {
         let http = listen::bind(service.config.listen).await?;
         let http_addr = http.local_addr()?;
+        let grpc = match service.config.grpc_listen {
+            Some(addr) => {
+                let listener = listen::bind(addr).await?;
+                let addr = listener.local_addr()?;
+                Some((listener, addr))
+            }
+            None => None,
+        };
         Ok(Server {
             service: Arc::new(service),
             http,
             http_addr,
+            grpc,
         })
     }
 
@@ -82,16 +97,28 @@ impl Server {
         self.http_addr
     }
 
+    /// Where Envoy's gRPC `Authorization/Check` is served, if configured.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// The shared state.
     pub fn service(&self) -> &Arc<Service> {
         &self.service
     }
 
-    /// Serves until `shutdown` completes, then drains open requests and saves usage.
+    /// Serves HTTP (and gRPC, when configured) until `shutdown` completes, then drains open
+    /// requests on both and saves usage.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let service = self.service;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let drainer = tokio::spawn(drain_usage_every(service.clone(), stopped.clone()));
+        let grpc = self.grpc.map(|(listener, _)| {
+            let mut grpc_stopped = stopped.clone();
+            tokio::spawn(grpc::serve_grpc(service.clone(), listener, async move {
+                let _ = grpc_stopped.wait_for(|stop| *stop).await;
+            }))
+        });
         let mut http_stopped = stopped.clone();
         let http = tokio::spawn(listen::serve_http(service.clone(), self.http, async move {
             let _ = http_stopped.wait_for(|stop| *stop).await;
@@ -100,6 +127,9 @@ impl Server {
         service.log.event("stopping", serde_json::json!({}));
         let _ = stop.send(true);
         let _ = http.await;
+        if let Some(grpc) = grpc {
+            let _ = grpc.await;
+        }
         let _ = drainer.await;
         service.log.event("stopped", serde_json::json!({}));
     }

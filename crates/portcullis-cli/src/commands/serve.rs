@@ -6,8 +6,9 @@
 //! drained to the store every 10 s, and the policy's `[[limits]]` counted in this process
 //! (`LocalLimits`, credits restored from the store) or across a fleet in Redis
 //! (`--redis`). When ready it prints where it listens: one line, or one JSON object with
-//! `--json` (`{"http": "127.0.0.1:7878"}`), so a script that started it on port 0 can read
-//! the port.
+//! `--json` (`{"http": "127.0.0.1:7878", "grpc": null}`; `grpc` is the address of Envoy's
+//! gRPC `Authorization/Check` with `--grpc`), so a script that started it on port 0 can
+//! read the port.
 //!
 //! The OAuth endpoints need two secret files, created (mode 0600) when missing:
 //! `STORE/host-secret` (`--host-secret-file`), shared with the host, which signs the
@@ -66,13 +67,20 @@ pub fn run(args: &ServeArgs, context: &Context) -> Result<Report, CliError> {
     let json = context.json;
     portcullis_server::run_until_signal(service, |server| {
         let addr = server.http_addr();
+        let grpc = server.grpc_addr();
         let mut out = std::io::stdout().lock();
         let _ = if json {
-            writeln!(out, "{}", serde_json::json!({ "http": addr.to_string() }))
-        } else {
+            let grpc = grpc.map(|a| a.to_string());
             writeln!(
                 out,
-                "portcullis serve: listening on http://{addr} (database {shown})"
+                "{}",
+                serde_json::json!({ "http": addr.to_string(), "grpc": grpc })
+            )
+        } else {
+            let grpc = grpc.map_or_else(String::new, |a| format!(", gRPC on {a}"));
+            writeln!(
+                out,
+                "portcullis serve: listening on http://{addr}{grpc} (database {shown})"
             )
         };
         let _ = out.flush();
@@ -104,6 +112,7 @@ fn config(args: &ServeArgs) -> Result<ServeConfig, CliError> {
     }
     Ok(ServeConfig {
         listen: args.listen,
+        grpc_listen: args.grpc,
         trusted_proxies,
         public_url: args.public_url.clone(),
         log: args.log,
@@ -111,7 +120,6 @@ fn config(args: &ServeArgs) -> Result<ServeConfig, CliError> {
             max_connections: args.max_connections.max(1),
             ..Bounds::default()
         },
-        ..ServeConfig::default()
     })
 }
 

@@ -18,6 +18,8 @@ pub const CLAIMPORT: &str = include_str!("../../../../examples/claimport.toml");
 pub struct TestServer {
     /// Where it serves HTTP.
     pub addr: SocketAddr,
+    /// Where it serves gRPC, when the config asked for it.
+    pub grpc: Option<SocketAddr>,
     /// Its store (shared with the server).
     pub store: Arc<Store>,
     /// Its checker (shared with the server).
@@ -35,8 +37,9 @@ impl TestServer {
         Self::start_with(policy, ServeConfig::default(), |c| c)
     }
 
-    /// A server with `policy` and `config` (its listen address is replaced by a free
-    /// port); `extend` may attach usage, limits or access tokens to the checker.
+    /// A server with `policy` and `config` (its listen address, and its gRPC address when
+    /// set, are replaced by free ports); `extend` may attach usage, limits or access tokens
+    /// to the checker.
     pub fn start_with(
         policy: &str,
         mut config: ServeConfig,
@@ -61,6 +64,9 @@ impl TestServer {
         ));
         let checker = Arc::new(checker);
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        if config.grpc_listen.is_some() {
+            config.grpc_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        }
         let service = Service::new(checker.clone(), store.clone(), config);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -73,7 +79,11 @@ impl TestServer {
             runtime.block_on(async move {
                 let server = Server::bind(service).await.expect("bind");
                 ready_tx
-                    .send((server.http_addr(), server.service().clone()))
+                    .send((
+                        server.http_addr(),
+                        server.grpc_addr(),
+                        server.service().clone(),
+                    ))
                     .expect("ready");
                 server
                     .run(async move {
@@ -82,9 +92,10 @@ impl TestServer {
                     .await;
             });
         });
-        let (addr, service) = ready_rx.recv().expect("server started");
+        let (addr, grpc, service) = ready_rx.recv().expect("server started");
         TestServer {
             addr,
+            grpc,
             store,
             checker,
             service,
