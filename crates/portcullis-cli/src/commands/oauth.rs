@@ -176,3 +176,106 @@ fn client_id(name: &str) -> Result<String, CliError> {
         format!("{slug}-{suffix}")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Paths;
+    use portcullis::Timestamp;
+    use portcullis::oauth::ClientStore;
+
+    fn context(dir: &std::path::Path) -> Context {
+        Context {
+            paths: Paths::new(dir, None, None),
+            now: Timestamp(1_800_000_000),
+            json: true,
+            busy_timeout: std::time::Duration::from_secs(5),
+            database: None,
+            actor: crate::context::default_actor(),
+        }
+    }
+
+    #[test]
+    fn client_ids_name_the_client_and_differ() {
+        let a = client_id("Acme Web App!").expect("id");
+        let b = client_id("Acme Web App!").expect("id");
+        assert!(a.starts_with("acme-web-app-"), "{a}");
+        assert_eq!(a.len(), "acme-web-app-".len() + 12);
+        assert_ne!(a, b);
+        assert!(client_id("!!!").expect("id").starts_with("client-"));
+    }
+
+    #[test]
+    fn assert_mints_what_the_server_verifies() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let context = context(dir.path());
+        let report = assert("ann", 300, None, &context).expect("assert");
+        let assertion = report.json["assertion"].as_str().expect("assertion");
+        let (secret, created) =
+            HostSecret::load_or_create(&dir.path().join(HOST_SECRET_FILE)).expect("secret");
+        assert!(!created, "the command created the file");
+        assert_eq!(
+            secret.verify(assertion.as_bytes(), 1_800_000_299),
+            Ok("ann".to_owned())
+        );
+        assert!(secret.verify(assertion.as_bytes(), 1_800_000_300).is_err());
+        assert!(assert("", 300, None, &context).is_err());
+    }
+
+    #[test]
+    fn clients_are_registered_with_a_secret_shown_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let context = context(dir.path());
+        crate::commands::init::run(&context).expect("init");
+        let report = create_client(
+            "Acme",
+            &["https://app.example/cb".to_owned()],
+            &["claims:read".to_owned()],
+            false,
+            false,
+            &context,
+        )
+        .expect("create");
+        let id = report.json["client_id"].as_str().expect("id");
+        let secret = report.json["client_secret"].as_str().expect("secret");
+        assert!(secret.starts_with("cs."));
+        let store = context.store().expect("store");
+        let client = store.inner().client(id).expect("read").expect("stored");
+        assert_eq!(client.allowed_scopes, ["claims:read"]);
+        assert!(
+            client
+                .secret_hash
+                .as_deref()
+                .is_some_and(|h| !h.contains(secret))
+        );
+
+        let public = create_client(
+            "SPA",
+            &["https://spa.example/cb".to_owned()],
+            &[],
+            true,
+            false,
+            &context,
+        )
+        .expect("public");
+        assert!(public.json["client_secret"].is_null());
+        let unknown = create_client(
+            "X",
+            &["https://x.example/cb".to_owned()],
+            &["nope".to_owned()],
+            false,
+            false,
+            &context,
+        );
+        assert!(unknown.is_err());
+        let insecure = create_client(
+            "X",
+            &["http://x.example/cb".to_owned()],
+            &[],
+            false,
+            false,
+            &context,
+        );
+        assert!(insecure.is_err());
+    }
+}
