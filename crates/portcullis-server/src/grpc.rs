@@ -326,6 +326,15 @@ fn grpc_code(status: u16) -> i32 {
 #[derive(Clone, Copy, Debug)]
 struct Peer(SocketAddr);
 
+/// The refusal of a peer outside the trusted proxies (as HTTP's).
+fn untrusted() -> Verdict {
+    Verdict::refused(
+        403,
+        "untrusted_proxy",
+        "This address is not a trusted proxy",
+    )
+}
+
 /// The `Authorization` service over the shared state.
 #[derive(Clone, Debug)]
 pub struct Check {
@@ -346,11 +355,7 @@ impl Check {
                 "untrusted_proxy",
                 serde_json::json!({"peer": peer.to_string(), "path": "grpc"}),
             );
-            return Verdict::refused(
-                403,
-                "untrusted_proxy",
-                "This address is not a trusted proxy",
-            );
+            return untrusted();
         }
         match original(check, peer) {
             Ok(original) => service.decide("grpc", &original, started).await,
@@ -380,9 +385,11 @@ impl Authorization for Check {
             .get::<Peer>()
             .map(|p| p.0)
             .or_else(|| request.remote_addr());
+        // A transport that cannot say who asks is not a trusted proxy.
+        let Some(peer) = peer.map(|p| p.ip()) else {
+            return Ok(tonic::Response::new(response(&untrusted())));
+        };
         let check = request.into_inner();
-        // No address: a transport that cannot say who asks is trusted by no list.
-        let peer = peer.map_or(IpAddr::from([0, 0, 0, 0]), |p| p.ip());
         let timeout = self.service.config.bounds.request_timeout;
         match tokio::time::timeout(timeout, self.answer(&check, peer, started)).await {
             Ok(verdict) => Ok(tonic::Response::new(response(&verdict))),
