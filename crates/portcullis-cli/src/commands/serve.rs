@@ -48,10 +48,7 @@ pub fn run(args: &ServeArgs, context: &Context) -> Result<Report, CliError> {
         .unwrap_or_else(|| context.paths.dir.join(HOST_SECRET_FILE));
     let (host_secret, created) = secret_file(&host_secret_path, "--host-secret-file")?;
     if created {
-        eprintln!(
-            "portcullis serve: created the host secret {} (give the host, and every server, this file)",
-            host_secret_path.display()
-        );
+        created_file(args, "host_secret", &host_secret_path);
     }
     let oauth = OAuthState::new(
         checker.policy(),
@@ -142,10 +139,7 @@ fn checker(
         .unwrap_or_else(|| context.paths.dir.join(OAUTH_KEY_FILE));
     let (key, created) = secret_file(&key_path, "--oauth-key-file")?;
     if created {
-        eprintln!(
-            "portcullis serve: created the access-token key {} (every server of a fleet needs this file)",
-            key_path.display()
-        );
+        created_file(args, "oauth_key", &key_path);
     }
     let base = context.checker()?;
     let verifier = access_verifier(&key, base.policy().catalog())
@@ -173,4 +167,17 @@ fn checker(
         }
     };
     Ok((checker, verifier))
+}
+
+/// Logs (stderr, JSON, as every line there) that a secret file was created: the host and
+/// every server of a fleet need the same file.
+fn created_file(args: &ServeArgs, what: &str, path: &std::path::Path) {
+    portcullis_server::log::Log::new(args.log).event(
+        "created_secret_file",
+        serde_json::json!({
+            "file": what,
+            "path": path.display().to_string(),
+            "note": "the host and every server of a fleet need this file",
+        }),
+    );
 }
