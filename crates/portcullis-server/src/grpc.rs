@@ -99,15 +99,13 @@ use envoy_types::pb::envoy::config::core::v3::address;
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
 use envoy_types::pb::google::rpc;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tonic::codegen::Service as _;
 
 /// Concurrent calls on one HTTP/2 connection (Envoy multiplexes its checks over a few).
@@ -418,54 +416,16 @@ pub async fn serve_grpc(
         .keep_alive_interval(KEEPALIVE.0)
         .keep_alive_timeout(KEEPALIVE.1)
         .timer(TokioTimer::new());
-    let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(bounds.max_connections.max(1)));
-    tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of descriptors, or a connection reset before accept: wait, go on.
-                    service.log.event("accept_error", serde_json::json!({"error": e.to_string(), "listener": "grpc"}));
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        service.metrics.connection();
+    let handler = move |peer: SocketAddr| {
         let grpc = grpc.clone();
         // The generated server is always ready (its poll_ready returns Ready), so it is
         // called directly.
-        let handler = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(Peer(peer));
             grpc.clone().call(request)
-        });
-        let connection = graceful.watch(
-            builder
-                .serve_connection(TokioIo::new(stream), handler)
-                .into_owned(),
-        );
-        tokio::spawn(async move {
-            let _ = connection.await;
-            drop(permit);
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(bounds.shutdown_grace) => {}
-    }
+        })
+    };
+    crate::listen::accept(&service, listener, builder, "grpc", handler, shutdown).await;
 }
 
 #[cfg(test)]

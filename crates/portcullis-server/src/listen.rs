@@ -1,4 +1,5 @@
-//! Listening: the accept loop, connection bounds and graceful shutdown.
+//! Listening: the accept loop, connection bounds and graceful shutdown, shared by HTTP and
+//! Envoy's gRPC.
 
 use crate::http::handle;
 use crate::service::Service;
@@ -15,6 +16,9 @@ use tokio::sync::Semaphore;
 
 /// hyper refuses a read buffer under 8 KiB.
 const MIN_HEADER_BYTES: usize = 8192;
+
+/// An error a connection's service may return.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves HTTP on `listener` until `shutdown` completes, then lets open requests finish
 /// for at most the configured grace.
@@ -34,6 +38,36 @@ pub async fn serve_http(
         .http2()
         .max_header_list_size(u32::try_from(bounds.max_header_bytes).unwrap_or(u32::MAX))
         .timer(TokioTimer::new());
+    let shared = service.clone();
+    let handler = move |peer: SocketAddr| {
+        let service = shared.clone();
+        service_fn(move |request| handle(service.clone(), request, peer))
+    };
+    accept(&service, listener, builder, "http", handler, shutdown).await;
+}
+
+/// Accepts connections on `listener` and serves each with `handler(peer)` through
+/// `builder`, at most `max_connections` at once, until `shutdown` completes; then lets
+/// open connections finish for at most the configured grace. `name` labels logs.
+pub(crate) async fn accept<F, S, B>(
+    service: &Service,
+    listener: TcpListener,
+    builder: auto::Builder<TokioExecutor>,
+    name: &'static str,
+    handler: F,
+    shutdown: impl Future<Output = ()>,
+) where
+    F: Fn(SocketAddr) -> S,
+    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let bounds = service.config.bounds;
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(bounds.max_connections.max(1)));
@@ -51,7 +85,10 @@ pub async fn serve_http(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors, or a connection reset before accept: wait, go on.
-                    service.log.event("accept_error", serde_json::json!({"error": e.to_string()}));
+                    service.log.event(
+                        "accept_error",
+                        serde_json::json!({"error": e.to_string(), "listener": name}),
+                    );
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -60,12 +97,9 @@ pub async fn serve_http(
         };
         let _ = stream.set_nodelay(true);
         service.metrics.connection();
-        let service = service.clone();
-        let handler = service_fn(move |request| handle(service.clone(), request, peer));
-        let builder = builder.clone();
         let connection = graceful.watch(
             builder
-                .serve_connection(TokioIo::new(stream), handler)
+                .serve_connection(TokioIo::new(stream), handler(peer))
                 .into_owned(),
         );
         tokio::spawn(async move {
