@@ -54,6 +54,7 @@ where
     match path {
         "/healthz" => health(service, request.method()).await,
         "/metrics" => metrics(service, request.method()),
+        _ if crate::keys_api::owns(path) => crate::keys_api::route(service, request, peer).await,
         _ => match crate::oauth::route(service, request, peer).await {
             Some(response) => response,
             None => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),

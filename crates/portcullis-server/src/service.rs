@@ -2,6 +2,7 @@
 
 use crate::config::ServeConfig;
 use crate::forwarded::Original;
+use crate::keys_api::KeysState;
 use crate::log::Log;
 use crate::metrics::Metrics;
 use crate::oauth::OAuthState;
@@ -31,6 +32,9 @@ pub struct Service {
     /// The OAuth endpoints' engine and host secret; `None`: `/oauth/…` and the metadata
     /// documents answer 404 ([`Service::with_oauth`]).
     pub oauth: Option<Arc<OAuthState>>,
+    /// The key-management API and the Settings > API Keys page; `None`: `/api/keys…` and
+    /// `/settings/api-keys…` answer 404 ([`Service::with_keys`]).
+    pub keys: Option<Arc<KeysState>>,
 }
 
 impl Service {
@@ -50,6 +54,7 @@ impl Service {
             metrics: Metrics::default(),
             resource_metadata,
             oauth: None,
+            keys: None,
         }
     }
 
@@ -58,6 +63,12 @@ impl Service {
     /// tokens it grants).
     pub fn with_oauth(mut self, state: OAuthState) -> Self {
         self.oauth = Some(Arc::new(state));
+        self
+    }
+
+    /// The same service serving the key-management API and page with `state`.
+    pub fn with_keys(mut self, state: KeysState) -> Self {
+        self.keys = Some(Arc::new(state));
         self
     }
 
