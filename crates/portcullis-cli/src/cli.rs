@@ -181,6 +181,11 @@ pub struct ServeArgs {
     /// 0600) when missing]. Every server of a fleet needs the same file.
     #[arg(long, env = "PORTCULLIS_OAUTH_KEY_FILE", value_name = "PATH")]
     pub oauth_key_file: Option<PathBuf>,
+    /// The admin token of the key API at /api/keys (64 hex digits, mode 0600; sent as
+    /// `Authorization: Bearer <hex>`) [default: STORE/admin-token when it exists; without
+    /// it, only signed-in users manage their organisation's keys].
+    #[arg(long, env = "PORTCULLIS_ADMIN_TOKEN_FILE", value_name = "PATH")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// `portcullis audit`.

@@ -60,7 +60,19 @@ pub fn run(args: &ServeArgs, context: &Context) -> Result<Report, CliError> {
         CliError::input("invalid_argument", e.to_string())
             .hint("--public-url must be https:// (http:// only for 127.0.0.1 or localhost)")
     })?;
-    let service = Service::new(Arc::new(checker), store, config).with_oauth(oauth);
+    // The key API and page: the host's assertions, and the admin token when its file exists.
+    let admin_token = args.admin_token_file.clone().unwrap_or_else(|| {
+        context
+            .paths
+            .dir
+            .join(portcullis_server::keys_api::ADMIN_TOKEN_FILE)
+    });
+    let keys =
+        portcullis_server::keys_api::KeysState::new(Some(oauth.host_secret.clone()), &admin_token)
+            .map_err(|e| CliError::store("secret_file", e.to_string()))?;
+    let service = Service::new(Arc::new(checker), store, config)
+        .with_oauth(oauth)
+        .with_keys(keys);
     let json = context.json;
     portcullis_server::run_until_signal(service, |server| {
         let addr = server.http_addr();
