@@ -130,7 +130,7 @@ fn serve_works_after_init_logs_no_secret_and_stops_on_sigterm() {
     let reasons: Vec<&str> = lines.iter().filter_map(|l| l["reason"].as_str()).collect();
     assert_eq!(
         reasons,
-        ["allowed", "query_refused", "wrong_secret"],
+        ["allowed", "query_refused", "malformed_key"],
         "{stderr}"
     );
     assert!(lines.iter().any(|l| l["event"] == "stopped"), "{stderr}");
