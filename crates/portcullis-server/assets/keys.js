@@ -33,6 +33,62 @@
     el.hidden = !text;
   }
 
+  // `2026-12-05 20:16 UTC`, as the server renders dates.
+  function date(secs, none) {
+    if (secs === null || secs === undefined) { return none; }
+    var iso = new Date(secs * 1000).toISOString();
+    return iso.slice(0, 10) + " " + iso.slice(11, 16) + " UTC";
+  }
+
+  // Adds a key the API returned to the list (text only: nothing is parsed as HTML).
+  function addRow(key) {
+    var table = $("keys");
+    if (!table || !key) { return; }
+    var row = document.createElement("tr");
+    row.setAttribute("data-id", key.id);
+    var name = document.createElement("th");
+    name.scope = "row";
+    name.textContent = key.name;
+    row.appendChild(name);
+    var code = document.createElement("code");
+    code.textContent = key.display;
+    var cells = [code, key.permissions.join(", "), date(key.created_at, "—"),
+      date(key.last_used_at, "Never"), date(key.expires_at, "Never")];
+    cells.forEach(function (content) {
+      var td = document.createElement("td");
+      if (typeof content === "string") { td.textContent = content; } else { td.appendChild(content); }
+      row.appendChild(td);
+    });
+    var status = document.createElement("span");
+    status.className = "status " + key.status;
+    status.textContent = key.status === "active" ? "Active" : key.status;
+    var statusCell = document.createElement("td");
+    statusCell.appendChild(status);
+    row.appendChild(statusCell);
+    var actions = document.createElement("td");
+    actions.className = "actions";
+    [["rotate", "Rotate"], ["revoke danger", "Revoke"]].forEach(function (b, i) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = b[0];
+      button.setAttribute("data-id", key.id);
+      button.setAttribute("data-name", key.name);
+      button.setAttribute("data-display", key.display);
+      button.textContent = b[1];
+      var hint = document.createElement("span");
+      hint.className = "sr-only";
+      hint.textContent = " " + key.name;
+      button.appendChild(hint);
+      if (i) { actions.appendChild(document.createTextNode(" ")); }
+      actions.appendChild(button);
+    });
+    row.appendChild(actions);
+    table.tBodies[0].appendChild(row);
+    table.parentNode.hidden = false;
+    var empty = $("no-keys");
+    if (empty) { empty.hidden = true; }
+  }
+
   // The once-only panel.
   var panel = $("once");
   var field = $("once-key");
@@ -91,6 +147,7 @@
           button.disabled = false;
           if (result.status !== 201) { showError(error, problem(result)); return; }
           form.reset();
+          addRow(result.body.key);
           showOnce(result.body.secret, result.body.key && result.body.key.name);
         }, function () {
           button.disabled = false;

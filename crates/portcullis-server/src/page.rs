@@ -43,6 +43,8 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 const STYLE: &str = include_str!("../assets/keys.css");
 /// The script.
 const SCRIPT: &str = include_str!("../assets/keys.js");
+/// The tab's icon (browsers ask for one; without it, every visit logs a 404).
+const ICON: &str = include_str!("../assets/icon.svg");
 
 /// Answers `/settings/api-keys` (`rest` empty) and its assets.
 pub async fn route<B>(
@@ -59,7 +61,10 @@ pub async fn route<B>(
         "" | "/" => method_not_allowed("GET, HEAD"),
         "/assets/keys.css" if get => asset(STYLE, "text/css; charset=utf-8"),
         "/assets/keys.js" if get => asset(SCRIPT, "text/javascript; charset=utf-8"),
-        "/assets/keys.css" | "/assets/keys.js" => method_not_allowed("GET, HEAD"),
+        "/assets/icon.svg" if get => asset(ICON, "image/svg+xml"),
+        "/assets/keys.css" | "/assets/keys.js" | "/assets/icon.svg" => {
+            method_not_allowed("GET, HEAD")
+        }
         _ => html(
             StatusCode::NOT_FOUND,
             shell("Not found", "<h1>Not found</h1>\n", None),
@@ -112,7 +117,7 @@ fn shell(title: &str, body: &str, csrf: Option<&str>) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n\
 <meta name=\"referrer\" content=\"no-referrer\">\n<title>{} · Settings</title>\n\
-<link rel=\"stylesheet\" href=\"/settings/api-keys/assets/keys.css\">\n{head}</head>\n<body>\n{body}</body></html>\n",
+<link rel=\"icon\" href=\"/settings/api-keys/assets/icon.svg\" type=\"image/svg+xml\">\n<link rel=\"stylesheet\" href=\"/settings/api-keys/assets/keys.css\">\n{head}</head>\n<body>\n{body}</body></html>\n",
         escape(title)
     )
 }
@@ -266,40 +271,41 @@ If you lose it, create a new key and revoke this one.</p>\n\
 <button type=\"button\" id=\"once-done\" class=\"primary\">I have stored the key</button>\n</section>\n\
 <section aria-labelledby=\"list-h\" class=\"card\">\n<h2 id=\"list-h\">Your API keys</h2>\n",
     );
-    if rows.is_empty() {
-        b.push_str("<p id=\"no-keys\">No keys yet.</p>\n");
-    } else {
-        b.push_str(
-            "<div class=\"scroll\"><table id=\"keys\">\n<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Key</th>\
+    // The table is always there (hidden while empty): the script adds a new key's row.
+    let hidden = if rows.is_empty() { "" } else { " hidden" };
+    let _ = writeln!(b, "<p id=\"no-keys\"{hidden}>No keys yet.</p>");
+    let hidden = if rows.is_empty() { " hidden" } else { "" };
+    let _ = write!(
+        b,
+        "<div class=\"scroll\"{hidden}><table id=\"keys\">\n<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Key</th>\
 <th scope=\"col\">Permissions</th><th scope=\"col\">Created</th><th scope=\"col\">Last used</th>\
-<th scope=\"col\">Expires</th><th scope=\"col\">Status</th><th scope=\"col\"><span class=\"sr-only\">Actions</span></th></tr></thead>\n<tbody>\n",
-        );
-        for row in rows {
-            let (name, display) = (escape(&row.name), escape(&row.display));
-            let actions = if row.status == "active" || row.status == "not_yet_valid" {
-                format!(
-                    "<button type=\"button\" class=\"rotate\" data-id=\"{id}\" data-name=\"{name}\" data-display=\"{display}\">Rotate<span class=\"sr-only\"> {name}</span></button> \
+<th scope=\"col\">Expires</th><th scope=\"col\">Status</th><th scope=\"col\"><span class=\"sr-only\">Actions</span></th></tr></thead>\n<tbody>\n"
+    );
+    for row in rows {
+        let (name, display) = (escape(&row.name), escape(&row.display));
+        let actions = if row.status == "active" || row.status == "not_yet_valid" {
+            format!(
+                "<button type=\"button\" class=\"rotate\" data-id=\"{id}\" data-name=\"{name}\" data-display=\"{display}\">Rotate<span class=\"sr-only\"> {name}</span></button> \
 <button type=\"button\" class=\"revoke danger\" data-id=\"{id}\" data-name=\"{name}\" data-display=\"{display}\">Revoke<span class=\"sr-only\"> {name}</span></button>",
-                    id = escape(&row.id)
-                )
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                b,
-                "<tr data-id=\"{}\"><th scope=\"row\">{name}</th><td><code>{display}</code></td><td>{}</td>\
+                id = escape(&row.id)
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            b,
+            "<tr data-id=\"{}\"><th scope=\"row\">{name}</th><td><code>{display}</code></td><td>{}</td>\
 <td>{}</td><td>{}</td><td>{}</td><td><span class=\"status {status}\">{}</span></td><td class=\"actions\">{actions}</td></tr>",
-                escape(&row.id),
-                escape(&row.permissions.join(", ")),
-                date(Some(row.created), "—"),
-                date(row.last_used, "Never"),
-                date(row.expires, "Never"),
-                status_text(row.status),
-                status = row.status,
-            );
-        }
-        b.push_str("</tbody>\n</table></div>\n");
+            escape(&row.id),
+            escape(&row.permissions.join(", ")),
+            date(Some(row.created), "—"),
+            date(row.last_used, "Never"),
+            date(row.expires, "Never"),
+            status_text(row.status),
+            status = row.status,
+        );
     }
+    b.push_str("</tbody>\n</table></div>\n");
     b.push_str(
         "</section>\n</main>\n\
 <dialog id=\"confirm\" aria-labelledby=\"confirm-h\" aria-describedby=\"confirm-text\">\n\
