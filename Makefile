@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test check demo demo-proxy test-proxies test-rust lint test-c test-python bench fuzz fuzz-smoke vectors
+.PHONY: test check demo demo-proxy test-proxies test-browser test-rust lint test-c test-python bench fuzz fuzz-smoke vectors
 
 ## Every suite: Rust (fmt, clippy, tests), C, Python. Installs what it needs.
-test: lint test-rust test-c test-python test-proxies fuzz-smoke
+test: lint test-rust test-c test-python test-proxies test-browser fuzz-smoke
 
 ## The inner loop (under two minutes on a warm build): fmt, clippy, the core crate's tests.
 check:
@@ -36,6 +36,11 @@ test-rust:
 ## "Behind a proxy" blocks (installs them; under a minute on a warm build).
 test-proxies:
 	bash crates/portcullis-server/tests/proxies/run.sh
+
+## The Settings > API Keys page in Debian's Chromium driven by Playwright (installs both; a
+## minute on a warm build); screenshots in target/artifacts/.
+test-browser:
+	bash crates/portcullis-server/tests/browser/run.sh
 
 ## The C binding's suites (gcc, valgrind, sanitizers).
 test-c:
