@@ -323,7 +323,10 @@ pub fn principal(
             // The token is the file's hex; compared as digests so the time does not
             // depend on where the bytes differ, nor on the token's length.
             let expected = admin.mac(&[b"portcullis-admin-v1", to_hex(admin.expose()).as_bytes()]);
-            let given = admin.mac(&[b"portcullis-admin-v1", token.trim_ascii()]);
+            let given = admin.mac(&[
+                b"portcullis-admin-v1",
+                &token.trim_ascii().to_ascii_lowercase(),
+            ]);
             constant_time_eq::constant_time_eq_32(&expected, &given)
         });
         if !matches {

@@ -261,6 +261,14 @@ fn the_admin_token_sees_every_organisation_and_names_owners() {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["owner"], "initech");
 
+    let upper = server.call(
+        "GET",
+        "/api/keys",
+        &format!("\nAuthorization: Bearer {}", ADMIN.to_ascii_uppercase()),
+        "",
+    );
+    assert_eq!(upper.status, 200, "hex digits in either case");
+
     let no_owner = server.as_admin("POST", "/api/keys", r#"{"name":"x","scopes":["a"]}"#);
     assert_eq!(no_owner.status, 400);
 
@@ -376,11 +384,7 @@ fn the_cores_rules_come_back_as_typed_errors() {
             400,
             "unknown_scope",
         ),
-        (
-            r#"{"name":"","scopes":["claims:read"]}"#,
-            400,
-            "bad_field",
-        ),
+        (r#"{"name":"","scopes":["claims:read"]}"#, 400, "bad_field"),
         (r#"{"name":"x","scopes":[]}"#, 400, "no_permissions"),
         (
             r#"{"name":"x","scopes":["claims:read"],"ttl_days":0}"#,
