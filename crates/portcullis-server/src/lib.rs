@@ -15,11 +15,19 @@
 //! - gRPC `envoy.service.auth.v3.Authorization/Check` on
 //!   [`ServeConfig::grpc_listen`], when set: Envoy `ext_authz` in gRPC mode, the same
 //!   decision as a `CheckResponse` (`grpc.rs`).
-//! - `/healthz` (200, or 503 while the store cannot vouch for its cache) and `/metrics`
-//!   (Prometheus text: decisions by endpoint, reason and status; a latency histogram).
+//! - Envoy's gRPC `envoy.service.auth.v3.Authorization/Check` on [`ServeConfig::grpc_listen`]
+//!   (`grpc.rs`), decided by the same [`Service::decide`].
+//! - The OAuth endpoints (`oauth.rs`): `/oauth/authorize` with the host's signed assertion
+//!   of the signed-in user (`assertion.rs`) and a consent page (`consent.rs`),
+//!   `/oauth/token`, `/oauth/revoke`, `/oauth/introspect`, RFC 8414 and RFC 9728 metadata.
+//! - The key-management API `/api/keys` (`keys_api.rs`) and the Settings > API Keys page
+//!   `/settings/api-keys` (`page.rs`).
+//! - `/healthz` (200 `ok` or `degraded`, or 503 while no decision can be vouched for) and
+//!   `/metrics` (Prometheus text: decisions by endpoint, reason and status; a latency
+//!   histogram).
 //!
 //! Decisions:
-//! - **hyper 1 with hyper-util** rather than a framework: six routes need no router, and the
+//! - **hyper 1 with hyper-util** rather than a framework: a dozen routes need no router, and the
 //!   forward-auth path stays a handful of allocations over a bare server.
 //! - **A cache hit is decided on the runtime's thread; a miss reads the database on a
 //!   blocking thread** ([`Service::decide`]), so a slow database never stalls other
