@@ -51,7 +51,8 @@ pub struct Bounds {
     pub max_body_bytes: usize,
     /// From a connection's first byte to the end of its request headers: 10 s.
     pub header_timeout: Duration,
-    /// Reading a request's body and deciding: 10 s, then 408.
+    /// Reading a request's body and answering: 10 s, then 408; for forward auth, waiting
+    /// for the database on a cache miss: 10 s, then 503 `lookup_failed`.
     pub request_timeout: Duration,
     /// Connections open at once: 4,096; past it, new connections wait to be accepted.
     pub max_connections: usize,

@@ -27,8 +27,13 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let started = Instant::now();
+    let path = request.uri().path();
+    if path == "/auth" || path.starts_with(ENVOY_PREFIX) {
+        // No timer on the hot path: only a cache miss waits, and `decide` bounds that wait.
+        return Ok(forward_auth(&service, &request, peer, started).await);
+    }
     let timeout = service.config.bounds.request_timeout;
-    let answer = tokio::time::timeout(timeout, route(&service, request, peer, started)).await;
+    let answer = tokio::time::timeout(timeout, route(&service, request, peer)).await;
     Ok(answer.unwrap_or_else(|_| {
         json_response(
             StatusCode::REQUEST_TIMEOUT,
@@ -37,20 +42,12 @@ where
     }))
 }
 
-async fn route<B>(
-    service: &Service,
-    request: Request<B>,
-    peer: SocketAddr,
-    started: Instant,
-) -> Response<Body>
+async fn route<B>(service: &Service, request: Request<B>, peer: SocketAddr) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let path = request.uri().path();
-    if path == "/auth" || path.starts_with(ENVOY_PREFIX) {
-        return forward_auth(service, &request, peer, started).await;
-    }
     match path {
         "/healthz" => health(service, request.method()).await,
         "/metrics" => metrics(service, request.method()),
@@ -75,7 +72,7 @@ async fn forward_auth<B>(
             "untrusted_proxy",
             serde_json::json!({"peer": peer.to_string(), "path": "/auth"}),
         );
-        return verdict_response(&Verdict::refused(
+        return verdict_response(Verdict::refused(
             403,
             "untrusted_proxy",
             "This address is not a trusted proxy",
@@ -98,7 +95,7 @@ async fn forward_auth<B>(
                 "bad_forward",
                 serde_json::json!({"error": e.code(), "peer": peer.to_string()}),
             );
-            return verdict_response(&Verdict::refused(400, "invalid_request", &e.to_string()));
+            return verdict_response(Verdict::refused(400, "invalid_request", &e.to_string()));
         }
     };
     let endpoint = match original.style {
@@ -106,25 +103,28 @@ async fn forward_auth<B>(
         _ => "auth",
     };
     let verdict = service.decide(endpoint, &original, started).await;
-    verdict_response(&verdict)
+    verdict_response(verdict)
 }
 
-/// A verdict as an HTTP response.
-pub fn verdict_response(verdict: &Verdict) -> Response<Body> {
-    let body = verdict.body.clone().map_or_else(Bytes::new, Bytes::from);
+/// A verdict as an HTTP response (its strings become the header values without a copy).
+pub fn verdict_response(verdict: Verdict) -> Response<Body> {
+    let json = verdict.body.is_some();
+    let body = verdict.body.map_or_else(Bytes::new, Bytes::from);
     let mut response = Response::new(Full::new(body));
     *response.status_mut() =
         StatusCode::from_u16(verdict.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    for (name, value) in &verdict.headers {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(*name, value);
+    for (name, value) in verdict.headers {
+        if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
+            headers.insert(name, value);
         }
     }
-    if verdict.body.is_some() {
+    // A refusal may reach the client (Traefik, Caddy, Envoy pass it on): never cached. An
+    // allowed answer goes to the proxy alone, which does not cache it unless told to.
+    if json {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

@@ -75,7 +75,8 @@ impl Service {
     /// Decides the original request a proxy asks about, counts it and logs it.
     ///
     /// A record the store's cache holds is decided on the calling task; a miss, which reads
-    /// the database, runs on a blocking thread so the runtime's workers never wait on it.
+    /// the database, runs on a blocking thread so the runtime's workers never wait on it,
+    /// and past [`crate::Bounds::request_timeout`] is 503 `lookup_failed` (fail closed).
     pub async fn decide(
         &self,
         endpoint: &'static str,
@@ -98,7 +99,14 @@ impl Service {
                 let id = pending.key_id();
                 let record = match self.store.lookup_cached(&id) {
                     Some(record) => Ok(record),
-                    None => self.read_through(id).await,
+                    None => {
+                        let wait = self.config.bounds.request_timeout;
+                        tokio::time::timeout(wait, self.read_through(id))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(LookupError::new("the database did not answer in time"))
+                            })
+                    }
                 };
                 let decision = match record {
                     Ok(record) => checker.finish(pending, record, now),

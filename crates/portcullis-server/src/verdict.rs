@@ -43,7 +43,13 @@ impl Verdict {
         let reason = decision.reason();
         let mut headers = Vec::with_capacity(6);
         if decision.allowed() {
-            let scopes = decision.scopes().collect::<Vec<_>>().join(" ");
+            let mut scopes = String::new();
+            for scope in decision.scopes() {
+                if !scopes.is_empty() {
+                    scopes.push(' ');
+                }
+                scopes.push_str(scope);
+            }
             let id = decision.key_id().map(|id| id.as_str().to_owned());
             headers.push((IDENTITY_HEADERS[0], id.unwrap_or_default()));
             headers.push((
