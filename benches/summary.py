@@ -250,7 +250,7 @@ def main():
     serve = extra("serve")
     if serve:
         ratio = serve["throughput_ratio"]
-        row(f"portcullis serve /auth (nginx headers, allowed key) vs a bare hyper server, wrk -c32, pinned cores (median of {serve['rounds']} rounds)",
+        row(f"portcullis serve /auth (nginx headers, allowed key) vs a bare hyper server, wrk -c32, pinned cores (median of {serve['rounds']} paired rounds' ratios)",
             f"{serve['serve_rps']:,.0f}/s", f"bare {serve['bare_rps']:,.0f}/s", f"{ratio:.2f}×", "≥ 0.8×", ratio >= 0.8)
         row("portcullis serve /auth latency at saturation, p50 / p99 (bare: informational)",
             f"{serve['serve_p50_us']:.0f} / {serve['serve_p99_us']:.0f} µs",
@@ -258,9 +258,10 @@ def main():
         growth = serve.get("soak_rss_growth")
         if growth is not None:
             codes = ", ".join(f"{n:,} × {c}" for c, n in sorted(serve["soak_status_counts"].items()))
-            row(f"soak: {serve['soak_seconds']} s of hey asking {serve['soak_asked_rps']:,}/s (80 % of the maximum), {serve['soak_rps']:,.0f}/s served ({codes}): resident memory after the first minute",
+            achieved = serve["soak_rps"] / serve["soak_asked_rps"]
+            row(f"soak: {serve['soak_seconds']} s at a fixed rate asking {serve['soak_asked_rps']:,}/s (80 % of the maximum), {serve['soak_rps']:,.0f}/s served ({codes}): resident memory after the first minute (met: flat, and ≥ 95 % of the rate served)",
                 f"{serve['soak_rss_kb_first']:,} → {serve['soak_rss_kb_last']:,} kB", "", f"{growth * 100:+.1f} %", "flat (within ±10 %)",
-                abs(growth) <= 0.10)
+                abs(growth) <= 0.10 and achieved >= 0.95)
 
     header = ("measure", "median", "baseline", "ratio", "target", "verdict")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

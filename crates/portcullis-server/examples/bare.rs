@@ -13,16 +13,25 @@ use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-async fn answer(_request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    _request: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(Response::new(Full::new(Bytes::new())))
 }
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".to_owned());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&addr).await?;
-        println!("{}", serde_json::json!({ "http": listener.local_addr()?.to_string() }));
+        println!(
+            "{}",
+            serde_json::json!({ "http": listener.local_addr()?.to_string() })
+        );
         let bounds = portcullis_server::Bounds::default();
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
