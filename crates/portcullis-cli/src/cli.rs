@@ -104,6 +104,10 @@ pub enum OAuthCommand {
         /// The signed-in user (the owner of what they approve; 1-255 bytes).
         #[arg(long)]
         user: String,
+        /// Also the user's organisation: prints the `portcullis_org` assertion of the
+        /// Settings > API Keys page (`o1.…`) instead of the `portcullis_user` one.
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
         /// How long it is valid (e.g. 300, 5m).
         #[arg(long, default_value = "300", value_parser = parse_ttl)]
         ttl: u64,

@@ -31,9 +31,10 @@ pub fn run(command: OAuthCommand, context: &Context) -> Result<Report, CliError>
     match command {
         OAuthCommand::Assert {
             user,
+            org,
             ttl,
             host_secret_file,
-        } => assert(&user, ttl, host_secret_file, context),
+        } => assert(&user, org.as_deref(), ttl, host_secret_file, context),
         OAuthCommand::Clients(ClientsCommand::Create {
             name,
             redirect_uris,
@@ -62,6 +63,7 @@ pub fn secret_file(path: &std::path::Path, flag: &str) -> Result<(HostSecret, bo
 
 fn assert(
     user: &str,
+    org: Option<&str>,
     ttl: u64,
     file: Option<PathBuf>,
     context: &Context,
@@ -69,12 +71,14 @@ fn assert(
     let path = file.unwrap_or_else(|| context.paths.dir.join(HOST_SECRET_FILE));
     let (secret, _) = secret_file(&path, "--host-secret-file")?;
     let expires_at = context.now.0.saturating_add(ttl);
-    let assertion = secret
-        .assert_user(user, expires_at)
-        .map_err(|e| CliError::input(e.code(), e.to_string()))?;
+    let assertion = match org {
+        Some(org) => portcullis_server::keys_api::assert_org(&secret, org, user, expires_at),
+        None => secret.assert_user(user, expires_at),
+    }
+    .map_err(|e| CliError::input(e.code(), e.to_string()))?;
     Ok(Report::ok(
         format!("{assertion}\n"),
-        json!({ "assertion": assertion, "user": user, "expires_at": expires_at }),
+        json!({ "assertion": assertion, "user": user, "org": org, "expires_at": expires_at }),
     ))
 }
 
@@ -209,7 +213,7 @@ mod tests {
     fn assert_mints_what_the_server_verifies() {
         let dir = tempfile::tempdir().expect("tempdir");
         let context = context(dir.path());
-        let report = assert("ann", 300, None, &context).expect("assert");
+        let report = assert("ann", None, 300, None, &context).expect("assert");
         let assertion = report.json["assertion"].as_str().expect("assertion");
         let (secret, created) =
             HostSecret::load_or_create(&dir.path().join(HOST_SECRET_FILE)).expect("secret");
@@ -219,7 +223,11 @@ mod tests {
             Ok("ann".to_owned())
         );
         assert!(secret.verify(assertion.as_bytes(), 1_800_000_300).is_err());
-        assert!(assert("", 300, None, &context).is_err());
+        assert!(assert("", None, 300, None, &context).is_err());
+        let org = assert("ann", Some("acme"), 300, None, &context).expect("org assertion");
+        let org = org.json["assertion"].as_str().expect("assertion");
+        assert!(org.starts_with("o1."), "{org}");
+        assert!(secret.verify(org.as_bytes(), 1_800_000_000).is_err(), "not a user assertion");
     }
 
     #[test]
