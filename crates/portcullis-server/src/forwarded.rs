@@ -21,21 +21,12 @@
 //! could each pick differently are the start of a bypass). The URI is passed raw to the
 //! core, which refuses ambiguous paths with 400 before any route is matched.
 
-use http::HeaderMap;
-use http::header::{AUTHORIZATION, HeaderName};
+use http::{HeaderMap, HeaderValue};
 use std::net::IpAddr;
 
 /// The path prefix of Envoy's HTTP `ext_authz` (its `path_prefix` setting): a request to
 /// `/auth/envoy/v1/claims` asks about `/v1/claims`.
 pub const ENVOY_PREFIX: &str = "/auth/envoy";
-
-const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
-const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
-const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
-const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Which proxy contract a request followed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,42 +116,104 @@ pub fn original<'a>(
     headers: &'a HeaderMap,
     peer: IpAddr,
 ) -> Result<Original<'a>, ForwardError> {
-    if headers.contains_key(&X_ORIGINAL_URI) && headers.contains_key(&X_FORWARDED_URI) {
+    let seen = Seen::scan(headers);
+    if let Some(name) = seen.repeated {
+        return Err(ForwardError::BadHeader(name));
+    }
+    if seen.original_uri.is_some() && seen.forwarded_uri.is_some() {
         return Err(ForwardError::BothStyles);
     }
     let (style, method, path, query) = if let Some(rest) = envoy_path(path) {
         (Style::Envoy, method, rest, query)
-    } else if let Some(uri) = one(headers, &X_ORIGINAL_URI, "X-Original-URI")? {
-        let method = one(headers, &X_ORIGINAL_METHOD, "X-Original-Method")?.unwrap_or(method);
+    } else if let Some(uri) = text(seen.original_uri, "X-Original-URI")? {
+        let method = text(seen.original_method, "X-Original-Method")?.unwrap_or(method);
         let (path, query) = split_target(uri)?;
         (Style::Nginx, method, path, query)
-    } else if let Some(uri) = one(headers, &X_FORWARDED_URI, "X-Forwarded-Uri")? {
-        let method = one(headers, &X_FORWARDED_METHOD, "X-Forwarded-Method")?.unwrap_or(method);
+    } else if let Some(uri) = text(seen.forwarded_uri, "X-Forwarded-Uri")? {
+        let method = text(seen.forwarded_method, "X-Forwarded-Method")?.unwrap_or(method);
         let (path, query) = split_target(uri)?;
         (Style::Forwarded, method, path, query)
     } else {
         return Err(ForwardError::NoOriginal);
     };
-    let https = match one(headers, &X_FORWARDED_PROTO, "X-Forwarded-Proto")? {
+    let https = match text(seen.proto, "X-Forwarded-Proto")? {
         None => false,
         Some(p) if p.eq_ignore_ascii_case("https") => true,
         Some(p) if p.eq_ignore_ascii_case("http") => false,
         Some(_) => return Err(ForwardError::BadProto),
     };
-    let mut authorization = headers.get_all(AUTHORIZATION).iter();
-    let first = authorization.next().map(|v| v.as_bytes());
-    if authorization.next().is_some() {
-        return Err(ForwardError::BadHeader("Authorization"));
-    }
     Ok(Original {
         style,
         method,
         path,
         query,
-        authorization: first,
+        authorization: seen.authorization.map(HeaderValue::as_bytes),
         https,
-        client: client(style, headers, peer),
+        client: seen.client(style, peer),
     })
+}
+
+/// The headers `original` reads, found in one pass over the request's headers (a lookup
+/// each hashes every name again).
+#[derive(Default)]
+struct Seen<'a> {
+    original_uri: Option<&'a HeaderValue>,
+    original_method: Option<&'a HeaderValue>,
+    forwarded_uri: Option<&'a HeaderValue>,
+    forwarded_method: Option<&'a HeaderValue>,
+    proto: Option<&'a HeaderValue>,
+    authorization: Option<&'a HeaderValue>,
+    real_ip: Option<&'a HeaderValue>,
+    /// The last one: the entry the nearest proxy appended is at its end.
+    forwarded_for: Option<&'a HeaderValue>,
+    /// The first header of these sent twice.
+    repeated: Option<&'static str>,
+}
+
+impl<'a> Seen<'a> {
+    fn scan(headers: &'a HeaderMap) -> Self {
+        let mut seen = Seen::default();
+        for (name, value) in headers {
+            let (slot, shown) = match name.as_str() {
+                "authorization" => (&mut seen.authorization, "Authorization"),
+                "x-original-uri" => (&mut seen.original_uri, "X-Original-URI"),
+                "x-original-method" => (&mut seen.original_method, "X-Original-Method"),
+                "x-forwarded-uri" => (&mut seen.forwarded_uri, "X-Forwarded-Uri"),
+                "x-forwarded-method" => (&mut seen.forwarded_method, "X-Forwarded-Method"),
+                "x-forwarded-proto" => (&mut seen.proto, "X-Forwarded-Proto"),
+                "x-real-ip" => {
+                    seen.real_ip.get_or_insert(value);
+                    continue;
+                }
+                "x-forwarded-for" => {
+                    seen.forwarded_for = Some(value);
+                    continue;
+                }
+                _ => continue,
+            };
+            if slot.is_some() {
+                seen.repeated.get_or_insert(shown);
+            } else {
+                *slot = Some(value);
+            }
+        }
+        seen
+    }
+
+    /// The client's address as the proxy reports it, else the proxy's own.
+    fn client(&self, style: Style, peer: IpAddr) -> IpAddr {
+        let parse = |v: &str| v.trim().parse::<IpAddr>().ok();
+        if style == Style::Nginx
+            && let Some(ip) = self.real_ip.and_then(|v| v.to_str().ok()).and_then(parse)
+        {
+            return ip;
+        }
+        self.forwarded_for
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(parse)
+            .unwrap_or(peer)
+    }
 }
 
 /// The original path of an Envoy request: what follows [`ENVOY_PREFIX`], if it starts
@@ -170,23 +223,14 @@ fn envoy_path(path: &str) -> Option<&str> {
         .filter(|rest| rest.starts_with('/'))
 }
 
-/// One header's value: none, one visible-ASCII value, or an error.
-fn one<'a>(
-    headers: &'a HeaderMap,
-    name: &HeaderName,
+/// A header's value as visible ASCII, if it was sent.
+fn text<'a>(
+    value: Option<&'a HeaderValue>,
     shown: &'static str,
 ) -> Result<Option<&'a str>, ForwardError> {
-    let mut values = headers.get_all(name).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(ForwardError::BadHeader(shown));
-    }
     value
-        .to_str()
-        .map(Some)
-        .map_err(|_| ForwardError::BadHeader(shown))
+        .map(|v| v.to_str().map_err(|_| ForwardError::BadHeader(shown)))
+        .transpose()
 }
 
 /// `/path?query` → (`/path`, `query`). A fragment is not part of a request target: `#` is
@@ -201,31 +245,9 @@ fn split_target(uri: &str) -> Result<(&str, Option<&str>), ForwardError> {
     })
 }
 
-/// The client's address as the proxy reports it, else the proxy's own.
-fn client(style: Style, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
-    let parse = |v: &str| v.trim().parse::<IpAddr>().ok();
-    if style == Style::Nginx
-        && let Some(ip) = headers
-            .get(&X_REAL_IP)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse)
-    {
-        return ip;
-    }
-    headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(parse)
-        .unwrap_or(peer)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 

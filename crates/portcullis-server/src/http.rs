@@ -3,9 +3,9 @@
 
 use crate::forwarded::{self, ENVOY_PREFIX};
 use crate::service::Service;
-use crate::verdict::Verdict;
+use crate::verdict::{IDENTITY_HEADERS, STATUS_HEADER, Verdict};
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use std::convert::Infallible;
@@ -33,7 +33,8 @@ where
         return Ok(forward_auth(&service, &request, peer, started).await);
     }
     let timeout = service.config.bounds.request_timeout;
-    let answer = tokio::time::timeout(timeout, route(&service, request, peer)).await;
+    // Boxed: the other endpoints' state is large, and a request's future is moved by value.
+    let answer = tokio::time::timeout(timeout, Box::pin(route(&service, request, peer))).await;
     Ok(answer.unwrap_or_else(|_| {
         json_response(
             StatusCode::REQUEST_TIMEOUT,
@@ -116,7 +117,7 @@ pub fn verdict_response(verdict: Verdict) -> Response<Body> {
     let headers = response.headers_mut();
     for (name, value) in verdict.headers {
         if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
-            headers.insert(name, value);
+            headers.insert(header_name(name), value);
         }
     }
     // A refusal may reach the client (Traefik, Caddy, Envoy pass it on): never cached. An
@@ -126,6 +127,42 @@ pub fn verdict_response(verdict: Verdict) -> Response<Body> {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// The names a verdict carries, parsed once (parsing a name per response costs more than
+/// the rest of the response).
+static VERDICT_HEADERS: [(&str, HeaderName); 8] = [
+    (
+        IDENTITY_HEADERS[0],
+        HeaderName::from_static(IDENTITY_HEADERS[0]),
+    ),
+    (
+        IDENTITY_HEADERS[1],
+        HeaderName::from_static(IDENTITY_HEADERS[1]),
+    ),
+    (
+        IDENTITY_HEADERS[2],
+        HeaderName::from_static(IDENTITY_HEADERS[2]),
+    ),
+    (STATUS_HEADER, HeaderName::from_static(STATUS_HEADER)),
+    ("www-authenticate", http::header::WWW_AUTHENTICATE),
+    ("retry-after", http::header::RETRY_AFTER),
+    (
+        "ratelimit-policy",
+        HeaderName::from_static("ratelimit-policy"),
+    ),
+    ("ratelimit", HeaderName::from_static("ratelimit")),
+];
+
+/// The header name of a verdict's header.
+fn header_name(name: &'static str) -> HeaderName {
+    VERDICT_HEADERS
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map_or_else(
+            || HeaderName::from_static(name),
+            |(_, header)| header.clone(),
+        )
 }
 
 /// `/healthz`: 200 `ok` while the store's cache is current; 200 `degraded` while it is not

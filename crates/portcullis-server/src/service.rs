@@ -99,14 +99,8 @@ impl Service {
                 let id = pending.key_id();
                 let record = match self.store.lookup_cached(&id) {
                     Some(record) => Ok(record),
-                    None => {
-                        let wait = self.config.bounds.request_timeout;
-                        tokio::time::timeout(wait, self.read_through(id))
-                            .await
-                            .unwrap_or_else(|_| {
-                                Err(LookupError::new("the database did not answer in time"))
-                            })
-                    }
+                    // Boxed: the timer and the join handle stay off the hit path's future.
+                    None => Box::pin(self.read_through_in_time(id)).await,
                 };
                 let decision = match record {
                     Ok(record) => checker.finish(pending, record, now),
@@ -120,6 +114,17 @@ impl Service {
             .decision(endpoint, verdict.reason, verdict.status, took);
         self.log.decision(endpoint, original, &verdict, took);
         verdict
+    }
+
+    /// [`Service::read_through`] within [`crate::Bounds::request_timeout`].
+    async fn read_through_in_time(
+        &self,
+        id: portcullis::KeyId,
+    ) -> Result<Option<Arc<portcullis::KeyRecord>>, LookupError> {
+        let wait = self.config.bounds.request_timeout;
+        tokio::time::timeout(wait, self.read_through(id))
+            .await
+            .unwrap_or_else(|_| Err(LookupError::new("the database did not answer in time")))
     }
 
     /// Reads a record the cache does not hold, on a blocking thread.
