@@ -4,12 +4,12 @@
 
 mod common;
 
-use common::{CLAIMPORT, Reply, send};
-use portcullis::{Checker, Peppers, Policy, Timestamp};
+use common::{CLAIMPORT, Reply, TestServer, send};
+use portcullis::Timestamp;
 use portcullis_server::assertion::HostSecret;
 use portcullis_server::keys_api::{self, KeysState};
-use portcullis_server::{ServeConfig, Server, Service};
-use portcullis_store::{Options, Store};
+use portcullis_server::{ServeConfig, Service};
+use portcullis_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -20,65 +20,31 @@ struct KeysServer {
     addr: SocketAddr,
     secret: HostSecret,
     store: Arc<Store>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    /// Stopped when dropped.
+    _server: TestServer,
 }
 
 impl KeysServer {
     fn start() -> KeysServer {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite:{}", dir.path().join("keys.sqlite3").display());
-        let options = Options {
-            create: true,
-            ..Options::default()
-        };
-        let store = Arc::new(Store::open_with(&url, options).expect("store"));
-        let policy = Policy::from_toml(CLAIMPORT).expect("policy");
-        let pepper = Peppers::new("p1", &[7u8; 32]).expect("pepper");
-        let checker = Arc::new(Checker::new(policy, pepper));
-        let token_file = dir.path().join(keys_api::ADMIN_TOKEN_FILE);
-        std::fs::write(&token_file, format!("{ADMIN}\n")).expect("admin token");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))
-                .expect("chmod");
-        }
         let secret = HostSecret::from_bytes(&[5u8; 32]).expect("secret");
-        let state = KeysState::new(Some(secret.clone()), &token_file).expect("keys state");
-        assert!(state.admin_token.is_some(), "the admin token file is read");
-        let config = ServeConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ..ServeConfig::default()
-        };
-        let service = Service::new(checker, store.clone(), config).with_keys(state);
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let server = Server::bind(service).await.expect("bind");
-                ready_tx.send(server.http_addr()).expect("ready");
-                server
-                    .run(async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
+        let server = TestServer::start_built(ServeConfig::default(), |store, dir, config| {
+            let token_file = dir.join(keys_api::ADMIN_TOKEN_FILE);
+            std::fs::write(&token_file, format!("{ADMIN}\n")).expect("admin token");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod");
+            }
+            let state = KeysState::new(Some(secret.clone()), &token_file).expect("keys state");
+            assert!(state.admin_token.is_some(), "the admin token file is read");
+            Service::new(Arc::new(common::checker(CLAIMPORT)), store, config).with_keys(state)
         });
-        let addr = ready_rx.recv().expect("server started");
         KeysServer {
-            addr,
+            addr: server.addr,
+            store: server.store.clone(),
             secret,
-            store,
-            stop: Some(stop),
-            thread: Some(thread),
-            _dir: dir,
+            _server: server,
         }
     }
 
@@ -138,17 +104,6 @@ impl KeysServer {
             b"",
         )
         .status
-    }
-}
-
-impl Drop for KeysServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

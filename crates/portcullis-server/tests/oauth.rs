@@ -5,13 +5,12 @@
 mod common;
 
 use base64::Engine;
-use common::{CLAIMPORT, Reply, send};
+use common::{CLAIMPORT, Reply, TestServer, send};
 use portcullis::oauth::{Client, PkceChallenge};
-use portcullis::{Checker, OsRandom, Peppers, Policy, Timestamp};
+use portcullis::{OsRandom, Policy, Timestamp};
 use portcullis_server::assertion::HostSecret;
 use portcullis_server::oauth::{OAuthState, access_verifier};
-use portcullis_server::{Cidr, ServeConfig, Server, Service, TrustedProxies};
-use portcullis_store::{Options, Store};
+use portcullis_server::{Cidr, ServeConfig, Service, TrustedProxies};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -22,81 +21,50 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 /// A server with the OAuth endpoints, a confidential client `webapp` (its secret in
 /// `secret`) and a public client `spa`.
 struct OAuthServer {
+    /// Stopped when dropped.
+    _server: TestServer,
     addr: SocketAddr,
     host: HostSecret,
     secret: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
 }
 
 impl OAuthServer {
-    fn start(mut config: ServeConfig) -> OAuthServer {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite:{}", dir.path().join("keys.sqlite3").display());
-        let store = Arc::new(
-            Store::open_with(
-                &url,
-                Options {
-                    create: true,
-                    ..Options::default()
-                },
-            )
-            .expect("store"),
-        );
-        let policy = Policy::from_toml(CLAIMPORT).expect("policy");
-        let key = HostSecret::from_bytes(&[5u8; 32]).expect("key");
-        let verifier = access_verifier(&key, policy.catalog()).expect("verifier");
-        store.attach(verifier.clone()).expect("attach");
+    fn start(config: ServeConfig) -> OAuthServer {
         let host = HostSecret::from_bytes(&[6u8; 32]).expect("host secret");
-        let state = OAuthState::new(
-            &policy,
-            verifier.clone(),
-            host.clone(),
-            config.public_url.as_deref(),
-        )
-        .expect("oauth");
-        let checker = Checker::new(policy, Peppers::new("p1", &[7u8; 32]).expect("pepper"))
-            .with_access_tokens(verifier)
-            .expect("same catalog");
-        let (client, secret) = Client::confidential(
-            "webapp",
-            &[REDIRECT],
-            &["claims:read", "claims:write"],
-            &OsRandom::new(),
-        )
-        .expect("client");
-        store.put_client(&client).expect("put client");
-        let spa = Client::public("spa", false, &[REDIRECT], &["claims:read"]).expect("spa");
-        store.put_client(&spa).expect("put spa");
-        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        let service = Service::new(Arc::new(checker), store, config).with_oauth(state);
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let server = Server::bind(service).await.expect("bind");
-                ready_tx.send(server.http_addr()).expect("ready");
-                server
-                    .run(async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
+        let mut secret = None;
+        let server = TestServer::start_built(config, |store, _, config| {
+            let policy = Policy::from_toml(CLAIMPORT).expect("policy");
+            let key = HostSecret::from_bytes(&[5u8; 32]).expect("key");
+            let verifier = access_verifier(&key, policy.catalog()).expect("verifier");
+            store.attach(verifier.clone()).expect("attach");
+            let state = OAuthState::new(
+                &policy,
+                verifier.clone(),
+                host.clone(),
+                config.public_url.as_deref(),
+            )
+            .expect("oauth");
+            let checker = common::checker(CLAIMPORT)
+                .with_access_tokens(verifier)
+                .expect("same catalog");
+            let (client, client_secret) = Client::confidential(
+                "webapp",
+                &[REDIRECT],
+                &["claims:read", "claims:write"],
+                &OsRandom::new(),
+            )
+            .expect("client");
+            store.put_client(&client).expect("put client");
+            let spa = Client::public("spa", false, &[REDIRECT], &["claims:read"]).expect("spa");
+            store.put_client(&spa).expect("put spa");
+            secret = Some(client_secret.expose().to_owned());
+            Service::new(Arc::new(checker), store, config).with_oauth(state)
         });
-        let addr = ready_rx.recv().expect("server started");
         OAuthServer {
-            addr,
+            addr: server.addr,
+            _server: server,
             host,
-            secret: secret.expose().to_owned(),
-            stop: Some(stop),
-            thread: Some(thread),
-            _dir: dir,
+            secret: secret.expect("the client's secret"),
         }
     }
 
@@ -173,17 +141,6 @@ impl OAuthServer {
             ),
             b"",
         )
-    }
-}
-
-impl Drop for OAuthServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -8,11 +8,20 @@ use portcullis_server::{ServeConfig, Server, Service};
 use portcullis_store::{Options, Store};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The product's policy.
 pub const CLAIMPORT: &str = include_str!("../../../../examples/claimport.toml");
+
+/// The tests' checker of `policy` (pepper `p1` of 32 sevens).
+pub fn checker(policy: &str) -> Checker {
+    Checker::new(
+        Policy::from_toml(policy).expect("policy"),
+        Peppers::new("p1", &[7u8; 32]).expect("pepper"),
+    )
+}
 
 /// A server running on its own runtime thread; stopped (gracefully) on drop.
 pub struct TestServer {
@@ -42,8 +51,20 @@ impl TestServer {
     /// to the checker.
     pub fn start_with(
         policy: &str,
-        mut config: ServeConfig,
+        config: ServeConfig,
         extend: impl FnOnce(Checker) -> Checker,
+    ) -> TestServer {
+        Self::start_built(config, |store, _, config| {
+            Service::new(Arc::new(extend(checker(policy))), store, config)
+        })
+    }
+
+    /// A server over a new SQLite store in a temporary directory, whose service `build`
+    /// makes from the store, that directory (for files such as an admin token) and
+    /// `config` (addresses replaced by free ports, as in [`TestServer::start_with`]).
+    pub fn start_built(
+        mut config: ServeConfig,
+        build: impl FnOnce(Arc<Store>, &Path, ServeConfig) -> Service,
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite:{}", dir.path().join("keys.sqlite3").display());
@@ -57,17 +78,12 @@ impl TestServer {
             )
             .expect("store"),
         );
-        let policy = Policy::from_toml(policy).expect("policy");
-        let checker = extend(Checker::new(
-            policy,
-            Peppers::new("p1", &[7u8; 32]).expect("pepper"),
-        ));
-        let checker = Arc::new(checker);
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         if config.grpc_listen.is_some() {
             config.grpc_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         }
-        let service = Service::new(checker.clone(), store.clone(), config);
+        let service = build(store.clone(), dir.path(), config);
+        let checker = service.checker.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
