@@ -227,7 +227,10 @@ mod tests {
         let org = assert("ann", Some("acme"), 300, None, &context).expect("org assertion");
         let org = org.json["assertion"].as_str().expect("assertion");
         assert!(org.starts_with("o1."), "{org}");
-        assert!(secret.verify(org.as_bytes(), 1_800_000_000).is_err(), "not a user assertion");
+        assert!(
+            secret.verify(org.as_bytes(), 1_800_000_000).is_err(),
+            "not a user assertion"
+        );
     }
 
     #[test]
