@@ -210,13 +210,32 @@ impl HostSecret {
 
     /// Mints an assertion that `user` is signed in until `expires_at` (Unix seconds).
     pub fn assert_user(&self, user: &str, expires_at: u64) -> Result<String, AssertionError> {
-        if !valid_user(user.as_bytes()) {
-            return Err(AssertionError::BadUser);
+        self.sign_names(VERSION, &[user], expires_at)
+    }
+
+    /// Verifies an assertion at `now` (Unix seconds) and returns the signed-in user.
+    pub fn verify(&self, assertion: &[u8], now: u64) -> Result<String, AssertionError> {
+        let [user] = self.verify_names(VERSION, assertion, now)?;
+        Ok(user)
+    }
+
+    /// Mints `<version>.<base64url(name)>….<expiry>.<base64url(MAC)>`, the MAC over all
+    /// that precedes it; each name 1-255 bytes of UTF-8 without control characters.
+    pub fn sign_names(
+        &self,
+        version: &str,
+        names: &[&str],
+        expires_at: u64,
+    ) -> Result<String, AssertionError> {
+        let mut signed = version.to_owned();
+        for name in names {
+            if !valid_user(name.as_bytes()) {
+                return Err(AssertionError::BadUser);
+            }
+            signed.push('.');
+            signed.push_str(&URL_SAFE_NO_PAD.encode(name.as_bytes()));
         }
-        let signed = format!(
-            "{VERSION}.{}.{expires_at}",
-            URL_SAFE_NO_PAD.encode(user.as_bytes())
-        );
+        signed.push_str(&format!(".{expires_at}"));
         let mac = URL_SAFE_NO_PAD.encode(self.mac(&[signed.as_bytes()]));
         let assertion = format!("{signed}.{mac}");
         if assertion.len() > MAX_ASSERTION_LEN {
@@ -225,23 +244,26 @@ impl HostSecret {
         Ok(assertion)
     }
 
-    /// Verifies an assertion at `now` (Unix seconds) and returns the signed-in user.
-    pub fn verify(&self, assertion: &[u8], now: u64) -> Result<String, AssertionError> {
+    /// Verifies an assertion of `version` with `N` names at `now`, and returns the names.
+    /// Checked in this order: length, shape, version, MAC (constant time), expiry, names.
+    pub fn verify_names<const N: usize>(
+        &self,
+        version: &str,
+        assertion: &[u8],
+        now: u64,
+    ) -> Result<[String; N], AssertionError> {
         if assertion.len() > MAX_ASSERTION_LEN {
             return Err(AssertionError::TooLong);
         }
         let text = std::str::from_utf8(assertion).map_err(|_| AssertionError::Malformed)?;
-        let mut parts = text.split('.');
-        let (Some(version), Some(user), Some(expiry), Some(mac), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let parts: Vec<&str> = text.split('.').collect();
+        let [tag, names @ .., expiry, mac] = parts.as_slice() else {
             return Err(AssertionError::Malformed);
         };
-        if version != VERSION {
+        if names.len() != N {
+            return Err(AssertionError::Malformed);
+        }
+        if *tag != version {
             return Err(AssertionError::Version);
         }
         let digits = !expiry.is_empty() && expiry.len() <= 20;
@@ -260,13 +282,57 @@ impl HostSecret {
         if now >= expires_at {
             return Err(AssertionError::Expired);
         }
-        let user = URL_SAFE_NO_PAD
-            .decode(user)
-            .map_err(|_| AssertionError::BadUser)?;
-        if !valid_user(&user) {
-            return Err(AssertionError::BadUser);
+        let mut out: [String; N] = std::array::from_fn(|_| String::new());
+        for (slot, name) in out.iter_mut().zip(names) {
+            let bytes = URL_SAFE_NO_PAD
+                .decode(name)
+                .map_err(|_| AssertionError::BadUser)?;
+            if !valid_user(&bytes) {
+                return Err(AssertionError::BadUser);
+            }
+            *slot = String::from_utf8(bytes).map_err(|_| AssertionError::BadUser)?;
         }
-        String::from_utf8(user).map_err(|_| AssertionError::BadUser)
+        Ok(out)
+    }
+
+    /// A token binding `fields` under `purpose` until `expires_at`:
+    /// `<expiry>.<base64url(MAC)>` (the CSRF tokens of the consent and key pages).
+    pub fn token(&self, purpose: &[u8], fields: &[&[u8]], expires_at: u64) -> String {
+        let expires = expires_at.to_string();
+        format!(
+            "{expires}.{}",
+            URL_SAFE_NO_PAD.encode(self.token_mac(purpose, fields, &expires))
+        )
+    }
+
+    /// Whether `token` is [`HostSecret::token`]'s for these `fields` and not expired at
+    /// `now` (compared in constant time).
+    pub fn token_matches(&self, purpose: &[u8], fields: &[&[u8]], token: &[u8], now: u64) -> bool {
+        let Ok(token) = std::str::from_utf8(token) else {
+            return false;
+        };
+        let Some((expires, mac)) = token.split_once('.') else {
+            return false;
+        };
+        let Ok(expires_at) = expires.parse::<u64>() else {
+            return false;
+        };
+        let Ok(given) = URL_SAFE_NO_PAD.decode(mac) else {
+            return false;
+        };
+        let Ok(given) = <[u8; 32]>::try_from(given.as_slice()) else {
+            return false;
+        };
+        let expected = self.token_mac(purpose, fields, expires);
+        constant_time_eq::constant_time_eq_32(&expected, &given) && now < expires_at
+    }
+
+    fn token_mac(&self, purpose: &[u8], fields: &[&[u8]], expires: &str) -> [u8; 32] {
+        let mut parts = Vec::with_capacity(fields.len() + 2);
+        parts.push(purpose);
+        parts.extend_from_slice(fields);
+        parts.push(expires.as_bytes());
+        self.mac(&parts)
     }
 
     /// HMAC-SHA256 of the parts, each preceded by its length (so no two part lists collide).

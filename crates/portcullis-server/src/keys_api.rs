@@ -43,11 +43,9 @@
 //! - **Store calls run on blocking threads**; bodies are bounded by
 //!   [`crate::Bounds::max_body_bytes`].
 
-use crate::assertion::{HostSecret, MAX_ASSERTION_LEN, SecretFileError};
+use crate::assertion::{HostSecret, SecretFileError};
 use crate::http::{Body, json_response, method_not_allowed, read_body};
 use crate::service::Service;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap};
 use http::{Method, Request, Response, StatusCode};
@@ -377,21 +375,7 @@ pub fn assert_org(
     user: &str,
     expires_at: u64,
 ) -> Result<String, crate::assertion::AssertionError> {
-    use crate::assertion::AssertionError;
-    if !valid_name(org.as_bytes()) || !valid_name(user.as_bytes()) {
-        return Err(AssertionError::BadUser);
-    }
-    let signed = format!(
-        "{ORG_VERSION}.{}.{}.{expires_at}",
-        URL_SAFE_NO_PAD.encode(org),
-        URL_SAFE_NO_PAD.encode(user)
-    );
-    let mac = URL_SAFE_NO_PAD.encode(secret.mac(&[signed.as_bytes()]));
-    let assertion = format!("{signed}.{mac}");
-    if assertion.len() > MAX_ASSERTION_LEN {
-        return Err(AssertionError::TooLong);
-    }
-    Ok(assertion)
+    secret.sign_names(ORG_VERSION, &[org, user], expires_at)
 }
 
 /// Verifies an organisation assertion at `now`: `(org, user)`. Checked in the order of
@@ -401,48 +385,8 @@ pub fn verify_org(
     assertion: &[u8],
     now: u64,
 ) -> Result<(String, String), crate::assertion::AssertionError> {
-    use crate::assertion::AssertionError;
-    if assertion.len() > MAX_ASSERTION_LEN {
-        return Err(AssertionError::TooLong);
-    }
-    let text = std::str::from_utf8(assertion).map_err(|_| AssertionError::Malformed)?;
-    let parts: Vec<&str> = text.splitn(6, '.').collect();
-    let [version, org, user, expiry, mac] = parts[..] else {
-        return Err(AssertionError::Malformed);
-    };
-    if version != ORG_VERSION {
-        return Err(AssertionError::Version);
-    }
-    if expiry.is_empty() || expiry.len() > 20 || !expiry.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AssertionError::Malformed);
-    }
-    let expires_at: u64 = expiry.parse().map_err(|_| AssertionError::Malformed)?;
-    let given = URL_SAFE_NO_PAD
-        .decode(mac)
-        .map_err(|_| AssertionError::Malformed)?;
-    let given: [u8; 32] = given.try_into().map_err(|_| AssertionError::Malformed)?;
-    let signed = &text[..text.len() - mac.len() - 1];
-    if !constant_time_eq::constant_time_eq_32(&secret.mac(&[signed.as_bytes()]), &given) {
-        return Err(AssertionError::BadSignature);
-    }
-    if now >= expires_at {
-        return Err(AssertionError::Expired);
-    }
-    let name = |part: &str| {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(part)
-            .map_err(|_| AssertionError::BadUser)?;
-        if !valid_name(&bytes) {
-            return Err(AssertionError::BadUser);
-        }
-        String::from_utf8(bytes).map_err(|_| AssertionError::BadUser)
-    };
-    Ok((name(org)?, name(user)?))
-}
-
-fn valid_name(name: &[u8]) -> bool {
-    (1..=crate::assertion::MAX_USER_LEN).contains(&name.len())
-        && std::str::from_utf8(name).is_ok_and(|n| !n.chars().any(char::is_control))
+    let [org, user] = secret.verify_names(ORG_VERSION, assertion, now)?;
+    Ok((org, user))
 }
 
 fn to_hex(bytes: &[u8]) -> String {
@@ -451,41 +395,20 @@ fn to_hex(bytes: &[u8]) -> String {
 
 /// The page's CSRF token for this user and organisation: `<expiry>.<base64url MAC>`.
 pub fn csrf_token(secret: &HostSecret, user: &str, org: &str, now: u64) -> String {
-    let expires = (now + CSRF_TTL).to_string();
-    let mac = secret.mac(&[
-        b"portcullis-keys-csrf-v1",
-        user.as_bytes(),
-        org.as_bytes(),
-        expires.as_bytes(),
-    ]);
-    format!("{expires}.{}", URL_SAFE_NO_PAD.encode(mac))
+    secret.token(
+        CSRF_PURPOSE,
+        &[user.as_bytes(), org.as_bytes()],
+        now + CSRF_TTL,
+    )
 }
 
 /// Whether `token` is this user's and organisation's, and not expired.
 pub fn csrf_matches(secret: &HostSecret, user: &str, org: &str, token: &[u8], now: u64) -> bool {
-    let Ok(token) = std::str::from_utf8(token) else {
-        return false;
-    };
-    let Some((expires, mac)) = token.split_once('.') else {
-        return false;
-    };
-    let Ok(expires_at) = expires.parse::<u64>() else {
-        return false;
-    };
-    let Ok(given) = URL_SAFE_NO_PAD.decode(mac) else {
-        return false;
-    };
-    let Ok(given) = <[u8; 32]>::try_from(given.as_slice()) else {
-        return false;
-    };
-    let expected = secret.mac(&[
-        b"portcullis-keys-csrf-v1",
-        user.as_bytes(),
-        org.as_bytes(),
-        expires.as_bytes(),
-    ]);
-    constant_time_eq::constant_time_eq_32(&expected, &given) && now < expires_at
+    secret.token_matches(CSRF_PURPOSE, &[user.as_bytes(), org.as_bytes()], token, now)
 }
+
+/// What the key page's CSRF tokens are for (the consent form's are for another).
+const CSRF_PURPOSE: &[u8] = b"portcullis-keys-csrf-v1";
 
 /// A user's `POST` or `DELETE` must carry the page's CSRF token, and a `POST` a JSON body
 /// type (no HTML form can send either).
@@ -860,6 +783,8 @@ fn grace_of(body: &serde_json::Map<String, Value>) -> Result<u64, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn secret(byte: u8) -> HostSecret {
         HostSecret::from_bytes(&[byte; 32]).expect("32 bytes")

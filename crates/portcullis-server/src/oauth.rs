@@ -35,8 +35,6 @@ use crate::assertion::HostSecret;
 use crate::consent::{self, Consent};
 use crate::http::{Body, json_response, method_not_allowed, read_body};
 use crate::service::Service;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, HeaderMap, HeaderValue, LOCATION,
@@ -244,38 +242,25 @@ pub const CSRF_TTL: u64 = 900;
 
 /// The consent form's CSRF token for this user and request: `<expiry>.<base64url MAC>`.
 fn csrf_token(secret: &HostSecret, user: &str, query: &str, now: u64) -> String {
-    let expires = (now + CSRF_TTL).to_string();
-    let mac = secret.mac(&[
-        b"portcullis-csrf-v1",
-        user.as_bytes(),
-        query.as_bytes(),
-        expires.as_bytes(),
-    ]);
-    format!("{expires}.{}", URL_SAFE_NO_PAD.encode(mac))
+    secret.token(
+        CSRF_PURPOSE,
+        &[user.as_bytes(), query.as_bytes()],
+        now + CSRF_TTL,
+    )
 }
 
 /// Whether `token` is this user's and request's, and not expired.
 fn csrf_matches(secret: &HostSecret, user: &str, query: &str, token: &str, now: u64) -> bool {
-    let Some((expires, mac)) = token.split_once('.') else {
-        return false;
-    };
-    let Ok(expires_at) = expires.parse::<u64>() else {
-        return false;
-    };
-    let Ok(given) = URL_SAFE_NO_PAD.decode(mac) else {
-        return false;
-    };
-    let Ok(given) = <[u8; 32]>::try_from(given.as_slice()) else {
-        return false;
-    };
-    let expected = secret.mac(&[
-        b"portcullis-csrf-v1",
-        user.as_bytes(),
-        query.as_bytes(),
-        expires.as_bytes(),
-    ]);
-    constant_time_eq::constant_time_eq_32(&expected, &given) && now < expires_at
+    secret.token_matches(
+        CSRF_PURPOSE,
+        &[user.as_bytes(), query.as_bytes()],
+        token.as_bytes(),
+        now,
+    )
 }
+
+/// What the consent form's CSRF tokens are for (the key page's are for another).
+const CSRF_PURPOSE: &[u8] = b"portcullis-csrf-v1";
 
 /// Validates an authorization request's query on a blocking thread.
 async fn validate(service: &Service, state: &Arc<OAuthState>, query: String) -> AuthorizeOutcome {
