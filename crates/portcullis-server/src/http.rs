@@ -224,6 +224,30 @@ pub fn json_response(status: StatusCode, body: &str) -> Response<Body> {
     response
 }
 
+/// An HTML page that no cache keeps, no frame shows and no other site is told of, under
+/// `csp` (one that cannot be a header value is replaced by `default-src 'none'`: a page
+/// never goes out with a weaker policy than asked).
+pub fn html_response(status: StatusCode, page: String, csp: &str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(page)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    let csp = HeaderValue::from_str(csp)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    headers.insert("content-security-policy", csp);
+    response
+}
+
 /// 405 with `Allow`.
 pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     let mut response = json_response(

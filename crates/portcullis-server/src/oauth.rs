@@ -495,24 +495,7 @@ fn redirect(status: StatusCode, location: &str) -> Response<Body> {
 
 /// An HTML page with the security headers of every page here.
 fn html(status: StatusCode, page: String, csp: &str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(page)));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Ok(value) = HeaderValue::from_str(csp) {
-        headers.insert("content-security-policy", value);
-    }
-    response
+    crate::http::html_response(status, page, csp)
 }
 
 /// `POST /oauth/token`, `/oauth/revoke`, `/oauth/introspect`.

@@ -87,22 +87,7 @@ fn asset(text: &'static str, kind: &'static str) -> Response<Body> {
 
 /// An HTML page with the security headers.
 fn html(status: StatusCode, page: String) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(page)));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    crate::http::html_response(status, page, CSP)
 }
 
 /// The document around a body; `csrf` adds the token and the script.
