@@ -248,6 +248,37 @@ pub fn html_response(status: StatusCode, page: String, csp: &str) -> Response<Bo
     response
 }
 
+/// Two different values of one cookie: which one the host meant cannot be known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AmbiguousCookie;
+
+/// The value of cookie `name` from every `Cookie` header (quotes removed); two different
+/// values are refused.
+pub fn cookie(headers: &http::HeaderMap, name: &str) -> Result<Option<Vec<u8>>, AmbiguousCookie> {
+    let mut found: Option<&[u8]> = None;
+    for header in headers.get_all(http::header::COOKIE) {
+        for pair in header.as_bytes().split(|b| *b == b';') {
+            let pair = pair.trim_ascii();
+            let Some(eq) = pair.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            if &pair[..eq] != name.as_bytes() {
+                continue;
+            }
+            let value = &pair[eq + 1..];
+            let value = value
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+                .unwrap_or(value);
+            match found {
+                Some(seen) if seen != value => return Err(AmbiguousCookie),
+                _ => found = Some(value),
+            }
+        }
+    }
+    Ok(found.map(<[u8]>::to_vec))
+}
+
 /// 405 with `Allow`.
 pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     let mut response = json_response(

@@ -47,7 +47,7 @@ use crate::assertion::{HostSecret, SecretFileError};
 use crate::http::{Body, json_response, method_not_allowed, read_body};
 use crate::service::Service;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use http::{Method, Request, Response, StatusCode};
 use portcullis::{Catalog, KeyId, KeyRecord, KeySpec, Timestamp};
 use portcullis_store::{Actor, ErrorKind, StoredKey};
@@ -251,31 +251,9 @@ impl ApiError {
     }
 }
 
-/// The value of cookie `name` from every `Cookie` header; two different values are
-/// refused.
+/// The value of cookie `name`; two different values are refused.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Result<Option<Vec<u8>>, ApiError> {
-    let mut found: Option<&[u8]> = None;
-    for header in headers.get_all(COOKIE) {
-        for pair in header.as_bytes().split(|b| *b == b';') {
-            let pair = pair.trim_ascii();
-            let Some(eq) = pair.iter().position(|b| *b == b'=') else {
-                continue;
-            };
-            if &pair[..eq] != name.as_bytes() {
-                continue;
-            }
-            let value = &pair[eq + 1..];
-            let value = value
-                .strip_prefix(b"\"")
-                .and_then(|v| v.strip_suffix(b"\""))
-                .unwrap_or(value);
-            match found {
-                Some(seen) if seen != value => return Err(unauthorized("assertion_ambiguous")),
-                _ => found = Some(value),
-            }
-        }
-    }
-    Ok(found.map(<[u8]>::to_vec))
+    crate::http::cookie(headers, name).map_err(|_| unauthorized("assertion_ambiguous"))
 }
 
 fn unauthorized(code: &'static str) -> ApiError {

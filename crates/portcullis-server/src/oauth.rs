@@ -36,9 +36,7 @@ use crate::consent::{self, Consent};
 use crate::http::{Body, json_response, method_not_allowed, read_body};
 use crate::service::Service;
 use bytes::Bytes;
-use http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, HeaderMap, HeaderValue, LOCATION,
-};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use portcullis::oauth::{
@@ -210,31 +208,9 @@ fn signed_in(
     }
 }
 
-/// The `portcullis_user` cookie's value, from every `Cookie` header; two different values
-/// are refused.
+/// The `portcullis_user` cookie's value; two different values are refused.
 fn user_cookie(headers: &HeaderMap) -> Result<Option<Vec<u8>>, &'static str> {
-    let mut found: Option<&[u8]> = None;
-    for header in headers.get_all(COOKIE) {
-        for pair in header.as_bytes().split(|b| *b == b';') {
-            let pair = pair.trim_ascii();
-            let Some(eq) = pair.iter().position(|b| *b == b'=') else {
-                continue;
-            };
-            if &pair[..eq] != USER_COOKIE.as_bytes() {
-                continue;
-            }
-            let value = &pair[eq + 1..];
-            let value = value
-                .strip_prefix(b"\"")
-                .and_then(|v| v.strip_suffix(b"\""))
-                .unwrap_or(value);
-            match found {
-                Some(seen) if seen != value => return Err("assertion_ambiguous"),
-                _ => found = Some(value),
-            }
-        }
-    }
-    Ok(found.map(<[u8]>::to_vec))
+    crate::http::cookie(headers, USER_COOKIE).map_err(|_| "assertion_ambiguous")
 }
 
 /// How long a consent form may be answered.
@@ -669,13 +645,19 @@ mod tests {
         let mut headers = HeaderMap::new();
         assert_eq!(user_cookie(&headers), Ok(None));
         headers.append(
-            COOKIE,
+            http::header::COOKIE,
             HeaderValue::from_static("a=1; portcullis_user=v1.x"),
         );
         assert_eq!(user_cookie(&headers), Ok(Some(b"v1.x".to_vec())));
-        headers.append(COOKIE, HeaderValue::from_static("portcullis_user=\"v1.x\""));
+        headers.append(
+            http::header::COOKIE,
+            HeaderValue::from_static("portcullis_user=\"v1.x\""),
+        );
         assert_eq!(user_cookie(&headers), Ok(Some(b"v1.x".to_vec())));
-        headers.append(COOKIE, HeaderValue::from_static("portcullis_user=v1.y"));
+        headers.append(
+            http::header::COOKIE,
+            HeaderValue::from_static("portcullis_user=v1.y"),
+        );
         assert_eq!(user_cookie(&headers), Err("assertion_ambiguous"));
     }
 }
