@@ -19,7 +19,7 @@ DENY_VERSION := 0.20.2
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p portcullis -p portcullis-cli -p portcullis-store --no-deps
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p portcullis -p portcullis-cli -p portcullis-store -p portcullis-server --no-deps
 	python3 .ci/msrv.py
 	$(CARGO) deny --version 2>/dev/null | grep -qx "cargo-deny $(DENY_VERSION)" \
 		|| $(CARGO) install cargo-deny --version $(DENY_VERSION) --locked

@@ -157,14 +157,14 @@ pub struct ServeArgs {
     /// ADDR/PREFIX) [default: 127.0.0.0/8 and ::1].
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     pub trusted_proxies: Vec<portcullis_server::Cidr>,
-    /// The URL clients reach this server at (https://auth.example.com): the OAuth issuer
+    /// The URL clients reach this server at (`https://auth.example.com`): the OAuth issuer
     /// and the base of the metadata documents and of resource_metadata.
     #[arg(long, env = "PORTCULLIS_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
     /// What to log on stderr, as JSON lines: off, refusals or all.
     #[arg(long, default_value = "refusals", value_name = "LEVEL")]
     pub log: portcullis_server::LogLevel,
-    /// Count the policy's [[limits]] across a fleet in Redis (redis://127.0.0.1:PORT);
+    /// Count the policy's `[[limits]]` across a fleet in Redis (`redis://127.0.0.1:PORT`);
     /// without it, each server counts them in its own memory.
     #[arg(
         long,

@@ -1,5 +1,5 @@
 //! A decision made owned and ready to send: the one translation of a core
-//! [`Decision`](portcullis::Decision) that the HTTP endpoints and Envoy's gRPC both send.
+//! [`Decision`] that the HTTP endpoints and Envoy's gRPC both send.
 
 use portcullis::{Decision, Reason};
 use std::borrow::Cow;
