@@ -183,9 +183,20 @@ pub struct PyRateLimiter {
     inner: RateLimiter,
 }
 
-/// The subject's bytes.
-fn subject_of(subject: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    input::bytes_of(subject, "subject")
+/// The arguments `check` and `refund` share: the subject's bytes, the time, the limit's
+/// number (default 0) and the count (default 1).
+fn counted(
+    subject: &Bound<'_, PyAny>,
+    now_us: &Bound<'_, PyAny>,
+    limit: Option<&Bound<'_, PyAny>>,
+    n: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Vec<u8>, u64, u32, u32)> {
+    Ok((
+        input::bytes_of(subject, "subject")?,
+        micros(now_us)?,
+        limit.map_or(Ok(0), |l| count(l, "limit"))?,
+        n.map_or(Ok(1), |n| count(n, "n"))?,
+    ))
 }
 
 #[pymethods]
@@ -215,10 +226,7 @@ impl PyRateLimiter {
         limit: Option<&Bound<'_, PyAny>>,
         n: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyVerdict> {
-        let subject = subject_of(subject)?;
-        let now = micros(now_us)?;
-        let limit = limit.map_or(Ok(0), |l| count(l, "limit"))?;
-        let n = n.map_or(Ok(1), |n| count(n, "n"))?;
+        let (subject, now, limit, n) = counted(subject, now_us, limit, n)?;
         let inner = self.inner.check_n(&quota.inner, limit, &subject, n, now);
         Ok(PyVerdict { inner })
     }
@@ -234,10 +242,7 @@ impl PyRateLimiter {
         limit: Option<&Bound<'_, PyAny>>,
         n: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let subject = subject_of(subject)?;
-        let now = micros(now_us)?;
-        let limit = limit.map_or(Ok(0), |l| count(l, "limit"))?;
-        let n = n.map_or(Ok(1), |n| count(n, "n"))?;
+        let (subject, now, limit, n) = counted(subject, now_us, limit, n)?;
         self.inner.refund(&quota.inner, limit, &subject, n, now);
         Ok(())
     }
